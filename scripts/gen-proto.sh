@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Regenerates proto/gen/*_pb.ts from proto/**/*.proto. The output is committed so that
+# building and testing never need buf; run this after editing a .proto file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+rm -rf proto/gen
+buf generate

@@ -1,0 +1,356 @@
+/**
+ * `etcdts serve` configuration: etcd's flag names, defaults and `ETCD_*` variables.
+ *
+ * Every etcd 3.4 flag is known here with one of three fates: it works, it is accepted
+ * because it has no observable effect in etcdts (e.g. `--logger`), or it names a feature
+ * not built yet and is refused with a clear error: never silently ignored.
+ */
+
+export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms";
+type Fate = "works" | "accepted" | "not-yet";
+
+interface FlagSpec {
+  readonly kind: FlagKind;
+  readonly def: string;
+  readonly fate: Fate;
+  /** For not-yet flags: which piece of work brings them. */
+  readonly later?: string;
+}
+
+const TLS = "TLS comes with the security work";
+const CLUSTER = "clustering comes with the Raft work";
+
+/** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
+const FLAGS: Record<string, FlagSpec> = {
+  "name": { kind: "string", def: "default", fate: "works" },
+  "data-dir": { kind: "string", def: "", fate: "works" },
+  "wal-dir": { kind: "string", def: "", fate: "works" },
+  "snapshot-count": { kind: "int", def: "100000", fate: "works" },
+  "heartbeat-interval": { kind: "int", def: "100", fate: "works" },
+  "election-timeout": { kind: "int", def: "1000", fate: "works" },
+  "initial-election-tick-advance": { kind: "bool", def: "true", fate: "accepted" },
+  "listen-peer-urls": { kind: "urls", def: "http://localhost:2380", fate: "works" },
+  "listen-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
+  "max-snapshots": { kind: "int", def: "5", fate: "works" },
+  "max-wals": { kind: "int", def: "5", fate: "works" },
+  "quota-backend-bytes": { kind: "int", def: "0", fate: "works" },
+  "backend-batch-interval": { kind: "string", def: "", fate: "accepted" },
+  "backend-batch-limit": { kind: "int", def: "0", fate: "accepted" },
+  "max-txn-ops": { kind: "int", def: "128", fate: "works" },
+  "max-request-bytes": { kind: "int", def: "1572864", fate: "works" },
+  "max-concurrent-streams": { kind: "int", def: "4294967295", fate: "works" },
+  "grpc-keepalive-min-time": { kind: "string", def: "5s", fate: "accepted" },
+  "grpc-keepalive-interval": { kind: "string", def: "2h", fate: "accepted" },
+  "grpc-keepalive-timeout": { kind: "string", def: "20s", fate: "accepted" },
+  "initial-advertise-peer-urls": { kind: "urls", def: "http://localhost:2380", fate: "works" },
+  "initial-cluster": { kind: "string", def: "", fate: "works" },
+  "initial-cluster-state": { kind: "string", def: "new", fate: "works" },
+  "initial-cluster-token": { kind: "string", def: "etcd-cluster", fate: "works" },
+  "advertise-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
+  "discovery": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "discovery-fallback": { kind: "string", def: "proxy", fate: "accepted" },
+  "discovery-proxy": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "discovery-srv": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "discovery-srv-name": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "strict-reconfig-check": { kind: "bool", def: "true", fate: "works" },
+  "pre-vote": { kind: "bool", def: "true", fate: "works" },
+  "auto-compaction-retention": { kind: "string", def: "0", fate: "works" },
+  "auto-compaction-mode": { kind: "string", def: "periodic", fate: "works" },
+  "enable-v2": { kind: "bool", def: "false", fate: "not-yet", later: "the v2 API is not supported" },
+  "cert-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "key-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "client-cert-auth": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
+  "client-crl-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "client-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "trusted-ca-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "auto-tls": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
+  "peer-cert-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "peer-key-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "peer-client-cert-auth": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
+  "peer-trusted-ca-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "peer-cert-allowed-cn": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "peer-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "peer-auto-tls": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
+  "peer-crl-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "cors": { kind: "string", def: "*", fate: "accepted" },
+  "host-whitelist": { kind: "string", def: "*", fate: "accepted" },
+  "auth-token": { kind: "string", def: "simple", fate: "works" },
+  "bcrypt-cost": { kind: "int", def: "10", fate: "works" },
+  "auth-token-ttl": { kind: "int", def: "300", fate: "works" },
+  "enable-pprof": { kind: "bool", def: "false", fate: "accepted" },
+  "metrics": { kind: "string", def: "basic", fate: "accepted" },
+  "listen-metrics-urls": { kind: "urls", def: "", fate: "works" },
+  "logger": { kind: "string", def: "zap", fate: "accepted" },
+  "log-outputs": { kind: "string", def: "default", fate: "accepted" },
+  "log-level": { kind: "string", def: "info", fate: "works" },
+  "proxy": { kind: "string", def: "off", fate: "accepted" },
+  "proxy-failure-wait": { kind: "int", def: "5000", fate: "accepted" },
+  "proxy-refresh-interval": { kind: "int", def: "30000", fate: "accepted" },
+  "proxy-dial-timeout": { kind: "int", def: "1000", fate: "accepted" },
+  "proxy-write-timeout": { kind: "int", def: "5000", fate: "accepted" },
+  "proxy-read-timeout": { kind: "int", def: "0", fate: "accepted" },
+  "experimental-initial-corrupt-check": { kind: "bool", def: "false", fate: "works" },
+  "experimental-corrupt-check-time": { kind: "string", def: "0s", fate: "works" },
+  "experimental-enable-v2v3": { kind: "string", def: "", fate: "accepted" },
+  "experimental-backend-bbolt-freelist-type": { kind: "string", def: "array", fate: "accepted" },
+  "experimental-enable-lease-checkpoint": { kind: "bool", def: "false", fate: "accepted" },
+  "experimental-compaction-batch-limit": { kind: "int", def: "1000", fate: "accepted" },
+  "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
+  "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
+  "experimental-warning-apply-duration": { kind: "string", def: "100ms", fate: "accepted" },
+  "force-new-cluster": { kind: "bool", def: "false", fate: "not-yet", later: CLUSTER },
+  "debug": { kind: "bool", def: "false", fate: "accepted" },
+  "log-package-levels": { kind: "string", def: "", fate: "accepted" },
+  "config-file": { kind: "string", def: "", fate: "not-yet", later: "config files are not supported yet" },
+  "version": { kind: "bool", def: "false", fate: "works" },
+  "help": { kind: "bool", def: "false", fate: "works" },
+};
+
+/** The parsed, validated server configuration. */
+export interface ServerConfig {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly walDir: string;
+  readonly snapshotCount: number;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  readonly listenClientUrls: readonly URL[];
+  readonly advertiseClientUrls: readonly string[];
+  readonly listenPeerUrls: readonly URL[];
+  readonly initialAdvertisePeerUrls: readonly string[];
+  /** name → peer URLs, in the order given. */
+  readonly initialCluster: ReadonlyMap<string, readonly string[]>;
+  readonly initialClusterState: "new" | "existing";
+  readonly initialClusterToken: string;
+  readonly maxSnapshots: number;
+  readonly maxWals: number;
+  /** 0 in the flag means etcd's default, 2 GiB. */
+  readonly quotaBackendBytes: number;
+  readonly maxTxnOps: number;
+  readonly maxRequestBytes: number;
+  readonly maxConcurrentStreams: number;
+  readonly strictReconfigCheck: boolean;
+  readonly preVote: boolean;
+  readonly autoCompactionMode: "periodic" | "revision";
+  readonly autoCompactionRetention: string;
+  readonly listenMetricsUrls: readonly URL[];
+  readonly logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
+  readonly authToken: string;
+  readonly bcryptCost: number;
+  readonly authTokenTtl: number;
+  readonly initialCorruptCheck: boolean;
+  readonly corruptCheckTime: string;
+  readonly watchProgressNotifyInterval: string;
+}
+
+export type ParseResult =
+  | { kind: "config"; config: ServerConfig; warnings: string[] }
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "error"; message: string };
+
+const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
+
+function envName(flag: string): string {
+  return "ETCD_" + flag.toUpperCase().replaceAll("-", "_");
+}
+
+/**
+ * Parses etcd-style arguments (`--flag=value`, `--flag value`, `-flag value`, bare
+ * booleans) plus `ETCD_*` variables; a variable shadowed by a flag is an error, as in etcd 3.4.
+ */
+export function parseServerArgs(args: readonly string[], env: Record<string, string | undefined>): ParseResult {
+  const given = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith("-") || a === "-" || a === "--") {
+      return { kind: "error", message: `'${a}' is not a valid flag` };
+    }
+    const body = a.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const spec = FLAGS[name];
+    if (spec === undefined) return { kind: "error", message: `flag provided but not defined: -${name}` };
+    let value: string;
+    if (eq >= 0) value = body.slice(eq + 1);
+    else if (spec.kind === "bool") value = "true";
+    else if (i + 1 < args.length) value = args[++i];
+    else return { kind: "error", message: `flag needs an argument: -${name}` };
+    given.set(name, value);
+  }
+  if (isTrue(given.get("help"))) return { kind: "help" };
+  if (isTrue(given.get("version"))) return { kind: "version" };
+
+  const warnings: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith("ETCD_") || v === undefined) continue;
+    const flag = k.slice(5).toLowerCase().replaceAll("_", "-");
+    if (FLAGS[flag] === undefined) {
+      warnings.push(`unrecognized environment variable ${k}=${v}`);
+      continue;
+    }
+    if (given.has(flag)) {
+      return {
+        kind: "error",
+        message: `conflicting environment variable "${k}" is shadowed by corresponding command-line flag ` +
+          `(either unset environment variable or disable flag)`,
+      };
+    }
+    given.set(flag, v);
+  }
+
+  for (const [name, value] of given) {
+    const spec = FLAGS[name];
+    if (spec.fate === "not-yet" && value !== spec.def && !(spec.kind === "bool" && !isTrue(value))) {
+      return { kind: "error", message: `--${name} is not supported by etcdts yet (${spec.later})` };
+    }
+    const bad = checkValue(name, spec.kind, value);
+    if (bad !== null) return { kind: "error", message: bad };
+  }
+  const get = (n: string): string => given.get(n) ?? FLAGS[n].def;
+  return buildConfig(get, given, warnings);
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v === "true" || v === "1" || v === "t" || v === "T" || v === "TRUE" || v === "True";
+}
+
+function checkValue(name: string, kind: FlagKind, v: string): string | null {
+  switch (kind) {
+    case "bool":
+      return /^(1|0|t|f|T|F|true|false|TRUE|FALSE|True|False)$/.test(v)
+        ? null
+        : `invalid boolean value "${v}" for -${name}: parse error`;
+    case "int":
+      return /^-?\d+$/.test(v) ? null : `invalid value "${v}" for flag -${name}: parse error`;
+    case "urls":
+      for (const u of splitList(v)) {
+        try {
+          const url = new URL(u);
+          if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "unix:") {
+            return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
+          }
+          if (url.protocol === "https:") return `--${name}: https URLs are not supported by etcdts yet (${TLS})`;
+        } catch {
+          return `invalid value "${v}" for flag -${name}: parse ${u}: invalid URL`;
+        }
+      }
+      return null;
+    default:
+      return null;
+  }
+}
+
+function splitList(v: string): string[] {
+  return v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function parseInitialCluster(v: string): Map<string, string[]> | string {
+  const out = new Map<string, string[]>();
+  for (const part of splitList(v)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) return `--initial-cluster: '${part}' is not of the form name=peerURL`;
+    const name = part.slice(0, eq);
+    const urls = out.get(name) ?? [];
+    urls.push(part.slice(eq + 1));
+    out.set(name, urls);
+  }
+  return out;
+}
+
+function buildConfig(
+  get: (n: string) => string,
+  given: ReadonlyMap<string, string>,
+  warnings: string[],
+): ParseResult {
+  const name = get("name");
+  const int = (n: string) => Number(get(n));
+  const urls = (n: string) => splitList(get(n)).map((u) => new URL(u));
+  const state = get("initial-cluster-state");
+  if (state !== "new" && state !== "existing") {
+    return { kind: "error", message: `invalid value "${state}" for flag -initial-cluster-state: valid values are "new", "existing"` };
+  }
+  const mode = get("auto-compaction-mode");
+  if (mode !== "periodic" && mode !== "revision") {
+    return { kind: "error", message: `unknown auto-compaction-mode "${mode}"` };
+  }
+  const level = get("log-level");
+  if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(level)) {
+    return { kind: "error", message: `unknown log-level "${level}"` };
+  }
+  const peerAdvertise = splitList(get("initial-advertise-peer-urls"));
+  // etcd's default initial cluster is "<name>=<initial advertise peer URLs>".
+  const clusterSpec = given.get("initial-cluster") ?? peerAdvertise.map((u) => `${name}=${u}`).join(",");
+  const cluster = parseInitialCluster(clusterSpec);
+  if (typeof cluster === "string") return { kind: "error", message: cluster };
+  const mine = cluster.get(name);
+  if (mine === undefined) {
+    return {
+      kind: "error",
+      message: `couldn't find local name "${name}" in the initial cluster configuration`,
+    };
+  }
+  if ([...mine].sort().join(",") !== [...peerAdvertise].sort().join(",")) {
+    return {
+      kind: "error",
+      message: `--initial-cluster has ${name}=${mine.join(",")} but missing from --initial-advertise-peer-urls=${
+        peerAdvertise.join(",")
+      }`,
+    };
+  }
+  const maxReq = int("max-request-bytes");
+  if (maxReq <= 0) return { kind: "error", message: "--max-request-bytes must be positive" };
+  const quota = int("quota-backend-bytes");
+  const config: ServerConfig = {
+    name,
+    dataDir: get("data-dir") || `${name}.etcd`,
+    walDir: get("wal-dir"),
+    snapshotCount: int("snapshot-count"),
+    heartbeatIntervalMs: int("heartbeat-interval"),
+    electionTimeoutMs: int("election-timeout"),
+    listenClientUrls: urls("listen-client-urls"),
+    advertiseClientUrls: splitList(get("advertise-client-urls")),
+    listenPeerUrls: urls("listen-peer-urls"),
+    initialAdvertisePeerUrls: peerAdvertise,
+    initialCluster: cluster,
+    initialClusterState: state,
+    initialClusterToken: get("initial-cluster-token"),
+    maxSnapshots: int("max-snapshots"),
+    maxWals: int("max-wals"),
+    quotaBackendBytes: quota <= 0 ? DEFAULT_QUOTA : quota,
+    maxTxnOps: int("max-txn-ops"),
+    maxRequestBytes: maxReq,
+    maxConcurrentStreams: int("max-concurrent-streams"),
+    strictReconfigCheck: isTrue(get("strict-reconfig-check")),
+    preVote: isTrue(get("pre-vote")),
+    autoCompactionMode: mode,
+    autoCompactionRetention: get("auto-compaction-retention"),
+    listenMetricsUrls: urls("listen-metrics-urls"),
+    logLevel: level as ServerConfig["logLevel"],
+    authToken: get("auth-token"),
+    bcryptCost: int("bcrypt-cost"),
+    authTokenTtl: int("auth-token-ttl"),
+    initialCorruptCheck: isTrue(get("experimental-initial-corrupt-check")),
+    corruptCheckTime: get("experimental-corrupt-check-time"),
+    watchProgressNotifyInterval: get("experimental-watch-progress-notify-interval"),
+  };
+  if (config.heartbeatIntervalMs <= 0 || config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
+    return {
+      kind: "error",
+      message: `--election-timeout[${config.electionTimeoutMs}ms] should be at least as 5 times as ` +
+        `--heartbeat-interval[${config.heartbeatIntervalMs}ms]`,
+    };
+  }
+  return { kind: "config", config, warnings };
+}
+
+/** The usage text for `etcdts serve --help`: flag names with defaults, etcd's layout in brief. */
+export function serverUsage(): string {
+  const lines = ["Usage:", "", "  etcdts serve [flags]", "  etcd [flags]", "", "Flags (etcd's names; each also as ETCD_<NAME>):"];
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const note = spec.fate === "not-yet" ? `  (not supported yet: ${spec.later})` : spec.fate === "accepted" ? "  (accepted, no effect)" : "";
+    lines.push(`  --${name} '${spec.def}'${note}`);
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,64 @@
+/**
+ * gRPC length-prefixed message framing (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md):
+ * each message is a 1-byte compressed flag, a 4-byte big-endian length, then the bytes.
+ */
+
+/** Prefix `msg` with the 5-byte gRPC header (uncompressed). */
+export function frame(msg: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + msg.length);
+  const n = msg.length;
+  out[1] = n >>> 24;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
+  out.set(msg, 5);
+  return out;
+}
+
+/** Why a byte stream could not be split into messages. */
+export type FrameError =
+  | { kind: "compressed" }
+  | { kind: "too-large"; size: number; max: number };
+
+/**
+ * Splits an HTTP/2 DATA byte stream into gRPC messages. Chunks may cut a message
+ * anywhere, so partial frames are kept until complete. Checks each declared length
+ * against `maxMessageBytes` before buffering it, so a huge length cannot make us allocate.
+ */
+export class FrameDecoder {
+  #buf: Uint8Array | null = null;
+  readonly #max: number;
+
+  constructor(maxMessageBytes: number) {
+    this.#max = maxMessageBytes;
+  }
+
+  /** Feeds one chunk; returns the messages it completed, or why the stream is invalid. */
+  push(chunk: Uint8Array): Uint8Array[] | FrameError {
+    let buf = chunk;
+    if (this.#buf !== null) {
+      const joined = new Uint8Array(this.#buf.length + chunk.length);
+      joined.set(this.#buf, 0);
+      joined.set(chunk, this.#buf.length);
+      buf = joined;
+      this.#buf = null;
+    }
+    const out: Uint8Array[] = [];
+    let off = 0;
+    while (buf.length - off >= 5) {
+      if (buf[off] !== 0) return { kind: "compressed" };
+      const len = ((buf[off + 1] << 24) >>> 0) + (buf[off + 2] << 16) + (buf[off + 3] << 8) + buf[off + 4];
+      if (len > this.#max) return { kind: "too-large", size: len, max: this.#max };
+      if (buf.length - off - 5 < len) break;
+      out.push(buf.subarray(off + 5, off + 5 + len));
+      off += 5 + len;
+    }
+    if (off < buf.length) this.#buf = buf.slice(off);
+    return out;
+  }
+
+  /** True when bytes of an unfinished message are buffered (the stream ended mid-message). */
+  get pending(): boolean {
+    return this.#buf !== null;
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * A thin gRPC server over `node:http2` streams.
+ *
+ * Measured on this stack, a hand-written framing layer serves ~1.1× etcd's request
+ * rate where @connectrpc/connect-node serves ~0.3× (its compatibility request path
+ * dominates), so this is ours: routing by `:path`, length-prefixed framing, unary,
+ * server-streaming and bidi calls, trailers-only errors, `grpc-timeout` deadlines and
+ * write backpressure. Protocol reference: grpc/doc/PROTOCOL-HTTP2.md.
+ */
+import type * as http2 from "node:http2";
+import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
+import { frame, FrameDecoder } from "./framing.ts";
+import { encodeGrpcMessage } from "./status.ts";
+import { AsyncQueue } from "./queue.ts";
+
+/** What a handler knows about its call besides the request. */
+export interface CallContext {
+  readonly path: string;
+  readonly headers: http2.IncomingHttpHeaders;
+  /** Aborted when the client cancels, the connection drops or the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+/** The response side of a streaming call. */
+export interface StreamSink<O> {
+  /** Queues a message; false means the peer is not reading: await `drained()` before sending more. */
+  send(msg: O): boolean;
+  drained(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export type UnaryHandler<I, O> = (req: I, ctx: CallContext) => O | EtcdError | Promise<O | EtcdError>;
+export type ServerStreamHandler<I, O> = (
+  req: I,
+  out: StreamSink<O>,
+  ctx: CallContext,
+) => Promise<EtcdError | void>;
+export type BidiHandler<I, O> = (
+  input: AsyncIterable<I>,
+  out: StreamSink<O>,
+  ctx: CallContext,
+) => Promise<EtcdError | void>;
+
+type MethodShape = { methodKind: string; input: DescMessage; output: DescMessage };
+type Handler<M extends MethodShape> = M["methodKind"] extends "unary"
+  ? UnaryHandler<MessageShape<M["input"]>, MessageShape<M["output"]>>
+  : M["methodKind"] extends "server_streaming"
+    ? ServerStreamHandler<MessageShape<M["input"]>, MessageShape<M["output"]>>
+  : BidiHandler<MessageShape<M["input"]>, MessageShape<M["output"]>>;
+
+/** A service implementation: one handler per method, by the method's TypeScript name. */
+export type ServiceImpl<T extends Record<string, MethodShape>> = { [K in keyof T]: Handler<T[K]> };
+
+interface Route {
+  readonly kind: string;
+  readonly input: DescMessage;
+  readonly output: DescMessage;
+  // deno-lint-ignore no-explicit-any
+  readonly handler: (...args: any[]) => any;
+}
+
+export interface GrpcServerOptions {
+  /** Largest accepted request message; larger gets grpc-go's ResourceExhausted text. */
+  maxRecvMessageBytes: number;
+  /** Called for HTTP/2 requests that are not gRPC (e.g. the JSON gateway over h2). */
+  onOtherRequest?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+}
+
+const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
+
+/** Routes gRPC calls on an HTTP/2 server to service handlers. */
+export class GrpcServer {
+  readonly #routes = new Map<string, Route>();
+  readonly #services = new Set<string>();
+  readonly #opts: GrpcServerOptions;
+
+  constructor(opts: GrpcServerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Registers handlers; methods left out answer Unimplemented naming the method. */
+  addService<T extends Record<string, MethodShape>>(service: GenService<T>, impl: Partial<ServiceImpl<T>>): void {
+    this.#services.add(service.typeName);
+    for (const m of service.methods) {
+      const handler = (impl as Record<string, unknown>)[m.localName];
+      if (typeof handler !== "function") continue;
+      this.#routes.set(`/${service.typeName}/${m.name}`, {
+        kind: m.methodKind,
+        input: m.input,
+        output: m.output,
+        handler: handler as Route["handler"],
+      });
+    }
+  }
+
+  /** Attach to an http2 server's (or session's) 'stream' event. */
+  readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    stream.on("error", ignore);
+    const ct = headers["content-type"];
+    if (typeof ct !== "string" || !ct.startsWith("application/grpc")) {
+      if (this.#opts.onOtherRequest) return this.#opts.onOtherRequest(stream, headers);
+      respondTrailersOnly(stream, etcdError(Code.Unimplemented, "etcdts: not a gRPC request"));
+      return;
+    }
+    const path = headers[":path"] ?? "";
+    const route = this.#routes.get(path);
+    if (route === undefined) {
+      respondTrailersOnly(stream, this.#unknown(path));
+      stream.resume();
+      return;
+    }
+    const call = new Call(stream, headers, path, route, this.#opts.maxRecvMessageBytes);
+    call.start();
+  };
+
+  #unknown(path: string): EtcdError {
+    const [, service = "", method = ""] = path.split("/");
+    if (!this.#services.has(service)) return etcdError(Code.Unimplemented, `unknown service ${service}`);
+    return etcdError(Code.Unimplemented, `unknown method ${method} for service ${service}`);
+  }
+}
+
+function ignore(): void {}
+
+function respondTrailersOnly(stream: http2.ServerHttp2Stream, err: EtcdError): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close();
+    return;
+  }
+  stream.respond({
+    ...GRPC_HEADERS,
+    "grpc-status": String(err.code),
+    "grpc-message": encodeGrpcMessage(err.message),
+  }, { endStream: true });
+}
+
+/** grpc-timeout: an integer of at most 8 digits and a unit (H M S m u n). */
+function parseTimeoutMs(v: string | string[] | undefined): number | null {
+  if (typeof v !== "string" || v.length < 2) return null;
+  const n = Number(v.slice(0, -1));
+  if (!Number.isFinite(n)) return null;
+  switch (v[v.length - 1]) {
+    case "H":
+      return n * 3_600_000;
+    case "M":
+      return n * 60_000;
+    case "S":
+      return n * 1000;
+    case "m":
+      return n;
+    case "u":
+      return n / 1000;
+    case "n":
+      return n / 1_000_000;
+    default:
+      return null;
+  }
+}
+
+/** One gRPC call on one HTTP/2 stream: owns its framing, deadline and ending. */
+class Call<I, O> implements StreamSink<O>, CallContext {
+  readonly #stream: http2.ServerHttp2Stream;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly path: string;
+  readonly #route: Route;
+  readonly #decoder: FrameDecoder;
+  readonly #abort = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #finished = false;
+  #trailers: http2.OutgoingHttpHeaders | null = null;
+
+  constructor(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    path: string,
+    route: Route,
+    maxRecv: number,
+  ) {
+    this.#stream = stream;
+    this.headers = headers;
+    this.path = path;
+    this.#route = route;
+    this.#decoder = new FrameDecoder(maxRecv);
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  get closed(): boolean {
+    return this.#finished || this.#stream.destroyed || this.#stream.closed;
+  }
+
+  start(): void {
+    const stream = this.#stream;
+    const timeout = parseTimeoutMs(this.headers["grpc-timeout"]);
+    if (timeout !== null) {
+      this.#timer = setTimeout(() => this.#fail(etcdError(Code.DeadlineExceeded, "context deadline exceeded")), timeout);
+    }
+    stream.once("close", () => {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#finished = true;
+      if (!this.#abort.signal.aborted) this.#abort.abort();
+    });
+    if (this.#route.kind === "unary" || this.#route.kind === "server_streaming") this.#readOne();
+    else this.#readMany();
+  }
+
+  /** Unary and server-streaming: exactly one request message, then the handler. */
+  #readOne(): void {
+    let msg: Uint8Array | null = null;
+    let count = 0;
+    this.#stream.on("data", (chunk: Uint8Array) => {
+      const msgs = this.#decode(chunk);
+      if (msgs === null) return;
+      count += msgs.length;
+      if (msgs.length > 0) msg = msgs[0];
+    });
+    this.#stream.once("end", () => {
+      if (this.#finished) return;
+      if (count !== 1 || msg === null || this.#decoder.pending) {
+        const what = count === 0 ? "received no request message" : "received multiple request messages";
+        this.#fail(etcdError(Code.Internal, `grpc: ${count > 1 ? what : "malformed request: " + what}`));
+        return;
+      }
+      const req = this.#parse(msg);
+      if (req === null) return;
+      if (this.#route.kind === "unary") this.#runUnary(req);
+      else this.#runStreaming(this.#route.handler(req, this, this));
+    });
+  }
+
+  /** Bidi: requests arrive as an async iterable while the handler answers. */
+  #readMany(): void {
+    const queue = new AsyncQueue<I>();
+    this.#stream.on("data", (chunk: Uint8Array) => {
+      const msgs = this.#decode(chunk);
+      if (msgs === null) return;
+      for (const m of msgs) {
+        const req = this.#parse(m);
+        if (req === null) return;
+        queue.push(req);
+      }
+    });
+    this.#stream.once("end", () => queue.end());
+    this.#stream.once("close", () => queue.end());
+    this.#runStreaming(this.#route.handler(queue, this, this));
+  }
+
+  #decode(chunk: Uint8Array): Uint8Array[] | null {
+    if (this.#finished) return null;
+    const r = this.#decoder.push(chunk);
+    if (Array.isArray(r)) return r;
+    if (r.kind === "compressed") {
+      this.#fail(etcdError(Code.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding \"\""));
+    } else {
+      this.#fail(
+        etcdError(Code.ResourceExhausted, `grpc: received message larger than max (${r.size} vs. ${r.max})`),
+      );
+    }
+    return null;
+  }
+
+  #parse(bytes: Uint8Array): I | null {
+    try {
+      return fromBinary(this.#route.input, bytes) as I;
+    } catch (e) {
+      this.#fail(etcdError(Code.Internal, `grpc: error unmarshalling request: ${(e as Error).message}`));
+      return null;
+    }
+  }
+
+  #runUnary(req: I): void {
+    let result: unknown;
+    try {
+      result = this.#route.handler(req, this);
+    } catch (e) {
+      this.#crash(e);
+      return;
+    }
+    if (result instanceof Promise) result.then((r) => this.#answer(r as O | EtcdError), (e) => this.#crash(e));
+    else this.#answer(result as O | EtcdError);
+  }
+
+  #answer(r: O | EtcdError): void {
+    if (this.#finished) return;
+    if (isEtcdError(r)) return this.#fail(r);
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) return;
+    const bytes = frame(toBinary(this.#route.output, r as MessageShape<DescMessage>));
+    stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+    stream.once("wantTrailers", sendOkTrailers);
+    stream.end(bytes);
+  }
+
+  #runStreaming(p: Promise<EtcdError | void>): void {
+    p.then((r) => {
+      if (r) this.#fail(r);
+      else this.#finishOk();
+    }, (e) => this.#crash(e));
+  }
+
+  send(msg: O): boolean {
+    if (this.closed) return false;
+    const stream = this.#stream;
+    if (!stream.headersSent) {
+      stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers(this.#trailers ?? { "grpc-status": "0" }));
+    }
+    return stream.write(frame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+  }
+
+  drained(): Promise<void> {
+    if (this.closed || !this.#stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#stream.off("drain", done);
+        this.#stream.off("close", done);
+        resolve();
+      };
+      this.#stream.on("drain", done);
+      this.#stream.on("close", done);
+    });
+  }
+
+  #finishOk(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) return;
+    if (!stream.headersSent) {
+      stream.respond({ ...GRPC_HEADERS, "grpc-status": "0" }, { endStream: true });
+      return;
+    }
+    this.#trailers = { "grpc-status": "0" };
+    stream.end();
+  }
+
+  #fail(err: EtcdError): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (!this.#abort.signal.aborted) this.#abort.abort();
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) return;
+    if (!stream.headersSent) {
+      respondTrailersOnly(stream, err);
+      return;
+    }
+    this.#trailers = { "grpc-status": String(err.code), "grpc-message": encodeGrpcMessage(err.message) };
+    stream.end();
+  }
+
+  #crash(e: unknown): void {
+    console.error(`etcdts: handler for ${this.path} failed:`, e);
+    this.#fail(etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`));
+  }
+}
+
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers({ "grpc-status": "0" });
+}

@@ -1,0 +1,191 @@
+/**
+ * The WAL's record format: `[u32 length][u32 crc32][u8 type][payload]`, little-endian.
+ * `length` counts type + payload; the CRC covers the same bytes, so a torn or
+ * bit-flipped record is detected on replay and never applied.
+ */
+
+export const RecordType = {
+  /** Raft entry: u64 index, u64 term, u8 entry type, data. */
+  Entry: 1,
+  /** Raft hard state: u64 term, u64 vote, u64 commit. */
+  HardState: 2,
+  /** The log before (and including) this index/term lives in a snapshot of the store. */
+  Snapshot: 3,
+  /** Who wrote this log: u64 member ID, u64 cluster ID. First record of every segment. */
+  Metadata: 4,
+} as const;
+export type RecordType = typeof RecordType[keyof typeof RecordType];
+
+/** Raft entry types (raftpb.EntryType values). */
+export type EntryType = 0 | 1 | 2;
+
+/** One entry of the replicated log. */
+export interface LogEntry {
+  readonly index: bigint;
+  readonly term: bigint;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+}
+
+export interface HardState {
+  readonly term: bigint;
+  readonly vote: bigint;
+  readonly commit: bigint;
+}
+
+export interface SnapshotMark {
+  readonly index: bigint;
+  readonly term: bigint;
+}
+
+export interface WalMetadata {
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+}
+
+export type WalRecord =
+  | { type: typeof RecordType.Entry; entry: LogEntry }
+  | { type: typeof RecordType.HardState; state: HardState }
+  | { type: typeof RecordType.Snapshot; snapshot: SnapshotMark }
+  | { type: typeof RecordType.Metadata; meta: WalMetadata };
+
+const HEADER = 8;
+
+function crc(bytes: Uint8Array): number {
+  return Bun.hash.crc32(bytes) >>> 0;
+}
+
+/** Appends encoded records to a growing byte buffer; one buffer per write batch. */
+export class RecordWriter {
+  #buf = new Uint8Array(64 * 1024);
+  #view = new DataView(this.#buf.buffer);
+  #len = 0;
+
+  get length(): number {
+    return this.#len;
+  }
+
+  #reserve(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#len));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  #begin(type: RecordType, payloadLen: number): number {
+    this.#reserve(HEADER + 1 + payloadLen);
+    const start = this.#len;
+    this.#view.setUint32(start, 1 + payloadLen, true);
+    this.#buf[start + HEADER] = type;
+    this.#len += HEADER + 1;
+    return start;
+  }
+
+  #u64(v: bigint): void {
+    this.#view.setBigUint64(this.#len, v, true);
+    this.#len += 8;
+  }
+
+  #end(start: number): void {
+    this.#view.setUint32(start + 4, crc(this.#buf.subarray(start + HEADER, this.#len)), true);
+  }
+
+  entry(e: LogEntry): void {
+    const s = this.#begin(RecordType.Entry, 17 + e.data.length);
+    this.#u64(e.index);
+    this.#u64(e.term);
+    this.#buf[this.#len++] = e.type;
+    this.#buf.set(e.data, this.#len);
+    this.#len += e.data.length;
+    this.#end(s);
+  }
+
+  hardState(h: HardState): void {
+    const s = this.#begin(RecordType.HardState, 24);
+    this.#u64(h.term);
+    this.#u64(h.vote);
+    this.#u64(h.commit);
+    this.#end(s);
+  }
+
+  snapshot(m: SnapshotMark): void {
+    const s = this.#begin(RecordType.Snapshot, 16);
+    this.#u64(m.index);
+    this.#u64(m.term);
+    this.#end(s);
+  }
+
+  metadata(m: WalMetadata): void {
+    const s = this.#begin(RecordType.Metadata, 16);
+    this.#u64(m.memberId);
+    this.#u64(m.clusterId);
+    this.#end(s);
+  }
+
+  /** The encoded bytes so far; valid until the next write. */
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#len);
+  }
+
+  reset(): void {
+    this.#len = 0;
+  }
+}
+
+/** Result of reading a segment: the good records, and where (if anywhere) they stop being good. */
+export interface DecodeResult {
+  readonly records: WalRecord[];
+  /** Byte offset just past the last good record. */
+  readonly goodBytes: number;
+  /** Why decoding stopped before the end, if it did. */
+  readonly damage: null | "torn" | "checksum" | "unknown-type";
+}
+
+/** Decodes records until the end of the bytes or the first damaged record. */
+export function decodeRecords(bytes: Uint8Array): DecodeResult {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const records: WalRecord[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    if (bytes.length - off < HEADER + 1) return { records, goodBytes: off, damage: "torn" };
+    const len = view.getUint32(off, true);
+    const sum = view.getUint32(off + 4, true);
+    if (len === 0 || off + HEADER + len > bytes.length) {
+      // A zero length is what preallocated or half-written space looks like.
+      return { records, goodBytes: off, damage: "torn" };
+    }
+    const body = bytes.subarray(off + HEADER, off + HEADER + len);
+    if (crc(body) !== sum) return { records, goodBytes: off, damage: "checksum" };
+    const p = off + HEADER + 1;
+    const u64 = (at: number) => view.getBigUint64(p + at, true);
+    switch (body[0]) {
+      case RecordType.Entry:
+        records.push({
+          type: RecordType.Entry,
+          entry: {
+            index: u64(0),
+            term: u64(8),
+            type: bytes[p + 16] as EntryType,
+            data: bytes.slice(p + 17, off + HEADER + len),
+          },
+        });
+        break;
+      case RecordType.HardState:
+        records.push({ type: RecordType.HardState, state: { term: u64(0), vote: u64(8), commit: u64(16) } });
+        break;
+      case RecordType.Snapshot:
+        records.push({ type: RecordType.Snapshot, snapshot: { index: u64(0), term: u64(8) } });
+        break;
+      case RecordType.Metadata:
+        records.push({ type: RecordType.Metadata, meta: { memberId: u64(0), clusterId: u64(8) } });
+        break;
+      default:
+        return { records, goodBytes: off, damage: "unknown-type" };
+    }
+    off += HEADER + len;
+  }
+  return { records, goodBytes: off, damage: null };
+}

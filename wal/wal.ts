@@ -1,0 +1,309 @@
+/**
+ * The write-ahead log: an append-only, checksummed, segmented file log of Raft entries,
+ * hard states and snapshot marks. Nothing that depends on a record is sent or
+ * acknowledged before `sync()` has made it durable; many records share one fsync.
+ *
+ * On open, every segment is replayed; a damaged tail of the last segment (a write torn
+ * by a crash) is cut off, never applied; damage anywhere else refuses to open.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  decodeRecords,
+  type HardState,
+  type LogEntry,
+  RecordType,
+  RecordWriter,
+  type SnapshotMark,
+  type WalMetadata,
+} from "./record.ts";
+
+export type { HardState, LogEntry, SnapshotMark, WalMetadata } from "./record.ts";
+
+/** What a WAL held when it was opened. */
+export interface WalReplay {
+  readonly meta: WalMetadata | null;
+  readonly hardState: HardState;
+  /** The newest snapshot mark: entries at or below it are gone from the log. */
+  readonly snapshot: SnapshotMark;
+  /** Entries after the snapshot, in index order, conflicts already resolved. */
+  readonly entries: LogEntry[];
+  /** Bytes cut off the last segment's torn tail (0 when the last shutdown was clean). */
+  readonly truncatedBytes: number;
+}
+
+export interface WalOptions {
+  /** Start a new segment after this many bytes (etcd: 64 MB). */
+  readonly segmentBytes?: number;
+  /** Written as the first record of a brand-new log and of every segment. */
+  readonly meta?: WalMetadata;
+}
+
+interface Segment {
+  readonly seq: bigint;
+  readonly firstIndex: bigint;
+  readonly file: string;
+}
+
+const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+
+function segmentName(seq: bigint, firstIndex: bigint): string {
+  return `${seq.toString(16).padStart(16, "0")}-${firstIndex.toString(16).padStart(16, "0")}.wal`;
+}
+
+function listSegments(dir: string): Segment[] {
+  const out: Segment[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const m = SEGMENT_RE.exec(name);
+    if (m === null) continue;
+    out.push({ seq: BigInt("0x" + m[1]), firstIndex: BigInt("0x" + m[2]), file: path.join(dir, name) });
+  }
+  return out.sort((a, b) => (a.seq < b.seq ? -1 : 1));
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const ZERO_STATE: HardState = { term: 0n, vote: 0n, commit: 0n };
+
+/** A WAL directory opened for appending. */
+export class Wal {
+  readonly dir: string;
+  readonly replay: WalReplay;
+  readonly #segmentBytes: number;
+  #meta: WalMetadata | null;
+  #segments: Segment[];
+  #fd: number;
+  #size: number;
+  #lastIndex: bigint;
+  #hardState: HardState;
+  #snapshot: SnapshotMark;
+  readonly #writer = new RecordWriter();
+  #dirty = false;
+  #syncing: Promise<void> | null = null;
+
+  private constructor(dir: string, replay: WalReplay, segments: Segment[], size: number, opts: WalOptions) {
+    this.dir = dir;
+    this.replay = replay;
+    this.#segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
+    this.#meta = replay.meta ?? opts.meta ?? null;
+    this.#segments = segments;
+    const last = segments[segments.length - 1];
+    this.#fd = fs.openSync(last.file, "r+");
+    this.#size = size;
+    const entries = replay.entries;
+    this.#lastIndex = entries.length > 0 ? entries[entries.length - 1].index : replay.snapshot.index;
+    this.#hardState = replay.hardState;
+    this.#snapshot = replay.snapshot;
+  }
+
+  /** Opens (creating if needed) the WAL in `dir` and replays it. Throws on unrecoverable damage. */
+  static open(dir: string, opts: WalOptions = {}): Wal {
+    fs.mkdirSync(dir, { recursive: true });
+    let segments = listSegments(dir);
+    if (segments.length === 0) {
+      const first: Segment = { seq: 0n, firstIndex: 0n, file: path.join(dir, segmentName(0n, 0n)) };
+      const w = new RecordWriter();
+      if (opts.meta) w.metadata(opts.meta);
+      w.snapshot({ index: 0n, term: 0n });
+      const fd = fs.openSync(first.file, "w");
+      fs.writeSync(fd, w.bytes());
+      fs.fdatasyncSync(fd);
+      fs.closeSync(fd);
+      fsyncDir(dir);
+      segments = [first];
+    }
+    let meta: WalMetadata | null = null;
+    let hardState = ZERO_STATE;
+    let snapshot: SnapshotMark = { index: 0n, term: 0n };
+    let entries: LogEntry[] = [];
+    let truncatedBytes = 0;
+    let lastSize = 0;
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i];
+      const bytes = fs.readFileSync(seg.file);
+      const { records, goodBytes, damage } = decodeRecords(bytes);
+      const isLast = i === segments.length - 1;
+      if (damage !== null && !isLast) {
+        throw new Error(`wal: segment ${seg.file} is damaged at offset ${goodBytes} (${damage}); refusing to start`);
+      }
+      for (const r of records) {
+        switch (r.type) {
+          case RecordType.Metadata:
+            if (meta !== null && (meta.memberId !== r.meta.memberId || meta.clusterId !== r.meta.clusterId)) {
+              throw new Error(`wal: segment ${seg.file} belongs to another member or cluster`);
+            }
+            meta = r.meta;
+            break;
+          case RecordType.HardState:
+            hardState = r.state;
+            break;
+          case RecordType.Snapshot:
+            if (r.snapshot.index >= snapshot.index) {
+              snapshot = r.snapshot;
+              entries = entries.filter((e) => e.index > snapshot.index);
+            }
+            break;
+          case RecordType.Entry: {
+            const e = r.entry;
+            if (e.index <= snapshot.index) break;
+            // A rewritten index replaces the old suffix (a follower's log conflict was resolved).
+            if (entries.length > 0 && e.index <= entries[entries.length - 1].index) {
+              const keep = Number(e.index - entries[0].index);
+              entries.length = Math.max(0, keep);
+            }
+            // The first entry may follow an older mark than the one covering it: segments
+            // before it were released after a later snapshot, which is checked at the end.
+            const expect = entries.length > 0 ? entries[entries.length - 1].index + 1n : e.index;
+            if (e.index !== expect) {
+              throw new Error(`wal: entry index ${e.index} follows ${expect - 1n} in ${seg.file}; log has a gap`);
+            }
+            entries.push(e);
+            break;
+          }
+        }
+      }
+      if (isLast) {
+        lastSize = goodBytes;
+        if (damage !== null) {
+          truncatedBytes = bytes.length - goodBytes;
+          fs.truncateSync(seg.file, goodBytes);
+          const fd = fs.openSync(seg.file, "r+");
+          fs.fdatasyncSync(fd);
+          fs.closeSync(fd);
+        }
+      }
+    }
+    entries = entries.filter((e) => e.index > snapshot.index);
+    if (entries.length > 0 && entries[0].index !== snapshot.index + 1n) {
+      throw new Error(`wal: log starts at ${entries[0].index} but the snapshot ends at ${snapshot.index}; log has a gap`);
+    }
+    return new Wal(dir, { meta, hardState, snapshot, entries, truncatedBytes }, segments, lastSize, opts);
+  }
+
+  get lastIndex(): bigint {
+    return this.#lastIndex;
+  }
+
+  get hardState(): HardState {
+    return this.#hardState;
+  }
+
+  /** Sets member and cluster IDs once they are known (a brand-new member). */
+  setMetadata(meta: WalMetadata): void {
+    this.#meta = meta;
+    this.#writer.metadata(meta);
+    this.#flushWriter();
+  }
+
+  /**
+   * Writes entries and (optionally) a hard state to the OS; not yet durable.
+   * Entries must continue the log or overwrite a suffix of it.
+   */
+  save(entries: readonly LogEntry[], hardState?: HardState): void {
+    const w = this.#writer;
+    for (const e of entries) {
+      if (e.index > this.#lastIndex + 1n) throw new Error(`wal: entry ${e.index} leaves a gap after ${this.#lastIndex}`);
+      w.entry(e);
+      this.#lastIndex = e.index;
+    }
+    if (hardState !== undefined) {
+      w.hardState(hardState);
+      this.#hardState = hardState;
+    }
+    this.#flushWriter();
+    if (this.#size >= this.#segmentBytes) this.#cut();
+  }
+
+  /** Records that everything up to `mark` now lives in a snapshot of the store. */
+  saveSnapshot(mark: SnapshotMark): void {
+    this.#writer.snapshot(mark);
+    this.#snapshot = mark;
+    if (mark.index > this.#lastIndex) this.#lastIndex = mark.index;
+    this.#flushWriter();
+  }
+
+  #flushWriter(): void {
+    const bytes = this.#writer.bytes();
+    if (bytes.length === 0) return;
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(this.#fd, bytes, off, bytes.length - off, this.#size + off);
+    this.#size += bytes.length;
+    this.#writer.reset();
+    this.#dirty = true;
+  }
+
+  /** Makes everything saved so far durable. Concurrent callers share one fsync when they can. */
+  sync(): Promise<void> {
+    if (!this.#dirty) return this.#syncing ?? Promise.resolve();
+    this.#dirty = false;
+    const fd = this.#fd;
+    const prior = this.#syncing ?? Promise.resolve();
+    const p = prior.then(() =>
+      new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())))
+    );
+    this.#syncing = p;
+    p.finally(() => {
+      if (this.#syncing === p) this.#syncing = null;
+    });
+    return p;
+  }
+
+  /** Blocking fsync, for shutdown and segment cuts. */
+  syncNow(): void {
+    fs.fdatasyncSync(this.#fd);
+    this.#dirty = false;
+  }
+
+  #cut(): void {
+    this.syncNow();
+    fs.closeSync(this.#fd);
+    const last = this.#segments[this.#segments.length - 1];
+    const seg: Segment = {
+      seq: last.seq + 1n,
+      firstIndex: this.#lastIndex + 1n,
+      file: path.join(this.dir, segmentName(last.seq + 1n, this.#lastIndex + 1n)),
+    };
+    this.#fd = fs.openSync(seg.file, "w+");
+    this.#size = 0;
+    this.#segments.push(seg);
+    if (this.#meta) this.#writer.metadata(this.#meta);
+    this.#writer.snapshot(this.#snapshot);
+    this.#writer.hardState(this.#hardState);
+    this.#flushWriter();
+    this.syncNow();
+    fsyncDir(this.dir);
+  }
+
+  /**
+   * Deletes whole segments whose entries all lie at or below `index` (already in a
+   * snapshot), keeping at least `keep` segments, like etcd's --max-wals.
+   */
+  releaseTo(index: bigint, keep: number): number {
+    let removed = 0;
+    while (this.#segments.length > Math.max(1, keep)) {
+      const next = this.#segments[1];
+      if (next.firstIndex - 1n > index) break;
+      fs.rmSync(this.#segments[0].file);
+      this.#segments.shift();
+      removed++;
+    }
+    if (removed > 0) fsyncDir(this.dir);
+    return removed;
+  }
+
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  close(): void {
+    if (this.#dirty) this.syncNow();
+    fs.closeSync(this.#fd);
+  }
+}

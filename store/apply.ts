@@ -1,0 +1,159 @@
+/**
+ * Applies one committed request to the store: a dispatch table keyed by request kind, so
+ * later work (leases, alarms, auth) adds a handler without touching the others.
+ */
+import type { Database } from "bun:sqlite";
+import { Code, type EtcdError, etcdError, isEtcdError } from "../api/errors.ts";
+import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import type {
+  CompactionResponse,
+  DeleteRangeResponse,
+  PutResponse,
+  RangeResponse,
+  TxnResponse,
+} from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import { checkCompaction, compactHistory } from "./compaction.ts";
+import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
+import { executeRange } from "./range.ts";
+import type { KvReader } from "./reader.ts";
+import { responseHeader } from "./responses.ts";
+import { applyTxn } from "./txn.ts";
+import { RevisionWrite, type WriteStatements } from "./writer.ts";
+
+/** The result of applying one log entry: the reply for the waiting caller and the events to publish. */
+export type ApplyOutcome =
+  | {
+    ok: true;
+    /** The store revision after this entry. */
+    revision: bigint;
+    response: PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | RangeResponse | null;
+    /** Every change of this entry's revision, in order, prevKv filled (empty if nothing changed). */
+    events: Event[];
+  }
+  | { ok: false; error: EtcdError };
+
+/** The store's revision counters, mutated only by the apply path. */
+export interface Revisions {
+  currentRev: bigint;
+  /** etcd's compactMainRev: -1 before the first compaction. */
+  compactRev: bigint;
+}
+
+/** Everything a handler may touch. */
+export interface ApplyDeps {
+  readonly db: Database;
+  readonly reader: KvReader;
+  readonly writeStatements: WriteStatements;
+  readonly revisions: Revisions;
+  hasLease(id: bigint): boolean;
+}
+
+/** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
+export const REQUEST_KINDS = [
+  "range",
+  "put",
+  "deleteRange",
+  "txn",
+  "compaction",
+  "leaseGrant",
+  "leaseRevoke",
+  "leaseCheckpoint",
+  "alarm",
+  "authenticate",
+  "authEnable",
+  "authDisable",
+  "authStatus",
+  "authUserAdd",
+  "authUserDelete",
+  "authUserChangePassword",
+  "authUserGrantRole",
+  "authUserGet",
+  "authUserRevokeRole",
+  "authRoleAdd",
+  "authRoleGrantPermission",
+  "authRoleGet",
+  "authRoleRevokePermission",
+  "authRoleDelete",
+  "authUserList",
+  "authRoleList",
+  "memberAttrSet",
+] as const satisfies readonly (keyof InternalRaftRequest)[];
+
+/** One kind of request. */
+export type RequestKind = typeof REQUEST_KINDS[number];
+
+type Handler<K extends RequestKind> = (
+  deps: ApplyDeps,
+  req: NonNullable<InternalRaftRequest[K]>,
+) => ApplyOutcome;
+
+/** Handlers by kind; a kind without one is answered Unimplemented. */
+const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
+  put: (deps, req) => applyWrite(deps, (env, w) => applyPut(env, w, req)),
+  deleteRange: (deps, req) => applyWrite(deps, (_env, w) => applyDeleteRange(w, req)),
+  txn: (deps, req) => applyWrite(deps, (env, w) => applyTxn(env, w, req)),
+  range: (deps, req) => {
+    const view = { rev: deps.revisions.currentRev, compactRev: deps.revisions.compactRev };
+    return outcome(executeRange(deps.reader, req, view), view.rev, []);
+  },
+  compaction: (deps, req) => {
+    const err = checkCompaction(req.revision, deps.revisions);
+    if (err !== null) return { ok: false, error: err };
+    compactHistory(deps.db, req.revision);
+    deps.revisions.compactRev = req.revision;
+    const response: CompactionResponse = {
+      $typeName: "etcdserverpb.CompactionResponse",
+      header: responseHeader(deps.revisions.currentRev),
+    };
+    return outcome(response, deps.revisions.currentRev, []);
+  },
+};
+
+/** Which kind a request is, or null for an empty request (nothing set). */
+export function requestKind(req: InternalRaftRequest): RequestKind | null {
+  for (const kind of REQUEST_KINDS) {
+    if (req[kind] !== undefined) return kind;
+  }
+  return null;
+}
+
+/** Applies one request inside the caller's transaction. */
+export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOutcome {
+  const kind = requestKind(req);
+  if (kind === null) return outcome(null, deps.revisions.currentRev, []);
+  const handler = HANDLERS[kind] as Handler<typeof kind> | undefined;
+  if (handler === undefined) {
+    return { ok: false, error: etcdError(Code.Unimplemented, `etcdserver: ${kind} is not implemented`) };
+  }
+  return handler(deps, req[kind] as NonNullable<InternalRaftRequest[typeof kind]>);
+}
+
+/** Runs a mutating request at the next revision and advances the revision if it changed anything. */
+function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse>(
+  deps: ApplyDeps,
+  run: (env: ApplyEnv, w: RevisionWrite) => R | EtcdError,
+): ApplyOutcome {
+  const revs = deps.revisions;
+  const w = new RevisionWrite(deps.writeStatements, deps.reader, revs.currentRev);
+  const env: ApplyEnv = {
+    reader: deps.reader,
+    compactRev: revs.compactRev,
+    hasLease: (id) => deps.hasLease(id),
+  };
+  const result = run(env, w);
+  if (isEtcdError(result)) {
+    // Every error is found before the first change; a partial write would corrupt the revision.
+    if (w.changed()) throw new Error("store: a request failed after it changed the store");
+    return { ok: false, error: result };
+  }
+  if (w.changed()) revs.currentRev = w.beginRev + 1n;
+  return outcome(result, revs.currentRev, w.events);
+}
+
+type Response = Extract<ApplyOutcome, { ok: true }>["response"];
+
+function outcome(response: Response | EtcdError, revision: bigint, events: Event[]): ApplyOutcome {
+  if (response !== null && isEtcdError(response)) return { ok: false, error: response };
+  return { ok: true, revision, response, events };
+}

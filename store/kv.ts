@@ -1,0 +1,69 @@
+/**
+ * Builds mvccpb messages from store rows. These are built as plain literals rather than
+ * with `create()` because they are made once per key on every read and write path.
+ */
+import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
+import { Event_EventType } from "../proto/gen/mvccpb/kv_pb.ts";
+
+/** A row as selected by the store's queries: key, create_rev, mod_rev, version, lease, value. */
+export type KvRow = [Uint8Array, bigint, bigint, bigint, bigint, Uint8Array];
+
+/** The column list matching `KvRow`. */
+export const KV_COLUMNS = "key, create_rev, mod_rev, version, lease, value";
+
+const EMPTY = new Uint8Array(0);
+
+/** A KeyValue from its fields. */
+export function keyValue(
+  key: Uint8Array,
+  fields: { createRevision: bigint; modRevision: bigint; version: bigint; lease: bigint; value: Uint8Array },
+): KeyValue {
+  return {
+    $typeName: "mvccpb.KeyValue",
+    key,
+    createRevision: fields.createRevision,
+    modRevision: fields.modRevision,
+    version: fields.version,
+    value: fields.value,
+    lease: fields.lease,
+  };
+}
+
+/** A KeyValue from a selected row; `withValue: false` leaves the value empty (keys_only). */
+export function kvFromRow(row: KvRow, withValue = true): KeyValue {
+  return {
+    $typeName: "mvccpb.KeyValue",
+    key: row[0],
+    createRevision: row[1],
+    modRevision: row[2],
+    version: row[3],
+    value: withValue ? row[5] : EMPTY,
+    lease: row[4],
+  };
+}
+
+/**
+ * The kv of a DELETE event: only the key and the deletion revision are set, exactly as
+ * etcd reports it (watchers rely on mod_revision to resume).
+ */
+export function tombstoneKv(key: Uint8Array, revision: bigint): KeyValue {
+  return {
+    $typeName: "mvccpb.KeyValue",
+    key,
+    createRevision: 0n,
+    modRevision: revision,
+    version: 0n,
+    value: EMPTY,
+    lease: 0n,
+  };
+}
+
+/** A PUT event. */
+export function putEvent(kv: KeyValue, prevKv: KeyValue | undefined): Event {
+  return { $typeName: "mvccpb.Event", type: Event_EventType.PUT, kv, prevKv };
+}
+
+/** A DELETE event. */
+export function deleteEvent(key: Uint8Array, revision: bigint, prevKv: KeyValue | undefined): Event {
+  return { $typeName: "mvccpb.Event", type: Event_EventType.DELETE, kv: tombstoneKv(key, revision), prevKv };
+}

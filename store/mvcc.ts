@@ -1,0 +1,152 @@
+/**
+ * etcd's MVCC key-value store on SQLite: the one thing the apply loop writes and every
+ * read path reads. See schema.ts for the layout.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import type { EtcdError } from "../api/errors.ts";
+import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import type { RangeRequest, RangeResponse } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
+import { executeRange } from "./range.ts";
+import { KvReader } from "./reader.ts";
+import { openDatabase, type OpenOptions } from "./schema.ts";
+import { WriteStatements } from "./writer.ts";
+
+export type { ApplyOutcome } from "./apply.ts";
+
+/** A committed log entry to apply; `request: null` is an empty or conf-change entry. */
+export interface LogEntry {
+  readonly index: bigint;
+  readonly term: bigint;
+  readonly request: InternalRaftRequest | null;
+}
+
+interface Progress extends Revisions {
+  appliedIndex: bigint;
+  appliedTerm: bigint;
+}
+
+/** The MVCC store. Single writer: only the apply loop calls `applyBatch`. */
+export class MvccStore {
+  readonly #db: Database;
+  readonly #reader: KvReader;
+  readonly #deps: ApplyDeps;
+  readonly #progress: Progress;
+  readonly #saveProgress: Statement;
+  readonly #hasLease: Statement;
+
+  private constructor(db: Database) {
+    this.#db = db;
+    this.#reader = new KvReader(db);
+    const row = db.query(
+      "SELECT applied_index, applied_term, current_rev, compact_rev FROM meta WHERE id = 0",
+    ).values()[0] as bigint[];
+    this.#progress = { appliedIndex: row[0], appliedTerm: row[1], currentRev: row[2], compactRev: row[3] };
+    this.#saveProgress = db.prepare(
+      "UPDATE meta SET applied_index = ?1, applied_term = ?2, current_rev = ?3, compact_rev = ?4 WHERE id = 0",
+    );
+    this.#hasLease = db.prepare("SELECT 1 FROM leases WHERE id = ?1");
+    this.#deps = {
+      db,
+      reader: this.#reader,
+      writeStatements: new WriteStatements(db),
+      revisions: this.#progress,
+      hasLease: (id) => this.hasLease(id),
+    };
+  }
+
+  /** Opens or creates the store at `path` (":memory:" for tests). */
+  static open(path: string, opts: OpenOptions = {}): MvccStore {
+    return new MvccStore(openDatabase(path, opts));
+  }
+
+  /** Closes the database; the store is unusable afterwards. */
+  close(): void {
+    this.#db.close();
+  }
+
+  /** Index of the last applied log entry (0 on a fresh store); replay the log from the next one. */
+  appliedIndex(): bigint {
+    return this.#progress.appliedIndex;
+  }
+
+  /** Term of the last applied log entry. */
+  appliedTerm(): bigint {
+    return this.#progress.appliedTerm;
+  }
+
+  /** The store revision: 1 on a fresh store, +1 for each request that changed something. */
+  currentRevision(): bigint {
+    return this.#progress.currentRev;
+  }
+
+  /**
+   * The last compaction revision, -1 before the first compaction (what etcd's HashKV
+   * reports as compact_revision then).
+   */
+  compactRevision(): bigint {
+    return this.#progress.compactRev;
+  }
+
+  /** Whether a lease exists (a put may only attach an existing lease). */
+  hasLease(id: bigint): boolean {
+    return this.#hasLease.values(id).length > 0;
+  }
+
+  /**
+   * Applies committed entries in order in one SQLite transaction together with the last
+   * entry's index and term, so a crash leaves either all of them applied or none.
+   * Indexes must strictly increase past `appliedIndex()`; anything else is a bug and
+   * throws, rolling the whole batch back.
+   */
+  applyBatch(entries: readonly LogEntry[]): ApplyOutcome[] {
+    if (entries.length === 0) return [];
+    const before = { ...this.#progress };
+    const outcomes: ApplyOutcome[] = [];
+    this.#db.run("BEGIN IMMEDIATE");
+    try {
+      for (const entry of entries) {
+        this.#advanceApplied(entry);
+        outcomes.push(
+          entry.request === null
+            ? { ok: true, revision: this.#progress.currentRev, response: null, events: [] }
+            : applyRequest(this.#deps, entry.request),
+        );
+        if (this.#progress.currentRev < before.currentRev) throw new Error("store: revision went backwards");
+      }
+      const p = this.#progress;
+      this.#saveProgress.run(p.appliedIndex, p.appliedTerm, p.currentRev, p.compactRev);
+      this.#db.run("COMMIT");
+    } catch (err) {
+      this.#db.run("ROLLBACK");
+      Object.assign(this.#progress, before);
+      throw err;
+    }
+    return outcomes;
+  }
+
+  /** Serves a range at the head or a retained revision (serializable reads call this directly). */
+  range(req: RangeRequest): RangeResponse | EtcdError {
+    return executeRange(this.#reader, req, {
+      rev: this.#progress.currentRev,
+      compactRev: this.#progress.compactRev,
+    });
+  }
+
+  /** How many keys exist now (for metrics). */
+  keyCount(): number {
+    return Number((this.#db.query("SELECT count(*) FROM live").values()[0] as bigint[])[0]);
+  }
+
+  #advanceApplied(entry: LogEntry): void {
+    const p = this.#progress;
+    if (entry.index <= p.appliedIndex) {
+      throw new Error(`store: entry index ${entry.index} does not follow applied index ${p.appliedIndex}`);
+    }
+    if (entry.term < p.appliedTerm) {
+      throw new Error(`store: entry term ${entry.term} is below applied term ${p.appliedTerm}`);
+    }
+    p.appliedIndex = entry.index;
+    p.appliedTerm = entry.term;
+  }
+}

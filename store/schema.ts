@@ -1,0 +1,90 @@
+/**
+ * The SQLite schema of the MVCC store and the connection settings it relies on.
+ *
+ * - `history` holds every revision of every key until compaction (a tombstone has
+ *   `create_rev = 0`, `version = 0`): historical reads, watch catch-up, HashKV.
+ * - `live` holds the current version of each existing key, so reads at the head revision
+ *   are one primary-key lookup or one index range scan, whatever the history depth.
+ * - `meta` is one row: applied index/term (written in the same transaction as the effects
+ *   of the entries they name), current and compacted revision.
+ * - `leases` is the minimal lease registry a put checks; the lease module owns it.
+ */
+import { Database } from "bun:sqlite";
+
+/** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
+export const SCHEMA_VERSION = 1;
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS meta (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  schema_version INTEGER NOT NULL,
+  applied_index INTEGER NOT NULL,
+  applied_term INTEGER NOT NULL,
+  current_rev INTEGER NOT NULL,
+  compact_rev INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta VALUES (0, ${SCHEMA_VERSION}, 0, 0, 1, -1);
+CREATE TABLE IF NOT EXISTS history (
+  key BLOB NOT NULL,
+  mod_rev INTEGER NOT NULL,
+  sub INTEGER NOT NULL,
+  create_rev INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  lease INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (key, mod_rev)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_by_rev ON history (mod_rev, sub);
+CREATE TABLE IF NOT EXISTS live (
+  key BLOB PRIMARY KEY,
+  create_rev INTEGER NOT NULL,
+  mod_rev INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  lease INTEGER NOT NULL,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS live_by_lease ON live (lease) WHERE lease != 0;
+CREATE TABLE IF NOT EXISTS leases (
+  id INTEGER PRIMARY KEY,
+  ttl INTEGER NOT NULL DEFAULT 0
+);
+`;
+
+/** Connection options. */
+export interface OpenOptions {
+  /** SQLite page cache per connection, in KiB (bounds the store's share of RSS). */
+  cacheKiB?: number;
+}
+
+/** The default page cache: enough for the hot part of the tree, small next to etcd's RSS. */
+export const DEFAULT_CACHE_KIB = 16 * 1024;
+
+/**
+ * Opens (creating if needed) a store database. `synchronous=NORMAL` is enough because
+ * durability comes from the Raft log, which is replayed from the applied index after a
+ * crash; SQLite only has to stay consistent.
+ */
+export function openDatabase(path: string, opts: OpenOptions = {}): Database {
+  const db = new Database(path, { create: true, safeIntegers: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run("PRAGMA temp_store = MEMORY");
+  db.run(`PRAGMA cache_size = ${-Math.max(256, Math.floor(opts.cacheKiB ?? DEFAULT_CACHE_KIB))}`);
+  db.run("BEGIN IMMEDIATE");
+  try {
+    db.run(DDL);
+    db.run("COMMIT");
+  } catch (err) {
+    db.run("ROLLBACK");
+    db.close();
+    throw err;
+  }
+  const row = db.query("SELECT schema_version FROM meta WHERE id = 0").get() as
+    | { schema_version: bigint }
+    | null;
+  if (row === null || row.schema_version !== BigInt(SCHEMA_VERSION)) {
+    db.close();
+    throw new Error(`store: unsupported schema version ${row?.schema_version} in ${path}`);
+  }
+  return db;
+}

@@ -1,0 +1,95 @@
+/**
+ * The writes of one revision (etcd's storeTxnWrite): every put and delete of a request,
+ * however many, lands at `beginRev + 1`, numbered by a sub-revision in order; a request
+ * that changes nothing leaves the revision alone.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
+import { type KeyRange, rangeArgs, rangeCondition } from "./keys.ts";
+import { deleteEvent, keyValue, kvFromRow, type KvRow, putEvent } from "./kv.ts";
+import type { KvReader } from "./reader.ts";
+
+/** Statements every revision write uses; prepared once per store. */
+export class WriteStatements {
+  readonly insertHistory: Statement;
+  readonly upsertLive: Statement;
+  readonly deleteLive: Statement;
+  readonly db: Database;
+
+  constructor(db: Database) {
+    this.db = db;
+    // OR REPLACE only matters for a request that writes one key twice in a revision,
+    // which validation rejects; the last write wins instead of aborting the batch.
+    this.insertHistory = db.prepare(
+      "INSERT OR REPLACE INTO history (key, mod_rev, sub, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    );
+    this.upsertLive = db.prepare(
+      "INSERT OR REPLACE INTO live (key, create_rev, mod_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    );
+    this.deleteLive = db.prepare("DELETE FROM live WHERE key = ?1");
+  }
+}
+
+/** One revision's worth of changes in progress. */
+export class RevisionWrite {
+  /** The revision before this write; changes land at `beginRev + 1`. */
+  readonly beginRev: bigint;
+  /** The changes so far, as watch events (prevKv filled). */
+  readonly events: Event[] = [];
+  readonly #stmts: WriteStatements;
+  readonly #reader: KvReader;
+
+  constructor(stmts: WriteStatements, reader: KvReader, beginRev: bigint) {
+    this.#stmts = stmts;
+    this.#reader = reader;
+    this.beginRev = beginRev;
+  }
+
+  /** The revision reads see now: the write's own revision once it has changed anything. */
+  readRev(): bigint {
+    return this.events.length > 0 ? this.beginRev + 1n : this.beginRev;
+  }
+
+  /** Whether anything changed (the revision advances only then). */
+  changed(): boolean {
+    return this.events.length > 0;
+  }
+
+  /**
+   * Puts a key: it keeps its create revision and counts one more version if it exists,
+   * otherwise it starts a new generation at version 1. `prev` is the key's current row
+   * when the caller already read it.
+   */
+  put(
+    key: Uint8Array,
+    value: Uint8Array,
+    lease: bigint,
+    prev: KvRow | null | undefined = undefined,
+  ): KeyValue {
+    const before = prev === undefined ? this.#reader.get(key) : prev;
+    const rev = this.beginRev + 1n;
+    const createRevision = before === null ? rev : before[1];
+    const version = before === null ? 1n : before[3] + 1n;
+    this.#stmts.insertHistory.run(key, rev, this.events.length, createRevision, version, lease, value);
+    this.#stmts.upsertLive.run(key, createRevision, rev, version, lease, value);
+    const kv = keyValue(key, { createRevision, modRevision: rev, version, lease, value });
+    this.events.push(putEvent(kv, before === null ? undefined : kvFromRow(before)));
+    return kv;
+  }
+
+  /** Deletes every existing key in range (tombstones them); returns the deleted rows. */
+  deleteRange(range: KeyRange): KvRow[] {
+    const rows = this.#reader.rows(range, null);
+    const rev = this.beginRev + 1n;
+    for (const row of rows) {
+      const key = row[0];
+      this.#stmts.insertHistory.run(key, rev, this.events.length, 0n, 0n, 0n, new Uint8Array(0));
+      this.events.push(deleteEvent(key, rev, kvFromRow(row)));
+    }
+    if (rows.length === 1) this.#stmts.deleteLive.run(rows[0][0]);
+    else if (rows.length > 1) {
+      this.#stmts.db.query(`DELETE FROM live WHERE ${rangeCondition(range)}`).run(...rangeArgs(range));
+    }
+    return rows;
+  }
+}

@@ -6,13 +6,19 @@ import type { Database, Statement } from "bun:sqlite";
 import type { EtcdError } from "../api/errors.ts";
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { RangeRequest, RangeResponse } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
+import { type EventsQuery, eventsSince } from "./events.ts";
+import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
 import { KvReader } from "./reader.ts";
 import { openDatabase, type OpenOptions } from "./schema.ts";
 import { WriteStatements } from "./writer.ts";
 
 export type { ApplyOutcome } from "./apply.ts";
+export type { EventsQuery } from "./events.ts";
+export type { HashKvResult } from "./hash.ts";
+export type { OpenOptions } from "./schema.ts";
 
 /** A committed log entry to apply; `request: null` is an empty or conf-change entry. */
 export interface LogEntry {
@@ -133,9 +139,41 @@ export class MvccStore {
     });
   }
 
+  /**
+   * HashKV for the corruption check and `etcdctl endpoint hashkv`: etcd's algorithm, so
+   * equal histories hash equal here and on etcd. `revision` 0 = the current revision.
+   */
+  hashKV(revision: bigint): HashKvResult | EtcdError {
+    return hashKv(this.#db, revision, this.#progress);
+  }
+
+  /** Maintenance.Hash: a checksum of all store content but the applied index. */
+  hash(): number {
+    return hashStore(this.#db);
+  }
+
+  /** Watch catch-up: past events in revision order (see EventsQuery). */
+  eventsSince(query: EventsQuery): Event[] | EtcdError {
+    return eventsSince(this.#db, query, this.#progress.compactRev);
+  }
+
+  /** Size of the database file in bytes (Status.dbSize). */
+  dbSize(): number {
+    return this.#pragma("page_count") * this.#pragma("page_size");
+  }
+
+  /** Bytes of the database file holding data, free pages excluded (Status.dbSizeInUse). */
+  dbSizeInUse(): number {
+    return (this.#pragma("page_count") - this.#pragma("freelist_count")) * this.#pragma("page_size");
+  }
+
   /** How many keys exist now (for metrics). */
   keyCount(): number {
     return Number((this.#db.query("SELECT count(*) FROM live").values()[0] as bigint[])[0]);
+  }
+
+  #pragma(name: "page_count" | "page_size" | "freelist_count"): number {
+    return Number((this.#db.query(`PRAGMA ${name}`).values()[0] as bigint[])[0]);
   }
 
   #advanceApplied(entry: LogEntry): void {

@@ -259,3 +259,14 @@ describe("applied index", () => {
     expect(p.ok && p.revision).toBe(2n);
   });
 });
+
+describe("sizes", () => {
+  test("dbSize counts pages; in use excludes the free list", () => {
+    const before = d.store.dbSize();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 200; i++) d.put(`k${i}`, "x".repeat(1000));
+    expect(d.store.dbSize()).toBeGreaterThan(before);
+    expect(d.store.dbSizeInUse()).toBeLessThanOrEqual(d.store.dbSize());
+    expect(d.store.keyCount()).toBe(200);
+  });
+});

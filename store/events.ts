@@ -1,0 +1,66 @@
+/**
+ * Watch catch-up: the events of past revisions, read back from history in the order they
+ * happened (revision, then position within the revision).
+ */
+import type { Database } from "bun:sqlite";
+import { Errors, type EtcdError } from "../api/errors.ts";
+import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import { type KeyRange, keyRange, rangeArgs, rangeCondition } from "./keys.ts";
+import { deleteEvent, keyValue, kvFromRow, type KvRow, putEvent } from "./kv.ts";
+
+/** Which events to read. */
+export interface EventsQuery {
+  key: Uint8Array;
+  /** etcd range rules: empty = just `key`, "\0" = from `key` on. */
+  rangeEnd: Uint8Array;
+  /** First revision wanted (inclusive). */
+  fromRev: bigint;
+  /** Last revision wanted (inclusive). */
+  toRev: bigint;
+  /** Fill each event's prevKv (the key as it was just before). */
+  prevKv: boolean;
+  /** At most this many revisions' worth of events (all events of a revision stay together). */
+  limit?: number;
+}
+
+type HistoryRow = [Uint8Array, bigint, bigint, bigint, bigint, Uint8Array];
+
+/**
+ * Reads events in [fromRev, toRev]. Like etcd's watchable store, a start below the
+ * compaction revision is Compacted; starting exactly at it yields what the compaction
+ * kept of that revision.
+ */
+export function eventsSince(db: Database, q: EventsQuery, compactRev: bigint): Event[] | EtcdError {
+  if (q.fromRev < compactRev) return Errors.Compacted;
+  const range = keyRange(q.key, q.rangeEnd);
+  const limit = q.limit ?? 0;
+  const toRev = limit > 0 ? lastRevisionWithin(db, range, q, limit) : q.toRev;
+  const rows = db.query(
+    `SELECT key, mod_rev, create_rev, version, lease, value FROM history
+     WHERE mod_rev >= ?1 AND mod_rev <= ?2 AND ${rangeCondition(range, 3)} ORDER BY mod_rev, sub`,
+  ).values(q.fromRev, toRev, ...rangeArgs(range)) as unknown as HistoryRow[];
+  const prevStmt = db.query(
+    "SELECT key, create_rev, mod_rev, version, lease, value FROM history WHERE key = ?1 AND mod_rev < ?2 ORDER BY mod_rev DESC LIMIT 1",
+  );
+  const previous = (key: Uint8Array, rev: bigint) => {
+    if (!q.prevKv) return undefined;
+    const [row] = prevStmt.values(key, rev) as unknown as KvRow[];
+    return row === undefined || row[3] === 0n ? undefined : kvFromRow(row);
+  };
+  return rows.map(([key, modRevision, createRevision, version, lease, value]) => {
+    if (version === 0n) return deleteEvent(key, modRevision, previous(key, modRevision));
+    const kv = keyValue(key, { createRevision, modRevision, version, lease, value });
+    return putEvent(kv, version === 1n ? undefined : previous(key, modRevision));
+  });
+}
+
+/** The last revision to read so that at most `limit` distinct revisions with matching events are included. */
+function lastRevisionWithin(db: Database, range: KeyRange, q: EventsQuery, limit: number): bigint {
+  const revs = db.query(
+    `SELECT DISTINCT mod_rev FROM history WHERE mod_rev >= ?1 AND mod_rev <= ?2 AND ${
+      rangeCondition(range, 4)
+    }
+     ORDER BY mod_rev LIMIT ?3`,
+  ).values(q.fromRev, q.toRev, limit, ...rangeArgs(range)) as bigint[][];
+  return revs.length < limit ? q.toRev : revs[revs.length - 1][0];
+}

@@ -1,0 +1,110 @@
+/**
+ * HashKV (etcd's store.HashByRev) and Maintenance.Hash. HashKV must agree across members
+ * with the same history, and with etcd itself: CRC-32C over the bucket name "key" and, in
+ * revision order, each retained revision's bbolt key and encoded KeyValue.
+ */
+import type { Database } from "bun:sqlite";
+import { Errors, type EtcdError } from "../api/errors.ts";
+import { crc32cUpdate } from "./crc32c.ts";
+import { encodeKeyValue, revisionKey } from "./encoding.ts";
+import type { Revisions } from "./apply.ts";
+
+/** A HashKV answer. */
+export interface HashKvResult {
+  hash: number;
+  /** etcd's compact revision (-1 before the first compaction). */
+  compactRevision: bigint;
+  /** The revision hashed up to. */
+  hashRevision: bigint;
+  /** The store revision when hashed (the response header's). */
+  currentRevision: bigint;
+}
+
+const KEY_BUCKET = new TextEncoder().encode("key");
+
+type HistoryRow = [Uint8Array, bigint, bigint, bigint, bigint, bigint, Uint8Array];
+
+/**
+ * Hashes the history up to `revision` (0 = current). Like etcd, revisions at or below the
+ * compaction count only if they are still their key's latest at `revision` — unless no
+ * key exists at `revision`, where etcd's empty keep-set counts them all.
+ */
+export function hashKv(db: Database, revision: bigint, revs: Revisions): HashKvResult | EtcdError {
+  const { compactRev, currentRev } = revs;
+  if (revision > 0n && revision <= compactRev) return Errors.Compacted;
+  if (revision > 0n && revision > currentRev) return Errors.FutureRev;
+  const rev = revision === 0n ? currentRev : revision;
+  const keepEmpty = !anyKeyExistsAt(db, rev);
+  const supersededAt = db.query(
+    "SELECT 1 FROM history WHERE key = ?1 AND mod_rev > ?2 AND mod_rev <= ?3 LIMIT 1",
+  );
+  let hash = crc32cUpdate(0, KEY_BUCKET);
+  forEachRevision(db, rev, (row) => {
+    const [key, modRev, sub, createRev, version, lease, value] = row;
+    if (modRev <= compactRev && !keepEmpty && supersededAt.values(key, modRev, rev).length > 0) return;
+    const tombstone = version === 0n;
+    hash = crc32cUpdate(hash, revisionKey(modRev, sub, tombstone));
+    hash = crc32cUpdate(
+      hash,
+      encodeKeyValue(
+        tombstone
+          ? { key, createRevision: 0n, modRevision: 0n, version: 0n, value: new Uint8Array(0), lease: 0n }
+          : { key, createRevision: createRev, modRevision: modRev, version, value, lease },
+      ),
+    );
+  });
+  return { hash, compactRevision: compactRev, hashRevision: rev, currentRevision: currentRev };
+}
+
+/** Whether any key exists at `rev` (its latest version at or below `rev` is not a tombstone). */
+function anyKeyExistsAt(db: Database, rev: bigint): boolean {
+  const found = db.query(
+    `SELECT 1 FROM history AS h WHERE h.mod_rev <= ?1 AND h.version > 0 AND NOT EXISTS (
+       SELECT 1 FROM history AS later WHERE later.key = h.key AND later.mod_rev > h.mod_rev AND later.mod_rev <= ?1)
+     LIMIT 1`,
+  ).values(rev);
+  return found.length > 0;
+}
+
+/**
+ * Maintenance.Hash: a checksum of the whole store content except the applied index and
+ * term (which legitimately differ between members, as etcd ignores its consistent index).
+ */
+export function hashStore(db: Database): number {
+  let hash = crc32cUpdate(0, KEY_BUCKET);
+  const meta = db.query("SELECT current_rev, compact_rev FROM meta WHERE id = 0").values()[0] as bigint[];
+  hash = crc32cUpdate(hash, revisionKey(meta[0], meta[1], false));
+  forEachRevision(db, meta[0], (row) => {
+    const [key, modRev, sub, createRevision, version, lease, value] = row;
+    hash = crc32cUpdate(hash, revisionKey(modRev, sub, version === 0n));
+    hash = crc32cUpdate(
+      hash,
+      encodeKeyValue({ key, createRevision, modRevision: modRev, version, value, lease }),
+    );
+  });
+  for (const row of db.query("SELECT id, ttl FROM leases ORDER BY id").values() as bigint[][]) {
+    hash = crc32cUpdate(hash, revisionKey(row[0], row[1], false));
+  }
+  return hash;
+}
+
+const PAGE = 1024;
+
+/** Visits history rows up to `maxRev` in revision order, a page at a time to bound memory. */
+function forEachRevision(db: Database, maxRev: bigint, visit: (row: HistoryRow) => void): void {
+  const first = db.query(
+    `SELECT key, mod_rev, sub, create_rev, version, lease, value FROM history
+     WHERE mod_rev <= ?1 ORDER BY mod_rev, sub LIMIT ${PAGE}`,
+  );
+  const next = db.query(
+    `SELECT key, mod_rev, sub, create_rev, version, lease, value FROM history
+     WHERE mod_rev <= ?1 AND (mod_rev, sub) > (?2, ?3) ORDER BY mod_rev, sub LIMIT ${PAGE}`,
+  );
+  let rows = first.values(maxRev) as unknown as HistoryRow[];
+  while (rows.length > 0) {
+    for (const row of rows) visit(row);
+    if (rows.length < PAGE) return;
+    const last = rows[rows.length - 1];
+    rows = next.values(maxRev, last[1], last[2]) as unknown as HistoryRow[];
+  }
+}

@@ -36,7 +36,11 @@ export function stateName(s: StateType): string {
 /** Configuration of one Raft node. Only `id` and `storage` are required. */
 export interface RaftConfig {
   id: NodeId;
-  /** Initial voters, used only while storage holds no snapshot (a brand-new group). */
+  /**
+   * The initial voters of a brand-new group. Used only when storage is empty: they are
+   * written as committed ConfChange entries at term 1 (as etcd does), so nodes that join
+   * later learn the membership from the log. Ignored on restart.
+   */
   peers?: readonly NodeId[];
   /** Initial learners, under the same rule as `peers`. */
   learners?: readonly NodeId[];
@@ -125,11 +129,10 @@ export class Raft {
     this.log = new RaftLog(cfg.storage, cfg.maxCommittedSizePerReady ?? Infinity);
     this.tracker = new ProgressTracker(cfg.maxInflightMsgs ?? 256);
 
+    // Membership comes from storage (the snapshot) plus the conf changes replayed by the
+    // application; a brand-new group is bootstrapped by RawNode from `peers`.
     const { hardState, confState } = cfg.storage.initialState();
-    const fromStorage = confState.voters.length > 0 || confState.learners.length > 0;
-    this.restoreConfState(
-      fromStorage ? confState : { voters: cfg.peers ?? [], learners: cfg.learners ?? [] },
-    );
+    this.restoreConfState(confState);
     if (!isEmptyHardState(hardState)) this.loadState(hardState);
     if (cfg.applied !== undefined && cfg.applied > 0) this.log.appliedTo(cfg.applied);
     this.becomeFollower(this.term, NONE);

@@ -3,17 +3,21 @@ import { encodeConfChange } from "./codec.ts";
 import { ErrStepLocalMsg, ErrStepPeerNotFound, type RaftError } from "./errors.ts";
 import {
   type ConfChange,
+  ConfChangeType,
   type ConfState,
+  EMPTY_HARD_STATE,
   type Entry,
   EntryType,
   type HardState,
   hardStateEqual,
+  isEmptyHardState,
   isLocalMessage,
   isResponseMessage,
   type Message,
   message,
   MessageType,
   type NodeId,
+  NONE,
   type Snapshot,
 } from "./messages.ts";
 import { Raft, type RaftConfig, type ReadState, StateType } from "./raft.ts";
@@ -84,6 +88,38 @@ export class RawNode {
     this.raft = new Raft(cfg);
     this.prevSoft = { lead: this.raft.lead, state: this.raft.state };
     this.prevHard = this.raft.hardState();
+    const voters = cfg.peers ?? [];
+    const learners = cfg.learners ?? [];
+    const st = cfg.storage;
+    const { hardState } = st.initialState();
+    if (voters.length + learners.length > 0 && st.lastIndex() === 0 && isEmptyHardState(hardState)) {
+      this.bootstrap(voters, learners);
+    }
+  }
+
+  /**
+   * Starts a new group: the initial membership becomes committed conf-change entries at
+   * term 1, which the first Ready asks the application to persist and apply.
+   */
+  private bootstrap(voters: readonly NodeId[], learners: readonly NodeId[]): void {
+    const r = this.raft;
+    r.becomeFollower(1, NONE);
+    const changes: ConfChange[] = [
+      ...voters.map((nodeId) => ({ type: ConfChangeType.ConfChangeAddNode, nodeId })),
+      ...learners.map((nodeId) => ({ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId })),
+    ];
+    const ents: Entry[] = changes.map((cc, i) => ({
+      term: 1,
+      index: i + 1,
+      type: EntryType.EntryConfChange,
+      data: encodeConfChange(cc),
+    }));
+    r.log.append(ents);
+    r.log.committed = ents.length;
+    // Apply now so the node can campaign before the application replays them (idempotent).
+    for (const cc of changes) r.applyConfChange(cc);
+    // Make the first Ready carry the hard state, which must be persisted with the entries.
+    this.prevHard = EMPTY_HARD_STATE;
   }
 
   /** Advances logical time by one tick (elections, heartbeats, CheckQuorum, transfer timeouts). */

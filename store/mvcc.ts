@@ -5,7 +5,12 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { EtcdError } from "../api/errors.ts";
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import type { RangeRequest, RangeResponse } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import type {
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
 import { type EventsQuery, eventsSince } from "./events.ts";
@@ -13,12 +18,15 @@ import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
 import { KvReader } from "./reader.ts";
 import { openDatabase, type OpenOptions } from "./schema.ts";
-import { WriteStatements } from "./writer.ts";
+import { applyTxn, isReadOnly } from "./txn.ts";
+import { RevisionWrite, WriteStatements } from "./writer.ts";
 
 export type { ApplyOutcome } from "./apply.ts";
 export type { EventsQuery } from "./events.ts";
 export type { HashKvResult } from "./hash.ts";
 export type { OpenOptions } from "./schema.ts";
+/** Whether a txn only reads (etcd's isTxnReadonly): such a txn may be served by `readTxn`. */
+export { isReadOnly as isTxnReadOnly } from "./txn.ts";
 
 /** A committed log entry to apply; `request: null` is an empty or conf-change entry. */
 export interface LogEntry {
@@ -137,6 +145,19 @@ export class MvccStore {
       rev: this.#progress.currentRev,
       compactRev: this.#progress.compactRev,
     });
+  }
+
+  /**
+   * Serves a read-only txn (see `isTxnReadOnly`) without going through the log, as etcd
+   * does for serializable ones and, after a read index, linearizable ones.
+   */
+  readTxn(req: TxnRequest): TxnResponse | EtcdError {
+    if (!isReadOnly(req)) throw new Error("store: readTxn given a txn that may write");
+    const w = new RevisionWrite(this.#deps.writeStatements, this.#reader, this.#progress.currentRev);
+    const env = { reader: this.#reader, compactRev: this.#progress.compactRev, hasLease: () => false };
+    const resp = applyTxn(env, w, req);
+    if (w.changed()) throw new Error("store: a read-only txn changed the store");
+    return resp;
   }
 
   /**

@@ -5,7 +5,7 @@ import {
   Compare_CompareTarget as T,
   type TxnResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { MvccStore } from "../../store/mvcc.ts";
+import { isTxnReadOnly, MvccStore } from "../../store/mvcc.ts";
 import { b, cmp, del, Driver, op, put, range, req, s, txn } from "./helpers.ts";
 
 let d: Driver;
@@ -315,5 +315,31 @@ describe("execution", () => {
       txn: txn([], [op.range(range("a", "", { revision: 99n })), op.put(put("y", "1", { lease: 7n }))]),
     }));
     expect(e).toBe(Errors.LeaseNotFound);
+  });
+});
+
+describe("read-only txns outside the log", () => {
+  test("readTxn serves compares and ranges at the current revision without a log entry", () => {
+    const c = cmp({
+      key: b("a"),
+      target: T.VALUE,
+      result: R.EQUAL,
+      targetUnion: { case: "value", value: b("1") },
+    });
+    const r = d.store.readTxn(txn([c], [op.range(range("a", "\0"))], [op.range(range("b"))]));
+    if ("code" in r) throw new Error(r.message);
+    expect(r.succeeded).toBe(true);
+    expect(r.header?.revision).toBe(4n);
+    const inner = r.responses[0].response;
+    expect(inner.case === "responseRange" && inner.value.kvs.map((kv) => s(kv.key))).toEqual(["a", "b"]);
+    expect(d.store.readTxn(txn([], [op.range(range("a", "", { revision: 9n }))]))).toBe(Errors.FutureRev);
+    expect(() => d.store.readTxn(txn([], [op.put(put("x", "1"))]))).toThrow();
+    expect(d.store.appliedIndex()).toBe(3n);
+  });
+
+  test("isTxnReadOnly: only ranges in both branches; a nested txn counts as a write (like etcd)", () => {
+    expect(isTxnReadOnly(txn([], [op.range(range("a"))], [op.range(range("b"))]))).toBe(true);
+    expect(isTxnReadOnly(txn([], [op.range(range("a"))], [op.del(del("b"))]))).toBe(false);
+    expect(isTxnReadOnly(txn([], [op.txn(txn([], [op.range(range("a"))]))]))).toBe(false);
   });
 });

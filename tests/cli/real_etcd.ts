@@ -57,7 +57,7 @@ export async function startRealEtcd(): Promise<ServerUnderTest> {
   for (let i = 0; i < 100; i++) {
     try {
       const res = await fetch(`${client}/health`);
-      if (res.ok && (await res.json()).health === "true") {
+      if (res.ok && ((await res.json()) as { health?: string }).health === "true") {
         return { endpoint: `127.0.0.1:${clientPort}`, stop };
       }
     } catch {

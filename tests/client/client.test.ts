@@ -94,7 +94,7 @@ describe("client wire details", () => {
   beforeAll(async () => {
     server = http2.createServer();
     server.on("sessionError", () => {});
-    server.on("stream", (stream, headers) => {
+    server.on("stream", (stream: http2.ServerHttp2Stream, headers) => {
       seen.push(headers);
       stream.on("error", () => {});
       if (headers[":path"] === "/etcdserverpb.KV/Range") {

@@ -1,0 +1,236 @@
+/**
+ * `check perf` (etcdctl's check.go): a fixed-rate put workload for 60 seconds, then
+ * etcdctl's pass/fail verdict on throughput, slowest request and standard deviation.
+ */
+import type { Command, RunContext } from "./command.ts";
+import { CliError, ExitCode, fail } from "./errors.ts";
+import { clientSettings, newClient } from "./global.ts";
+import { goQuote, utf8 } from "./gofmt.ts";
+import { prefixRangeEnd } from "./kv.ts";
+import { rpcErrorText } from "./rpc_error.ts";
+
+/** etcdctl's workload models: puts per second, concurrent clients, seconds. */
+export const perfModels: Record<string, { limit: number; clients: number; duration: number }> = {
+  s: { limit: 150, clients: 50, duration: 60 },
+  m: { limit: 1000, clients: 200, duration: 60 },
+  l: { limit: 8000, clients: 500, duration: 60 },
+  xl: { limit: 15000, clients: 1000, duration: 60 },
+};
+
+const aliases: Record<string, string> = {
+  s: "s",
+  small: "s",
+  m: "m",
+  medium: "m",
+  l: "l",
+  large: "l",
+  xl: "xl",
+  xLarge: "xl",
+};
+
+/** What the workload measured: latencies in seconds, errors by message, wall time in seconds. */
+export interface PerfStats {
+  lats: number[];
+  errors: Map<string, number>;
+  totalSeconds: number;
+}
+
+/** etcdctl's verdict lines and whether the check passed. */
+export function perfVerdict(s: PerfStats, limit: number): { lines: string[]; ok: boolean } {
+  const lines: string[] = [];
+  let ok = true;
+  if (s.errors.size > 0) {
+    lines.push("FAIL: too many errors");
+    for (const [k, v] of s.errors) lines.push(`FAIL: ERROR(${k}) -> ${v}`);
+    ok = false;
+  }
+  const rps = s.totalSeconds > 0 ? s.lats.length / s.totalSeconds : 0;
+  if (rps / limit <= 0.9) {
+    lines.push(`FAIL: Throughput too low: ${Math.trunc(rps) + 1} writes/s`);
+    ok = false;
+  } else lines.push(`PASS: Throughput is ${Math.trunc(rps) + 1} writes/s`);
+  const slowest = s.lats.length > 0 ? Math.max(...s.lats) : 0;
+  if (slowest > 0.5) {
+    lines.push(`Slowest request took too long: ${slowest.toFixed(6)}s`);
+    ok = false;
+  } else lines.push(`PASS: Slowest request took ${slowest.toFixed(6)}s`);
+  const avg = s.lats.reduce((a, b) => a + b, 0) / (s.lats.length || 1);
+  const stddev = Math.sqrt(s.lats.reduce((a, b) => a + (b - avg) ** 2, 0) / (s.lats.length || 1));
+  if (stddev > 0.1) {
+    lines.push(`Stddev too high: ${stddev.toFixed(6)}s`);
+    ok = false;
+  } else lines.push(`PASS: Stddev is ${stddev.toFixed(6)}s`);
+  lines.push(ok ? "PASS" : "FAIL");
+  return { lines, ok };
+}
+
+async function perfRun(ctx: RunContext): Promise<number> {
+  const load = ctx.flags.values.get("load") as string;
+  const prefix = ctx.flags.values.get("prefix") as string;
+  const modelName = aliases[load];
+  if (modelName === undefined) fail(ExitCode.BadFeature, `unknown load option ${load}`);
+  const model = { ...perfModels[modelName] };
+  // Not an etcdctl knob: lets tests exercise the workload without waiting a minute.
+  const override = Number(ctx.io.env.ETCDTS_CHECK_PERF_SECONDS);
+  if (override > 0) model.duration = override;
+
+  const { settings } = await clientSettings(ctx);
+  const { KV, Maintenance } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
+  const clients = await Promise.all(Array.from({ length: model.clients }, () => newClient(settings)));
+  const kvs = clients.map((c) => c.service(KV));
+  const pfx = utf8(prefix);
+  const out = (s: string) => ctx.io.stdout.write(s);
+  try {
+    const first = await kvs[0].range({ key: pfx, rangeEnd: prefixRangeEnd(pfx), limit: 1n }, {
+      timeoutMs: model.duration * 1000,
+    }).catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
+    if (first.kvs.length > 0) {
+      fail(
+        ExitCode.InvalidInput,
+        `prefix ${goQuote(prefix)} has keys. Delete with etcdctl del --prefix ${prefix} first`,
+      );
+    }
+    const stats = await workload(kvs, pfx, model, out);
+    const del = await kvs[0].deleteRange({ key: pfx, rangeEnd: prefixRangeEnd(pfx) }, { timeoutMs: 30_000 })
+      .catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
+    if (ctx.flags.values.get("auto-compact") as boolean) {
+      const rev = del.header?.revision ?? 0n;
+      out(`Compacting with revision ${rev}\n`);
+      await kvs[0].compact({ revision: rev, physical: true }, { timeoutMs: 30_000 })
+        .catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
+      out(`Compacted with revision ${rev}\n`);
+    }
+    if (ctx.flags.values.get("auto-defrag") as boolean) {
+      for (const ep of settings.endpoints) {
+        out(`Defragmenting ${goQuote(ep)}\n`);
+        const one = await newClient({ ...settings, endpoints: [ep] });
+        await one.service(Maintenance).defragment({}, { timeoutMs: 30_000 })
+          .catch((e) => fail(ExitCode.Error, rpcErrorText(e)))
+          .finally(() => one.close());
+        out(`Defragmented ${goQuote(ep)}\n`);
+      }
+    }
+    const verdict = perfVerdict(stats, model.limit);
+    out(verdict.lines.join("\n") + "\n");
+    return verdict.ok ? ExitCode.Success : ExitCode.Error;
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(ExitCode.Error, rpcErrorText(e));
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+type KvStub = { put(req: { key: Uint8Array; value: Uint8Array }): Promise<unknown> };
+
+// Puts at `limit` per second for `duration` seconds, at most one in flight per client.
+async function workload(
+  kvs: KvStub[],
+  pfx: Uint8Array,
+  model: { limit: number; clients: number; duration: number },
+  out: (s: string) => void,
+): Promise<PerfStats> {
+  const value = new Uint8Array(1024);
+  const stats: PerfStats = { lats: [], errors: new Map(), totalSeconds: 0 };
+  const idle = [...kvs];
+  const waiting: (() => void)[] = [];
+  const started = performance.now();
+  const end = started + model.duration * 1000;
+  const inflight = new Set<Promise<void>>();
+  const bar = progressBar(model.duration, out);
+  for (let n = 0; performance.now() < end; n++) {
+    const due = started + (n * 1000) / model.limit;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (performance.now() >= end) break;
+    if (idle.length === 0) await new Promise<void>((r) => waiting.push(r));
+    const kv = idle.pop()!;
+    const key = new Uint8Array(pfx.length + 256);
+    key.set(pfx);
+    putVarint(key.subarray(pfx.length), BigInt(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER)));
+    const st = performance.now();
+    const p = kv.put({ key, value }).then(
+      () => void stats.lats.push((performance.now() - st) / 1000),
+      (e) => void stats.errors.set(rpcErrorText(e), (stats.errors.get(rpcErrorText(e)) ?? 0) + 1),
+    ).finally(() => {
+      inflight.delete(p);
+      idle.push(kv);
+      waiting.shift()?.();
+    });
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+  stats.totalSeconds = (performance.now() - started) / 1000;
+  bar.finish();
+  return stats;
+}
+
+// Go's binary.PutVarint (zig-zag) into the start of buf.
+function putVarint(buf: Uint8Array, v: bigint): void {
+  let ux = (v << 1n) ^ (v >> 63n);
+  let i = 0;
+  while (ux >= 0x80n) {
+    buf[i++] = Number(ux & 0x7fn) | 0x80;
+    ux >>= 7n;
+  }
+  buf[i] = Number(ux);
+}
+
+// A once-a-second progress line in the spirit of cheggaaa/pb's "Bom !" bar.
+function progressBar(total: number, out: (s: string) => void): { finish(): void } {
+  let done = 0;
+  const draw = () => {
+    const width = 40;
+    const filled = Math.round((done / total) * width);
+    out(
+      `\r ${done} / ${total} B${"o".repeat(filled)}${" ".repeat(width - filled)}! ${
+        (done / total * 100).toFixed(2)
+      }%`,
+    );
+  };
+  draw();
+  const timer = setInterval(() => {
+    if (done < total) done++;
+    draw();
+  }, 1000);
+  return {
+    finish() {
+      clearInterval(timer);
+      done = total;
+      draw();
+      out("\n");
+    },
+  };
+}
+
+export const checkCommand: Command = {
+  use: "check <subcommand>",
+  short: "commands for checking properties of the etcd cluster",
+  subcommands: [{
+    use: "perf [options]",
+    short: "Check the performance of the etcd cluster",
+    flags: [
+      {
+        name: "load",
+        kind: "string",
+        def: "s",
+        usage:
+          "The performance check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)",
+      },
+      {
+        name: "prefix",
+        kind: "string",
+        def: "/etcdctl-check-perf/",
+        usage: "The prefix for writing the performance check's keys.",
+      },
+      {
+        name: "auto-compact",
+        kind: "bool",
+        def: false,
+        usage: "Compact storage with last revision after test is finished.",
+      },
+      { name: "auto-defrag", kind: "bool", def: false, usage: "Defragment storage after test is finished." },
+    ],
+    run: perfRun,
+  }],
+};

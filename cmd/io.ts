@@ -1,0 +1,57 @@
+/**
+ * The process streams and environment a CLI run uses, passed in (never taken from globals)
+ * so tests can run the CLI in-process and main.ts decides what the real process provides.
+ */
+
+/** Something bytes can be written to (process.stdout, a test buffer). */
+export interface Sink {
+  write(chunk: string | Uint8Array): unknown;
+}
+
+/** The CLI's view of its process. */
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  /** Read lazily: only `put` without a value and `txn` consume it. */
+  stdin: AsyncIterable<Uint8Array | string>;
+  stdout: Sink;
+  stderr: Sink;
+}
+
+const dec = new TextDecoder();
+
+/** All of stdin as bytes. */
+export async function readAll(stdin: AsyncIterable<Uint8Array | string>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of stdin) parts.push(typeof c === "string" ? new TextEncoder().encode(c) : c);
+  return Buffer.concat(parts);
+}
+
+/**
+ * Reads stdin line by line on demand, so an interactive `txn -i` can prompt between
+ * sections. `next()` returns a line without its "\n", or undefined at EOF (like Go's
+ * ReadString error) — a last line without "\n" is also reported as EOF, as Go does.
+ */
+export class LineReader {
+  readonly #it: AsyncIterator<Uint8Array | string>;
+  #buf = "";
+  #eof = false;
+
+  constructor(stdin: AsyncIterable<Uint8Array | string>) {
+    this.#it = stdin[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      const nl = this.#buf.indexOf("\n");
+      if (nl >= 0) {
+        const line = this.#buf.slice(0, nl);
+        this.#buf = this.#buf.slice(nl + 1);
+        return line;
+      }
+      if (this.#eof) return undefined;
+      const r = await this.#it.next();
+      if (r.done) this.#eof = true;
+      else this.#buf += typeof r.value === "string" ? r.value : dec.decode(r.value, { stream: true });
+    }
+  }
+}

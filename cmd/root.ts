@@ -1,0 +1,42 @@
+/**
+ * The command tree. A later command group is one more module and one more line here.
+ */
+import type { Command } from "./command.ts";
+import { checkCommand } from "./check.ts";
+import { compactionCommand } from "./compaction.ts";
+import { endpointCommand } from "./endpoint.ts";
+import { globalFlags } from "./global.ts";
+import { delCommand, getCommand, putCommand } from "./kv.ts";
+import { memberCommand } from "./member.ts";
+import { txnCommand } from "./txn.ts";
+import { versionCommand } from "./version.ts";
+
+/** Cobra's built-in `help [command]`; runCli renders the help itself. */
+export const helpCommand: Command = {
+  use: "help [command]",
+  short: "Help about any command",
+  long:
+    "Help provides help for any command in the application.\nSimply type etcdctl help [path to command] for full details.",
+  run: async () => 0,
+};
+
+/** etcdctl's root command with every command etcdts implements. */
+export function rootCommand(): Command {
+  return {
+    use: "etcdctl",
+    short: "A simple command line client for etcd3.",
+    persistentFlags: globalFlags,
+    subcommands: [
+      getCommand,
+      putCommand,
+      delCommand,
+      txnCommand,
+      compactionCommand,
+      endpointCommand,
+      versionCommand,
+      memberCommand,
+      checkCommand,
+      helpCommand,
+    ],
+  };
+}

@@ -152,15 +152,14 @@ export type ParseResult =
 
 const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
 
-function envName(flag: string): string {
-  return "ETCD_" + flag.toUpperCase().replaceAll("-", "_");
-}
-
 /**
  * Parses etcd-style arguments (`--flag=value`, `--flag value`, `-flag value`, bare
  * booleans) plus `ETCD_*` variables; a variable shadowed by a flag is an error, as in etcd 3.4.
  */
-export function parseServerArgs(args: readonly string[], env: Record<string, string | undefined>): ParseResult {
+export function parseServerArgs(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): ParseResult {
   const given = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -231,7 +230,9 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
           if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "unix:") {
             return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
           }
-          if (url.protocol === "https:") return `--${name}: https URLs are not supported by etcdts yet (${TLS})`;
+          if (url.protocol === "https:") {
+            return `--${name}: https URLs are not supported by etcdts yet (${TLS})`;
+          }
         } catch {
           return `invalid value "${v}" for flag -${name}: parse ${u}: invalid URL`;
         }
@@ -269,7 +270,10 @@ function buildConfig(
   const urls = (n: string) => splitList(get(n)).map((u) => new URL(u));
   const state = get("initial-cluster-state");
   if (state !== "new" && state !== "existing") {
-    return { kind: "error", message: `invalid value "${state}" for flag -initial-cluster-state: valid values are "new", "existing"` };
+    return {
+      kind: "error",
+      message: `invalid value "${state}" for flag -initial-cluster-state: valid values are "new", "existing"`,
+    };
   }
   const mode = get("auto-compaction-mode");
   if (mode !== "periodic" && mode !== "revision") {
@@ -294,9 +298,9 @@ function buildConfig(
   if ([...mine].sort().join(",") !== [...peerAdvertise].sort().join(",")) {
     return {
       kind: "error",
-      message: `--initial-cluster has ${name}=${mine.join(",")} but missing from --initial-advertise-peer-urls=${
-        peerAdvertise.join(",")
-      }`,
+      message: `--initial-cluster has ${name}=${
+        mine.join(",")
+      } but missing from --initial-advertise-peer-urls=${peerAdvertise.join(",")}`,
     };
   }
   const maxReq = int("max-request-bytes");
@@ -347,9 +351,20 @@ function buildConfig(
 
 /** The usage text for `etcdts serve --help`: flag names with defaults, etcd's layout in brief. */
 export function serverUsage(): string {
-  const lines = ["Usage:", "", "  etcdts serve [flags]", "  etcd [flags]", "", "Flags (etcd's names; each also as ETCD_<NAME>):"];
+  const lines = [
+    "Usage:",
+    "",
+    "  etcdts serve [flags]",
+    "  etcd [flags]",
+    "",
+    "Flags (etcd's names; each also as ETCD_<NAME>):",
+  ];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const note = spec.fate === "not-yet" ? `  (not supported yet: ${spec.later})` : spec.fate === "accepted" ? "  (accepted, no effect)" : "";
+    const note = spec.fate === "not-yet"
+      ? `  (not supported yet: ${spec.later})`
+      : spec.fate === "accepted"
+      ? "  (accepted, no effect)"
+      : "";
     lines.push(`  --${name} '${spec.def}'${note}`);
   }
   return lines.join("\n") + "\n";

@@ -11,7 +11,10 @@ function first8BigEndian(bytes: Uint8Array): bigint {
 }
 
 /** sha1(sorted peer URLs joined, cluster token[, unix seconds]) → first 8 bytes, big-endian. */
-export function memberId(peerUrls: readonly string[], opts: { clusterToken: string; nowUnix?: number }): bigint {
+export function memberId(
+  peerUrls: readonly string[],
+  opts: { clusterToken: string; nowUnix?: number },
+): bigint {
   const h = createHash("sha1");
   for (const u of [...peerUrls].sort()) h.update(u);
   h.update(opts.clusterToken);

@@ -9,7 +9,7 @@
  */
 import type * as http2 from "node:http2";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
 import { frame, FrameDecoder } from "./framing.ts";
 import { encodeGrpcMessage } from "./status.ts";
@@ -43,7 +43,7 @@ export type BidiHandler<I, O> = (
   ctx: CallContext,
 ) => Promise<EtcdError | void>;
 
-type MethodShape = { methodKind: string; input: DescMessage; output: DescMessage };
+type MethodShape = GenServiceMethods[string];
 type Handler<M extends MethodShape> = M["methodKind"] extends "unary"
   ? UnaryHandler<MessageShape<M["input"]>, MessageShape<M["output"]>>
   : M["methodKind"] extends "server_streaming"
@@ -51,7 +51,10 @@ type Handler<M extends MethodShape> = M["methodKind"] extends "unary"
   : BidiHandler<MessageShape<M["input"]>, MessageShape<M["output"]>>;
 
 /** A service implementation: one handler per method, by the method's TypeScript name. */
-export type ServiceImpl<T extends Record<string, MethodShape>> = { [K in keyof T]: Handler<T[K]> };
+export type ServiceImpl<T extends GenServiceMethods> = { [K in keyof T]: Handler<T[K]> };
+
+/** The implementation type of a generated service, e.g. `ImplOf<typeof KV>`. */
+export type ImplOf<S> = S extends GenService<infer T> ? ServiceImpl<T> : never;
 
 interface Route {
   readonly kind: string;
@@ -74,6 +77,8 @@ const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as c
 export class GrpcServer {
   readonly #routes = new Map<string, Route>();
   readonly #services = new Set<string>();
+  /** Methods of registered services, built or not: unbuilt ones say so, unknown ones say unknown. */
+  readonly #declared = new Set<string>();
   readonly #opts: GrpcServerOptions;
 
   constructor(opts: GrpcServerOptions) {
@@ -81,9 +86,10 @@ export class GrpcServer {
   }
 
   /** Registers handlers; methods left out answer Unimplemented naming the method. */
-  addService<T extends Record<string, MethodShape>>(service: GenService<T>, impl: Partial<ServiceImpl<T>>): void {
+  addService<T extends GenServiceMethods>(service: GenService<T>, impl: Partial<ServiceImpl<T>>): void {
     this.#services.add(service.typeName);
     for (const m of service.methods) {
+      this.#declared.add(`/${service.typeName}/${m.name}`);
       const handler = (impl as Record<string, unknown>)[m.localName];
       if (typeof handler !== "function") continue;
       this.#routes.set(`/${service.typeName}/${m.name}`, {
@@ -118,6 +124,9 @@ export class GrpcServer {
   #unknown(path: string): EtcdError {
     const [, service = "", method = ""] = path.split("/");
     if (!this.#services.has(service)) return etcdError(Code.Unimplemented, `unknown service ${service}`);
+    if (this.#declared.has(path)) {
+      return etcdError(Code.Unimplemented, `etcdts: ${service}.${method} is not implemented yet`);
+    }
     return etcdError(Code.Unimplemented, `unknown method ${method} for service ${service}`);
   }
 }
@@ -198,7 +207,10 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     const stream = this.#stream;
     const timeout = parseTimeoutMs(this.headers["grpc-timeout"]);
     if (timeout !== null) {
-      this.#timer = setTimeout(() => this.#fail(etcdError(Code.DeadlineExceeded, "context deadline exceeded")), timeout);
+      this.#timer = setTimeout(
+        () => this.#fail(etcdError(Code.DeadlineExceeded, "context deadline exceeded")),
+        timeout,
+      );
     }
     stream.once("close", () => {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -255,7 +267,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     const r = this.#decoder.push(chunk);
     if (Array.isArray(r)) return r;
     if (r.kind === "compressed") {
-      this.#fail(etcdError(Code.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding \"\""));
+      this.#fail(etcdError(Code.Unimplemented, 'grpc: Decompressor is not installed for grpc-encoding ""'));
     } else {
       this.#fail(
         etcdError(Code.ResourceExhausted, `grpc: received message larger than max (${r.size} vs. ${r.max})`),
@@ -281,8 +293,9 @@ class Call<I, O> implements StreamSink<O>, CallContext {
       this.#crash(e);
       return;
     }
-    if (result instanceof Promise) result.then((r) => this.#answer(r as O | EtcdError), (e) => this.#crash(e));
-    else this.#answer(result as O | EtcdError);
+    if (result instanceof Promise) {
+      result.then((r) => this.#answer(r as O | EtcdError), (e) => this.#crash(e));
+    } else this.#answer(result as O | EtcdError);
   }
 
   #answer(r: O | EtcdError): void {

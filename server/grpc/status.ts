@@ -19,14 +19,19 @@ export function encodeGrpcMessage(msg: string): string {
   const bytes = new TextEncoder().encode(msg);
   let out = "";
   for (const b of bytes) {
-    out += b < 0x20 || b > 0x7e || b === 0x25 ? "%" + b.toString(16).toUpperCase().padStart(2, "0") : String.fromCharCode(b);
+    out += b < 0x20 || b > 0x7e || b === 0x25
+      ? "%" + b.toString(16).toUpperCase().padStart(2, "0")
+      : String.fromCharCode(b);
   }
   return out;
 }
 
 /** Unimplemented, with the method named so a user knows what is missing. */
 export function unimplemented(path: string): EtcdError {
-  return etcdError(Code.Unimplemented, `unknown method ${path.split("/").pop()} for service ${path.split("/")[1]}`);
+  return etcdError(
+    Code.Unimplemented,
+    `unknown method ${path.split("/").pop()} for service ${path.split("/")[1]}`,
+  );
 }
 
 /** For a service we speak but have not built yet. */

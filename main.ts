@@ -1,0 +1,28 @@
+/**
+ * One executable, two faces: invoked as `etcd` or with `serve` it is the server;
+ * otherwise (or as `etcdctl`) it is the etcdctl-compatible CLI. Each face is imported
+ * lazily so the other's modules cost nothing at startup.
+ */
+import * as path from "node:path";
+
+const invokedAs = path.basename(process.argv0 === "bun" ? process.argv[1] ?? "" : process.execPath);
+const argv0 = path.basename(process.argv[0] === process.execPath ? process.argv0 : process.argv[0]);
+const name = [invokedAs, argv0].find((n) => n === "etcd" || n === "etcdctl") ?? "";
+const args = process.argv.slice(2);
+
+if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
+  const { serveMain } = await import("./server/serve.ts");
+  const code = await serveMain(name === "etcd" ? args : args.slice(1), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+  process.exit(code);
+} else {
+  const { runCli } = await import("./cmd/main.ts");
+  process.exitCode = await runCli(args, {
+    env: process.env,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+}

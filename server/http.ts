@@ -1,0 +1,33 @@
+/**
+ * The HTTP/1.1 face of the client port (hono): etcd's /health and /version now; the
+ * JSON gateway, metrics and console join here later.
+ */
+import { Hono } from "hono";
+import { CLUSTER_VERSION, SERVER_VERSION } from "./version.ts";
+
+export interface HttpDeps {
+  /** Null when healthy, else the reason (no leader, an alarm). */
+  readonly unhealthyReason: () => string | null;
+}
+
+export function httpApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("Access-Control-Allow-Origin", "*");
+    c.header("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE");
+    c.header("Access-Control-Allow-Headers", "accept, content-type, authorization");
+  });
+  app.get("/health", (c) => {
+    const reason = deps.unhealthyReason();
+    const body = reason === null ? { health: "true" } : { health: "false", reason };
+    c.header("Content-Type", "text/plain; charset=utf-8");
+    return c.body(JSON.stringify(body), reason === null ? 200 : 503);
+  });
+  app.get("/version", (c) => c.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+  app.notFound((c) => {
+    c.header("Content-Type", "text/plain; charset=utf-8");
+    return c.body("404 page not found\n", 404);
+  });
+  return app;
+}

@@ -1,0 +1,80 @@
+/**
+ * Client-port listeners: gRPC (HTTP/2, h2c) and plain HTTP/1.1 share each port. The
+ * first bytes of a connection decide: the HTTP/2 preface goes to the gRPC server,
+ * anything else to the HTTP/1.1 app (which answers garbage with 400 and closes).
+ */
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { getRequestListener } from "@hono/node-server";
+
+export interface ClientListenerOptions {
+  readonly onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  readonly fetch: (req: Request) => Response | Promise<Response>;
+  readonly maxConcurrentStreams: number;
+}
+
+export interface Listening {
+  readonly url: URL;
+  close(): Promise<void>;
+}
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0");
+
+function ignore(): void {}
+
+/** Starts serving on `url` (http://host:port); resolves once bound. */
+export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Listening> {
+  const h2 = http2.createServer({
+    settings: {
+      maxConcurrentStreams: Math.min(opts.maxConcurrentStreams, 2 ** 32 - 1),
+      initialWindowSize: 1 << 20,
+    },
+  });
+  h2.on("stream", opts.onStream);
+  h2.on("sessionError", ignore);
+  h2.on("session", (s) => s.on("error", ignore));
+  const h1 = http.createServer(getRequestListener(opts.fetch));
+  h1.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+    else socket.destroy();
+  });
+  const sockets = new Set<net.Socket>();
+  const tcp = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", ignore);
+    socket.setNoDelay(true);
+    let head: Buffer = Buffer.alloc(0);
+    const sniff = (chunk: Buffer) => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, PREFACE.length);
+      const isH2 = head.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isH2 && head.length < PREFACE.length) return; // need more bytes to decide
+      socket.off("data", sniff);
+      socket.pause();
+      socket.unshift(head);
+      (isH2 ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    };
+    socket.on("data", sniff);
+  });
+  const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || 2379);
+  return new Promise((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(port, host, () => {
+      tcp.off("error", reject);
+      resolve({
+        url,
+        close: () =>
+          new Promise<void>((done) => {
+            tcp.close(() => done());
+            for (const s of sockets) s.destroy();
+            h2.close();
+            h1.close();
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The server's log lines, on stderr, in etcd's structured (zap JSON) shape so log
+ * tooling written for etcd reads them.
+ */
+type Level = "debug" | "info" | "warn" | "error";
+const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** The single owner of the log threshold; `setLevel` is called once at startup. */
+class Logger {
+  #min = ORDER.info;
+
+  setLevel(level: string): void {
+    this.#min = ORDER[level as Level] ?? ORDER.info;
+  }
+
+  #write(level: Level, msg: string, fields?: Record<string, unknown>): void {
+    if (ORDER[level] < this.#min) return;
+    const line = JSON.stringify(
+      { level, ts: new Date().toISOString(), caller: "etcdts", msg, ...fields },
+      (_k, v) => typeof v === "bigint" ? v.toString() : v,
+    );
+    process.stderr.write(line + "\n");
+  }
+
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.#write("debug", msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.#write("info", msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.#write("warn", msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.#write("error", msg, fields);
+  }
+}
+
+export const log = new Logger();

@@ -1,0 +1,75 @@
+/**
+ * The KV service: reads are served from the store (after a ReadIndex for linearizable
+ * ones); writes are validated, proposed to the log and answered once applied.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import type { ImplOf } from "../grpc/server.ts";
+import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
+import { responseHeader } from "../header.ts";
+import type { Member } from "../member.ts";
+import type { ApplyOutcome, MvccStore } from "../../store/mvcc.ts";
+import { isReadOnly as isReadOnlyTxn } from "../../store/txn.ts";
+import { validateDeleteRange, validatePut, validateRange, validateTxn } from "../validate.ts";
+
+export interface KvDeps {
+  readonly member: Member;
+  readonly store: MvccStore;
+  readonly maxTxnOps: number;
+}
+
+/** Unwraps an apply outcome into the response it carries, with a header at its revision. */
+function answer<T extends { header?: unknown }>(deps: KvDeps, o: ApplyOutcome | EtcdError): T | EtcdError {
+  if (isEtcdError(o)) return o;
+  if (!o.ok) return o.error;
+  if (o.response === null) return etcdError(Code.Internal, "etcdts: apply produced no response");
+  const r = o.response as unknown as T;
+  r.header = responseHeader(deps.member, o.revision);
+  return r;
+}
+
+export function kvService(deps: KvDeps): ImplOf<typeof KV> {
+  const { member, store } = deps;
+  return {
+    async range(req) {
+      const bad = validateRange(req);
+      if (bad) return bad;
+      if (!req.serializable) {
+        const err = await member.readIndex();
+        if (err) return err;
+      }
+      const r = store.range(req);
+      if (isEtcdError(r)) return r;
+      r.header = responseHeader(member, store.currentRevision());
+      return r;
+    },
+    async put(req) {
+      const bad = validatePut(req);
+      if (bad) return bad;
+      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { put: req })));
+    },
+    async deleteRange(req) {
+      const bad = validateDeleteRange(req);
+      if (bad) return bad;
+      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { deleteRange: req })));
+    },
+    async txn(req) {
+      const bad = validateTxn(req, { maxTxnOps: deps.maxTxnOps });
+      if (bad) return bad;
+      if (isReadOnlyTxn(req)) {
+        // Like etcd: a txn that writes nothing is a read, served without the log.
+        const err = await member.readIndex();
+        if (err) return err;
+        const r = store.readTxn(req);
+        if (isEtcdError(r)) return r;
+        r.header = responseHeader(member, store.currentRevision());
+        return r;
+      }
+      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { txn: req })));
+    },
+    async compact(req) {
+      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { compaction: req })));
+    },
+  };
+}

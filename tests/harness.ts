@@ -1,0 +1,222 @@
+/**
+ * The one place tests start servers and run commands: the compiled binary (or the real
+ * etcd/etcdctl), on free loopback ports, in temp dirs that are removed afterwards.
+ * Tests read like what a user does: start a server, run a command, look at the output.
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = path.resolve(import.meta.dir, "..");
+/** The binary under test: `dist/etcdts` (built by `npm test`), or ETCDTS_BIN. */
+export const ETCDTS_BIN = process.env.ETCDTS_BIN ?? path.join(ROOT, "dist", "etcdts");
+export const ETCD_BIN = process.env.ETCD_BIN ?? "/usr/bin/etcd";
+export const ETCDCTL_BIN = process.env.ETCDCTL_BIN ?? "/usr/bin/etcdctl";
+
+/** True when the real etcd is installed (the conformance suites need it). */
+export function haveRealEtcd(): boolean {
+  return fs.existsSync(ETCD_BIN) && fs.existsSync(ETCDCTL_BIN);
+}
+
+const cleanups: (() => void | Promise<void>)[] = [];
+
+/** Runs everything registered with `defer`, newest first. Call from afterAll/afterEach. */
+export async function cleanup(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+}
+
+/** Registers something to undo at `cleanup()`. */
+export function defer(fn: () => void | Promise<void>): void {
+  cleanups.push(fn);
+}
+
+/** A fresh temp dir, removed at cleanup. */
+export function tempDir(prefix = "etcdts-test-"): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  defer(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** A loopback port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits for `cond` to hold, polling; throws with `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(opts.intervalMs ?? 50);
+  }
+}
+
+/** A server process under test. */
+export interface ServerProcess {
+  readonly kind: "etcdts" | "etcd";
+  /** host:port, as etcdctl's --endpoints takes it. */
+  readonly endpoint: string;
+  readonly clientUrl: string;
+  readonly dataDir: string;
+  readonly proc: Subprocess;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+  /** SIGTERM and wait. */
+  stop(): Promise<number>;
+  /** SIGKILL and wait: a crash. */
+  kill9(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Reuse a data dir (restart); default a new temp dir. */
+  readonly dataDir?: string;
+  readonly clientPort?: number;
+  readonly extraArgs?: readonly string[];
+  readonly env?: Record<string, string>;
+}
+
+async function isHealthy(url: string): Promise<boolean> {
+  const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+  return r.ok;
+}
+
+/** Starts `etcdts serve` (or the real etcd) on free loopback ports and waits until healthy. */
+export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = {}): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? path.join(tempDir(`${kind}-`), "data");
+  const clientPort = opts.clientPort ?? await freePort();
+  const peerPort = await freePort();
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    "--name",
+    "n1",
+    "--data-dir",
+    dataDir,
+    "--listen-client-urls",
+    clientUrl,
+    "--advertise-client-urls",
+    clientUrl,
+    "--listen-peer-urls",
+    peerUrl,
+    "--initial-advertise-peer-urls",
+    peerUrl,
+    "--initial-cluster",
+    `n1=${peerUrl}`,
+    ...(opts.extraArgs ?? []),
+  ];
+  const cmd = kind === "etcdts" ? [ETCDTS_BIN, "serve", ...args] : [ETCD_BIN, ...args];
+  let err = "";
+  const proc = Bun.spawn(cmd, {
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { ...cleanEnv(), ...opts.env },
+  });
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += dec.decode(chunk);
+  })();
+  const server: ServerProcess = {
+    kind,
+    endpoint: `127.0.0.1:${clientPort}`,
+    clientUrl,
+    dataDir,
+    proc,
+    stderr: () => err,
+    async stop() {
+      proc.kill("SIGTERM");
+      return await proc.exited;
+    },
+    async kill9() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+  defer(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+  });
+  try {
+    await waitFor(`${kind} on ${clientUrl} to be healthy`, async () => {
+      if (proc.exitCode !== null) throw new Error("exited");
+      return await isHealthy(clientUrl);
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- ${kind} stderr ---\n${err}`);
+  }
+  return server;
+}
+
+/** The environment without ETCD_/ETCDCTL_ variables, so tests do not inherit a user's settings. */
+export function cleanEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("ETCD_") && !k.startsWith("ETCDCTL_")) out[k] = v;
+  }
+  return out;
+}
+
+/** What a finished command printed and returned. */
+export interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+/** Runs a command to completion with optional stdin. */
+export async function run(
+  cmd: readonly string[],
+  opts: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const proc = Bun.spawn([...cmd], {
+    stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...cleanEnv(), ...opts.env },
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(timer);
+  return { stdout, stderr, code };
+}
+
+/** Our CLI against `endpoint`. */
+export function etcdts(
+  endpoint: string,
+  args: readonly string[],
+  opts: { stdin?: string } = {},
+): Promise<RunResult> {
+  return run([ETCDTS_BIN, `--endpoints=${endpoint}`, ...args], opts);
+}
+
+/** The real etcdctl against `endpoint`. */
+export function etcdctl(
+  endpoint: string,
+  args: readonly string[],
+  opts: { stdin?: string } = {},
+): Promise<RunResult> {
+  return run([ETCDCTL_BIN, `--endpoints=${endpoint}`, ...args], { ...opts, env: { ETCDCTL_API: "3" } });
+}

@@ -1,81 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import {
-  decodeConfChange,
-  decodeEntry,
-  decodeHardState,
-  decodeMessage,
-  decodeSnapshot,
-  encodeConfChange,
-  encodeEntry,
-  encodeHardState,
-  encodeMessage,
-  encodeSnapshot,
-} from "../../raft/codec.ts";
 import { Inflights } from "../../raft/inflights.ts";
 import { RaftLog } from "../../raft/log.ts";
-import { ConfChangeType, message, MessageType } from "../../raft/messages.ts";
 import { Progress, ProgressState } from "../../raft/progress.ts";
 import { SeededRandom } from "../../raft/rand.ts";
 import { entry, storageWithLog } from "./helpers.ts";
-
-const BIG = 0xfd422379fda50e48n;
-
-describe("codec (raftpb wire format)", () => {
-  test("messages round-trip, including uint64 IDs beyond 2^53", () => {
-    const m = message({
-      type: MessageType.MsgApp,
-      to: BIG,
-      from: 0x8e9e05c52164694dn,
-      term: 7,
-      logTerm: 6,
-      index: 100,
-      entries: [entry(101, 7, "a"), entry(102, 7, "bc")],
-      commit: 99,
-      context: new Uint8Array([1, 2]),
-    });
-    expect(decodeMessage(encodeMessage(m))).toEqual(m);
-    const snapMsg = message({
-      type: MessageType.MsgSnap,
-      to: 1n,
-      from: 2n,
-      term: 3,
-      snapshot: {
-        data: new Uint8Array([9]),
-        metadata: { index: 5, term: 2, confState: { voters: [1n, BIG], learners: [3n] } },
-      },
-    });
-    expect(decodeMessage(encodeMessage(snapMsg))).toEqual(snapMsg);
-  });
-
-  test("field numbers match etcd's raftpb", () => {
-    // Entry{Term:2 (field 2), Index:3 (field 3), Type:Normal (field 1), Data:"x" (field 4)}
-    expect([...encodeEntry(entry(3, 2, "x"))].sort()).toEqual(
-      [0x08, 0x00, 0x10, 0x02, 0x18, 0x03, 0x22, 0x01, 0x78].sort(),
-    );
-    // HardState{term:1, vote:2, commit:3}
-    expect([...encodeHardState({ term: 1, vote: 2n, commit: 3 })]).toEqual([0x08, 1, 0x10, 2, 0x18, 3]);
-  });
-
-  test("entries, hard states, snapshots and conf changes round-trip", () => {
-    expect(decodeEntry(encodeEntry(entry(5, 3, "hello")))).toEqual(entry(5, 3, "hello"));
-    expect(decodeHardState(encodeHardState({ term: 4, vote: BIG, commit: 9 }))).toEqual({
-      term: 4,
-      vote: BIG,
-      commit: 9,
-    });
-    const s = {
-      data: new Uint8Array([1]),
-      metadata: { index: 8, term: 2, confState: { voters: [BIG], learners: [] } },
-    };
-    expect(decodeSnapshot(encodeSnapshot(s))).toEqual(s);
-    const cc = decodeConfChange(
-      encodeConfChange({ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: BIG, id: 42n }),
-    );
-    expect(cc.type).toBe(ConfChangeType.ConfChangeAddLearnerNode);
-    expect(cc.nodeId).toBe(BIG);
-    expect(cc.id).toBe(42n);
-  });
-});
 
 describe("RaftLog", () => {
   test("findConflict finds the first new or conflicting entry", () => {

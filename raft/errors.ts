@@ -43,8 +43,3 @@ export const ErrStepPeerNotFound: RaftError = new RaftError(
   "StepPeerNotFound",
   "raft: cannot step as peer not found",
 );
-/** `ready()` was called again before `advance()`. */
-export const ErrReadyNotAdvanced: RaftError = new RaftError(
-  "ReadyNotAdvanced",
-  "raft: previous ready not advanced",
-);

@@ -1,12 +1,35 @@
 /**
- * etcdts's Raft: a deterministic state machine driven by the application (see RawNode and
- * Ready for the contract), plus an in-memory Storage and the raftpb wire codec.
+ * etcdts's Raft: the consensus algorithm as a deterministic state machine in the style of
+ * etcd-io/raft's RawNode. It does no I/O and reads no clock; the application drives it:
+ *
+ * ```ts
+ * const node = new RawNode({ id, peers, storage, preVote: true, checkQuorum: true, seed });
+ * // on every timer tick:         node.tick();
+ * // on every message from a peer: node.step(decodeMessage(bytes));
+ * // on a client write:            const err = node.propose(data); // ErrProposalDropped or null
+ * // then, whenever node.hasReady():
+ * const rd = node.ready();
+ * if (rd.snapshot) storage.applySnapshot(rd.snapshot);  // 1. persist (fsync if rd.mustSync)
+ * storage.append(rd.entries);
+ * if (rd.hardState) storage.setHardState(rd.hardState);
+ * for (const m of rd.messages) send(m.to, encodeMessage(m)); // 2. only now send
+ * if (rd.snapshot) restoreStateMachine(rd.snapshot);       // 3. apply, in order
+ * for (const e of rd.committedEntries) {
+ *   if (e.type === EntryType.EntryConfChange) node.applyConfChange(decodeConfChange(e.data));
+ *   else apply(e);
+ * }
+ * serveReads(rd.readStates); // once applied >= readState.index
+ * node.advance(rd);          // 4.
+ * ```
+ *
+ * After a restart pass the same storage and `applied` = the index the state machine holds.
  */
 export { RaftInvariantError } from "./assert.ts";
 export {
   decodeConfChange,
   decodeConfState,
   decodeEntry,
+  DecodeError,
   decodeHardState,
   decodeMessage,
   decodeSnapshot,

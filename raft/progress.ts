@@ -24,8 +24,15 @@ export class Progress {
   recentActive = false;
   readonly inflights: Inflights;
 
-  constructor(public match: number, public next: number, maxInflight: number, public isLearner: boolean) {
-    this.inflights = new Inflights(maxInflight);
+  match: number;
+  next: number;
+  isLearner: boolean;
+
+  constructor(match: number, opts: { next: number; maxInflight: number; learner: boolean }) {
+    this.match = match;
+    this.next = opts.next;
+    this.isLearner = opts.learner;
+    this.inflights = new Inflights(opts.maxInflight);
   }
 
   private resetState(state: ProgressState): void {

@@ -339,7 +339,11 @@ export class Raft {
     this.tracker.resetVotes();
     const last = this.log.lastIndex();
     for (const [id, pr] of this.tracker.progress) {
-      const fresh = new Progress(0, last + 1, this.tracker.maxInflight, pr.isLearner);
+      const fresh = new Progress(0, {
+        next: last + 1,
+        maxInflight: this.tracker.maxInflight,
+        learner: pr.isLearner,
+      });
       if (id === this.id) fresh.match = last;
       this.tracker.progress.set(id, fresh);
     }
@@ -830,7 +834,7 @@ export class Raft {
   }
 
   private addProgress(id: NodeId, learner: boolean, next: number): void {
-    const pr = new Progress(0, next, this.tracker.maxInflight, learner);
+    const pr = new Progress(0, { next, maxInflight: this.tracker.maxInflight, learner });
     // A new member counts as active so that CheckQuorum does not fire before it answers.
     pr.recentActive = true;
     if (id === this.id) pr.match = next - 1;

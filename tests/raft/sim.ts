@@ -366,6 +366,11 @@ class Simulation {
     while (node.raw !== null && node.raw.hasReady()) {
       const raw = node.raw;
       const rd = raw.ready();
+      // A crash before the write reaches the disk loses this whole Ready.
+      if (this.faults && this.rng.next() < 0.0002) {
+        this.crash(node, "before persisting");
+        return;
+      }
       // 1. Persist. Nothing below may happen before this is durable.
       if (rd.snapshot !== null) {
         const err = node.storage.applySnapshot(rd.snapshot);

@@ -76,7 +76,7 @@ describe("Progress and Inflights", () => {
   });
 
   test("maybeDecrTo ignores stale rejections and uses the hint in probe state", () => {
-    const pr = new Progress(5, 10, 4, false);
+    const pr = new Progress(5, { next: 10, maxInflight: 4, learner: false });
     expect(pr.maybeDecrTo(3, 3)).toBe(false); // not the last probe
     expect(pr.maybeDecrTo(9, 7)).toBe(true);
     expect(pr.next).toBe(8);
@@ -88,7 +88,7 @@ describe("Progress and Inflights", () => {
   });
 
   test("pause rules per state", () => {
-    const pr = new Progress(0, 1, 2, false);
+    const pr = new Progress(0, { next: 1, maxInflight: 2, learner: false });
     expect(pr.isPaused()).toBe(false);
     pr.probeSent = true;
     expect(pr.isPaused()).toBe(true);

@@ -16,6 +16,7 @@ import { Wal } from "../wal/wal.ts";
 import { kvService } from "./services/kv.ts";
 import { clusterService, memberMessage } from "./services/cluster.ts";
 import { maintenanceService } from "./services/maintenance.ts";
+import { watchService } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
@@ -95,6 +96,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     wal,
     store,
     maxRequestBytes: config.maxRequestBytes,
+    initialVoters: [who.memberId],
+    heartbeatMs: config.heartbeatIntervalMs,
+    electionMs: config.electionTimeoutMs,
+    preVote: config.preVote,
   });
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
@@ -112,7 +117,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     Maintenance,
     maintenanceService({ member, store, quotaBackendBytes: config.quotaBackendBytes }),
   );
-  grpc.addService(Watch, {});
+  grpc.addService(
+    Watch,
+    watchService({
+      member,
+      store,
+      maxRequestBytes: config.maxRequestBytes,
+      progressNotifyInterval: config.watchProgressNotifyInterval,
+    }),
+  );
   grpc.addService(Lease, {});
   grpc.addService(Auth, {});
   grpc.addService(Lock, {});

@@ -1,0 +1,47 @@
+/**
+ * The Watch service: one hub per member, fed by the apply loop; one WatchStream per call.
+ */
+import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { ImplOf } from "../grpc/server.ts";
+import { responseHeader } from "../header.ts";
+import type { Member } from "../member.ts";
+import type { MvccStore } from "../../store/mvcc.ts";
+import { parseGoDuration } from "../../cmd/gofmt.ts";
+import { WatchHub } from "../watch/hub.ts";
+import { WatchStream } from "../watch/stream.ts";
+
+/** etcd's floor for --experimental-watch-progress-notify-interval. */
+const MIN_PROGRESS_MS = 100;
+/** grpc-go's allowance on top of --max-request-bytes, which etcd adds to its fragment size. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+export interface WatchDeps {
+  readonly member: Member;
+  readonly store: MvccStore;
+  /** --max-request-bytes: fragmenting watchers split responses above it (plus gRPC overhead). */
+  readonly maxRequestBytes: number;
+  /** --experimental-watch-progress-notify-interval, a Go duration ("10m") or milliseconds; 0 disables. */
+  readonly progressNotifyInterval?: string | number;
+}
+
+/** The Watch service; registers the hub on the member's applied-batch feed. */
+export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
+  const header = (revision: bigint) => responseHeader(deps.member, revision);
+  const hub = new WatchHub(deps.store, { header });
+  deps.member.onApplied((b) => hub.notify(b));
+  const progressIntervalMs = progressInterval(deps.progressNotifyInterval ?? "10m");
+  const maxResponseBytes = deps.maxRequestBytes + GRPC_OVERHEAD_BYTES;
+  return {
+    async watch(input, out, ctx) {
+      const stream = new WatchStream(out, { hub, header, maxResponseBytes, progressIntervalMs });
+      await stream.serve(input, ctx.signal);
+    },
+  };
+}
+
+function progressInterval(v: string | number): number {
+  const ms = typeof v === "number" ? v : parseGoDuration(v);
+  if (typeof ms !== "number") throw new Error(`invalid watch progress notify interval: ${ms.error}`);
+  if (ms <= 0) return 0;
+  return Math.max(ms, MIN_PROGRESS_MS);
+}

@@ -1,0 +1,148 @@
+/**
+ * Watch responses built from pre-encoded parts, so an event is encoded once per revision
+ * and its bytes reused for every watcher that receives it.
+ *
+ * How: our gRPC sink takes messages, not bytes, so the reused parts ride in the message's
+ * `$unknown` list (protobuf-es writes each entry as tag + raw bytes). The header (field 1)
+ * and each event (field 11) are written exactly as the schema would write them; only the
+ * field order on the wire differs, which protobuf parsers accept by definition.
+ */
+import { toBinary } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
+import {
+  type ResponseHeader,
+  ResponseHeaderSchema,
+  type WatchResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { type Event, EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
+
+/** One length-delimited field's payload: varint length + bytes, ready for `$unknown`. */
+export interface EncodedField {
+  readonly no: number;
+  readonly wireType: WireType;
+  readonly data: Uint8Array;
+}
+
+const HEADER_FIELD = 1;
+const EVENTS_FIELD = 11;
+
+function lengthDelimited(no: number, bytes: Uint8Array): EncodedField {
+  const n = varintSize(BigInt(bytes.length));
+  const data = new Uint8Array(n + bytes.length);
+  let len = bytes.length;
+  let i = 0;
+  while (len >= 0x80) {
+    data[i++] = (len & 0x7f) | 0x80;
+    len >>>= 7;
+  }
+  data[i++] = len;
+  data.set(bytes, i);
+  return { no, wireType: WireType.LengthDelimited, data };
+}
+
+/** An event as a WatchResponse `events` entry. */
+export function encodeEvent(ev: Event): EncodedField {
+  return lengthDelimited(EVENTS_FIELD, toBinary(EventSchema, ev));
+}
+
+/** A response header as a WatchResponse `header` entry. */
+export function encodeHeader(h: ResponseHeader): EncodedField {
+  return lengthDelimited(HEADER_FIELD, toBinary(ResponseHeaderSchema, h));
+}
+
+/**
+ * The encoded events of one applied revision, each made on first use in the two shapes
+ * watchers ask for (with and without prev_kv) and shared by every watcher after that.
+ */
+export class RevisionEvents {
+  readonly revision: bigint;
+  readonly events: readonly Event[];
+  readonly #withPrev: (EncodedField | undefined)[];
+  readonly #withoutPrev: (EncodedField | undefined)[];
+
+  constructor(revision: bigint, events: readonly Event[]) {
+    this.revision = revision;
+    this.events = events;
+    this.#withPrev = new Array(events.length);
+    this.#withoutPrev = new Array(events.length);
+  }
+
+  /** Event `i` encoded with or without its prev_kv. */
+  encoded(i: number, prevKv: boolean): EncodedField {
+    const cache = prevKv || this.events[i].prevKv === undefined ? this.#withPrev : this.#withoutPrev;
+    let e = cache[i];
+    if (e === undefined) {
+      const ev = this.events[i];
+      e = encodeEvent(prevKv || ev.prevKv === undefined ? ev : { ...ev, prevKv: undefined });
+      cache[i] = e;
+    }
+    return e;
+  }
+}
+
+/** What one logical watch response carries before it is (maybe) split into fragments. */
+export interface ResponseParts {
+  readonly header: EncodedField;
+  readonly watchId: bigint;
+  readonly events: readonly EncodedField[];
+  /** The watcher asked for fragments: split above `maxBytes` (etcd's sendFragments). */
+  readonly fragment: boolean;
+  readonly maxBytes: number;
+}
+
+/**
+ * The messages to send for one response: one, or with `fragment` and more than one event
+ * over `maxBytes`, several with `fragment: true` on all but the last, as etcd splits them.
+ */
+export function responseMessages(p: ResponseParts): WatchResponse[] {
+  const base = fieldSize(p.header) + watchIdSize(p.watchId);
+  let total = base;
+  for (const e of p.events) total += fieldSize(e);
+  if (!p.fragment || total < p.maxBytes || p.events.length < 2) return [message(p, p.events, false)];
+  const out: WatchResponse[] = [];
+  const fragmentFlag = 2; // tag + 1-byte bool
+  let i = 0;
+  while (i < p.events.length) {
+    const start = i;
+    let size = base + fragmentFlag;
+    for (; i < p.events.length; i++) {
+      size += fieldSize(p.events[i]);
+      if (i > start && size >= p.maxBytes) break;
+    }
+    out.push(message(p, p.events.slice(start, i), i < p.events.length));
+  }
+  return out;
+}
+
+function message(p: ResponseParts, events: readonly EncodedField[], fragment: boolean): WatchResponse {
+  return {
+    $typeName: "etcdserverpb.WatchResponse",
+    header: undefined,
+    watchId: p.watchId,
+    created: false,
+    canceled: false,
+    compactRevision: 0n,
+    cancelReason: "",
+    fragment,
+    events: [],
+    $unknown: [p.header, ...events],
+  };
+}
+
+function fieldSize(f: EncodedField): number {
+  return 1 + f.data.length; // both field numbers fit a one-byte tag
+}
+
+function watchIdSize(id: bigint): number {
+  return id === 0n ? 0 : 1 + varintSize(id);
+}
+
+function varintSize(v: bigint): number {
+  if (v < 0n) return 10;
+  let n = 1;
+  while (v >= 0x80n) {
+    v >>= 7n;
+    n++;
+  }
+  return n;
+}

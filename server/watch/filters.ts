@@ -1,0 +1,27 @@
+/** WatchCreateRequest filters: NOPUT and NODELETE drop events of that type for one watcher. */
+import { type Event, Event_EventType } from "../../proto/gen/mvccpb/kv_pb.ts";
+import { WatchCreateRequest_FilterType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+
+/** What a watcher drops. Both false (the common case) lets the hub skip filtering entirely. */
+export interface EventFilter {
+  readonly noPut: boolean;
+  readonly noDelete: boolean;
+}
+
+/** The filter a create request asks for; unknown filter values are ignored, as etcd does. */
+export function eventFilter(filters: readonly WatchCreateRequest_FilterType[]): EventFilter {
+  return {
+    noPut: filters.includes(WatchCreateRequest_FilterType.NOPUT),
+    noDelete: filters.includes(WatchCreateRequest_FilterType.NODELETE),
+  };
+}
+
+/** Whether a watcher with filter `f` wants event `ev`. */
+export function passes(f: EventFilter, ev: Event): boolean {
+  return ev.type === Event_EventType.PUT ? !f.noPut : !f.noDelete;
+}
+
+/** Whether `f` drops anything at all. */
+export function filtersAny(f: EventFilter): boolean {
+  return f.noPut || f.noDelete;
+}

@@ -1,14 +1,13 @@
 /**
- * This member's write path: proposals → the log → commit → apply → the waiting caller.
+ * This member's write path: proposal → Raft → the durable log → commit → apply → the
+ * waiting caller; and linearizable reads through ReadIndex.
  *
- * Every mutation becomes an entry of the durable log; entries are applied to the store
- * only once committed, in order, one store transaction per batch carrying the applied
- * index, so after a crash replay resumes exactly after the last applied entry. Many
- * concurrent proposals share one log write and one fsync (group commit), and the next
- * batch is written while the previous one's fsync is in flight.
- *
- * The consensus step between "persisted" and "committed" is `Consensus`: a single node
- * commits what it persisted; the Raft-backed implementation commits by quorum.
+ * `raft/` is a pure state machine; this module is its driver (etcd's raftNode): it ticks
+ * it, feeds it peer messages and proposals, and for each Ready persists entries and hard
+ * state to the WAL (one fsync for everything proposed meanwhile: group commit), only then
+ * sends messages, then applies committed entries to the store in one SQLite transaction
+ * carrying the applied index, so a restart replays exactly the unapplied tail. A single
+ * node is a cluster of one and goes through exactly the same path.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
@@ -17,9 +16,20 @@ import {
   RequestHeaderSchema,
 } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Errors, type EtcdError } from "../api/errors.ts";
-import type { HardState, LogEntry, Wal } from "../wal/wal.ts";
+import type { HardState as WalHardState, LogEntry, Wal } from "../wal/wal.ts";
 import type { ApplyOutcome, MvccStore } from "../store/mvcc.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import {
+  decodeConfChange,
+  type Entry,
+  EntryType,
+  MemoryStorage,
+  type Message,
+  RawNode,
+  type ReadState,
+  type Ready,
+  StateType,
+} from "../raft/mod.ts";
 
 /** What the apply loop tells subscribers (the watch hub) after each applied batch. */
 export interface AppliedBatch {
@@ -34,30 +44,66 @@ export interface MemberOptions {
   readonly wal: Wal;
   readonly store: MvccStore;
   readonly maxRequestBytes: number;
+  /** Voters of a brand-new cluster (this member included); ignored when the log exists. */
+  readonly initialVoters: readonly bigint[];
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+  readonly preVote: boolean;
+  /** Sends Raft messages to peers; a lone member never calls it. */
+  readonly send?: (messages: readonly Message[]) => void;
 }
+
+type Resolve = (outcome: ApplyOutcome | EtcdError) => void;
 
 interface Waiter {
-  resolve(outcome: ApplyOutcome | EtcdError): void;
+  readonly resolve: Resolve;
+  readonly request: InternalRaftRequest;
+  readonly startedMs: number;
 }
 
-/** Owns the log, the apply loop and the callers waiting for their entries. */
+interface ReadRound {
+  readonly ctx: Uint8Array;
+  readonly waiters: ((e: EtcdError | null) => void)[];
+  readonly startedMs: number;
+}
+
+function toWalEntry(e: Entry): LogEntry {
+  return { index: BigInt(e.index), term: BigInt(e.term), type: e.type, data: e.data };
+}
+
+function toRaftEntry(e: LogEntry): Entry {
+  return { index: Number(e.index), term: Number(e.term), type: e.type, data: e.data };
+}
+
+/** Owns the Raft node, the log, the apply loop and the callers waiting for them. */
 export class Member {
   readonly memberId: bigint;
   readonly clusterId: bigint;
   readonly #wal: Wal;
   readonly #store: MvccStore;
+  readonly #storage: MemoryStorage;
+  readonly #node: RawNode;
   readonly #maxRequestBytes: number;
-  #term: bigint;
-  #lastIndex: bigint;
-  #committed: bigint;
-  #nextRequestId = 1n;
+  readonly #send: (messages: readonly Message[]) => void;
+  readonly #requestTimeoutMs: number;
+  readonly #electionMs: number;
+  #nextRequestId: bigint;
   readonly #waiters = new Map<bigint, Waiter>();
-  #pending: { entry: LogEntry; request: InternalRaftRequest }[] = [];
-  #flushScheduled = false;
-  /** Serialises apply: batch N+1 is applied only after batch N. */
-  #applyChain: Promise<void> = Promise.resolve();
   readonly #listeners: ((b: AppliedBatch) => void)[] = [];
+  #readQueue: ((e: EtcdError | null) => void)[] = [];
+  #readRound: ReadRound | null = null;
+  /** Read rounds whose index is known, waiting for apply to reach it. */
+  #readsAwaitingApply: { index: number; waiters: ((e: EtcdError | null) => void)[] }[] = [];
+  #readCounter = 0n;
+  #scheduled = false;
+  #running = false;
   #stopped = false;
+  #lead = 0n;
+  #leaderChanges = 0;
+  /** The only voter: campaigns at once instead of waiting out an election timeout. */
+  readonly #lonely: boolean;
+  readonly #ticker: ReturnType<typeof setInterval>;
+  readonly #sweeper: ReturnType<typeof setInterval>;
 
   constructor(opts: MemberOptions) {
     this.memberId = opts.memberId;
@@ -65,58 +111,72 @@ export class Member {
     this.#wal = opts.wal;
     this.#store = opts.store;
     this.#maxRequestBytes = opts.maxRequestBytes;
+    this.#send = opts.send ?? (() => {});
+    this.#electionMs = opts.electionMs;
+    // etcd: 5s plus twice the election timeout before a proposal is declared timed out.
+    this.#requestTimeoutMs = 5000 + 2 * opts.electionMs;
+    // Request IDs embed the member ID so that another member's entry never resolves our caller.
+    this.#nextRequestId = ((opts.memberId & 0xffffn) << 48n) |
+      ((BigInt(Date.now()) << 8n) & ((1n << 48n) - 1n));
+
     const replay = opts.wal.replay;
-    this.#lastIndex = opts.wal.lastIndex;
-    this.#committed = this.#lastIndex;
-    this.#replayUnapplied(replay.entries);
-    // A lone member wins every election: a new term, announced by an empty entry, as Raft does.
-    this.#term = replay.hardState.term + 1n;
-    const empty: LogEntry = {
-      index: this.#lastIndex + 1n,
-      term: this.#term,
-      type: 0,
-      data: new Uint8Array(),
-    };
-    this.#lastIndex = empty.index;
-    this.#committed = empty.index;
-    opts.wal.save([empty], this.#hardState());
-    opts.wal.syncNow();
-    this.#store.applyBatch([{ index: empty.index, term: empty.term, request: null }]);
-  }
-
-  #hardState(): HardState {
-    return { term: this.#term, vote: this.memberId, commit: this.#committed };
-  }
-
-  /** Applies, in order, the log entries the store had not applied when the process stopped. */
-  #replayUnapplied(entries: readonly LogEntry[]): void {
-    const applied = this.#store.appliedIndex();
-    const todo = entries.filter((e) => e.index > applied);
-    if (todo.length === 0) return;
-    if (todo[0].index !== applied + 1n) {
-      throw new Error(`log starts at ${todo[0].index} but the store has applied only up to ${applied}`);
+    this.#storage = new MemoryStorage();
+    if (replay.snapshot.index > 0n) {
+      this.#storage.applySnapshot({
+        data: new Uint8Array(),
+        metadata: {
+          index: Number(replay.snapshot.index),
+          term: Number(replay.snapshot.term),
+          confState: { voters: [...opts.initialVoters], learners: [] },
+        },
+      });
     }
-    const BATCH = 1000;
-    for (let i = 0; i < todo.length; i += BATCH) {
-      const batch = todo.slice(i, i + BATCH).map((e) => ({
-        index: e.index,
-        term: e.term,
-        request: e.type === 0 && e.data.length > 0 ? fromBinary(InternalRaftRequestSchema, e.data) : null,
-      }));
-      this.#store.applyBatch(batch);
-    }
+    const hs = replay.hardState;
+    this.#storage.setHardState({ term: Number(hs.term), vote: hs.vote, commit: Number(hs.commit) });
+    this.#storage.append(replay.entries.map(toRaftEntry));
+    // Like etcd, Raft restarts from the snapshot and re-delivers the entries after it, so
+    // conf changes rebuild the membership; entries the store already holds are skipped.
+    const applied = Number(replay.snapshot.index);
+    this.#node = new RawNode({
+      id: opts.memberId,
+      peers: opts.initialVoters,
+      storage: this.#storage,
+      electionTick: Math.max(2, Math.round(opts.electionMs / opts.heartbeatMs)),
+      heartbeatTick: 1,
+      preVote: opts.preVote,
+      checkQuorum: true,
+      applied,
+      seed: Number(opts.memberId & 0xffffffn),
+    });
+    this.#lonely = opts.initialVoters.length === 1 && opts.initialVoters[0] === opts.memberId;
+    this.#ticker = setInterval(() => {
+      this.#node.tick();
+      this.#schedule();
+    }, opts.heartbeatMs);
+    this.#sweeper = setInterval(() => this.#expire(), 250);
+    this.#schedule();
   }
 
   get term(): bigint {
-    return this.#term;
+    return BigInt(this.#node.raft.term);
   }
 
+  /** The current leader's ID, 0 when none is known. */
   get leaderId(): bigint {
-    return this.memberId;
+    return this.#lead;
   }
 
+  get isLeader(): boolean {
+    return this.#node.raft.state === StateType.Leader;
+  }
+
+  get leaderChanges(): number {
+    return this.#leaderChanges;
+  }
+
+  /** etcd's Status.raftIndex: the committed index. */
   get raftIndex(): bigint {
-    return this.#lastIndex;
+    return BigInt(this.#node.raft.log.committed);
   }
 
   get appliedIndex(): bigint {
@@ -128,9 +188,21 @@ export class Member {
     this.#listeners.push(listener);
   }
 
+  /** A Raft message from a peer. */
+  step(m: Message): void {
+    if (this.#stopped) return;
+    this.#node.step(m);
+    this.#schedule();
+  }
+
+  /** The transport could not deliver to `id`. */
+  reportUnreachable(id: bigint): void {
+    this.#node.reportUnreachable(id);
+  }
+
   /**
    * Proposes a request; resolves once its entry is committed and applied, with the
-   * store's outcome, or with an error value (too large, stopped).
+   * store's outcome, or with an error value (too large, no leader, timed out, stopped).
    */
   propose(request: InternalRaftRequest): Promise<ApplyOutcome | EtcdError> {
     if (this.#stopped) return Promise.resolve(Errors.Stopped);
@@ -138,63 +210,239 @@ export class Member {
     request.header = create(RequestHeaderSchema, { ID: id });
     const data = toBinary(InternalRaftRequestSchema, request);
     if (data.length > this.#maxRequestBytes) return Promise.resolve(Errors.RequestTooLarge);
-    const entry: LogEntry = { index: ++this.#lastIndex, term: this.#term, type: 0, data };
-    this.#pending.push({ entry, request });
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
-    return new Promise((resolve) => this.#waiters.set(id, { resolve }));
+    const err = this.#node.propose(data);
+    if (err !== null) return Promise.resolve(this.#lead === 0n ? Errors.NoLeader : Errors.LeaderChanged);
+    this.#schedule();
+    return new Promise((resolve) => this.#waiters.set(id, { resolve, request, startedMs: Date.now() }));
   }
 
-  /** Linearizable reads may read the store once this resolves. A lone member is always current. */
+  /**
+   * Resolves when a linearizable read may be served from the local store: the leader
+   * confirmed its leadership (ReadIndex) and this member applied up to that index.
+   * Concurrent reads share one round.
+   */
   readIndex(): Promise<EtcdError | null> {
-    return Promise.resolve(this.#stopped ? Errors.Stopped : null);
+    if (this.#stopped) return Promise.resolve(Errors.Stopped);
+    return new Promise((resolve) => {
+      this.#readQueue.push(resolve);
+      if (this.#readRound === null) this.#startReadRound();
+    });
   }
 
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
-    this.#committed = batch[batch.length - 1].entry.index;
-    this.#wal.save(batch.map((p) => p.entry), this.#hardState());
-    const synced = this.#wal.sync();
-    this.#applyChain = this.#applyChain.then(() => synced).then(() => this.#apply(batch), (err) => {
-      // A failed fsync means we cannot know what is durable: stop rather than guess.
-      console.error("etcdts: fatal: log fsync failed:", err);
+  #startReadRound(): void {
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, ++this.#readCounter);
+    this.#readRound = { ctx, waiters: this.#readQueue, startedMs: Date.now() };
+    this.#readQueue = [];
+    this.#node.readIndex(ctx);
+    this.#schedule();
+  }
+
+  #serveReadStates(states: readonly ReadState[]): void {
+    const round = this.#readRound;
+    if (round === null) return;
+    for (const rs of states) {
+      if (!bytesEqual(rs.requestCtx, round.ctx)) continue;
+      this.#readRound = null;
+      this.#readsAwaitingApply.push({ index: rs.index, waiters: round.waiters });
+      if (this.#readQueue.length > 0) this.#startReadRound();
+    }
+    this.#releaseReads();
+  }
+
+  #releaseReads(): void {
+    if (this.#readsAwaitingApply.length === 0) return;
+    const applied = Number(this.#store.appliedIndex());
+    const still: { index: number; waiters: ((e: EtcdError | null) => void)[] }[] = [];
+    for (const r of this.#readsAwaitingApply) {
+      if (r.index <= applied) { for (const w of r.waiters) w(null); }
+      else still.push(r);
+    }
+    this.#readsAwaitingApply = still;
+  }
+
+  /** Times out proposals and read rounds that a lost leadership left hanging. */
+  #expire(): void {
+    const now = Date.now();
+    for (const [id, w] of this.#waiters) {
+      if (now - w.startedMs > this.#requestTimeoutMs) {
+        this.#waiters.delete(id);
+        w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
+      }
+    }
+    const round = this.#readRound;
+    if (round !== null && now - round.startedMs > this.#electionMs) {
+      // The request may have been dropped (no leader, leader changed): ask again, or give up.
+      this.#readRound = null;
+      if (now - round.startedMs > this.#requestTimeoutMs) {
+        for (const w of round.waiters) w(Errors.Timeout);
+      } else {
+        this.#readQueue = [...round.waiters, ...this.#readQueue];
+      }
+      if (this.#readQueue.length > 0) this.#startReadRound();
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    setImmediate(this.#run);
+  }
+
+  readonly #run = (): void => {
+    this.#scheduled = false;
+    if (this.#running) return;
+    this.#running = true;
+    this.#drain().then(() => {
+      this.#running = false;
+      if (this.#node.hasReady()) this.#schedule();
+    }, (err) => {
+      // A failed fsync or apply means we cannot know what is durable: stop rather than guess.
+      console.error("etcdts: fatal: raft loop failed:", err);
       process.exit(1);
     });
   };
 
-  #apply(batch: { entry: LogEntry; request: InternalRaftRequest }[]): void {
-    const outcomes = this.#store.applyBatch(
-      batch.map((p) => ({ index: p.entry.index, term: p.entry.term, request: p.request })),
-    );
+  async #drain(): Promise<void> {
+    while (this.#node.hasReady()) {
+      const rd = this.#node.ready();
+      await this.#handleReady(rd);
+      this.#node.advance(rd);
+      // Raft refuses to campaign while conf changes (the bootstrap ones) are unapplied.
+      if (this.#lonely && this.#node.raft.state === StateType.Follower && this.#lead === 0n) {
+        this.#node.campaign();
+      }
+    }
+  }
+
+  async #handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== null && rd.softState.lead !== this.#lead) {
+      if (rd.softState.lead !== 0n) this.#leaderChanges++;
+      this.#lead = rd.softState.lead;
+    }
+    // 1. Persist: nothing below may depend on entries or votes that are not durable.
+    if (rd.entries.length > 0 || rd.hardState !== null) {
+      const hs: WalHardState | undefined = rd.hardState === null
+        ? undefined
+        : { term: BigInt(rd.hardState.term), vote: rd.hardState.vote, commit: BigInt(rd.hardState.commit) };
+      this.#wal.save(rd.entries.map(toWalEntry), hs);
+      if (rd.mustSync) await this.#wal.sync();
+      if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
+      if (rd.entries.length > 0) this.#storage.append(rd.entries);
+    }
+    // 2. Only now tell peers.
+    if (rd.messages.length > 0) this.#send(rd.messages);
+    // 3. Apply what is committed, in order.
+    if (rd.committedEntries.length > 0) this.#apply(rd.committedEntries);
+    if (rd.readStates.length > 0) this.#serveReadStates(rd.readStates);
+  }
+
+  #apply(entries: readonly Entry[]): void {
+    const batch: { index: bigint; term: bigint; request: InternalRaftRequest | null }[] = [];
+    const waiters: (Waiter | undefined)[] = [];
+    const storeApplied = this.#store.appliedIndex();
+    for (const e of entries) {
+      let request: InternalRaftRequest | null = null;
+      let waiter: Waiter | undefined;
+      if (e.type === EntryType.EntryConfChange) {
+        this.#node.applyConfChange(decodeConfChange(e.data));
+      }
+      if (BigInt(e.index) <= storeApplied) continue; // replayed after a restart: already in the store
+      if (e.type === EntryType.EntryConfChange) {
+        // nothing for the store but the applied index
+      } else if (e.data.length > 0) {
+        const id = requestIdOf(e.data);
+        waiter = id === null ? undefined : this.#waiters.get(id);
+        if (waiter !== undefined) {
+          this.#waiters.delete(id!);
+          request = waiter.request;
+        } else {
+          request = fromBinary(InternalRaftRequestSchema, e.data);
+        }
+      }
+      batch.push({ index: BigInt(e.index), term: BigInt(e.term), request });
+      waiters.push(waiter);
+    }
+    if (batch.length === 0) return;
+    const outcomes = this.#store.applyBatch(batch);
     const events: Event[] = [];
-    for (let i = 0; i < batch.length; i++) {
+    for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       if (o.ok) { for (const ev of o.events) events.push(ev); }
-      const id = batch[i].request.header!.ID;
-      const w = this.#waiters.get(id);
-      if (w !== undefined) {
-        this.#waiters.delete(id);
-        w.resolve(o);
-      }
+      waiters[i]?.resolve(o);
     }
     if (events.length > 0 && this.#listeners.length > 0) {
       const b: AppliedBatch = { events, revision: this.#store.currentRevision() };
       for (const l of this.#listeners) l(b);
     }
+    this.#releaseReads();
   }
 
-  /** Stops accepting proposals, finishes in-flight ones, and makes the log durable. */
+  /** Stops accepting work, finishes the Ready in progress, and makes the log durable. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#flushScheduled) this.#flush();
-    await this.#applyChain;
+    clearInterval(this.#ticker);
+    clearInterval(this.#sweeper);
+    while (this.#running) await new Promise((r) => setTimeout(r, 5));
     for (const w of this.#waiters.values()) w.resolve(Errors.Stopped);
     this.#waiters.clear();
+    for (const w of this.#readQueue) w(Errors.Stopped);
+    if (this.#readRound) { for (const w of this.#readRound.waiters) w(Errors.Stopped); }
     this.#wal.close();
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Reads InternalRaftRequest.header.ID (field 100, a nested message whose field 1 is the
+ * ID) straight from the bytes, so our own entries are matched to their waiting callers
+ * without decoding the whole request a second time.
+ */
+function requestIdOf(data: Uint8Array): bigint | null {
+  let off = 0;
+  while (off < data.length) {
+    const [tag, o1] = varint(data, off);
+    off = o1;
+    const field = Number(tag >> 3n);
+    const wire = Number(tag & 7n);
+    if (wire === 2) {
+      const [len, o2] = varint(data, off);
+      if (field === 100) {
+        const end = o2 + Number(len);
+        let p = o2;
+        while (p < end) {
+          const [t, q] = varint(data, p);
+          if (t === 8n) return varint(data, q)[0];
+          return null;
+        }
+        return null;
+      }
+      off = o2 + Number(len);
+    } else if (wire === 0) {
+      off = varint(data, off)[1];
+    } else if (wire === 1) {
+      off += 8;
+    } else if (wire === 5) {
+      off += 4;
+    } else {
+      return null;
+    }
+  }
+  return null;
+}
+
+function varint(b: Uint8Array, off: number): [bigint, number] {
+  let v = 0n;
+  let shift = 0n;
+  for (;;) {
+    const byte = b[off++];
+    v |= BigInt(byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return [v, off];
+    shift += 7n;
   }
 }

@@ -413,14 +413,10 @@ function requestIdOf(data: Uint8Array): bigint | null {
     if (wire === 2) {
       const [len, o2] = varint(data, off);
       if (field === 100) {
-        const end = o2 + Number(len);
-        let p = o2;
-        while (p < end) {
-          const [t, q] = varint(data, p);
-          if (t === 8n) return varint(data, q)[0];
-          return null;
-        }
-        return null;
+        // RequestHeader: its first field is ID (field 1, varint: tag byte 8).
+        if (len === 0n) return null;
+        const [t, q] = varint(data, o2);
+        return t === 8n ? varint(data, q)[0] : null;
       }
       off = o2 + Number(len);
     } else if (wire === 0) {

@@ -155,6 +155,9 @@ class Simulation {
   private longDelayRate: number;
   private faults = true;
   private readonly preVote: boolean;
+  /** Flow control varies per seed: one entry per MsgApp exposes more interleavings. */
+  private readonly maxSizePerMsg: number;
+  private readonly maxInflight: number;
   private readonly checkQuorum: boolean;
   // Safety bookkeeping.
   private readonly leaderOfTerm = new Map<number, NodeId>();
@@ -176,6 +179,8 @@ class Simulation {
     // Without CheckQuorum a deposed leader lingers, which is what stale reads need.
     this.preVote = this.rng.next() < 0.75;
     this.checkQuorum = this.rng.next() < 0.75;
+    this.maxSizePerMsg = [0, 256, 1024 * 1024][this.rng.int(3)];
+    this.maxInflight = [1, 4, 256][this.rng.int(3)];
     this.stats = {
       seed: opts.seed,
       steps: 0,
@@ -241,8 +246,8 @@ class Simulation {
       heartbeatTick: 1,
       preVote: this.preVote,
       checkQuorum: this.checkQuorum,
-      maxSizePerMsg: 256,
-      maxInflightMsgs: 4,
+      maxSizePerMsg: this.maxSizePerMsg,
+      maxInflightMsgs: this.maxInflight,
       seed: this.seed * 31 + node.incarnation,
     });
     node.sm = snap.metadata.index > 0 ? machineFromSnapshot(snap) : emptyMachine();
@@ -547,6 +552,11 @@ class Simulation {
     if (r.next() < 0.001) {
       const live = nodes.filter((n) => n.raw !== null);
       if (live.length > 0) this.crash(live[r.int(live.length)], "random crash");
+    }
+    if (r.next() < 0.002) {
+      // Leaders crashing with a partly replicated tail make the divergent logs of Figure 8.
+      const leader = this.leader();
+      if (leader !== null) this.crash(leader, "leader crash");
     }
     for (const n of nodes) {
       if (n.raw === null && r.next() < 0.01) {

@@ -419,7 +419,7 @@ export class Raft {
       voteMsg = MessageType.MsgVote;
       term = this.term;
     }
-    if (this.poll(this.id, voteResponseType(voteMsg), true) === VoteResult.Won) {
+    if (this.poll(this.id, true) === VoteResult.Won) {
       // A single-voter group wins at once.
       if (t === "pre-election") this.campaign("election");
       else this.becomeLeader();
@@ -440,7 +440,7 @@ export class Raft {
     }
   }
 
-  private poll(id: NodeId, _t: MessageType, granted: boolean): VoteResult {
+  private poll(id: NodeId, granted: boolean): VoteResult {
     this.tracker.recordVote(id, granted);
     return this.tracker.tallyVotes().result;
   }
@@ -490,6 +490,8 @@ export class Raft {
         return null;
       case MessageType.MsgVote:
       case MessageType.MsgPreVote: {
+        // A learner answers too (as in etcd): the candidate may already have applied its
+        // promotion. Candidates only ask, and only count, the voters of their own config.
         const canVote = this.vote === m.from ||
           (this.vote === NONE && this.lead === NONE) ||
           (m.type === MessageType.MsgPreVote && m.term > this.term);
@@ -699,7 +701,7 @@ export class Raft {
         this.handleSnapshot(m);
         return null;
       case myVoteResp: {
-        const res = this.poll(m.from, m.type, !m.reject);
+        const res = this.poll(m.from, !m.reject);
         if (res === VoteResult.Won) {
           if (this.state === StateType.PreCandidate) {
             this.campaign("election");

@@ -10,6 +10,7 @@ import { delCommand, getCommand, putCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
+import { watchCommand } from "./watch.ts";
 
 /** Cobra's built-in `help [command]`; runCli renders the help itself. */
 export const helpCommand: Command = {
@@ -31,6 +32,7 @@ export function rootCommand(): Command {
       putCommand,
       delCommand,
       txnCommand,
+      watchCommand,
       compactionCommand,
       endpointCommand,
       versionCommand,

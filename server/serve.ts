@@ -21,6 +21,7 @@ import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
+import { PeerTransport } from "./peer.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -73,9 +74,9 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
 
 /** Opens the data dir and starts serving; used by `serveMain` and in-process tests. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  if (config.initialCluster.size > 1 || config.initialClusterState === "existing") {
+  if (config.initialClusterState === "existing") {
     throw new Error(
-      "multi-member clusters are not supported by etcdts yet (clustering comes with the Raft work)",
+      "--initial-cluster-state existing is not supported by etcdts yet (member add comes next)",
     );
   }
   const memberDir = path.join(config.dataDir, "member");
@@ -90,17 +91,29 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const who = meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
   const store = MvccStore.open(path.join(memberDir, "snap", "db"));
+  const roster = initialRoster(config);
+  // The transport delivers to the member, which sends through the transport: tie the knot.
+  let receiver: Member | null = null;
+  const transport = new PeerTransport({
+    clusterId: who.clusterId,
+    memberId: who.memberId,
+    peers: new Map(roster.map((m) => [m.id, m.peerUrls])),
+    onMessage: (m) => receiver?.step(m),
+    onUnreachable: (id) => receiver?.reportUnreachable(id),
+  });
   const member = new Member({
     memberId: who.memberId,
     clusterId: who.clusterId,
     wal,
     store,
     maxRequestBytes: config.maxRequestBytes,
-    initialVoters: [who.memberId],
+    initialVoters: roster.map((m) => m.id),
+    send: (msgs) => transport.send(msgs),
     heartbeatMs: config.heartbeatIntervalMs,
     electionMs: config.electionTimeoutMs,
     preVote: config.preVote,
   });
+  receiver = member;
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
   // answers "request is too large" for what lies between; we do the same.
@@ -112,7 +125,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     peerUrls: config.initialAdvertisePeerUrls,
     clientUrls: config.advertiseClientUrls,
   });
-  grpc.addService(Cluster, clusterService({ member, store, members: () => [self] }));
+  const others = roster.filter((m) => m.id !== who.memberId).map((m) =>
+    memberMessage({ id: m.id, name: m.name, peerUrls: m.peerUrls, clientUrls: [] })
+  );
+  grpc.addService(Cluster, clusterService({ member, store, members: () => [self, ...others] }));
   grpc.addService(
     Maintenance,
     maintenanceService({ member, store, quotaBackendBytes: config.quotaBackendBytes }),
@@ -134,6 +150,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
   const listening: Listening[] = [];
   try {
+    if (roster.length > 1) { for (const url of config.listenPeerUrls) await transport.listen(url); }
     for (const url of config.listenClientUrls) {
       listening.push(
         await listenClient(url, {
@@ -145,6 +162,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     }
   } catch (e) {
     for (const l of listening) await l.close();
+    await transport.close();
     await member.stop();
     store.close();
     throw new Error(`listen failed: ${(e as Error).message}`);
@@ -159,10 +177,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     listening,
     async stop() {
       for (const l of listening) await l.close();
+      await transport.close();
       await member.stop();
       store.close();
     },
   };
+}
+
+/** The members of a new cluster as --initial-cluster names them, with etcd's derived IDs. */
+function initialRoster(config: ServerConfig): { id: bigint; name: string; peerUrls: readonly string[] }[] {
+  return [...config.initialCluster].map(([name, urls]) => ({
+    id: memberId(urls, { clusterToken: config.initialClusterToken }),
+    name,
+    peerUrls: urls,
+  }));
 }
 
 function deriveIds(config: ServerConfig): { memberId: bigint; clusterId: bigint } {

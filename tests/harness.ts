@@ -91,11 +91,24 @@ export interface StartOptions {
   readonly clientPort?: number;
   readonly extraArgs?: readonly string[];
   readonly env?: Record<string, string>;
+  /** "http": wait for /health (a single member); "tcp": wait for the port (a member that needs peers). */
+  readonly healthCheck?: "http" | "tcp";
 }
 
 async function isHealthy(url: string): Promise<boolean> {
   const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
   return r.ok;
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
 }
 
 /** Starts `etcdts serve` (or the real etcd) on free loopback ports and waits until healthy. */
@@ -105,21 +118,24 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
   const peerPort = await freePort();
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const args = [
+  const member = opts.extraArgs?.includes("--initial-cluster") ? [] : [
     "--name",
     "n1",
-    "--data-dir",
-    dataDir,
-    "--listen-client-urls",
-    clientUrl,
-    "--advertise-client-urls",
-    clientUrl,
     "--listen-peer-urls",
     peerUrl,
     "--initial-advertise-peer-urls",
     peerUrl,
     "--initial-cluster",
     `n1=${peerUrl}`,
+  ];
+  const args = [
+    "--data-dir",
+    dataDir,
+    "--listen-client-urls",
+    clientUrl,
+    "--advertise-client-urls",
+    clientUrl,
+    ...member,
     ...(opts.extraArgs ?? []),
   ];
   const cmd = kind === "etcdts" ? [ETCDTS_BIN, "serve", ...args] : [ETCD_BIN, ...args];
@@ -158,7 +174,7 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
   try {
     await waitFor(`${kind} on ${clientUrl} to be healthy`, async () => {
       if (proc.exitCode !== null) throw new Error("exited");
-      return await isHealthy(clientUrl);
+      return opts.healthCheck === "tcp" ? await isListening(clientPort) : await isHealthy(clientUrl);
     });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- ${kind} stderr ---\n${err}`);
@@ -219,4 +235,69 @@ export function etcdctl(
   opts: { stdin?: string } = {},
 ): Promise<RunResult> {
   return run([ETCDCTL_BIN, `--endpoints=${endpoint}`, ...args], { ...opts, env: { ETCDCTL_API: "3" } });
+}
+
+/** A cluster of `etcdts serve` members on loopback. */
+export interface ClusterProcess {
+  readonly members: ServerProcess[];
+  /** Every member's client endpoint, for --endpoints. */
+  readonly endpoints: string[];
+  /** Restarts member `i` (after a stop or kill) with its data dir. */
+  restart(i: number): Promise<ServerProcess>;
+}
+
+/** Starts an n-member etcdts cluster (`--initial-cluster` of all members) and waits for all. */
+export async function startCluster(n: number): Promise<ClusterProcess> {
+  const dir = tempDir("etcdts-cluster-");
+  const ports = await Promise.all(Array.from({ length: 2 * n }, () => freePort()));
+  const specs = Array.from({ length: n }, (_, i) => ({
+    name: `m${i}`,
+    client: `http://127.0.0.1:${ports[2 * i]}`,
+    peer: `http://127.0.0.1:${ports[2 * i + 1]}`,
+    dataDir: path.join(dir, `m${i}`),
+  }));
+  const initialCluster = specs.map((s) => `${s.name}=${s.peer}`).join(",");
+  const start = (i: number) => {
+    const s = specs[i];
+    return startMember({
+      dataDir: s.dataDir,
+      clientUrl: s.client,
+      args: [
+        "--name",
+        s.name,
+        "--listen-peer-urls",
+        s.peer,
+        "--initial-advertise-peer-urls",
+        s.peer,
+        "--initial-cluster",
+        initialCluster,
+        "--heartbeat-interval",
+        "50",
+        "--election-timeout",
+        "500",
+      ],
+    });
+  };
+  const members = await Promise.all(specs.map((_, i) => start(i)));
+  return {
+    members,
+    endpoints: members.map((m) => m.endpoint),
+    async restart(i) {
+      members[i] = await start(i);
+      return members[i];
+    },
+  };
+}
+
+/** Starts one `etcdts serve` with the given client URL and extra args (cluster members). */
+async function startMember(
+  opts: { dataDir: string; clientUrl: string; args: string[] },
+): Promise<ServerProcess> {
+  const u = new URL(opts.clientUrl);
+  return await startServer("etcdts", {
+    dataDir: opts.dataDir,
+    clientPort: Number(u.port),
+    extraArgs: opts.args,
+    healthCheck: "tcp",
+  });
 }

@@ -1,0 +1,172 @@
+/**
+ * The peer transport: Raft messages between members over HTTP on --listen-peer-urls.
+ *
+ * Messages to one peer are batched: while a POST to it is in flight, new messages queue
+ * and go together in the next POST (pipelining without reordering). A failed delivery is
+ * reported to Raft as unreachable and the messages are dropped — Raft retries on its own
+ * schedule, which is what makes dropping safe. Every request carries the cluster ID; a
+ * member of another cluster is refused (etcd answers 412 the same way).
+ */
+import * as http from "node:http";
+import { getRequestListener } from "@hono/node-server";
+import { Hono } from "hono";
+import { decodeMessage, encodeMessage, type Message } from "../raft/mod.ts";
+import { log } from "./log.ts";
+import { idHex } from "./ids.ts";
+
+const CLUSTER_HEADER = "X-Etcd-Cluster-ID";
+const RAFT_PATH = "/raft";
+
+/** Concatenates messages as [u32 length][bytes]… */
+function encodeBatch(msgs: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const m of msgs) size += 4 + m.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let off = 0;
+  for (const m of msgs) {
+    view.setUint32(off, m.length);
+    out.set(m, off + 4);
+    off += 4 + m.length;
+  }
+  return out;
+}
+
+function decodeBatch(bytes: Uint8Array): Uint8Array[] | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Uint8Array[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    if (off + 4 > bytes.length) return null;
+    const len = view.getUint32(off);
+    if (off + 4 + len > bytes.length) return null;
+    out.push(bytes.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  return out;
+}
+
+export interface PeerTransportOptions {
+  readonly clusterId: bigint;
+  readonly memberId: bigint;
+  /** Peer URLs by member ID (this member's own entry is ignored). */
+  readonly peers: ReadonlyMap<bigint, readonly string[]>;
+  readonly onMessage: (m: Message) => void;
+  readonly onUnreachable: (id: bigint) => void;
+}
+
+interface Outbox {
+  readonly urls: readonly string[];
+  queue: Uint8Array[];
+  inFlight: boolean;
+  /** After a failure, skip sending until this time (the peer is probably down). */
+  retryAt: number;
+  nextUrl: number;
+}
+
+/** Sends and receives Raft messages between members. */
+export class PeerTransport {
+  readonly #opts: PeerTransportOptions;
+  readonly #outboxes = new Map<bigint, Outbox>();
+  readonly #servers: http.Server[] = [];
+  #closed = false;
+
+  constructor(opts: PeerTransportOptions) {
+    this.#opts = opts;
+    for (const [id, urls] of opts.peers) {
+      if (id === opts.memberId) continue;
+      this.#outboxes.set(id, { urls, queue: [], inFlight: false, retryAt: 0, nextUrl: 0 });
+    }
+  }
+
+  /** The HTTP app for the peer port. */
+  app(): Hono {
+    const app = new Hono();
+    const expected = idHex(this.#opts.clusterId);
+    app.post(RAFT_PATH, async (c) => {
+      const cid = c.req.header(CLUSTER_HEADER);
+      if (cid !== expected) {
+        log.warn("rejected a peer of another cluster", { remote: cid, local: expected });
+        return c.text(`cluster ID mismatch: local ${expected}, remote ${cid}`, 412);
+      }
+      const batch = decodeBatch(new Uint8Array(await c.req.arrayBuffer()));
+      if (batch === null) return c.text("malformed message batch", 400);
+      for (const b of batch) {
+        let m: Message;
+        try {
+          m = decodeMessage(b);
+        } catch {
+          return c.text("malformed raft message", 400);
+        }
+        this.#opts.onMessage(m);
+      }
+      return c.body(null, 204);
+    });
+    return app;
+  }
+
+  /** Serves the peer port on `url`. */
+  listen(url: URL): Promise<void> {
+    const server = http.createServer(getRequestListener(this.app().fetch));
+    server.keepAliveTimeout = 60_000;
+    this.#servers.push(server);
+    const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(Number(url.port || 2380), host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Queues messages for their recipients; returns at once. */
+  send(messages: readonly Message[]): void {
+    if (this.#closed) return;
+    const touched = new Set<bigint>();
+    for (const m of messages) {
+      const box = this.#outboxes.get(m.to);
+      if (box === undefined) continue;
+      box.queue.push(encodeMessage(m));
+      touched.add(m.to);
+    }
+    for (const id of touched) this.#flush(id);
+  }
+
+  #flush(id: bigint): void {
+    const box = this.#outboxes.get(id)!;
+    if (box.inFlight || box.queue.length === 0) return;
+    if (Date.now() < box.retryAt) {
+      box.queue = [];
+      this.#opts.onUnreachable(id);
+      return;
+    }
+    const body = encodeBatch(box.queue);
+    box.queue = [];
+    box.inFlight = true;
+    const url = box.urls[box.nextUrl % box.urls.length] + RAFT_PATH;
+    fetch(url, {
+      method: "POST",
+      body,
+      headers: { [CLUSTER_HEADER]: idHex(this.#opts.clusterId), "Content-Type": "application/octet-stream" },
+      signal: AbortSignal.timeout(5000),
+    }).then(async (r) => {
+      await r.arrayBuffer();
+      if (r.status !== 204) throw new Error(`peer answered ${r.status}`);
+    }).catch(() => {
+      box.retryAt = Date.now() + 100;
+      box.nextUrl++;
+      this.#opts.onUnreachable(id);
+    }).finally(() => {
+      box.inFlight = false;
+      if (!this.#closed) this.#flush(id);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.#servers) s.closeAllConnections?.();
+    await Promise.all(closing);
+  }
+}

@@ -169,21 +169,34 @@ export class Client {
     opts: CallOptions = {},
   ): Promise<MessageShape<O>> {
     const bytes = toBinary(method.input, create(method.input, req as never));
+    const reply = await this.unaryBytes(methodPath(method), bytes, {
+      retryUnavailable: readOnlyMethods.has(method.name),
+      ...opts,
+    });
+    return fromBinary(method.output, reply) as MessageShape<O>;
+  }
+
+  /**
+   * A unary call on already-serialized bytes, for callers with their own codec (the CLI's
+   * hot path avoids loading the generated descriptors). `path` is "/etcdserverpb.KV/Put".
+   */
+  async unaryBytes(path: string, request: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
     const deadline = this.#deadline(opts);
-    const retryUnavailable = opts.retryUnavailable ?? readOnlyMethods.has(method.name);
     let tried = 0;
     for (;;) {
-      const call = await this.#open(methodPath(method), opts, deadline);
-      await call.send(bytes).catch(() => {}); // a failed send shows up in the status
+      const call = await this.#open(path, opts, deadline);
+      await call.send(request).catch(() => {}); // a failed send shows up in the status
       call.closeSend();
       const reply = await call.read();
       const err = await call.status;
       if (!err) {
         if (reply === undefined) throw new GrpcError(Code.Internal, "server sent no response message");
-        return fromBinary(method.output, reply) as MessageShape<O>;
+        return reply;
       }
       tried++;
-      if (!(retryUnavailable && err.code === Code.Unavailable && tried < this.#channels.length)) throw err;
+      if (!(opts.retryUnavailable && err.code === Code.Unavailable && tried < this.#channels.length)) {
+        throw err;
+      }
       this.#pinned = (this.#pinned + 1) % this.#channels.length;
     }
   }

@@ -11,8 +11,8 @@ async function compactionRun(ctx: RunContext, args: string[]): Promise<number> {
   const rev = parseGoInt64(args[0], 10);
   if (typeof rev !== "bigint") fail(ExitCode.Error, rev.error);
   const physical = ctx.flags.values.get("physical") as boolean;
-  return await runRpc(ctx, async ({ kv, out, callOpts }) => {
-    await kv.compact({ revision: rev, physical }, callOpts);
+  return await runRpc(ctx, async ({ stubs, out, callOpts }) => {
+    await (await stubs()).kv.compact({ revision: rev, physical }, callOpts);
     out.stdout.write(`compacted revision ${rev}\n`);
   });
 }

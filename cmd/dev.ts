@@ -2,11 +2,12 @@
  * Runs the CLI directly (`bun cmd/dev.ts get foo`), without main.ts's server dispatch.
  * Also the entry point for measuring the CLI's compiled startup cost on its own.
  */
+import { lazyStdin } from "./io.ts";
 import { runCli } from "./main.ts";
 
 process.exitCode = await runCli(process.argv.slice(2), {
   env: process.env,
-  stdin: process.stdin,
+  stdin: lazyStdin(),
   stdout: process.stdout,
   stderr: process.stderr,
 });

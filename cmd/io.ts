@@ -55,3 +55,14 @@ export class LineReader {
     }
   }
 }
+
+/**
+ * process.stdin, touched only when read: merely accessing it costs ~5 ms of startup in
+ * the compiled binary, and most commands never read it.
+ */
+export function lazyStdin(): AsyncIterable<Uint8Array | string> {
+  return {
+    [Symbol.asyncIterator]: () =>
+      (process.stdin as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator](),
+  };
+}

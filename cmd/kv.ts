@@ -240,15 +240,22 @@ export function deleteRequest(args: string[], f: FlagValues): DeleteInit {
 
 async function putRun(ctx: RunContext, args: string[]): Promise<number> {
   const req = await putRequest(args, ctx.flags, ctx.io.stdin);
-  return await runRpc(ctx, async ({ kv, printer, out, callOpts }) => {
-    show(printer, "put", out, await kv.put(req, callOpts));
+  const codec = await import("./kv_codec.ts");
+  return await runRpc(ctx, async ({ client, printer, out, callOpts }) => {
+    const reply = await client.unaryBytes("/etcdserverpb.KV/Put", codec.encodePut(req), callOpts);
+    show(printer, "put", out, codec.decodePut(reply));
   });
 }
 
 async function getRun(ctx: RunContext, args: string[]): Promise<number> {
   const req = rangeRequest(args, ctx.flags);
-  return await runRpc(ctx, async ({ kv, printer, out, callOpts }) => {
-    const resp = await kv.range(req, callOpts);
+  const codec = await import("./kv_codec.ts");
+  return await runRpc(ctx, async ({ client, printer, out, callOpts }) => {
+    const reply = await client.unaryBytes("/etcdserverpb.KV/Range", codec.encodeRange(req), {
+      retryUnavailable: true,
+      ...callOpts,
+    });
+    const resp = codec.decodeRange(reply);
     if (bool(ctx.flags, "count-only") && printer.format !== "fields") {
       throw new CliError(ExitCode.BadArgs, "--count-only is only for `--write-out=fields`");
     }
@@ -262,8 +269,10 @@ async function getRun(ctx: RunContext, args: string[]): Promise<number> {
 
 async function delRun(ctx: RunContext, args: string[]): Promise<number> {
   const req = deleteRequest(args, ctx.flags);
-  return await runRpc(ctx, async ({ kv, printer, out, callOpts }) => {
-    show(printer, "del", out, await kv.deleteRange(req, callOpts));
+  const codec = await import("./kv_codec.ts");
+  return await runRpc(ctx, async ({ client, printer, out, callOpts }) => {
+    const reply = await client.unaryBytes("/etcdserverpb.KV/DeleteRange", codec.encodeDelete(req), callOpts);
+    show(printer, "del", out, codec.decodeDelete(reply));
   });
 }
 

@@ -7,8 +7,8 @@ import { show } from "./print/printer.ts";
 import { runRpc } from "./rpc.ts";
 
 async function memberListRun(ctx: RunContext): Promise<number> {
-  return await runRpc(ctx, async ({ cluster, printer, out, callOpts }) => {
-    show(printer, "memberList", out, await cluster.memberList({}, callOpts));
+  return await runRpc(ctx, async ({ stubs, printer, out, callOpts }) => {
+    show(printer, "memberList", out, await (await stubs()).cluster.memberList({}, callOpts));
   });
 }
 

@@ -11,12 +11,17 @@ import { type ClientSettings, clientSettings, commandTimeoutMs, newClient } from
 import type { Printer, PrintTarget } from "./print/printer.ts";
 import { rpcErrorText } from "./rpc_error.ts";
 
-/** What a command's body gets: typed stubs, the printer and per-call options with the command timeout. */
-export interface RpcEnv {
-  client: Client;
+/** Typed stubs over the generated descriptors (loading them costs ~35 ms: only when needed). */
+export interface Stubs {
   kv: ServiceClient<typeof KV>;
   cluster: ServiceClient<typeof Cluster>;
   maintenance: ServiceClient<typeof Maintenance>;
+}
+
+/** What a command's body gets: the client, stubs on demand, the printer and per-call options. */
+export interface RpcEnv {
+  client: Client;
+  stubs(): Promise<Stubs>;
   printer: Printer;
   out: PrintTarget;
   settings: ClientSettings;
@@ -29,14 +34,19 @@ export async function runRpc(
   body: (env: RpcEnv) => Promise<void | number>,
 ): Promise<number> {
   const { settings, printer } = await clientSettings(ctx);
-  const pb = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
   const client = await newClient(settings);
-  try {
-    const code = await body({
-      client,
+  const stubs = async (): Promise<Stubs> => {
+    const pb = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
+    return {
       kv: client.service(pb.KV),
       cluster: client.service(pb.Cluster),
       maintenance: client.service(pb.Maintenance),
+    };
+  };
+  try {
+    const code = await body({
+      client,
+      stubs,
       printer,
       out: { stdout: ctx.io.stdout, stderr: ctx.io.stderr },
       settings,

@@ -233,7 +233,8 @@ async function txnRun(ctx: RunContext, args: string[]): Promise<number> {
   const prompt = (s: string) => {
     if (interactive) ctx.io.stdout.write(`${s}\n`);
   };
-  return await runRpc(ctx, async ({ kv, printer, out }) => {
+  return await runRpc(ctx, async ({ stubs, printer, out }) => {
+    const { kv } = await stubs();
     const reader = new LineReader(ctx.io.stdin);
     prompt("compares:");
     const compare = await readBlock(reader, parseCompare);

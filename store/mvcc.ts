@@ -17,14 +17,17 @@ import { type EventsQuery, eventsSince } from "./events.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
 import { KvReader } from "./reader.ts";
-import { openDatabase, type OpenOptions } from "./schema.ts";
+import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
+import { openDatabase, type OpenOptions as DatabaseOptions } from "./schema.ts";
 import { applyTxn, isReadOnly } from "./txn.ts";
 import { RevisionWrite, WriteStatements } from "./writer.ts";
 
 export type { ApplyOutcome } from "./apply.ts";
 export type { EventsQuery } from "./events.ts";
 export type { HashKvResult } from "./hash.ts";
-export type { OpenOptions } from "./schema.ts";
+
+/** Options of `MvccStore.open`. */
+export interface OpenOptions extends DatabaseOptions, GroupCommitOptions {}
 /** Whether a txn only reads (etcd's isTxnReadonly): such a txn may be served by `readTxn`. */
 export { isReadOnly as isTxnReadOnly } from "./txn.ts";
 
@@ -48,8 +51,10 @@ export class MvccStore {
   readonly #progress: Progress;
   readonly #saveProgress: Statement;
   readonly #hasLease: Statement;
+  readonly #committer: GroupCommitter;
+  #durableAppliedIndex: bigint;
 
-  private constructor(db: Database) {
+  private constructor(db: Database, opts: GroupCommitOptions) {
     this.#db = db;
     this.#reader = new KvReader(db);
     const row = db.query(
@@ -60,6 +65,10 @@ export class MvccStore {
       "UPDATE meta SET applied_index = ?1, applied_term = ?2, current_rev = ?3, compact_rev = ?4 WHERE id = 0",
     );
     this.#hasLease = db.prepare("SELECT 1 FROM leases WHERE id = ?1");
+    this.#durableAppliedIndex = this.#progress.appliedIndex;
+    this.#committer = new GroupCommitter(db, opts, () => {
+      this.#durableAppliedIndex = this.#progress.appliedIndex;
+    });
     this.#deps = {
       db,
       reader: this.#reader,
@@ -71,17 +80,34 @@ export class MvccStore {
 
   /** Opens or creates the store at `path` (":memory:" for tests). */
   static open(path: string, opts: OpenOptions = {}): MvccStore {
-    return new MvccStore(openDatabase(path, opts));
+    return new MvccStore(openDatabase(path, opts), opts);
   }
 
-  /** Closes the database; the store is unusable afterwards. */
+  /** Commits what is applied and closes the database; the store is unusable afterwards. */
   close(): void {
+    this.#committer.close();
     this.#db.close();
   }
 
-  /** Index of the last applied log entry (0 on a fresh store); replay the log from the next one. */
+  /**
+   * Commits applied batches now instead of at the next group commit: call before copying
+   * the database (snapshot) or before dropping log entries up to `appliedIndex()`.
+   */
+  flush(): void {
+    this.#committer.flush();
+  }
+
+  /** Index of the last applied log entry (0 on a fresh store); reads see everything up to it. */
   appliedIndex(): bigint {
     return this.#progress.appliedIndex;
+  }
+
+  /**
+   * Index of the last applied entry that is committed to disk: after a crash the store
+   * reopens here, so the Raft log must keep every entry after it (see `flush`).
+   */
+  durableAppliedIndex(): bigint {
+    return this.#durableAppliedIndex;
   }
 
   /** Term of the last applied log entry. */
@@ -108,35 +134,37 @@ export class MvccStore {
   }
 
   /**
-   * Applies committed entries in order in one SQLite transaction together with the last
-   * entry's index and term, so a crash leaves either all of them applied or none.
+   * Applies committed entries in order, atomically together with the last entry's index
+   * and term, so a crash leaves either all of them applied or none. Batches are group
+   * committed (see commit.ts): `durableAppliedIndex()` says what reached the disk.
    * Indexes must strictly increase past `appliedIndex()`; anything else is a bug and
    * throws, rolling the whole batch back.
    */
   applyBatch(entries: readonly LogEntry[]): ApplyOutcome[] {
     if (entries.length === 0) return [];
     const before = { ...this.#progress };
-    const outcomes: ApplyOutcome[] = [];
-    this.#db.run("BEGIN IMMEDIATE");
     try {
-      for (const entry of entries) {
-        this.#advanceApplied(entry);
-        outcomes.push(
-          entry.request === null
-            ? { ok: true, revision: this.#progress.currentRev, response: null, events: [] }
-            : applyRequest(this.#deps, entry.request),
-        );
-        if (this.#progress.currentRev < before.currentRev) throw new Error("store: revision went backwards");
-      }
-      const p = this.#progress;
-      this.#saveProgress.run(p.appliedIndex, p.appliedTerm, p.currentRev, p.compactRev);
-      this.#db.run("COMMIT");
+      return this.#committer.atomically(entries.length, () => {
+        const outcomes: ApplyOutcome[] = [];
+        for (const entry of entries) {
+          this.#advanceApplied(entry);
+          outcomes.push(
+            entry.request === null
+              ? { ok: true, revision: this.#progress.currentRev, response: null, events: [] }
+              : applyRequest(this.#deps, entry.request),
+          );
+          if (this.#progress.currentRev < before.currentRev) {
+            throw new Error("store: revision went backwards");
+          }
+        }
+        const p = this.#progress;
+        this.#saveProgress.run(p.appliedIndex, p.appliedTerm, p.currentRev, p.compactRev);
+        return outcomes;
+      });
     } catch (err) {
-      this.#db.run("ROLLBACK");
       Object.assign(this.#progress, before);
       throw err;
     }
-    return outcomes;
   }
 
   /** Serves a range at the head or a retained revision (serializable reads call this directly). */

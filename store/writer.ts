@@ -12,19 +12,22 @@ import type { KvReader } from "./reader.ts";
 /** Statements every revision write uses; prepared once per store. */
 export class WriteStatements {
   readonly insertHistory: Statement;
-  readonly upsertLive: Statement;
+  readonly insertLive: Statement;
+  readonly updateLive: Statement;
   readonly deleteLive: Statement;
   readonly db: Database;
 
   constructor(db: Database) {
     this.db = db;
-    // OR REPLACE only matters for a request that writes one key twice in a revision,
-    // which validation rejects; the last write wins instead of aborting the batch.
     this.insertHistory = db.prepare(
-      "INSERT OR REPLACE INTO history (key, mod_rev, sub, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+      "INSERT INTO history (key, mod_rev, sub, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     );
-    this.upsertLive = db.prepare(
-      "INSERT OR REPLACE INTO live (key, create_rev, mod_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    // Separate insert and update: OR REPLACE deletes then inserts the row, twice the work.
+    this.insertLive = db.prepare(
+      "INSERT INTO live (key, create_rev, mod_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    );
+    this.updateLive = db.prepare(
+      "UPDATE live SET mod_rev = ?2, version = ?3, lease = ?4, value = ?5 WHERE key = ?1",
     );
     this.deleteLive = db.prepare("DELETE FROM live WHERE key = ?1");
   }
@@ -71,7 +74,8 @@ export class RevisionWrite {
     const createRevision = before === null ? rev : before[1];
     const version = before === null ? 1n : before[3] + 1n;
     this.#stmts.insertHistory.run(key, rev, this.events.length, createRevision, version, lease, value);
-    this.#stmts.upsertLive.run(key, createRevision, rev, version, lease, value);
+    if (before === null) this.#stmts.insertLive.run(key, createRevision, rev, version, lease, value);
+    else this.#stmts.updateLive.run(key, rev, version, lease, value);
     const kv = keyValue(key, { createRevision, modRevision: rev, version, lease, value });
     this.events.push(putEvent(kv, before === null ? undefined : kvFromRow(before)));
     return kv;

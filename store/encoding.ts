@@ -37,6 +37,8 @@ export function encodeKeyValue(kv: KvFields): Uint8Array {
   return w.finish();
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 class ProtoWriter {
   readonly #buf: Uint8Array;
   #pos = 0;
@@ -47,20 +49,31 @@ class ProtoWriter {
 
   bytesField(field: number, bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    this.#varint(BigInt(field << 3 | 2));
-    this.#varint(BigInt(bytes.length));
+    this.#smallVarint(field << 3 | 2);
+    this.#smallVarint(bytes.length);
     this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.length;
   }
 
   int64Field(field: number, value: bigint): void {
     if (value === 0n) return;
-    this.#varint(BigInt(field << 3));
-    this.#varint(BigInt.asUintN(64, value)); // a negative int64 takes ten bytes, as in Go
+    this.#smallVarint(field << 3);
+    if (value > 0n && value <= MAX_SAFE) this.#smallVarint(Number(value));
+    else this.#varint(BigInt.asUintN(64, value)); // a negative int64 takes ten bytes, as in Go
   }
 
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#pos);
+  }
+
+  /** A varint of a non-negative safe integer, without bigint arithmetic (the common case). */
+  #smallVarint(value: number): void {
+    let v = value;
+    while (v >= 0x80) {
+      this.#buf[this.#pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.#buf[this.#pos++] = v;
   }
 
   #varint(value: bigint): void {

@@ -46,18 +46,16 @@ export class KvReader {
       } ORDER BY key LIMIT ?1`;
       return this.#db.query(sql).values(limit > 0 ? limit : -1, ...rangeArgs(range)) as unknown as KvRow[];
     }
-    // One row per key: SQLite takes the bare columns from the row holding max(mod_rev).
-    const sql = `SELECT key, create_rev, max(mod_rev), version, lease, ${value} FROM history WHERE ${
-      rangeCondition(range, 2)
-    } AND mod_rev <= ?1 GROUP BY key ORDER BY key`;
-    const all = this.#db.query(sql).values(atRev, ...rangeArgs(range)) as unknown as KvRow[];
-    const out: KvRow[] = [];
-    for (const row of all) {
-      if (row[3] === 0n) continue; // tombstone: the key did not exist at atRev
-      out.push(row);
-      if (out.length === limit) break;
+    const sql = `SELECT h.key, h.create_rev, h.mod_rev, h.version, h.lease, ${
+      value === "value" ? "h.value" : value
     }
-    return out;
+      FROM ${latestAt(range, 3)} JOIN history AS h ON h.mod_rev = latest.rev AND h.sub = latest.sub
+      WHERE h.version > 0 ORDER BY latest.key LIMIT ?2`;
+    return this.#db.query(sql).values(
+      atRev,
+      limit > 0 ? limit : -1,
+      ...rangeArgs(range),
+    ) as unknown as KvRow[];
   }
 
   /** How many keys exist in `range` at `atRev` (`null` = head). */
@@ -66,14 +64,9 @@ export class KvReader {
       const sql = `SELECT count(*) FROM live WHERE ${rangeCondition(range)}`;
       return Number((this.#db.query(sql).values(...rangeArgs(range)) as bigint[][])[0][0]);
     }
-    const sql = `SELECT max(mod_rev), version FROM history WHERE ${
-      rangeCondition(range, 2)
-    } AND mod_rev <= ?1 GROUP BY key`;
-    let n = 0;
-    for (const row of this.#db.query(sql).values(atRev, ...rangeArgs(range)) as bigint[][]) {
-      if (row[1] !== 0n) n++;
-    }
-    return n;
+    const sql = `SELECT count(*) FROM ${latestAt(range, 2)}
+      JOIN history AS h ON h.mod_rev = latest.rev AND h.sub = latest.sub WHERE h.version > 0`;
+    return Number((this.#db.query(sql).values(atRev, ...rangeArgs(range)) as bigint[][])[0][0]);
   }
 
   #pointRows(key: Uint8Array, values: boolean): KvRow[] {
@@ -82,4 +75,15 @@ export class KvReader {
     if (!values) row[5] = new Uint8Array(0);
     return [row];
   }
+}
+
+/**
+ * The latest revision of each key in range at or below `?1` (range parameters numbered
+ * from `rangeFirst`), from the (key, mod_rev) index alone; callers join the rows they need
+ * by primary key (SQLite takes the bare `sub` from the row holding the max).
+ */
+function latestAt(range: KeyRange, rangeFirst: number): string {
+  return `(SELECT key, max(mod_rev) AS rev, sub FROM history WHERE ${
+    rangeCondition(range, rangeFirst)
+  } AND mod_rev <= ?1 GROUP BY key) AS latest`;
 }

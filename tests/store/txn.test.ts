@@ -343,3 +343,19 @@ describe("read-only txns outside the log", () => {
     expect(isTxnReadOnly(txn([], [op.txn(txn([], [op.range(range("a"))]))]))).toBe(false);
   });
 });
+
+describe("history of multi-key revisions", () => {
+  test("historical reads pick each key's own row within a revision written by one txn", () => {
+    d.ok(req({ txn: txn([], [op.put(put("x", "x1")), op.put(put("y", "y1")), op.put(put("z", "z1"))]) })); // 5
+    d.ok(req({ txn: txn([], [op.put(put("y", "y2")), op.del(del("x"))]) })); // 6
+    const at5 = d.get("x", "\0", { revision: 5n });
+    expect(at5.kvs.map((kv) => `${s(kv.key)}=${s(kv.value)}@${kv.modRevision}`)).toEqual([
+      "x=x1@5",
+      "y=y1@5",
+      "z=z1@5",
+    ]);
+    const at6 = d.get("a", "\0", { revision: 6n, limit: 3n });
+    expect(at6.kvs.map((kv) => `${s(kv.key)}=${s(kv.value)}`)).toEqual(["a=1", "b=3", "y=y2"]);
+    expect([at6.count, at6.more]).toEqual([4n, true]);
+  });
+});

@@ -30,18 +30,6 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
-/** Whether `key` falls inside `range`. */
-export function rangeContains(range: KeyRange, key: Uint8Array): boolean {
-  switch (range.kind) {
-    case "single":
-      return compareBytes(key, range.key) === 0;
-    case "from":
-      return compareBytes(key, range.key) >= 0;
-    case "interval":
-      return compareBytes(key, range.key) >= 0 && compareBytes(key, range.end) < 0;
-  }
-}
-
 /**
  * The SQL condition on column `key` for a range, its parameters numbered from `first`;
  * callers put their other parameters before it so `rangeArgs` can trail them.

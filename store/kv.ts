@@ -8,9 +8,6 @@ import { Event_EventType } from "../proto/gen/mvccpb/kv_pb.ts";
 /** A row as selected by the store's queries: key, create_rev, mod_rev, version, lease, value. */
 export type KvRow = [Uint8Array, bigint, bigint, bigint, bigint, Uint8Array];
 
-/** The column list matching `KvRow`. */
-export const KV_COLUMNS = "key, create_rev, mod_rev, version, lease, value";
-
 const EMPTY = new Uint8Array(0);
 
 /** A KeyValue from its fields. */

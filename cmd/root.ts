@@ -7,6 +7,7 @@ import { compactionCommand } from "./compaction.ts";
 import { endpointCommand } from "./endpoint.ts";
 import { globalFlags } from "./global.ts";
 import { delCommand, getCommand, putCommand } from "./kv.ts";
+import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
@@ -33,6 +34,7 @@ export function rootCommand(): Command {
       delCommand,
       txnCommand,
       watchCommand,
+      makeMirrorCommand,
       compactionCommand,
       endpointCommand,
       versionCommand,

@@ -131,7 +131,9 @@ export class Wal {
       const { records, goodBytes, damage } = decodeRecords(bytes);
       const isLast = i === segments.length - 1;
       if (damage !== null && !isLast) {
-        throw new Error(`wal: segment ${seg.file} is damaged at offset ${goodBytes} (${damage}); refusing to start`);
+        throw new Error(
+          `wal: segment ${seg.file} is damaged at offset ${goodBytes} (${damage}); refusing to start`,
+        );
       }
       for (const r of records) {
         switch (r.type) {
@@ -162,7 +164,9 @@ export class Wal {
             // before it were released after a later snapshot, which is checked at the end.
             const expect = entries.length > 0 ? entries[entries.length - 1].index + 1n : e.index;
             if (e.index !== expect) {
-              throw new Error(`wal: entry index ${e.index} follows ${expect - 1n} in ${seg.file}; log has a gap`);
+              throw new Error(
+                `wal: entry index ${e.index} follows ${expect - 1n} in ${seg.file}; log has a gap`,
+              );
             }
             entries.push(e);
             break;
@@ -182,7 +186,9 @@ export class Wal {
     }
     entries = entries.filter((e) => e.index > snapshot.index);
     if (entries.length > 0 && entries[0].index !== snapshot.index + 1n) {
-      throw new Error(`wal: log starts at ${entries[0].index} but the snapshot ends at ${snapshot.index}; log has a gap`);
+      throw new Error(
+        `wal: log starts at ${entries[0].index} but the snapshot ends at ${snapshot.index}; log has a gap`,
+      );
     }
     return new Wal(dir, { meta, hardState, snapshot, entries, truncatedBytes }, segments, lastSize, opts);
   }
@@ -209,7 +215,9 @@ export class Wal {
   save(entries: readonly LogEntry[], hardState?: HardState): void {
     const w = this.#writer;
     for (const e of entries) {
-      if (e.index > this.#lastIndex + 1n) throw new Error(`wal: entry ${e.index} leaves a gap after ${this.#lastIndex}`);
+      if (e.index > this.#lastIndex + 1n) {
+        throw new Error(`wal: entry ${e.index} leaves a gap after ${this.#lastIndex}`);
+      }
       w.entry(e);
       this.#lastIndex = e.index;
     }
@@ -233,7 +241,9 @@ export class Wal {
     const bytes = this.#writer.bytes();
     if (bytes.length === 0) return;
     let off = 0;
-    while (off < bytes.length) off += fs.writeSync(this.#fd, bytes, off, bytes.length - off, this.#size + off);
+    while (off < bytes.length) {
+      off += fs.writeSync(this.#fd, bytes, off, bytes.length - off, this.#size + off);
+    }
     this.#size += bytes.length;
     this.#writer.reset();
     this.#dirty = true;

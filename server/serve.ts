@@ -114,6 +114,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     preVote: config.preVote,
   });
   receiver = member;
+  const stopping = new AbortController();
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
   // answers "request is too large" for what lies between; we do the same.
@@ -140,6 +141,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       store,
       maxRequestBytes: config.maxRequestBytes,
       progressNotifyInterval: config.watchProgressNotifyInterval,
+      stopping: stopping.signal,
     }),
   );
   grpc.addService(Lease, {});
@@ -161,6 +163,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       );
     }
   } catch (e) {
+    stopping.abort();
     for (const l of listening) await l.close();
     await transport.close();
     await member.stop();
@@ -176,6 +179,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     member,
     listening,
     async stop() {
+      stopping.abort();
       for (const l of listening) await l.close();
       await transport.close();
       await member.stop();

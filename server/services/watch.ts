@@ -22,6 +22,8 @@ export interface WatchDeps {
   readonly maxRequestBytes: number;
   /** --experimental-watch-progress-notify-interval, a Go duration ("10m") or milliseconds; 0 disables. */
   readonly progressNotifyInterval?: string | number;
+  /** Aborted when the server stops: the hub must not touch the store after it is closed. */
+  readonly stopping?: AbortSignal;
 }
 
 /** The Watch service; registers the hub on the member's applied-batch feed. */
@@ -29,6 +31,7 @@ export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
   const header = (revision: bigint) => responseHeader(deps.member, revision);
   const hub = new WatchHub(deps.store, { header });
   deps.member.onApplied((b) => hub.notify(b));
+  deps.stopping?.addEventListener("abort", () => hub.close(), { once: true });
   const progressIntervalMs = progressInterval(deps.progressNotifyInterval ?? "10m");
   const maxResponseBytes = deps.maxRequestBytes + GRPC_OVERHEAD_BYTES;
   return {

@@ -19,8 +19,8 @@ if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; th
 fi
 
 npm run --silent build
-deno fmt --check
-deno lint
+bash scripts/tool.sh deno fmt --check
+bash scripts/tool.sh deno lint
 
 # bun's summary is " N pass" / " N fail"; also print the plain closing line CI reads.
 log=$(mktemp)

@@ -38,6 +38,9 @@ export interface SoftState {
  *    (calling `applyConfChange` for conf-change entries), and serve `readStates` once
  *    the applied index reaches each read's index;
  * 4. call `advance(ready)`.
+ * Input may keep arriving between `ready()` and `advance()` (tick, step, propose while an
+ * fsync is awaited); whatever it causes comes out in the next Ready. Only `ready()` itself
+ * must not be called again before `advance()`.
  */
 export interface Ready {
   /** Non-null when the leader or our role changed since the last Ready. */

@@ -152,6 +152,31 @@ describe("RawNode", () => {
     a.n.advance(rd);
   });
 
+  test("input between ready() and advance() (as during an async fsync) comes out in the next Ready", () => {
+    const s = new MemoryStorage();
+    const n = new RawNode({ id: A, peers: [A], storage: s });
+    handle(n, s, [], []);
+    n.campaign();
+    handle(n, s, [], []);
+    n.propose(new TextEncoder().encode("first"));
+    const rd1 = n.ready();
+    expect(rd1.entries.map((e) => e.index)).toEqual([3]);
+    // While rd1 is being persisted, more work arrives.
+    n.propose(new TextEncoder().encode("second"));
+    n.tick();
+    s.append(rd1.entries);
+    if (rd1.hardState) s.setHardState(rd1.hardState);
+    n.advance(rd1);
+    expect(n.hasReady()).toBe(true);
+    const rd2 = n.ready();
+    expect(rd2.entries.map((e) => e.index)).toEqual([4]);
+    expect(rd2.committedEntries.map((e) => e.index)).toEqual([4]);
+    s.append(rd2.entries);
+    n.advance(rd2);
+    expect(n.status().applied).toBe(4);
+    expect(n.raft.log.unstable.entries).toEqual([]);
+  });
+
   test("status reports progress on the leader", () => {
     const s = new MemoryStorage();
     const n = new RawNode({ id: A, peers: [A], storage: s });

@@ -22,7 +22,7 @@ import {
 } from "../../raft/messages.ts";
 import { SeededRandom } from "../../raft/rand.ts";
 import { StateType } from "../../raft/raft.ts";
-import { RawNode } from "../../raft/rawnode.ts";
+import { RawNode, type Ready } from "../../raft/rawnode.ts";
 import { MemoryStorage } from "../../raft/storage.ts";
 import { RaftError } from "../../raft/errors.ts";
 import { checkLinearizable, type Operation } from "./linearizability.ts";
@@ -90,6 +90,8 @@ interface SimNode {
   checkedCommit: number;
   /** ReadIndex answers waiting for the state machine to catch up. */
   waitingReads: { ctx: string; index: number }[];
+  /** A Ready whose persistence is still in flight. */
+  pendingReady: { rd: Ready; doneAt: number } | null;
 }
 
 interface InFlight {
@@ -155,6 +157,8 @@ class Simulation {
   private longDelayRate: number;
   private faults = true;
   private readonly preVote: boolean;
+  /** Persistence completes some steps after the Ready was taken, as with an awaited fsync. */
+  private readonly asyncPersist: boolean;
   /** Flow control varies per seed: one entry per MsgApp exposes more interleavings. */
   private readonly maxSizePerMsg: number;
   private readonly maxInflight: number;
@@ -180,6 +184,7 @@ class Simulation {
     this.preVote = this.rng.next() < 0.75;
     this.checkQuorum = this.rng.next() < 0.75;
     this.maxSizePerMsg = [0, 256, 1024 * 1024][this.rng.int(3)];
+    this.asyncPersist = this.rng.next() < 0.5;
     this.maxInflight = [1, 4, 256][this.rng.int(3)];
     this.stats = {
       seed: opts.seed,
@@ -226,6 +231,7 @@ class Simulation {
       incarnation: 0,
       checkedCommit: 0,
       waitingReads: [],
+      pendingReady: null,
     };
     this.nodes.set(id, node);
     this.start(node);
@@ -253,6 +259,7 @@ class Simulation {
     node.sm = snap.metadata.index > 0 ? machineFromSnapshot(snap) : emptyMachine();
     node.checkedCommit = snap.metadata.index;
     node.waitingReads = [];
+    node.pendingReady = null;
     this.processReady(node);
   }
 
@@ -261,6 +268,7 @@ class Simulation {
     this.log(`crash ${idHex(node.id)} (${why})`);
     node.raw = null;
     node.waitingReads = [];
+    node.pendingReady = null;
     this.stats.crashes++;
     for (const c of this.clients) if (c.pending?.node === node.id) this.giveUp(c);
   }
@@ -307,6 +315,7 @@ class Simulation {
         }
       }
     }
+    this.completePersists();
     this.deliver();
     if (this.faults) this.injectFaults();
     this.driveClients();
@@ -368,47 +377,69 @@ class Simulation {
 
   /** Drains a node's Ready exactly as a real application must: persist, send, apply, advance. */
   private processReady(node: SimNode): void {
-    while (node.raw !== null && node.raw.hasReady()) {
-      const raw = node.raw;
-      const rd = raw.ready();
-      // A crash before the write reaches the disk loses this whole Ready.
-      if (this.faults && this.rng.next() < 0.0002) {
-        this.crash(node, "before persisting");
+    while (node.raw !== null && node.pendingReady === null && node.raw.hasReady()) {
+      const rd = node.raw.ready();
+      if (this.asyncPersist && this.rng.next() < 0.5) {
+        // The write is in flight (like an awaited fsync): the node keeps receiving input
+        // until it completes, and the effects of that input come out in a later Ready.
+        node.pendingReady = { rd, doneAt: this.now + 1 + this.rng.int(3) };
         return;
       }
-      // 1. Persist. Nothing below may happen before this is durable.
-      if (rd.snapshot !== null) {
-        const err = node.storage.applySnapshot(rd.snapshot);
-        if (err !== null) this.fail(`${idHex(node.id)} could not persist snapshot: ${err}`);
-      }
-      node.storage.append(rd.entries);
-      if (rd.hardState !== null) node.storage.setHardState(rd.hardState);
-      this.checkPersistedEntries(node, rd.entries);
-      // A crash here loses the messages and everything volatile, but not the disk.
-      if (this.faults && this.rng.next() < 0.0003) {
-        this.crash(node, "after persisting, before sending");
-        return;
-      }
-      // 2. Send.
-      this.send(rd.messages);
-      // 3. Apply.
-      if (rd.snapshot !== null) {
-        node.sm = machineFromSnapshot(rd.snapshot);
-        node.waitingReads = [];
-      }
-      for (const e of rd.committedEntries) {
-        this.apply(node, e);
-        if (node.raw === null) return; // removed from the group
-      }
-      for (const rs of rd.readStates) {
-        node.waitingReads.push({ ctx: decoder.decode(rs.requestCtx), index: rs.index });
-      }
-      this.serveReads(node);
-      if (rd.softState !== null && rd.softState.state === StateType.Leader) {
-        this.checkLeaderCompleteness(node);
-      }
-      raw.advance(rd);
+      this.finishReady(node, rd);
     }
+  }
+
+  /** Completes the writes that were in flight, then drains what accumulated meanwhile. */
+  private completePersists(): void {
+    for (const node of this.nodes.values()) {
+      const p = node.pendingReady;
+      if (p === null || p.doneAt > this.now) continue;
+      node.pendingReady = null;
+      this.finishReady(node, p.rd);
+      this.processReady(node);
+    }
+  }
+
+  /** Handles one Ready exactly as a real application must: persist, send, apply, advance. */
+  private finishReady(node: SimNode, rd: Ready): void {
+    const raw = node.raw!;
+    // A crash before the write reaches the disk loses this whole Ready.
+    if (this.faults && this.rng.next() < 0.0002) {
+      this.crash(node, "before persisting");
+      return;
+    }
+    // 1. Persist. Nothing below may happen before this is durable.
+    if (rd.snapshot !== null) {
+      const err = node.storage.applySnapshot(rd.snapshot);
+      if (err !== null) this.fail(`${idHex(node.id)} could not persist snapshot: ${err}`);
+    }
+    node.storage.append(rd.entries);
+    if (rd.hardState !== null) node.storage.setHardState(rd.hardState);
+    this.checkPersistedEntries(node, rd.entries);
+    // A crash here loses the messages and everything volatile, but not the disk.
+    if (this.faults && this.rng.next() < 0.0003) {
+      this.crash(node, "after persisting, before sending");
+      return;
+    }
+    // 2. Send.
+    this.send(rd.messages);
+    // 3. Apply.
+    if (rd.snapshot !== null) {
+      node.sm = machineFromSnapshot(rd.snapshot);
+      node.waitingReads = [];
+    }
+    for (const e of rd.committedEntries) {
+      this.apply(node, e);
+      if (node.raw === null) return; // removed from the group
+    }
+    for (const rs of rd.readStates) {
+      node.waitingReads.push({ ctx: decoder.decode(rs.requestCtx), index: rs.index });
+    }
+    this.serveReads(node);
+    if (rd.softState?.state === StateType.Leader && raw.raft.state === StateType.Leader) {
+      this.checkLeaderCompleteness(node);
+    }
+    raw.advance(rd);
   }
 
   private apply(node: SimNode, e: Entry): void {

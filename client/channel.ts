@@ -4,7 +4,7 @@
  * only knows how to connect, keep the connection alive and move framed bytes.
  */
 import http2 from "node:http2";
-import { encodeFrame, FrameDecoder } from "./frame.ts";
+import { encodeFrame, FrameDecoder, frameErrorMessage } from "../api/grpc-frame.ts";
 import { Code, encodeGrpcTimeout, GrpcError, statusFromHttp, statusFromTrailers } from "./status.ts";
 
 /**
@@ -257,7 +257,7 @@ export class RawCall {
     stream.on("data", (chunk: Uint8Array) => {
       const got = this.#decoder.push(chunk);
       if (!Array.isArray(got)) {
-        this.#finish(new GrpcError(Code.Internal, got.frameError));
+        this.#finish(new GrpcError(Code.Internal, frameErrorMessage(got)));
         return;
       }
       this.#queue.push(...got);

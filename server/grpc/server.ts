@@ -11,7 +11,7 @@ import type * as http2 from "node:http2";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
-import { frame, FrameDecoder } from "./framing.ts";
+import { encodeFrame, FrameDecoder, frameErrorMessage } from "../../api/grpc-frame.ts";
 import { encodeGrpcMessage } from "./status.ts";
 import { AsyncQueue } from "./queue.ts";
 
@@ -266,13 +266,8 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     if (this.#finished) return null;
     const r = this.#decoder.push(chunk);
     if (Array.isArray(r)) return r;
-    if (r.kind === "compressed") {
-      this.#fail(etcdError(Code.Unimplemented, 'grpc: Decompressor is not installed for grpc-encoding ""'));
-    } else {
-      this.#fail(
-        etcdError(Code.ResourceExhausted, `grpc: received message larger than max (${r.size} vs. ${r.max})`),
-      );
-    }
+    const code = r.frameError === "compressed" ? Code.Unimplemented : Code.ResourceExhausted;
+    this.#fail(etcdError(code, frameErrorMessage(r)));
     return null;
   }
 
@@ -305,7 +300,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
-    const bytes = frame(toBinary(this.#route.output, r as MessageShape<DescMessage>));
+    const bytes = encodeFrame(toBinary(this.#route.output, r as MessageShape<DescMessage>));
     stream.respond(GRPC_HEADERS, { waitForTrailers: true });
     stream.once("wantTrailers", sendOkTrailers);
     stream.end(bytes);
@@ -325,7 +320,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
       stream.respond(GRPC_HEADERS, { waitForTrailers: true });
       stream.once("wantTrailers", () => stream.sendTrailers(this.#trailers ?? { "grpc-status": "0" }));
     }
-    return stream.write(frame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+    return stream.write(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
   }
 
   drained(): Promise<void> {

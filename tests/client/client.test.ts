@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http2 from "node:http2";
 import { Client, Code, GrpcError } from "../../client/mod.ts";
-import { encodeFrame } from "../../client/frame.ts";
+import { encodeFrame } from "../../api/grpc-frame.ts";
 import { KV, Maintenance, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { freePort, type ServerUnderTest, startRealEtcd } from "../cli/real_etcd.ts";
 

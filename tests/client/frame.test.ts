@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeFrame, FrameDecoder } from "../../client/frame.ts";
+import { encodeFrame, FrameDecoder } from "../../api/grpc-frame.ts";
 import { decodeGrpcMessage, encodeGrpcTimeout } from "../../client/status.ts";
 
 describe("frame", () => {

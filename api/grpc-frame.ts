@@ -1,10 +1,11 @@
 /**
  * gRPC length-prefixed message framing (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md):
  * each message is a 1-byte compressed flag, a 4-byte big-endian length, then the bytes.
+ * Pure, no I/O: the server (server/grpc) and the client (client/) share it.
  */
 
-/** Prefix `msg` with the 5-byte gRPC header (uncompressed). */
-export function frame(msg: Uint8Array): Uint8Array {
+/** Prefixes `msg` with the 5-byte gRPC header (uncompressed: we never negotiate grpc-encoding). */
+export function encodeFrame(msg: Uint8Array): Uint8Array {
   const out = new Uint8Array(5 + msg.length);
   const n = msg.length;
   out[1] = n >>> 24;
@@ -17,19 +18,26 @@ export function frame(msg: Uint8Array): Uint8Array {
 
 /** Why a byte stream could not be split into messages. */
 export type FrameError =
-  | { kind: "compressed" }
-  | { kind: "too-large"; size: number; max: number };
+  | { readonly frameError: "compressed" }
+  | { readonly frameError: "too-large"; readonly size: number; readonly max: number };
+
+/** grpc-go's words for a frame error, so both ends report it as etcd's peers would. */
+export function frameErrorMessage(e: FrameError): string {
+  return e.frameError === "compressed"
+    ? 'grpc: Decompressor is not installed for grpc-encoding ""'
+    : `grpc: received message larger than max (${e.size} vs. ${e.max})`;
+}
 
 /**
  * Splits an HTTP/2 DATA byte stream into gRPC messages. Chunks may cut a message
- * anywhere, so partial frames are kept until complete. Checks each declared length
- * against `maxMessageBytes` before buffering it, so a huge length cannot make us allocate.
+ * anywhere, so partial frames are kept until complete. Each declared length is checked
+ * against `maxMessageBytes` before it is buffered, so a huge length cannot make us allocate.
  */
 export class FrameDecoder {
   #buf: Uint8Array | null = null;
   readonly #max: number;
 
-  constructor(maxMessageBytes: number) {
+  constructor(maxMessageBytes = Infinity) {
     this.#max = maxMessageBytes;
   }
 
@@ -46,9 +54,9 @@ export class FrameDecoder {
     const out: Uint8Array[] = [];
     let off = 0;
     while (buf.length - off >= 5) {
-      if (buf[off] !== 0) return { kind: "compressed" };
+      if (buf[off] !== 0) return { frameError: "compressed" };
       const len = ((buf[off + 1] << 24) >>> 0) + (buf[off + 2] << 16) + (buf[off + 3] << 8) + buf[off + 4];
-      if (len > this.#max) return { kind: "too-large", size: len, max: this.#max };
+      if (len > this.#max) return { frameError: "too-large", size: len, max: this.#max };
       if (buf.length - off - 5 < len) break;
       out.push(buf.subarray(off + 5, off + 5 + len));
       off += 5 + len;

@@ -10,6 +10,7 @@
  * node is a cluster of one and goes through exactly the same path.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import {
   type InternalRaftRequest,
   InternalRaftRequestSchema,
@@ -61,9 +62,17 @@ interface Waiter {
   readonly startedMs: number;
 }
 
+type ReadWaiter = (e: EtcdError | null) => void;
+
+/** Reads whose ReadIndex answer is known, waiting for apply to reach `index`. */
+interface ParkedReads {
+  readonly index: number;
+  readonly waiters: ReadWaiter[];
+}
+
 interface ReadRound {
   readonly ctx: Uint8Array;
-  readonly waiters: ((e: EtcdError | null) => void)[];
+  readonly waiters: ReadWaiter[];
   readonly startedMs: number;
 }
 
@@ -90,10 +99,9 @@ export class Member {
   #nextRequestId: bigint;
   readonly #waiters = new Map<bigint, Waiter>();
   readonly #listeners: ((b: AppliedBatch) => void)[] = [];
-  #readQueue: ((e: EtcdError | null) => void)[] = [];
+  #readQueue: ReadWaiter[] = [];
   #readRound: ReadRound | null = null;
-  /** Read rounds whose index is known, waiting for apply to reach it. */
-  #readsAwaitingApply: { index: number; waiters: ((e: EtcdError | null) => void)[] }[] = [];
+  #readsAwaitingApply: ParkedReads[] = [];
   #readCounter = 0n;
   #scheduled = false;
   #running = false;
@@ -253,7 +261,7 @@ export class Member {
   #releaseReads(): void {
     if (this.#readsAwaitingApply.length === 0) return;
     const applied = Number(this.#store.appliedIndex());
-    const still: { index: number; waiters: ((e: EtcdError | null) => void)[] }[] = [];
+    const still: ParkedReads[] = [];
     for (const r of this.#readsAwaitingApply) {
       if (r.index <= applied) { for (const w of r.waiters) w(null); }
       else still.push(r);
@@ -344,13 +352,12 @@ export class Member {
     for (const e of entries) {
       let request: InternalRaftRequest | null = null;
       let waiter: Waiter | undefined;
-      if (e.type === EntryType.EntryConfChange) {
-        this.#node.applyConfChange(decodeConfChange(e.data));
-      }
+      const isConfChange = e.type === EntryType.EntryConfChange;
+      // Raft's membership is rebuilt from every conf change, even those the store already holds.
+      if (isConfChange) this.#node.applyConfChange(decodeConfChange(e.data));
       if (BigInt(e.index) <= storeApplied) continue; // replayed after a restart: already in the store
-      if (e.type === EntryType.EntryConfChange) {
-        // nothing for the store but the applied index
-      } else if (e.data.length > 0) {
+      // A conf change or an empty entry only advances the store's applied index.
+      if (!isConfChange && e.data.length > 0) {
         const id = requestIdOf(e.data);
         waiter = id === null ? undefined : this.#waiters.get(id);
         if (waiter !== undefined) {
@@ -399,46 +406,25 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Reads InternalRaftRequest.header.ID (field 100, a nested message whose field 1 is the
- * ID) straight from the bytes, so our own entries are matched to their waiting callers
+ * Reads InternalRaftRequest.header.ID (field 100, a RequestHeader whose field 1 is the ID)
+ * straight from the bytes, so our own entries are matched to their waiting callers
  * without decoding the whole request a second time.
  */
 function requestIdOf(data: Uint8Array): bigint | null {
-  let off = 0;
-  while (off < data.length) {
-    const [tag, o1] = varint(data, off);
-    off = o1;
-    const field = Number(tag >> 3n);
-    const wire = Number(tag & 7n);
-    if (wire === 2) {
-      const [len, o2] = varint(data, off);
-      if (field === 100) {
-        // RequestHeader: its first field is ID (field 1, varint: tag byte 8).
-        if (len === 0n) return null;
-        const [t, q] = varint(data, o2);
-        return t === 8n ? varint(data, q)[0] : null;
-      }
-      off = o2 + Number(len);
-    } else if (wire === 0) {
-      off = varint(data, off)[1];
-    } else if (wire === 1) {
-      off += 8;
-    } else if (wire === 5) {
-      off += 4;
-    } else {
-      return null;
+  const request = new BinaryReader(data);
+  while (request.pos < request.len) {
+    const [field, wire] = request.tag();
+    if (field !== 100) {
+      request.skip(wire, field);
+      continue;
     }
+    const header = new BinaryReader(request.bytes());
+    while (header.pos < header.len) {
+      const [f, w] = header.tag();
+      if (f === 1) return BigInt(header.uint64());
+      header.skip(w, f);
+    }
+    return null;
   }
   return null;
-}
-
-function varint(b: Uint8Array, off: number): [bigint, number] {
-  let v = 0n;
-  let shift = 0n;
-  for (;;) {
-    const byte = b[off++];
-    v |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return [v, off];
-    shift += 7n;
-  }
 }

@@ -81,7 +81,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   const memberDir = path.join(config.dataDir, "member");
   fs.mkdirSync(path.join(memberDir, "snap"), { recursive: true, mode: 0o700 });
-  const ids = deriveIds(config);
+  const roster = initialRoster(config);
+  // config checked that --initial-cluster names us with our --initial-advertise-peer-urls.
+  const ids = {
+    memberId: roster.find((m) => m.name === config.name)!.id,
+    clusterId: clusterId(roster.map((m) => m.id)),
+  };
   const wal = Wal.open(config.walDir || path.join(memberDir, "wal"), { meta: ids });
   const meta = wal.replay.meta;
   if (meta !== null && (meta.memberId !== ids.memberId || meta.clusterId !== ids.clusterId)) {
@@ -91,7 +96,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const who = meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
   const store = MvccStore.open(path.join(memberDir, "snap", "db"));
-  const roster = initialRoster(config);
   // The transport delivers to the member, which sends through the transport: tie the knot.
   let receiver: Member | null = null;
   const transport = new PeerTransport({
@@ -195,12 +199,4 @@ function initialRoster(config: ServerConfig): { id: bigint; name: string; peerUr
     name,
     peerUrls: urls,
   }));
-}
-
-function deriveIds(config: ServerConfig): { memberId: bigint; clusterId: bigint } {
-  const ids = [...config.initialCluster.values()].map((urls) =>
-    memberId(urls, { clusterToken: config.initialClusterToken })
-  );
-  const mine = memberId(config.initialAdvertisePeerUrls, { clusterToken: config.initialClusterToken });
-  return { memberId: mine, clusterId: clusterId(ids) };
 }

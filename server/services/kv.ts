@@ -29,20 +29,31 @@ function answer<T extends { header?: unknown }>(deps: KvDeps, o: ApplyOutcome | 
   return r;
 }
 
+/**
+ * Serves a read from the local store — after a ReadIndex round unless serializable — with a
+ * header at the store's current revision, as etcd's range headers are.
+ */
+async function localRead<T extends { header?: unknown }>(
+  deps: KvDeps,
+  opts: { serializable: boolean; read: () => T | EtcdError },
+): Promise<T | EtcdError> {
+  if (!opts.serializable) {
+    const err = await deps.member.readIndex();
+    if (err) return err;
+  }
+  const r = opts.read();
+  if (isEtcdError(r)) return r;
+  r.header = responseHeader(deps.member, deps.store.currentRevision());
+  return r;
+}
+
 export function kvService(deps: KvDeps): ImplOf<typeof KV> {
   const { member, store } = deps;
   return {
     async range(req) {
       const bad = validateRange(req);
       if (bad) return bad;
-      if (!req.serializable) {
-        const err = await member.readIndex();
-        if (err) return err;
-      }
-      const r = store.range(req);
-      if (isEtcdError(r)) return r;
-      r.header = responseHeader(member, store.currentRevision());
-      return r;
+      return localRead(deps, { serializable: req.serializable, read: () => store.range(req) });
     },
     async put(req) {
       const bad = validatePut(req);
@@ -59,12 +70,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
       if (bad) return bad;
       if (isReadOnlyTxn(req)) {
         // Like etcd: a txn that writes nothing is a read, served without the log.
-        const err = await member.readIndex();
-        if (err) return err;
-        const r = store.readTxn(req);
-        if (isEtcdError(r)) return r;
-        r.header = responseHeader(member, store.currentRevision());
-        return r;
+        return localRead(deps, { serializable: false, read: () => store.readTxn(req) });
       }
       return answer(deps, await member.propose(create(InternalRaftRequestSchema, { txn: req })));
     },

@@ -89,6 +89,10 @@ export async function startServer(
 ): Promise<RunningServer> {
   const memberDir = path.join(config.dataDir, "member");
   fs.mkdirSync(path.join(memberDir, "snap"), { recursive: true, mode: 0o700 });
+  // Store copies on their way to or from a peer when we last stopped are of no use now.
+  for (const f of fs.readdirSync(path.join(memberDir, "snap"))) {
+    if (/^(in|out)-.*\.db$/.test(f)) fs.rmSync(path.join(memberDir, "snap", f), { force: true });
+  }
   const walDir = config.walDir || path.join(memberDir, "wal");
   const roster = initialRoster(config);
   const hadLog = Wal.exists(walDir);
@@ -137,6 +141,8 @@ export async function startServer(
     members: () => store.members(),
     isRemoved: (id) => store.removedMembers().has(id),
     onRemoved,
+    onSnapshot: (m, file) => receiver?.stepSnapshot(m, file),
+    snapDir: path.join(memberDir, "snap"),
   });
   const newCluster = !hadLog && config.initialClusterState === "new";
   const member = new Member({
@@ -153,6 +159,11 @@ export async function startServer(
     preVote: config.preVote,
     onMembersChanged: (members) => transport.setPeers(peersOf(members)),
     onRemoved,
+    sendSnapshot: (m, file) => transport.sendSnapshot(m, file),
+    snapshotCount: config.snapshotCount,
+    maxWals: config.maxWals,
+    catchUpEntries: config.snapshotCatchUpEntries,
+    snapDir: path.join(memberDir, "snap"),
   });
   receiver = member;
   const stopping = new AbortController();

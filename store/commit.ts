@@ -77,6 +77,16 @@ export class GroupCommitter {
     if (!this.#closed) this.#begin();
   }
 
+  /** Commits what is pending and runs `fn` with no transaction open (ATTACH needs that). */
+  outside<T>(fn: () => T): T {
+    this.#commit();
+    try {
+      return fn();
+    } finally {
+      if (!this.#closed) this.#begin();
+    }
+  }
+
   /** Commits and leaves no transaction open; the connection may then be closed. */
   close(): void {
     this.#commit();

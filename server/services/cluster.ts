@@ -18,7 +18,8 @@ export function clusterService(deps: ClusterDeps): Partial<ImplOf<typeof Cluster
     memberList() {
       return {
         $typeName: "etcdserverpb.MemberListResponse",
-        header: responseHeader(deps.member, deps.store.currentRevision()),
+        // etcd's Cluster responses carry no revision (its ClusterServer header leaves it out).
+        header: responseHeader(deps.member, 0n),
         members: deps.members(),
       };
     },

@@ -200,7 +200,7 @@ for (const kind of targets) {
       const h = await fetch(`${server.clientUrl}/health`);
       expect(h.status).toBe(200);
       expect(await h.json()).toEqual({ health: "true" });
-      const v = await (await fetch(`${server.clientUrl}/version`)).json();
+      const v = await (await fetch(`${server.clientUrl}/version`)).json() as Record<string, string>;
       expect(Object.keys(v)).toEqual(["etcdserver", "etcdcluster"]);
     });
   });

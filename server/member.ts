@@ -172,6 +172,7 @@ export class Member {
   #stopped = false;
   #lead = 0n;
   #leaderChanges = 0;
+  #proposalsFailed = 0;
   /** The only voter: campaigns at once instead of waiting out an election timeout. */
   readonly #lonely: boolean;
   readonly #ticker: ReturnType<typeof setInterval>;
@@ -261,6 +262,16 @@ export class Member {
     return this.#leaderChanges;
   }
 
+  /** Proposals waiting to be applied (etcd_server_proposals_pending). */
+  get pendingProposals(): number {
+    return this.#waiters.size;
+  }
+
+  /** Proposals that failed: refused, or timed out (etcd_server_proposals_failed_total). */
+  get failedProposals(): number {
+    return this.#proposalsFailed;
+  }
+
   /** etcd's Status.raftIndex: the committed index. */
   get raftIndex(): bigint {
     return BigInt(this.#node.raft.log.committed);
@@ -319,7 +330,10 @@ export class Member {
     const data = toBinary(InternalRaftRequestSchema, request);
     if (data.length > this.#maxRequestBytes) return Promise.resolve(Errors.RequestTooLarge);
     const err = this.#node.propose(data);
-    if (err !== null) return Promise.resolve(this.#lead === 0n ? Errors.NoLeader : Errors.LeaderChanged);
+    if (err !== null) {
+      this.#proposalsFailed++;
+      return Promise.resolve(this.#lead === 0n ? Errors.NoLeader : Errors.LeaderChanged);
+    }
     this.#schedule();
     return new Promise((resolve) => this.#waiters.set(id, { resolve, request, startedMs: Date.now() }));
   }
@@ -405,6 +419,7 @@ export class Member {
     for (const [id, w] of this.#waiters) {
       if (now - w.startedMs > this.#requestTimeoutMs) {
         this.#waiters.delete(id);
+        this.#proposalsFailed++;
         w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
       }
     }

@@ -90,6 +90,8 @@ export class PeerTransport {
   readonly #outboxes = new Map<bigint, Outbox>();
   readonly #servers: http.Server[] = [];
   #closed = false;
+  /** Told each delivered batch's round trip to `to` in seconds (etcd_network_peer_round_trip_time_seconds). */
+  observeRoundTrip: ((to: bigint, seconds: number) => void) | undefined;
 
   constructor(opts: PeerTransportOptions) {
     this.#opts = opts;
@@ -222,6 +224,7 @@ export class PeerTransport {
     box.queue = [];
     box.inFlight = true;
     const url = box.urls[box.nextUrl % box.urls.length] + RAFT_PATH;
+    const started = performance.now();
     fetch(url, {
       method: "POST",
       body,
@@ -235,6 +238,7 @@ export class PeerTransport {
       await r.arrayBuffer();
       if (r.status === 410) this.#opts.onRemoved?.();
       if (r.status !== 204) throw new Error(`peer answered ${r.status}`);
+      this.observeRoundTrip?.(id, (performance.now() - started) / 1000);
     }).catch(() => {
       box.retryAt = Date.now() + 100;
       box.nextUrl++;

@@ -27,6 +27,9 @@ import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { PeerTransport } from "./peer.ts";
+import { etcdMetrics } from "./metrics/etcd.ts";
+import { unhealthyReason } from "./health.ts";
+import { clientWebRoutes, listenMetrics } from "./web.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -167,10 +170,17 @@ export async function startServer(
   });
   receiver = member;
   const stopping = new AbortController();
+  const metrics = etcdMetrics({ member, store });
+  wal.observeSync = metrics.observeWalSync;
+  store.observeCommit(metrics.observeBackendCommit);
+  transport.observeRoundTrip = metrics.observePeerRoundTrip;
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
   // answers "request is too large" for what lies between; we do the same.
-  const grpc = new GrpcServer({ maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024 });
+  const grpc = new GrpcServer({
+    maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024,
+    onHandled: metrics.observeHandled,
+  });
   grpc.addService(KV, kvService({ member, store, maxTxnOps: config.maxTxnOps }));
   grpc.addService(
     Cluster,
@@ -194,7 +204,19 @@ export async function startServer(
   grpc.addService(Auth, {});
   grpc.addService(Lock, {});
   grpc.addService(Election, {});
-  const app = httpApp({ unhealthyReason: () => null });
+  const health = {
+    leaderId: () => member.leaderId,
+    // The alarm feature plugs its active alarms in here ("NOSPACE", "CORRUPT").
+    alarms: (): readonly string[] => [],
+    read: (serializable: boolean) => serializable ? Promise.resolve(null) : member.readIndex(),
+    isLearner: () => member.isLearner,
+  };
+  const web = { grpc, registry: metrics.registry, health, countHealth: metrics.countHealth };
+  const app = httpApp({
+    unhealthyReason: (q) => unhealthyReason(health, q),
+    onHealth: metrics.countHealth,
+    extend: (a) => clientWebRoutes(a, web),
+  });
 
   const listening: Listening[] = [];
   const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
@@ -210,6 +232,7 @@ export async function startServer(
         }),
       );
     }
+    for (const url of config.listenMetricsUrls) listening.push(await listenMetrics(url, web));
   } catch (e) {
     stopping.abort();
     for (const l of listening) await l.close();

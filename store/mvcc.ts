@@ -264,6 +264,11 @@ export class MvccStore {
     return (this.#pragma("page_count") - this.#pragma("freelist_count")) * this.#pragma("page_size");
   }
 
+  /** Tells `fn` each backend commit's duration in seconds (metrics). */
+  observeCommit(fn: (seconds: number) => void): void {
+    this.#committer.observeCommit = fn;
+  }
+
   /** How many keys exist now (for metrics). */
   keyCount(): number {
     return Number((this.#db.query("SELECT count(*) FROM live").values()[0] as bigint[])[0]);

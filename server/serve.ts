@@ -22,6 +22,8 @@ import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { PeerTransport } from "./peer.ts";
+import { startMaintenance } from "./maintenance_setup.ts";
+import { withQuota } from "./quota.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -119,11 +121,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   receiver = member;
   const stopping = new AbortController();
+  let maintenance: ReturnType<typeof startMaintenance>;
+  try {
+    maintenance = startMaintenance(config, { store, member });
+  } catch (e) {
+    await member.stop();
+    store.close();
+    throw e;
+  }
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
   // answers "request is too large" for what lies between; we do the same.
   const grpc = new GrpcServer({ maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024 });
-  grpc.addService(KV, kvService({ member, store, maxTxnOps: config.maxTxnOps }));
+  grpc.addService(
+    KV,
+    withQuota(kvService({ member, store, maxTxnOps: config.maxTxnOps }), maintenance.quota),
+  );
   const self = memberMessage({
     id: who.memberId,
     name: config.name,
@@ -136,7 +149,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   grpc.addService(Cluster, clusterService({ member, store, members: () => [self, ...others] }));
   grpc.addService(
     Maintenance,
-    maintenanceService({ member, store, quotaBackendBytes: config.quotaBackendBytes }),
+    maintenanceService({
+      member,
+      store,
+      quotaBackendBytes: config.quotaBackendBytes,
+      defragmenter: maintenance.defragmenter,
+    }),
   );
   grpc.addService(
     Watch,
@@ -152,7 +170,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   grpc.addService(Auth, {});
   grpc.addService(Lock, {});
   grpc.addService(Election, {});
-  const app = httpApp({ unhealthyReason: () => null });
+  const app = httpApp({ unhealthyReason: () => maintenance.unhealthyReason() });
 
   const listening: Listening[] = [];
   try {
@@ -168,6 +186,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     }
   } catch (e) {
     stopping.abort();
+    maintenance.stop();
     for (const l of listening) await l.close();
     await transport.close();
     await member.stop();
@@ -184,6 +203,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     listening,
     async stop() {
       stopping.abort();
+      maintenance.stop();
       for (const l of listening) await l.close();
       await transport.close();
       await member.stop();

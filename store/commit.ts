@@ -77,6 +77,20 @@ export class GroupCommitter {
     if (!this.#closed) this.#begin();
   }
 
+  /**
+   * Commits what is pending and runs `fn` with no transaction open (VACUUM and WAL
+   * checkpoints need that), then opens the next one.
+   */
+  outsideTransaction<T>(fn: () => T): T {
+    if (this.#closed) throw new Error("store: closed");
+    this.#commit();
+    try {
+      return fn();
+    } finally {
+      this.#begin();
+    }
+  }
+
   /** Commits and leaves no transaction open; the connection may then be closed. */
   close(): void {
     this.#commit();

@@ -13,6 +13,7 @@
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
  */
 import { Database } from "bun:sqlite";
+import { ALARMS_DDL } from "./alarm.ts";
 
 /** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
 export const SCHEMA_VERSION = 2;
@@ -69,6 +70,9 @@ export const DEFAULT_CACHE_KIB = 16 * 1024;
  */
 export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   const db = new Database(path, { create: true, safeIntegers: true, strict: true });
+  // Only takes effect on a new file, before its first table: lets defrag free pages in
+  // small steps (incremental_vacuum) instead of one long VACUUM (see server/defrag.ts).
+  db.run("PRAGMA auto_vacuum = INCREMENTAL");
   db.run("PRAGMA journal_mode = WAL");
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA temp_store = MEMORY");
@@ -76,6 +80,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   db.run("BEGIN IMMEDIATE");
   try {
     db.run(DDL);
+    db.run(ALARMS_DDL);
     db.run("COMMIT");
   } catch (err) {
     db.run("ROLLBACK");

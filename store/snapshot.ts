@@ -98,7 +98,8 @@ function* copyTable(db: Database, t: TableInfo): Generator<void> {
   const insert = `INSERT INTO main.${table} (${cols}) SELECT ${cols} FROM src.${table}`;
   const first = db.query(`${insert} ORDER BY ${keys} LIMIT ?1`);
   const next = db.query(`${insert} WHERE (${keys}) > (${after}) ORDER BY ${keys} LIMIT ?${n + 1}`);
-  const last = db.query(`SELECT ${keys} FROM main.${table} ORDER BY ${keys} DESC LIMIT 1`);
+  const descending = t.key.map((k) => `${quote(k)} DESC`).join(", ");
+  const last = db.query(`SELECT ${keys} FROM main.${table} ORDER BY ${descending} LIMIT 1`);
   let batch = 64;
   let lastKey: unknown[] | null = null;
   for (;;) {

@@ -7,6 +7,11 @@
 import { log } from "./log.ts";
 import type { MvccStore } from "../store/mvcc.ts";
 
+/** Upper bound of pages one step may move. */
+const MAX_STEP_PAGES = 4096;
+/** Vacuum work between two commits of the moved pages. */
+const FLUSH_AFTER_MS = 20;
+
 /** What one defrag did. */
 export interface DefragResult {
   readonly beforeBytes: number;
@@ -51,18 +56,29 @@ export class Defragmenter {
       longest = performance.now() - start;
     } else {
       let pages = 64;
+      let sinceFlushMs = 0;
       // Compactions may free pages meanwhile; stop once a pass finds none left.
       while (store.freePages() > 0) {
         const t = performance.now();
         store.vacuumStep(pages);
         const took = performance.now() - t;
+        sinceFlushMs += took;
+        // Aim each step at stepMs: freeing pages at the end of the file is nearly free,
+        // moving one from the middle is not, so scale by what the last step cost.
+        pages = Math.max(1, Math.min(MAX_STEP_PAGES, Math.floor(pages * this.#stepMs / Math.max(took, 0.1))));
+        if (sinceFlushMs >= FLUSH_AFTER_MS) {
+          // Commit (and checkpoint) the moved pages in small portions: one big commit at
+          // the end would hold the event loop for as long as writing them all back takes.
+          const f = performance.now();
+          store.flush();
+          longest = Math.max(longest, performance.now() - f);
+          sinceFlushMs = 0;
+        }
         longest = Math.max(longest, took);
-        if (took < this.#stepMs / 2 && pages < 1 << 16) pages *= 2;
-        else if (took > this.#stepMs && pages > 1) pages = Math.max(1, pages >> 1);
         await new Promise((r) => setImmediate(r));
       }
       const t = performance.now();
-      store.checkpoint();
+      store.flush();
       longest = Math.max(longest, performance.now() - t);
     }
     const result = {

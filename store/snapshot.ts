@@ -100,7 +100,7 @@ function* copyTable(db: Database, t: TableInfo): Generator<void> {
   const next = db.query(`${insert} WHERE (${keys}) > (${after}) ORDER BY ${keys} LIMIT ?${n + 1}`);
   const descending = t.key.map((k) => `${quote(k)} DESC`).join(", ");
   const last = db.query(`SELECT ${keys} FROM main.${table} ORDER BY ${descending} LIMIT 1`);
-  let batch = 64;
+  let batch = 8;
   let lastKey: unknown[] | null = null;
   for (;;) {
     const started = performance.now();
@@ -110,8 +110,8 @@ function* copyTable(db: Database, t: TableInfo): Generator<void> {
     if (changes < batch) return;
     lastKey = last.values()[0] as unknown[];
     const took = performance.now() - started;
-    if (took < 2 && batch < 8192) batch *= 2;
-    else if (took > 8 && batch > 1) batch = Math.max(1, batch >> 1);
+    if (took < 1 && batch < 8192) batch *= 2;
+    else if (took > 4 && batch > 1) batch = Math.max(1, batch >> 1);
     yield;
   }
 }

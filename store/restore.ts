@@ -39,6 +39,9 @@ export interface Restored {
 export function resetForNewCluster(db: Database): void {
   db.transaction(() => {
     db.run("UPDATE meta SET applied_index = 0, applied_term = 0 WHERE id = 0");
+    // The new cluster's bootstrap conf changes write its roster afresh (store/members.ts).
+    db.run("DELETE FROM members");
+    db.run("DELETE FROM members_removed");
   })();
 }
 

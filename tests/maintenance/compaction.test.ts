@@ -155,7 +155,7 @@ describe("defrag", () => {
     expect(missing.code).toBe(1);
   }, 60_000);
 
-  test("every member of a cluster, one after the other; --cluster takes the member list's URLs", async () => {
+  test("every member of a cluster, one after the other, or --cluster from the member list", async () => {
     const cluster = await startCluster(3);
     const all = cluster.endpoints.join(",");
     await waitFor("a leader", async () => (await etcdts(all, ["put", "a", "b"])).code === 0);
@@ -164,10 +164,15 @@ describe("defrag", () => {
     expect(r.stdout).toBe(
       cluster.endpoints.map((e) => `Finished defragmenting etcd member[${e}]\n`).join(""),
     );
-    // Member list only knows each member's own client URLs for now (clustering work).
+    await waitFor("every member to publish its client URL", async () => {
+      const r = await etcdts(all, ["member", "list"]);
+      return cluster.endpoints.every((e) => r.stdout.includes(`http://${e}`));
+    });
     const viaList = await etcdts(cluster.endpoints[0], ["defrag", "--cluster"]);
     expect(viaList.code).toBe(0);
-    expect(viaList.stdout).toContain(`Finished defragmenting etcd member[http://${cluster.endpoints[0]}]\n`);
+    expect(viaList.stdout.trim().split("\n").sort()).toEqual(
+      cluster.endpoints.map((e) => `Finished defragmenting etcd member[http://${e}]`).sort(),
+    );
     for (const m of cluster.members) await m.stop();
   }, 60_000);
 });

@@ -2,13 +2,16 @@
  * The command tree. A later command group is one more module and one more line here.
  */
 import type { Command } from "./command.ts";
+import { alarmCommand } from "./alarm.ts";
 import { checkCommand } from "./check.ts";
 import { compactionCommand } from "./compaction.ts";
+import { defragCommand } from "./defrag.ts";
 import { endpointCommand } from "./endpoint.ts";
 import { globalFlags } from "./global.ts";
 import { delCommand, getCommand, putCommand } from "./kv.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
+import { snapshotCommand } from "./snapshot.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
 import { watchCommand } from "./watch.ts";
@@ -40,6 +43,9 @@ export function rootCommand(): Command {
       versionCommand,
       memberCommand,
       checkCommand,
+      alarmCommand,
+      defragCommand,
+      snapshotCommand,
       helpCommand,
     ],
   };

@@ -22,6 +22,7 @@ import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { PeerTransport } from "./peer.ts";
+import { setupLeases } from "./lease/setup.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -118,6 +119,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     preVote: config.preVote,
   });
   receiver = member;
+  const leases = setupLeases({
+    member,
+    store,
+    transport: roster.length > 1 ? transport : null,
+    heartbeatMs: config.heartbeatIntervalMs,
+    electionMs: config.electionTimeoutMs,
+    checkpointInterval: config.leaseCheckpointInterval,
+  });
   const stopping = new AbortController();
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
@@ -148,7 +157,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       stopping: stopping.signal,
     }),
   );
-  grpc.addService(Lease, {});
+  grpc.addService(Lease, leases.service);
   grpc.addService(Auth, {});
   grpc.addService(Lock, {});
   grpc.addService(Election, {});
@@ -170,6 +179,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     stopping.abort();
     for (const l of listening) await l.close();
     await transport.close();
+    leases.stop();
     await member.stop();
     store.close();
     throw new Error(`listen failed: ${(e as Error).message}`);
@@ -186,6 +196,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       stopping.abort();
       for (const l of listening) await l.close();
       await transport.close();
+      leases.stop();
       await member.stop();
       store.close();
     },

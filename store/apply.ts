@@ -8,12 +8,16 @@ import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_interna
 import type {
   CompactionResponse,
   DeleteRangeResponse,
+  LeaseCheckpointResponse,
+  LeaseGrantResponse,
+  LeaseRevokeResponse,
   PutResponse,
   RangeResponse,
   TxnResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
+import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
 import type { KvReader } from "./reader.ts";
@@ -27,7 +31,16 @@ export type ApplyOutcome =
     ok: true;
     /** The store revision after this entry. */
     revision: bigint;
-    response: PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | RangeResponse | null;
+    response:
+      | PutResponse
+      | DeleteRangeResponse
+      | TxnResponse
+      | CompactionResponse
+      | RangeResponse
+      | LeaseGrantResponse
+      | LeaseRevokeResponse
+      | LeaseCheckpointResponse
+      | null;
     /** Every change of this entry's revision, in order, prevKv filled (empty if nothing changed). */
     events: Event[];
   }
@@ -47,6 +60,8 @@ export interface ApplyDeps {
   readonly writeStatements: WriteStatements;
   readonly revisions: Revisions;
   hasLease(id: bigint): boolean;
+  /** Tells the lessor what an applied lease entry changed (in-memory bookkeeping only). */
+  leaseChanged(change: LeaseChange): void;
 }
 
 /** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
@@ -108,6 +123,9 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
     };
     return outcome(response, deps.revisions.currentRev, []);
   },
+  leaseGrant: (deps, req) => outcome(applyLeaseGrant(deps, req), deps.revisions.currentRev, []),
+  leaseRevoke: (deps, req) => applyWrite(deps, (_env, w) => applyLeaseRevoke(deps, w, req)),
+  leaseCheckpoint: (deps, req) => outcome(applyLeaseCheckpoint(deps, req), deps.revisions.currentRev, []),
 };
 
 /** Which kind a request is, or null for an empty request (nothing set). */
@@ -130,7 +148,7 @@ export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOu
 }
 
 /** Runs a mutating request at the next revision and advances the revision if it changed anything. */
-function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse>(
+function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse | LeaseRevokeResponse>(
   deps: ApplyDeps,
   run: (env: ApplyEnv, w: RevisionWrite) => R | EtcdError,
 ): ApplyOutcome {

@@ -7,6 +7,7 @@ import { compactionCommand } from "./compaction.ts";
 import { endpointCommand } from "./endpoint.ts";
 import { globalFlags } from "./global.ts";
 import { delCommand, getCommand, putCommand } from "./kv.ts";
+import { leaseCommand } from "./lease.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
 import { txnCommand } from "./txn.ts";
@@ -39,6 +40,7 @@ export function rootCommand(): Command {
       endpointCommand,
       versionCommand,
       memberCommand,
+      leaseCommand,
       checkCommand,
       helpCommand,
     ],

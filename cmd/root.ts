@@ -8,6 +8,8 @@ import { endpointCommand } from "./endpoint.ts";
 import { globalFlags } from "./global.ts";
 import { delCommand, getCommand, putCommand } from "./kv.ts";
 import { leaseCommand } from "./lease.ts";
+import { lockCommand } from "./lock.ts";
+import { electCommand } from "./elect.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
 import { txnCommand } from "./txn.ts";
@@ -41,6 +43,8 @@ export function rootCommand(): Command {
       versionCommand,
       memberCommand,
       leaseCommand,
+      lockCommand,
+      electCommand,
       checkCommand,
       helpCommand,
     ],

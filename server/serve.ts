@@ -23,6 +23,10 @@ import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
+import { Keyspace } from "./concurrency/keyspace.ts";
+import { sessionLeases } from "./concurrency/session.ts";
+import { lockService } from "./services/lock.ts";
+import { electionService } from "./services/election.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -159,8 +163,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   );
   grpc.addService(Lease, leases.service);
   grpc.addService(Auth, {});
-  grpc.addService(Lock, {});
-  grpc.addService(Election, {});
+  const keyspace = new Keyspace(member, store);
+  const recipeLeases = sessionLeases(leases.grant);
+  grpc.addService(Lock, lockService(keyspace, recipeLeases));
+  grpc.addService(Election, electionService(keyspace, recipeLeases));
   const app = httpApp({ unhealthyReason: () => null });
 
   const listening: Listening[] = [];

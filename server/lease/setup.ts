@@ -10,7 +10,8 @@ import type { Member } from "../member.ts";
 import type { PeerTransport } from "../peer.ts";
 import { LeaseFront, leaseService, minLeaseTtl } from "../services/lease.ts";
 import type { ImplOf } from "../grpc/server.ts";
-import type { Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { Lease, LeaseGrantRequest, LeaseGrantResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { EtcdError } from "../../api/errors.ts";
 import { Lessor } from "./lessor.ts";
 import { peerLeaderLink, serveLeaseRoutes } from "./forward.ts";
 
@@ -30,6 +31,8 @@ export interface Leases {
   readonly lessor: Lessor;
   readonly front: LeaseFront;
   readonly service: ImplOf<typeof Lease>;
+  /** LeaseGrant for in-server callers (Lock and Election without a lease). */
+  grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse | EtcdError>;
   stop(): void;
 }
 
@@ -68,5 +71,13 @@ export function setupLeases(opts: LeaseSetupOptions): Leases {
   };
   const front = new LeaseFront(deps);
   if (opts.transport !== null) serveLeaseRoutes(opts.transport, front);
-  return { lessor, front, service: leaseService(deps, front), stop: () => lessor.stop() };
+  const service = leaseService(deps, front);
+  const internal = { path: "", headers: {}, signal: new AbortController().signal };
+  return {
+    lessor,
+    front,
+    service,
+    grant: async (req) => await service.leaseGrant(req, internal),
+    stop: () => lessor.stop(),
+  };
 }

@@ -20,6 +20,7 @@ import { checkCompaction, compactHistory } from "./compaction.ts";
 import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
+import { setMemberAttributes } from "./members.ts";
 import type { KvReader } from "./reader.ts";
 import { responseHeader } from "./responses.ts";
 import { applyTxn } from "./txn.ts";
@@ -111,6 +112,10 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
   range: (deps, req) => {
     const view = { rev: deps.revisions.currentRev, compactRev: deps.revisions.compactRev };
     return outcome(executeRange(deps.reader, req, view), view.rev, []);
+  },
+  memberAttrSet: (deps, req) => {
+    setMemberAttributes(deps.db, { id: req.memberId, name: req.name, clientUrls: req.clientUrls });
+    return outcome(null, deps.revisions.currentRev, []);
   },
   compaction: (deps, req) => {
     const err = checkCompaction(req.revision, deps.revisions);

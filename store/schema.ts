@@ -11,8 +11,10 @@
  * - `meta` is one row: applied index/term (written in the same transaction as the effects
  *   of the entries they name), current and compacted revision.
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
+ * - `members`, `members_removed`: the membership the log decided (members.ts owns them).
  */
 import { Database } from "bun:sqlite";
+import { MEMBERS_DDL } from "./members.ts";
 
 /** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
 export const SCHEMA_VERSION = 2;
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS leases (
   ttl INTEGER NOT NULL DEFAULT 0,
   remaining_ttl INTEGER NOT NULL DEFAULT 0
 );
-`;
+${MEMBERS_DDL}`;
 
 /** Connection options. */
 export interface OpenOptions {

@@ -90,9 +90,10 @@ for (const kind of targets) {
         message: "etcdserver: requested lease not found",
       });
       await lease.leaseRevoke({ ID: g.ID });
-      expect((await kv.range({ key: enc("att/"), rangeEnd: enc("att0") })).kvs.map((k) => dec(k.key))).toEqual([
-        "att/b",
-      ]);
+      expect((await kv.range({ key: enc("att/"), rangeEnd: enc("att0") })).kvs.map((k) => dec(k.key)))
+        .toEqual([
+          "att/b",
+        ]);
       const gone = await lease.leaseTimeToLive({ ID: g.ID });
       expect({ TTL: gone.TTL, grantedTTL: gone.grantedTTL, ID: gone.ID }).toEqual({
         TTL: -1n,
@@ -105,7 +106,9 @@ for (const kind of targets) {
       const g = await lease.leaseGrant({ TTL: 60n });
       for (const k of ["rv/3", "rv/1", "rv/2"]) await kv.put({ key: enc(k), value: enc("x"), lease: g.ID });
       const w = client.service(Watch).watch();
-      await w.send({ requestUnion: { case: "createRequest", value: { key: enc("rv/"), rangeEnd: enc("rv0") } } });
+      await w.send({
+        requestUnion: { case: "createRequest", value: { key: enc("rv/"), rangeEnd: enc("rv0") } },
+      });
       expect((await w.read())!.created).toBe(true);
       const r = await lease.leaseRevoke({ ID: g.ID });
       const ev = (await w.read())!;

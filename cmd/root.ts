@@ -9,6 +9,9 @@ import { defragCommand } from "./defrag.ts";
 import { endpointCommand } from "./endpoint.ts";
 import { globalFlags } from "./global.ts";
 import { delCommand, getCommand, putCommand } from "./kv.ts";
+import { leaseCommand } from "./lease.ts";
+import { lockCommand } from "./lock.ts";
+import { electCommand } from "./elect.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
 import { snapshotCommand } from "./snapshot.ts";
@@ -42,6 +45,9 @@ export function rootCommand(): Command {
       endpointCommand,
       versionCommand,
       memberCommand,
+      leaseCommand,
+      lockCommand,
+      electCommand,
       checkCommand,
       alarmCommand,
       defragCommand,

@@ -97,6 +97,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "experimental-enable-v2v3": { kind: "string", def: "", fate: "accepted" },
   "experimental-backend-bbolt-freelist-type": { kind: "string", def: "array", fate: "accepted" },
   "experimental-enable-lease-checkpoint": { kind: "bool", def: "false", fate: "accepted" },
+  "experimental-lease-checkpoint-interval": { kind: "string", def: "5m", fate: "works" },
   "experimental-compaction-batch-limit": { kind: "int", def: "1000", fate: "accepted" },
   "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
   "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
@@ -147,6 +148,8 @@ export interface ServerConfig {
   readonly initialCorruptCheck: boolean;
   readonly corruptCheckTime: string;
   readonly watchProgressNotifyInterval: string;
+  /** How often the leader checkpoints remaining lease TTLs (a Go duration). */
+  readonly leaseCheckpointInterval: string;
 }
 
 export type ParseResult =
@@ -345,6 +348,7 @@ function buildConfig(
     initialCorruptCheck: isTrue(get("experimental-initial-corrupt-check")),
     corruptCheckTime: get("experimental-corrupt-check-time"),
     watchProgressNotifyInterval: get("experimental-watch-progress-notify-interval"),
+    leaseCheckpointInterval: get("experimental-lease-checkpoint-interval"),
   };
   if (config.heartbeatIntervalMs <= 0 || config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     return {

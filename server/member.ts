@@ -163,6 +163,8 @@ export class Member {
   readonly #snapshotListeners: ((s: SnapshotInstalled) => void)[] = [];
   #copies = 0;
   readonly #listeners: ((b: AppliedBatch) => void)[] = [];
+  readonly #leaderListeners: ((isLeader: boolean) => void)[] = [];
+  #wasLeader = false;
   #readQueue: ReadWaiter[] = [];
   #readRound: ReadRound | null = null;
   #readsAwaitingApply: ParkedReads[] = [];
@@ -305,6 +307,14 @@ export class Member {
   /** Subscribes to applied batches (the watch hub). */
   onApplied(listener: (b: AppliedBatch) => void): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Subscribes to this member becoming or ceasing to be the leader (the lessor promotes
+   * and demotes itself on it). Called after the Ready that changed it was handled.
+   */
+  onLeaderChange(listener: (isLeader: boolean) => void): void {
+    this.#leaderListeners.push(listener);
   }
 
   /** A Raft message from a peer. */
@@ -467,6 +477,10 @@ export class Member {
       const rd = this.#node.ready();
       await this.#handleReady(rd);
       this.#node.advance(rd);
+      if (this.isLeader !== this.#wasLeader) {
+        this.#wasLeader = this.isLeader;
+        for (const l of this.#leaderListeners) l(this.#wasLeader);
+      }
       // Raft refuses to campaign while conf changes (the bootstrap ones) are unapplied.
       if (this.#lonely && this.#node.raft.state === StateType.Follower && this.#lead === 0n) {
         this.#node.campaign();

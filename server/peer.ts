@@ -56,6 +56,9 @@ function decodeBatch(bytes: Uint8Array): Uint8Array[] | null {
   return out;
 }
 
+/** A handler of an extra POST route on the peer port: request body in, response out. */
+export type PeerRoute = (body: Uint8Array) => Promise<Response>;
+
 export interface PeerTransportOptions {
   readonly clusterId: bigint;
   readonly memberId: bigint;
@@ -89,6 +92,7 @@ export class PeerTransport {
   readonly #opts: PeerTransportOptions;
   readonly #outboxes = new Map<bigint, Outbox>();
   readonly #servers: http.Server[] = [];
+  readonly #routes = new Map<string, PeerRoute>();
   #closed = false;
   /** Told each delivered batch's round trip to `to` in seconds (etcd_network_peer_round_trip_time_seconds). */
   observeRoundTrip: ((to: bigint, seconds: number) => void) | undefined;
@@ -180,7 +184,45 @@ export class PeerTransport {
       }
       return c.body(null, 204);
     });
+    for (const [path, handler] of this.#routes) {
+      app.post(path, async (c) => {
+        if (c.req.header(CLUSTER_HEADER) !== expected) return c.text("cluster ID mismatch", 412);
+        return await handler(new Uint8Array(await c.req.arrayBuffer()));
+      });
+    }
     return app;
+  }
+
+  /**
+   * Adds a POST route beside /raft (lease keep-alives forwarded to the leader use
+   * /leases, as in etcd). Register before `listen`.
+   */
+  route(path: string, handler: PeerRoute): void {
+    this.#routes.set(path, handler);
+  }
+
+  /**
+   * POSTs `body` to `path` on member `id`, trying its peer URLs in turn; null when none
+   * answered (the caller decides whether to retry).
+   */
+  async post(id: bigint, path: string, body: Uint8Array, signal?: AbortSignal): Promise<Response | null> {
+    const urls = this.#outboxes.get(id)?.urls ?? [];
+    for (const u of urls) {
+      try {
+        return await fetch(u + path, {
+          method: "POST",
+          body,
+          headers: {
+            [CLUSTER_HEADER]: idHex(this.#opts.clusterId),
+            "Content-Type": "application/octet-stream",
+          },
+          signal: signal ?? AbortSignal.timeout(5000),
+        });
+      } catch {
+        // try the next URL
+      }
+    }
+    return null;
   }
 
   /** Serves the peer port on `url`. */

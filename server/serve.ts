@@ -27,6 +27,11 @@ import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { PeerTransport } from "./peer.ts";
+import { setupLeases } from "./lease/setup.ts";
+import { Keyspace } from "./concurrency/keyspace.ts";
+import { sessionLeases } from "./concurrency/session.ts";
+import { lockService } from "./services/lock.ts";
+import { electionService } from "./services/election.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
@@ -171,6 +176,14 @@ export async function startServer(
     snapDir: path.join(memberDir, "snap"),
   });
   receiver = member;
+  const leases = setupLeases({
+    member,
+    store,
+    transport,
+    heartbeatMs: config.heartbeatIntervalMs,
+    electionMs: config.electionTimeoutMs,
+    checkpointInterval: config.leaseCheckpointInterval,
+  });
   const stopping = new AbortController();
   const metrics = etcdMetrics({ member, store });
   wal.observeSync = metrics.observeWalSync;
@@ -218,10 +231,12 @@ export async function startServer(
       stopping: stopping.signal,
     }),
   );
-  grpc.addService(Lease, {});
+  grpc.addService(Lease, leases.service);
   grpc.addService(Auth, {});
-  grpc.addService(Lock, {});
-  grpc.addService(Election, {});
+  const keyspace = new Keyspace(member, store);
+  const recipeLeases = sessionLeases(leases.grant);
+  grpc.addService(Lock, lockService(keyspace, recipeLeases));
+  grpc.addService(Election, electionService(keyspace, recipeLeases));
   const health = {
     leaderId: () => member.leaderId,
     alarms: (): readonly string[] => store.alarms().map((a) => AlarmType[a.alarm]),
@@ -255,6 +270,7 @@ export async function startServer(
     maintenance.stop();
     for (const l of listening) await l.close();
     await transport.close();
+    leases.stop();
     await member.stop();
     store.close();
     throw new Error(`listen failed: ${(e as Error).message}`);
@@ -277,6 +293,7 @@ export async function startServer(
       maintenance.stop();
       for (const l of listening) await l.close();
       await transport.close();
+      leases.stop();
       await member.stop();
       store.close();
     },

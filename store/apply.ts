@@ -9,6 +9,9 @@ import type {
   AlarmResponse,
   CompactionResponse,
   DeleteRangeResponse,
+  LeaseCheckpointResponse,
+  LeaseGrantResponse,
+  LeaseRevokeResponse,
   PutResponse,
   RangeResponse,
   TxnResponse,
@@ -16,6 +19,7 @@ import type {
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { alarmGate, applyAlarm } from "./alarm.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
+import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
 import { setMemberAttributes } from "./members.ts";
@@ -37,6 +41,9 @@ export type ApplyOutcome =
       | CompactionResponse
       | RangeResponse
       | AlarmResponse
+      | LeaseGrantResponse
+      | LeaseRevokeResponse
+      | LeaseCheckpointResponse
       | null;
     /** Every change of this entry's revision, in order, prevKv filled (empty if nothing changed). */
     events: Event[];
@@ -57,6 +64,8 @@ export interface ApplyDeps {
   readonly writeStatements: WriteStatements;
   readonly revisions: Revisions;
   hasLease(id: bigint): boolean;
+  /** Tells the lessor what an applied lease entry changed (in-memory bookkeeping only). */
+  leaseChanged(change: LeaseChange): void;
 }
 
 /** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
@@ -124,6 +133,9 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
   },
   alarm: (deps, req) =>
     outcome(applyAlarm(deps.db, req, deps.revisions.currentRev), deps.revisions.currentRev, []),
+  leaseGrant: (deps, req) => outcome(applyLeaseGrant(deps, req), deps.revisions.currentRev, []),
+  leaseRevoke: (deps, req) => applyWrite(deps, (_env, w) => applyLeaseRevoke(deps, w, req)),
+  leaseCheckpoint: (deps, req) => outcome(applyLeaseCheckpoint(deps, req), deps.revisions.currentRev, []),
 };
 
 /** Which kind a request is, or null for an empty request (nothing set). */
@@ -148,7 +160,7 @@ export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOu
 }
 
 /** Runs a mutating request at the next revision and advances the revision if it changed anything. */
-function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse>(
+function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse | LeaseRevokeResponse>(
   deps: ApplyDeps,
   run: (env: ApplyEnv, w: RevisionWrite) => R | EtcdError,
 ): ApplyOutcome {

@@ -28,6 +28,7 @@ import {
   removedMembers,
 } from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
+import { type LeaseChange, leaseKeys, type LeaseRow, leaseRows } from "./lease.ts";
 import { openDatabase, type OpenOptions as DatabaseOptions } from "./schema.ts";
 import { applyTxn, isReadOnly } from "./txn.ts";
 import { RevisionWrite, WriteStatements } from "./writer.ts";
@@ -35,6 +36,7 @@ import { RevisionWrite, WriteStatements } from "./writer.ts";
 export type { ApplyOutcome } from "./apply.ts";
 export type { EventsQuery } from "./events.ts";
 export type { HashKvResult } from "./hash.ts";
+export type { LeaseChange, LeaseRow } from "./lease.ts";
 export type { MemberChange, MemberRecord } from "./members.ts";
 
 /** Options of `MvccStore.open`. */
@@ -72,6 +74,7 @@ export class MvccStore {
   readonly #saveProgress: Statement;
   readonly #hasLease: Statement;
   readonly #committer: GroupCommitter;
+  readonly #leaseListeners: ((c: LeaseChange) => void)[] = [];
   #durableAppliedIndex: bigint;
 
   readonly #path: string;
@@ -95,6 +98,9 @@ export class MvccStore {
       writeStatements: new WriteStatements(db),
       revisions: this.#progress,
       hasLease: (id) => this.hasLease(id),
+      leaseChanged: (c) => {
+        for (const l of this.#leaseListeners) l(c);
+      },
     };
   }
 
@@ -170,6 +176,21 @@ export class MvccStore {
   /** Whether a lease exists (a put may only attach an existing lease). */
   hasLease(id: bigint): boolean {
     return this.#hasLease.values(id).length > 0;
+  }
+
+  /** Subscribes to lease changes as entries are applied (the lessor's feed). */
+  onLeaseChange(listener: (c: LeaseChange) => void): void {
+    this.#leaseListeners.push(listener);
+  }
+
+  /** Every lease, by ID. */
+  leases(): LeaseRow[] {
+    return leaseRows(this.#db);
+  }
+
+  /** The keys attached to a lease, in key order. */
+  leaseKeys(id: bigint): Uint8Array[] {
+    return leaseKeys(this.#db, id);
   }
 
   /**

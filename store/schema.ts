@@ -18,7 +18,7 @@ import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
 
 /** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS live (
 CREATE INDEX IF NOT EXISTS live_by_lease ON live (lease) WHERE lease != 0;
 CREATE TABLE IF NOT EXISTS leases (
   id INTEGER PRIMARY KEY,
-  ttl INTEGER NOT NULL DEFAULT 0
+  ttl INTEGER NOT NULL DEFAULT 0,
+  remaining_ttl INTEGER NOT NULL DEFAULT 0
 );
 ${MEMBERS_DDL}`;
 

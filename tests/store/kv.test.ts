@@ -253,7 +253,7 @@ describe("applied index", () => {
   });
 
   test("unimplemented request kinds answer Unimplemented without failing the batch", () => {
-    const [o, p] = d.apply(req({ leaseGrant: { TTL: 5n, ID: 1n } }), req({ put: put("a", "1") }));
+    const [o, p] = d.apply(req({ authEnable: {} }), req({ put: put("a", "1") }));
     expect(o.ok).toBe(false);
     expect(!o.ok && o.error.code).toBe(12);
     expect(p.ok && p.revision).toBe(2n);

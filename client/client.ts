@@ -106,6 +106,9 @@ const readOnlyMethods = new Set([
   "LeaseLeases",
 ]);
 
+/** What a learner answers to calls only voters serve (etcd's ErrGPRCNotSupportedForLearner). */
+const LEARNER_REFUSAL = "etcdserver: rpc not supported for learner";
+
 // Between rounds over all endpoints, wait this long (doubling, capped) before trying again.
 const retryBackoffMs = [50, 100, 200, 400, 800];
 
@@ -194,7 +197,9 @@ export class Client {
         return reply;
       }
       tried++;
-      if (!(opts.retryUnavailable && err.code === Code.Unavailable && tried < this.#channels.length)) {
+      // A learner refuses before doing anything, so even a write may go to another member.
+      const retryable = opts.retryUnavailable || err.message === LEARNER_REFUSAL;
+      if (!(retryable && err.code === Code.Unavailable && tried < this.#channels.length)) {
         throw err;
       }
       this.#pinned = (this.#pinned + 1) % this.#channels.length;

@@ -71,6 +71,11 @@ export interface GrpcServerOptions {
   onOtherRequest?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
   /** Called once per finished call (metrics): its path, kind, status code and duration. */
   onHandled?: (call: HandledCall) => void;
+  /**
+   * Checked before a handler runs (etcd's interceptors): an error refuses the call. `req`
+   * is the request of a unary call, undefined for a streaming one.
+   */
+  admit?: (path: string, req: unknown) => EtcdError | null;
 }
 
 /** A finished call, as the metrics see it. */
@@ -136,6 +141,7 @@ export class GrpcServer {
     }
     const call = new Call(stream, headers, path, route, this.#opts.maxRecvMessageBytes);
     call.onHandled = this.#opts.onHandled;
+    call.admit = this.#opts.admit;
     call.start();
   };
 
@@ -156,6 +162,8 @@ export class GrpcServer {
   async callUnary(path: string, req: unknown, ctx: CallContext): Promise<unknown | EtcdError> {
     const route = this.#routes.get(path);
     if (route === undefined) return this.#unknown(path);
+    const refused = this.#opts.admit?.(path, req) ?? null;
+    if (refused !== null) return refused;
     const started = performance.now();
     let r: unknown;
     try {
@@ -180,6 +188,8 @@ export class GrpcServer {
   ): Promise<EtcdError | void> {
     const route = this.#routes.get(path);
     if (route === undefined) return this.#unknown(path);
+    const refused = this.#opts.admit?.(path, undefined) ?? null;
+    if (refused !== null) return refused;
     const started = performance.now();
     let r: EtcdError | void;
     try {
@@ -256,6 +266,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   #finished = false;
   #trailers: http2.OutgoingHttpHeaders | null = null;
   onHandled: ((call: HandledCall) => void) | undefined;
+  admit: GrpcServerOptions["admit"];
   readonly #startedMs = performance.now();
 
   constructor(
@@ -294,7 +305,12 @@ class Call<I, O> implements StreamSink<O>, CallContext {
       this.#finished = true;
       if (!this.#abort.signal.aborted) this.#abort.abort();
     });
-    if (this.#route.kind === "unary" || this.#route.kind === "server_streaming") this.#readOne();
+    const unary = this.#route.kind === "unary";
+    const refused = unary ? null : this.admit?.(this.path, undefined) ?? null;
+    if (refused !== null) {
+      this.#fail(refused);
+      stream.resume();
+    } else if (unary || this.#route.kind === "server_streaming") this.#readOne();
     else this.#readMany();
   }
 
@@ -317,8 +333,10 @@ class Call<I, O> implements StreamSink<O>, CallContext {
       }
       const req = this.#parse(msg);
       if (req === null) return;
-      if (this.#route.kind === "unary") this.#runUnary(req);
-      else this.#runStreaming(this.#route.handler(req, this, this));
+      if (this.#route.kind !== "unary") return this.#runStreaming(this.#route.handler(req, this, this));
+      const refused = this.admit?.(this.path, req) ?? null;
+      if (refused !== null) return this.#fail(refused);
+      this.#runUnary(req);
     });
   }
 

@@ -64,7 +64,7 @@ test("a learner serves Status and serializable reads only", async () => {
     method: "POST",
     body: JSON.stringify({ key: "aw==", value: "dg==" }),
   });
-  expect((await gw.json()).message).toBe(REFUSED);
+  expect(((await gw.json()) as { message: string }).message).toBe(REFUSED);
 
   // A client that lists the learner first moves on to a voter, even for a write.
   expect((await etcdts([learner, voters].join(","), ["put", "k", "v3"])).stdout).toBe("OK\n");

@@ -92,7 +92,7 @@ test("--experimental-corrupt-check-time: the leader raises CORRUPT for the tampe
     expect(r.stderr).toBe("Error: etcdserver: corrupt cluster\n");
   }
   expect((await etcdctl(all, ["alarm", "list"])).stdout).toBe(alarm);
-  const health = await (await fetch(`${cluster.members[0].clientUrl}/health`)).json();
+  const health = await (await fetch(`${cluster.members[0].clientUrl}/health`)).json() as { health: string };
   expect(health.health).toBe("false");
   // The leader logged why.
   const leaderLog = cluster.members.map((m) => m.stderr()).join("");

@@ -223,7 +223,8 @@ export async function printerFor(ctx: RunContext): Promise<Printer> {
 /** A client for the settings; the caller closes it. */
 export async function newClient(settings: ClientSettings): Promise<Client> {
   const { Client } = await import("../client/client.ts");
-  return new Client(settings);
+  // A CLI process makes one call and exits: put/get/del need no shared HTTP/2 session.
+  return new Client({ ...settings, oneShotUnary: true });
 }
 
 /** The --command-timeout in milliseconds. */

@@ -56,7 +56,8 @@ const defaultWindow = 65535;
 const maxFrame = 16384; // always allowed, whatever the peer's SETTINGS_MAX_FRAME_SIZE
 const stream = 1;
 
-function frame(type: number, flags: number, streamId: number, payload: Uint8Array): Uint8Array {
+/** One HTTP/2 frame's bytes (RFC 9113 §4.1); exported for tests that play a server. */
+export function frame(type: number, flags: number, streamId: number, payload: Uint8Array): Uint8Array {
   const b = new Uint8Array(9 + payload.length);
   b[0] = payload.length >>> 16;
   b[1] = (payload.length >>> 8) & 0xff;
@@ -68,7 +69,8 @@ function frame(type: number, flags: number, streamId: number, payload: Uint8Arra
   return b;
 }
 
-function u32(v: number): Uint8Array {
+/** A big-endian uint32, as frame payloads carry them. */
+export function u32(v: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, v);
   return b;

@@ -14,6 +14,7 @@ import { lockCommand } from "./lock.ts";
 import { electCommand } from "./elect.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
+import { moveLeaderCommand } from "./move-leader.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
@@ -45,6 +46,7 @@ export function rootCommand(): Command {
       endpointCommand,
       versionCommand,
       memberCommand,
+      moveLeaderCommand,
       leaseCommand,
       lockCommand,
       electCommand,

@@ -143,6 +143,7 @@ export class Member {
   readonly #send: (messages: readonly Message[]) => void;
   readonly #requestTimeoutMs: number;
   readonly #electionMs: number;
+  readonly #heartbeatMs: number;
   #nextRequestId: bigint;
   readonly #waiters = new Map<bigint, Waiter>();
   readonly #confWaiters = new Map<bigint, ConfWaiter>();
@@ -195,6 +196,7 @@ export class Member {
     this.#maxWals = opts.maxWals ?? 0;
     this.#snapDir = opts.snapDir ?? os.tmpdir();
     this.#electionMs = opts.electionMs;
+    this.#heartbeatMs = opts.heartbeatMs;
     // etcd: 5s plus twice the election timeout before a proposal is declared timed out.
     this.#requestTimeoutMs = 5000 + 2 * opts.electionMs;
     // Request IDs embed the member ID so that another member's entry never resolves our caller.
@@ -370,6 +372,23 @@ export class Member {
     const pr = this.#node.raft.tracker.progress.get(id);
     if (pr === undefined) return Errors.MemberNotFound;
     if (pr.match < this.#node.raft.log.committed * 0.9) return Errors.LearnerNotReady;
+    return null;
+  }
+
+  /**
+   * Hands leadership to `to` (etcd's MoveLeader): resolves once `to` leads, or with
+   * TimeoutLeaderTransfer. Only the leader may ask.
+   */
+  async transferLeadership(to: bigint, timeoutMs = this.#requestTimeoutMs): Promise<EtcdError | null> {
+    if (!this.isLeader) return Errors.NotLeader;
+    this.#node.transferLeadership(to);
+    this.#schedule();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#lead !== to) {
+      if (this.#stopped) return Errors.Stopped;
+      if (Date.now() > deadline) return Errors.TimeoutLeaderTransfer;
+      await new Promise((r) => setTimeout(r, this.#heartbeatMs));
+    }
     return null;
   }
 

@@ -21,6 +21,7 @@ import { Wal } from "../wal/wal.ts";
 import { kvService } from "./services/kv.ts";
 import { clusterService } from "./services/cluster.ts";
 import { maintenanceService } from "./services/maintenance.ts";
+import { moveLeaderService } from "./services/move-leader.ts";
 import { watchService } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
@@ -214,12 +215,15 @@ export async function startServer(
   );
   grpc.addService(
     Maintenance,
-    maintenanceService({
-      member,
-      store,
-      quotaBackendBytes: config.quotaBackendBytes,
-      defragmenter: maintenance.defragmenter,
-    }),
+    {
+      ...maintenanceService({
+        member,
+        store,
+        quotaBackendBytes: config.quotaBackendBytes,
+        defragmenter: maintenance.defragmenter,
+      }),
+      ...moveLeaderService({ member, store }),
+    },
   );
   grpc.addService(
     Watch,

@@ -22,6 +22,10 @@ import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { PeerTransport } from "./peer.ts";
+import { tokenProvider } from "./auth/tokens.ts";
+import { AuthGuard } from "./auth/guard.ts";
+import { authService } from "./services/auth.ts";
+import { serverTls } from "./tls.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -95,7 +99,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   const who = meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
+  const tokens = tokenProvider(config.authToken, { ttlSeconds: config.authTokenTtl });
+  if (typeof tokens === "string") throw new Error(tokens);
+  const clientTls = serverTls(config.clientTls, {
+    dataDir: config.dataDir,
+    side: "client",
+    hosts: config.listenClientUrls.map((u) => u.hostname),
+  });
   const store = MvccStore.open(path.join(memberDir, "snap", "db"));
+  // Before the member replays the log: simple tokens are learnt from applied entries.
+  store.auth.listen(tokens);
+  const guard = new AuthGuard({ auth: store.auth, tokens, clientCertAuth: config.clientTls.clientCertAuth });
   // The transport delivers to the member, which sends through the transport: tie the knot.
   let receiver: Member | null = null;
   const transport = new PeerTransport({
@@ -122,7 +136,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
   // answers "request is too large" for what lies between; we do the same.
-  const grpc = new GrpcServer({ maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024 });
+  const grpc = new GrpcServer({
+    maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024,
+    guard: (path, req, ctx) => guard.check(path, req, ctx),
+  });
   grpc.addService(KV, kvService({ member, store, maxTxnOps: config.maxTxnOps }));
   const self = memberMessage({
     id: who.memberId,
@@ -146,10 +163,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       maxRequestBytes: config.maxRequestBytes,
       progressNotifyInterval: config.watchProgressNotifyInterval,
       stopping: stopping.signal,
+      guard,
     }),
   );
   grpc.addService(Lease, {});
-  grpc.addService(Auth, {});
+  grpc.addService(Auth, authService({ member, store, tokens, bcryptCost: config.bcryptCost }));
   grpc.addService(Lock, {});
   grpc.addService(Election, {});
   const app = httpApp({ unhealthyReason: () => null });
@@ -163,6 +181,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           onStream: grpc.onStream,
           fetch: app.fetch,
           maxConcurrentStreams: config.maxConcurrentStreams,
+          tls: url.protocol === "https:" ? clientTls : null,
         }),
       );
     }

@@ -13,6 +13,7 @@ import type {
   TxnResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
@@ -27,7 +28,14 @@ export type ApplyOutcome =
     ok: true;
     /** The store revision after this entry. */
     revision: bigint;
-    response: PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | RangeResponse | null;
+    response:
+      | PutResponse
+      | DeleteRangeResponse
+      | TxnResponse
+      | CompactionResponse
+      | RangeResponse
+      | AuthResponse
+      | null;
     /** Every change of this entry's revision, in order, prevKv filled (empty if nothing changed). */
     events: Event[];
   }
@@ -47,6 +55,10 @@ export interface ApplyDeps {
   readonly writeStatements: WriteStatements;
   readonly revisions: Revisions;
   hasLease(id: bigint): boolean;
+  /** Users, roles and the auth flag (store/auth.ts). */
+  readonly auth: AuthStore;
+  /** Index of the entry being applied. */
+  appliedIndex(): bigint;
 }
 
 /** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
@@ -108,7 +120,18 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
     };
     return outcome(response, deps.revisions.currentRev, []);
   },
+  ...authHandlers(),
 };
+
+/** One handler per auth kind, all served by the AuthStore; they change no key revision. */
+function authHandlers(): { [K in AuthKind]: Handler<K> } {
+  const out: Partial<Record<AuthKind, Handler<AuthKind>>> = {};
+  for (const kind of AUTH_KINDS) {
+    out[kind] = (deps, req) =>
+      outcome(deps.auth.apply(kind, req, deps.appliedIndex()), deps.revisions.currentRev, []);
+  }
+  return out as { [K in AuthKind]: Handler<K> };
+}
 
 /** Which kind a request is, or null for an empty request (nothing set). */
 export function requestKind(req: InternalRaftRequest): RequestKind | null {

@@ -12,6 +12,7 @@ import type {
   TxnResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import { AuthStore } from "./auth.ts";
 import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
 import { type EventsQuery, eventsSince } from "./events.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
@@ -75,7 +76,14 @@ export class MvccStore {
       writeStatements: new WriteStatements(db),
       revisions: this.#progress,
       hasLease: (id) => this.hasLease(id),
+      auth: new AuthStore(db),
+      appliedIndex: () => this.#progress.appliedIndex,
     };
+  }
+
+  /** The replicated users, roles and auth flag; read-only outside the apply loop. */
+  get auth(): AuthStore {
+    return this.#deps.auth;
   }
 
   /** Opens or creates the store at `path` (":memory:" for tests). */

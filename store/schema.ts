@@ -13,6 +13,7 @@
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
  */
 import { Database } from "bun:sqlite";
+import { AUTH_DDL } from "./auth.ts";
 
 /** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
 export const SCHEMA_VERSION = 2;
@@ -76,6 +77,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   db.run("BEGIN IMMEDIATE");
   try {
     db.run(DDL);
+    db.run(AUTH_DDL);
     db.run("COMMIT");
   } catch (err) {
     db.run("ROLLBACK");

@@ -2,6 +2,7 @@
  * The command tree. A later command group is one more module and one more line here.
  */
 import type { Command } from "./command.ts";
+import { authCommand } from "./auth.ts";
 import { checkCommand } from "./check.ts";
 import { compactionCommand } from "./compaction.ts";
 import { endpointCommand } from "./endpoint.ts";
@@ -9,6 +10,8 @@ import { globalFlags } from "./global.ts";
 import { delCommand, getCommand, putCommand } from "./kv.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
+import { roleCommand } from "./role.ts";
+import { userCommand } from "./user.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
 import { watchCommand } from "./watch.ts";
@@ -40,6 +43,9 @@ export function rootCommand(): Command {
       versionCommand,
       memberCommand,
       checkCommand,
+      authCommand,
+      userCommand,
+      roleCommand,
       helpCommand,
     ],
   };

@@ -98,7 +98,6 @@ export const roleCommand: Command = {
       run: (ctx, args) =>
         runAuth(
           ctx,
-          args,
           { ok: args.length === 0, usage: "role list command requires no arguments" },
           async (
             { auth, callOpts, print },

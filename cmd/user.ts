@@ -122,7 +122,6 @@ export const userCommand: Command = {
       run: (ctx, args) =>
         runAuth(
           ctx,
-          args,
           { ok: args.length === 0, usage: "user list command requires no arguments" },
           async (
             { auth, callOpts, print },

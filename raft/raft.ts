@@ -44,6 +44,11 @@ export interface RaftConfig {
   peers?: readonly NodeId[];
   /** Initial learners, under the same rule as `peers`. */
   learners?: readonly NodeId[];
+  /**
+   * Context carried by each bootstrap conf change (etcd puts the member's name and URLs
+   * there, so every member learns the initial roster from the log itself).
+   */
+  peerContexts?: ReadonlyMap<NodeId, Uint8Array>;
   storage: Storage;
   /** Ticks without hearing from a leader before campaigning (randomized in [e, 2e)). Default 10. */
   electionTick?: number;

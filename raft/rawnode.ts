@@ -96,7 +96,7 @@ export class RawNode {
     const st = cfg.storage;
     const { hardState } = st.initialState();
     if (voters.length + learners.length > 0 && st.lastIndex() === 0 && isEmptyHardState(hardState)) {
-      this.bootstrap(voters, learners);
+      this.bootstrap(voters, learners, cfg.peerContexts);
     }
   }
 
@@ -104,12 +104,20 @@ export class RawNode {
    * Starts a new group: the initial membership becomes committed conf-change entries at
    * term 1, which the first Ready asks the application to persist and apply.
    */
-  private bootstrap(voters: readonly NodeId[], learners: readonly NodeId[]): void {
+  private bootstrap(
+    voters: readonly NodeId[],
+    learners: readonly NodeId[],
+    contexts: ReadonlyMap<NodeId, Uint8Array> = new Map(),
+  ): void {
     const r = this.raft;
     r.becomeFollower(1, NONE);
+    const change = (type: ConfChangeType, nodeId: NodeId): ConfChange => {
+      const context = contexts.get(nodeId);
+      return context === undefined ? { type, nodeId } : { type, nodeId, context };
+    };
     const changes: ConfChange[] = [
-      ...voters.map((nodeId) => ({ type: ConfChangeType.ConfChangeAddNode, nodeId })),
-      ...learners.map((nodeId) => ({ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId })),
+      ...voters.map((id) => change(ConfChangeType.ConfChangeAddNode, id)),
+      ...learners.map((id) => change(ConfChangeType.ConfChangeAddLearnerNode, id)),
     ];
     const ents: Entry[] = changes.map((cc, i) => ({
       term: 1,

@@ -118,6 +118,8 @@ export interface ServerConfig {
   readonly listenClientUrls: readonly URL[];
   readonly advertiseClientUrls: readonly string[];
   readonly listenPeerUrls: readonly URL[];
+  /** Whether --listen-peer-urls was given: a lone member then listens too, so members can join. */
+  readonly listenPeerExplicit: boolean;
   readonly initialAdvertisePeerUrls: readonly string[];
   /** name → peer URLs, in the order given. */
   readonly initialCluster: ReadonlyMap<string, readonly string[]>;
@@ -326,6 +328,7 @@ function buildConfig(
     listenClientUrls: urls("listen-client-urls"),
     advertiseClientUrls: splitList(get("advertise-client-urls")),
     listenPeerUrls: urls("listen-peer-urls"),
+    listenPeerExplicit: given.has("listen-peer-urls"),
     initialAdvertisePeerUrls: peerAdvertise,
     initialCluster: cluster,
     initialClusterState: state,

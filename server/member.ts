@@ -18,7 +18,14 @@ import {
 } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import type { HardState as WalHardState, LogEntry, Wal } from "../wal/wal.ts";
-import type { ApplyOutcome, MvccStore } from "../store/mvcc.ts";
+import type {
+  ApplyOutcome,
+  LogEntry as StoreEntry,
+  MemberChange,
+  MemberRecord,
+  MvccStore,
+} from "../store/mvcc.ts";
+import { confChangeFor, memberChangeOf } from "./conf-change.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import {
   decodeConfChange,
@@ -45,8 +52,16 @@ export interface MemberOptions {
   readonly wal: Wal;
   readonly store: MvccStore;
   readonly maxRequestBytes: number;
-  /** Voters of a brand-new cluster (this member included); ignored when the log exists. */
+  /**
+   * Voters of a brand-new cluster (this member included), with each one's conf change
+   * context; ignored when the log exists, empty for a member joining an existing cluster.
+   */
   readonly initialVoters: readonly bigint[];
+  readonly initialContexts?: ReadonlyMap<bigint, Uint8Array>;
+  /** Called after applied conf changes changed the membership. */
+  readonly onMembersChanged?: (members: readonly MemberRecord[]) => void;
+  /** Called once this member applied its own removal: it must stop (etcd exits). */
+  readonly onRemoved?: () => void;
   readonly heartbeatMs: number;
   readonly electionMs: number;
   readonly preVote: boolean;
@@ -63,6 +78,11 @@ interface Waiter {
 }
 
 type ReadWaiter = (e: EtcdError | null) => void;
+
+interface ConfWaiter {
+  readonly resolve: (r: readonly MemberRecord[] | EtcdError) => void;
+  readonly startedMs: number;
+}
 
 /** Reads whose ReadIndex answer is known, waiting for apply to reach `index`. */
 interface ParkedReads {
@@ -98,6 +118,10 @@ export class Member {
   readonly #electionMs: number;
   #nextRequestId: bigint;
   readonly #waiters = new Map<bigint, Waiter>();
+  readonly #confWaiters = new Map<bigint, ConfWaiter>();
+  readonly #onMembersChanged: (members: readonly MemberRecord[]) => void;
+  readonly #onRemoved: () => void;
+  #removed = false;
   readonly #listeners: ((b: AppliedBatch) => void)[] = [];
   #readQueue: ReadWaiter[] = [];
   #readRound: ReadRound | null = null;
@@ -120,6 +144,8 @@ export class Member {
     this.#store = opts.store;
     this.#maxRequestBytes = opts.maxRequestBytes;
     this.#send = opts.send ?? (() => {});
+    this.#onMembersChanged = opts.onMembersChanged ?? (() => {});
+    this.#onRemoved = opts.onRemoved ?? (() => {});
     this.#electionMs = opts.electionMs;
     // etcd: 5s plus twice the election timeout before a proposal is declared timed out.
     this.#requestTimeoutMs = 5000 + 2 * opts.electionMs;
@@ -148,6 +174,7 @@ export class Member {
     this.#node = new RawNode({
       id: opts.memberId,
       peers: opts.initialVoters,
+      peerContexts: opts.initialContexts,
       storage: this.#storage,
       electionTick: Math.max(2, Math.round(opts.electionMs / opts.heartbeatMs)),
       heartbeatTick: 1,
@@ -225,6 +252,36 @@ export class Member {
   }
 
   /**
+   * Proposes a membership change; resolves with the membership once it is applied here,
+   * or with an error value. Raft takes one change at a time: a second one meanwhile fails.
+   */
+  proposeMemberChange(change: MemberChange): Promise<readonly MemberRecord[] | EtcdError> {
+    if (this.#stopped) return Promise.resolve(Errors.Stopped);
+    const id = this.#nextRequestId++;
+    const err = this.#node.proposeConfChange(confChangeFor(change, id));
+    if (err !== null) return Promise.resolve(this.#lead === 0n ? Errors.NoLeader : Errors.Timeout);
+    this.#schedule();
+    return new Promise((resolve) => this.#confWaiters.set(id, { resolve, startedMs: Date.now() }));
+  }
+
+  /**
+   * Whether a learner may be promoted: the leader sees its log within 90% of its own
+   * (etcd's readyPercent). Only the leader knows; elsewhere the answer is NotLeader.
+   */
+  learnerReady(id: bigint): EtcdError | null {
+    if (!this.isLeader) return Errors.NotLeader;
+    const pr = this.#node.raft.tracker.progress.get(id);
+    if (pr === undefined) return Errors.MemberNotFound;
+    if (pr.match < this.#node.raft.log.committed * 0.9) return Errors.LearnerNotReady;
+    return null;
+  }
+
+  /** Whether this member is a learner (Status.isLearner). */
+  get isLearner(): boolean {
+    return this.#node.raft.isLearner;
+  }
+
+  /**
    * Resolves when a linearizable read may be served from the local store: the leader
    * confirmed its leadership (ReadIndex) and this member applied up to that index.
    * Concurrent reads share one round.
@@ -275,6 +332,12 @@ export class Member {
     for (const [id, w] of this.#waiters) {
       if (now - w.startedMs > this.#requestTimeoutMs) {
         this.#waiters.delete(id);
+        w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
+      }
+    }
+    for (const [id, w] of this.#confWaiters) {
+      if (now - w.startedMs > this.#requestTimeoutMs) {
+        this.#confWaiters.delete(id);
         w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
       }
     }
@@ -346,18 +409,29 @@ export class Member {
   }
 
   #apply(entries: readonly Entry[]): void {
-    const batch: { index: bigint; term: bigint; request: InternalRaftRequest | null }[] = [];
+    const batch: StoreEntry[] = [];
     const waiters: (Waiter | undefined)[] = [];
+    const confApplied: bigint[] = [];
+    let removedSelf = false;
     const storeApplied = this.#store.appliedIndex();
     for (const e of entries) {
       let request: InternalRaftRequest | null = null;
       let waiter: Waiter | undefined;
-      const isConfChange = e.type === EntryType.EntryConfChange;
-      // Raft's membership is rebuilt from every conf change, even those the store already holds.
-      if (isConfChange) this.#node.applyConfChange(decodeConfChange(e.data));
+      if (e.type === EntryType.EntryConfChange) {
+        // Raft's membership is rebuilt from every conf change, even those the store already holds.
+        const cc = decodeConfChange(e.data);
+        this.#node.applyConfChange(cc);
+        if (BigInt(e.index) <= storeApplied) continue;
+        const memberChange = memberChangeOf(cc);
+        if (memberChange.kind === "remove" && memberChange.id === this.memberId) removedSelf = true;
+        if (cc.id !== undefined) confApplied.push(cc.id);
+        batch.push({ index: BigInt(e.index), term: BigInt(e.term), request: null, memberChange });
+        waiters.push(undefined);
+        continue;
+      }
       if (BigInt(e.index) <= storeApplied) continue; // replayed after a restart: already in the store
-      // A conf change or an empty entry only advances the store's applied index.
-      if (!isConfChange && e.data.length > 0) {
+      // An empty entry only advances the store's applied index.
+      if (e.data.length > 0) {
         const id = requestIdOf(e.data);
         waiter = id === null ? undefined : this.#waiters.get(id);
         if (waiter !== undefined) {
@@ -382,7 +456,20 @@ export class Member {
       const b: AppliedBatch = { events, revision: this.#store.currentRevision() };
       for (const l of this.#listeners) l(b);
     }
+    if (batch.some((e) => e.memberChange !== undefined)) {
+      const members = this.#store.members();
+      for (const id of confApplied) {
+        const w = this.#confWaiters.get(id);
+        this.#confWaiters.delete(id);
+        w?.resolve(members);
+      }
+      this.#onMembersChanged(members);
+    }
     this.#releaseReads();
+    if (removedSelf && !this.#removed) {
+      this.#removed = true;
+      this.#onRemoved();
+    }
   }
 
   /** Stops accepting work, finishes the Ready in progress, and makes the log durable. */
@@ -393,6 +480,8 @@ export class Member {
     while (this.#running) await new Promise((r) => setTimeout(r, 5));
     for (const w of this.#waiters.values()) w.resolve(Errors.Stopped);
     this.#waiters.clear();
+    for (const w of this.#confWaiters.values()) w.resolve(Errors.Stopped);
+    this.#confWaiters.clear();
     for (const w of this.#readQueue) w(Errors.Stopped);
     if (this.#readRound) { for (const w of this.#readRound.waiters) w(Errors.Stopped); }
     this.#wal.close();

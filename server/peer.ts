@@ -13,9 +13,14 @@ import { Hono } from "hono";
 import { decodeMessage, encodeMessage, type Message } from "../raft/mod.ts";
 import { log } from "./log.ts";
 import { idHex } from "./ids.ts";
+import type { MemberRecord } from "../store/mvcc.ts";
 
 const CLUSTER_HEADER = "X-Etcd-Cluster-ID";
+/** The sender's member ID (etcd sends the same header). */
+const FROM_HEADER = "X-Server-From";
 const RAFT_PATH = "/raft";
+/** The membership, for a member joining with --initial-cluster-state existing. */
+export const MEMBERS_PATH = "/members";
 
 /** Concatenates messages as [u32 length][bytes]… */
 function encodeBatch(msgs: readonly Uint8Array[]): Uint8Array {
@@ -53,6 +58,12 @@ export interface PeerTransportOptions {
   readonly peers: ReadonlyMap<bigint, readonly string[]>;
   readonly onMessage: (m: Message) => void;
   readonly onUnreachable: (id: bigint) => void;
+  /** The current membership, served to joining members. */
+  readonly members?: () => readonly MemberRecord[];
+  /** Whether `id` was removed from the cluster: its messages are refused with 410 Gone. */
+  readonly isRemoved?: (id: bigint) => boolean;
+  /** A peer answered 410 Gone: this member was removed from the cluster. */
+  readonly onRemoved?: () => void;
 }
 
 interface Outbox {
@@ -73,9 +84,22 @@ export class PeerTransport {
 
   constructor(opts: PeerTransportOptions) {
     this.#opts = opts;
-    for (const [id, urls] of opts.peers) {
-      if (id === opts.memberId) continue;
-      this.#outboxes.set(id, { urls, queue: [], inFlight: false, retryAt: 0, nextUrl: 0 });
+    this.setPeers(opts.peers);
+  }
+
+  /** Follows a membership change: new peers get an outbox, removed ones lose theirs. */
+  setPeers(peers: ReadonlyMap<bigint, readonly string[]>): void {
+    for (const id of this.#outboxes.keys()) {
+      if (!peers.has(id)) this.#outboxes.delete(id);
+    }
+    for (const [id, urls] of peers) {
+      if (id === this.#opts.memberId || urls.length === 0) continue;
+      const box = this.#outboxes.get(id);
+      if (box === undefined) {
+        this.#outboxes.set(id, { urls, queue: [], inFlight: false, retryAt: 0, nextUrl: 0 });
+      } else if (box.urls.join(",") !== urls.join(",")) {
+        this.#outboxes.set(id, { ...box, urls });
+      }
     }
   }
 
@@ -83,11 +107,28 @@ export class PeerTransport {
   app(): Hono {
     const app = new Hono();
     const expected = idHex(this.#opts.clusterId);
+    app.get(MEMBERS_PATH, (c) => {
+      const members = (this.#opts.members?.() ?? []).map((m) => ({
+        id: idHex(m.id),
+        name: m.name,
+        peerURLs: m.peerUrls,
+        clientURLs: m.clientUrls,
+        isLearner: m.isLearner,
+      }));
+      c.header(CLUSTER_HEADER, expected);
+      return c.json(members);
+    });
     app.post(RAFT_PATH, async (c) => {
       const cid = c.req.header(CLUSTER_HEADER);
       if (cid !== expected) {
         log.warn("rejected a peer of another cluster", { remote: cid, local: expected });
         return c.text(`cluster ID mismatch: local ${expected}, remote ${cid}`, 412);
+      }
+      const from = c.req.header(FROM_HEADER);
+      if (
+        from !== undefined && /^[0-9a-f]{1,16}$/.test(from) && this.#opts.isRemoved?.(BigInt(`0x${from}`))
+      ) {
+        return c.text("the member has been permanently removed from the cluster", 410);
       }
       const batch = decodeBatch(new Uint8Array(await c.req.arrayBuffer()));
       if (batch === null) return c.text("malformed message batch", 400);
@@ -134,7 +175,8 @@ export class PeerTransport {
   }
 
   #flush(id: bigint): void {
-    const box = this.#outboxes.get(id)!;
+    const box = this.#outboxes.get(id);
+    if (box === undefined) return;
     if (box.inFlight || box.queue.length === 0) return;
     if (Date.now() < box.retryAt) {
       box.queue = [];
@@ -148,10 +190,15 @@ export class PeerTransport {
     fetch(url, {
       method: "POST",
       body,
-      headers: { [CLUSTER_HEADER]: idHex(this.#opts.clusterId), "Content-Type": "application/octet-stream" },
+      headers: {
+        [CLUSTER_HEADER]: idHex(this.#opts.clusterId),
+        [FROM_HEADER]: idHex(this.#opts.memberId),
+        "Content-Type": "application/octet-stream",
+      },
       signal: AbortSignal.timeout(5000),
     }).then(async (r) => {
       await r.arrayBuffer();
+      if (r.status === 410) this.#opts.onRemoved?.();
       if (r.status !== 204) throw new Error(`peer answered ${r.status}`);
     }).catch(() => {
       box.retryAt = Date.now() + 100;

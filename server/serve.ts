@@ -11,10 +11,15 @@ import { parseServerArgs, type ServerConfig, serverUsage } from "./config.ts";
 import { GrpcServer } from "./grpc/server.ts";
 import { clusterId, idHex, memberId } from "./ids.ts";
 import { Member } from "./member.ts";
-import { MvccStore } from "../store/mvcc.ts";
+import { type MemberRecord, MvccStore } from "../store/mvcc.ts";
+import { create } from "@bufbuild/protobuf";
+import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import { isEtcdError } from "../api/errors.ts";
+import { bootstrapContexts } from "./conf-change.ts";
+import { joinCluster } from "./join.ts";
 import { Wal } from "../wal/wal.ts";
 import { kvService } from "./services/kv.ts";
-import { clusterService, memberMessage } from "./services/cluster.ts";
+import { clusterService } from "./services/cluster.ts";
 import { maintenanceService } from "./services/maintenance.ts";
 import { watchService } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
@@ -57,47 +62,63 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
   }
   for (const w of parsed.warnings) log.warn(w);
   let server: RunningServer;
+  let removed: () => void = () => {};
+  const whenRemoved = new Promise<void>((r) => (removed = r));
   try {
-    server = await startServer(parsed.config);
+    server = await startServer(parsed.config, { onRemoved: () => removed() });
   } catch (e) {
     io.stderr.write(`etcdts: ${(e as Error).message}\n`);
     return 1;
   }
+  const running = server;
   return await new Promise<number>((resolve) => {
     let stopping = false;
-    const onSignal = (sig: string) => {
+    const stop = (why: string) => {
       if (stopping) return;
       stopping = true;
-      log.info(`received ${sig}, shutting down`);
-      server.stop().then(() => resolve(0), () => resolve(1));
+      log.info(why);
+      running.stop().then(() => resolve(0), () => resolve(1));
     };
-    process.once("SIGINT", () => onSignal("SIGINT"));
-    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", () => stop("received SIGINT, shutting down"));
+    process.once("SIGTERM", () => stop("received SIGTERM, shutting down"));
+    // etcd exits once it learns it was removed from the cluster.
+    whenRemoved.then(() => setTimeout(() => stop("removed from the cluster, shutting down"), 500));
   });
 }
 
 /** Opens the data dir and starts serving; used by `serveMain` and in-process tests. */
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  if (config.initialClusterState === "existing") {
-    throw new Error(
-      "--initial-cluster-state existing is not supported by etcdts yet (member add comes next)",
-    );
-  }
+export async function startServer(
+  config: ServerConfig,
+  hooks: { onRemoved?: () => void } = {},
+): Promise<RunningServer> {
   const memberDir = path.join(config.dataDir, "member");
   fs.mkdirSync(path.join(memberDir, "snap"), { recursive: true, mode: 0o700 });
+  const walDir = config.walDir || path.join(memberDir, "wal");
   const roster = initialRoster(config);
-  // config checked that --initial-cluster names us with our --initial-advertise-peer-urls.
-  const ids = {
-    memberId: roster.find((m) => m.name === config.name)!.id,
-    clusterId: clusterId(roster.map((m) => m.id)),
-  };
-  const wal = Wal.open(config.walDir || path.join(memberDir, "wal"), { meta: ids });
-  const meta = wal.replay.meta;
-  if (meta !== null && (meta.memberId !== ids.memberId || meta.clusterId !== ids.clusterId)) {
-    // The data dir decides who we are once it exists, as in etcd.
-    log.info(`data dir belongs to member ${idHex(meta.memberId)} of cluster ${idHex(meta.clusterId)}`);
+  const hadLog = Wal.exists(walDir);
+  let ids: { memberId: bigint; clusterId: bigint };
+  let bootstrap: readonly MemberRecord[] = [];
+  if (hadLog) {
+    ids = { memberId: 0n, clusterId: 0n }; // the log's metadata decides below
+  } else if (config.initialClusterState === "existing") {
+    const joined = await joinCluster({
+      peerUrls: roster.flatMap((m) => m.peerUrls),
+      selfPeerUrls: config.initialAdvertisePeerUrls,
+      timeoutMs: 5000,
+    });
+    if (joined instanceof Error) throw joined;
+    ids = { memberId: joined.memberId, clusterId: joined.clusterId };
+    bootstrap = joined.members;
+  } else {
+    // config checked that --initial-cluster names us with our --initial-advertise-peer-urls.
+    ids = {
+      memberId: roster.find((m) => m.name === config.name)!.id,
+      clusterId: clusterId(roster.map((m) => m.id)),
+    };
+    bootstrap = roster;
   }
-  const who = meta ?? ids;
+  const wal = Wal.open(walDir, { meta: ids });
+  const who = wal.replay.meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
   const tokens = tokenProvider(config.authToken, { ttlSeconds: config.authTokenTtl });
   if (typeof tokens === "string") throw new Error(tokens);
@@ -110,26 +131,42 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // Before the member replays the log: simple tokens are learnt from applied entries.
   store.auth.listen(tokens);
   const guard = new AuthGuard({ auth: store.auth, tokens, clientCertAuth: config.clientTls.clientCertAuth });
+  const known = store.members();
+  const peersOf = (members: readonly MemberRecord[]) => new Map(members.map((m) => [m.id, m.peerUrls]));
   // The transport delivers to the member, which sends through the transport: tie the knot.
   let receiver: Member | null = null;
+  let removed = false;
+  const onRemoved = () => {
+    if (removed) return;
+    removed = true;
+    log.warn("the member has been permanently removed from the cluster");
+    hooks.onRemoved?.();
+  };
   const transport = new PeerTransport({
     clusterId: who.clusterId,
     memberId: who.memberId,
-    peers: new Map(roster.map((m) => [m.id, m.peerUrls])),
+    peers: peersOf(known.length > 0 ? known : bootstrap),
     onMessage: (m) => receiver?.step(m),
     onUnreachable: (id) => receiver?.reportUnreachable(id),
+    members: () => store.members(),
+    isRemoved: (id) => store.removedMembers().has(id),
+    onRemoved,
   });
+  const newCluster = !hadLog && config.initialClusterState === "new";
   const member = new Member({
     memberId: who.memberId,
     clusterId: who.clusterId,
     wal,
     store,
     maxRequestBytes: config.maxRequestBytes,
-    initialVoters: roster.map((m) => m.id),
+    initialVoters: newCluster ? roster.map((m) => m.id) : [],
+    initialContexts: newCluster ? bootstrapContexts(roster) : undefined,
     send: (msgs) => transport.send(msgs),
     heartbeatMs: config.heartbeatIntervalMs,
     electionMs: config.electionTimeoutMs,
     preVote: config.preVote,
+    onMembersChanged: (members) => transport.setPeers(peersOf(members)),
+    onRemoved,
   });
   receiver = member;
   const stopping = new AbortController();
@@ -141,16 +178,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     guard: (path, req, ctx) => guard.check(path, req, ctx),
   });
   grpc.addService(KV, kvService({ member, store, maxTxnOps: config.maxTxnOps }));
-  const self = memberMessage({
-    id: who.memberId,
-    name: config.name,
-    peerUrls: config.initialAdvertisePeerUrls,
-    clientUrls: config.advertiseClientUrls,
-  });
-  const others = roster.filter((m) => m.id !== who.memberId).map((m) =>
-    memberMessage({ id: m.id, name: m.name, peerUrls: m.peerUrls, clientUrls: [] })
+  grpc.addService(
+    Cluster,
+    clusterService({ member, store, strictReconfigCheck: config.strictReconfigCheck }),
   );
-  grpc.addService(Cluster, clusterService({ member, store, members: () => [self, ...others] }));
   grpc.addService(
     Maintenance,
     maintenanceService({ member, store, quotaBackendBytes: config.quotaBackendBytes }),
@@ -173,8 +204,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const app = httpApp({ unhealthyReason: () => null });
 
   const listening: Listening[] = [];
+  const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
+    config.initialClusterState === "existing" || known.length > 1;
   try {
-    if (roster.length > 1) { for (const url of config.listenPeerUrls) await transport.listen(url); }
+    if (listensToPeers) { for (const url of config.listenPeerUrls) await transport.listen(url); }
     for (const url of config.listenClientUrls) {
       listening.push(
         await listenClient(url, {
@@ -193,6 +226,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store.close();
     throw new Error(`listen failed: ${(e as Error).message}`);
   }
+  publishAttributes(member, {
+    name: config.name,
+    clientUrls: config.advertiseClientUrls,
+    stopping: stopping.signal,
+  });
   log.info(
     `serving client requests on ${config.listenClientUrls.map((u) => u.href).join(", ")} as member ${
       idHex(who.memberId)
@@ -211,11 +249,36 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   };
 }
 
+/**
+ * Publishes this member's name and client URLs through the log (etcd's publish), retrying
+ * until it is applied: other members list them, and `endpoint --cluster` dials them.
+ */
+function publishAttributes(
+  member: Member,
+  attrs: { name: string; clientUrls: readonly string[]; stopping: AbortSignal },
+): void {
+  const attempt = async (): Promise<void> => {
+    while (!attrs.stopping.aborted) {
+      if (member.leaderId !== 0n) {
+        const o = await member.propose(create(InternalRaftRequestSchema, {
+          memberAttrSet: { memberId: member.memberId, name: attrs.name, clientUrls: [...attrs.clientUrls] },
+        }));
+        if (!isEtcdError(o)) return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  attempt().catch((e) => log.warn(`publishing member attributes failed: ${(e as Error).message}`));
+}
+
 /** The members of a new cluster as --initial-cluster names them, with etcd's derived IDs. */
-function initialRoster(config: ServerConfig): { id: bigint; name: string; peerUrls: readonly string[] }[] {
+function initialRoster(config: ServerConfig): MemberRecord[] {
   return [...config.initialCluster].map(([name, urls]) => ({
     id: memberId(urls, { clusterToken: config.initialClusterToken }),
+    // Client URLs arrive when each member publishes them; names come from the flag, as in etcd.
     name,
     peerUrls: urls,
+    clientUrls: [],
+    isLearner: false,
   }));
 }

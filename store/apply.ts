@@ -17,6 +17,7 @@ import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./
 import { checkCompaction, compactHistory } from "./compaction.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
+import { setMemberAttributes } from "./members.ts";
 import type { KvReader } from "./reader.ts";
 import { responseHeader } from "./responses.ts";
 import { applyTxn } from "./txn.ts";
@@ -108,6 +109,10 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
   range: (deps, req) => {
     const view = { rev: deps.revisions.currentRev, compactRev: deps.revisions.compactRev };
     return outcome(executeRange(deps.reader, req, view), view.rev, []);
+  },
+  memberAttrSet: (deps, req) => {
+    setMemberAttributes(deps.db, { id: req.memberId, name: req.name, clientUrls: req.clientUrls });
+    return outcome(null, deps.revisions.currentRev, []);
   },
   compaction: (deps, req) => {
     const err = checkCompaction(req.revision, deps.revisions);

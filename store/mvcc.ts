@@ -18,6 +18,13 @@ import { type EventsQuery, eventsSince } from "./events.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
 import { KvReader } from "./reader.ts";
+import {
+  applyMemberChange,
+  listMembers,
+  type MemberChange,
+  type MemberRecord,
+  removedMembers,
+} from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
 import { openDatabase, type OpenOptions as DatabaseOptions } from "./schema.ts";
 import { applyTxn, isReadOnly } from "./txn.ts";
@@ -26,6 +33,7 @@ import { RevisionWrite, WriteStatements } from "./writer.ts";
 export type { ApplyOutcome } from "./apply.ts";
 export type { EventsQuery } from "./events.ts";
 export type { HashKvResult } from "./hash.ts";
+export type { MemberChange, MemberRecord } from "./members.ts";
 
 /** Options of `MvccStore.open`. */
 export interface OpenOptions extends DatabaseOptions, GroupCommitOptions {}
@@ -37,6 +45,8 @@ export interface LogEntry {
   readonly index: bigint;
   readonly term: bigint;
   readonly request: InternalRaftRequest | null;
+  /** The membership change of a conf-change entry. */
+  readonly memberChange?: MemberChange;
 }
 
 interface Progress extends Revisions {
@@ -156,6 +166,7 @@ export class MvccStore {
         const outcomes: ApplyOutcome[] = [];
         for (const entry of entries) {
           this.#advanceApplied(entry);
+          if (entry.memberChange !== undefined) applyMemberChange(this.#db, entry.memberChange);
           outcomes.push(
             entry.request === null
               ? { ok: true, revision: this.#progress.currentRev, response: null, events: [] }
@@ -173,6 +184,16 @@ export class MvccStore {
       Object.assign(this.#progress, before);
       throw err;
     }
+  }
+
+  /** The current members, as the applied log decided them. */
+  members(): MemberRecord[] {
+    return listMembers(this.#db);
+  }
+
+  /** IDs of members removed from the cluster. */
+  removedMembers(): Set<bigint> {
+    return removedMembers(this.#db);
   }
 
   /** Serves a range at the head or a retained revision (serializable reads call this directly). */

@@ -11,9 +11,12 @@
  * - `meta` is one row: applied index/term (written in the same transaction as the effects
  *   of the entries they name), current and compacted revision.
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
+ * - `members`, `members_removed`: the membership the log decided (members.ts owns them).
+ * - `auth_meta`, `auth_users`, `auth_roles`: users, roles and the auth flag (auth.ts owns them).
  */
 import { Database } from "bun:sqlite";
 import { AUTH_DDL } from "./auth.ts";
+import { MEMBERS_DDL } from "./members.ts";
 
 /** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
 export const SCHEMA_VERSION = 2;
@@ -52,7 +55,7 @@ CREATE TABLE IF NOT EXISTS leases (
   id INTEGER PRIMARY KEY,
   ttl INTEGER NOT NULL DEFAULT 0
 );
-`;
+${MEMBERS_DDL}`;
 
 /** Connection options. */
 export interface OpenOptions {

@@ -8,6 +8,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Subprocess } from "bun";
+import { PeerProxy } from "./peer-proxy.ts";
 
 export const ROOT = path.resolve(import.meta.dir, "..");
 /** The binary under test: `dist/etcdts` (built by `npm test`), or ETCDTS_BIN. */
@@ -246,21 +247,69 @@ export interface ClusterProcess {
   readonly members: ServerProcess[];
   /** Every member's client endpoint, for --endpoints. */
   readonly endpoints: string[];
+  /** Member names (m0, m1, ...), by index. */
+  readonly names: string[];
   /** Restarts member `i` (after a stop or kill) with its data dir. */
   restart(i: number): Promise<ServerProcess>;
+  /**
+   * `member add` a new member through the CLI and start it with the printed
+   * ETCD_INITIAL_CLUSTER and --initial-cluster-state existing, as an operator does.
+   */
+  addMember(opts?: { learner?: boolean }): Promise<{ index: number; id: string; member: ServerProcess }>;
+  /**
+   * Cuts every link between the given groups of member indexes (needs `proxy: true`);
+   * members in no group are cut off from everyone.
+   */
+  partition(groups: number[][]): void;
+  /** Restores every link. */
+  heal(): void;
+  /** Member IDs (hex) by index, from member list. */
+  memberIds(): Promise<string[]>;
+}
+
+export interface ClusterOptions {
+  /** Put a fault-injecting proxy in front of every peer port (for partitions). */
+  readonly proxy?: boolean;
+  /** More flags for every member (e.g. --snapshot-count). */
+  readonly extraArgs?: readonly string[];
+}
+
+interface MemberSpec {
+  name: string;
+  client: string;
+  /** The URL members listen on for peers. */
+  listenPeer: string;
+  /** The URL the cluster knows the member by (the proxy's when proxied). */
+  peer: string;
+  dataDir: string;
+  proxy: PeerProxy | null;
+  initialCluster: string;
+  state: "new" | "existing";
 }
 
 /** Starts an n-member etcdts cluster (`--initial-cluster` of all members) and waits for all. */
-export async function startCluster(n: number): Promise<ClusterProcess> {
+export async function startCluster(n: number, opts: ClusterOptions = {}): Promise<ClusterProcess> {
   const dir = tempDir("etcdts-cluster-");
-  const ports = await Promise.all(Array.from({ length: 2 * n }, () => freePort()));
-  const specs = Array.from({ length: n }, (_, i) => ({
-    name: `m${i}`,
-    client: `http://127.0.0.1:${ports[2 * i]}`,
-    peer: `http://127.0.0.1:${ports[2 * i + 1]}`,
-    dataDir: path.join(dir, `m${i}`),
-  }));
+  const specs: MemberSpec[] = [];
+  const newSpec = async (i: number): Promise<MemberSpec> => {
+    const [client, listenPeer, proxyPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const listen = `http://127.0.0.1:${listenPeer}`;
+    const proxy = opts.proxy ? PeerProxy.start(proxyPort, listen) : null;
+    if (proxy !== null) defer(() => proxy.stop());
+    return {
+      name: `m${i}`,
+      client: `http://127.0.0.1:${client}`,
+      listenPeer: listen,
+      peer: proxy?.url ?? listen,
+      dataDir: path.join(dir, `m${i}`),
+      proxy,
+      initialCluster: "",
+      state: "new",
+    };
+  };
+  for (let i = 0; i < n; i++) specs.push(await newSpec(i));
   const initialCluster = specs.map((s) => `${s.name}=${s.peer}`).join(",");
+  for (const s of specs) s.initialCluster = initialCluster;
   const start = (i: number) => {
     const s = specs[i];
     return startMember({
@@ -270,27 +319,86 @@ export async function startCluster(n: number): Promise<ClusterProcess> {
         "--name",
         s.name,
         "--listen-peer-urls",
-        s.peer,
+        s.listenPeer,
         "--initial-advertise-peer-urls",
         s.peer,
         "--initial-cluster",
-        initialCluster,
+        s.initialCluster,
+        "--initial-cluster-state",
+        s.state,
         "--heartbeat-interval",
         "50",
         "--election-timeout",
         "500",
+        ...(opts.extraArgs ?? []),
       ],
     });
   };
   const members = await Promise.all(specs.map((_, i) => start(i)));
-  return {
+  const endpoints = members.map((m) => m.endpoint);
+  const ids = async (): Promise<string[]> => {
+    const r = await run([ETCDTS_BIN, `--endpoints=${endpoints.join(",")}`, "member", "list", "-w", "json"]);
+    if (r.code !== 0) throw new Error(`member list failed: ${r.stderr}`);
+    const list = JSON.parse(r.stdout).members as { ID: bigint | number; peerURLs: string[] }[];
+    // JSON numbers lose precision beyond 2^53: read the IDs from the text instead.
+    const raw = [...r.stdout.matchAll(/"ID":(\d+)/g)].map((m) => BigInt(m[1]).toString(16));
+    return specs.map((s) => {
+      const at = list.findIndex((m) => m.peerURLs.includes(s.peer));
+      return at < 0 ? "" : raw[at];
+    });
+  };
+  const cluster: ClusterProcess = {
     members,
-    endpoints: members.map((m) => m.endpoint),
+    endpoints,
+    names: specs.map((s) => s.name),
     async restart(i) {
       members[i] = await start(i);
       return members[i];
     },
+    async addMember(addOpts = {}) {
+      const index = specs.length;
+      const s = await newSpec(index);
+      const r = await run([
+        ETCDTS_BIN,
+        `--endpoints=${endpoints.join(",")}`,
+        "member",
+        "add",
+        s.name,
+        `--peer-urls=${s.peer}`,
+        ...(addOpts.learner ? ["--learner"] : []),
+      ]);
+      if (r.code !== 0) throw new Error(`member add failed: ${r.stderr}`);
+      const id = /Member\s+([0-9a-f]+) added/.exec(r.stdout)?.[1] ?? "";
+      s.initialCluster = /ETCD_INITIAL_CLUSTER="([^"]*)"/.exec(r.stdout)?.[1] ?? "";
+      s.state = "existing";
+      specs.push(s);
+      this.names.push(s.name);
+      const member = await start(index);
+      members.push(member);
+      endpoints.push(member.endpoint);
+      return { index, id, member };
+    },
+    partition(groups) {
+      const idsByIndex = cachedIds;
+      if (idsByIndex === null) throw new Error("partition: call memberIds() first");
+      const groupOf = new Map<string, number>();
+      groups.forEach((g, gi) => g.forEach((i) => groupOf.set(idsByIndex[i], gi)));
+      specs.forEach((s, i) => {
+        if (s.proxy === null) throw new Error("partition needs startCluster(n, { proxy: true })");
+        const mine = groupOf.get(idsByIndex[i]);
+        s.proxy.setFilter((from) => mine !== undefined && groupOf.get(from) === mine);
+      });
+    },
+    heal() {
+      for (const s of specs) s.proxy?.setFilter(() => true);
+    },
+    async memberIds() {
+      cachedIds = await ids();
+      return cachedIds;
+    },
   };
+  let cachedIds: string[] | null = null;
+  return cluster;
 }
 
 /** Starts one `etcdts serve` with the given client URL and extra args (cluster members). */

@@ -36,6 +36,8 @@ export interface HardState {
 export interface SnapshotMark {
   readonly index: bigint;
   readonly term: bigint;
+  /** The membership as of `index` (Raft restarts from it); absent in marks written before it existed. */
+  readonly confState?: { readonly voters: readonly bigint[]; readonly learners: readonly bigint[] };
 }
 
 export interface WalMetadata {
@@ -112,9 +114,14 @@ export class RecordWriter {
   }
 
   snapshot(m: SnapshotMark): void {
-    const s = this.#begin(RecordType.Snapshot, 16);
+    const cs = m.confState;
+    const ids = cs === undefined
+      ? []
+      : [BigInt(cs.voters.length), ...cs.voters, BigInt(cs.learners.length), ...cs.learners];
+    const s = this.#begin(RecordType.Snapshot, 16 + 8 * ids.length);
     this.#u64(m.index);
     this.#u64(m.term);
+    for (const id of ids) this.#u64(id);
     this.#end(s);
   }
 
@@ -176,9 +183,21 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
       case RecordType.HardState:
         records.push({ type: RecordType.HardState, state: { term: u64(0), vote: u64(8), commit: u64(16) } });
         break;
-      case RecordType.Snapshot:
-        records.push({ type: RecordType.Snapshot, snapshot: { index: u64(0), term: u64(8) } });
+      case RecordType.Snapshot: {
+        if (len - 1 <= 16) {
+          records.push({ type: RecordType.Snapshot, snapshot: { index: u64(0), term: u64(8) } });
+          break;
+        }
+        const nv = Number(u64(16));
+        const voters = Array.from({ length: nv }, (_, i) => u64(24 + 8 * i));
+        const nl = Number(u64(24 + 8 * nv));
+        const learners = Array.from({ length: nl }, (_, i) => u64(32 + 8 * nv + 8 * i));
+        records.push({
+          type: RecordType.Snapshot,
+          snapshot: { index: u64(0), term: u64(8), confState: { voters, learners } },
+        });
         break;
+      }
       case RecordType.Metadata:
         records.push({ type: RecordType.Metadata, meta: { memberId: u64(0), clusterId: u64(8) } });
         break;

@@ -103,6 +103,11 @@ export class Wal {
     this.#snapshot = replay.snapshot;
   }
 
+  /** Whether `dir` holds a log already (a member that has started before). */
+  static exists(dir: string): boolean {
+    return fs.existsSync(dir) && listSegments(dir).length > 0;
+  }
+
   /** Opens (creating if needed) the WAL in `dir` and replays it. Throws on unrecoverable damage. */
   static open(dir: string, opts: WalOptions = {}): Wal {
     fs.mkdirSync(dir, { recursive: true });

@@ -8,7 +8,11 @@ import { isMessage } from "@bufbuild/protobuf";
 import { messageDesc } from "./registry.ts";
 import type {
   DeleteRangeResponse,
+  MemberAddResponse,
   MemberListResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
   PutResponse,
   RangeResponse,
   TxnResponse,
@@ -92,6 +96,18 @@ export class JsonPrinter implements Printer {
     this.#print(out, r);
   }
   txn(out: PrintTarget, r: TxnResponse): void {
+    this.#print(out, r);
+  }
+  memberAdd(out: PrintTarget, r: MemberAddResponse): void {
+    this.#print(out, r);
+  }
+  memberRemove(out: PrintTarget, _id: bigint, r: MemberRemoveResponse): void {
+    this.#print(out, r);
+  }
+  memberUpdate(out: PrintTarget, _id: bigint, r: MemberUpdateResponse): void {
+    this.#print(out, r);
+  }
+  moveLeader(out: PrintTarget, _leader: bigint, _target: bigint, r: MoveLeaderResponse): void {
     this.#print(out, r);
   }
   memberList(out: PrintTarget, r: MemberListResponse): void {

@@ -6,7 +6,12 @@
 import type {
   DeleteRangeResponse,
   HashKVResponse,
+  MemberAddResponse,
   MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
   PutResponse,
   RangeResponse,
   StatusResponse,
@@ -47,6 +52,11 @@ export interface Printer {
   del?(out: PrintTarget, r: DeleteRangeResponse): void;
   txn?(out: PrintTarget, r: TxnResponse): void;
   memberList?(out: PrintTarget, r: MemberListResponse): void;
+  memberAdd?(out: PrintTarget, r: MemberAddResponse): void;
+  memberRemove?(out: PrintTarget, id: bigint, r: MemberRemoveResponse): void;
+  memberUpdate?(out: PrintTarget, id: bigint, r: MemberUpdateResponse): void;
+  memberPromote?(out: PrintTarget, id: bigint, r: MemberPromoteResponse): void;
+  moveLeader?(out: PrintTarget, leader: bigint, target: bigint, r: MoveLeaderResponse): void;
   endpointHealth?(out: PrintTarget, list: EndpointHealth[]): void;
   endpointStatus?(out: PrintTarget, list: EndpointStatus[]): void;
   endpointHashKV?(out: PrintTarget, list: EndpointHashKV[]): void;

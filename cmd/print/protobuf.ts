@@ -6,7 +6,11 @@ import { toBinary } from "@bufbuild/protobuf";
 import { messageDesc } from "./registry.ts";
 import type {
   DeleteRangeResponse,
+  MemberAddResponse,
   MemberListResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
   PutResponse,
   RangeResponse,
   TxnResponse,
@@ -30,6 +34,18 @@ export class ProtobufPrinter implements Printer {
     out.stdout.write(wire(r));
   }
   txn(out: PrintTarget, r: TxnResponse): void {
+    out.stdout.write(wire(r));
+  }
+  memberAdd(out: PrintTarget, r: MemberAddResponse): void {
+    out.stdout.write(wire(r));
+  }
+  memberRemove(out: PrintTarget, _id: bigint, r: MemberRemoveResponse): void {
+    out.stdout.write(wire(r));
+  }
+  memberUpdate(out: PrintTarget, _id: bigint, r: MemberUpdateResponse): void {
+    out.stdout.write(wire(r));
+  }
+  moveLeader(out: PrintTarget, _leader: bigint, _target: bigint, r: MoveLeaderResponse): void {
     out.stdout.write(wire(r));
   }
   memberList(out: PrintTarget, r: MemberListResponse): void {

@@ -4,7 +4,11 @@
  */
 import type {
   DeleteRangeResponse,
+  MemberAddResponse,
   MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
   PutResponse,
   RangeResponse,
   TxnResponse,
@@ -22,6 +26,11 @@ import {
   type Printer,
   type PrintTarget,
 } from "./printer.ts";
+
+/** Go's %16x: hex, space-padded to 16 columns. */
+function x16(id: bigint): string {
+  return id.toString(16).padStart(16, " ");
+}
 
 export class SimplePrinter implements Printer {
   readonly format = "simple";
@@ -86,6 +95,23 @@ export class SimplePrinter implements Printer {
     c.writeTo(out.stdout);
   }
 
+  memberAdd(out: PrintTarget, r: MemberAddResponse): void {
+    out.stdout.write(
+      `Member ${x16(r.member?.ID ?? 0n)} added to cluster ${x16(r.header?.clusterId ?? 0n)}\n`,
+    );
+  }
+  memberRemove(out: PrintTarget, id: bigint, r: MemberRemoveResponse): void {
+    out.stdout.write(`Member ${x16(id)} removed from cluster ${x16(r.header?.clusterId ?? 0n)}\n`);
+  }
+  memberUpdate(out: PrintTarget, id: bigint, r: MemberUpdateResponse): void {
+    out.stdout.write(`Member ${x16(id)} updated in cluster ${x16(r.header?.clusterId ?? 0n)}\n`);
+  }
+  memberPromote(out: PrintTarget, id: bigint, r: MemberPromoteResponse): void {
+    out.stdout.write(`Member ${x16(id)} promoted in cluster ${x16(r.header?.clusterId ?? 0n)}\n`);
+  }
+  moveLeader(out: PrintTarget, leader: bigint, target: bigint): void {
+    out.stdout.write(`Leadership transferred from ${leader.toString(16)} to ${target.toString(16)}\n`);
+  }
   memberList(out: PrintTarget, r: MemberListResponse): void {
     out.stdout.write(memberListRows(r).rows.map((row) => row.join(", ") + "\n").join(""));
   }

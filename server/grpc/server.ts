@@ -321,11 +321,17 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   #answer(r: O | EtcdError): void {
     if (this.#finished) return;
     if (isEtcdError(r)) return this.#fail(r);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(toBinary(this.#route.output, r as MessageShape<DescMessage>));
+    } catch (e) {
+      // A handler bug must still end the call, or the client waits until its deadline.
+      return this.#crash(e);
+    }
     this.#finished = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
-    const bytes = encodeFrame(toBinary(this.#route.output, r as MessageShape<DescMessage>));
     stream.respond(GRPC_HEADERS, { waitForTrailers: true });
     stream.once("wantTrailers", sendOkTrailers);
     stream.end(bytes);

@@ -18,6 +18,17 @@ if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; th
   fi
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian chromium for the web console tests (tests/ui)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+      echo "warning: could not install chromium: the console tests will be skipped" >&2
+  else
+    echo "warning: chromium not installed and cannot apt-get it: the console tests will be skipped" >&2
+  fi
+fi
+
 npm run --silent build
 bash scripts/tool.sh deno fmt --check
 bash scripts/tool.sh deno lint

@@ -33,6 +33,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "listen-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
   "max-snapshots": { kind: "int", def: "5", fate: "works" },
   "max-wals": { kind: "int", def: "5", fate: "works" },
+  // etcd 3.5.14+: entries kept after a snapshot for followers that are only a little behind.
+  "experimental-snapshot-catchup-entries": { kind: "int", def: "5000", fate: "works" },
   "quota-backend-bytes": { kind: "int", def: "0", fate: "works" },
   "backend-batch-interval": { kind: "string", def: "", fate: "accepted" },
   "backend-batch-limit": { kind: "int", def: "0", fate: "accepted" },
@@ -127,6 +129,7 @@ export interface ServerConfig {
   readonly initialClusterToken: string;
   readonly maxSnapshots: number;
   readonly maxWals: number;
+  readonly snapshotCatchUpEntries: number;
   /** 0 in the flag means etcd's default, 2 GiB. */
   readonly quotaBackendBytes: number;
   readonly maxTxnOps: number;
@@ -335,6 +338,7 @@ function buildConfig(
     initialClusterToken: get("initial-cluster-token"),
     maxSnapshots: int("max-snapshots"),
     maxWals: int("max-wals"),
+    snapshotCatchUpEntries: int("experimental-snapshot-catchup-entries"),
     quotaBackendBytes: quota <= 0 ? DEFAULT_QUOTA : quota,
     maxTxnOps: int("max-txn-ops"),
     maxRequestBytes: maxReq,

@@ -4,10 +4,15 @@
  */
 import { Hono } from "hono";
 import { CLUSTER_VERSION, SERVER_VERSION } from "./version.ts";
+import type { HealthQuery } from "./health.ts";
 
 export interface HttpDeps {
-  /** Null when healthy, else the reason (no leader, an alarm). */
-  readonly unhealthyReason: () => string | null;
+  /** Null when healthy, else the reason (no leader, an alarm); `q` is /health's query. */
+  readonly unhealthyReason: (q: HealthQuery) => string | null | Promise<string | null>;
+  /** Told each /health verdict (metrics). */
+  readonly onHealth?: (healthy: boolean) => void;
+  /** Adds more routes (gateway, probes, metrics, console) before the 404 fallback. */
+  readonly extend?: (app: Hono) => void;
 }
 
 export function httpApp(deps: HttpDeps): Hono {
@@ -18,13 +23,19 @@ export function httpApp(deps: HttpDeps): Hono {
     c.header("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE");
     c.header("Access-Control-Allow-Headers", "accept, content-type, authorization");
   });
-  app.get("/health", (c) => {
-    const reason = deps.unhealthyReason();
+  app.get("/health", async (c) => {
+    const exclude = new Set(c.req.queries("exclude")?.filter((s) => s !== "") ?? []);
+    const reason = await deps.unhealthyReason({
+      serializable: c.req.query("serializable") === "true",
+      exclude,
+    });
+    deps.onHealth?.(reason === null);
     const body = reason === null ? { health: "true" } : { health: "false", reason };
     c.header("Content-Type", "text/plain; charset=utf-8");
     return c.body(JSON.stringify(body), reason === null ? 200 : 503);
   });
   app.get("/version", (c) => c.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+  deps.extend?.(app);
   app.notFound((c) => {
     c.header("Content-Type", "text/plain; charset=utf-8");
     return c.body("404 page not found\n", 404);

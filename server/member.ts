@@ -26,16 +26,23 @@ import type {
   MvccStore,
 } from "../store/mvcc.ts";
 import { confChangeFor, memberChangeOf } from "./conf-change.ts";
+import { log } from "./log.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import {
+  type ConfState,
   decodeConfChange,
   type Entry,
   EntryType,
   MemoryStorage,
   type Message,
+  MessageType,
   RawNode,
   type ReadState,
   type Ready,
+  type Snapshot,
   StateType,
 } from "../raft/mod.ts";
 
@@ -67,6 +74,19 @@ export interface MemberOptions {
   readonly preVote: boolean;
   /** Sends Raft messages to peers; a lone member never calls it. */
   readonly send?: (messages: readonly Message[]) => void;
+  /**
+   * Sends a MsgSnap with the store copy at `dbFile` to its recipient; resolves whether it
+   * arrived. The member deletes the file afterwards.
+   */
+  readonly sendSnapshot?: (m: Message, dbFile: string) => Promise<boolean>;
+  /** Snapshot the store every this many applied entries (etcd's --snapshot-count); 0 never. */
+  readonly snapshotCount?: number;
+  /** Entries kept in the log after a snapshot, for slow followers (etcd: 5000). */
+  readonly catchUpEntries?: number;
+  /** Log segments kept after a snapshot (etcd's --max-wals; 0 = only what is needed). */
+  readonly maxWals?: number;
+  /** A directory for store copies on their way to or from peers. */
+  readonly snapDir?: string;
 }
 
 type Resolve = (outcome: ApplyOutcome | EtcdError) => void;
@@ -78,6 +98,13 @@ interface Waiter {
 }
 
 type ReadWaiter = (e: EtcdError | null) => void;
+
+/** What the apply loop tells subscribers after it replaced the store with a leader's snapshot. */
+export interface SnapshotInstalled {
+  /** The store's revision before the snapshot: watchers were in sync up to it. */
+  readonly previousRevision: bigint;
+  readonly revision: bigint;
+}
 
 interface ConfWaiter {
   readonly resolve: (r: readonly MemberRecord[] | EtcdError) => void;
@@ -122,6 +149,19 @@ export class Member {
   readonly #onMembersChanged: (members: readonly MemberRecord[]) => void;
   readonly #onRemoved: () => void;
   #removed = false;
+  readonly #sendSnapshot: (m: Message, dbFile: string) => Promise<boolean>;
+  readonly #snapshotCount: number;
+  readonly #catchUpEntries: number;
+  readonly #maxWals: number;
+  readonly #snapDir: string;
+  /** The membership Raft last reported (what a snapshot records). */
+  #confState: ConfState;
+  /** Index of the last snapshot in the log (0: none). */
+  #snapshotIndex: number;
+  /** Store copies received from the leader, by snapshot index, until Raft accepts one. */
+  readonly #incoming = new Map<number, string>();
+  readonly #snapshotListeners: ((s: SnapshotInstalled) => void)[] = [];
+  #copies = 0;
   readonly #listeners: ((b: AppliedBatch) => void)[] = [];
   #readQueue: ReadWaiter[] = [];
   #readRound: ReadRound | null = null;
@@ -132,6 +172,7 @@ export class Member {
   #stopped = false;
   #lead = 0n;
   #leaderChanges = 0;
+  #proposalsFailed = 0;
   /** The only voter: campaigns at once instead of waiting out an election timeout. */
   readonly #lonely: boolean;
   readonly #ticker: ReturnType<typeof setInterval>;
@@ -146,6 +187,11 @@ export class Member {
     this.#send = opts.send ?? (() => {});
     this.#onMembersChanged = opts.onMembersChanged ?? (() => {});
     this.#onRemoved = opts.onRemoved ?? (() => {});
+    this.#sendSnapshot = opts.sendSnapshot ?? (() => Promise.resolve(false));
+    this.#snapshotCount = opts.snapshotCount ?? 0;
+    this.#catchUpEntries = opts.catchUpEntries ?? 5000;
+    this.#maxWals = opts.maxWals ?? 0;
+    this.#snapDir = opts.snapDir ?? os.tmpdir();
     this.#electionMs = opts.electionMs;
     // etcd: 5s plus twice the election timeout before a proposal is declared timed out.
     this.#requestTimeoutMs = 5000 + 2 * opts.electionMs;
@@ -155,13 +201,20 @@ export class Member {
 
     const replay = opts.wal.replay;
     this.#storage = new MemoryStorage();
+    this.#snapshotIndex = Number(replay.snapshot.index);
+    // Marks written before they carried the membership fall back to the store's roster.
+    const members = opts.store.members();
+    this.#confState = replay.snapshot.confState ?? {
+      voters: members.filter((m) => !m.isLearner).map((m) => m.id),
+      learners: members.filter((m) => m.isLearner).map((m) => m.id),
+    };
     if (replay.snapshot.index > 0n) {
       this.#storage.applySnapshot({
         data: new Uint8Array(),
         metadata: {
           index: Number(replay.snapshot.index),
           term: Number(replay.snapshot.term),
-          confState: { voters: [...opts.initialVoters], learners: [] },
+          confState: this.#confState,
         },
       });
     }
@@ -209,6 +262,16 @@ export class Member {
     return this.#leaderChanges;
   }
 
+  /** Proposals waiting to be applied (etcd_server_proposals_pending). */
+  get pendingProposals(): number {
+    return this.#waiters.size;
+  }
+
+  /** Proposals that failed: refused, or timed out (etcd_server_proposals_failed_total). */
+  get failedProposals(): number {
+    return this.#proposalsFailed;
+  }
+
   /** etcd's Status.raftIndex: the committed index. */
   get raftIndex(): bigint {
     return BigInt(this.#node.raft.log.committed);
@@ -216,6 +279,27 @@ export class Member {
 
   get appliedIndex(): bigint {
     return this.#store.appliedIndex();
+  }
+
+  /** Subscribes to store replacements by a leader's snapshot (watchers must resync). */
+  onSnapshotInstalled(listener: (s: SnapshotInstalled) => void): void {
+    this.#snapshotListeners.push(listener);
+  }
+
+  /**
+   * A MsgSnap whose store copy arrived at `dbFile`: Raft decides whether to take it; if it
+   * does, the next Ready installs the copy.
+   */
+  stepSnapshot(m: Message, dbFile: string): void {
+    if (this.#stopped) {
+      fs.rmSync(dbFile, { force: true });
+      return;
+    }
+    const index = m.snapshot?.metadata.index ?? 0;
+    const old = this.#incoming.get(index);
+    if (old !== undefined && old !== dbFile) fs.rmSync(old, { force: true });
+    this.#incoming.set(index, dbFile);
+    this.step(m);
   }
 
   /** Subscribes to applied batches (the watch hub). */
@@ -246,7 +330,10 @@ export class Member {
     const data = toBinary(InternalRaftRequestSchema, request);
     if (data.length > this.#maxRequestBytes) return Promise.resolve(Errors.RequestTooLarge);
     const err = this.#node.propose(data);
-    if (err !== null) return Promise.resolve(this.#lead === 0n ? Errors.NoLeader : Errors.LeaderChanged);
+    if (err !== null) {
+      this.#proposalsFailed++;
+      return Promise.resolve(this.#lead === 0n ? Errors.NoLeader : Errors.LeaderChanged);
+    }
     this.#schedule();
     return new Promise((resolve) => this.#waiters.set(id, { resolve, request, startedMs: Date.now() }));
   }
@@ -332,6 +419,7 @@ export class Member {
     for (const [id, w] of this.#waiters) {
       if (now - w.startedMs > this.#requestTimeoutMs) {
         this.#waiters.delete(id);
+        this.#proposalsFailed++;
         w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
       }
     }
@@ -391,8 +479,11 @@ export class Member {
       if (rd.softState.lead !== 0n) this.#leaderChanges++;
       this.#lead = rd.softState.lead;
     }
+    // 0. A snapshot from the leader replaces the store first: once the log says the entries
+    // before it are gone, the store must already hold them (etcd installs the db first too).
+    if (rd.snapshot !== null) this.#installSnapshot(rd.snapshot);
     // 1. Persist: nothing below may depend on entries or votes that are not durable.
-    if (rd.entries.length > 0 || rd.hardState !== null) {
+    if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
       const hs: WalHardState | undefined = rd.hardState === null
         ? undefined
         : { term: BigInt(rd.hardState.term), vote: rd.hardState.vote, commit: BigInt(rd.hardState.commit) };
@@ -402,10 +493,90 @@ export class Member {
       if (rd.entries.length > 0) this.#storage.append(rd.entries);
     }
     // 2. Only now tell peers.
-    if (rd.messages.length > 0) this.#send(rd.messages);
+    if (rd.messages.length > 0) this.#sendAll(rd.messages);
     // 3. Apply what is committed, in order.
-    if (rd.committedEntries.length > 0) this.#apply(rd.committedEntries);
+    if (rd.committedEntries.length > 0) {
+      this.#apply(rd.committedEntries);
+      this.#maybeSnapshot();
+    }
     if (rd.readStates.length > 0) this.#serveReadStates(rd.readStates);
+  }
+
+  /** Sends messages; a MsgSnap goes on its own path, carrying a fresh copy of the store. */
+  #sendAll(messages: readonly Message[]): void {
+    const plain: Message[] = [];
+    for (const m of messages) {
+      if (m.type !== MessageType.MsgSnap) {
+        plain.push(m);
+        continue;
+      }
+      const file = path.join(this.#snapDir, `out-${m.to.toString(16)}-${++this.#copies}.db`);
+      try {
+        this.#store.copyTo(file);
+      } catch (e) {
+        console.error("etcdts: copying the store for a snapshot failed:", e);
+        this.#node.reportSnapshot(m.to, "failure");
+        continue;
+      }
+      this.#sendSnapshot(m, file).then((ok) => {
+        fs.rmSync(file, { force: true });
+        if (this.#stopped) return;
+        this.#node.reportSnapshot(m.to, ok ? "finish" : "failure");
+        this.#schedule();
+      });
+    }
+    if (plain.length > 0) this.#send(plain);
+  }
+
+  #installSnapshot(snap: Snapshot): void {
+    const { index, term, confState } = snap.metadata;
+    const file = this.#incoming.get(index);
+    if (file === undefined) {
+      throw new Error(`member: raft accepted snapshot ${index} whose store copy is missing`);
+    }
+    const previousRevision = this.#store.currentRevision();
+    this.#store.installCopy(file);
+    if (this.#store.appliedIndex() < BigInt(index)) {
+      throw new Error(`member: snapshot ${index} came with a store at ${this.#store.appliedIndex()}`);
+    }
+    for (const [i, f] of this.#incoming) {
+      if (i <= index) {
+        fs.rmSync(f, { force: true });
+        this.#incoming.delete(i);
+      }
+    }
+    this.#wal.saveSnapshot({ index: BigInt(index), term: BigInt(term), confState });
+    this.#storage.applySnapshot(snap);
+    this.#confState = confState;
+    this.#snapshotIndex = index;
+    const installed = { previousRevision, revision: this.#store.currentRevision() };
+    log.info(`installed a snapshot from the leader at index ${index}, store revision ${installed.revision}`);
+    for (const l of this.#snapshotListeners) l(installed);
+    this.#onMembersChanged(this.#store.members());
+  }
+
+  /**
+   * Every --snapshot-count applied entries: record a snapshot in the log (the store itself
+   * is the snapshot's data) and drop what it covers, keeping some entries for followers
+   * that are only a little behind.
+   */
+  #maybeSnapshot(): void {
+    const applied = Number(this.#store.appliedIndex());
+    if (this.#snapshotCount <= 0 || applied - this.#snapshotIndex < this.#snapshotCount) return;
+    this.#store.flush(); // the log may now forget what the store holds durably
+    const term = this.#storage.term(applied);
+    if (typeof term !== "number") return;
+    const snap = this.#storage.createSnapshot(applied, {
+      confState: this.#confState,
+      data: new Uint8Array(),
+    });
+    if (!("metadata" in snap)) return;
+    this.#wal.saveSnapshot({ index: BigInt(applied), term: BigInt(term), confState: this.#confState });
+    this.#wal.syncNow();
+    const compactTo = applied - this.#catchUpEntries;
+    if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);
+    this.#wal.releaseTo(BigInt(applied), this.#maxWals);
+    this.#snapshotIndex = applied;
   }
 
   #apply(entries: readonly Entry[]): void {
@@ -420,7 +591,7 @@ export class Member {
       if (e.type === EntryType.EntryConfChange) {
         // Raft's membership is rebuilt from every conf change, even those the store already holds.
         const cc = decodeConfChange(e.data);
-        this.#node.applyConfChange(cc);
+        this.#confState = this.#node.applyConfChange(cc);
         if (BigInt(e.index) <= storeApplied) continue;
         const memberChange = memberChangeOf(cc);
         if (memberChange.kind === "remove" && memberChange.id === this.memberId) removedSelf = true;
@@ -484,6 +655,7 @@ export class Member {
     this.#confWaiters.clear();
     for (const w of this.#readQueue) w(Errors.Stopped);
     if (this.#readRound) { for (const w of this.#readRound.waiters) w(Errors.Stopped); }
+    for (const f of this.#incoming.values()) fs.rmSync(f, { force: true });
     this.#wal.close();
   }
 }

@@ -7,7 +7,9 @@
  * schedule, which is what makes dropping safe. Every request carries the cluster ID; a
  * member of another cluster is refused (etcd answers 412 the same way).
  */
+import * as fs from "node:fs";
 import * as http from "node:http";
+import * as path from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { decodeMessage, encodeMessage, type Message } from "../raft/mod.ts";
@@ -19,6 +21,9 @@ const CLUSTER_HEADER = "X-Etcd-Cluster-ID";
 /** The sender's member ID (etcd sends the same header). */
 const FROM_HEADER = "X-Server-From";
 const RAFT_PATH = "/raft";
+/** MsgSnap with a copy of the store as the body; the message itself rides in a header. */
+const SNAPSHOT_PATH = "/raft/snapshot";
+const SNAPSHOT_MESSAGE_HEADER = "X-Etcdts-Raft-Message";
 /** The membership, for a member joining with --initial-cluster-state existing. */
 export const MEMBERS_PATH = "/members";
 
@@ -64,6 +69,10 @@ export interface PeerTransportOptions {
   readonly isRemoved?: (id: bigint) => boolean;
   /** A peer answered 410 Gone: this member was removed from the cluster. */
   readonly onRemoved?: () => void;
+  /** A MsgSnap arrived with its store copy, saved at `dbFile`. */
+  readonly onSnapshot?: (m: Message, dbFile: string) => void;
+  /** Where received store copies are written. */
+  readonly snapDir?: string;
 }
 
 interface Outbox {
@@ -81,6 +90,8 @@ export class PeerTransport {
   readonly #outboxes = new Map<bigint, Outbox>();
   readonly #servers: http.Server[] = [];
   #closed = false;
+  /** Told each delivered batch's round trip to `to` in seconds (etcd_network_peer_round_trip_time_seconds). */
+  observeRoundTrip: ((to: bigint, seconds: number) => void) | undefined;
 
   constructor(opts: PeerTransportOptions) {
     this.#opts = opts;
@@ -117,6 +128,32 @@ export class PeerTransport {
       }));
       c.header(CLUSTER_HEADER, expected);
       return c.json(members);
+    });
+    let received = 0;
+    app.post(SNAPSHOT_PATH, async (c) => {
+      if (c.req.header(CLUSTER_HEADER) !== expected) return c.text("cluster ID mismatch", 412);
+      const header = c.req.header(SNAPSHOT_MESSAGE_HEADER);
+      const dir = this.#opts.snapDir;
+      if (header === undefined || dir === undefined || this.#opts.onSnapshot === undefined) {
+        return c.text("snapshot not accepted here", 400);
+      }
+      let m: Message;
+      try {
+        m = decodeMessage(Buffer.from(header, "base64"));
+      } catch {
+        return c.text("malformed raft message", 400);
+      }
+      const file = path.join(dir, `in-${m.snapshot?.metadata.index ?? 0}-${++received}.db`);
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const fd = fs.openSync(file, "w");
+      try {
+        fs.writeSync(fd, body);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      this.#opts.onSnapshot(m, file);
+      return c.body(null, 204);
     });
     app.post(RAFT_PATH, async (c) => {
       const cid = c.req.header(CLUSTER_HEADER);
@@ -187,6 +224,7 @@ export class PeerTransport {
     box.queue = [];
     box.inFlight = true;
     const url = box.urls[box.nextUrl % box.urls.length] + RAFT_PATH;
+    const started = performance.now();
     fetch(url, {
       method: "POST",
       body,
@@ -200,6 +238,7 @@ export class PeerTransport {
       await r.arrayBuffer();
       if (r.status === 410) this.#opts.onRemoved?.();
       if (r.status !== 204) throw new Error(`peer answered ${r.status}`);
+      this.observeRoundTrip?.(id, (performance.now() - started) / 1000);
     }).catch(() => {
       box.retryAt = Date.now() + 100;
       box.nextUrl++;
@@ -208,6 +247,32 @@ export class PeerTransport {
       box.inFlight = false;
       if (!this.#closed) this.#flush(id);
     });
+  }
+
+  /** Streams a MsgSnap and the store copy at `dbFile` to its recipient; resolves whether it arrived. */
+  async sendSnapshot(m: Message, dbFile: string): Promise<boolean> {
+    const box = this.#outboxes.get(m.to);
+    if (box === undefined || this.#closed) return false;
+    const url = box.urls[box.nextUrl % box.urls.length] + SNAPSHOT_PATH;
+    try {
+      const r = await fetch(url, {
+        method: "POST",
+        body: Bun.file(dbFile),
+        headers: {
+          [CLUSTER_HEADER]: idHex(this.#opts.clusterId),
+          [FROM_HEADER]: idHex(this.#opts.memberId),
+          [SNAPSHOT_MESSAGE_HEADER]: Buffer.from(encodeMessage(m)).toString("base64"),
+          "Content-Type": "application/octet-stream",
+        },
+        signal: AbortSignal.timeout(120_000),
+      });
+      await r.arrayBuffer();
+      if (r.status !== 204) log.warn(`sending a snapshot to ${idHex(m.to)} failed: ${r.status}`);
+      return r.status === 204;
+    } catch (e) {
+      log.warn(`sending a snapshot to ${idHex(m.to)} failed: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   async close(): Promise<void> {

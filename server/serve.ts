@@ -31,6 +31,9 @@ import { tokenProvider } from "./auth/tokens.ts";
 import { AuthGuard } from "./auth/guard.ts";
 import { authService } from "./services/auth.ts";
 import { serverTls } from "./tls.ts";
+import { etcdMetrics } from "./metrics/etcd.ts";
+import { unhealthyReason } from "./health.ts";
+import { clientWebRoutes, listenMetrics } from "./web.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -93,6 +96,10 @@ export async function startServer(
 ): Promise<RunningServer> {
   const memberDir = path.join(config.dataDir, "member");
   fs.mkdirSync(path.join(memberDir, "snap"), { recursive: true, mode: 0o700 });
+  // Store copies on their way to or from a peer when we last stopped are of no use now.
+  for (const f of fs.readdirSync(path.join(memberDir, "snap"))) {
+    if (/^(in|out)-.*\.db$/.test(f)) fs.rmSync(path.join(memberDir, "snap", f), { force: true });
+  }
   const walDir = config.walDir || path.join(memberDir, "wal");
   const roster = initialRoster(config);
   const hadLog = Wal.exists(walDir);
@@ -151,6 +158,8 @@ export async function startServer(
     members: () => store.members(),
     isRemoved: (id) => store.removedMembers().has(id),
     onRemoved,
+    onSnapshot: (m, file) => receiver?.stepSnapshot(m, file),
+    snapDir: path.join(memberDir, "snap"),
   });
   const newCluster = !hadLog && config.initialClusterState === "new";
   const member = new Member({
@@ -167,15 +176,25 @@ export async function startServer(
     preVote: config.preVote,
     onMembersChanged: (members) => transport.setPeers(peersOf(members)),
     onRemoved,
+    sendSnapshot: (m, file) => transport.sendSnapshot(m, file),
+    snapshotCount: config.snapshotCount,
+    maxWals: config.maxWals,
+    catchUpEntries: config.snapshotCatchUpEntries,
+    snapDir: path.join(memberDir, "snap"),
   });
   receiver = member;
   const stopping = new AbortController();
+  const metrics = etcdMetrics({ member, store });
+  wal.observeSync = metrics.observeWalSync;
+  store.observeCommit(metrics.observeBackendCommit);
+  transport.observeRoundTrip = metrics.observePeerRoundTrip;
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
   // answers "request is too large" for what lies between; we do the same.
   const grpc = new GrpcServer({
     maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024,
     guard: (path, req, ctx) => guard.check(path, req, ctx),
+    onHandled: metrics.observeHandled,
   });
   grpc.addService(KV, kvService({ member, store, maxTxnOps: config.maxTxnOps }));
   grpc.addService(
@@ -201,7 +220,19 @@ export async function startServer(
   grpc.addService(Auth, authService({ member, store, tokens, bcryptCost: config.bcryptCost }));
   grpc.addService(Lock, {});
   grpc.addService(Election, {});
-  const app = httpApp({ unhealthyReason: () => null });
+  const health = {
+    leaderId: () => member.leaderId,
+    // The alarm feature plugs its active alarms in here ("NOSPACE", "CORRUPT").
+    alarms: (): readonly string[] => [],
+    read: (serializable: boolean) => serializable ? Promise.resolve(null) : member.readIndex(),
+    isLearner: () => member.isLearner,
+  };
+  const web = { grpc, registry: metrics.registry, health, countHealth: metrics.countHealth };
+  const app = httpApp({
+    unhealthyReason: (q) => unhealthyReason(health, q),
+    onHealth: metrics.countHealth,
+    extend: (a) => clientWebRoutes(a, web),
+  });
 
   const listening: Listening[] = [];
   const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
@@ -218,6 +249,7 @@ export async function startServer(
         }),
       );
     }
+    for (const url of config.listenMetricsUrls) listening.push(await listenMetrics(url, web));
   } catch (e) {
     stopping.abort();
     for (const l of listening) await l.close();

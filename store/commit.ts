@@ -36,6 +36,8 @@ export class GroupCommitter {
   #closed = false;
   #pending = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** Told each commit's duration in seconds (etcd_disk_backend_commit_duration_seconds). */
+  observeCommit: ((seconds: number) => void) | undefined;
 
   constructor(db: Database, opts: GroupCommitOptions, onCommit: () => void) {
     this.#db = db;
@@ -77,6 +79,16 @@ export class GroupCommitter {
     if (!this.#closed) this.#begin();
   }
 
+  /** Commits what is pending and runs `fn` with no transaction open (ATTACH needs that). */
+  outside<T>(fn: () => T): T {
+    this.#commit();
+    try {
+      return fn();
+    } finally {
+      if (!this.#closed) this.#begin();
+    }
+  }
+
   /** Commits and leaves no transaction open; the connection may then be closed. */
   close(): void {
     this.#commit();
@@ -94,7 +106,9 @@ export class GroupCommitter {
       this.#timer = null;
     }
     if (!this.#open) return;
+    const started = this.observeCommit === undefined ? 0 : performance.now();
     this.#db.run("COMMIT");
+    if (started !== 0) this.observeCommit?.((performance.now() - started) / 1000);
     this.#open = false;
     const committed = this.#pending > 0;
     this.#pending = 0;

@@ -18,6 +18,7 @@ import { type EventsQuery, eventsSince } from "./events.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
 import { KvReader } from "./reader.ts";
+import { copyDatabase, replaceContents } from "./copy.ts";
 import {
   applyMemberChange,
   listMembers,
@@ -54,6 +55,13 @@ interface Progress extends Revisions {
   appliedTerm: bigint;
 }
 
+function readProgress(db: Database): Progress {
+  const row = db.query(
+    "SELECT applied_index, applied_term, current_rev, compact_rev FROM meta WHERE id = 0",
+  ).values()[0] as bigint[];
+  return { appliedIndex: row[0], appliedTerm: row[1], currentRev: row[2], compactRev: row[3] };
+}
+
 /** The MVCC store. Single writer: only the apply loop calls `applyBatch`. */
 export class MvccStore {
   readonly #db: Database;
@@ -65,13 +73,13 @@ export class MvccStore {
   readonly #committer: GroupCommitter;
   #durableAppliedIndex: bigint;
 
-  private constructor(db: Database, opts: GroupCommitOptions) {
+  readonly #path: string;
+
+  private constructor(db: Database, path: string, opts: GroupCommitOptions) {
     this.#db = db;
+    this.#path = path;
     this.#reader = new KvReader(db);
-    const row = db.query(
-      "SELECT applied_index, applied_term, current_rev, compact_rev FROM meta WHERE id = 0",
-    ).values()[0] as bigint[];
-    this.#progress = { appliedIndex: row[0], appliedTerm: row[1], currentRev: row[2], compactRev: row[3] };
+    this.#progress = readProgress(db);
     this.#saveProgress = db.prepare(
       "UPDATE meta SET applied_index = ?1, applied_term = ?2, current_rev = ?3, compact_rev = ?4 WHERE id = 0",
     );
@@ -98,7 +106,7 @@ export class MvccStore {
 
   /** Opens or creates the store at `path` (":memory:" for tests). */
   static open(path: string, opts: OpenOptions = {}): MvccStore {
-    return new MvccStore(openDatabase(path, opts), opts);
+    return new MvccStore(openDatabase(path, opts), path, opts);
   }
 
   /** Commits what is applied and closes the database; the store is unusable afterwards. */
@@ -113,6 +121,25 @@ export class MvccStore {
    */
   flush(): void {
     this.#committer.flush();
+  }
+
+  /**
+   * Writes a consistent copy of the store to `dest` (a Raft snapshot for a lagging
+   * member): commits what is applied, then copies the committed database.
+   */
+  copyTo(dest: string): void {
+    this.flush();
+    copyDatabase(this.#path, dest);
+  }
+
+  /**
+   * Replaces the whole store with the copy at `src` (a snapshot from the leader), with its
+   * applied index and revisions. Only the apply loop calls this, between batches.
+   */
+  installCopy(src: string): void {
+    this.#committer.outside(() => replaceContents(this.#db, src));
+    Object.assign(this.#progress, readProgress(this.#db));
+    this.#durableAppliedIndex = this.#progress.appliedIndex;
   }
 
   /** Index of the last applied log entry (0 on a fresh store); reads see everything up to it. */
@@ -243,6 +270,11 @@ export class MvccStore {
   /** Bytes of the database file holding data, free pages excluded (Status.dbSizeInUse). */
   dbSizeInUse(): number {
     return (this.#pragma("page_count") - this.#pragma("freelist_count")) * this.#pragma("page_size");
+  }
+
+  /** Tells `fn` each backend commit's duration in seconds (metrics). */
+  observeCommit(fn: (seconds: number) => void): void {
+    this.#committer.observeCommit = fn;
   }
 
   /** How many keys exist now (for metrics). */

@@ -87,6 +87,8 @@ export class Wal {
   readonly #writer = new RecordWriter();
   #dirty = false;
   #syncing: Promise<void> | null = null;
+  /** Told each fsync's duration in seconds (etcd_disk_wal_fsync_duration_seconds). */
+  observeSync: ((seconds: number) => void) | undefined;
 
   private constructor(dir: string, replay: WalReplay, segments: Segment[], size: number, opts: WalOptions) {
     this.dir = dir;
@@ -261,7 +263,13 @@ export class Wal {
     const fd = this.#fd;
     const prior = this.#syncing ?? Promise.resolve();
     const p = prior.then(() =>
-      new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())))
+      new Promise<void>((resolve, reject) => {
+        const started = performance.now();
+        fs.fdatasync(fd, (err) => {
+          this.observeSync?.((performance.now() - started) / 1000);
+          return err ? reject(err) : resolve();
+        });
+      })
     );
     this.#syncing = p;
     p.finally(() => {

@@ -79,6 +79,23 @@ export interface GrpcServerOptions {
   onOtherRequest?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
   /** Runs before every unary and server-streaming handler, whoever calls it. */
   guard?: CallGuard;
+  /** Called once per finished call (metrics): its path, kind, status code and duration. */
+  onHandled?: (call: HandledCall) => void;
+}
+
+/** A finished call, as the metrics see it. */
+export interface HandledCall {
+  readonly path: string;
+  readonly kind: string;
+  readonly code: number;
+  readonly seconds: number;
+}
+
+/** A registered method as an in-process caller (the JSON gateway) needs to know it. */
+export interface MethodInfo {
+  readonly kind: "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
+  readonly input: DescMessage;
+  readonly output: DescMessage;
 }
 
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
@@ -129,8 +146,66 @@ export class GrpcServer {
       return;
     }
     const call = new Call(stream, headers, path, route, this.#opts.maxRecvMessageBytes);
+    call.onHandled = this.#opts.onHandled;
     call.start();
   };
+
+  /**
+   * A registered method by its gRPC path (`/etcdserverpb.KV/Range`); the Unimplemented error
+   * a gRPC client would get when it is unknown or not built yet.
+   */
+  method(path: string): MethodInfo | EtcdError {
+    const route = this.#routes.get(path);
+    if (route === undefined) return this.#unknown(path);
+    return { kind: route.kind as MethodInfo["kind"], input: route.input, output: route.output };
+  }
+
+  /**
+   * Calls a unary method in-process with the SAME handler a gRPC call reaches, so that
+   * every check in that path applies to the JSON gateway too.
+   */
+  async callUnary(path: string, req: unknown, ctx: CallContext): Promise<unknown | EtcdError> {
+    const route = this.#routes.get(path);
+    if (route === undefined) return this.#unknown(path);
+    const started = performance.now();
+    let r: unknown;
+    try {
+      r = await route.handler(req, ctx);
+    } catch (e) {
+      console.error(`etcdts: handler for ${path} failed:`, e);
+      r = etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`);
+    }
+    this.#handled(path, route.kind, isEtcdError(r) ? r.code : 0, started);
+    return r;
+  }
+
+  /**
+   * Calls a streaming method in-process: `input` is the request (server streaming) or the
+   * requests (client/bidi streaming); responses go to `out`.
+   */
+  async callStreaming(
+    path: string,
+    input: unknown,
+    out: StreamSink<unknown>,
+    ctx: CallContext,
+  ): Promise<EtcdError | void> {
+    const route = this.#routes.get(path);
+    if (route === undefined) return this.#unknown(path);
+    const started = performance.now();
+    let r: EtcdError | void;
+    try {
+      r = await route.handler(input, out, ctx);
+    } catch (e) {
+      console.error(`etcdts: handler for ${path} failed:`, e);
+      r = etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`);
+    }
+    this.#handled(path, route.kind, r ? r.code : 0, started);
+    return r;
+  }
+
+  #handled(path: string, kind: string, code: number, startedMs: number): void {
+    this.#opts.onHandled?.({ path, kind, code, seconds: (performance.now() - startedMs) / 1000 });
+  }
 
   #unknown(path: string): EtcdError {
     const [, service = "", method = ""] = path.split("/");
@@ -201,6 +276,8 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
   #trailers: http2.OutgoingHttpHeaders | null = null;
+  onHandled: ((call: HandledCall) => void) | undefined;
+  readonly #startedMs = performance.now();
 
   constructor(
     stream: http2.ServerHttp2Stream,
@@ -329,6 +406,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
       return this.#crash(e);
     }
     this.#finished = true;
+    this.#reportHandled(0);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
@@ -370,6 +448,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   #finishOk(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#reportHandled(0);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
@@ -384,6 +463,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   #fail(err: EtcdError): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#reportHandled(err.code);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (!this.#abort.signal.aborted) this.#abort.abort();
     const stream = this.#stream;
@@ -394,6 +474,15 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     }
     this.#trailers = { "grpc-status": String(err.code), "grpc-message": encodeGrpcMessage(err.message) };
     stream.end();
+  }
+
+  #reportHandled(code: number): void {
+    this.onHandled?.({
+      path: this.path,
+      kind: this.#route.kind,
+      code,
+      seconds: (performance.now() - this.#startedMs) / 1000,
+    });
   }
 
   #crash(e: unknown): void {

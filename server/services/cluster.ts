@@ -81,7 +81,8 @@ function overlapsPeerUrls(
 
 export function clusterService(deps: ClusterDeps): Partial<ImplOf<typeof Cluster>> {
   const { member, store } = deps;
-  const header = () => responseHeader(member, store.currentRevision());
+  // etcd's Cluster responses carry no revision (its ClusterServer header leaves it out).
+  const header = () => responseHeader(member, 0n);
   const list = (members: readonly MemberRecord[]) => members.map(memberMessage);
   const changed = <S extends DescMessage>(schema: S, r: readonly MemberRecord[] | EtcdError) =>
     isEtcdError(r) ? r : create(schema, { header: header(), members: list(r) } as never);

@@ -34,6 +34,7 @@ export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
   const header = (revision: bigint) => responseHeader(deps.member, revision);
   const hub = new WatchHub(deps.store, { header });
   deps.member.onApplied((b) => hub.notify(b));
+  deps.member.onSnapshotInstalled((s) => hub.resync(s.previousRevision));
   deps.stopping?.addEventListener("abort", () => hub.close(), { once: true });
   const progressIntervalMs = progressInterval(deps.progressNotifyInterval ?? "10m");
   const maxResponseBytes = deps.maxRequestBytes + GRPC_OVERHEAD_BYTES;

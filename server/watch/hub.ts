@@ -97,6 +97,22 @@ export class WatchHub {
     return w.state === "synced";
   }
 
+  /**
+   * The store was replaced by a leader's snapshot: the revisions after `previousRevision`
+   * never passed through `notify`, so every synced watcher reads them from the store.
+   */
+  resync(previousRevision: bigint): void {
+    const synced = [...this.#ranges];
+    for (const set of this.#byKey.values()) synced.push(...set);
+    for (const w of synced) {
+      this.#removeSynced(w);
+      if (w.minRev <= previousRevision) w.minRev = previousRevision + 1n;
+      w.state = "unsynced";
+      this.#unsynced.add(w);
+    }
+    this.#scheduleSync();
+  }
+
   /** A sink stopped being blocked: catch its parked watchers up. */
   wake(): void {
     this.#scheduleSync();

@@ -1,0 +1,182 @@
+/**
+ * etcd's gateway JSON (grpc-gateway v1 with `JSONPb{OrigName: true}`): proto field names,
+ * defaults omitted, 64-bit integers as strings, bytes as base64, enums by name; errors as
+ * `{"error","message","code"}`, stream items as `{"result":…}` / `{"error":{…}}` lines.
+ */
+import {
+  type DescMessage,
+  fromBinary,
+  fromJson,
+  type JsonValue,
+  type MessageShape,
+  toBinary,
+  toJson,
+} from "@bufbuild/protobuf";
+import { Code, type EtcdError, etcdError } from "../../api/errors.ts";
+
+/** grpc-gateway's runtime.HTTPStatusFromCode. */
+const HTTP_STATUS: Readonly<Record<number, number>> = {
+  [Code.OK]: 200,
+  [Code.Canceled]: 408,
+  [Code.Unknown]: 500,
+  [Code.InvalidArgument]: 400,
+  [Code.DeadlineExceeded]: 504,
+  [Code.NotFound]: 404,
+  [Code.AlreadyExists]: 409,
+  [Code.PermissionDenied]: 403,
+  [Code.Unauthenticated]: 401,
+  [Code.ResourceExhausted]: 429,
+  [Code.FailedPrecondition]: 412,
+  [Code.Aborted]: 409,
+  [Code.OutOfRange]: 400,
+  [Code.Unimplemented]: 501,
+  [Code.Internal]: 500,
+  [Code.Unavailable]: 503,
+  [Code.DataLoss]: 500,
+};
+
+/** Go's net/http status texts for the statuses above (stream errors carry them). */
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: "OK",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  408: "Request Timeout",
+  409: "Conflict",
+  412: "Precondition Failed",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** The HTTP status the gateway answers a gRPC code with. */
+export function httpStatusOf(code: number): number {
+  return HTTP_STATUS[code] ?? 500;
+}
+
+/**
+ * Go's encoding/json escapes <, > and & (and U+2028/9) inside strings; outside strings
+ * JSON has none of them, so escaping the whole text is the same.
+ */
+function goEscape(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+}
+
+/** A message as etcd's gateway writes it. */
+export function messageJson(schema: DescMessage, msg: unknown): JsonValue {
+  let m = msg as MessageShape<DescMessage>;
+  // Watch responses carry pre-encoded events as unknown fields (server/watch/encode.ts):
+  // decode them into real fields first, or JSON would leave them out.
+  if (m.$unknown !== undefined && m.$unknown.length > 0) m = fromBinary(schema, toBinary(schema, m));
+  return toJson(schema, m, { useProtoFieldName: true });
+}
+
+/** A unary response body. */
+export function encodeMessage(schema: DescMessage, msg: unknown): string {
+  return goEscape(JSON.stringify(messageJson(schema, msg)));
+}
+
+/** A unary error body: `{"error","message","code"}`. */
+export function encodeError(err: EtcdError): string {
+  return goEscape(JSON.stringify({ error: err.message, message: err.message, code: err.code }));
+}
+
+/** One item of a streamed response, newline-terminated. */
+export function encodeStreamResult(schema: DescMessage, msg: unknown): string {
+  return goEscape(JSON.stringify({ result: messageJson(schema, msg) })) + "\n";
+}
+
+/** The error that ends a streamed response (grpc-gateway writes no newline after it). */
+export function encodeStreamError(err: EtcdError): string {
+  const http = httpStatusOf(err.code);
+  return goEscape(JSON.stringify({
+    error: {
+      grpc_code: err.code,
+      http_code: http,
+      message: err.message,
+      http_status: STATUS_TEXT[http] ?? "",
+    },
+  }));
+}
+
+/**
+ * Parses one request message from JSON text; empty text is the empty message, as in
+ * grpc-gateway (it ignores io.EOF). Unknown fields are ignored like jsonpb does.
+ */
+export function decodeMessage(schema: DescMessage, text: string): unknown | EtcdError {
+  if (text.trim() === "") return fromJson(schema, {});
+  let json: JsonValue;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return etcdError(Code.InvalidArgument, syntaxError(text));
+  }
+  return decodeValue(schema, json);
+}
+
+/** A parsed JSON value as a request message. */
+export function decodeValue(schema: DescMessage, json: JsonValue): unknown | EtcdError {
+  try {
+    return fromJson(schema, json, { ignoreUnknownFields: true });
+  } catch (e) {
+    return etcdError(Code.InvalidArgument, (e as Error).message);
+  }
+}
+
+/** Go's json error for the common case, text that does not start like a JSON value. */
+function syntaxError(text: string): string {
+  const first = text.trimStart()[0];
+  if (first !== undefined && !/[{\["\-0-9tfn]/.test(first)) {
+    return `invalid character '${first}' looking for beginning of value`;
+  }
+  return "unexpected EOF";
+}
+
+/**
+ * Splits a stream of concatenated JSON values (a streaming request body: one request per
+ * value, as grpc-gateway's decoder reads them) as its text arrives.
+ */
+export class JsonValueSplitter {
+  #buf = "";
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  #start = -1;
+  #scanned = 0;
+
+  /** Feeds text; returns the values completed by it (a syntax error is thrown). */
+  push(text: string): JsonValue[] {
+    this.#buf += text;
+    const out: JsonValue[] = [];
+    const b = this.#buf;
+    for (let i = this.#scanned; i < b.length; i++) {
+      const c = b[i];
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (c === "\\") this.#escaped = true;
+        else if (c === '"') this.#inString = false;
+        continue;
+      }
+      if (c === '"') this.#inString = true;
+      else if (c === "{" || c === "[") {
+        if (this.#depth++ === 0) this.#start = i;
+      } else if (c === "}" || c === "]") {
+        if (--this.#depth === 0) {
+          out.push(JSON.parse(b.slice(this.#start, i + 1)));
+          this.#start = -1;
+        }
+      } else if (this.#depth === 0 && !/\s/.test(c)) {
+        throw new SyntaxError(`invalid character '${c}' looking for beginning of value`);
+      }
+    }
+    if (this.#start >= 0) {
+      this.#buf = b.slice(this.#start);
+      this.#start = 0;
+    } else this.#buf = "";
+    this.#scanned = this.#buf.length;
+    return out;
+  }
+}

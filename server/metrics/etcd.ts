@@ -1,0 +1,227 @@
+/**
+ * etcd's metrics, by etcd's names and help texts, for what operators alert on. Gauges and
+ * totals are read from the member and store at scrape time; durations are observed through
+ * the single optional callback each hot path offers (WAL fsync, backend commit, peer round
+ * trip, gRPC call finished).
+ */
+import * as fs from "node:fs";
+import { Code } from "../../api/errors.ts";
+import type { HandledCall } from "../grpc/server.ts";
+import { idHex } from "../ids.ts";
+import { CLUSTER_VERSION, SERVER_VERSION } from "../version.ts";
+import { CounterVec, exponentialBuckets, Histogram, Registry } from "./exposition.ts";
+
+/** What the metrics read from the running member. */
+export interface MetricsSource {
+  readonly member: {
+    readonly memberId: bigint;
+    readonly leaderId: bigint;
+    readonly isLeader: boolean;
+    readonly leaderChanges: number;
+    readonly raftIndex: bigint;
+    readonly appliedIndex: bigint;
+    readonly pendingProposals: number;
+    readonly failedProposals: number;
+  };
+  readonly store: {
+    dbSize(): number;
+    dbSizeInUse(): number;
+    keyCount(): number;
+    currentRevision(): bigint;
+    compactRevision(): bigint;
+  };
+}
+
+/** The metrics of one server and the observers its hot paths call. */
+export interface EtcdMetrics {
+  readonly registry: Registry;
+  readonly observeHandled: (call: HandledCall) => void;
+  readonly observeWalSync: (seconds: number) => void;
+  readonly observeBackendCommit: (seconds: number) => void;
+  readonly observePeerRoundTrip: (to: bigint, seconds: number) => void;
+  /** Counts a /health answer (etcd_server_health_success / _failures). */
+  readonly countHealth: (healthy: boolean) => void;
+}
+
+const CODE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(Code).map(([name, code]) => [code, name]),
+);
+
+const GRPC_TYPES: Readonly<Record<string, string>> = {
+  unary: "unary",
+  server_streaming: "server_stream",
+  client_streaming: "client_stream",
+  bidi_streaming: "bidi_stream",
+};
+
+/** Builds the registry of one server. */
+export function etcdMetrics(src: MetricsSource): EtcdMetrics {
+  const r = new Registry();
+  const { member, store } = src;
+  const started = Date.now() / 1000;
+  let healthOk = 0;
+  let healthFailed = 0;
+
+  r.gauge(
+    "etcd_server_has_leader",
+    "Whether or not a leader exists. 1 is existence, 0 is not.",
+    () => member.leaderId === 0n ? 0 : 1,
+  );
+  r.gauge(
+    "etcd_server_is_leader",
+    "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+    () => member.isLeader ? 1 : 0,
+  );
+  r.counter(
+    "etcd_server_leader_changes_seen_total",
+    "The number of leader changes seen.",
+    () => member.leaderChanges,
+  );
+  r.gauge(
+    "etcd_server_id",
+    "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+    () => [
+      [{ server_id: idHex(member.memberId) }, 1],
+    ],
+  );
+  // etcd declares these two as gauges despite the _total names: they are Raft indexes.
+  r.gauge(
+    "etcd_server_proposals_committed_total",
+    "The total number of consensus proposals committed.",
+    () => Number(member.raftIndex),
+  );
+  r.gauge(
+    "etcd_server_proposals_applied_total",
+    "The total number of consensus proposals applied.",
+    () => Number(member.appliedIndex),
+  );
+  r.gauge(
+    "etcd_server_proposals_pending",
+    "The current number of pending proposals to commit.",
+    () => member.pendingProposals,
+  );
+  r.counter(
+    "etcd_server_proposals_failed_total",
+    "The total number of failed proposals seen.",
+    () => member.failedProposals,
+  );
+  r.gauge(
+    "etcd_server_version",
+    "Which version is running. 1 for 'server_version' label with current version.",
+    () => [
+      [{ server_version: SERVER_VERSION }, 1],
+    ],
+  );
+  r.gauge(
+    "etcd_cluster_version",
+    "Which version is running. 1 for 'cluster_version' label with current cluster version",
+    () => [[{ cluster_version: CLUSTER_VERSION }, 1]],
+  );
+  r.counter("etcd_server_health_success", "The total number of successful health checks", () => healthOk);
+  r.counter("etcd_server_health_failures", "The total number of failed health checks", () => healthFailed);
+  r.gauge(
+    "etcd_mvcc_db_total_size_in_bytes",
+    "Total size of the underlying database physically allocated in bytes.",
+    () => store.dbSize(),
+  );
+  r.gauge(
+    "etcd_mvcc_db_total_size_in_use_in_bytes",
+    "Total size of the underlying database logically in use in bytes.",
+    () => store.dbSizeInUse(),
+  );
+  r.gauge("etcd_debugging_mvcc_keys_total", "Total number of keys.", () => store.keyCount());
+  r.gauge(
+    "etcd_debugging_mvcc_current_revision",
+    "The current revision of store.",
+    () => Number(store.currentRevision()),
+  );
+  r.gauge(
+    "etcd_debugging_mvcc_compact_revision",
+    "The revision of the last compaction in store.",
+    () => Number(store.compactRevision()),
+  );
+
+  const walFsync = r.add(
+    new Histogram(
+      "etcd_disk_wal_fsync_duration_seconds",
+      "The latency distributions of fsync called by WAL.",
+      exponentialBuckets(0.001, 2, 14),
+    ),
+  );
+  const backendCommit = r.add(
+    new Histogram(
+      "etcd_disk_backend_commit_duration_seconds",
+      "The latency distributions of commit called by backend.",
+      exponentialBuckets(0.001, 2, 14),
+    ),
+  );
+  const peerRtt = r.add(
+    new Histogram(
+      "etcd_network_peer_round_trip_time_seconds",
+      "Round-Trip-Time histogram between peers",
+      exponentialBuckets(0.0001, 2, 14),
+    ),
+  );
+  const handled = r.add(
+    new CounterVec(
+      "grpc_server_handled_total",
+      "Total number of RPCs completed on the server, regardless of success or failure.",
+    ),
+  );
+  // etcd exports this one with --metrics=extensive; the console charts latency from it.
+  const handling = r.add(
+    new Histogram(
+      "grpc_server_handling_seconds",
+      "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+  );
+
+  r.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  });
+  r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", () => process.memoryUsage.rss());
+  r.gauge(
+    "process_start_time_seconds",
+    "Start time of the process since unix epoch in seconds.",
+    () => Math.floor(started),
+  );
+  r.gauge("process_open_fds", "Number of open file descriptors.", () => {
+    try {
+      return fs.readdirSync("/proc/self/fd").length;
+    } catch {
+      return NaN;
+    }
+  });
+
+  return {
+    registry: r,
+    observeHandled(call) {
+      const key = `${call.path}\0${call.code}`;
+      handled.inc(key, () => grpcLabels(call, CODE_NAMES[call.code] ?? String(call.code)));
+      handling.observe(call.seconds, call.path, () => grpcLabels(call));
+    },
+    observeWalSync: (s) => walFsync.observe(s),
+    observeBackendCommit: (s) => backendCommit.observe(s),
+    observePeerRoundTrip: (to, s) => {
+      const hex = idHex(to);
+      peerRtt.observe(s, hex, () => ({ To: hex }));
+    },
+    countHealth(healthy) {
+      if (healthy) healthOk++;
+      else healthFailed++;
+    },
+  };
+}
+
+function grpcLabels(call: HandledCall, code?: string): Record<string, string> {
+  const [, service = "", method = ""] = call.path.split("/");
+  const labels: Record<string, string> = {
+    grpc_type: GRPC_TYPES[call.kind] ?? call.kind,
+    grpc_service: service,
+    grpc_method: method,
+  };
+  if (code !== undefined) labels.grpc_code = code;
+  return labels;
+}

@@ -12,8 +12,8 @@ import { GrpcError } from "../client/status.ts";
 
 const permissionDenied = "etcdserver: permission denied";
 
-// etcdctl's endpointsFromCluster: --endpoints, or every member's client URLs with --cluster.
-async function targetEndpoints(ctx: RunContext, settings: ClientSettings): Promise<string[]> {
+/** etcdctl's endpointsFromCluster: --endpoints, or every member's client URLs with --cluster. */
+export async function targetEndpoints(ctx: RunContext, settings: ClientSettings): Promise<string[]> {
   if (!(ctx.flags.values.get("cluster") as boolean)) return settings.endpoints;
   const { Cluster } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
   const client = await newClient(settings);
@@ -30,8 +30,8 @@ async function targetEndpoints(ctx: RunContext, settings: ClientSettings): Promi
   }
 }
 
-// Runs `call` against each endpoint on its own client.
-async function perEndpoint<T>(
+/** Runs `call` against each endpoint on its own client. */
+export async function perEndpoint<T>(
   settings: ClientSettings,
   endpoints: string[],
   call: (client: Awaited<ReturnType<typeof newClient>>, ep: string) => Promise<T>,

@@ -3,8 +3,10 @@
  */
 import type { Command } from "./command.ts";
 import { authCommand } from "./auth.ts";
+import { alarmCommand } from "./alarm.ts";
 import { checkCommand } from "./check.ts";
 import { compactionCommand } from "./compaction.ts";
+import { defragCommand } from "./defrag.ts";
 import { endpointCommand } from "./endpoint.ts";
 import { globalFlags } from "./global.ts";
 import { delCommand, getCommand, putCommand } from "./kv.ts";
@@ -12,6 +14,7 @@ import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
 import { roleCommand } from "./role.ts";
 import { userCommand } from "./user.ts";
+import { snapshotCommand } from "./snapshot.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
 import { watchCommand } from "./watch.ts";
@@ -46,6 +49,9 @@ export function rootCommand(): Command {
       authCommand,
       userCommand,
       roleCommand,
+      alarmCommand,
+      defragCommand,
+      snapshotCommand,
       helpCommand,
     ],
   };

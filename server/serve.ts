@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Auth, Cluster, KV, Lease, Maintenance, Watch } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import { AlarmType, Auth, Cluster, KV, Lease, Maintenance, Watch } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Lock } from "../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
 import { parseServerArgs, type ServerConfig, serverUsage } from "./config.ts";
@@ -34,6 +34,8 @@ import { serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
+import { startMaintenance } from "./maintenance_setup.ts";
+import { withQuota } from "./quota.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -188,6 +190,14 @@ export async function startServer(
   wal.observeSync = metrics.observeWalSync;
   store.observeCommit(metrics.observeBackendCommit);
   transport.observeRoundTrip = metrics.observePeerRoundTrip;
+  let maintenance: ReturnType<typeof startMaintenance>;
+  try {
+    maintenance = startMaintenance(config, { store, member });
+  } catch (e) {
+    await member.stop();
+    store.close();
+    throw e;
+  }
 
   // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
   // answers "request is too large" for what lies between; we do the same.
@@ -196,14 +206,22 @@ export async function startServer(
     guard: (path, req, ctx) => guard.check(path, req, ctx),
     onHandled: metrics.observeHandled,
   });
-  grpc.addService(KV, kvService({ member, store, maxTxnOps: config.maxTxnOps }));
+  grpc.addService(
+    KV,
+    withQuota(kvService({ member, store, maxTxnOps: config.maxTxnOps }), maintenance.quota),
+  );
   grpc.addService(
     Cluster,
     clusterService({ member, store, strictReconfigCheck: config.strictReconfigCheck }),
   );
   grpc.addService(
     Maintenance,
-    maintenanceService({ member, store, quotaBackendBytes: config.quotaBackendBytes }),
+    maintenanceService({
+      member,
+      store,
+      quotaBackendBytes: config.quotaBackendBytes,
+      defragmenter: maintenance.defragmenter,
+    }),
   );
   grpc.addService(
     Watch,
@@ -222,8 +240,7 @@ export async function startServer(
   grpc.addService(Election, {});
   const health = {
     leaderId: () => member.leaderId,
-    // The alarm feature plugs its active alarms in here ("NOSPACE", "CORRUPT").
-    alarms: (): readonly string[] => [],
+    alarms: (): readonly string[] => store.alarms().map((a) => AlarmType[a.alarm]),
     read: (serializable: boolean) => serializable ? Promise.resolve(null) : member.readIndex(),
     isLearner: () => member.isLearner,
   };
@@ -252,6 +269,7 @@ export async function startServer(
     for (const url of config.listenMetricsUrls) listening.push(await listenMetrics(url, web));
   } catch (e) {
     stopping.abort();
+    maintenance.stop();
     for (const l of listening) await l.close();
     await transport.close();
     await member.stop();
@@ -273,6 +291,7 @@ export async function startServer(
     listening,
     async stop() {
       stopping.abort();
+      maintenance.stop();
       for (const l of listening) await l.close();
       await transport.close();
       await member.stop();

@@ -6,6 +6,7 @@ import type { Database } from "bun:sqlite";
 import { Code, type EtcdError, etcdError, isEtcdError } from "../api/errors.ts";
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type {
+  AlarmResponse,
   CompactionResponse,
   DeleteRangeResponse,
   PutResponse,
@@ -14,6 +15,7 @@ import type {
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
+import { alarmGate, applyAlarm } from "./alarm.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
@@ -36,6 +38,7 @@ export type ApplyOutcome =
       | CompactionResponse
       | RangeResponse
       | AuthResponse
+      | AlarmResponse
       | null;
     /** Every change of this entry's revision, in order, prevKv filled (empty if nothing changed). */
     events: Event[];
@@ -126,6 +129,8 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
     return outcome(response, deps.revisions.currentRev, []);
   },
   ...authHandlers(),
+  alarm: (deps, req) =>
+    outcome(applyAlarm(deps.db, req, deps.revisions.currentRev), deps.revisions.currentRev, []),
 };
 
 /** One handler per auth kind, all served by the AuthStore; they change no key revision. */
@@ -150,6 +155,8 @@ export function requestKind(req: InternalRaftRequest): RequestKind | null {
 export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOutcome {
   const kind = requestKind(req);
   if (kind === null) return outcome(null, deps.revisions.currentRev, []);
+  const refused = alarmGate(deps.db, req);
+  if (refused !== null) return { ok: false, error: refused };
   const handler = HANDLERS[kind] as Handler<typeof kind> | undefined;
   if (handler === undefined) {
     return { ok: false, error: etcdError(Code.Unimplemented, `etcdserver: ${kind} is not implemented`) };

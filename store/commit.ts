@@ -79,13 +79,17 @@ export class GroupCommitter {
     if (!this.#closed) this.#begin();
   }
 
-  /** Commits what is pending and runs `fn` with no transaction open (ATTACH needs that). */
-  outside<T>(fn: () => T): T {
+  /**
+   * Commits what is pending and runs `fn` with no transaction open (VACUUM, WAL
+   * checkpoints and ATTACH need that), then opens the next one.
+   */
+  outsideTransaction<T>(fn: () => T): T {
+    if (this.#closed) throw new Error("store: closed");
     this.#commit();
     try {
       return fn();
     } finally {
-      if (!this.#closed) this.#begin();
+      this.#begin();
     }
   }
 

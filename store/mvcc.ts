@@ -15,6 +15,8 @@ import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AuthStore } from "./auth.ts";
 import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
 import { type EventsQuery, eventsSince } from "./events.ts";
+import { listAlarms } from "./alarm.ts";
+import { type AlarmMember, AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
 import { KvReader } from "./reader.ts";
@@ -137,7 +139,7 @@ export class MvccStore {
    * applied index and revisions. Only the apply loop calls this, between batches.
    */
   installCopy(src: string): void {
-    this.#committer.outside(() => replaceContents(this.#db, src));
+    this.#committer.outsideTransaction(() => replaceContents(this.#db, src));
     Object.assign(this.#progress, readProgress(this.#db));
     this.#durableAppliedIndex = this.#progress.appliedIndex;
   }
@@ -282,7 +284,53 @@ export class MvccStore {
     return Number((this.#db.query("SELECT count(*) FROM live").values()[0] as bigint[])[0]);
   }
 
-  #pragma(name: "page_count" | "page_size" | "freelist_count"): number {
+  /** Raised alarms of `type` (NONE = all): the quota check and /health read them. */
+  alarms(type: AlarmType = AlarmType.NONE): AlarmMember[] {
+    return listAlarms(this.#db, type);
+  }
+
+  /** The database file (a snapshot copies it through a connection of its own). */
+  path(): string {
+    return this.#db.filename;
+  }
+
+  /** Pages on SQLite's freelist: space a defrag can give back. */
+  freePages(): number {
+    return this.#pragma("freelist_count");
+  }
+
+  /**
+   * One defrag step: moves up to `pages` pages to give free ones back to the file system
+   * (incremental vacuum, inside the open transaction; content does not change). Only
+   * stores created with auto_vacuum=INCREMENTAL can (see `canVacuumIncrementally`).
+   */
+  vacuumStep(pages: number): void {
+    this.#db.run(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+  }
+
+  /** Whether the file was created with auto_vacuum=INCREMENTAL (stores made before it were not). */
+  canVacuumIncrementally(): boolean {
+    return this.#pragma("auto_vacuum") === 2;
+  }
+
+  /**
+   * Rewrites the whole file (VACUUM) with no transaction open, converting it to
+   * incremental auto-vacuum; blocks for as long as it takes. Also truncates the WAL.
+   */
+  vacuumFull(): void {
+    this.#committer.outsideTransaction(() => {
+      this.#db.run("PRAGMA auto_vacuum = INCREMENTAL");
+      this.#db.run("VACUUM");
+      this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    });
+  }
+
+  /** Commits and checkpoints the WAL into the file, truncating it (after a defrag). */
+  checkpoint(): void {
+    this.#committer.outsideTransaction(() => this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }
+
+  #pragma(name: "page_count" | "page_size" | "freelist_count" | "auto_vacuum"): number {
     return Number((this.#db.query(`PRAGMA ${name}`).values()[0] as bigint[])[0]);
   }
 

@@ -16,6 +16,7 @@
  */
 import { Database } from "bun:sqlite";
 import { AUTH_DDL } from "./auth.ts";
+import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
 
 /** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
@@ -73,6 +74,9 @@ export const DEFAULT_CACHE_KIB = 16 * 1024;
  */
 export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   const db = new Database(path, { create: true, safeIntegers: true, strict: true });
+  // Only takes effect on a new file, before its first table: lets defrag free pages in
+  // small steps (incremental_vacuum) instead of one long VACUUM (see server/defrag.ts).
+  db.run("PRAGMA auto_vacuum = INCREMENTAL");
   db.run("PRAGMA journal_mode = WAL");
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA temp_store = MEMORY");
@@ -81,6 +85,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   try {
     db.run(DDL);
     db.run(AUTH_DDL);
+    db.run(ALARMS_DDL);
     db.run("COMMIT");
   } catch (err) {
     db.run("ROLLBACK");

@@ -22,7 +22,8 @@ function kvLines(pfx: string, kv: KeyValue): string {
     `"${pfx}Lease" : ${kv.lease}\n`;
 }
 
-function hdrLines(h: ResponseHeader | undefined): string {
+/** etcdctl's fields header lines. */
+export function hdrLines(h: ResponseHeader | undefined): string {
   return `"ClusterID" : ${h?.clusterId ?? 0n}\n` +
     `"MemberID" : ${h?.memberId ?? 0n}\n` +
     `"Revision" : ${h?.revision ?? 0n}\n` +

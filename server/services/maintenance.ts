@@ -1,30 +1,47 @@
-/** The Maintenance service: status, hashes and alarms of this member. */
+/** The Maintenance service: status, hashes, alarms, snapshots and defrag of this member. */
 import { create } from "@bufbuild/protobuf";
 import {
-  AlarmResponseSchema,
+  type AlarmMember,
+  type AlarmResponse,
+  AlarmType,
+  DefragmentResponseSchema,
   HashKVResponseSchema,
   HashResponseSchema,
   type Maintenance,
   StatusResponseSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
 import type { MvccStore } from "../../store/mvcc.ts";
-import { isEtcdError } from "../../api/errors.ts";
+import { Code, Errors, etcdError, isEtcdError } from "../../api/errors.ts";
 import { SERVER_VERSION } from "../version.ts";
+import { Defragmenter } from "../defrag.ts";
+import { streamSnapshot } from "../snapshot_stream.ts";
 
 export interface MaintenanceDeps {
   readonly member: Member;
   readonly store: MvccStore;
   readonly quotaBackendBytes: number;
+  /** Shared with whoever else defragments this store; one is made if absent. */
+  readonly defragmenter?: Defragmenter;
+}
+
+/** gogo/protobuf's compact text of an AlarmMember, as etcd puts it in Status.errors. */
+export function alarmText(a: AlarmMember): string {
+  return `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `;
 }
 
 export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof Maintenance>> {
   const { member, store } = deps;
+  const defrag = deps.defragmenter ?? new Defragmenter(store);
   const header = () => responseHeader(member, store.currentRevision());
   return {
     status() {
+      const errors: string[] = [];
+      if (member.leaderId === 0n) errors.push(Errors.NoLeader.message);
+      for (const a of store.alarms()) errors.push(alarmText(a));
       return create(StatusResponseSchema, {
         header: header(),
         version: SERVER_VERSION,
@@ -34,6 +51,7 @@ export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof
         raftIndex: member.raftIndex,
         raftTerm: member.term,
         raftAppliedIndex: member.appliedIndex,
+        errors,
         isLearner: false,
         dbSizeQuota: BigInt(deps.quotaBackendBytes),
       });
@@ -51,8 +69,25 @@ export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof
         hashRevision: r.hashRevision,
       });
     },
-    alarm() {
-      return create(AlarmResponseSchema, { header: header(), alarms: [] });
+    async alarm(req) {
+      const o = await member.propose(create(InternalRaftRequestSchema, { alarm: req }));
+      if (isEtcdError(o)) return o;
+      if (!o.ok) return o.error;
+      const resp = o.response as AlarmResponse | null;
+      if (resp === null) return etcdError(Code.Internal, "etcdts: alarm apply produced no response");
+      resp.header = responseHeader(member, o.revision);
+      return resp;
+    },
+    async defragment() {
+      try {
+        await defrag.run();
+      } catch (e) {
+        return etcdError(Code.Internal, `etcdserver: defragment failed: ${(e as Error).message}`);
+      }
+      return create(DefragmentResponseSchema, { header: header() });
+    },
+    snapshot(_req, out, ctx) {
+      return streamSnapshot(store, out, ctx.signal);
     },
   };
 }

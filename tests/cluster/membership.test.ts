@@ -31,9 +31,12 @@ test("add a member to a loaded cluster, promote a learner, remove a follower and
     const out = await ok(added.member.endpoint, ["get", "k59", "--consistency=s"]);
     return out === "k59\nv59\n";
   });
+  await waitFor(
+    "the new member to publish its name",
+    async () => (await ok(all(), ["member", "list"])).includes(`${added.id}, started, m3, `),
+  );
   const list = await ok(all(), ["member", "list"]);
   expect(list.trim().split("\n")).toHaveLength(4);
-  expect(list).toContain(`${added.id}, started, m3, `);
   // It published its client URL through the log, so every member lists it.
   expect(list).toContain(added.member.clientUrl);
 

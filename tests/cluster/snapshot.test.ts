@@ -21,7 +21,18 @@ async function putMany(endpoints: readonly string[], prefix: string, n: number):
   const kv = c.service(KV);
   try {
     await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-      for (let i = w; i < n; i += 8) await kv.put({ key: enc(`${prefix}${i}`), value: enc(String(i)) });
+      for (let i = w; i < n; i += 8) {
+        // A member just stopped may have been the leader: retry through the election.
+        for (let attempt = 0;; attempt++) {
+          try {
+            await kv.put({ key: enc(`${prefix}${i}`), value: enc(String(i)) });
+            break;
+          } catch (e) {
+            if (attempt >= 50) throw e;
+            await Bun.sleep(100);
+          }
+        }
+      }
     }));
   } finally {
     c.close();

@@ -1,0 +1,91 @@
+/**
+ * `snapshot restore`: a fresh member data dir from a snapshot file.
+ *
+ * The contract with the server: restore writes `<data-dir>/member/snap/db` holding the
+ * snapshot's keys, revisions, leases and alarms with the applied index and term reset to
+ * 0, membership state cleared, and no WAL. `etcdts serve` with that data dir and the
+ * cluster flags then bootstraps a new cluster as for an empty data dir (a fresh WAL with
+ * the conf changes at indexes 1..n) and the store keeps its content: applying those
+ * entries only advances the applied index.
+ */
+import { Database } from "bun:sqlite";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { openDatabase } from "./schema.ts";
+import { checkSnapshot, extractDatabase, integrityProblem } from "./snapshot_file.ts";
+
+/** Where and how to restore. */
+export interface RestoreOptions {
+  readonly snapshotPath: string;
+  /** The new member's data dir; must not exist. */
+  readonly dataDir: string;
+  /** A WAL dir outside the data dir (etcd's --wal-dir); must not exist. */
+  readonly walDir?: string;
+  readonly skipHashCheck: boolean;
+}
+
+/** The files restore made. */
+export interface Restored {
+  readonly dbPath: string;
+  readonly snapDir: string;
+  readonly walDir: string;
+}
+
+/**
+ * Resets what ties a store to the cluster it was copied from, so that it can seed a new
+ * one: the applied index and term (the new cluster's log starts at 1) and any membership
+ * state. The one place that knows which state is per-cluster: extend it with new tables.
+ */
+export function resetForNewCluster(db: Database): void {
+  db.transaction(() => {
+    db.run("UPDATE meta SET applied_index = 0, applied_term = 0 WHERE id = 0");
+    // The new cluster's bootstrap conf changes write its roster afresh (store/members.ts).
+    db.run("DELETE FROM members");
+    db.run("DELETE FROM members_removed");
+  })();
+}
+
+/** Restores a snapshot into a new data dir; errors are values with etcd's wording. */
+export function restoreSnapshot(opts: RestoreOptions): Restored | Error {
+  if (fs.existsSync(opts.dataDir)) return new Error(`data-dir "${opts.dataDir}" exists`);
+  const walDir = opts.walDir ?? path.join(opts.dataDir, "member", "wal");
+  if (opts.walDir !== undefined && fs.existsSync(opts.walDir)) {
+    return new Error(`wal-dir "${opts.walDir}" exists`);
+  }
+  const snap = checkSnapshot(opts.snapshotPath, { skipHashCheck: opts.skipHashCheck });
+  if (snap instanceof Error) return snap;
+  const snapDir = path.join(opts.dataDir, "member", "snap");
+  const dbPath = path.join(snapDir, "db");
+  fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
+  try {
+    extractDatabase(snap, dbPath);
+    const problem = checkDatabase(dbPath);
+    if (problem !== null) throw new Error(problem);
+    const db = openDatabase(dbPath);
+    try {
+      resetForNewCluster(db);
+      db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    fs.rmSync(opts.dataDir, { recursive: true, force: true });
+    return new Error(`snapshot ${opts.snapshotPath} cannot be restored: ${(e as Error).message}`);
+  }
+  return { dbPath, snapDir, walDir };
+}
+
+function checkDatabase(file: string): string | null {
+  let db: Database;
+  try {
+    db = new Database(file, { readonly: true });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  try {
+    const problem = integrityProblem(db);
+    return problem === null ? null : `integrity check failed: ${problem}`;
+  } finally {
+    db.close();
+  }
+}

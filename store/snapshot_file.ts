@@ -1,0 +1,159 @@
+/**
+ * The snapshot file format, as etcd's: the database file followed by the sha256 of its
+ * bytes. The database is a whole number of SQLite pages (a multiple of 512 bytes), so, as
+ * in etcd, a file whose size is 32 more than a multiple of 512 carries the checksum.
+ */
+import { Database } from "bun:sqlite";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { hashStore } from "./hash.ts";
+
+/** Bytes of the trailing checksum. */
+export const SHA256_BYTES = 32;
+
+/** Whether a snapshot of `size` bytes ends with a checksum (etcd's hasChecksum). */
+export function hasChecksum(size: number): boolean {
+  return size % 512 === SHA256_BYTES;
+}
+
+/** A checked snapshot file: how many leading bytes are the database. */
+export interface CheckedSnapshot {
+  readonly path: string;
+  readonly dbBytes: number;
+}
+
+/** What `snapshot status` shows (etcd's snapshot.Status). */
+export interface SnapshotStatus {
+  /** CRC-32C over the store's content (Maintenance.Hash's algorithm). */
+  readonly hash: number;
+  /** The newest revision in the snapshot. */
+  readonly revision: bigint;
+  /** Rows in all tables but `live` (which repeats the newest revision of each key). */
+  readonly totalKey: number;
+  /** Bytes of the database, checksum excluded. */
+  readonly totalSize: number;
+}
+
+/**
+ * Checks a snapshot file's checksum (unless `skipHashCheck`), reading it in chunks.
+ * Errors are etcd's texts where etcd has one.
+ */
+export function checkSnapshot(file: string, opts: { skipHashCheck?: boolean } = {}): CheckedSnapshot | Error {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch (e) {
+    return new Error(
+      `stat ${file}: ${
+        (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message
+      }`,
+    );
+  }
+  if (!hasChecksum(size)) {
+    if (opts.skipHashCheck) return { path: file, dbBytes: size };
+    return new Error(
+      `snapshot missing hash but --skip-hash-check=false (${size} bytes: truncated or not a snapshot)`,
+    );
+  }
+  const dbBytes = size - SHA256_BYTES;
+  if (opts.skipHashCheck) return { path: file, dbBytes };
+  const fd = fs.openSync(file, "r");
+  try {
+    const h = createHash("sha256");
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let off = 0; off < dbBytes;) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, dbBytes - off), off);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      off += n;
+    }
+    const want = Buffer.alloc(SHA256_BYTES);
+    fs.readSync(fd, want, 0, SHA256_BYTES, dbBytes);
+    const got = h.digest();
+    if (!got.equals(want)) {
+      return new Error(
+        `snapshot file is corrupted: expected sha256 ${want.toString("hex")}, got ${got.toString("hex")}`,
+      );
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { path: file, dbBytes };
+}
+
+/** Copies the database part of a checked snapshot to `dest` and fsyncs it. */
+export function extractDatabase(snap: CheckedSnapshot, dest: string): void {
+  const src = fs.openSync(snap.path, "r");
+  const out = fs.openSync(dest, "wx", 0o600);
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let off = 0; off < snap.dbBytes;) {
+      const n = fs.readSync(src, buf, 0, Math.min(buf.length, snap.dbBytes - off), off);
+      if (n === 0) throw new Error(`snapshot ${snap.path} ended early`);
+      fs.writeSync(out, buf, 0, n);
+      off += n;
+    }
+    fs.fsyncSync(out);
+  } finally {
+    fs.closeSync(src);
+    fs.closeSync(out);
+  }
+}
+
+/** SQLite's own consistency check of a database file: null when sound, else what is wrong. */
+export function integrityProblem(db: Database): string | null {
+  let rows: { quick_check: string }[];
+  try {
+    rows = db.query("PRAGMA quick_check").all() as { quick_check: string }[];
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (rows.length === 1 && rows[0].quick_check === "ok") return null;
+  return rows.map((r) => r.quick_check).join("\n");
+}
+
+/** Reads a snapshot's status (`etcdctl snapshot status`), verifying checksum and structure. */
+export function snapshotStatus(file: string): SnapshotStatus | Error {
+  // A file without checksum may still be a store copied from a data dir, as etcd allows.
+  const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
+  const checked = checkSnapshot(file, { skipHashCheck: !hasChecksum(size) });
+  if (checked instanceof Error) return checked;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcdts-snapshot-"));
+  try {
+    const copy = path.join(dir, "db");
+    extractDatabase(checked, copy);
+    let db: Database;
+    try {
+      db = new Database(copy, { readonly: true, safeIntegers: true, strict: true });
+    } catch (e) {
+      return new Error(`snapshot file integrity check failed: ${(e as Error).message}`);
+    }
+    try {
+      const problem = integrityProblem(db);
+      if (problem !== null) return new Error(`snapshot file integrity check failed: ${problem}`);
+      return readStatus(db, checked.dbBytes);
+    } catch (e) {
+      return new Error(`snapshot file is not an etcdts store: ${(e as Error).message}`);
+    } finally {
+      db.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readStatus(db: Database, totalSize: number): SnapshotStatus {
+  const tables = (db.query(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'live'",
+  ).values() as string[][]).map((r) => r[0]);
+  let totalKey = 0;
+  for (const t of tables) {
+    totalKey += Number(
+      (db.query(`SELECT count(*) FROM "${t.replaceAll('"', '""')}"`).values()[0] as bigint[])[0],
+    );
+  }
+  const revision = (db.query("SELECT coalesce(max(mod_rev), 0) FROM history").values()[0] as bigint[])[0];
+  return { hash: hashStore(db), revision, totalKey, totalSize };
+}

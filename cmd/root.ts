@@ -2,6 +2,7 @@
  * The command tree. A later command group is one more module and one more line here.
  */
 import type { Command } from "./command.ts";
+import { authCommand } from "./auth.ts";
 import { alarmCommand } from "./alarm.ts";
 import { checkCommand } from "./check.ts";
 import { compactionCommand } from "./compaction.ts";
@@ -15,6 +16,8 @@ import { electCommand } from "./elect.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
 import { moveLeaderCommand } from "./move-leader.ts";
+import { roleCommand } from "./role.ts";
+import { userCommand } from "./user.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
@@ -51,6 +54,9 @@ export function rootCommand(): Command {
       lockCommand,
       electCommand,
       checkCommand,
+      authCommand,
+      userCommand,
+      roleCommand,
       alarmCommand,
       defragCommand,
       snapshotCommand,

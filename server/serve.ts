@@ -33,6 +33,10 @@ import { Keyspace } from "./concurrency/keyspace.ts";
 import { sessionLeases } from "./concurrency/session.ts";
 import { lockService } from "./services/lock.ts";
 import { electionService } from "./services/election.ts";
+import { tokenProvider } from "./auth/tokens.ts";
+import { AuthGuard } from "./auth/guard.ts";
+import { authService } from "./services/auth.ts";
+import { serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
@@ -131,7 +135,22 @@ export async function startServer(
   const wal = Wal.open(walDir, { meta: ids });
   const who = wal.replay.meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
+  const tokens = tokenProvider(config.authToken, { ttlSeconds: config.authTokenTtl });
+  if (typeof tokens === "string") throw new Error(tokens);
+  const clientTls = serverTls(config.clientTls, {
+    dataDir: config.dataDir,
+    side: "client",
+    hosts: config.listenClientUrls.map((u) => u.hostname),
+  });
   const store = MvccStore.open(path.join(memberDir, "snap", "db"));
+  // Before the member replays the log: simple tokens are learnt from applied entries.
+  store.auth.listen(tokens);
+  const guard = new AuthGuard({
+    auth: store.auth,
+    tokens,
+    clientCertAuth: config.clientTls.clientCertAuth,
+    leaseKeys: (id) => store.leaseKeys(id),
+  });
   const known = store.members();
   const peersOf = (members: readonly MemberRecord[]) => new Map(members.map((m) => [m.id, m.peerUrls]));
   // The transport delivers to the member, which sends through the transport: tie the knot.
@@ -203,6 +222,7 @@ export async function startServer(
   // answers "request is too large" for what lies between; we do the same.
   const grpc = new GrpcServer({
     maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024,
+    guard: (path, req, ctx) => guard.check(path, req, ctx),
     onHandled: metrics.observeHandled,
   });
   grpc.addService(
@@ -233,10 +253,11 @@ export async function startServer(
       maxRequestBytes: config.maxRequestBytes,
       progressNotifyInterval: config.watchProgressNotifyInterval,
       stopping: stopping.signal,
+      guard,
     }),
   );
   grpc.addService(Lease, leases.service);
-  grpc.addService(Auth, {});
+  grpc.addService(Auth, authService({ member, store, tokens, bcryptCost: config.bcryptCost }));
   const keyspace = new Keyspace(member, store);
   const recipeLeases = sessionLeases(leases.grant);
   grpc.addService(Lock, lockService(keyspace, recipeLeases));
@@ -265,6 +286,7 @@ export async function startServer(
           onStream: grpc.onStream,
           fetch: app.fetch,
           maxConcurrentStreams: config.maxConcurrentStreams,
+          tls: url.protocol === "https:" ? clientTls : null,
         }),
       );
     }

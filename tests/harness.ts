@@ -94,6 +94,8 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** "http": wait for /health (a single member); "tcp": wait for the port (a member that needs peers). */
   readonly healthCheck?: "http" | "tcp";
+  /** "https": the client URL is https:// (pass the TLS flags in extraArgs); health is checked on TCP. */
+  readonly clientScheme?: "http" | "https";
 }
 
 async function isHealthy(url: string): Promise<boolean> {
@@ -117,7 +119,7 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
   const dataDir = opts.dataDir ?? path.join(tempDir(`${kind}-`), "data");
   const clientPort = opts.clientPort ?? await freePort();
   const peerPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const clientUrl = `${opts.clientScheme ?? "http"}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const member = opts.extraArgs?.includes("--initial-cluster") ? [] : [
     "--name",
@@ -175,7 +177,9 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
   try {
     await waitFor(`${kind} on ${clientUrl} to be healthy`, async () => {
       if (proc.exitCode !== null) throw new Error("exited");
-      return opts.healthCheck === "tcp" ? await isListening(clientPort) : await isHealthy(clientUrl);
+      return opts.healthCheck === "tcp" || opts.clientScheme === "https"
+        ? await isListening(clientPort)
+        : await isHealthy(clientUrl);
     });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- ${kind} stderr ---\n${err}`);

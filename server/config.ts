@@ -18,7 +18,6 @@ interface FlagSpec {
 }
 
 const TLS = "TLS comes with the security work";
-const PEER_TLS = "peer TLS needs the peer transport to speak TLS; client TLS works";
 const CLUSTER = "clustering comes with the Raft work";
 
 /** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
@@ -67,14 +66,14 @@ const FLAGS: Record<string, FlagSpec> = {
   "client-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
   "trusted-ca-file": { kind: "string", def: "", fate: "works" },
   "auto-tls": { kind: "bool", def: "false", fate: "works" },
-  "peer-cert-file": { kind: "string", def: "", fate: "not-yet", later: PEER_TLS },
-  "peer-key-file": { kind: "string", def: "", fate: "not-yet", later: PEER_TLS },
-  "peer-client-cert-auth": { kind: "bool", def: "false", fate: "not-yet", later: PEER_TLS },
-  "peer-trusted-ca-file": { kind: "string", def: "", fate: "not-yet", later: PEER_TLS },
+  "peer-cert-file": { kind: "string", def: "", fate: "works" },
+  "peer-key-file": { kind: "string", def: "", fate: "works" },
+  "peer-client-cert-auth": { kind: "bool", def: "false", fate: "works" },
+  "peer-trusted-ca-file": { kind: "string", def: "", fate: "works" },
   "peer-cert-allowed-cn": { kind: "string", def: "", fate: "not-yet", later: TLS },
   "peer-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "peer-auto-tls": { kind: "bool", def: "false", fate: "not-yet", later: PEER_TLS },
-  "peer-crl-file": { kind: "string", def: "", fate: "not-yet", later: PEER_TLS },
+  "peer-auto-tls": { kind: "bool", def: "false", fate: "works" },
+  "peer-crl-file": { kind: "string", def: "", fate: "works" },
   "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
   "cors": { kind: "string", def: "*", fate: "accepted" },
   "host-whitelist": { kind: "string", def: "*", fate: "accepted" },
@@ -251,9 +250,6 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
           const url = new URL(u);
           if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "unix:") {
             return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
-          }
-          if (url.protocol === "https:" && name.includes("peer")) {
-            return `--${name}: https peer URLs are not supported by etcdts yet (${PEER_TLS})`;
           }
         } catch {
           return `invalid value "${v}" for flag -${name}: parse ${u}: invalid URL`;

@@ -411,8 +411,11 @@ export class Member {
   }
 
   #startReadRound(): void {
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, ++this.#readCounter);
+    // The leader keys pending reads by context: every member's must differ from the others'.
+    const ctx = new Uint8Array(16);
+    const view = new DataView(ctx.buffer);
+    view.setBigUint64(0, this.memberId);
+    view.setBigUint64(8, ++this.#readCounter);
     this.#readRound = { ctx, waiters: this.#readQueue, startedMs: Date.now() };
     this.#readQueue = [];
     this.#node.readIndex(ctx);

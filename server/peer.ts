@@ -9,6 +9,8 @@
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
+import type * as tls from "node:tls";
 import * as path from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
@@ -76,6 +78,15 @@ export interface PeerTransportOptions {
   readonly onSnapshot?: (m: Message, dbFile: string) => void;
   /** Where received store copies are written. */
   readonly snapDir?: string;
+  /** Peer TLS (--peer-cert-file ...): the listener's options and what this member presents to peers. */
+  readonly tls?: PeerTls;
+}
+
+/** Both halves of peer TLS: serving https and dialling peers with this member's certificate. */
+export interface PeerTls {
+  readonly server: tls.TlsOptions;
+  /** Bun fetch's `tls` option: our certificate as client certificate, the CA to check peers with. */
+  readonly client: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
 }
 
 interface Outbox {
@@ -209,7 +220,7 @@ export class PeerTransport {
     const urls = this.#outboxes.get(id)?.urls ?? [];
     for (const u of urls) {
       try {
-        return await fetch(u + path, {
+        return await this.#fetch(u + path, {
           method: "POST",
           body,
           headers: {
@@ -227,7 +238,12 @@ export class PeerTransport {
 
   /** Serves the peer port on `url`. */
   listen(url: URL): Promise<void> {
-    const server = http.createServer(getRequestListener(this.app().fetch));
+    const listener = getRequestListener(this.app().fetch);
+    const tlsOpts = this.#opts.tls?.server;
+    if (url.protocol === "https:" && tlsOpts === undefined) {
+      return Promise.reject(new Error(`${url.href}: https peer URL without --peer-cert-file/--peer-auto-tls`));
+    }
+    const server = url.protocol === "https:" ? https.createServer(tlsOpts!, listener) : http.createServer(listener);
     server.keepAliveTimeout = 60_000;
     this.#servers.push(server);
     const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
@@ -238,6 +254,13 @@ export class PeerTransport {
         resolve();
       });
     });
+  }
+
+  /** fetch with this member's peer TLS settings for https peers. */
+  #fetch(url: string, init: RequestInit): Promise<Response> {
+    const t = this.#opts.tls;
+    if (t === undefined || !url.startsWith("https:")) return fetch(url, init);
+    return fetch(url, { ...init, tls: t.client } as RequestInit);
   }
 
   /** Queues messages for their recipients; returns at once. */
@@ -267,7 +290,7 @@ export class PeerTransport {
     box.inFlight = true;
     const url = box.urls[box.nextUrl % box.urls.length] + RAFT_PATH;
     const started = performance.now();
-    fetch(url, {
+    this.#fetch(url, {
       method: "POST",
       body,
       headers: {
@@ -297,7 +320,7 @@ export class PeerTransport {
     if (box === undefined || this.#closed) return false;
     const url = box.urls[box.nextUrl % box.urls.length] + SNAPSHOT_PATH;
     try {
-      const r = await fetch(url, {
+      const r = await this.#fetch(url, {
         method: "POST",
         body: Bun.file(dbFile),
         headers: {

@@ -27,7 +27,7 @@ import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
-import { PeerTransport } from "./peer.ts";
+import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
 import { Keyspace } from "./concurrency/keyspace.ts";
 import { sessionLeases } from "./concurrency/session.ts";
@@ -110,6 +110,7 @@ export async function startServer(
   }
   const walDir = config.walDir || path.join(memberDir, "wal");
   const roster = initialRoster(config);
+  const peerTls = peerTlsOf(config);
   const hadLog = Wal.exists(walDir);
   let ids: { memberId: bigint; clusterId: bigint };
   let bootstrap: readonly MemberRecord[] = [];
@@ -120,6 +121,7 @@ export async function startServer(
       peerUrls: roster.flatMap((m) => m.peerUrls),
       selfPeerUrls: config.initialAdvertisePeerUrls,
       timeoutMs: 5000,
+      tls: peerTls?.client,
     });
     if (joined instanceof Error) throw joined;
     ids = { memberId: joined.memberId, clusterId: joined.clusterId };
@@ -172,6 +174,7 @@ export async function startServer(
     isRemoved: (id) => store.removedMembers().has(id),
     onRemoved,
     onSnapshot: (m, file) => receiver?.stepSnapshot(m, file),
+    tls: peerTls ?? undefined,
     snapDir: path.join(memberDir, "snap"),
   });
   const newCluster = !hadLog && config.initialClusterState === "new";
@@ -346,6 +349,30 @@ function publishAttributes(
     }
   };
   attempt().catch((e) => log.warn(`publishing member attributes failed: ${(e as Error).message}`));
+}
+
+/**
+ * Peer TLS from the --peer-* flags: the listener's options, and the certificate this
+ * member presents when it dials peers. With --peer-auto-tls and no CA, peers' self-signed
+ * certificates cannot be verified and are not (etcd's InsecureSkipVerify for auto TLS).
+ */
+function peerTlsOf(config: ServerConfig): PeerTls | null {
+  const server = serverTls(config.peerTls, {
+    dataDir: config.dataDir,
+    side: "peer",
+    hosts: config.listenPeerUrls.map((u) => u.hostname),
+  });
+  if (server === null) return null;
+  return {
+    // Peers speak HTTP/1.1 (fetch); offering h2 would only confuse the negotiation.
+    server: { ...server, ALPNProtocols: ["http/1.1"] },
+    client: {
+      cert: server.cert as Buffer,
+      key: server.key as Buffer,
+      ca: server.ca as Buffer | undefined,
+      rejectUnauthorized: server.ca !== undefined,
+    },
+  };
 }
 
 /** The members of a new cluster as --initial-cluster names them, with etcd's derived IDs. */

@@ -13,8 +13,10 @@ afterAll(cleanup);
 async function replicates(endpoints: string[]): Promise<void> {
   await waitFor("a write", async () => (await etcdts(endpoints.join(","), ["put", "tls", "yes"])).code === 0);
   for (const ep of endpoints) {
-    await waitFor(`${ep} to see the write`, async () =>
-      (await etcdts(ep, ["get", "tls", "--print-value-only"])).stdout === "yes\n");
+    await waitFor(
+      `${ep} to see the write`,
+      async () => (await etcdts(ep, ["get", "tls", "--print-value-only"])).stdout === "yes\n",
+    );
   }
 }
 
@@ -25,22 +27,30 @@ test("--peer-auto-tls: members talk over https with self-signed certificates", a
   expect(list.match(/https:\/\/127\.0\.0\.1:\d+/g)?.length).toBe(3);
 }, 60_000);
 
-test("--peer-client-cert-auth: CA-signed members form a cluster; a foreign certificate cannot join", async () => {
-  const dir = tempDir("etcdts-peer-certs-");
-  makeCerts(dir);
-  const f = (n: string) => path.join(dir, n);
-  const flags = (cert: string) => [
-    "--peer-cert-file",
-    f(`${cert}.pem`),
-    "--peer-key-file",
-    f(`${cert}.key`),
-    "--peer-trusted-ca-file",
-    f("ca.pem"),
-    "--peer-client-cert-auth",
-  ];
-  const cluster = await startCluster(3, { peerScheme: "https", extraArgs: flags("server") });
-  await replicates(cluster.endpoints);
-  // The intruder's certificate is for 127.0.0.1 too, but from another CA: refused.
-  await expect(cluster.addMember({ extraArgs: [...flags("server"), "--peer-cert-file", f("evil.pem"), "--peer-key-file", f("evil.key")] }))
-    .rejects.toThrow(/cannot fetch cluster info|exited/);
-}, 60_000);
+test(
+  "--peer-client-cert-auth: CA-signed members form a cluster; a foreign certificate cannot join",
+  async () => {
+    const dir = tempDir("etcdts-peer-certs-");
+    makeCerts(dir);
+    const f = (n: string) => path.join(dir, n);
+    const flags = (cert: string) => [
+      "--peer-cert-file",
+      f(`${cert}.pem`),
+      "--peer-key-file",
+      f(`${cert}.key`),
+      "--peer-trusted-ca-file",
+      f("ca.pem"),
+      "--peer-client-cert-auth",
+    ];
+    const cluster = await startCluster(3, { peerScheme: "https", extraArgs: flags("server") });
+    await replicates(cluster.endpoints);
+    // The intruder's certificate is for 127.0.0.1 too, but from another CA: refused.
+    await expect(
+      cluster.addMember({
+        extraArgs: [...flags("server"), "--peer-cert-file", f("evil.pem"), "--peer-key-file", f("evil.key")],
+      }),
+    )
+      .rejects.toThrow(/cannot fetch cluster info|exited/);
+  },
+  60_000,
+);

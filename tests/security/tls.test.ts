@@ -19,7 +19,6 @@ import {
 } from "../harness.ts";
 import { makeCerts } from "./certs.ts";
 
-
 let certs = "";
 
 function tlsArgs(client: string | null, opts: { ca?: boolean } = {}): string[] {

@@ -13,7 +13,7 @@
  *
  * Called once per unary call from the gRPC layer, and per watch create request.
  */
-import { prefixEnd } from "../concurrency/keyspace.ts";
+import { prefixEnd } from "../../api/keys.ts";
 import { Errors, type EtcdError } from "../../api/errors.ts";
 import type {
   DeleteRangeRequest,

@@ -10,27 +10,13 @@ import { KV, Maintenance } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Client } from "../../client/mod.ts";
 import { checkLinearizable, type Operation } from "../raft/linearizability.ts";
 import { cleanup, startCluster, waitFor } from "../harness.ts";
+import { leaderIndex } from "./status.ts";
 
 afterAll(cleanup);
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const KEYS = ["a", "b", "c", "d"];
-
-async function leaderIndex(endpoints: readonly string[]): Promise<number> {
-  for (let i = 0; i < endpoints.length; i++) {
-    const c = new Client({ endpoints: [endpoints[i]], callTimeoutMs: 1000 });
-    try {
-      const s = await c.service(Maintenance).status({});
-      if (s.leader !== 0n && s.leader === s.header!.memberId) return i;
-    } catch {
-      // unreachable or no leader
-    } finally {
-      c.close();
-    }
-  }
-  return -1;
-}
 
 /** A client bound to one member, recording every operation it makes. */
 function startClient(

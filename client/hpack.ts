@@ -100,10 +100,9 @@ interface HuffmanTable {
   offset: Int32Array;
 }
 
+// Buckets by length rather than a sort with a comparator: at startup, before the JIT
+// warms up, a 256-element comparator sort measured ~1 ms in the compiled binary.
 function buildHuffman(): HuffmanTable {
-  const symbols = Uint8Array.from(
-    [...Array(256).keys()].sort((a, b) => huffmanLengths[a] - huffmanLengths[b] || a - b),
-  );
   const count = new Int32Array(31);
   for (const l of huffmanLengths) count[l]++;
   const firstCode = new Int32Array(31);
@@ -116,16 +115,22 @@ function buildHuffman(): HuffmanTable {
     code = (code + count[len]) * 2;
     off += count[len];
   }
+  const symbols = new Uint8Array(256);
+  const next = Int32Array.from(offset);
+  for (let sym = 0; sym < 256; sym++) symbols[next[huffmanLengths[sym]]++] = sym;
   return { symbols, firstCode, count, offset };
 }
 
-const huffman = buildHuffman();
+// Built on the first Huffman-coded string (our own server sends none), then reused: a memo
+// of constant data, not state.
+let huffmanTable: HuffmanTable | undefined;
 
 /** Why a header block could not be decoded (a connection error in HTTP/2 terms). */
 export class HpackError extends Error {}
 
 /** Decodes a Huffman-coded string (RFC 7541 §5.2). */
 export function huffmanDecode(bytes: Uint8Array): Uint8Array {
+  const huffman = huffmanTable ??= buildHuffman();
   const out: number[] = [];
   let code = 0;
   let len = 0;

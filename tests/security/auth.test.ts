@@ -132,7 +132,9 @@ function outcome(step: Step, r: RunResult): Outcome {
     error = error.replace("rpc error: code = Unknown desc = auth:", "etcdserver:");
   }
   // Member IDs and ports differ between servers: compare the shape only.
-  const stdout = args.includes("member list") ? r.stdout.replace(/[0-9a-f]{16}|\d{4,5}/g, "N") : r.stdout;
+  const stdout = args.includes("member list")
+    ? r.stdout.replace(/^[0-9a-f]{1,16}(?=, )/gm, "N").replace(/:\d{2,5}\b/g, ":N")
+    : r.stdout;
   return { args, stdout, error, code: r.code };
 }
 

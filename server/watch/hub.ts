@@ -181,13 +181,17 @@ export class WatchHub {
       this.#unsynced.add(w);
       return;
     }
-    const out: EncodedField[] = [];
-    const filtering = filtersAny(w.spec.filter);
-    for (const i of idx) {
-      if (filtering && !passes(w.spec.filter, rev.events[i])) continue;
-      out.push(rev.encoded(i, w.spec.prevKv));
+    let out: readonly EncodedField[];
+    if (idx.length === rev.events.length && !filtersAny(w.spec.filter)) {
+      out = rev.all(w.spec.prevKv); // the common case: shared, nothing to allocate per watcher
+    } else {
+      const some: EncodedField[] = [];
+      for (const i of idx) {
+        if (passes(w.spec.filter, rev.events[i])) some.push(rev.encoded(i, w.spec.prevKv));
+      }
+      out = some;
     }
-    w.advance(rev.revision, rev.revision + 1n);
+    w.advance(rev.revision, rev.next);
     if (out.length === 0) return; // everything filtered out: etcd sends nothing
     header.value ??= encodeHeader(this.#header(rev.revision));
     w.sink.sendEvents(w, header.value, out);

@@ -35,6 +35,12 @@ export type CallGuard = (path: string, req: unknown, ctx: CallContext) => EtcdEr
 export interface StreamSink<O> {
   /** Queues a message; false means the peer is not reading: await `drained()` before sending more. */
   send(msg: O): boolean;
+  /**
+   * Queues ready-made gRPC frames (one or more length-prefixed messages) as one write, like
+   * `send`: for responses built from shared bytes, or many messages gathered into one
+   * write (watch fan-out). In-process sinks (the JSON gateway) take messages only.
+   */
+  sendFrames?(frames: Uint8Array): boolean;
   drained(): Promise<void>;
   readonly closed: boolean;
 }
@@ -423,13 +429,17 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   }
 
   send(msg: O): boolean {
+    return this.sendFrames(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+  }
+
+  sendFrames(frames: Uint8Array): boolean {
     if (this.closed) return false;
     const stream = this.#stream;
     if (!stream.headersSent) {
       stream.respond(GRPC_HEADERS, { waitForTrailers: true });
       stream.once("wantTrailers", () => stream.sendTrailers(this.#trailers ?? { "grpc-status": "0" }));
     }
-    return stream.write(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+    return stream.write(frames);
   }
 
   drained(): Promise<void> {

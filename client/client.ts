@@ -16,7 +16,6 @@
  * client.close();
  * ```
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type {
   DescMessage,
   DescMethod,
@@ -25,10 +24,17 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { Channel, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { Channel, endpointUrl, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
+import { supportsUnaryOnce, unaryOnce } from "./h2_unary.ts";
 import { Code, GrpcError } from "./status.ts";
 
 export type { Metadata, TlsOptions };
+
+// The protobuf runtime costs ~15 ms to load in the compiled binary; the CLI's put/get/del
+// use unaryBytes with their own codec and never need it. Typed calls load it on first use
+// (a caller holding a generated descriptor has loaded it already, so this is a lookup).
+const protobufRuntime = () => import("@bufbuild/protobuf");
 
 /** Connection settings. Durations are milliseconds; defaults are etcdctl's. */
 export interface ClientOptions {
@@ -48,6 +54,18 @@ export interface ClientOptions {
   tls?: TlsOptions;
   /** Extra metadata sent on every call. */
   metadata?: Metadata;
+  /**
+   * Make each `unaryBytes` call on a short connection of its own (client/h2_unary.ts)
+   * instead of the shared node:http2 session, for processes that make one call and exit
+   * (the CLI's put/get/del): node:http2 is then never loaded. Only http:// endpoints;
+   * others, streams and typed calls use the shared session as usual.
+   */
+  oneShotUnary?: boolean;
+  /**
+   * Credentials: the client calls Auth/Authenticate before its first call and again, once
+   * per call, when the server says the token is invalid or stale (as clientv3 does).
+   */
+  user?: { name: string; password: string };
 }
 
 /** Per-call settings. */
@@ -127,6 +145,7 @@ export class Client {
   readonly #channels: Channel[];
   #pinned = 0;
   #token: string | undefined;
+  #authenticating: Promise<void> | undefined;
 
   constructor(opts: ClientOptions) {
     if (opts.endpoints.length === 0) throw new Error("etcd client: no endpoints");
@@ -171,6 +190,7 @@ export class Client {
     req: MessageInitShape<I>,
     opts: CallOptions = {},
   ): Promise<MessageShape<O>> {
+    const { create, fromBinary, toBinary } = await protobufRuntime();
     const bytes = toBinary(method.input, create(method.input, req as never));
     const reply = await this.unaryBytes(methodPath(method), bytes, {
       retryUnavailable: readOnlyMethods.has(method.name),
@@ -184,7 +204,45 @@ export class Client {
    * hot path avoids loading the generated descriptors). `path` is "/etcdserverpb.KV/Put".
    */
   async unaryBytes(path: string, request: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
+    if (this.#opts.user === undefined) return await this.#unaryBytes(path, request, opts);
+    await this.#ensureToken(opts);
+    try {
+      return await this.#unaryBytes(path, request, opts);
+    } catch (e) {
+      if (!(e instanceof GrpcError && isStaleTokenError(e))) throw e;
+      this.#token = undefined;
+      await this.#ensureToken(opts);
+      return await this.#unaryBytes(path, request, opts);
+    }
+  }
+
+  /** Gets a token now (clientv3 does at dial); a no-op without credentials or with a token. */
+  authenticate(opts: CallOptions = {}): Promise<void> {
+    return this.#ensureToken(opts);
+  }
+
+  // Authenticates once for all concurrent callers when there is no token yet.
+  async #ensureToken(opts: CallOptions): Promise<void> {
+    const user = this.#opts.user;
+    if (user === undefined || this.#token !== undefined) return;
+    this.#authenticating ??= (async () => {
+      const reply = await this.#unaryBytes(AUTHENTICATE, encodeAuthenticate(user.name, user.password), {
+        timeoutMs: opts.timeoutMs,
+        signal: opts.signal,
+        metadata: {},
+        noToken: true,
+      } as CallOptions);
+      this.#token = decodeToken(reply);
+    })().finally(() => (this.#authenticating = undefined));
+    await this.#authenticating;
+  }
+
+  async #unaryBytes(path: string, request: Uint8Array, opts: CallOptions): Promise<Uint8Array> {
     const deadline = this.#deadline(opts);
+    const urls = this.#channels.map((c) => endpointUrl(c.endpoint));
+    if (this.#opts.oneShotUnary && urls.every(supportsUnaryOnce)) {
+      return await this.#unaryOnce(urls, path, request, opts, deadline);
+    }
     let tried = 0;
     for (;;) {
       const call = await this.#open(path, opts, deadline);
@@ -223,7 +281,7 @@ export class Client {
     opts: CallOptions = {},
   ): BidiStream<MessageInitShape<I>, MessageShape<O>> {
     const deadline = this.#deadline(opts);
-    const opened = this.#open(methodPath(method), opts, deadline).then(
+    const opened = this.#ensureToken(opts).then(() => this.#open(methodPath(method), opts, deadline)).then(
       (call) => ({ call }),
       (error: GrpcError) => ({ error }),
     );
@@ -242,12 +300,59 @@ export class Client {
 
   #metadata(opts: CallOptions): Metadata {
     const md: Metadata = { ...this.#opts.metadata, ...opts.metadata };
-    if (this.#token !== undefined) md.token = this.#token;
+    if (this.#token !== undefined && !(opts as { noToken?: boolean }).noToken) md.token = this.#token;
     return md;
   }
 
   // Opens a call on the first reachable endpoint, starting at the pinned one.
-  async #open(path: string, opts: CallOptions, deadline: number | undefined): Promise<RawCall> {
+  #open(path: string, opts: CallOptions, deadline: number | undefined): Promise<RawCall> {
+    return this.#firstReachable(opts, deadline, (idx) =>
+      this.#channels[idx].open({
+        path,
+        metadata: this.#metadata(opts),
+        deadline,
+        signal: opts.signal,
+      }));
+  }
+
+  // unaryBytes on one-shot connections: the same failover, and the same retry of a server
+  // Unavailable on the next endpoint for read-only calls.
+  async #unaryOnce(
+    urls: string[],
+    path: string,
+    request: Uint8Array,
+    opts: CallOptions,
+    deadline: number | undefined,
+  ): Promise<Uint8Array> {
+    const dialTimeoutMs = this.#opts.dialTimeoutMs ?? 2000;
+    let tried = 0;
+    for (;;) {
+      try {
+        return await this.#firstReachable(opts, deadline, (idx) =>
+          unaryOnce(urls[idx], request, {
+            path,
+            metadata: this.#metadata(opts),
+            deadline,
+            signal: opts.signal,
+            dialTimeoutMs,
+          }));
+      } catch (e) {
+        tried++;
+        const retry = e instanceof GrpcError && opts.retryUnavailable && e.code === Code.Unavailable &&
+          tried < urls.length;
+        if (!retry) throw e;
+        this.#pinned = (this.#pinned + 1) % urls.length;
+      }
+    }
+  }
+
+  // Runs `attempt` on the first endpoint that accepts it, starting at the pinned one; a local
+  // failure (nothing was sent) moves on to the next, round after round until the deadline.
+  async #firstReachable<T>(
+    opts: CallOptions,
+    deadline: number | undefined,
+    attempt: (idx: number) => Promise<T>,
+  ): Promise<T> {
     const n = this.#channels.length;
     let lastError: GrpcError | undefined;
     for (let round = 0;; round++) {
@@ -258,14 +363,9 @@ export class Client {
           throw new GrpcError(Code.DeadlineExceeded, "context deadline exceeded", { local: true });
         }
         try {
-          const call = await this.#channels[idx].open({
-            path,
-            metadata: this.#metadata(opts),
-            deadline,
-            signal: opts.signal,
-          });
+          const result = await attempt(idx);
           this.#pinned = idx;
-          return call;
+          return result;
         } catch (e) {
           if (!(e instanceof GrpcError && e.local)) throw e;
           lastError = e;
@@ -280,6 +380,31 @@ export class Client {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
   }
+}
+
+const AUTHENTICATE = "/etcdserverpb.Auth/Authenticate";
+
+/** The server's words for a token it no longer accepts: get a new one and retry once. */
+function isStaleTokenError(e: GrpcError): boolean {
+  return e.message === "etcdserver: invalid auth token" ||
+    e.message === "etcdserver: revision of auth store is old";
+}
+
+// AuthenticateRequest {name = 1; password = 2} and AuthenticateResponse {token = 2}, by hand:
+// the CLI's hot path does not load the generated descriptors.
+function encodeAuthenticate(name: string, password: string): Uint8Array {
+  return new BinaryWriter().tag(1, WireType.LengthDelimited).string(name).tag(2, WireType.LengthDelimited)
+    .string(password).finish();
+}
+
+function decodeToken(reply: Uint8Array): string {
+  const r = new BinaryReader(reply);
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field === 2 && wire === WireType.LengthDelimited) return r.string();
+    r.skip(wire, field);
+  }
+  return "";
 }
 
 class TypedStream<I extends DescMessage, O extends DescMessage>
@@ -301,6 +426,7 @@ class TypedStream<I extends DescMessage, O extends DescMessage>
   async send(message: MessageInitShape<I>): Promise<void> {
     const o = await this.#opened;
     if (!o.call) throw o.error;
+    const { create, toBinary } = await protobufRuntime();
     await o.call.send(toBinary(this.#method.input, create(this.#method.input, message as never)));
   }
 
@@ -317,7 +443,9 @@ class TypedStream<I extends DescMessage, O extends DescMessage>
     const o = await this.#opened;
     if (!o.call) throw o.error;
     const bytes = await o.call.read();
-    if (bytes !== undefined) return fromBinary(this.#method.output, bytes) as MessageShape<O>;
+    if (bytes !== undefined) {
+      return (await protobufRuntime()).fromBinary(this.#method.output, bytes) as MessageShape<O>;
+    }
     const err = await o.call.status;
     if (err && !(this.#cancelled && err.code === Code.Canceled)) throw err;
     return undefined;

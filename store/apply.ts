@@ -17,6 +17,7 @@ import type {
   TxnResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
 import { alarmGate, applyAlarm } from "./alarm.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
 import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
@@ -40,6 +41,7 @@ export type ApplyOutcome =
       | TxnResponse
       | CompactionResponse
       | RangeResponse
+      | AuthResponse
       | AlarmResponse
       | LeaseGrantResponse
       | LeaseRevokeResponse
@@ -66,6 +68,10 @@ export interface ApplyDeps {
   hasLease(id: bigint): boolean;
   /** Tells the lessor what an applied lease entry changed (in-memory bookkeeping only). */
   leaseChanged(change: LeaseChange): void;
+  /** Users, roles and the auth flag (store/auth.ts). */
+  readonly auth: AuthStore;
+  /** Index of the entry being applied. */
+  appliedIndex(): bigint;
 }
 
 /** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
@@ -79,23 +85,7 @@ export const REQUEST_KINDS = [
   "leaseRevoke",
   "leaseCheckpoint",
   "alarm",
-  "authenticate",
-  "authEnable",
-  "authDisable",
-  "authStatus",
-  "authUserAdd",
-  "authUserDelete",
-  "authUserChangePassword",
-  "authUserGrantRole",
-  "authUserGet",
-  "authUserRevokeRole",
-  "authRoleAdd",
-  "authRoleGrantPermission",
-  "authRoleGet",
-  "authRoleRevokePermission",
-  "authRoleDelete",
-  "authUserList",
-  "authRoleList",
+  ...AUTH_KINDS,
   "memberAttrSet",
 ] as const satisfies readonly (keyof InternalRaftRequest)[];
 
@@ -131,12 +121,23 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
     };
     return outcome(response, deps.revisions.currentRev, []);
   },
+  ...authHandlers(),
   alarm: (deps, req) =>
     outcome(applyAlarm(deps.db, req, deps.revisions.currentRev), deps.revisions.currentRev, []),
   leaseGrant: (deps, req) => outcome(applyLeaseGrant(deps, req), deps.revisions.currentRev, []),
   leaseRevoke: (deps, req) => applyWrite(deps, (_env, w) => applyLeaseRevoke(deps, w, req)),
   leaseCheckpoint: (deps, req) => outcome(applyLeaseCheckpoint(deps, req), deps.revisions.currentRev, []),
 };
+
+/** One handler per auth kind, all served by the AuthStore; they change no key revision. */
+function authHandlers(): { [K in AuthKind]: Handler<K> } {
+  const out: Partial<Record<AuthKind, Handler<AuthKind>>> = {};
+  for (const kind of AUTH_KINDS) {
+    out[kind] = (deps, req) =>
+      outcome(deps.auth.apply(kind, req, deps.appliedIndex()), deps.revisions.currentRev, []);
+  }
+  return out as { [K in AuthKind]: Handler<K> };
+}
 
 /** Which kind a request is, or null for an empty request (nothing set). */
 export function requestKind(req: InternalRaftRequest): RequestKind | null {

@@ -21,12 +21,26 @@ export interface CallContext {
   readonly headers: http2.IncomingHttpHeaders;
   /** Aborted when the client cancels, the connection drops or the deadline passes. */
   readonly signal: AbortSignal;
+  /** CN of the client's verified TLS certificate, null without one (--client-cert-auth). */
+  readonly peerCommonName?: string | null;
 }
+
+/**
+ * Decides before a unary or server-streaming handler runs whether the call may proceed
+ * (the auth permission guard): null to proceed, else the error to answer with.
+ */
+export type CallGuard = (path: string, req: unknown, ctx: CallContext) => EtcdError | null;
 
 /** The response side of a streaming call. */
 export interface StreamSink<O> {
   /** Queues a message; false means the peer is not reading: await `drained()` before sending more. */
   send(msg: O): boolean;
+  /**
+   * Queues ready-made gRPC frames (one or more length-prefixed messages) as one write, like
+   * `send`: for responses built from shared bytes, or many messages gathered into one
+   * write (watch fan-out). In-process sinks (the JSON gateway) take messages only.
+   */
+  sendFrames?(frames: Uint8Array): boolean;
   drained(): Promise<void>;
   readonly closed: boolean;
 }
@@ -69,6 +83,8 @@ export interface GrpcServerOptions {
   maxRecvMessageBytes: number;
   /** Called for HTTP/2 requests that are not gRPC (e.g. the JSON gateway over h2). */
   onOtherRequest?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  /** Runs before every unary and server-streaming handler, whoever calls it. */
+  guard?: CallGuard;
   /** Called once per finished call (metrics): its path, kind, status code and duration. */
   onHandled?: (call: HandledCall) => void;
   /**
@@ -114,11 +130,12 @@ export class GrpcServer {
       this.#declared.add(`/${service.typeName}/${m.name}`);
       const handler = (impl as Record<string, unknown>)[m.localName];
       if (typeof handler !== "function") continue;
-      this.#routes.set(`/${service.typeName}/${m.name}`, {
+      const path = `/${service.typeName}/${m.name}`;
+      this.#routes.set(path, {
         kind: m.methodKind,
         input: m.input,
         output: m.output,
-        handler: handler as Route["handler"],
+        handler: guarded(path, m.methodKind, handler as Route["handler"], this.#opts.guard),
       });
     }
   }
@@ -218,6 +235,16 @@ export class GrpcServer {
 
 function ignore(): void {}
 
+// The guard wraps the route's handler, so every way of calling it (gRPC, the gateway) is checked.
+function guarded(path: string, kind: string, handler: Route["handler"], guard?: CallGuard): Route["handler"] {
+  if (guard === undefined || kind === "bidi_streaming") return handler;
+  if (kind === "unary") return (req: unknown, ctx: CallContext) => guard(path, req, ctx) ?? handler(req, ctx);
+  return (req: unknown, out: unknown, ctx: CallContext) => {
+    const denied = guard(path, req, ctx);
+    return denied === null ? handler(req, out, ctx) : Promise.resolve(denied);
+  };
+}
+
 function respondTrailersOnly(stream: http2.ServerHttp2Stream, err: EtcdError): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
@@ -289,6 +316,10 @@ class Call<I, O> implements StreamSink<O>, CallContext {
 
   get closed(): boolean {
     return this.#finished || this.#stream.destroyed || this.#stream.closed;
+  }
+
+  get peerCommonName(): string | null {
+    return peerCommonName(this.#stream.session?.socket);
   }
 
   start(): void {
@@ -416,13 +447,17 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   }
 
   send(msg: O): boolean {
+    return this.sendFrames(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+  }
+
+  sendFrames(frames: Uint8Array): boolean {
     if (this.closed) return false;
     const stream = this.#stream;
     if (!stream.headersSent) {
       stream.respond(GRPC_HEADERS, { waitForTrailers: true });
       stream.once("wantTrailers", () => stream.sendTrailers(this.#trailers ?? { "grpc-status": "0" }));
     }
-    return stream.write(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+    return stream.write(frames);
   }
 
   drained(): Promise<void> {
@@ -482,6 +517,14 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     console.error(`etcdts: handler for ${this.path} failed:`, e);
     this.#fail(etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`));
   }
+}
+
+/** The CN of a TLS socket's verified peer certificate, or null. */
+export function peerCommonName(socket: unknown): string | null {
+  const tls = socket as { authorized?: boolean; getPeerCertificate?: () => { subject?: { CN?: string } } };
+  if (!tls?.authorized || typeof tls.getPeerCertificate !== "function") return null;
+  const cn = tls.getPeerCertificate()?.subject?.CN;
+  return typeof cn === "string" && cn !== "" ? cn : null;
 }
 
 function sendOkTrailers(this: http2.ServerHttp2Stream): void {

@@ -4,13 +4,19 @@
  * the hub's event responses to the client, honouring HTTP/2 backpressure: when the
  * client stops reading, the stream says so (`blocked`) and the hub stops pushing.
  */
-import type { ResponseHeader, WatchRequest, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type {
+  ResponseHeader,
+  WatchCreateRequest,
+  WatchRequest,
+  WatchResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { StreamSink } from "../grpc/server.ts";
-import { type EncodedField, responseMessages } from "./encode.ts";
+import type { EncodedField } from "./encode.ts";
 import { eventFilter } from "./filters.ts";
 import type { WatchHub } from "./hub.ts";
 import { watchRange } from "./range.ts";
 import { Watcher, type WatcherSink } from "./watcher.ts";
+import { ResponseWriter } from "./writer.ts";
 
 /** clientv3.InvalidWatchID: answers that belong to no watcher. */
 const NO_WATCHER = -1n;
@@ -26,29 +32,33 @@ export interface WatchStreamOptions {
   readonly progressIntervalMs: number;
   /** For the interval's jitter (up to a tenth more, as etcd adds); injectable for tests. */
   readonly random?: () => number;
+  /** Auth: the cancel reason for a create request the caller may not make, else null. */
+  readonly permit?: (c: WatchCreateRequest) => string | null;
 }
 
 /** A Watch call's state: its watchers by id, the id counter, and whether the client reads. */
 export class WatchStream implements WatcherSink {
-  readonly #out: StreamSink<WatchResponse>;
+  readonly #out: ResponseWriter;
   readonly #opts: WatchStreamOptions;
   readonly #hub: WatchHub;
   readonly #watchers = new Map<bigint, Watcher>();
   #nextId = 0n;
-  #blocked = false;
   /** A progress request waits until every watcher of the stream has caught up. */
   #progressWanted = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(out: StreamSink<WatchResponse>, opts: WatchStreamOptions) {
-    this.#out = out;
     this.#opts = opts;
     this.#hub = opts.hub;
+    this.#out = new ResponseWriter(out, () => {
+      if (!this.#closed) this.#hub.wake();
+      this.#answerProgressIfCaughtUp();
+    });
   }
 
   get blocked(): boolean {
-    return this.#blocked;
+    return this.#out.blocked;
   }
 
   /**
@@ -61,7 +71,7 @@ export class WatchStream implements WatcherSink {
       for await (const req of input) {
         if (this.#closed) break;
         // Control answers are bounded by the client's own reading.
-        if (this.#blocked) await this.#out.drained();
+        if (this.#out.blocked) await this.#out.drained();
         this.#handle(req);
       }
       if (!signal.aborted) {
@@ -99,6 +109,8 @@ export class WatchStream implements WatcherSink {
 
   #create(c: Extract<WatchRequest["requestUnion"], { case: "createRequest" }>["value"]): void {
     const rev = this.#hub.currentRevision();
+    const denied = this.#opts.permit?.(c) ?? null;
+    if (denied !== null) return this.#refuse(rev, denied);
     const range = watchRange(c.key, c.rangeEnd);
     if (range === null) return this.#refuse(rev, EMPTY_RANGE);
     let id = c.watchId;
@@ -159,7 +171,7 @@ export class WatchStream implements WatcherSink {
     if (this.#closed) return;
     for (const w of this.#watchers.values()) {
       if (!w.spec.progressNotify) continue;
-      if (w.progressDue && !this.#blocked && this.#hub.isSynced(w)) {
+      if (w.progressDue && !this.#out.blocked && this.#hub.isSynced(w)) {
         this.#control({ revision: this.#hub.currentRevision(), watchId: w.spec.id });
       }
       w.progressDue = true;
@@ -168,14 +180,14 @@ export class WatchStream implements WatcherSink {
 
   sendEvents(w: Watcher, header: EncodedField, events: readonly EncodedField[]): void {
     if (this.#closed) return;
-    const msgs = responseMessages({
+    this.#out.events({
       header,
       watchId: w.spec.id,
+      watchIdField: w.idField,
       events,
       fragment: w.spec.fragment,
       maxBytes: this.#opts.maxResponseBytes,
     });
-    for (const m of msgs) this.#send(m);
     w.progressDue = false;
   }
 
@@ -198,7 +210,7 @@ export class WatchStream implements WatcherSink {
     compactRevision?: bigint;
   }): void {
     if (this.#closed) return;
-    this.#send({
+    this.#out.control({
       $typeName: "etcdserverpb.WatchResponse",
       header: this.#opts.header(r.revision),
       watchId: r.watchId,
@@ -208,18 +220,6 @@ export class WatchStream implements WatcherSink {
       cancelReason: r.cancelReason ?? "",
       fragment: false,
       events: [],
-    });
-  }
-
-  #send(m: WatchResponse): void {
-    if (this.#out.send(m) || this.#blocked) return;
-    this.#blocked = true;
-    // A closed call never drains; it stays blocked until close() removes its watchers.
-    if (this.#out.closed) return;
-    this.#out.drained().then(() => {
-      this.#blocked = false;
-      if (!this.#closed) this.#hub.wake();
-      this.#answerProgressIfCaughtUp();
     });
   }
 }

@@ -127,6 +127,14 @@ const readOnlyMethods = new Set([
 /** What a learner answers to calls only voters serve (etcd's ErrGPRCNotSupportedForLearner). */
 const LEARNER_REFUSAL = "etcdserver: rpc not supported for learner";
 
+/**
+ * Whether a server's refusal may be retried on another endpoint: Unavailable for read-only
+ * calls, and a learner's refusal for any call (it refused before doing anything).
+ */
+function mayRetryElsewhere(err: GrpcError, opts: CallOptions): boolean {
+  return err.code === Code.Unavailable && (opts.retryUnavailable === true || err.message === LEARNER_REFUSAL);
+}
+
 // Between rounds over all endpoints, wait this long (doubling, capped) before trying again.
 const retryBackoffMs = [50, 100, 200, 400, 800];
 
@@ -255,11 +263,7 @@ export class Client {
         return reply;
       }
       tried++;
-      // A learner refuses before doing anything, so even a write may go to another member.
-      const retryable = opts.retryUnavailable || err.message === LEARNER_REFUSAL;
-      if (!(retryable && err.code === Code.Unavailable && tried < this.#channels.length)) {
-        throw err;
-      }
+      if (!(mayRetryElsewhere(err, opts) && tried < this.#channels.length)) throw err;
       this.#pinned = (this.#pinned + 1) % this.#channels.length;
     }
   }
@@ -338,8 +342,7 @@ export class Client {
           }));
       } catch (e) {
         tried++;
-        const retry = e instanceof GrpcError && opts.retryUnavailable && e.code === Code.Unavailable &&
-          tried < urls.length;
+        const retry = e instanceof GrpcError && mayRetryElsewhere(e, opts) && tried < urls.length;
         if (!retry) throw e;
         this.#pinned = (this.#pinned + 1) % urls.length;
       }

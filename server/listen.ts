@@ -49,7 +49,8 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
     socket.setNoDelay(true);
-    (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
+    if (socket.alpnProtocol === "h2") fixUrlAuthority(socket, (conn) => h2.emit("connection", conn));
+    else h1.emit("connection", socket);
   };
   if (url.protocol === "https:" && !opts.tls) {
     return Promise.reject(new Error(`${url.href}: https needs --cert-file and --key-file, or --auto-tls`));

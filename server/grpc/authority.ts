@@ -11,11 +11,12 @@
  * socket goes to the server untouched and this gets out of the way for good. When it is
  * a URL, every header block of that connection is decoded and re-encoded with the
  * authority cut to host:port, without the HPACK dynamic table (so the server's decoder
- * state never depends on what was dropped); other frames pass through as they are.
+ * state never depends on what was dropped); other frames pass through as they are. The
+ * HPACK codec is the one-shot client's (client/hpack.ts).
  */
 import type * as net from "node:net";
 import { Duplex } from "node:stream";
-import hpack from "hpack.js";
+import { encodeHeaders, type HeaderField, HpackDecoder } from "../../client/hpack.ts";
 
 const PREFACE_BYTES = 24;
 const FRAME_HEADER_BYTES = 9;
@@ -35,14 +36,6 @@ const PRIORITY = 0x20;
 const MAX_FRAME = 16384;
 /** Past this much buffered without a complete header block, stop looking (not a client we fix). */
 const MAX_SNIFF = 64 * 1024;
-/** grpc-go's default HPACK table size (and the HTTP/2 default). */
-const TABLE_SIZE = 4096;
-
-interface Header {
-  name: string;
-  value: string;
-}
-
 /** `http://host:port/...` → `host:port`; null when `authority` is not a URL. */
 export function authorityOfUrl(authority: string): string | null {
   const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)/.exec(authority);
@@ -134,24 +127,18 @@ class FrameReader {
 
 /** The client's HPACK state, and header blocks re-encoded for the server without it. */
 class HeaderRewriter {
-  readonly #decoder = hpack.decompressor.create({ table: { size: TABLE_SIZE } });
+  readonly #decoder = new HpackDecoder();
 
-  decode(fragment: Uint8Array): Header[] {
-    this.#decoder.write(Buffer.from(fragment));
-    this.#decoder.execute();
-    const out: Header[] = [];
-    for (let h = this.#decoder.read(); h !== null; h = this.#decoder.read()) out.push(h);
-    return out;
+  decode(fragment: Uint8Array): HeaderField[] {
+    return this.#decoder.decode(fragment);
   }
 
   /** The frames of one header block with the authority fixed. */
-  encode(block: PendingBlock, headers: Header[]): Buffer {
-    const fixed = headers.map((h) =>
-      h.name === ":authority" ? { name: h.name, value: authorityOfUrl(h.value) ?? h.value } : h
+  encode(block: PendingBlock, headers: HeaderField[]): Buffer {
+    const fixed = headers.map(([name, value]): HeaderField =>
+      name === ":authority" ? [name, authorityOfUrl(value) ?? value] : [name, value]
     );
-    const enc = hpack.compressor.create({ table: { size: TABLE_SIZE } });
-    enc.write(fixed.map((h) => ({ ...h, incremental: false, huffman: false })));
-    let body: Buffer = enc.read() ?? Buffer.alloc(0);
+    let body = Buffer.from(encodeHeaders(fixed));
     if (block.priority !== null) body = Buffer.concat([block.priority, body]);
     const frames: Buffer[] = [];
     let first = true;
@@ -192,7 +179,7 @@ export function fixUrlAuthority(socket: net.Socket, serve: (conn: Duplex) => voi
   let done = false;
   const sniffer = new FrameReader(() => {}, (_block, fragment) => {
     // A throwaway decoder: only the first block's authority matters here.
-    authority ??= new HeaderRewriter().decode(fragment).find((h) => h.name === ":authority")?.value ?? "";
+    authority ??= new HeaderRewriter().decode(fragment).find(([n]) => n === ":authority")?.[1] ?? "";
   }, (raw, type, flags) => {
     if (!acked && type === SETTINGS && (flags & ACK) !== 0) acked = true;
     else kept.push(raw);

@@ -89,6 +89,8 @@ export interface MethodInfo {
 }
 
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
+/** grpc-go sends no `date` header; leaving it out also spares formatting one per response. */
+const UNARY_RESPONSE = { waitForTrailers: true, sendDate: false } as const;
 
 /** Routes gRPC calls on an HTTP/2 server to service handlers. */
 export class GrpcServer {
@@ -251,7 +253,9 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   readonly path: string;
   readonly #route: Route;
   readonly #decoder: FrameDecoder;
-  readonly #abort = new AbortController();
+  /** Made on first use of `signal`: most unary handlers never look, and aborting costs. */
+  #abort: AbortController | null = null;
+  #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
   #trailers: http2.OutgoingHttpHeaders | null = null;
@@ -273,6 +277,10 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   }
 
   get signal(): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController();
+      if (this.#closed) this.#abort.abort();
+    }
     return this.#abort.signal;
   }
 
@@ -292,7 +300,8 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     stream.once("close", () => {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#finished = true;
-      if (!this.#abort.signal.aborted) this.#abort.abort();
+      this.#closed = true;
+      if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
     });
     if (this.#route.kind === "unary" || this.#route.kind === "server_streaming") this.#readOne();
     else this.#readMany();
@@ -385,7 +394,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
-    stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+    stream.respond(GRPC_HEADERS, UNARY_RESPONSE);
     stream.once("wantTrailers", sendOkTrailers);
     stream.end(bytes);
   }
@@ -440,7 +449,8 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     this.#finished = true;
     this.#reportHandled(err.code);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (!this.#abort.signal.aborted) this.#abort.abort();
+    this.#closed = true;
+    if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
     if (!stream.headersSent) {

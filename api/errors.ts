@@ -122,4 +122,5 @@ export const Errors = {
   Corrupt: e(Code.DataLoss, "etcdserver: corrupt cluster"),
   NotSupportedForLearner: e(Code.Unavailable, "etcdserver: rpc not supported for learner"),
   BadLeaderTransferee: e(Code.FailedPrecondition, "etcdserver: bad leader transferee"),
+  TimeoutLeaderTransfer: e(Code.Unavailable, "etcdserver: request timed out, leader transfer took too long"),
 } as const;

@@ -4,6 +4,7 @@
 #   bench/compare.sh                      # quick suite, 3 rounds
 #   bench/compare.sh --suite memory       # RSS after 100k keys
 #   bench/compare.sh --workload 'put-64c put --clients 64 --conns 8 --total 30000'
+#   bench/compare.sh --cluster3 --workload '...'   # 3-member etcd vs 3-member etcdts
 # Setup once: apt-get install golang-go golang-etcd-server-dev etcd-server etcd-client jq
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,6 +12,12 @@ shared="$root/../shared/bench"
 [ -x "$root/dist/etcdts" ] || (cd "$root" && npm run --silent build)
 "$shared/build.sh" >/dev/null
 args=("$@")
+if [ "${1:-}" = --cluster3 ]; then
+  shift
+  eps="127.0.0.1:24479,127.0.0.1:24489,127.0.0.1:24499"
+  exec "$shared/compare.sh" --a-name etcd3 --a-start etcd3 \
+    --b-name etcdts3 --b-start "$root/bench/run-cluster.sh \$BENCH_CLIENT_PORT \$BENCH_DATA_DIR" --b-endpoint "$eps" "$@"
+fi
 if [ ${#args[@]} -eq 0 ]; then args=(--suite quick --rounds 3); fi
 exec "$shared/compare.sh" \
   --a-name etcd --a-start etcd \

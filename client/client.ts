@@ -25,6 +25,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Channel, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
 import { Code, GrpcError } from "./status.ts";
 
@@ -48,6 +49,11 @@ export interface ClientOptions {
   tls?: TlsOptions;
   /** Extra metadata sent on every call. */
   metadata?: Metadata;
+  /**
+   * Credentials: the client calls Auth/Authenticate before its first call and again, once
+   * per call, when the server says the token is invalid or stale (as clientv3 does).
+   */
+  user?: { name: string; password: string };
 }
 
 /** Per-call settings. */
@@ -124,6 +130,7 @@ export class Client {
   readonly #channels: Channel[];
   #pinned = 0;
   #token: string | undefined;
+  #authenticating: Promise<void> | undefined;
 
   constructor(opts: ClientOptions) {
     if (opts.endpoints.length === 0) throw new Error("etcd client: no endpoints");
@@ -181,6 +188,40 @@ export class Client {
    * hot path avoids loading the generated descriptors). `path` is "/etcdserverpb.KV/Put".
    */
   async unaryBytes(path: string, request: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
+    if (this.#opts.user === undefined) return await this.#unaryBytes(path, request, opts);
+    await this.#ensureToken(opts);
+    try {
+      return await this.#unaryBytes(path, request, opts);
+    } catch (e) {
+      if (!(e instanceof GrpcError && isStaleTokenError(e))) throw e;
+      this.#token = undefined;
+      await this.#ensureToken(opts);
+      return await this.#unaryBytes(path, request, opts);
+    }
+  }
+
+  /** Gets a token now (clientv3 does at dial); a no-op without credentials or with a token. */
+  authenticate(opts: CallOptions = {}): Promise<void> {
+    return this.#ensureToken(opts);
+  }
+
+  // Authenticates once for all concurrent callers when there is no token yet.
+  async #ensureToken(opts: CallOptions): Promise<void> {
+    const user = this.#opts.user;
+    if (user === undefined || this.#token !== undefined) return;
+    this.#authenticating ??= (async () => {
+      const reply = await this.#unaryBytes(AUTHENTICATE, encodeAuthenticate(user.name, user.password), {
+        timeoutMs: opts.timeoutMs,
+        signal: opts.signal,
+        metadata: {},
+        noToken: true,
+      } as CallOptions);
+      this.#token = decodeToken(reply);
+    })().finally(() => (this.#authenticating = undefined));
+    await this.#authenticating;
+  }
+
+  async #unaryBytes(path: string, request: Uint8Array, opts: CallOptions): Promise<Uint8Array> {
     const deadline = this.#deadline(opts);
     let tried = 0;
     for (;;) {
@@ -218,7 +259,7 @@ export class Client {
     opts: CallOptions = {},
   ): BidiStream<MessageInitShape<I>, MessageShape<O>> {
     const deadline = this.#deadline(opts);
-    const opened = this.#open(methodPath(method), opts, deadline).then(
+    const opened = this.#ensureToken(opts).then(() => this.#open(methodPath(method), opts, deadline)).then(
       (call) => ({ call }),
       (error: GrpcError) => ({ error }),
     );
@@ -237,7 +278,7 @@ export class Client {
 
   #metadata(opts: CallOptions): Metadata {
     const md: Metadata = { ...this.#opts.metadata, ...opts.metadata };
-    if (this.#token !== undefined) md.token = this.#token;
+    if (this.#token !== undefined && !(opts as { noToken?: boolean }).noToken) md.token = this.#token;
     return md;
   }
 
@@ -275,6 +316,31 @@ export class Client {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
   }
+}
+
+const AUTHENTICATE = "/etcdserverpb.Auth/Authenticate";
+
+/** The server's words for a token it no longer accepts: get a new one and retry once. */
+function isStaleTokenError(e: GrpcError): boolean {
+  return e.message === "etcdserver: invalid auth token" ||
+    e.message === "etcdserver: revision of auth store is old";
+}
+
+// AuthenticateRequest {name = 1; password = 2} and AuthenticateResponse {token = 2}, by hand:
+// the CLI's hot path does not load the generated descriptors.
+function encodeAuthenticate(name: string, password: string): Uint8Array {
+  return new BinaryWriter().tag(1, WireType.LengthDelimited).string(name).tag(2, WireType.LengthDelimited)
+    .string(password).finish();
+}
+
+function decodeToken(reply: Uint8Array): string {
+  const r = new BinaryReader(reply);
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field === 2 && wire === WireType.LengthDelimited) return r.string();
+    r.skip(wire, field);
+  }
+  return "";
 }
 
 class TypedStream<I extends DescMessage, O extends DescMessage>

@@ -2,7 +2,8 @@
  * etcdctl's global flags and what they turn into: ETCDCTL_* variables, the client
  * settings, the output printer and the command timeout (ctlv3/ctl.go, command/global.go).
  */
-import type { Client } from "../client/client.ts";
+import type { Client, TlsOptions } from "../client/client.ts";
+import * as fs from "node:fs";
 import type { RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import type { FlagSpec, FlagValue } from "./flags.ts";
@@ -161,6 +162,10 @@ export interface ClientSettings {
   dialTimeoutMs: number;
   keepAliveTimeMs: number;
   keepAliveTimeoutMs: number;
+  /** For https:// endpoints (and bare ones when TLS is configured). */
+  tls?: TlsOptions;
+  /** --user/--password: the client authenticates and refreshes its token. */
+  user?: { name: string; password: string };
 }
 
 /**
@@ -183,23 +188,62 @@ export async function clientSettings(
   }
   const secure = ["cert", "key", "cacert"].some((n) => flagValue<string>(ctx, n) !== "") ||
     !flagValue<boolean>(ctx, "insecure-transport");
-  if (secure) throw new CliError(ExitCode.Error, "TLS client connections are not supported by etcdts yet");
   if (flagValue<string>(ctx, "discovery-srv") !== "") {
     throw new CliError(ExitCode.Error, "DNS discovery (--discovery-srv) is not supported by etcdts yet");
   }
-  if (flagValue<string>(ctx, "user") !== "") {
-    throw new CliError(ExitCode.Error, "authentication (--user) is not supported by etcdts yet");
-  }
+  const tls = tlsSettings(ctx);
+  const user = await userSettings(ctx);
   const printer = await printerFor(ctx);
   return {
     settings: {
-      endpoints: flagValue<string[]>(ctx, "endpoints").map((e) => e.trim()),
+      tls,
+      user,
+      // With TLS configured, clientv3 dials endpoints given without a scheme over TLS.
+      endpoints: flagValue<string[]>(ctx, "endpoints").map((e) => e.trim()).map((e) =>
+        secure && !/^[a-z]+:\/\//.test(e) ? `https://${e}` : e
+      ),
       dialTimeoutMs: flagValue<number>(ctx, "dial-timeout"),
       keepAliveTimeMs: flagValue<number>(ctx, "keepalive-time"),
       keepAliveTimeoutMs: flagValue<number>(ctx, "keepalive-timeout"),
     },
     printer,
   };
+}
+
+function tlsSettings(ctx: RunContext): TlsOptions {
+  const read = (name: string) => {
+    const f = flagValue<string>(ctx, name);
+    if (f === "") return undefined;
+    try {
+      return fs.readFileSync(f, "utf8");
+    } catch (e) {
+      throw new CliError(
+        ExitCode.Error,
+        `open ${f}: ${
+          (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message
+        }`,
+      );
+    }
+  };
+  return {
+    ca: read("cacert"),
+    cert: read("cert"),
+    key: read("key"),
+    insecureSkipVerify: flagValue<boolean>(ctx, "insecure-skip-tls-verify"),
+  };
+}
+
+/** etcdctl's authCfgFromCmd: "name:password", or --password, or a prompt. */
+async function userSettings(ctx: RunContext): Promise<{ name: string; password: string } | undefined> {
+  const user = flagValue<string>(ctx, "user");
+  const password = flagValue<string>(ctx, "password");
+  if (user === "") return undefined;
+  if (password !== "") return { name: user, password };
+  const colon = user.indexOf(":");
+  if (colon >= 0) return { name: user.slice(0, colon), password: user.slice(colon + 1) };
+  ctx.io.stdout.write("Password: ");
+  const { LineReader } = await import("./io.ts");
+  return { name: user, password: (await new LineReader(ctx.io.stdin).next()) ?? "" };
 }
 
 /** etcdctl's NewPrinter: the printer for -w/--write-out, or ExitBadFeature. */
@@ -220,10 +264,23 @@ export async function printerFor(ctx: RunContext): Promise<Printer> {
   throw new CliError(ExitCode.BadFeature, "unsupported output format");
 }
 
-/** A client for the settings; the caller closes it. */
+/**
+ * A client for the settings; the caller closes it. With --user it authenticates first, as
+ * clientv3 does when dialing: bad credentials end the command with ExitBadConnection.
+ */
 export async function newClient(settings: ClientSettings): Promise<Client> {
   const { Client } = await import("../client/client.ts");
-  return new Client(settings);
+  const client = new Client(settings);
+  if (settings.user !== undefined) {
+    try {
+      await client.authenticate({ timeoutMs: settings.dialTimeoutMs + 5000 });
+    } catch (e) {
+      client.close();
+      const { rpcErrorText } = await import("./rpc_error.ts");
+      throw new CliError(ExitCode.BadConnection, rpcErrorText(e));
+    }
+  }
+  return client;
 }
 
 /** The --command-timeout in milliseconds. */

@@ -9,7 +9,8 @@ import type { FlagSpec } from "./flags.ts";
 import { clientSettings, flagValue, newClient } from "./global.ts";
 import { utf8 } from "./gofmt.ts";
 import { rpcErrorText } from "./rpc_error.ts";
-import { prefixEnd, WatchMux } from "./watch.ts";
+import { prefixEnd } from "../api/keys.ts";
+import { WatchMux } from "./watch.ts";
 
 const mirrorFlags: FlagSpec[] = [
   { name: "prefix", kind: "string", def: "", usage: "Key-value prefix to mirror" },

@@ -2,6 +2,7 @@
  * The command tree. A later command group is one more module and one more line here.
  */
 import type { Command } from "./command.ts";
+import { authCommand } from "./auth.ts";
 import { alarmCommand } from "./alarm.ts";
 import { checkCommand } from "./check.ts";
 import { compactionCommand } from "./compaction.ts";
@@ -14,6 +15,9 @@ import { lockCommand } from "./lock.ts";
 import { electCommand } from "./elect.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
+import { moveLeaderCommand } from "./move-leader.ts";
+import { roleCommand } from "./role.ts";
+import { userCommand } from "./user.ts";
 import { snapshotCommand } from "./snapshot.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
@@ -45,10 +49,14 @@ export function rootCommand(): Command {
       endpointCommand,
       versionCommand,
       memberCommand,
+      moveLeaderCommand,
       leaseCommand,
       lockCommand,
       electCommand,
       checkCommand,
+      authCommand,
+      userCommand,
+      roleCommand,
       alarmCommand,
       defragCommand,
       snapshotCommand,

@@ -17,6 +17,7 @@ import { argify } from "./txn.ts";
 import { AsyncQueue } from "../server/grpc/queue.ts";
 import type { ResponseHeader } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
+import { prefixEnd } from "../api/keys.ts";
 
 const watchFlags: FlagSpec[] = [
   { name: "interactive", short: "i", kind: "bool", def: false, usage: "Interactive mode" },
@@ -245,18 +246,6 @@ function watchSpec(args: string[], opts: WatchOpts): WatchSpec | string {
     } else rangeEnd = prefixEnd(key);
   }
   return { key, rangeEnd, startRevision: opts.rev, prevKv: opts.prevKv, progressNotify: opts.progressNotify };
-}
-
-/** clientv3's GetPrefixRangeEnd: the first key after every key starting with `key`. */
-export function prefixEnd(key: Uint8Array): Uint8Array {
-  for (let i = key.length - 1; i >= 0; i--) {
-    if (key[i] < 0xff) {
-      const end = key.slice(0, i + 1);
-      end[i]++;
-      return end;
-    }
-  }
-  return new Uint8Array([0]);
 }
 
 type Render = (r: ClientWatchResponse) => string | Uint8Array;

@@ -41,11 +41,34 @@ function varintSize(v: number): number {
   return n;
 }
 
+/**
+ * Varint encodings of node IDs, cached: a cluster has a handful of members whose IDs are
+ * random 64-bit values, and encoding one with BigInt arithmetic on every message was a
+ * measurable share of a leader's CPU.
+ */
+const idVarints = new Map<NodeId, Uint8Array>();
+
+function idVarint(id: NodeId): Uint8Array {
+  let b = idVarints.get(id);
+  if (b !== undefined) return b;
+  const out: number[] = [];
+  let v = BigInt.asUintN(64, id);
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  b = new Uint8Array(out);
+  if (idVarints.size < 1024) idVarints.set(id, b);
+  return b;
+}
+
+/** Decoded node IDs by high and low 32 bits (the same few IDs arrive in every message). */
+const decodedIds = new Map<number, Map<number, NodeId>>();
+
 function idSize(id: NodeId): number {
   if (id < 0x80000000n) return varintSize(Number(id));
-  let n = 1;
-  for (let v = BigInt.asUintN(64, id) >> 7n; v > 0n; v >>= 7n) n++;
-  return n;
+  return idVarint(id).length;
 }
 
 function bytesFieldSize(len: number): number {
@@ -101,12 +124,9 @@ class Writer {
       this.varint(Number(id));
       return;
     }
-    let v = BigInt.asUintN(64, id);
-    while (v >= 0x80n) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.pos++] = Number(v);
+    const b = idVarint(id);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
   }
 
   bytes(b: Uint8Array): void {
@@ -267,7 +287,15 @@ class Reader {
 
   id(): NodeId {
     const lo = this.varint64();
-    return this.hi === 0 ? BigInt(lo) : (BigInt(this.hi) << 32n) | BigInt(lo);
+    if (this.hi === 0) return BigInt(lo);
+    let byLo = decodedIds.get(this.hi);
+    if (byLo === undefined) decodedIds.set(this.hi, byLo = new Map());
+    let id = byLo.get(lo);
+    if (id === undefined) {
+      id = (BigInt(this.hi) << 32n) | BigInt(lo >>> 0);
+      if (byLo.size < 1024) byLo.set(lo, id);
+    }
+    return id;
   }
 
   length(): number {

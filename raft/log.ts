@@ -214,7 +214,7 @@ export class RaftLog {
       ents = stored;
     }
     if (hi > uoff) {
-      const u = this.unstable.slice(Math.max(lo, uoff), hi);
+      const u = this.unstable.slice(Math.max(lo, uoff), hi, maxBytes);
       ents = ents.length === 0 ? u : ents.concat(u);
     }
     return limitSize(ents, maxBytes);

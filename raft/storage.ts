@@ -47,6 +47,21 @@ export function limitSize(ents: readonly Entry[], maxBytes: number): readonly En
 }
 
 /**
+ * `ents[from, to)` cut to what `limitSize` would keep, without copying the rest first: a
+ * leader asks for everything a follower lacks and sends at most one message's worth.
+ */
+export function sliceWithin(ents: readonly Entry[], from: number, to: number, maxBytes: number): Entry[] {
+  if (to - from <= 1 || maxBytes === Infinity) return ents.slice(from, to);
+  let size = entrySize(ents[from]);
+  let end = from + 1;
+  for (; end < to; end++) {
+    size += entrySize(ents[end]);
+    if (size > maxBytes) break;
+  }
+  return ents.slice(from, end);
+}
+
+/**
  * An in-memory Storage for tests, the simulator and the benchmark. `ents[0]` is a dummy
  * entry carrying the index and term of the last compaction (or snapshot).
  */
@@ -76,7 +91,7 @@ export class MemoryStorage implements Storage {
     if (lo <= offset) return ErrCompacted;
     if (hi > this.lastIndex() + 1) return ErrUnavailable;
     if (this.ents.length === 1) return ErrUnavailable;
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+    return sliceWithin(this.ents, lo - offset, hi - offset, maxBytes);
   }
 
   term(i: number): number | RaftError {

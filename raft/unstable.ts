@@ -1,3 +1,4 @@
+import { sliceWithin } from "./storage.ts";
 import { assert } from "./assert.ts";
 import type { Entry, Snapshot } from "./messages.ts";
 
@@ -70,13 +71,13 @@ export class Unstable {
   }
 
   /** Entries in [lo, hi), which must lie inside the unstable part. */
-  slice(lo: number, hi: number): Entry[] {
+  slice(lo: number, hi: number, maxBytes = Infinity): Entry[] {
     assert(lo <= hi, () => `invalid unstable.slice ${lo} > ${hi}`);
     const upper = this.offset + this.entries.length;
     assert(
       lo >= this.offset && hi <= upper,
       () => `unstable.slice[${lo},${hi}) out of bound [${this.offset},${upper}]`,
     );
-    return this.entries.slice(lo - this.offset, hi - this.offset);
+    return sliceWithin(this.entries, lo - this.offset, hi - this.offset, maxBytes);
   }
 }

@@ -59,21 +59,21 @@ const FLAGS: Record<string, FlagSpec> = {
   "auto-compaction-retention": { kind: "string", def: "0", fate: "works" },
   "auto-compaction-mode": { kind: "string", def: "periodic", fate: "works" },
   "enable-v2": { kind: "bool", def: "false", fate: "not-yet", later: "the v2 API is not supported" },
-  "cert-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "key-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "client-cert-auth": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
-  "client-crl-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "cert-file": { kind: "string", def: "", fate: "works" },
+  "key-file": { kind: "string", def: "", fate: "works" },
+  "client-cert-auth": { kind: "bool", def: "false", fate: "works" },
+  "client-crl-file": { kind: "string", def: "", fate: "works" },
   "client-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "trusted-ca-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "auto-tls": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
-  "peer-cert-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "peer-key-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "peer-client-cert-auth": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
-  "peer-trusted-ca-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "trusted-ca-file": { kind: "string", def: "", fate: "works" },
+  "auto-tls": { kind: "bool", def: "false", fate: "works" },
+  "peer-cert-file": { kind: "string", def: "", fate: "works" },
+  "peer-key-file": { kind: "string", def: "", fate: "works" },
+  "peer-client-cert-auth": { kind: "bool", def: "false", fate: "works" },
+  "peer-trusted-ca-file": { kind: "string", def: "", fate: "works" },
   "peer-cert-allowed-cn": { kind: "string", def: "", fate: "not-yet", later: TLS },
   "peer-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "peer-auto-tls": { kind: "bool", def: "false", fate: "not-yet", later: TLS },
-  "peer-crl-file": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "peer-auto-tls": { kind: "bool", def: "false", fate: "works" },
+  "peer-crl-file": { kind: "string", def: "", fate: "works" },
   "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
   "cors": { kind: "string", def: "*", fate: "accepted" },
   "host-whitelist": { kind: "string", def: "*", fate: "accepted" },
@@ -150,6 +150,19 @@ export interface ServerConfig {
   readonly watchProgressNotifyInterval: string;
   /** How often the leader checkpoints remaining lease TTLs (a Go duration). */
   readonly leaseCheckpointInterval: string;
+  /** Client and peer TLS (server/tls.ts). */
+  readonly clientTls: TlsFlags;
+  readonly peerTls: TlsFlags;
+}
+
+/** One side's TLS flags (--cert-file ... or --peer-cert-file ...). */
+export interface TlsFlags {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly trustedCaFile: string;
+  readonly clientCertAuth: boolean;
+  readonly crlFile: string;
+  readonly autoTls: boolean;
 }
 
 export type ParseResult =
@@ -237,9 +250,6 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
           const url = new URL(u);
           if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "unix:") {
             return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
-          }
-          if (url.protocol === "https:") {
-            return `--${name}: https URLs are not supported by etcdts yet (${TLS})`;
           }
         } catch {
           return `invalid value "${v}" for flag -${name}: parse ${u}: invalid URL`;
@@ -349,6 +359,8 @@ function buildConfig(
     corruptCheckTime: get("experimental-corrupt-check-time"),
     watchProgressNotifyInterval: get("experimental-watch-progress-notify-interval"),
     leaseCheckpointInterval: get("experimental-lease-checkpoint-interval"),
+    clientTls: tlsFlags(get, ""),
+    peerTls: tlsFlags(get, "peer-"),
   };
   if (config.heartbeatIntervalMs <= 0 || config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     return {
@@ -358,6 +370,17 @@ function buildConfig(
     };
   }
   return { kind: "config", config, warnings };
+}
+
+function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {
+  return {
+    certFile: get(`${prefix}cert-file`),
+    keyFile: get(`${prefix}key-file`),
+    trustedCaFile: get(`${prefix}trusted-ca-file`),
+    clientCertAuth: isTrue(get(`${prefix}client-cert-auth`)),
+    crlFile: get(prefix === "" ? "client-crl-file" : "peer-crl-file"),
+    autoTls: isTrue(get(`${prefix}auto-tls`)),
+  };
 }
 
 /** The usage text for `etcdts serve --help`: flag names with defaults, etcd's layout in brief. */

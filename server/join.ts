@@ -5,7 +5,7 @@
  * (`member add`), which is where its ID was chosen.
  */
 import type { MemberRecord } from "../store/mvcc.ts";
-import { MEMBERS_PATH } from "./peer.ts";
+import { MEMBERS_PATH, type PeerTls } from "./peer.ts";
 
 /** What a joining member learns from the cluster. */
 export interface Joined {
@@ -24,16 +24,21 @@ interface MemberJson {
 
 /** Asks each peer URL in turn; an error value names why none answered usefully. */
 export async function joinCluster(
-  opts: { peerUrls: readonly string[]; selfPeerUrls: readonly string[]; timeoutMs: number },
+  opts: {
+    peerUrls: readonly string[];
+    selfPeerUrls: readonly string[];
+    timeoutMs: number;
+    /** Bun fetch's `tls` option for https peers. */
+    tls?: PeerTls["client"];
+  },
 ): Promise<Joined | Error> {
   let lastError = "no peer URLs to ask";
   const self = [...opts.selfPeerUrls].sort().join(",");
   for (const url of opts.peerUrls) {
     if (opts.selfPeerUrls.includes(url)) continue;
     try {
-      const r = await fetch(url.replace(/\/$/, "") + MEMBERS_PATH, {
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      });
+      const init = { signal: AbortSignal.timeout(opts.timeoutMs), tls: opts.tls } as RequestInit;
+      const r = await fetch(url.replace(/\/$/, "") + MEMBERS_PATH, init);
       if (!r.ok) {
         lastError = `${url} answered ${r.status}`;
         continue;

@@ -6,12 +6,15 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 
 export interface ClientListenerOptions {
   readonly onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
   readonly fetch: (req: Request) => Response | Promise<Response>;
   readonly maxConcurrentStreams: number;
+  /** For https:// URLs (server/tls.ts): ALPN picks gRPC (h2) or HTTP/1.1 instead of sniffing. */
+  readonly tls?: tls.TlsOptions | null;
 }
 
 export interface Listening {
@@ -40,7 +43,17 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     else socket.destroy();
   });
   const sockets = new Set<net.Socket>();
-  const tcp = net.createServer((socket) => {
+  const onTls = (socket: tls.TLSSocket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", ignore);
+    socket.setNoDelay(true);
+    (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
+  };
+  if (url.protocol === "https:" && !opts.tls) {
+    return Promise.reject(new Error(`${url.href}: https needs --cert-file and --key-file, or --auto-tls`));
+  }
+  const tcp = url.protocol === "https:" ? tls.createServer(opts.tls!, onTls) : net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
@@ -61,6 +74,8 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
   });
   const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port || 2379);
+  // A failed handshake (untrusted or revoked client certificate) only ends that connection.
+  tcp.on("tlsClientError", ignore);
   return new Promise((resolve, reject) => {
     tcp.once("error", reject);
     tcp.listen(port, host, () => {

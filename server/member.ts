@@ -142,6 +142,7 @@ export class Member {
   readonly #send: (messages: readonly Message[]) => void;
   readonly #requestTimeoutMs: number;
   readonly #electionMs: number;
+  readonly #heartbeatMs: number;
   #nextRequestId: bigint;
   readonly #waiters = new Map<bigint, Waiter>();
   readonly #confWaiters = new Map<bigint, ConfWaiter>();
@@ -194,6 +195,7 @@ export class Member {
     this.#maxWals = opts.maxWals ?? 0;
     this.#snapDir = opts.snapDir ?? os.tmpdir();
     this.#electionMs = opts.electionMs;
+    this.#heartbeatMs = opts.heartbeatMs;
     // etcd: 5s plus twice the election timeout before a proposal is declared timed out.
     this.#requestTimeoutMs = 5000 + 2 * opts.electionMs;
     // Request IDs embed the member ID so that another member's entry never resolves our caller.
@@ -371,6 +373,23 @@ export class Member {
     return null;
   }
 
+  /**
+   * Hands leadership to `to` (etcd's MoveLeader): resolves once `to` leads, or with
+   * TimeoutLeaderTransfer. Only the leader may ask.
+   */
+  async transferLeadership(to: bigint, timeoutMs = this.#requestTimeoutMs): Promise<EtcdError | null> {
+    if (!this.isLeader) return Errors.NotLeader;
+    this.#node.transferLeadership(to);
+    this.#schedule();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#lead !== to) {
+      if (this.#stopped) return Errors.Stopped;
+      if (Date.now() > deadline) return Errors.TimeoutLeaderTransfer;
+      await new Promise((r) => setTimeout(r, this.#heartbeatMs));
+    }
+    return null;
+  }
+
   /** Whether this member is a learner (Status.isLearner). */
   get isLearner(): boolean {
     return this.#node.raft.isLearner;
@@ -390,8 +409,11 @@ export class Member {
   }
 
   #startReadRound(): void {
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, ++this.#readCounter);
+    // The leader keys pending reads by context: every member's must differ from the others'.
+    const ctx = new Uint8Array(16);
+    const view = new DataView(ctx.buffer);
+    view.setBigUint64(0, this.memberId);
+    view.setBigUint64(8, ++this.#readCounter);
     this.#readRound = { ctx, waiters: this.#readQueue, startedMs: Date.now() };
     this.#readQueue = [];
     this.#node.readIndex(ctx);

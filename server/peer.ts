@@ -1,18 +1,24 @@
 /**
- * The peer transport: Raft messages between members over HTTP on --listen-peer-urls.
+ * The peer transport: Raft messages between members on --listen-peer-urls.
  *
- * Messages to one peer are batched: while a POST to it is in flight, new messages queue
- * and go together in the next POST (pipelining without reordering). A failed delivery is
- * reported to Raft as unreachable and the messages are dropped — Raft retries on its own
- * schedule, which is what makes dropping safe. Every request carries the cluster ID; a
- * member of another cluster is refused (etcd answers 412 the same way).
+ * Messages to a peer go on one long-lived stream (peer-stream.ts), written in batches as
+ * Raft hands them out. A failed stream is reported to Raft as unreachable and its queued
+ * messages are dropped — Raft retries on its own schedule, which is what makes dropping
+ * safe — and is redialled after a short pause. Snapshots, the membership for joining
+ * members and lease forwarding use plain HTTP on the same port. Every connection carries
+ * the cluster ID; a member of another cluster is refused (etcd answers 412 the same way),
+ * a removed member 410.
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
+import type * as tls from "node:tls";
+import type { Duplex } from "node:stream";
+import { acceptPeerStream, PeerStream } from "./peer-stream.ts";
 import * as path from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
-import { decodeMessage, encodeMessage, type Message } from "../raft/mod.ts";
+import { decodeMessage, encodeMessage, type Message, MessageType } from "../raft/mod.ts";
 import { log } from "./log.ts";
 import { idHex } from "./ids.ts";
 import type { MemberRecord } from "../store/mvcc.ts";
@@ -20,41 +26,11 @@ import type { MemberRecord } from "../store/mvcc.ts";
 const CLUSTER_HEADER = "X-Etcd-Cluster-ID";
 /** The sender's member ID (etcd sends the same header). */
 const FROM_HEADER = "X-Server-From";
-const RAFT_PATH = "/raft";
 /** MsgSnap with a copy of the store as the body; the message itself rides in a header. */
 const SNAPSHOT_PATH = "/raft/snapshot";
 const SNAPSHOT_MESSAGE_HEADER = "X-Etcdts-Raft-Message";
 /** The membership, for a member joining with --initial-cluster-state existing. */
 export const MEMBERS_PATH = "/members";
-
-/** Concatenates messages as [u32 length][bytes]… */
-function encodeBatch(msgs: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const m of msgs) size += 4 + m.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let off = 0;
-  for (const m of msgs) {
-    view.setUint32(off, m.length);
-    out.set(m, off + 4);
-    off += 4 + m.length;
-  }
-  return out;
-}
-
-function decodeBatch(bytes: Uint8Array): Uint8Array[] | null {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: Uint8Array[] = [];
-  let off = 0;
-  while (off < bytes.length) {
-    if (off + 4 > bytes.length) return null;
-    const len = view.getUint32(off);
-    if (off + 4 + len > bytes.length) return null;
-    out.push(bytes.subarray(off + 4, off + 4 + len));
-    off += 4 + len;
-  }
-  return out;
-}
 
 /** A handler of an extra POST route on the peer port: request body in, response out. */
 export type PeerRoute = (body: Uint8Array) => Promise<Response>;
@@ -76,12 +52,22 @@ export interface PeerTransportOptions {
   readonly onSnapshot?: (m: Message, dbFile: string) => void;
   /** Where received store copies are written. */
   readonly snapDir?: string;
+  /** Peer TLS (--peer-cert-file ...): the listener's options and what this member presents to peers. */
+  readonly tls?: PeerTls;
+}
+
+/** Both halves of peer TLS: serving https and dialling peers with this member's certificate. */
+export interface PeerTls {
+  readonly server: tls.TlsOptions;
+  /** Bun fetch's `tls` option: our certificate as client certificate, the CA to check peers with. */
+  readonly client: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
 }
 
 interface Outbox {
   readonly urls: readonly string[];
   queue: Uint8Array[];
-  inFlight: boolean;
+  /** The open (or opening) message stream to this peer. */
+  stream: PeerStream | null;
   /** After a failure, skip sending until this time (the peer is probably down). */
   retryAt: number;
   nextUrl: number;
@@ -93,8 +79,12 @@ export class PeerTransport {
   readonly #outboxes = new Map<bigint, Outbox>();
   readonly #servers: http.Server[] = [];
   readonly #routes = new Map<string, PeerRoute>();
+  /** Incoming message streams, closed with the transport. */
+  readonly #incoming = new Set<Duplex>();
   #closed = false;
-  /** Told each delivered batch's round trip to `to` in seconds (etcd_network_peer_round_trip_time_seconds). */
+  /** When the last heartbeat to each peer left, for the round trip its answer closes. */
+  readonly #heartbeatSent = new Map<bigint, number>();
+  /** Told each heartbeat's round trip to `to` in seconds (etcd_network_peer_round_trip_time_seconds). */
   observeRoundTrip: ((to: bigint, seconds: number) => void) | undefined;
 
   constructor(opts: PeerTransportOptions) {
@@ -104,16 +94,19 @@ export class PeerTransport {
 
   /** Follows a membership change: new peers get an outbox, removed ones lose theirs. */
   setPeers(peers: ReadonlyMap<bigint, readonly string[]>): void {
-    for (const id of this.#outboxes.keys()) {
-      if (!peers.has(id)) this.#outboxes.delete(id);
+    for (const [id, box] of this.#outboxes) {
+      if (peers.has(id)) continue;
+      box.stream?.close();
+      this.#outboxes.delete(id);
     }
     for (const [id, urls] of peers) {
       if (id === this.#opts.memberId || urls.length === 0) continue;
       const box = this.#outboxes.get(id);
       if (box === undefined) {
-        this.#outboxes.set(id, { urls, queue: [], inFlight: false, retryAt: 0, nextUrl: 0 });
+        this.#outboxes.set(id, { urls, queue: [], stream: null, retryAt: 0, nextUrl: 0 });
       } else if (box.urls.join(",") !== urls.join(",")) {
-        this.#outboxes.set(id, { ...box, urls });
+        box.stream?.close();
+        this.#outboxes.set(id, { ...box, urls, stream: null });
       }
     }
   }
@@ -159,31 +152,6 @@ export class PeerTransport {
       this.#opts.onSnapshot(m, file);
       return c.body(null, 204);
     });
-    app.post(RAFT_PATH, async (c) => {
-      const cid = c.req.header(CLUSTER_HEADER);
-      if (cid !== expected) {
-        log.warn("rejected a peer of another cluster", { remote: cid, local: expected });
-        return c.text(`cluster ID mismatch: local ${expected}, remote ${cid}`, 412);
-      }
-      const from = c.req.header(FROM_HEADER);
-      if (
-        from !== undefined && /^[0-9a-f]{1,16}$/.test(from) && this.#opts.isRemoved?.(BigInt(`0x${from}`))
-      ) {
-        return c.text("the member has been permanently removed from the cluster", 410);
-      }
-      const batch = decodeBatch(new Uint8Array(await c.req.arrayBuffer()));
-      if (batch === null) return c.text("malformed message batch", 400);
-      for (const b of batch) {
-        let m: Message;
-        try {
-          m = decodeMessage(b);
-        } catch {
-          return c.text("malformed raft message", 400);
-        }
-        this.#opts.onMessage(m);
-      }
-      return c.body(null, 204);
-    });
     for (const [path, handler] of this.#routes) {
       app.post(path, async (c) => {
         if (c.req.header(CLUSTER_HEADER) !== expected) return c.text("cluster ID mismatch", 412);
@@ -209,7 +177,7 @@ export class PeerTransport {
     const urls = this.#outboxes.get(id)?.urls ?? [];
     for (const u of urls) {
       try {
-        return await fetch(u + path, {
+        return await this.#fetch(u + path, {
           method: "POST",
           body,
           headers: {
@@ -227,7 +195,36 @@ export class PeerTransport {
 
   /** Serves the peer port on `url`. */
   listen(url: URL): Promise<void> {
-    const server = http.createServer(getRequestListener(this.app().fetch));
+    const listener = getRequestListener(this.app().fetch);
+    const tlsOpts = this.#opts.tls?.server;
+    if (url.protocol === "https:" && tlsOpts === undefined) {
+      return Promise.reject(
+        new Error(`${url.href}: https peer URL without --peer-cert-file/--peer-auto-tls`),
+      );
+    }
+    const server = url.protocol === "https:"
+      ? https.createServer(tlsOpts!, listener)
+      : http.createServer(listener);
+    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.#closed) return socket.destroy();
+      this.#incoming.add(socket);
+      socket.once("close", () => this.#incoming.delete(socket));
+      acceptPeerStream(req, socket, head, {
+        clusterIdHex: idHex(this.#opts.clusterId),
+        isRemoved: (id) => this.#opts.isRemoved?.(id) ?? false,
+        onMessage: (bytes) => {
+          let m: Message;
+          try {
+            m = decodeMessage(bytes);
+          } catch {
+            return false;
+          }
+          if (m.type === MessageType.MsgHeartbeatResp) this.#heartbeatAnswered(m.from);
+          this.#opts.onMessage(m);
+          return true;
+        },
+      });
+    });
     server.keepAliveTimeout = 60_000;
     this.#servers.push(server);
     const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
@@ -240,6 +237,18 @@ export class PeerTransport {
     });
   }
 
+  /** fetch with this member's peer TLS settings for https peers. */
+  #fetch(url: string, init: RequestInit): Promise<Response> {
+    // Every request names its sender (tests' fault proxies cut links by it).
+    init = {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), [FROM_HEADER]: idHex(this.#opts.memberId) },
+    };
+    const t = this.#opts.tls;
+    if (t === undefined || !url.startsWith("https:")) return fetch(url, init);
+    return fetch(url, { ...init, tls: t.client } as RequestInit);
+  }
+
   /** Queues messages for their recipients; returns at once. */
   send(messages: readonly Message[]): void {
     if (this.#closed) return;
@@ -249,45 +258,56 @@ export class PeerTransport {
       if (box === undefined) continue;
       box.queue.push(encodeMessage(m));
       touched.add(m.to);
+      if (m.type === MessageType.MsgHeartbeat) this.#heartbeatSent.set(m.to, performance.now());
     }
     for (const id of touched) this.#flush(id);
   }
 
+  #heartbeatAnswered(from: bigint): void {
+    const sent = this.#heartbeatSent.get(from);
+    if (sent === undefined) return;
+    this.#heartbeatSent.delete(from);
+    this.observeRoundTrip?.(from, (performance.now() - sent) / 1000);
+  }
+
   #flush(id: bigint): void {
     const box = this.#outboxes.get(id);
-    if (box === undefined) return;
-    if (box.inFlight || box.queue.length === 0) return;
+    if (box === undefined || box.queue.length === 0) return;
+    const stream = box.stream;
+    if (stream?.ready) {
+      stream.write(box.queue);
+      box.queue = [];
+      return;
+    }
+    if (stream !== null) {
+      // Connecting: keep what Raft sent meanwhile, but not without bound.
+      if (box.queue.length > 4096) {
+        box.queue = [];
+        this.#opts.onUnreachable(id);
+      }
+      return;
+    }
     if (Date.now() < box.retryAt) {
       box.queue = [];
       this.#opts.onUnreachable(id);
       return;
     }
-    const body = encodeBatch(box.queue);
-    box.queue = [];
-    box.inFlight = true;
-    const url = box.urls[box.nextUrl % box.urls.length] + RAFT_PATH;
-    const started = performance.now();
-    fetch(url, {
-      method: "POST",
-      body,
-      headers: {
-        [CLUSTER_HEADER]: idHex(this.#opts.clusterId),
-        [FROM_HEADER]: idHex(this.#opts.memberId),
-        "Content-Type": "application/octet-stream",
+    const url = new URL(box.urls[box.nextUrl % box.urls.length]);
+    box.stream = new PeerStream(url, {
+      clusterIdHex: idHex(this.#opts.clusterId),
+      fromHex: idHex(this.#opts.memberId),
+      tls: url.protocol === "https:" ? this.#opts.tls?.client : undefined,
+      onReady: () => this.#flush(id),
+      onEnd: (why) => {
+        if (this.#outboxes.get(id) === box) {
+          box.stream = null;
+          box.queue = [];
+          box.retryAt = Date.now() + 100;
+          box.nextUrl++;
+        }
+        if (why === "removed") this.#opts.onRemoved?.();
+        if (!this.#closed) this.#opts.onUnreachable(id);
       },
-      signal: AbortSignal.timeout(5000),
-    }).then(async (r) => {
-      await r.arrayBuffer();
-      if (r.status === 410) this.#opts.onRemoved?.();
-      if (r.status !== 204) throw new Error(`peer answered ${r.status}`);
-      this.observeRoundTrip?.(id, (performance.now() - started) / 1000);
-    }).catch(() => {
-      box.retryAt = Date.now() + 100;
-      box.nextUrl++;
-      this.#opts.onUnreachable(id);
-    }).finally(() => {
-      box.inFlight = false;
-      if (!this.#closed) this.#flush(id);
     });
   }
 
@@ -297,7 +317,7 @@ export class PeerTransport {
     if (box === undefined || this.#closed) return false;
     const url = box.urls[box.nextUrl % box.urls.length] + SNAPSHOT_PATH;
     try {
-      const r = await fetch(url, {
+      const r = await this.#fetch(url, {
         method: "POST",
         body: Bun.file(dbFile),
         headers: {
@@ -319,6 +339,8 @@ export class PeerTransport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const box of this.#outboxes.values()) box.stream?.close();
+    for (const socket of this.#incoming) socket.destroy();
     const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const s of this.#servers) s.closeAllConnections?.();
     await Promise.all(closing);

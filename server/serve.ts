@@ -22,17 +22,22 @@ import { Wal } from "../wal/wal.ts";
 import { kvService } from "./services/kv.ts";
 import { clusterService } from "./services/cluster.ts";
 import { maintenanceService } from "./services/maintenance.ts";
+import { moveLeaderService } from "./services/move-leader.ts";
 import { watchService } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
-import { PeerTransport } from "./peer.ts";
+import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
 import { Keyspace } from "./concurrency/keyspace.ts";
 import { sessionLeases } from "./concurrency/session.ts";
 import { lockService } from "./services/lock.ts";
 import { electionService } from "./services/election.ts";
+import { tokenProvider } from "./auth/tokens.ts";
+import { AuthGuard } from "./auth/guard.ts";
+import { authService } from "./services/auth.ts";
+import { serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
@@ -106,6 +111,7 @@ export async function startServer(
   }
   const walDir = config.walDir || path.join(memberDir, "wal");
   const roster = initialRoster(config);
+  const peerTls = peerTlsOf(config);
   const hadLog = Wal.exists(walDir);
   let ids: { memberId: bigint; clusterId: bigint };
   let bootstrap: readonly MemberRecord[] = [];
@@ -116,6 +122,7 @@ export async function startServer(
       peerUrls: roster.flatMap((m) => m.peerUrls),
       selfPeerUrls: config.initialAdvertisePeerUrls,
       timeoutMs: 5000,
+      tls: peerTls?.client,
     });
     if (joined instanceof Error) throw joined;
     ids = { memberId: joined.memberId, clusterId: joined.clusterId };
@@ -131,7 +138,22 @@ export async function startServer(
   const wal = Wal.open(walDir, { meta: ids });
   const who = wal.replay.meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
+  const tokens = tokenProvider(config.authToken, { ttlSeconds: config.authTokenTtl });
+  if (typeof tokens === "string") throw new Error(tokens);
+  const clientTls = serverTls(config.clientTls, {
+    dataDir: config.dataDir,
+    side: "client",
+    hosts: config.listenClientUrls.map((u) => u.hostname),
+  });
   const store = MvccStore.open(path.join(memberDir, "snap", "db"));
+  // Before the member replays the log: simple tokens are learnt from applied entries.
+  store.auth.listen(tokens);
+  const guard = new AuthGuard({
+    auth: store.auth,
+    tokens,
+    clientCertAuth: config.clientTls.clientCertAuth,
+    leaseKeys: (id) => store.leaseKeys(id),
+  });
   const known = store.members();
   const peersOf = (members: readonly MemberRecord[]) => new Map(members.map((m) => [m.id, m.peerUrls]));
   // The transport delivers to the member, which sends through the transport: tie the knot.
@@ -153,6 +175,7 @@ export async function startServer(
     isRemoved: (id) => store.removedMembers().has(id),
     onRemoved,
     onSnapshot: (m, file) => receiver?.stepSnapshot(m, file),
+    tls: peerTls ?? undefined,
     snapDir: path.join(memberDir, "snap"),
   });
   const newCluster = !hadLog && config.initialClusterState === "new";
@@ -206,6 +229,7 @@ export async function startServer(
   // answers "request is too large" for what lies between; we do the same.
   const grpc = new GrpcServer({
     maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024,
+    guard: (path, req, ctx) => guard.check(path, req, ctx),
     onHandled: metrics.observeHandled,
   });
   grpc.addService(
@@ -218,12 +242,15 @@ export async function startServer(
   );
   grpc.addService(
     Maintenance,
-    maintenanceService({
-      member,
-      store,
-      quotaBackendBytes: config.quotaBackendBytes,
-      defragmenter: maintenance.defragmenter,
-    }),
+    {
+      ...maintenanceService({
+        member,
+        store,
+        quotaBackendBytes: config.quotaBackendBytes,
+        defragmenter: maintenance.defragmenter,
+      }),
+      ...moveLeaderService({ member, store }),
+    },
   );
   grpc.addService(
     Watch,
@@ -233,10 +260,11 @@ export async function startServer(
       maxRequestBytes: config.maxRequestBytes,
       progressNotifyInterval: config.watchProgressNotifyInterval,
       stopping: stopping.signal,
+      guard,
     }),
   );
   grpc.addService(Lease, leases.service);
-  grpc.addService(Auth, {});
+  grpc.addService(Auth, authService({ member, store, tokens, bcryptCost: config.bcryptCost }));
   const keyspace = new Keyspace(member, store);
   const recipeLeases = sessionLeases(leases.grant);
   grpc.addService(Lock, lockService(keyspace, recipeLeases));
@@ -265,6 +293,7 @@ export async function startServer(
           onStream: grpc.onStream,
           fetch: app.fetch,
           maxConcurrentStreams: config.maxConcurrentStreams,
+          tls: url.protocol === "https:" ? clientTls : null,
         }),
       );
     }
@@ -324,6 +353,30 @@ function publishAttributes(
     }
   };
   attempt().catch((e) => log.warn(`publishing member attributes failed: ${(e as Error).message}`));
+}
+
+/**
+ * Peer TLS from the --peer-* flags: the listener's options, and the certificate this
+ * member presents when it dials peers. With --peer-auto-tls and no CA, peers' self-signed
+ * certificates cannot be verified and are not (etcd's InsecureSkipVerify for auto TLS).
+ */
+function peerTlsOf(config: ServerConfig): PeerTls | null {
+  const server = serverTls(config.peerTls, {
+    dataDir: config.dataDir,
+    side: "peer",
+    hosts: config.listenPeerUrls.map((u) => u.hostname),
+  });
+  if (server === null) return null;
+  return {
+    // Peers speak HTTP/1.1 (fetch); offering h2 would only confuse the negotiation.
+    server: { ...server, ALPNProtocols: ["http/1.1"] },
+    client: {
+      cert: server.cert as Buffer,
+      key: server.key as Buffer,
+      ca: server.ca as Buffer | undefined,
+      rejectUnauthorized: server.ca !== undefined,
+    },
+  };
 }
 
 /** The members of a new cluster as --initial-cluster names them, with etcd's derived IDs. */

@@ -17,6 +17,7 @@ import type {
   TxnResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
 import { alarmGate, applyAlarm, type RaisedAlarms } from "./alarm.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
 import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
@@ -40,6 +41,7 @@ export type ApplyOutcome =
       | TxnResponse
       | CompactionResponse
       | RangeResponse
+      | AuthResponse
       | AlarmResponse
       | LeaseGrantResponse
       | LeaseRevokeResponse
@@ -68,6 +70,10 @@ export interface ApplyDeps {
   hasLease(id: bigint): boolean;
   /** Tells the lessor what an applied lease entry changed (in-memory bookkeeping only). */
   leaseChanged(change: LeaseChange): void;
+  /** Users, roles and the auth flag (store/auth.ts). */
+  readonly auth: AuthStore;
+  /** Index of the entry being applied. */
+  appliedIndex(): bigint;
 }
 
 /** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
@@ -81,23 +87,7 @@ export const REQUEST_KINDS = [
   "leaseRevoke",
   "leaseCheckpoint",
   "alarm",
-  "authenticate",
-  "authEnable",
-  "authDisable",
-  "authStatus",
-  "authUserAdd",
-  "authUserDelete",
-  "authUserChangePassword",
-  "authUserGrantRole",
-  "authUserGet",
-  "authUserRevokeRole",
-  "authRoleAdd",
-  "authRoleGrantPermission",
-  "authRoleGet",
-  "authRoleRevokePermission",
-  "authRoleDelete",
-  "authUserList",
-  "authRoleList",
+  ...AUTH_KINDS,
   "memberAttrSet",
 ] as const satisfies readonly (keyof InternalRaftRequest)[];
 
@@ -133,6 +123,7 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
     };
     return outcome(response, deps.revisions.currentRev, []);
   },
+  ...authHandlers(),
   alarm: (deps, req) => {
     deps.alarms.invalidate();
     return outcome(applyAlarm(deps.db, req, deps.revisions.currentRev), deps.revisions.currentRev, []);
@@ -141,6 +132,16 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
   leaseRevoke: (deps, req) => applyWrite(deps, (_env, w) => applyLeaseRevoke(deps, w, req)),
   leaseCheckpoint: (deps, req) => outcome(applyLeaseCheckpoint(deps, req), deps.revisions.currentRev, []),
 };
+
+/** One handler per auth kind, all served by the AuthStore; they change no key revision. */
+function authHandlers(): { [K in AuthKind]: Handler<K> } {
+  const out: Partial<Record<AuthKind, Handler<AuthKind>>> = {};
+  for (const kind of AUTH_KINDS) {
+    out[kind] = (deps, req) =>
+      outcome(deps.auth.apply(kind, req, deps.appliedIndex()), deps.revisions.currentRev, []);
+  }
+  return out as { [K in AuthKind]: Handler<K> };
+}
 
 /** Which kind a request is, or null for an empty request (nothing set). */
 export function requestKind(req: InternalRaftRequest): RequestKind | null {

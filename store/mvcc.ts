@@ -12,6 +12,7 @@ import type {
   TxnResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
+import { AuthStore } from "./auth.ts";
 import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
 import { type EventsQuery, eventsSince } from "./events.ts";
 import { listAlarms, RaisedAlarms } from "./alarm.ts";
@@ -104,7 +105,14 @@ export class MvccStore {
       leaseChanged: (c) => {
         for (const l of this.#leaseListeners) l(c);
       },
+      auth: new AuthStore(db),
+      appliedIndex: () => this.#progress.appliedIndex,
     };
+  }
+
+  /** The replicated users, roles and auth flag; read-only outside the apply loop. */
+  get auth(): AuthStore {
+    return this.#deps.auth;
   }
 
   /** Opens or creates the store at `path` (":memory:" for tests). */

@@ -12,8 +12,10 @@
  *   of the entries they name), current and compacted revision.
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
  * - `members`, `members_removed`: the membership the log decided (members.ts owns them).
+ * - `auth_meta`, `auth_users`, `auth_roles`: users, roles and the auth flag (auth.ts owns them).
  */
 import { Database } from "bun:sqlite";
+import { AUTH_DDL } from "./auth.ts";
 import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
 
@@ -83,6 +85,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   db.run("BEGIN IMMEDIATE");
   try {
     db.run(DDL);
+    db.run(AUTH_DDL);
     db.run(ALARMS_DDL);
     db.run("COMMIT");
   } catch (err) {

@@ -94,6 +94,8 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** "http": wait for /health (a single member); "tcp": wait for the port (a member that needs peers). */
   readonly healthCheck?: "http" | "tcp";
+  /** "https": the client URL is https:// (pass the TLS flags in extraArgs); health is checked on TCP. */
+  readonly clientScheme?: "http" | "https";
 }
 
 async function isHealthy(url: string): Promise<boolean> {
@@ -117,7 +119,7 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
   const dataDir = opts.dataDir ?? path.join(tempDir(`${kind}-`), "data");
   const clientPort = opts.clientPort ?? await freePort();
   const peerPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const clientUrl = `${opts.clientScheme ?? "http"}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const member = opts.extraArgs?.includes("--initial-cluster") ? [] : [
     "--name",
@@ -175,7 +177,9 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
   try {
     await waitFor(`${kind} on ${clientUrl} to be healthy`, async () => {
       if (proc.exitCode !== null) throw new Error("exited");
-      return opts.healthCheck === "tcp" ? await isListening(clientPort) : await isHealthy(clientUrl);
+      return opts.healthCheck === "tcp" || opts.clientScheme === "https"
+        ? await isListening(clientPort)
+        : await isHealthy(clientUrl);
     });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- ${kind} stderr ---\n${err}`);
@@ -251,7 +255,9 @@ export interface ClusterProcess {
    * `member add` a new member through the CLI and start it with the printed
    * ETCD_INITIAL_CLUSTER and --initial-cluster-state existing, as an operator does.
    */
-  addMember(opts?: { learner?: boolean }): Promise<{ index: number; id: string; member: ServerProcess }>;
+  addMember(
+    opts?: { learner?: boolean; extraArgs?: readonly string[] },
+  ): Promise<{ index: number; id: string; member: ServerProcess }>;
   /**
    * Cuts every link between the given groups of member indexes (needs `proxy: true`);
    * members in no group are cut off from everyone.
@@ -268,6 +274,8 @@ export interface ClusterOptions {
   readonly proxy?: boolean;
   /** More flags for every member (e.g. --snapshot-count). */
   readonly extraArgs?: readonly string[];
+  /** https peer URLs (give the --peer-* TLS flags in extraArgs). */
+  readonly peerScheme?: "http" | "https";
 }
 
 interface MemberSpec {
@@ -289,7 +297,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
   const specs: MemberSpec[] = [];
   const newSpec = async (i: number): Promise<MemberSpec> => {
     const [client, listenPeer, proxyPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const listen = `http://127.0.0.1:${listenPeer}`;
+    const listen = `${opts.peerScheme ?? "http"}://127.0.0.1:${listenPeer}`;
     const proxy = opts.proxy ? PeerProxy.start(proxyPort, listen) : null;
     if (proxy !== null) defer(() => proxy.stop());
     return {
@@ -306,7 +314,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
   for (let i = 0; i < n; i++) specs.push(await newSpec(i));
   const initialCluster = specs.map((s) => `${s.name}=${s.peer}`).join(",");
   for (const s of specs) s.initialCluster = initialCluster;
-  const start = (i: number) => {
+  const start = (i: number, more: readonly string[] = []) => {
     const s = specs[i];
     return startMember({
       dataDir: s.dataDir,
@@ -327,6 +335,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
         "--election-timeout",
         "500",
         ...(opts.extraArgs ?? []),
+        ...more,
       ],
     });
   };
@@ -369,7 +378,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
       s.state = "existing";
       specs.push(s);
       this.names.push(s.name);
-      const member = await start(index);
+      const member = await start(index, addOpts.extraArgs);
       members.push(member);
       endpoints.push(member.endpoint);
       return { index, id, member };

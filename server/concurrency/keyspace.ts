@@ -23,6 +23,7 @@ import { type Event, Event_EventType, type KeyValue } from "../../proto/gen/mvcc
 import type { MvccStore } from "../../store/mvcc.ts";
 import { responseHeader } from "../header.ts";
 import type { AppliedBatch, Member } from "../member.ts";
+import { prefixEnd } from "../../api/keys.ts";
 
 const enc = new TextEncoder();
 
@@ -49,18 +50,6 @@ function hasPrefix(key: Uint8Array, pfx: Uint8Array): boolean {
   if (key.length < pfx.length) return false;
   for (let i = 0; i < pfx.length; i++) if (key[i] !== pfx[i]) return false;
   return true;
-}
-
-/** clientv3's prefix range end. */
-export function prefixEnd(key: Uint8Array): Uint8Array {
-  for (let i = key.length - 1; i >= 0; i--) {
-    if (key[i] < 0xff) {
-      const end = key.slice(0, i + 1);
-      end[i]++;
-      return end;
-    }
-  }
-  return new Uint8Array([0]);
 }
 
 /** Request ops of a recipe txn. */

@@ -21,7 +21,15 @@ export interface CallContext {
   readonly headers: http2.IncomingHttpHeaders;
   /** Aborted when the client cancels, the connection drops or the deadline passes. */
   readonly signal: AbortSignal;
+  /** CN of the client's verified TLS certificate, null without one (--client-cert-auth). */
+  readonly peerCommonName?: string | null;
 }
+
+/**
+ * Decides before a unary or server-streaming handler runs whether the call may proceed
+ * (the auth permission guard): null to proceed, else the error to answer with.
+ */
+export type CallGuard = (path: string, req: unknown, ctx: CallContext) => EtcdError | null;
 
 /** The response side of a streaming call. */
 export interface StreamSink<O> {
@@ -69,6 +77,8 @@ export interface GrpcServerOptions {
   maxRecvMessageBytes: number;
   /** Called for HTTP/2 requests that are not gRPC (e.g. the JSON gateway over h2). */
   onOtherRequest?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  /** Runs before every unary and server-streaming handler, whoever calls it. */
+  guard?: CallGuard;
   /** Called once per finished call (metrics): its path, kind, status code and duration. */
   onHandled?: (call: HandledCall) => void;
 }
@@ -111,11 +121,12 @@ export class GrpcServer {
       this.#declared.add(`/${service.typeName}/${m.name}`);
       const handler = (impl as Record<string, unknown>)[m.localName];
       if (typeof handler !== "function") continue;
-      this.#routes.set(`/${service.typeName}/${m.name}`, {
+      const path = `/${service.typeName}/${m.name}`;
+      this.#routes.set(path, {
         kind: m.methodKind,
         input: m.input,
         output: m.output,
-        handler: handler as Route["handler"],
+        handler: guarded(path, m.methodKind, handler as Route["handler"], this.#opts.guard),
       });
     }
   }
@@ -210,6 +221,16 @@ export class GrpcServer {
 
 function ignore(): void {}
 
+// The guard wraps the route's handler, so every way of calling it (gRPC, the gateway) is checked.
+function guarded(path: string, kind: string, handler: Route["handler"], guard?: CallGuard): Route["handler"] {
+  if (guard === undefined || kind === "bidi_streaming") return handler;
+  if (kind === "unary") return (req: unknown, ctx: CallContext) => guard(path, req, ctx) ?? handler(req, ctx);
+  return (req: unknown, out: unknown, ctx: CallContext) => {
+    const denied = guard(path, req, ctx);
+    return denied === null ? handler(req, out, ctx) : Promise.resolve(denied);
+  };
+}
+
 function respondTrailersOnly(stream: http2.ServerHttp2Stream, err: EtcdError): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
@@ -286,6 +307,10 @@ class Call<I, O> implements StreamSink<O>, CallContext {
 
   get closed(): boolean {
     return this.#finished || this.#stream.destroyed || this.#stream.closed;
+  }
+
+  get peerCommonName(): string | null {
+    return peerCommonName(this.#stream.session?.socket);
   }
 
   start(): void {
@@ -474,6 +499,14 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     console.error(`etcdts: handler for ${this.path} failed:`, e);
     this.#fail(etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`));
   }
+}
+
+/** The CN of a TLS socket's verified peer certificate, or null. */
+export function peerCommonName(socket: unknown): string | null {
+  const tls = socket as { authorized?: boolean; getPeerCertificate?: () => { subject?: { CN?: string } } };
+  if (!tls?.authorized || typeof tls.getPeerCertificate !== "function") return null;
+  const cn = tls.getPeerCertificate()?.subject?.CN;
+  return typeof cn === "string" && cn !== "" ? cn : null;
 }
 
 function sendOkTrailers(this: http2.ServerHttp2Stream): void {

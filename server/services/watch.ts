@@ -1,7 +1,7 @@
 /**
  * The Watch service: one hub per member, fed by the apply loop; one WatchStream per call.
  */
-import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { Watch, WatchCreateRequest } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
@@ -9,6 +9,7 @@ import type { MvccStore } from "../../store/mvcc.ts";
 import { parseGoDuration } from "../../cmd/gofmt.ts";
 import { WatchHub } from "../watch/hub.ts";
 import { WatchStream } from "../watch/stream.ts";
+import type { AuthGuard } from "../auth/guard.ts";
 
 /** etcd's floor for --experimental-watch-progress-notify-interval. */
 const MIN_PROGRESS_MS = 100;
@@ -24,6 +25,8 @@ export interface WatchDeps {
   readonly progressNotifyInterval?: string | number;
   /** Aborted when the server stops: the hub must not touch the store after it is closed. */
   readonly stopping?: AbortSignal;
+  /** Auth: checks each create request (etcd's isWatchPermitted). */
+  readonly guard?: AuthGuard;
 }
 
 /** The Watch service; registers the hub on the member's applied-batch feed. */
@@ -37,7 +40,11 @@ export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
   const maxResponseBytes = deps.maxRequestBytes + GRPC_OVERHEAD_BYTES;
   return {
     async watch(input, out, ctx) {
-      const stream = new WatchStream(out, { hub, header, maxResponseBytes, progressIntervalMs });
+      const guard = deps.guard;
+      const permit = guard === undefined
+        ? undefined
+        : (c: WatchCreateRequest) => guard.checkWatch(c, ctx)?.message ?? null;
+      const stream = new WatchStream(out, { hub, header, maxResponseBytes, progressIntervalMs, permit });
       await stream.serve(input, ctx.signal);
     },
   };

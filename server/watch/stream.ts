@@ -4,7 +4,12 @@
  * the hub's event responses to the client, honouring HTTP/2 backpressure: when the
  * client stops reading, the stream says so (`blocked`) and the hub stops pushing.
  */
-import type { ResponseHeader, WatchRequest, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type {
+  ResponseHeader,
+  WatchCreateRequest,
+  WatchRequest,
+  WatchResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { StreamSink } from "../grpc/server.ts";
 import { type EncodedField, responseMessages } from "./encode.ts";
 import { eventFilter } from "./filters.ts";
@@ -26,6 +31,8 @@ export interface WatchStreamOptions {
   readonly progressIntervalMs: number;
   /** For the interval's jitter (up to a tenth more, as etcd adds); injectable for tests. */
   readonly random?: () => number;
+  /** Auth: the cancel reason for a create request the caller may not make, else null. */
+  readonly permit?: (c: WatchCreateRequest) => string | null;
 }
 
 /** A Watch call's state: its watchers by id, the id counter, and whether the client reads. */
@@ -99,6 +106,8 @@ export class WatchStream implements WatcherSink {
 
   #create(c: Extract<WatchRequest["requestUnion"], { case: "createRequest" }>["value"]): void {
     const rev = this.#hub.currentRevision();
+    const denied = this.#opts.permit?.(c) ?? null;
+    if (denied !== null) return this.#refuse(rev, denied);
     const range = watchRange(c.key, c.rangeEnd);
     if (range === null) return this.#refuse(rev, EMPTY_RANGE);
     let id = c.watchId;

@@ -4,28 +4,14 @@
  * and the killed member rejoins and catches up.
  */
 import { afterAll, expect, test } from "bun:test";
-import { KV, Maintenance } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Client } from "../../client/mod.ts";
 import { cleanup, startCluster, waitFor } from "../harness.ts";
+import { leaderIndex } from "./status.ts";
 
 afterAll(cleanup);
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-async function leaderIndex(endpoints: readonly string[]): Promise<number> {
-  for (let i = 0; i < endpoints.length; i++) {
-    const c = new Client({ endpoints: [endpoints[i]], callTimeoutMs: 2000 });
-    try {
-      const s = await c.service(Maintenance).status({});
-      if (s.leader !== 0n && s.leader === s.header!.memberId) return i;
-    } catch {
-      // a dead member
-    } finally {
-      c.close();
-    }
-  }
-  return -1;
-}
 
 test("3 members: replicate, lose the leader under load, keep every acknowledged write, rejoin", async () => {
   const cluster = await startCluster(3);

@@ -83,3 +83,21 @@ test("add a member to a loaded cluster, promote a learner, remove a follower and
     );
   }
 }, 120_000);
+
+test("move-leader hands leadership to the named member, refuses a stranger", async () => {
+  const cluster = await startCluster(3);
+  const all = cluster.endpoints.join(",");
+  await waitFor("a leader", async () => (await etcdts(all, ["put", "k", "v"])).code === 0);
+  const ids = await cluster.memberIds();
+  const leader = await leaderIndex(cluster.endpoints);
+  const target = (leader + 1) % 3;
+  const out = await ok(all, ["move-leader", ids[target]]);
+  expect(out).toBe(`Leadership transferred from ${ids[leader]} to ${ids[target]}\n`);
+  expect(await leaderIndex(cluster.endpoints)).toBe(target);
+  const bad = await etcdts(all, ["move-leader", "1234"]);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toBe("Error: etcdserver: bad leader transferee\n");
+  const badArg = await etcdts(all, ["move-leader", "xyz"]);
+  expect(badArg.code).toBe(128);
+  expect(badArg.stderr).toBe('Error: strconv.ParseUint: parsing "xyz": invalid syntax\n');
+}, 60_000);

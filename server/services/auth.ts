@@ -1,0 +1,100 @@
+/**
+ * The Auth service. Every change goes through the log and is applied by store/auth.ts on
+ * every member. Passwords are hashed (and checked) here, before proposing, never in
+ * apply: bcrypt is slow and its salt random. Authenticate checks the password, then
+ * proposes, so the token is issued in log order with user changes (etcd does the same).
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Auth, AuthenticateResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import { Code, Errors, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
+import type { ImplOf } from "../grpc/server.ts";
+import { responseHeader } from "../header.ts";
+import type { Member } from "../member.ts";
+import type { MvccStore } from "../../store/mvcc.ts";
+import type { AuthResponse } from "../../store/auth.ts";
+import type { TokenProvider } from "../auth/tokens.ts";
+import { hashPassword, verifyPassword } from "../auth/password.ts";
+
+export interface AuthDeps {
+  readonly member: Member;
+  readonly store: MvccStore;
+  readonly tokens: TokenProvider;
+  /** --bcrypt-cost. */
+  readonly bcryptCost: number;
+}
+
+/** The Auth service. */
+export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
+  const { member, store } = deps;
+  const propose = async <T extends AuthResponse>(
+    req: MessageInitShape<typeof InternalRaftRequestSchema>,
+  ): Promise<T | EtcdError> => {
+    const o = await member.propose(create(InternalRaftRequestSchema, req));
+    if (isEtcdError(o)) return o;
+    if (!o.ok) return o.error;
+    if (o.response === null) return etcdError(Code.Internal, "etcdts: apply produced no response");
+    const r = o.response as T;
+    r.header = responseHeader(member, store.currentRevision());
+    return r;
+  };
+  return {
+    authEnable: (req) => propose({ authEnable: req }),
+    authDisable: (req) => propose({ authDisable: req }),
+    async authStatus() {
+      const err = await member.readIndex();
+      if (err) return err;
+      const r = store.auth.status();
+      r.header = responseHeader(member, store.currentRevision());
+      return r;
+    },
+    async authenticate(req) {
+      // The password is checked against the state at some revision; if a user change was
+      // applied meanwhile, check again (etcd retries the same way).
+      for (let attempt = 0;; attempt++) {
+        const auth = store.auth;
+        if (!auth.enabled) return Errors.AuthNotEnabled;
+        const user = auth.user(req.name);
+        if (user === undefined || user.options?.noPassword) return Errors.AuthFailed;
+        const checkedAt = auth.revision;
+        if (!await verifyPassword(req.password, user.password)) return Errors.AuthFailed;
+        const r = await propose<AuthenticateResponse>({
+          authenticate: {
+            $typeName: "etcdserverpb.InternalAuthenticateRequest",
+            name: req.name,
+            password: "",
+            simpleToken: deps.tokens.prefix(),
+          },
+        });
+        if (isEtcdError(r)) return r;
+        if (auth.revision !== checkedAt && attempt < 3) continue;
+        r.token = deps.tokens.issue(req.name, auth.revision, r.token);
+        return r;
+      }
+    },
+    async userAdd(req) {
+      if (req.name === "") return Errors.UserEmpty;
+      const noPassword = req.options?.noPassword ?? false;
+      const hashedPassword = noPassword
+        ? ""
+        : req.hashedPassword || await hashPassword(req.password, deps.bcryptCost);
+      return propose({ authUserAdd: { ...req, password: "", hashedPassword } });
+    },
+    userGet: (req) => propose({ authUserGet: req }),
+    userList: (req) => propose({ authUserList: req }),
+    userDelete: (req) => propose({ authUserDelete: req }),
+    async userChangePassword(req) {
+      if (store.auth.user(req.name) === undefined) return Errors.UserNotFound;
+      const hashedPassword = req.hashedPassword || await hashPassword(req.password, deps.bcryptCost);
+      return propose({ authUserChangePassword: { ...req, password: "", hashedPassword } });
+    },
+    userGrantRole: (req) => propose({ authUserGrantRole: req }),
+    userRevokeRole: (req) => propose({ authUserRevokeRole: req }),
+    roleAdd: (req) => propose({ authRoleAdd: req }),
+    roleGet: (req) => propose({ authRoleGet: req }),
+    roleList: (req) => propose({ authRoleList: req }),
+    roleDelete: (req) => propose({ authRoleDelete: req }),
+    roleGrantPermission: (req) => propose({ authRoleGrantPermission: req }),
+    roleRevokePermission: (req) => propose({ authRoleRevokePermission: req }),
+  };
+}

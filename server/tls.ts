@@ -1,0 +1,86 @@
+/**
+ * Server TLS settings from etcd's flags (--cert-file, --key-file, --trusted-ca-file,
+ * --client-cert-auth, --client-crl-file, --auto-tls, and the --peer-* twins).
+ *
+ * `--auto-tls` makes a self-signed certificate at start, as etcd does, under
+ * `<data-dir>/fixtures/{client,peer}`, with openssl (installed on every system etcdts
+ * targets; node:crypto makes keys but not certificates).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type * as tls from "node:tls";
+import type { TlsFlags } from "./config.ts";
+
+/** What a TLS listener needs: node:tls server options plus etcd's client-certificate rule. */
+export type ServerTls = tls.TlsOptions;
+
+/**
+ * The TLS options for one side, or null when that side serves plaintext. Throws with a
+ * readable message for unreadable files (the server refuses to start, as etcd does).
+ */
+export function serverTls(
+  flags: TlsFlags,
+  opts: { dataDir: string; side: "client" | "peer"; hosts: readonly string[] },
+): ServerTls | null {
+  let { certFile, keyFile } = flags;
+  if (certFile === "" && keyFile === "" && flags.autoTls) {
+    ({ certFile, keyFile } = selfSigned(path.join(opts.dataDir, "fixtures", opts.side), opts.hosts));
+  }
+  if (certFile === "" && keyFile === "") return null;
+  const read = (what: string, f: string) => {
+    try {
+      return fs.readFileSync(f);
+    } catch (e) {
+      throw new Error(`${opts.side} TLS: cannot read ${what} ${f}: ${(e as Error).message}`);
+    }
+  };
+  const out: ServerTls = {
+    cert: read("certificate", certFile),
+    key: read("key", keyFile),
+    ALPNProtocols: ["h2", "http/1.1"],
+  };
+  if (flags.trustedCaFile !== "") out.ca = read("trusted CA", flags.trustedCaFile);
+  if (flags.clientCertAuth) {
+    // Go's RequireAndVerifyClientCert: no certificate, or one the CA did not sign, is refused.
+    out.requestCert = true;
+    out.rejectUnauthorized = true;
+  }
+  if (flags.crlFile !== "") out.crl = read("CRL", flags.crlFile);
+  return out;
+}
+
+/** Writes (once) a self-signed certificate for `hosts` into `dir`; returns the file names. */
+function selfSigned(dir: string, hosts: readonly string[]): { certFile: string; keyFile: string } {
+  const certFile = path.join(dir, "cert.pem");
+  const keyFile = path.join(dir, "key.pem");
+  if (fs.existsSync(certFile) && fs.existsSync(keyFile)) return { certFile, keyFile };
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const san = [...new Set(["localhost", "127.0.0.1", ...hosts])]
+    .map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h.replace(/^\[|\]$/g, "")}` : `DNS:${h}`))
+    .join(",");
+  const r = Bun.spawnSync([
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "365",
+    "-subj",
+    "/O=etcd",
+    "-addext",
+    `subjectAltName=${san}`,
+    "-keyout",
+    keyFile,
+    "-out",
+    certFile,
+  ], { stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode !== 0) {
+    throw new Error(`--auto-tls: openssl failed: ${new TextDecoder().decode(r.stderr).trim()}`);
+  }
+  fs.chmodSync(keyFile, 0o600);
+  return { certFile, keyFile };
+}

@@ -15,7 +15,7 @@
  */
 import type * as net from "node:net";
 import { Duplex } from "node:stream";
-import hpack from "hpack.js";
+import { encodeHeaders, HpackDecoder } from "../../lib/hpack.ts";
 
 const PREFACE_BYTES = 24;
 const FRAME_HEADER_BYTES = 9;
@@ -134,14 +134,10 @@ class FrameReader {
 
 /** The client's HPACK state, and header blocks re-encoded for the server without it. */
 class HeaderRewriter {
-  readonly #decoder = hpack.decompressor.create({ table: { size: TABLE_SIZE } });
+  readonly #decoder = new HpackDecoder(TABLE_SIZE);
 
-  decode(fragment: Uint8Array): Header[] {
-    this.#decoder.write(Buffer.from(fragment));
-    this.#decoder.execute();
-    const out: Header[] = [];
-    for (let h = this.#decoder.read(); h !== null; h = this.#decoder.read()) out.push(h);
-    return out;
+  decode(block: Uint8Array): Header[] {
+    return this.#decoder.decode(block).map(([name, value]) => ({ name, value }));
   }
 
   /** The frames of one header block with the authority fixed. */
@@ -149,9 +145,7 @@ class HeaderRewriter {
     const fixed = headers.map((h) =>
       h.name === ":authority" ? { name: h.name, value: authorityOfUrl(h.value) ?? h.value } : h
     );
-    const enc = hpack.compressor.create({ table: { size: TABLE_SIZE } });
-    enc.write(fixed.map((h) => ({ ...h, incremental: false, huffman: false })));
-    let body: Buffer = enc.read() ?? Buffer.alloc(0);
+    let body = Buffer.from(encodeHeaders(fixed.map((h) => [h.name, h.value] as const)));
     if (block.priority !== null) body = Buffer.concat([block.priority, body]);
     const frames: Buffer[] = [];
     let first = true;

@@ -338,8 +338,9 @@ export class Client {
           }));
       } catch (e) {
         tried++;
-        const retry = e instanceof GrpcError && opts.retryUnavailable && e.code === Code.Unavailable &&
-          tried < urls.length;
+        // A learner's refusal is certain not to have run the request: any method may retry it.
+        const retry = e instanceof GrpcError && e.code === Code.Unavailable &&
+          (opts.retryUnavailable || e.message === LEARNER_REFUSAL) && tried < urls.length;
         if (!retry) throw e;
         this.#pinned = (this.#pinned + 1) % urls.length;
       }

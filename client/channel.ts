@@ -3,7 +3,7 @@
  * The typed layer (client.ts) picks a channel per call and handles failover; this module
  * only knows how to connect, keep the connection alive and move framed bytes.
  */
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import { encodeFrame, FrameDecoder, frameErrorMessage } from "../api/grpc-frame.ts";
 import { Code, encodeGrpcTimeout, GrpcError, statusFromHttp, statusFromTrailers } from "./status.ts";
 
@@ -47,6 +47,9 @@ export interface RawCallOptions {
 // grpc-go never pings more often than every 10s, and etcd's server answers more frequent
 // pings with GOAWAY(too_many_pings); etcdctl's 2s default is clamped the same way.
 const minKeepAliveMs = 10_000;
+
+// RST_STREAM CANCEL (http2.constants.NGHTTP2_CANCEL, without loading the module for it).
+const nghttp2Cancel = 8;
 
 // How many decoded messages a reader may leave unconsumed before we stop reading the socket.
 const readHighWater = 32;
@@ -110,8 +113,18 @@ export class Channel {
       this.#opts.dialTimeoutMs,
       deadline === undefined ? Infinity : Math.max(0, deadline - Date.now()),
     );
+    // node:http2 costs ~6 ms to load and set up in the compiled binary: only when a session is made.
+    return import("node:http2").then(({ default: h2 }) => this.#connectWith(h2, url, connectOpts, budget));
+  }
+
+  #connectWith(
+    h2: typeof import("node:http2"),
+    url: string,
+    connectOpts: http2.SecureClientSessionOptions,
+    budget: number,
+  ): Promise<http2.ClientHttp2Session> {
     return new Promise((resolve, reject) => {
-      const session = http2.connect(url, connectOpts);
+      const session = h2.connect(url, connectOpts);
       const timer = setTimeout(() => {
         session.destroy();
         reject(new GrpcError(Code.DeadlineExceeded, "context deadline exceeded", { local: true }));
@@ -286,7 +299,7 @@ export class RawCall {
   #finish(err: GrpcError | null): void {
     if (this.#settled !== undefined) return;
     this.#settled = err;
-    if (err !== null && !this.#stream.destroyed) this.#stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (err !== null && !this.#stream.destroyed) this.#stream.close(nghttp2Cancel);
     this.#resolveStatus(err ?? undefined);
     this.#notify();
   }

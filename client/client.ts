@@ -16,7 +16,6 @@
  * client.close();
  * ```
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type {
   DescMessage,
   DescMethod,
@@ -26,10 +25,16 @@ import type {
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { Channel, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
+import { Channel, endpointUrl, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
+import { supportsUnaryOnce, unaryOnce } from "./h2_unary.ts";
 import { Code, GrpcError } from "./status.ts";
 
 export type { Metadata, TlsOptions };
+
+// The protobuf runtime costs ~15 ms to load in the compiled binary; the CLI's put/get/del
+// use unaryBytes with their own codec and never need it. Typed calls load it on first use
+// (a caller holding a generated descriptor has loaded it already, so this is a lookup).
+const protobufRuntime = () => import("@bufbuild/protobuf");
 
 /** Connection settings. Durations are milliseconds; defaults are etcdctl's. */
 export interface ClientOptions {
@@ -49,6 +54,13 @@ export interface ClientOptions {
   tls?: TlsOptions;
   /** Extra metadata sent on every call. */
   metadata?: Metadata;
+  /**
+   * Make each `unaryBytes` call on a short connection of its own (client/h2_unary.ts)
+   * instead of the shared node:http2 session, for processes that make one call and exit
+   * (the CLI's put/get/del): node:http2 is then never loaded. Only http:// endpoints;
+   * others, streams and typed calls use the shared session as usual.
+   */
+  oneShotUnary?: boolean;
   /**
    * Credentials: the client calls Auth/Authenticate before its first call and again, once
    * per call, when the server says the token is invalid or stale (as clientv3 does).
@@ -111,6 +123,9 @@ const readOnlyMethods = new Set([
   "LeaseTimeToLive",
   "LeaseLeases",
 ]);
+
+/** What a learner answers to calls only voters serve (etcd's ErrGPRCNotSupportedForLearner). */
+const LEARNER_REFUSAL = "etcdserver: rpc not supported for learner";
 
 // Between rounds over all endpoints, wait this long (doubling, capped) before trying again.
 const retryBackoffMs = [50, 100, 200, 400, 800];
@@ -175,6 +190,7 @@ export class Client {
     req: MessageInitShape<I>,
     opts: CallOptions = {},
   ): Promise<MessageShape<O>> {
+    const { create, fromBinary, toBinary } = await protobufRuntime();
     const bytes = toBinary(method.input, create(method.input, req as never));
     const reply = await this.unaryBytes(methodPath(method), bytes, {
       retryUnavailable: readOnlyMethods.has(method.name),
@@ -223,6 +239,10 @@ export class Client {
 
   async #unaryBytes(path: string, request: Uint8Array, opts: CallOptions): Promise<Uint8Array> {
     const deadline = this.#deadline(opts);
+    const urls = this.#channels.map((c) => endpointUrl(c.endpoint));
+    if (this.#opts.oneShotUnary && urls.every(supportsUnaryOnce)) {
+      return await this.#unaryOnce(urls, path, request, opts, deadline);
+    }
     let tried = 0;
     for (;;) {
       const call = await this.#open(path, opts, deadline);
@@ -235,7 +255,9 @@ export class Client {
         return reply;
       }
       tried++;
-      if (!(opts.retryUnavailable && err.code === Code.Unavailable && tried < this.#channels.length)) {
+      // A learner refuses before doing anything, so even a write may go to another member.
+      const retryable = opts.retryUnavailable || err.message === LEARNER_REFUSAL;
+      if (!(retryable && err.code === Code.Unavailable && tried < this.#channels.length)) {
         throw err;
       }
       this.#pinned = (this.#pinned + 1) % this.#channels.length;
@@ -283,7 +305,54 @@ export class Client {
   }
 
   // Opens a call on the first reachable endpoint, starting at the pinned one.
-  async #open(path: string, opts: CallOptions, deadline: number | undefined): Promise<RawCall> {
+  #open(path: string, opts: CallOptions, deadline: number | undefined): Promise<RawCall> {
+    return this.#firstReachable(opts, deadline, (idx) =>
+      this.#channels[idx].open({
+        path,
+        metadata: this.#metadata(opts),
+        deadline,
+        signal: opts.signal,
+      }));
+  }
+
+  // unaryBytes on one-shot connections: the same failover, and the same retry of a server
+  // Unavailable on the next endpoint for read-only calls.
+  async #unaryOnce(
+    urls: string[],
+    path: string,
+    request: Uint8Array,
+    opts: CallOptions,
+    deadline: number | undefined,
+  ): Promise<Uint8Array> {
+    const dialTimeoutMs = this.#opts.dialTimeoutMs ?? 2000;
+    let tried = 0;
+    for (;;) {
+      try {
+        return await this.#firstReachable(opts, deadline, (idx) =>
+          unaryOnce(urls[idx], request, {
+            path,
+            metadata: this.#metadata(opts),
+            deadline,
+            signal: opts.signal,
+            dialTimeoutMs,
+          }));
+      } catch (e) {
+        tried++;
+        const retry = e instanceof GrpcError && opts.retryUnavailable && e.code === Code.Unavailable &&
+          tried < urls.length;
+        if (!retry) throw e;
+        this.#pinned = (this.#pinned + 1) % urls.length;
+      }
+    }
+  }
+
+  // Runs `attempt` on the first endpoint that accepts it, starting at the pinned one; a local
+  // failure (nothing was sent) moves on to the next, round after round until the deadline.
+  async #firstReachable<T>(
+    opts: CallOptions,
+    deadline: number | undefined,
+    attempt: (idx: number) => Promise<T>,
+  ): Promise<T> {
     const n = this.#channels.length;
     let lastError: GrpcError | undefined;
     for (let round = 0;; round++) {
@@ -294,14 +363,9 @@ export class Client {
           throw new GrpcError(Code.DeadlineExceeded, "context deadline exceeded", { local: true });
         }
         try {
-          const call = await this.#channels[idx].open({
-            path,
-            metadata: this.#metadata(opts),
-            deadline,
-            signal: opts.signal,
-          });
+          const result = await attempt(idx);
           this.#pinned = idx;
-          return call;
+          return result;
         } catch (e) {
           if (!(e instanceof GrpcError && e.local)) throw e;
           lastError = e;
@@ -362,6 +426,7 @@ class TypedStream<I extends DescMessage, O extends DescMessage>
   async send(message: MessageInitShape<I>): Promise<void> {
     const o = await this.#opened;
     if (!o.call) throw o.error;
+    const { create, toBinary } = await protobufRuntime();
     await o.call.send(toBinary(this.#method.input, create(this.#method.input, message as never)));
   }
 
@@ -378,7 +443,9 @@ class TypedStream<I extends DescMessage, O extends DescMessage>
     const o = await this.#opened;
     if (!o.call) throw o.error;
     const bytes = await o.call.read();
-    if (bytes !== undefined) return fromBinary(this.#method.output, bytes) as MessageShape<O>;
+    if (bytes !== undefined) {
+      return (await protobufRuntime()).fromBinary(this.#method.output, bytes) as MessageShape<O>;
+    }
     const err = await o.call.status;
     if (err && !(this.#cancelled && err.code === Code.Canceled)) throw err;
     return undefined;

@@ -270,7 +270,8 @@ export async function printerFor(ctx: RunContext): Promise<Printer> {
  */
 export async function newClient(settings: ClientSettings): Promise<Client> {
   const { Client } = await import("../client/client.ts");
-  const client = new Client(settings);
+  // A CLI process makes one call and exits: put/get/del need no shared HTTP/2 session.
+  const client = new Client({ ...settings, oneShotUnary: true });
   if (settings.user !== undefined) {
     try {
       await client.authenticate({ timeoutMs: settings.dialTimeoutMs + 5000 });

@@ -5,7 +5,7 @@ import type { Client } from "../client/client.ts";
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode, fail } from "./errors.ts";
 import { parseGoInt64 } from "./gofmt.ts";
-import { leaseHex, type LeaseOutput, printLease } from "./print/lease.ts";
+import type { LeaseOutput } from "./print/lease.ts";
 import { runRpc } from "./rpc.ts";
 import { keepAlive } from "./session.ts";
 
@@ -28,6 +28,8 @@ function runLease(
   body: (client: Client, print: (o: LeaseOutput) => void, timeoutMs: number | undefined) => Promise<void>,
 ): Promise<number> {
   return runRpc(ctx, async ({ client, printer, out, callOpts }) => {
+    // The printers load the generated descriptors: only once a lease command runs.
+    const { printLease } = await import("./print/lease.ts");
     const print = (o: LeaseOutput) => printLease(printer.format, out, o);
     try {
       await body(client, print, callOpts.timeoutMs);
@@ -100,6 +102,7 @@ async function keepAliveRun(ctx: RunContext, args: string[]): Promise<number> {
     const ka = await keepAlive(c, id, (r) => print({ kind: "keepAlive", r }));
     await ka.done;
     if (ctx.flags.values.get("write-out") === "simple") {
+      const { leaseHex } = await import("./print/lease.ts");
       ctx.io.stdout.write(`lease ${leaseHex(id)} expired or revoked.\n`);
     }
   });

@@ -113,7 +113,7 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
   if (parsed.kind === "error") fail(ExitCode.Error, parsed.message);
   if (parsed.kind !== "config") fail(ExitCode.Error, "invalid restore configuration");
   const { restoreSnapshot } = await import("../store/restore.ts");
-  const { clusterId, idHex, memberId } = await import("../server/ids.ts");
+  const { clusterId, idHex, memberId } = await import("../lib/ids.ts");
   const snapDir = path.join(dataDir, "member", "snap");
   const where = { path: args[0], "wal-dir": walDir, "data-dir": dataDir, "snap-dir": snapDir };
   zapLine(ctx, "snapshot/v3_snapshot.go:296", "restoring snapshot", where);

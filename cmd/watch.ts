@@ -14,7 +14,7 @@ import { goQuote, hexEscaped, utf8 } from "./gofmt.ts";
 import { LineReader } from "./io.ts";
 import { Chunks } from "./print/printer.ts";
 import { argify } from "./txn.ts";
-import { AsyncQueue } from "../server/grpc/queue.ts";
+import { AsyncQueue } from "../lib/async_queue.ts";
 import type { ResponseHeader } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
 import { prefixEnd } from "../api/keys.ts";

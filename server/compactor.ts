@@ -11,7 +11,7 @@
  */
 import type { EtcdError } from "../api/errors.ts";
 import { Errors } from "../api/errors.ts";
-import { parseGoDuration } from "../cmd/gofmt.ts";
+import { parseGoDuration } from "../lib/gofmt.ts";
 
 /** What auto compaction keeps. */
 export type Retention =

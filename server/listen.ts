@@ -8,6 +8,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
+import { fixUrlAuthority } from "./grpc/authority.ts";
 
 export interface ClientListenerOptions {
   readonly onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -67,8 +68,11 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
       socket.off("data", sniff);
       socket.pause();
       socket.unshift(head);
-      (isH2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (isH2) fixUrlAuthority(socket, (conn) => h2.emit("connection", conn));
+      else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     };
     socket.on("data", sniff);
   });

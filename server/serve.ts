@@ -43,6 +43,8 @@ import { unhealthyReason } from "./health.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
 import { startMaintenance } from "./maintenance_setup.ts";
 import { withQuota } from "./quota.ts";
+import { corruptionChecks, DataInconsistency } from "./corrupt/checker.ts";
+import { learnerAdmission } from "./learner.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -217,7 +219,9 @@ export async function startServer(
   store.observeCommit(metrics.observeBackendCommit);
   transport.observeRoundTrip = metrics.observePeerRoundTrip;
   let maintenance: ReturnType<typeof startMaintenance>;
+  let corruption: ReturnType<typeof corruptionChecks>;
   try {
+    corruption = corruptionChecks(config, { member, store, transport });
     maintenance = startMaintenance(config, { store, member });
   } catch (e) {
     await member.stop();
@@ -231,6 +235,7 @@ export async function startServer(
     maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024,
     guard: (path, req, ctx) => guard.check(path, req, ctx),
     onHandled: metrics.observeHandled,
+    admit: learnerAdmission(() => member.isLearner),
   });
   grpc.addService(
     KV,
@@ -286,6 +291,7 @@ export async function startServer(
   const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
     config.initialClusterState === "existing" || known.length > 1;
   try {
+    if (hadLog) await corruption.initialCheck();
     if (listensToPeers) { for (const url of config.listenPeerUrls) await transport.listen(url); }
     for (const url of config.listenClientUrls) {
       listening.push(
@@ -306,8 +312,10 @@ export async function startServer(
     leases.stop();
     await member.stop();
     store.close();
+    if (e instanceof DataInconsistency) throw e;
     throw new Error(`listen failed: ${(e as Error).message}`);
   }
+  corruption.startPeriodic(stopping.signal);
   publishAttributes(member, {
     name: config.name,
     clientUrls: config.advertiseClientUrls,

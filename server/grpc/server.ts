@@ -35,6 +35,12 @@ export type CallGuard = (path: string, req: unknown, ctx: CallContext) => EtcdEr
 export interface StreamSink<O> {
   /** Queues a message; false means the peer is not reading: await `drained()` before sending more. */
   send(msg: O): boolean;
+  /**
+   * Queues ready-made gRPC frames (one or more length-prefixed messages) as one write, like
+   * `send`: for responses built from shared bytes, or many messages gathered into one
+   * write (watch fan-out). In-process sinks (the JSON gateway) take messages only.
+   */
+  sendFrames?(frames: Uint8Array): boolean;
   drained(): Promise<void>;
   readonly closed: boolean;
 }
@@ -81,6 +87,11 @@ export interface GrpcServerOptions {
   guard?: CallGuard;
   /** Called once per finished call (metrics): its path, kind, status code and duration. */
   onHandled?: (call: HandledCall) => void;
+  /**
+   * Checked before a handler runs (etcd's interceptors): an error refuses the call. `req`
+   * is the request of a unary call, undefined for a streaming one.
+   */
+  admit?: (path: string, req: unknown) => EtcdError | null;
 }
 
 /** A finished call, as the metrics see it. */
@@ -149,6 +160,7 @@ export class GrpcServer {
     }
     const call = new Call(stream, headers, path, route, this.#opts.maxRecvMessageBytes);
     call.onHandled = this.#opts.onHandled;
+    call.admit = this.#opts.admit;
     call.start();
   };
 
@@ -169,6 +181,8 @@ export class GrpcServer {
   async callUnary(path: string, req: unknown, ctx: CallContext): Promise<unknown | EtcdError> {
     const route = this.#routes.get(path);
     if (route === undefined) return this.#unknown(path);
+    const refused = this.#opts.admit?.(path, req) ?? null;
+    if (refused !== null) return refused;
     const started = performance.now();
     let r: unknown;
     try {
@@ -193,6 +207,8 @@ export class GrpcServer {
   ): Promise<EtcdError | void> {
     const route = this.#routes.get(path);
     if (route === undefined) return this.#unknown(path);
+    const refused = this.#opts.admit?.(path, undefined) ?? null;
+    if (refused !== null) return refused;
     const started = performance.now();
     let r: EtcdError | void;
     try {
@@ -281,6 +297,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   #finished = false;
   #trailers: http2.OutgoingHttpHeaders | null = null;
   onHandled: ((call: HandledCall) => void) | undefined;
+  admit: GrpcServerOptions["admit"];
   readonly #startedMs = performance.now();
 
   constructor(
@@ -328,7 +345,12 @@ class Call<I, O> implements StreamSink<O>, CallContext {
       this.#closed = true;
       if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
     });
-    if (this.#route.kind === "unary" || this.#route.kind === "server_streaming") this.#readOne();
+    const unary = this.#route.kind === "unary";
+    const refused = unary ? null : this.admit?.(this.path, undefined) ?? null;
+    if (refused !== null) {
+      this.#fail(refused);
+      stream.resume();
+    } else if (unary || this.#route.kind === "server_streaming") this.#readOne();
     else this.#readMany();
   }
 
@@ -351,8 +373,10 @@ class Call<I, O> implements StreamSink<O>, CallContext {
       }
       const req = this.#parse(msg);
       if (req === null) return;
-      if (this.#route.kind === "unary") this.#runUnary(req);
-      else this.#runStreaming(this.#route.handler(req, this, this));
+      if (this.#route.kind !== "unary") return this.#runStreaming(this.#route.handler(req, this, this));
+      const refused = this.admit?.(this.path, req) ?? null;
+      if (refused !== null) return this.#fail(refused);
+      this.#runUnary(req);
     });
   }
 
@@ -432,13 +456,17 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   }
 
   send(msg: O): boolean {
+    return this.sendFrames(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+  }
+
+  sendFrames(frames: Uint8Array): boolean {
     if (this.closed) return false;
     const stream = this.#stream;
     if (!stream.headersSent) {
       stream.respond(GRPC_HEADERS, { waitForTrailers: true });
       stream.once("wantTrailers", () => stream.sendTrailers(this.#trailers ?? { "grpc-status": "0" }));
     }
-    return stream.write(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+    return stream.write(frames);
   }
 
   drained(): Promise<void> {

@@ -5,7 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { MvccStore } from "../../store/mvcc.ts";
-import { parseGoDuration } from "../../cmd/gofmt.ts";
+import { parseGoDuration } from "../../lib/gofmt.ts";
 import type { Member } from "../member.ts";
 import type { PeerTransport } from "../peer.ts";
 import { LeaseFront, leaseService, minLeaseTtl } from "../services/lease.ts";

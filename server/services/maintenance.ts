@@ -52,7 +52,7 @@ export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof
         raftTerm: member.term,
         raftAppliedIndex: member.appliedIndex,
         errors,
-        isLearner: false,
+        isLearner: member.isLearner,
         dbSizeQuota: BigInt(deps.quotaBackendBytes),
       });
     },

@@ -6,7 +6,7 @@ import type { ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
 import type { MvccStore } from "../../store/mvcc.ts";
-import { parseGoDuration } from "../../cmd/gofmt.ts";
+import { parseGoDuration } from "../../lib/gofmt.ts";
 import { WatchHub } from "../watch/hub.ts";
 import { WatchStream } from "../watch/stream.ts";
 import type { AuthGuard } from "../auth/guard.ts";

@@ -56,12 +56,17 @@ export function encodeHeader(h: ResponseHeader): EncodedField {
  */
 export class RevisionEvents {
   readonly revision: bigint;
+  /** `revision + 1`, made once rather than per watcher (bigint arithmetic allocates). */
+  readonly next: bigint;
   readonly events: readonly Event[];
   readonly #withPrev: (EncodedField | undefined)[];
   readonly #withoutPrev: (EncodedField | undefined)[];
+  #allWithPrev: readonly EncodedField[] | undefined;
+  #allWithoutPrev: readonly EncodedField[] | undefined;
 
   constructor(revision: bigint, events: readonly Event[]) {
     this.revision = revision;
+    this.next = revision + 1n;
     this.events = events;
     this.#withPrev = new Array(events.length);
     this.#withoutPrev = new Array(events.length);
@@ -78,6 +83,17 @@ export class RevisionEvents {
     }
     return e;
   }
+
+  /** Every event of the revision, encoded; one shared array for all watchers that get them all. */
+  all(prevKv: boolean): readonly EncodedField[] {
+    let all = prevKv ? this.#allWithPrev : this.#allWithoutPrev;
+    if (all === undefined) {
+      all = this.events.map((_, i) => this.encoded(i, prevKv));
+      if (prevKv) this.#allWithPrev = all;
+      else this.#allWithoutPrev = all;
+    }
+    return all;
+  }
 }
 
 /** What one logical watch response carries before it is (maybe) split into fragments. */
@@ -90,16 +106,23 @@ export interface ResponseParts {
   readonly maxBytes: number;
 }
 
+/** One message of a (maybe fragmented) response: its events and whether more follow. */
+export interface ResponsePiece {
+  readonly events: readonly EncodedField[];
+  readonly fragment: boolean;
+}
+
 /**
- * The messages to send for one response: one, or with `fragment` and more than one event
- * over `maxBytes`, several with `fragment: true` on all but the last, as etcd splits them.
+ * How one response is sent: whole, or with `fragment` and more than one event over
+ * `maxBytes`, in several pieces with `fragment: true` on all but the last, as etcd splits them.
  */
-export function responseMessages(p: ResponseParts): WatchResponse[] {
+export function responsePieces(p: ResponseParts): ResponsePiece[] {
+  if (!p.fragment || p.events.length < 2) return [{ events: p.events, fragment: false }];
   const base = fieldSize(p.header) + watchIdSize(p.watchId);
   let total = base;
   for (const e of p.events) total += fieldSize(e);
-  if (!p.fragment || total < p.maxBytes || p.events.length < 2) return [message(p, p.events, false)];
-  const out: WatchResponse[] = [];
+  if (total < p.maxBytes) return [{ events: p.events, fragment: false }];
+  const out: ResponsePiece[] = [];
   const fragmentFlag = 2; // tag + 1-byte bool
   let i = 0;
   while (i < p.events.length) {
@@ -109,9 +132,14 @@ export function responseMessages(p: ResponseParts): WatchResponse[] {
       size += fieldSize(p.events[i]);
       if (i > start && size >= p.maxBytes) break;
     }
-    out.push(message(p, p.events.slice(start, i), i < p.events.length));
+    out.push({ events: p.events.slice(start, i), fragment: i < p.events.length });
   }
   return out;
+}
+
+/** The messages to send for one response (see `responsePieces`). */
+export function responseMessages(p: ResponseParts): WatchResponse[] {
+  return responsePieces(p).map((piece) => message(p, piece.events, piece.fragment));
 }
 
 function message(p: ResponseParts, events: readonly EncodedField[], fragment: boolean): WatchResponse {

@@ -181,13 +181,17 @@ export class WatchHub {
       this.#unsynced.add(w);
       return;
     }
-    const out: EncodedField[] = [];
-    const filtering = filtersAny(w.spec.filter);
-    for (const i of idx) {
-      if (filtering && !passes(w.spec.filter, rev.events[i])) continue;
-      out.push(rev.encoded(i, w.spec.prevKv));
+    let out: readonly EncodedField[];
+    if (idx.length === rev.events.length && !filtersAny(w.spec.filter)) {
+      out = rev.all(w.spec.prevKv); // the common case: shared, nothing to allocate per watcher
+    } else {
+      const some: EncodedField[] = [];
+      for (const i of idx) {
+        if (passes(w.spec.filter, rev.events[i])) some.push(rev.encoded(i, w.spec.prevKv));
+      }
+      out = some;
     }
-    w.advance(rev.revision, rev.revision + 1n);
+    w.advance(rev.revision, rev.next);
     if (out.length === 0) return; // everything filtered out: etcd sends nothing
     header.value ??= encodeHeader(this.#header(rev.revision));
     w.sink.sendEvents(w, header.value, out);
@@ -228,6 +232,7 @@ export class WatchHub {
     const cur = this.#store.currentRevision();
     let done = 0;
     let more = false;
+    const round = new CatchUpRound();
     for (const w of this.#unsynced) {
       if (w.sink.blocked) continue;
       if (done === this.#maxWatchers) {
@@ -235,25 +240,26 @@ export class WatchHub {
         break;
       }
       done++;
-      this.#catchUp(w, cur);
+      this.#catchUp(w, cur, round);
       if (w.state === "unsynced" && !w.sink.blocked) more = true;
     }
     if (more) this.#scheduleSync();
   }
 
-  #catchUp(w: Watcher, cur: bigint): void {
+  #catchUp(w: Watcher, cur: bigint, round: CatchUpRound): void {
     if (w.minRev > cur) {
       this.#rejoin(w);
       return;
     }
-    const r = this.#store.eventsSince({
-      key: w.spec.range.key,
-      rangeEnd: storeRangeEnd(w.spec.range),
-      fromRev: w.minRev,
-      toRev: cur,
-      prevKv: w.spec.prevKv,
-      limit: this.#maxRevs,
-    });
+    const r = round.history(w, () =>
+      this.#store.eventsSince({
+        key: w.spec.range.key,
+        rangeEnd: storeRangeEnd(w.spec.range),
+        fromRev: w.minRev,
+        toRev: cur,
+        prevKv: w.spec.prevKv,
+        limit: this.#maxRevs,
+      }));
     if (isEtcdError(r)) {
       this.#unsynced.delete(w);
       w.state = "compacted";
@@ -272,11 +278,11 @@ export class WatchHub {
         throw new Error(`watch: history returned revision ${evRev} out of order`);
       }
       prev = evRev;
-      if (passes(w.spec.filter, ev)) out.push(encodeEvent(ev));
+      if (passes(w.spec.filter, ev)) out.push(round.encoded(ev));
     }
     if (r.length > 0) w.advance(r[0].kv!.modRevision, upTo + 1n);
     else w.minRev = cur + 1n;
-    if (out.length > 0) w.sink.sendEvents(w, encodeHeader(this.#header(upTo)), out);
+    if (out.length > 0) w.sink.sendEvents(w, round.header(upTo, this.#header), out);
     if (!partial) this.#rejoin(w);
   }
 
@@ -288,6 +294,41 @@ export class WatchHub {
 }
 
 const SINGLE: readonly number[] = [0];
+
+/**
+ * One catch-up round's reads and encodings, shared: watchers parked together (e.g. the
+ * watchers of one stream whose client was slow) ask for the same history, which is then
+ * read from the store and encoded once rather than once per watcher.
+ */
+class CatchUpRound {
+  readonly #histories = new Map<string, Event[] | EtcdError>();
+  readonly #encoded = new Map<Event, EncodedField>();
+  readonly #headers = new Map<bigint, EncodedField>();
+
+  /** `w`'s history from its next revision, read by `read` unless an equal watcher read it. */
+  history(w: Watcher, read: () => Event[] | EtcdError): readonly Event[] | EtcdError {
+    const r = w.spec.range;
+    // Unambiguous: fixed fields first, then the start key by its length, then the end.
+    const key = `${r.kind}|${w.minRev}|${w.spec.prevKv}|${r.keyString.length}|${r.keyString}${
+      bytesKey(r.end)
+    }`;
+    let h = this.#histories.get(key);
+    if (h === undefined) this.#histories.set(key, h = read());
+    return h;
+  }
+
+  encoded(ev: Event): EncodedField {
+    let e = this.#encoded.get(ev);
+    if (e === undefined) this.#encoded.set(ev, e = encodeEvent(ev));
+    return e;
+  }
+
+  header(revision: bigint, make: (revision: bigint) => ResponseHeader): EncodedField {
+    let h = this.#headers.get(revision);
+    if (h === undefined) this.#headers.set(revision, h = encodeHeader(make(revision)));
+    return h;
+  }
+}
 
 function share(shares: Map<Watcher, number[]>, w: Watcher, i: number): void {
   const s = shares.get(w);

@@ -11,11 +11,12 @@ import type {
   WatchResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { StreamSink } from "../grpc/server.ts";
-import { type EncodedField, responseMessages } from "./encode.ts";
+import type { EncodedField } from "./encode.ts";
 import { eventFilter } from "./filters.ts";
 import type { WatchHub } from "./hub.ts";
 import { watchRange } from "./range.ts";
 import { Watcher, type WatcherSink } from "./watcher.ts";
+import { ResponseWriter } from "./writer.ts";
 
 /** clientv3.InvalidWatchID: answers that belong to no watcher. */
 const NO_WATCHER = -1n;
@@ -37,25 +38,27 @@ export interface WatchStreamOptions {
 
 /** A Watch call's state: its watchers by id, the id counter, and whether the client reads. */
 export class WatchStream implements WatcherSink {
-  readonly #out: StreamSink<WatchResponse>;
+  readonly #out: ResponseWriter;
   readonly #opts: WatchStreamOptions;
   readonly #hub: WatchHub;
   readonly #watchers = new Map<bigint, Watcher>();
   #nextId = 0n;
-  #blocked = false;
   /** A progress request waits until every watcher of the stream has caught up. */
   #progressWanted = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(out: StreamSink<WatchResponse>, opts: WatchStreamOptions) {
-    this.#out = out;
     this.#opts = opts;
     this.#hub = opts.hub;
+    this.#out = new ResponseWriter(out, () => {
+      if (!this.#closed) this.#hub.wake();
+      this.#answerProgressIfCaughtUp();
+    });
   }
 
   get blocked(): boolean {
-    return this.#blocked;
+    return this.#out.blocked;
   }
 
   /**
@@ -68,7 +71,7 @@ export class WatchStream implements WatcherSink {
       for await (const req of input) {
         if (this.#closed) break;
         // Control answers are bounded by the client's own reading.
-        if (this.#blocked) await this.#out.drained();
+        if (this.#out.blocked) await this.#out.drained();
         this.#handle(req);
       }
       if (!signal.aborted) {
@@ -168,7 +171,7 @@ export class WatchStream implements WatcherSink {
     if (this.#closed) return;
     for (const w of this.#watchers.values()) {
       if (!w.spec.progressNotify) continue;
-      if (w.progressDue && !this.#blocked && this.#hub.isSynced(w)) {
+      if (w.progressDue && !this.#out.blocked && this.#hub.isSynced(w)) {
         this.#control({ revision: this.#hub.currentRevision(), watchId: w.spec.id });
       }
       w.progressDue = true;
@@ -177,14 +180,14 @@ export class WatchStream implements WatcherSink {
 
   sendEvents(w: Watcher, header: EncodedField, events: readonly EncodedField[]): void {
     if (this.#closed) return;
-    const msgs = responseMessages({
+    this.#out.events({
       header,
       watchId: w.spec.id,
+      watchIdField: w.idField,
       events,
       fragment: w.spec.fragment,
       maxBytes: this.#opts.maxResponseBytes,
     });
-    for (const m of msgs) this.#send(m);
     w.progressDue = false;
   }
 
@@ -207,7 +210,7 @@ export class WatchStream implements WatcherSink {
     compactRevision?: bigint;
   }): void {
     if (this.#closed) return;
-    this.#send({
+    this.#out.control({
       $typeName: "etcdserverpb.WatchResponse",
       header: this.#opts.header(r.revision),
       watchId: r.watchId,
@@ -217,18 +220,6 @@ export class WatchStream implements WatcherSink {
       cancelReason: r.cancelReason ?? "",
       fragment: false,
       events: [],
-    });
-  }
-
-  #send(m: WatchResponse): void {
-    if (this.#out.send(m) || this.#blocked) return;
-    this.#blocked = true;
-    // A closed call never drains; it stays blocked until close() removes its watchers.
-    if (this.#out.closed) return;
-    this.#out.drained().then(() => {
-      this.#blocked = false;
-      if (!this.#closed) this.#hub.wake();
-      this.#answerProgressIfCaughtUp();
     });
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { EncodedField } from "./encode.ts";
 import type { EventFilter } from "./filters.ts";
+import { watchIdField } from "./frame.ts";
 import type { WatchRange } from "./range.ts";
 
 /**
@@ -42,10 +43,16 @@ export class Watcher {
   state: WatcherState = "unsynced";
   /** No events went out since the last progress tick (etcd elides progress after events). */
   progressDue = true;
+  #idField: Uint8Array | undefined;
 
   constructor(spec: WatcherSpec, sink: WatcherSink) {
     this.spec = spec;
     this.sink = sink;
+  }
+
+  /** The id as an encoded response field, made on the first event (idle watchers cost less without it). */
+  get idField(): Uint8Array {
+    return this.#idField ??= watchIdField(this.spec.id);
   }
 
   /**

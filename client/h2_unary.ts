@@ -10,7 +10,7 @@
  */
 import { encodeFrame, FrameDecoder, frameErrorMessage } from "../api/grpc-frame.ts";
 import type { Metadata } from "./channel.ts";
-import { encodeHeaders, type HeaderField, HpackDecoder } from "./hpack.ts";
+import { encodeHeaders, type HeaderField, HpackDecoder } from "../lib/hpack.ts";
 import { Code, encodeGrpcTimeout, GrpcError, statusFromHttp, statusFromTrailers } from "./status.ts";
 
 /** Where and how long; `deadline` is absolute (Date.now() based). */

@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { IdleGc } from "./idle_gc.ts";
 import { AlarmType, Auth, Cluster, KV, Lease, Maintenance, Watch } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Lock } from "../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
@@ -201,6 +202,9 @@ export async function startServer(
     snapDir: path.join(memberDir, "snap"),
   });
   receiver = member;
+  // After a write burst, give the garbage back (see idle_gc.ts).
+  const idleGc = new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) });
+  member.onApplied(() => idleGc.touch());
   const leases = setupLeases({
     member,
     store,

@@ -103,14 +103,41 @@ const CORRUPT_REFUSES = [
 ] as const;
 
 /**
+ * The raised alarm types, read from the table once and kept until an applied alarm entry or
+ * a store replacement calls `invalidate`: the gate runs for every applied request, and a
+ * query per request cost ~3% of a put's CPU (measured).
+ */
+export class RaisedAlarms {
+  readonly #db: Database;
+  #types: ReadonlySet<number> | null = null;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** The alarm types raised by any member. */
+  types(): ReadonlySet<number> {
+    if (this.#types === null) {
+      const rows = this.#db.query("SELECT DISTINCT alarm FROM alarms").values() as bigint[][];
+      this.#types = new Set(rows.map((r) => Number(r[0])));
+    }
+    return this.#types;
+  }
+
+  /** Forgets the cached types: the table changed. */
+  invalidate(): void {
+    this.#types = null;
+  }
+}
+
+/**
  * The error a raised alarm makes of `req` at apply time, or null: CORRUPT refuses KV and
  * lease requests, NOSPACE refuses those that grow the store.
  */
-export function alarmGate(db: Database, req: InternalRaftRequest): EtcdError | null {
+export function alarmGate(raised: RaisedAlarms, req: InternalRaftRequest): EtcdError | null {
   if (req.alarm !== undefined) return null;
-  const raised = db.query("SELECT DISTINCT alarm FROM alarms").values() as bigint[][];
-  if (raised.length === 0) return null;
-  const types = new Set(raised.map((r) => Number(r[0])));
+  const types = raised.types();
+  if (types.size === 0) return null;
   if (types.has(AlarmType.CORRUPT) && CORRUPT_REFUSES.some((k) => req[k] !== undefined)) {
     return Errors.Corrupt;
   }

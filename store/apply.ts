@@ -18,7 +18,7 @@ import type {
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
-import { alarmGate, applyAlarm } from "./alarm.ts";
+import { alarmGate, applyAlarm, type RaisedAlarms } from "./alarm.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
 import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
@@ -64,6 +64,8 @@ export interface ApplyDeps {
   readonly db: Database;
   readonly reader: KvReader;
   readonly writeStatements: WriteStatements;
+  /** The raised alarms the gate checks (cached; invalidated when an alarm entry applies). */
+  readonly alarms: RaisedAlarms;
   readonly revisions: Revisions;
   hasLease(id: bigint): boolean;
   /** Tells the lessor what an applied lease entry changed (in-memory bookkeeping only). */
@@ -122,8 +124,10 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
     return outcome(response, deps.revisions.currentRev, []);
   },
   ...authHandlers(),
-  alarm: (deps, req) =>
-    outcome(applyAlarm(deps.db, req, deps.revisions.currentRev), deps.revisions.currentRev, []),
+  alarm: (deps, req) => {
+    deps.alarms.invalidate();
+    return outcome(applyAlarm(deps.db, req, deps.revisions.currentRev), deps.revisions.currentRev, []);
+  },
   leaseGrant: (deps, req) => outcome(applyLeaseGrant(deps, req), deps.revisions.currentRev, []),
   leaseRevoke: (deps, req) => applyWrite(deps, (_env, w) => applyLeaseRevoke(deps, w, req)),
   leaseCheckpoint: (deps, req) => outcome(applyLeaseCheckpoint(deps, req), deps.revisions.currentRev, []),
@@ -151,7 +155,7 @@ export function requestKind(req: InternalRaftRequest): RequestKind | null {
 export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOutcome {
   const kind = requestKind(req);
   if (kind === null) return outcome(null, deps.revisions.currentRev, []);
-  const refused = alarmGate(deps.db, req);
+  const refused = alarmGate(deps.alarms, req);
   if (refused !== null) return { ok: false, error: refused };
   const handler = HANDLERS[kind] as Handler<typeof kind> | undefined;
   if (handler === undefined) {

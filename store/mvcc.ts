@@ -15,7 +15,7 @@ import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AuthStore } from "./auth.ts";
 import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
 import { type EventsQuery, eventsSince } from "./events.ts";
-import { listAlarms } from "./alarm.ts";
+import { listAlarms, RaisedAlarms } from "./alarm.ts";
 import { type AlarmMember, AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
@@ -77,6 +77,8 @@ export class MvccStore {
   readonly #committer: GroupCommitter;
   readonly #leaseListeners: ((c: LeaseChange) => void)[] = [];
   #durableAppliedIndex: bigint;
+  /** page_count × page_size, cached until the next write (-1: unknown); the quota asks per put. */
+  #dbSize = -1;
 
   readonly #path: string;
 
@@ -97,6 +99,7 @@ export class MvccStore {
       db,
       reader: this.#reader,
       writeStatements: new WriteStatements(db),
+      alarms: new RaisedAlarms(db),
       revisions: this.#progress,
       hasLease: (id) => this.hasLease(id),
       leaseChanged: (c) => {
@@ -146,6 +149,8 @@ export class MvccStore {
    */
   installCopy(src: string): void {
     this.#committer.outsideTransaction(() => replaceContents(this.#db, src));
+    this.#deps.alarms.invalidate();
+    this.#dbSize = -1;
     Object.assign(this.#progress, readProgress(this.#db));
     this.#durableAppliedIndex = this.#progress.appliedIndex;
   }
@@ -233,6 +238,8 @@ export class MvccStore {
     } catch (err) {
       Object.assign(this.#progress, before);
       throw err;
+    } finally {
+      this.#dbSize = -1;
     }
   }
 
@@ -287,7 +294,8 @@ export class MvccStore {
 
   /** Size of the database file in bytes (Status.dbSize). */
   dbSize(): number {
-    return this.#pragma("page_count") * this.#pragma("page_size");
+    if (this.#dbSize < 0) this.#dbSize = this.#pragma("page_count") * this.#pragma("page_size");
+    return this.#dbSize;
   }
 
   /** Bytes of the database file holding data, free pages excluded (Status.dbSizeInUse). */
@@ -327,6 +335,7 @@ export class MvccStore {
    */
   vacuumStep(pages: number): void {
     this.#db.run(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+    this.#dbSize = -1;
   }
 
   /** Whether the file was created with auto_vacuum=INCREMENTAL (stores made before it were not). */
@@ -344,11 +353,13 @@ export class MvccStore {
       this.#db.run("VACUUM");
       this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)");
     });
+    this.#dbSize = -1;
   }
 
   /** Commits and checkpoints the WAL into the file, truncating it (after a defrag). */
   checkpoint(): void {
     this.#committer.outsideTransaction(() => this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)"));
+    this.#dbSize = -1;
   }
 
   #pragma(name: "page_count" | "page_size" | "freelist_count" | "auto_vacuum"): number {

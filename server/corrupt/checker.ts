@@ -8,7 +8,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { isEtcdError } from "../../api/errors.ts";
-import { parseGoDuration } from "../../cmd/gofmt.ts";
+import { parseGoDuration } from "../../lib/gofmt.ts";
 import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import {
   AlarmRequest_AlarmAction,

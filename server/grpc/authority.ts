@@ -12,11 +12,11 @@
  * a URL, every header block of that connection is decoded and re-encoded with the
  * authority cut to host:port, without the HPACK dynamic table (so the server's decoder
  * state never depends on what was dropped); other frames pass through as they are. The
- * HPACK codec is the one-shot client's (client/hpack.ts).
+ * HPACK codec is the one-shot client's (lib/hpack.ts).
  */
 import type * as net from "node:net";
 import { Duplex } from "node:stream";
-import { encodeHeaders, type HeaderField, HpackDecoder } from "../../client/hpack.ts";
+import { encodeHeaders, type HeaderField, HpackDecoder } from "../../lib/hpack.ts";
 
 const PREFACE_BYTES = 24;
 const FRAME_HEADER_BYTES = 9;

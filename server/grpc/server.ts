@@ -110,6 +110,8 @@ export interface MethodInfo {
 }
 
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
+/** grpc-go sends no `date` header; leaving it out also spares formatting one per response. */
+const UNARY_RESPONSE = { waitForTrailers: true, sendDate: false } as const;
 
 /** Routes gRPC calls on an HTTP/2 server to service handlers. */
 export class GrpcServer {
@@ -288,7 +290,9 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   readonly path: string;
   readonly #route: Route;
   readonly #decoder: FrameDecoder;
-  readonly #abort = new AbortController();
+  /** Made on first use of `signal`: most unary handlers never look, and aborting costs. */
+  #abort: AbortController | null = null;
+  #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
   #trailers: http2.OutgoingHttpHeaders | null = null;
@@ -311,6 +315,10 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   }
 
   get signal(): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController();
+      if (this.#closed) this.#abort.abort();
+    }
     return this.#abort.signal;
   }
 
@@ -334,7 +342,8 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     stream.once("close", () => {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#finished = true;
-      if (!this.#abort.signal.aborted) this.#abort.abort();
+      this.#closed = true;
+      if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
     });
     const unary = this.#route.kind === "unary";
     const refused = unary ? null : this.admit?.(this.path, undefined) ?? null;
@@ -434,7 +443,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
-    stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+    stream.respond(GRPC_HEADERS, UNARY_RESPONSE);
     stream.once("wantTrailers", sendOkTrailers);
     stream.end(bytes);
   }
@@ -493,7 +502,8 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     this.#finished = true;
     this.#reportHandled(err.code);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (!this.#abort.signal.aborted) this.#abort.abort();
+    this.#closed = true;
+    if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
     if (!stream.headersSent) {

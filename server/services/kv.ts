@@ -3,11 +3,12 @@
  * ones); writes are validated, proposed to the log and answered once applied.
  */
 import { create } from "@bufbuild/protobuf";
-import type { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { KV, TxnRequest } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { ImplOf } from "../grpc/server.ts";
 import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
 import { responseHeader } from "../header.ts";
+import { putProposal } from "../proposal_codec.ts";
 import type { Member } from "../member.ts";
 import type { ApplyOutcome, MvccStore } from "../../store/mvcc.ts";
 import { isReadOnly as isReadOnlyTxn } from "../../store/txn.ts";
@@ -47,6 +48,19 @@ async function localRead<T extends { header?: unknown }>(
   return r;
 }
 
+/**
+ * etcd's isTxnSerializable: every op of both branches is a serializable range, so the
+ * read-only txn is served locally without a ReadIndex round.
+ */
+function isSerializableTxn(req: TxnRequest): boolean {
+  for (const ops of [req.success, req.failure]) {
+    for (const op of ops) {
+      if (op.request.case !== "requestRange" || !op.request.value.serializable) return false;
+    }
+  }
+  return true;
+}
+
 export function kvService(deps: KvDeps): ImplOf<typeof KV> {
   const { member, store } = deps;
   return {
@@ -58,7 +72,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
     async put(req) {
       const bad = validatePut(req);
       if (bad) return bad;
-      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { put: req })));
+      return answer(deps, await member.propose(putProposal(req)));
     },
     async deleteRange(req) {
       const bad = validateDeleteRange(req);
@@ -70,7 +84,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
       if (bad) return bad;
       if (isReadOnlyTxn(req)) {
         // Like etcd: a txn that writes nothing is a read, served without the log.
-        return localRead(deps, { serializable: false, read: () => store.readTxn(req) });
+        return localRead(deps, { serializable: isSerializableTxn(req), read: () => store.readTxn(req) });
       }
       return answer(deps, await member.propose(create(InternalRaftRequestSchema, { txn: req })));
     },

@@ -3,7 +3,7 @@
  * table, Huffman strings, eviction), the encoder round trip, and malformed blocks.
  */
 import { describe, expect, test } from "bun:test";
-import { encodeHeaders, HpackDecoder, HpackError, huffmanDecode } from "../../client/hpack.ts";
+import { encodeHeaders, HpackDecoder, HpackError, huffmanDecode } from "../../lib/hpack.ts";
 
 const hex = (s: string) =>
   Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!.map((b) => Number.parseInt(b, 16)));

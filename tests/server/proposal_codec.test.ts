@@ -1,0 +1,79 @@
+import { describe, expect, test } from "bun:test";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  InternalRaftRequestSchema,
+  RequestHeaderSchema,
+} from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import { PutRequestSchema, RangeRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { encodeProposal, putProposal, requestIdOf } from "../../server/proposal_codec.ts";
+
+const enc = new TextEncoder();
+const IDS = [1n, 127n, 128n, 0x1234_5678_9abcn, (0xffffn << 48n) | 12345n, (1n << 64n) - 1n];
+
+describe("proposal codec", () => {
+  const puts = [
+    create(PutRequestSchema, { key: enc.encode("k"), value: enc.encode("v") }),
+    create(PutRequestSchema, {
+      key: enc.encode("/b/00000042"),
+      value: new Uint8Array(300).fill(7),
+      lease: 0x7fff_ffff_ffffn,
+    }),
+    create(PutRequestSchema, {
+      key: enc.encode("x"),
+      lease: -5n,
+      prevKv: true,
+      ignoreValue: true,
+      ignoreLease: true,
+    }),
+    create(PutRequestSchema, { key: new Uint8Array(0), value: new Uint8Array(20000).fill(1) }),
+  ];
+
+  test("a put proposal decodes to the same request the generated code would", () => {
+    for (const put of puts) {
+      for (const id of IDS) {
+        const bytes = encodeProposal(putProposal(put), id);
+        const got = fromBinary(InternalRaftRequestSchema, bytes);
+        const want = create(InternalRaftRequestSchema, {
+          put,
+          header: create(RequestHeaderSchema, { ID: id }),
+        });
+        expect(equals(InternalRaftRequestSchema, got, want)).toBe(true);
+        expect(bytes.length).toBe(toBinary(InternalRaftRequestSchema, want).length);
+        expect(requestIdOf(bytes)).toBe(id);
+      }
+    }
+  });
+
+  test("other requests go through the generated encoder and keep their ID", () => {
+    const range = create(InternalRaftRequestSchema, {
+      range: create(RangeRequestSchema, { key: enc.encode("a") }),
+    });
+    const bytes = encodeProposal(range, 99n);
+    expect(bytes).toEqual(toBinary(InternalRaftRequestSchema, range));
+    expect(requestIdOf(bytes)).toBe(99n);
+    // A put with another field set is not a lone put.
+    const odd = putProposal(puts[0]);
+    odd.ID = 5n;
+    const oddBytes = encodeProposal(odd, 7n);
+    expect(fromBinary(InternalRaftRequestSchema, oddBytes).ID).toBe(5n);
+    expect(requestIdOf(oddBytes)).toBe(7n);
+  });
+
+  test("the ID is found wherever the header is, and absent or garbled bytes give null", () => {
+    for (const id of IDS) {
+      const r = create(InternalRaftRequestSchema, {
+        ID: 3n,
+        put: puts[1],
+        header: create(RequestHeaderSchema, { ID: id, username: "root", authRevision: 4n }),
+      });
+      expect(requestIdOf(toBinary(InternalRaftRequestSchema, r))).toBe(id);
+    }
+    expect(
+      requestIdOf(toBinary(InternalRaftRequestSchema, create(InternalRaftRequestSchema, { put: puts[0] }))),
+    )
+      .toBeNull();
+    expect(requestIdOf(new Uint8Array(0))).toBeNull();
+    expect(requestIdOf(new Uint8Array([0xa2, 0x06, 0x05, 0x08]))).toBeNull();
+    expect(requestIdOf(new Uint8Array([0xff, 0xff, 0xff]))).toBeNull();
+  });
+});

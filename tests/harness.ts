@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Subprocess } from "bun";
 import { PeerProxy } from "./peer-proxy.ts";
+import { GrpcError } from "../client/status.ts";
 
 export const ROOT = path.resolve(import.meta.dir, "..");
 /** The binary under test: `dist/etcdts` (built by `npm test`), or ETCDTS_BIN. */
@@ -38,6 +39,22 @@ export function tempDir(prefix = "etcdts-test-"): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   defer(() => fs.rmSync(d, { recursive: true, force: true }));
   return d;
+}
+
+/** The servers a conformance suite runs against: etcdts, and the real etcd when installed. */
+export const CONFORMANCE_TARGETS: readonly ("etcdts" | "etcd")[] = haveRealEtcd()
+  ? ["etcdts", "etcd"]
+  : ["etcdts"];
+
+/** The gRPC code and message a call failed with; throws if it succeeded or failed otherwise. */
+export async function errorOf(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof GrpcError) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error("expected an error");
 }
 
 /** A loopback port that was free a moment ago. */

@@ -5,10 +5,10 @@
  * transcripts, with IDs normalised, must be byte-identical.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cleanup, haveRealEtcd, type ServerProcess, startServer } from "../harness.ts";
+import { cleanup, CONFORMANCE_TARGETS, type ServerProcess, startServer } from "../harness.ts";
 import { type Answer, b64, normalise, post, streamLines } from "./http.ts";
 
-const targets: ("etcdts" | "etcd")[] = haveRealEtcd() ? ["etcdts", "etcd"] : ["etcdts"];
+const targets = CONFORMANCE_TARGETS;
 /** Per target: step name → normalised answer. */
 const transcripts = new Map<string, Map<string, string>>();
 

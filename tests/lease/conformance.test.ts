@@ -12,23 +12,20 @@ import {
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Lock } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Election } from "../../proto/gen/v3electionpb/v3election_pb.ts";
-import { Client, GrpcError, type ServiceClient } from "../../client/mod.ts";
-import { cleanup, haveRealEtcd, type ServerProcess, startServer, waitFor } from "../harness.ts";
+import { Client, type ServiceClient } from "../../client/mod.ts";
+import {
+  cleanup,
+  CONFORMANCE_TARGETS,
+  errorOf,
+  type ServerProcess,
+  startServer,
+  waitFor,
+} from "../harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-async function errorOf(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof GrpcError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error("expected an error");
-}
-
-const targets: ("etcdts" | "etcd")[] = haveRealEtcd() ? ["etcdts", "etcd"] : ["etcdts"];
+const targets = CONFORMANCE_TARGETS;
 
 for (const kind of targets) {
   describe(`lease conformance against ${kind}`, () => {

@@ -11,10 +11,10 @@ import {
   type WatchResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Client, ServiceClient } from "../../client/mod.ts";
-import { cleanup, haveRealEtcd, type ServerProcess, startServer } from "../harness.ts";
+import { cleanup, CONFORMANCE_TARGETS, type ServerProcess, startServer } from "../harness.ts";
 import { connect, dec, enc, type WatchSession } from "./session.ts";
 
-const targets: ("etcdts" | "etcd")[] = haveRealEtcd() ? ["etcdts", "etcd"] : ["etcdts"];
+const targets = CONFORMANCE_TARGETS;
 
 /** An event as [type, key, value, mod_revision, prev value or null]. */
 function brief(e: Event): [string, string, string, bigint, string | null] {

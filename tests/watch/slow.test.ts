@@ -4,12 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Watch, type WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { cleanup, haveRealEtcd, type ServerProcess, startServer } from "../harness.ts";
+import { cleanup, CONFORMANCE_TARGETS, type ServerProcess, startServer } from "../harness.ts";
 import { connect, dec, enc } from "./session.ts";
 
 setDefaultTimeout(120_000);
 
-const targets: ("etcdts" | "etcd")[] = haveRealEtcd() ? ["etcdts", "etcd"] : ["etcdts"];
+const targets = CONFORMANCE_TARGETS;
 
 for (const kind of targets) {
   describe(`a watcher that stops reading, on ${kind}`, () => {

@@ -549,14 +549,15 @@ export class Member {
         continue;
       }
       const file = path.join(this.#snapDir, `out-${m.to.toString(16)}-${++this.#copies}.db`);
-      try {
-        this.#store.copyTo(file);
-      } catch (e) {
-        console.error("etcdts: copying the store for a snapshot failed:", e);
-        this.#node.reportSnapshot(m.to, "failure");
-        continue;
-      }
-      this.#sendSnapshot(m, file).then((ok) => {
+      // The copy is taken now (it must hold at least the snapshot's entries) and finishes
+      // over several event-loop turns; Raft waits for the report either way.
+      this.#store.copyTo(file).then(
+        () => this.#sendSnapshot(m, file),
+        (e) => {
+          console.error("etcdts: copying the store for a snapshot failed:", e);
+          return false;
+        },
+      ).then((ok) => {
         fs.rmSync(file, { force: true });
         if (this.#stopped) return;
         this.#node.reportSnapshot(m.to, ok ? "finish" : "failure");

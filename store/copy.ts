@@ -1,33 +1,15 @@
 /**
- * Whole-store copies for Raft snapshots: a consistent copy of the live database for a
- * lagging member, and installing such a copy in place of a member's contents.
- *
- * The copy is read through a second, read-only connection, which sees the last committed
- * state: the caller commits first (`MvccStore.flush`), so the copy's applied index (in its
- * `meta` row, consistent with its content) is at least the snapshot's index.
+ * Installing a leader's copy of the store (a Raft snapshot; made by snapshot.ts's
+ * `copyStore`) in place of a member's contents.
  */
-import { Database } from "bun:sqlite";
-
-function quoted(path: string): string {
-  return `'${path.replaceAll("'", "''")}'`;
-}
-
-/** Writes a compact, self-contained copy of the committed database at `dbPath` to `dest`. */
-export function copyDatabase(dbPath: string, dest: string): void {
-  const ro = new Database(dbPath, { readonly: true });
-  try {
-    ro.run(`VACUUM INTO ${quoted(dest)}`);
-  } finally {
-    ro.close();
-  }
-}
+import type { Database } from "bun:sqlite";
 
 /**
  * Replaces every table's rows in `db` with those of the database file at `src`, in one
  * transaction. `db` must have no transaction open. Tables only `src` has are created.
  */
 export function replaceContents(db: Database, src: string): void {
-  db.run(`ATTACH DATABASE ${quoted(src)} AS incoming`);
+  db.run("ATTACH DATABASE ?1 AS incoming", [src]);
   try {
     db.run("BEGIN IMMEDIATE");
     try {

@@ -20,7 +20,8 @@ import { type AlarmMember, AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
 import { KvReader } from "./reader.ts";
-import { copyDatabase, replaceContents } from "./copy.ts";
+import { replaceContents } from "./copy.ts";
+import { copyStore } from "./snapshot.ts";
 import {
   applyMemberChange,
   listMembers,
@@ -136,11 +137,12 @@ export class MvccStore {
 
   /**
    * Writes a consistent copy of the store to `dest` (a Raft snapshot for a lagging
-   * member): commits what is applied, then copies the committed database.
+   * member): commits what is applied, then copies the committed database in slices
+   * between event-loop turns, as Maintenance.Snapshot does, so the server keeps serving.
    */
-  copyTo(dest: string): void {
+  async copyTo(dest: string): Promise<void> {
     this.flush();
-    copyDatabase(this.#path, dest);
+    await copyStore(this.#path, dest);
   }
 
   /**

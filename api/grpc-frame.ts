@@ -7,13 +7,31 @@
 /** Prefixes `msg` with the 5-byte gRPC header (uncompressed: we never negotiate grpc-encoding). */
 export function encodeFrame(msg: Uint8Array): Uint8Array {
   const out = new Uint8Array(5 + msg.length);
-  const n = msg.length;
-  out[1] = n >>> 24;
-  out[2] = (n >>> 16) & 0xff;
-  out[3] = (n >>> 8) & 0xff;
-  out[4] = n & 0xff;
+  writePrefix(out, 0, msg.length);
   out.set(msg, 5);
   return out;
+}
+
+/** Several messages framed back to back in one buffer (one write for a batch). */
+export function encodeFrames(msgs: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const m of msgs) size += 5 + m.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const m of msgs) {
+    writePrefix(out, off, m.length);
+    out.set(m, off + 5);
+    off += 5 + m.length;
+  }
+  return out;
+}
+
+/** The 5-byte prefix at `off`: the compressed flag stays 0, then the big-endian length. */
+function writePrefix(out: Uint8Array, off: number, n: number): void {
+  out[off + 1] = n >>> 24;
+  out[off + 2] = (n >>> 16) & 0xff;
+  out[off + 3] = (n >>> 8) & 0xff;
+  out[off + 4] = n & 0xff;
 }
 
 /** Why a byte stream could not be split into messages. */

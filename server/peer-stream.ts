@@ -9,7 +9,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { encodeFrame, FrameDecoder } from "../api/grpc-frame.ts";
+import { encodeFrames, FrameDecoder } from "../api/grpc-frame.ts";
 
 /** The path and protocol name of the upgrade. */
 export const STREAM_PATH = "/raft/stream";
@@ -90,15 +90,7 @@ export class PeerStream {
       this.#end("failed");
       return false;
     }
-    let size = 0;
-    for (const m of messages) size += 5 + m.length;
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const m of messages) {
-      out.set(encodeFrame(m), off);
-      off += 5 + m.length;
-    }
-    this.#socket.write(out);
+    this.#socket.write(encodeFrames(messages));
     return true;
   }
 

@@ -3,23 +3,16 @@
  */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
+import { goQuote, parseGoUint64 } from "../lib/gofmt.ts";
 import { show } from "./print/printer.ts";
 import { runRpc } from "./rpc.ts";
-
-/** Go's strconv.ParseUint(s, 16, 64), with its error text. */
-export function parseHexId(s: string): bigint | string {
-  if (!/^[0-9a-fA-F]+$/.test(s)) return `strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax`;
-  const v = BigInt(`0x${s}`);
-  if (v >= 1n << 64n) return `strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`;
-  return v;
-}
 
 /** The member ID argument of remove/update/promote, with etcdctl's complaints. */
 function memberIdArg(args: string[]): bigint {
   if (args.length !== 1) throw new CliError(ExitCode.BadArgs, "member ID is not provided");
-  const id = parseHexId(args[0]);
-  if (typeof id === "string") {
-    throw new CliError(ExitCode.BadArgs, `bad member ID arg (${id}), expecting ID in Hex`);
+  const id = parseGoUint64(args[0], 16);
+  if (typeof id !== "bigint") {
+    throw new CliError(ExitCode.BadArgs, `bad member ID arg (${id.error}), expecting ID in Hex`);
   }
   return id;
 }
@@ -58,11 +51,6 @@ async function memberAddRun(ctx: RunContext, args: string[]): Promise<number> {
         `ETCD_INITIAL_ADVERTISE_PEER_URLS=${goQuote(urlsFlag)}\nETCD_INITIAL_CLUSTER_STATE="existing"\n`,
     );
   });
-}
-
-/** Go's %q for the plain strings etcdctl quotes here. */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
 }
 
 async function memberRemoveRun(ctx: RunContext, args: string[]): Promise<number> {

@@ -5,14 +5,14 @@
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import { clientSettings, commandTimeoutMs, newClient } from "./global.ts";
-import { parseHexId } from "./member.ts";
+import { parseGoUint64 } from "../lib/gofmt.ts";
 import { show } from "./print/printer.ts";
 import { rpcErrorText } from "./rpc_error.ts";
 
 async function moveLeaderRun(ctx: RunContext, args: string[]): Promise<number> {
   if (args.length !== 1) throw new CliError(ExitCode.BadArgs, "move-leader command needs 1 argument");
-  const target = parseHexId(args[0]);
-  if (typeof target === "string") throw new CliError(ExitCode.BadArgs, target);
+  const target = parseGoUint64(args[0], 16);
+  if (typeof target !== "bigint") throw new CliError(ExitCode.BadArgs, target.error);
   const { settings, printer } = await clientSettings(ctx);
   const { Maintenance } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
   const callOpts = { timeoutMs: commandTimeoutMs(ctx) };

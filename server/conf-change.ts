@@ -6,6 +6,7 @@
  */
 import { type ConfChange, ConfChangeType } from "../raft/mod.ts";
 import type { MemberChange, MemberRecord } from "../store/mvcc.ts";
+import { idHex } from "../lib/ids.ts";
 
 interface ContextJson {
   op: "add" | "promote" | "update";
@@ -19,10 +20,6 @@ interface ContextJson {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function hex(id: bigint): string {
-  return id.toString(16);
-}
-
 /** The conf change that makes `change` happen; `requestId` lets the proposer find it applied. */
 export function confChangeFor(change: MemberChange, requestId?: bigint): ConfChange {
   const withId = (cc: ConfChange): ConfChange => (requestId === undefined ? cc : { ...cc, id: requestId });
@@ -35,7 +32,7 @@ export function confChangeFor(change: MemberChange, requestId?: bigint): ConfCha
         nodeId: m.id,
         context: ctx({
           op: "add",
-          id: hex(m.id),
+          id: idHex(m.id),
           name: m.name,
           peerURLs: [...m.peerUrls],
           clientURLs: [...m.clientUrls],
@@ -47,13 +44,13 @@ export function confChangeFor(change: MemberChange, requestId?: bigint): ConfCha
       return withId({
         type: ConfChangeType.ConfChangeAddNode,
         nodeId: change.id,
-        context: ctx({ op: "promote", id: hex(change.id) }),
+        context: ctx({ op: "promote", id: idHex(change.id) }),
       });
     case "update":
       return withId({
         type: ConfChangeType.ConfChangeUpdateNode,
         nodeId: change.id,
-        context: ctx({ op: "update", id: hex(change.id), peerURLs: [...change.peerUrls] }),
+        context: ctx({ op: "update", id: idHex(change.id), peerURLs: [...change.peerUrls] }),
       });
     case "remove":
       return withId({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: change.id });

@@ -444,21 +444,25 @@ export class Member {
   }
 
   /** Times out proposals and read rounds that a lost leadership left hanging. */
+  /** Answers and forgets the callers waiting longer than the request timeout; counts them. */
+  #timeOut(
+    waiters: Map<bigint, { resolve(e: EtcdError): void; readonly startedMs: number }>,
+    now: number,
+  ): number {
+    let n = 0;
+    for (const [id, w] of waiters) {
+      if (now - w.startedMs <= this.#requestTimeoutMs) continue;
+      waiters.delete(id);
+      n++;
+      w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
+    }
+    return n;
+  }
+
   #expire(): void {
     const now = Date.now();
-    for (const [id, w] of this.#waiters) {
-      if (now - w.startedMs > this.#requestTimeoutMs) {
-        this.#waiters.delete(id);
-        this.#proposalsFailed++;
-        w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
-      }
-    }
-    for (const [id, w] of this.#confWaiters) {
-      if (now - w.startedMs > this.#requestTimeoutMs) {
-        this.#confWaiters.delete(id);
-        w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
-      }
-    }
+    this.#proposalsFailed += this.#timeOut(this.#waiters, now);
+    this.#timeOut(this.#confWaiters, now);
     const round = this.#readRound;
     if (round !== null && now - round.startedMs > this.#electionMs) {
       // The request may have been dropped (no leader, leader changed): ask again, or give up.

@@ -1,17 +1,18 @@
 /**
  * Client-port listeners: gRPC (HTTP/2, h2c) and plain HTTP/1.1 share each port. The
- * first bytes of a connection decide: the HTTP/2 preface goes to the gRPC server,
- * anything else to the HTTP/1.1 app (which answers garbage with 400 and closes).
+ * first bytes of a connection decide: the HTTP/2 preface goes to our HTTP/2 layer
+ * (server/h2/), anything else to the HTTP/1.1 app (which answers garbage with 400 and
+ * closes). With TLS, ALPN decides.
  */
 import * as http from "node:http";
-import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
-import { fixUrlAuthority } from "./grpc/authority.ts";
+import { H2Connection } from "./h2/connection.ts";
+import type { H2Stream } from "./h2/stream.ts";
 
 export interface ClientListenerOptions {
-  readonly onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  readonly onStream: (stream: H2Stream) => void;
   readonly fetch: (req: Request) => Response | Promise<Response>;
   readonly maxConcurrentStreams: number;
   /** For https:// URLs (server/tls.ts): ALPN picks gRPC (h2) or HTTP/1.1 instead of sniffing. */
@@ -29,15 +30,16 @@ function ignore(): void {}
 
 /** Starts serving on `url` (http://host:port); resolves once bound. */
 export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Listening> {
-  const h2 = http2.createServer({
-    settings: {
-      maxConcurrentStreams: Math.min(opts.maxConcurrentStreams, 2 ** 32 - 1),
-      initialWindowSize: 1 << 20,
-    },
-  });
-  h2.on("stream", opts.onStream);
-  h2.on("sessionError", ignore);
-  h2.on("session", (s) => s.on("error", ignore));
+  const h2Conns = new Set<H2Connection>();
+  const serveH2 = (socket: net.Socket, initial?: Buffer) => {
+    const conn = new H2Connection(socket, {
+      maxConcurrentStreams: opts.maxConcurrentStreams,
+      onStream: opts.onStream,
+      initial,
+    });
+    h2Conns.add(conn);
+    socket.on("close", () => h2Conns.delete(conn));
+  };
   const h1 = http.createServer(getRequestListener(opts.fetch));
   h1.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
@@ -49,7 +51,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
     socket.setNoDelay(true);
-    if (socket.alpnProtocol === "h2") fixUrlAuthority(socket, (conn) => h2.emit("connection", conn));
+    if (socket.alpnProtocol === "h2") serveH2(socket);
     else h1.emit("connection", socket);
   };
   if (url.protocol === "https:" && !opts.tls) {
@@ -67,10 +69,11 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
       const isH2 = head.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && head.length < PREFACE.length) return; // need more bytes to decide
       socket.off("data", sniff);
-      socket.pause();
-      socket.unshift(head);
-      if (isH2) fixUrlAuthority(socket, (conn) => h2.emit("connection", conn));
+      // Our HTTP/2 layer takes the bytes read so far as they are; node:http wants them back.
+      if (isH2) serveH2(socket, head);
       else {
+        socket.pause();
+        socket.unshift(head);
         h1.emit("connection", socket);
         socket.resume();
       }
@@ -90,8 +93,8 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
         close: () =>
           new Promise<void>((done) => {
             tcp.close(() => done());
+            for (const c of h2Conns) c.close();
             for (const s of sockets) s.destroy();
-            h2.close();
             h1.close();
           }),
       });

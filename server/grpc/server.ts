@@ -1,5 +1,5 @@
 /**
- * A thin gRPC server over `node:http2` streams.
+ * A thin gRPC server over our HTTP/2 streams (server/h2/).
  *
  * Measured on this stack, a hand-written framing layer serves ~1.1× etcd's request
  * rate where @connectrpc/connect-node serves ~0.3× (its compatibility request path
@@ -7,18 +7,19 @@
  * server-streaming and bidi calls, trailers-only errors, `grpc-timeout` deadlines and
  * write backpressure. Protocol reference: grpc/doc/PROTOCOL-HTTP2.md.
  */
-import type * as http2 from "node:http2";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
 import { encodeFrame, FrameDecoder, frameErrorMessage } from "../../api/grpc-frame.ts";
+import { encodeHeaderBlock, type RequestHeaders } from "../h2/headers.ts";
+import type { H2Stream } from "../h2/stream.ts";
 import { encodeGrpcMessage } from "./status.ts";
 import { AsyncQueue } from "./queue.ts";
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
   readonly path: string;
-  readonly headers: http2.IncomingHttpHeaders;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Aborted when the client cancels, the connection drops or the deadline passes. */
   readonly signal: AbortSignal;
   /** CN of the client's verified TLS certificate, null without one (--client-cert-auth). */
@@ -82,7 +83,7 @@ export interface GrpcServerOptions {
   /** Largest accepted request message; larger gets grpc-go's ResourceExhausted text. */
   maxRecvMessageBytes: number;
   /** Called for HTTP/2 requests that are not gRPC (e.g. the JSON gateway over h2). */
-  onOtherRequest?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  onOtherRequest?: (stream: H2Stream, headers: RequestHeaders) => void;
   /** Runs before every unary and server-streaming handler, whoever calls it. */
   guard?: CallGuard;
   /** Called once per finished call (metrics): its path, kind, status code and duration. */
@@ -110,8 +111,11 @@ export interface MethodInfo {
 }
 
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
-/** grpc-go sends no `date` header; leaving it out also spares formatting one per response. */
-const UNARY_RESPONSE = { waitForTrailers: true, sendDate: false } as const;
+// The same on every response: encoded once (our HPACK output never uses the dynamic table).
+// grpc-go sends no `date` header, nor do we.
+const GRPC_HEADERS_BLOCK = encodeHeaderBlock(GRPC_HEADERS);
+const OK_TRAILERS_BLOCK = encodeHeaderBlock({ "grpc-status": "0" });
+const OK_TRAILERS_ONLY_BLOCK = encodeHeaderBlock({ ...GRPC_HEADERS, "grpc-status": "0" });
 
 /** Routes gRPC calls on an HTTP/2 server to service handlers. */
 export class GrpcServer {
@@ -142,9 +146,9 @@ export class GrpcServer {
     }
   }
 
-  /** Attach to an http2 server's (or session's) 'stream' event. */
-  readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
-    stream.on("error", ignore);
+  /** Serves one HTTP/2 request stream (server/listen.ts hands every one here). */
+  readonly onStream = (stream: H2Stream): void => {
+    const headers = stream.headers;
     const ct = headers["content-type"];
     if (typeof ct !== "string" || !ct.startsWith("application/grpc")) {
       if (this.#opts.onOtherRequest) return this.#opts.onOtherRequest(stream, headers);
@@ -155,7 +159,6 @@ export class GrpcServer {
     const route = this.#routes.get(path);
     if (route === undefined) {
       respondTrailersOnly(stream, this.#unknown(path));
-      stream.resume();
       return;
     }
     const call = new Call(stream, headers, path, route, this.#opts.maxRecvMessageBytes);
@@ -235,8 +238,6 @@ export class GrpcServer {
   }
 }
 
-function ignore(): void {}
-
 // The guard wraps the route's handler, so every way of calling it (gRPC, the gateway) is checked.
 function guarded(path: string, kind: string, handler: Route["handler"], guard?: CallGuard): Route["handler"] {
   if (guard === undefined || kind === "bidi_streaming") return handler;
@@ -247,21 +248,26 @@ function guarded(path: string, kind: string, handler: Route["handler"], guard?: 
   };
 }
 
-function respondTrailersOnly(stream: http2.ServerHttp2Stream, err: EtcdError): void {
-  if (stream.destroyed || stream.closed) return;
+function respondTrailersOnly(stream: H2Stream, err: EtcdError): void {
+  if (stream.closed) return;
   if (stream.headersSent) {
     stream.close();
     return;
   }
-  stream.respond({
-    ...GRPC_HEADERS,
+  stream.respond(errorBlock(err, GRPC_HEADERS), { endStream: true });
+}
+
+/** Trailers (or, after `head`, a trailers-only response) carrying `err`. */
+function errorBlock(err: EtcdError, head?: typeof GRPC_HEADERS): Uint8Array {
+  return encodeHeaderBlock({
+    ...head,
     "grpc-status": String(err.code),
     "grpc-message": encodeGrpcMessage(err.message),
-  }, { endStream: true });
+  });
 }
 
 /** grpc-timeout: an integer of at most 8 digits and a unit (H M S m u n). */
-function parseTimeoutMs(v: string | string[] | undefined): number | null {
+function parseTimeoutMs(v: string | undefined): number | null {
   if (typeof v !== "string" || v.length < 2) return null;
   const n = Number(v.slice(0, -1));
   if (!Number.isFinite(n)) return null;
@@ -285,8 +291,8 @@ function parseTimeoutMs(v: string | string[] | undefined): number | null {
 
 /** One gRPC call on one HTTP/2 stream: owns its framing, deadline and ending. */
 class Call<I, O> implements StreamSink<O>, CallContext {
-  readonly #stream: http2.ServerHttp2Stream;
-  readonly headers: http2.IncomingHttpHeaders;
+  readonly #stream: H2Stream;
+  readonly headers: RequestHeaders;
   readonly path: string;
   readonly #route: Route;
   readonly #decoder: FrameDecoder;
@@ -295,14 +301,13 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
-  #trailers: http2.OutgoingHttpHeaders | null = null;
   onHandled: ((call: HandledCall) => void) | undefined;
   admit: GrpcServerOptions["admit"];
   readonly #startedMs = performance.now();
 
   constructor(
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
+    stream: H2Stream,
+    headers: RequestHeaders,
     path: string,
     route: Route,
     maxRecv: number,
@@ -323,11 +328,11 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   }
 
   get closed(): boolean {
-    return this.#finished || this.#stream.destroyed || this.#stream.closed;
+    return this.#finished || this.#stream.closed;
   }
 
   get peerCommonName(): string | null {
-    return peerCommonName(this.#stream.session?.socket);
+    return peerCommonName(this.#stream.socket);
   }
 
   start(): void {
@@ -347,10 +352,8 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     });
     const unary = this.#route.kind === "unary";
     const refused = unary ? null : this.admit?.(this.path, undefined) ?? null;
-    if (refused !== null) {
-      this.#fail(refused);
-      stream.resume();
-    } else if (unary || this.#route.kind === "server_streaming") this.#readOne();
+    if (refused !== null) this.#fail(refused);
+    else if (unary || this.#route.kind === "server_streaming") this.#readOne();
     else this.#readMany();
   }
 
@@ -442,10 +445,9 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     this.#reportHandled(0);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
-    if (stream.destroyed || stream.closed) return;
-    stream.respond(GRPC_HEADERS, UNARY_RESPONSE);
-    stream.once("wantTrailers", sendOkTrailers);
-    stream.end(bytes);
+    if (stream.closed) return;
+    stream.respond(GRPC_HEADERS_BLOCK);
+    stream.end(bytes, OK_TRAILERS_BLOCK);
   }
 
   #runStreaming(p: Promise<EtcdError | void>): void {
@@ -462,10 +464,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   sendFrames(frames: Uint8Array): boolean {
     if (this.closed) return false;
     const stream = this.#stream;
-    if (!stream.headersSent) {
-      stream.respond(GRPC_HEADERS, { waitForTrailers: true });
-      stream.once("wantTrailers", () => stream.sendTrailers(this.#trailers ?? { "grpc-status": "0" }));
-    }
+    if (!stream.headersSent) stream.respond(GRPC_HEADERS_BLOCK);
     return stream.write(frames);
   }
 
@@ -488,13 +487,9 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     this.#reportHandled(0);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stream = this.#stream;
-    if (stream.destroyed || stream.closed) return;
-    if (!stream.headersSent) {
-      stream.respond({ ...GRPC_HEADERS, "grpc-status": "0" }, { endStream: true });
-      return;
-    }
-    this.#trailers = { "grpc-status": "0" };
-    stream.end();
+    if (stream.closed) return;
+    if (!stream.headersSent) stream.respond(OK_TRAILERS_ONLY_BLOCK, { endStream: true });
+    else stream.end(undefined, OK_TRAILERS_BLOCK);
   }
 
   #fail(err: EtcdError): void {
@@ -505,13 +500,9 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     this.#closed = true;
     if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
     const stream = this.#stream;
-    if (stream.destroyed || stream.closed) return;
-    if (!stream.headersSent) {
-      respondTrailersOnly(stream, err);
-      return;
-    }
-    this.#trailers = { "grpc-status": String(err.code), "grpc-message": encodeGrpcMessage(err.message) };
-    stream.end();
+    if (stream.closed) return;
+    if (!stream.headersSent) respondTrailersOnly(stream, err);
+    else stream.end(undefined, errorBlock(err));
   }
 
   #reportHandled(code: number): void {
@@ -535,8 +526,4 @@ export function peerCommonName(socket: unknown): string | null {
   if (!tls?.authorized || typeof tls.getPeerCertificate !== "function") return null;
   const cn = tls.getPeerCertificate()?.subject?.CN;
   return typeof cn === "string" && cn !== "" ? cn : null;
-}
-
-function sendOkTrailers(this: http2.ServerHttp2Stream): void {
-  this.sendTrailers({ "grpc-status": "0" });
 }

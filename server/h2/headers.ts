@@ -1,0 +1,64 @@
+/**
+ * Header blocks both ways: decoded request fields → a plain object (what handlers read),
+ * and response headers → an HPACK block. Responses never use the dynamic table
+ * (lib/hpack.ts's encoder), so a block can be encoded once and sent on every stream:
+ * the gRPC layer pre-encodes its constant headers and trailers.
+ */
+import { encodeHeaders, type HeaderField } from "../../lib/hpack.ts";
+
+/** Request headers by lower-case name; repeated fields are joined with ", ". */
+export type RequestHeaders = Record<string, string>;
+
+/** Response headers as handlers give them (`:status` may be a number). */
+export type OutgoingHeaders = Readonly<Record<string, string | number | readonly string[] | undefined>>;
+
+/** Why a request's header block is refused (a stream error, RST_STREAM PROTOCOL_ERROR). */
+export interface MalformedHeaders {
+  readonly malformed: string;
+}
+
+/** The request headers of a decoded block, checked as RFC 9113 §8.3 asks of a server. */
+export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders | MalformedHeaders {
+  const out: RequestHeaders = {};
+  let regular = false;
+  for (const [name, value] of fields) {
+    if (name === "" || name === "__proto__" || name !== name.toLowerCase()) {
+      return { malformed: `invalid header name ${JSON.stringify(name)}` };
+    }
+    if (name[0] === ":") {
+      if (regular) return { malformed: `pseudo-header ${name} after regular headers` };
+      if (out[name] !== undefined) return { malformed: `duplicate pseudo-header ${name}` };
+      out[name] = value;
+      continue;
+    }
+    regular = true;
+    if (name === "connection") return { malformed: "connection-specific header" };
+    const had = out[name];
+    out[name] = had === undefined ? value : `${had}, ${value}`;
+  }
+  if (out[":method"] === undefined || out[":path"] === undefined) {
+    return { malformed: "missing :method or :path" };
+  }
+  return out;
+}
+
+/** HTTP/1.1 hop-by-hop headers HTTP/2 forbids (RFC 9113 §8.2.2): dropped from responses. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+
+/**
+ * An HPACK block for `headers`: pseudo-headers first, array values as repeated fields,
+ * hop-by-hop headers (an HTTP/1.1 app may set them) left out.
+ */
+export function encodeHeaderBlock(headers: OutgoingHeaders): Uint8Array {
+  const pseudo: HeaderField[] = [];
+  const regular: HeaderField[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const n = name.toLowerCase();
+    if (HOP_BY_HOP.has(n)) continue;
+    const to = n[0] === ":" ? pseudo : regular;
+    if (Array.isArray(value)) { for (const v of value) to.push([n, String(v)]); }
+    else to.push([n, String(value)]);
+  }
+  return encodeHeaders([...pseudo, ...regular]);
+}

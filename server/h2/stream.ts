@@ -1,0 +1,164 @@
+/**
+ * One server-side HTTP/2 stream: the request headers, the request body as 'data' and 'end'
+ * events, and the response (headers, data, trailers). It keeps the names and events of the
+ * node:http2 stream the gRPC layer and the JSON gateway were written against (respond,
+ * write, end, 'data' | 'end' | 'close' | 'drain'), and adds pre-encoded header blocks and
+ * `end(data, trailers)` so that a whole gRPC response is one call and one socket write.
+ * The connection (server/h2/connection.ts) owns the framing and the flow-control windows.
+ */
+import { EventEmitter } from "node:events";
+import { ErrorCode } from "./frame.ts";
+import { encodeHeaderBlock, type OutgoingHeaders, type RequestHeaders } from "./headers.ts";
+
+/** What a stream needs from its connection. */
+export interface StreamOwner {
+  /** Queues a HEADERS frame (and CONTINUATIONs) with `block`. */
+  sendHeaders(stream: H2Stream, block: Uint8Array, endStream: boolean): void;
+  /** Sends what the windows allow of the stream's pending data, then its end once all is out. */
+  sendPending(stream: H2Stream): void;
+  /** Ends the stream with RST_STREAM. */
+  reset(stream: H2Stream, code: number): void;
+  /** True while the socket's own buffer is over its high-water mark. */
+  readonly writeBlocked: boolean;
+  readonly socket: unknown;
+}
+
+/** Bytes a stream may hold back (flow control) before `write` asks the writer to wait. */
+const HIGH_WATER = 64 * 1024;
+
+const encoder = new TextEncoder();
+
+export class H2Stream extends EventEmitter {
+  readonly id: number;
+  readonly headers: RequestHeaders;
+  readonly #owner: StreamOwner;
+
+  // The connection's bookkeeping, public to it (this module and the connection are one unit).
+  /** What the peer lets us send on this stream. */
+  sendWindow: number;
+  /** What we still let the peer send, and what it sent since we last raised the window. */
+  recvWindow: number;
+  recvUnacked = 0;
+  /** Response bytes waiting for window. */
+  readonly pending: Uint8Array[] = [];
+  pendingBytes = 0;
+  /** Set by `end`: the trailers (null: END_STREAM on the last DATA) to send after `pending`. */
+  ending: { readonly trailers: Uint8Array | null } | null = null;
+  remoteEnded = false;
+  /** Our END_STREAM was framed. */
+  localEnded = false;
+  #headersSent = false;
+  #closed = false;
+  #needDrain = false;
+  /** RST_STREAM code that closed the stream, null while open or when it finished normally. */
+  rstCode: number | null = null;
+
+  constructor(
+    owner: StreamOwner,
+    init: { id: number; headers: RequestHeaders; sendWindow: number; recvWindow: number },
+  ) {
+    super();
+    this.#owner = owner;
+    this.id = init.id;
+    this.headers = init.headers;
+    this.sendWindow = init.sendWindow;
+    this.recvWindow = init.recvWindow;
+  }
+
+  get headersSent(): boolean {
+    return this.#headersSent;
+  }
+
+  /** True once the stream is finished or reset: nothing more can be sent. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get destroyed(): boolean {
+    return this.#closed;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.#needDrain;
+  }
+
+  /** The connection's socket (a TLSSocket for https: the peer certificate). */
+  get socket(): unknown {
+    return this.#owner.socket;
+  }
+
+  /** Sends the response headers: an object, or a block from `encodeHeaderBlock`. */
+  respond(headers: OutgoingHeaders | Uint8Array, opts?: { readonly endStream?: boolean }): void {
+    if (this.#closed || this.#headersSent) return;
+    this.#headersSent = true;
+    const block = headers instanceof Uint8Array ? headers : encodeHeaderBlock(headers);
+    const end = opts?.endStream === true;
+    if (end) {
+      this.ending = { trailers: null };
+      this.localEnded = true;
+    }
+    this.#owner.sendHeaders(this, block, end);
+  }
+
+  /** Queues response bytes; false means wait for 'drain' before writing more. */
+  write(chunk: Uint8Array | string): boolean {
+    if (this.#closed || this.ending !== null) return false;
+    if (!this.#headersSent) this.respond({ ":status": 200 });
+    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+    if (bytes.length > 0) {
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+      this.#owner.sendPending(this);
+    }
+    if (this.pendingBytes > HIGH_WATER || this.#owner.writeBlocked) this.#needDrain = true;
+    return !this.#needDrain;
+  }
+
+  /** Ends the response after `chunk`, with `trailers` (an object or a pre-encoded block) if given. */
+  end(chunk?: Uint8Array | string, trailers?: OutgoingHeaders | Uint8Array): void {
+    if (this.#closed || this.ending !== null) return;
+    if (!this.#headersSent) this.respond({ ":status": 200 });
+    if (chunk !== undefined) {
+      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+      if (bytes.length > 0) {
+        this.pending.push(bytes);
+        this.pendingBytes += bytes.length;
+      }
+    }
+    const block = trailers === undefined
+      ? null
+      : trailers instanceof Uint8Array
+      ? trailers
+      : encodeHeaderBlock(trailers);
+    this.ending = { trailers: block };
+    this.#owner.sendPending(this);
+  }
+
+  /** Resets the stream (RST_STREAM, CANCEL unless told). */
+  close(code: number = ErrorCode.CANCEL): void {
+    if (!this.#closed) this.#owner.reset(this, code);
+  }
+
+  /** node:http2 compatibility: our streams always flow. */
+  resume(): this {
+    return this;
+  }
+
+  /** Called by the connection once the stream is done; emits 'close' once. */
+  markClosed(rstCode: number | null): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.rstCode = rstCode;
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.emit("close");
+  }
+
+  /** Called by the connection when window or socket room opened up. */
+  maybeDrain(): void {
+    if (!this.#needDrain || this.#closed) return;
+    if (this.pendingBytes > HIGH_WATER || this.#owner.writeBlocked) return;
+    this.#needDrain = false;
+    this.emit("drain");
+  }
+}

@@ -41,7 +41,7 @@ import {
   u32,
   WINDOW_UPDATE,
 } from "./frame.ts";
-import { requestHeaders } from "./headers.ts";
+import { MalformedHeaders, requestHeaders } from "./headers.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
 
 /** The socket side a connection needs: a net.Socket or tls.TLSSocket. */
@@ -329,13 +329,13 @@ export class H2Connection implements StreamOwner {
       return null;
     }
     const headers = requestHeaders(fields);
-    if ("malformed" in headers) {
+    if (headers instanceof MalformedHeaders) {
       this.#queueReset(id, ErrorCode.PROTOCOL_ERROR);
       return null;
     }
     const s = new H2Stream(this, {
       id,
-      headers: headers as Record<string, string>,
+      headers,
       sendWindow: this.#peerInitialWindow,
       recvWindow: STREAM_WINDOW,
     });
@@ -502,10 +502,11 @@ export class H2Connection implements StreamOwner {
   }
 
   #queue(bytes: Uint8Array): void {
+    if (this.#closed) return;
     this.#out.push(bytes);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(this.#flush);
+      queueMicrotask(this.#flush);
     }
   }
 

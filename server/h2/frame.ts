@@ -125,11 +125,13 @@ export function goawayPayload(lastStreamId: number, err: ConnectionError): Buffe
  */
 export class FrameReader {
   #buf: Buffer | null = null;
-  #prefaceLeft = CLIENT_PREFACE.length;
+  #prefaceLeft: number;
   readonly #maxFrameSize: number;
 
-  constructor(maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
-    this.#maxFrameSize = maxFrameSize;
+  /** `preface: false` reads a server's bytes (tests' raw clients): frames from the first byte. */
+  constructor(opts: { readonly maxFrameSize?: number; readonly preface?: boolean } = {}) {
+    this.#maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#prefaceLeft = opts.preface === false ? 0 : CLIENT_PREFACE.length;
   }
 
   /** Feeds bytes; calls `onFrame` for each complete frame. An error ends the connection. */

@@ -13,31 +13,41 @@ export type RequestHeaders = Record<string, string>;
 export type OutgoingHeaders = Readonly<Record<string, string | number | readonly string[] | undefined>>;
 
 /** Why a request's header block is refused (a stream error, RST_STREAM PROTOCOL_ERROR). */
-export interface MalformedHeaders {
-  readonly malformed: string;
+export class MalformedHeaders {
+  constructor(readonly reason: string) {}
 }
+
+/**
+ * The largest header list we take, counted as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+ * (name + value + 32 per field): grpc-go's server default. A small block can reference a
+ * large table entry many times, so the decoded size is what must be bounded.
+ */
+export const MAX_HEADER_LIST_SIZE = 16 << 20;
 
 /** The request headers of a decoded block, checked as RFC 9113 §8.3 asks of a server. */
 export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders | MalformedHeaders {
   const out: RequestHeaders = {};
   let regular = false;
+  let size = 0;
   for (const [name, value] of fields) {
+    size += name.length + value.length + 32;
+    if (size > MAX_HEADER_LIST_SIZE) return new MalformedHeaders("header list too large");
     if (name === "" || name === "__proto__" || name !== name.toLowerCase()) {
-      return { malformed: `invalid header name ${JSON.stringify(name)}` };
+      return new MalformedHeaders(`invalid header name ${JSON.stringify(name)}`);
     }
     if (name[0] === ":") {
-      if (regular) return { malformed: `pseudo-header ${name} after regular headers` };
-      if (out[name] !== undefined) return { malformed: `duplicate pseudo-header ${name}` };
+      if (regular) return new MalformedHeaders(`pseudo-header ${name} after regular headers`);
+      if (out[name] !== undefined) return new MalformedHeaders(`duplicate pseudo-header ${name}`);
       out[name] = value;
       continue;
     }
     regular = true;
-    if (name === "connection") return { malformed: "connection-specific header" };
+    if (name === "connection") return new MalformedHeaders("connection-specific header");
     const had = out[name];
     out[name] = had === undefined ? value : `${had}, ${value}`;
   }
   if (out[":method"] === undefined || out[":path"] === undefined) {
-    return { malformed: "missing :method or :path" };
+    return new MalformedHeaders("missing :method or :path");
   }
   return out;
 }

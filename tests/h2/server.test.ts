@@ -1,0 +1,83 @@
+/**
+ * The real binary's client port over our HTTP/2 layer: a watch of large values to a client
+ * that grants a tiny flow-control window completes, and a client sending garbage gets
+ * GOAWAY while everyone else keeps being served.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import * as http2 from "node:http2";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { encodeFrame, FrameDecoder } from "../../api/grpc-frame.ts";
+import { Client } from "../../client/mod.ts";
+import { KV, WatchRequestSchema, WatchResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { ErrorCode, GOAWAY } from "../../server/h2/frame.ts";
+import { cleanup, etcdctl, haveRealEtcd, type ServerProcess, startServer, waitFor } from "../harness.ts";
+import { RawClient, u32At } from "./raw_client.ts";
+
+let server: ServerProcess;
+let client: Client;
+beforeAll(async () => {
+  server = await startServer("etcdts");
+  client = new Client({ endpoints: [server.endpoint] });
+});
+afterAll(async () => {
+  client.close();
+  await cleanup();
+});
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+test("a watch of large values completes to a client with a 16 KiB window", async () => {
+  const kv = client.service(KV);
+  const values = [700_000, 900_000, 1_200_000].map((n, i) => new Uint8Array(n).fill(65 + i));
+  for (const [i, v] of values.entries()) await kv.put({ key: enc(`big/${i}`), value: v });
+  const session = http2.connect(`http://${server.endpoint}`, { settings: { initialWindowSize: 16384 } });
+  session.on("error", () => {});
+  try {
+    const req = session.request({
+      ":method": "POST",
+      ":path": "/etcdserverpb.Watch/Watch",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const watch = create(WatchRequestSchema, {
+      requestUnion: {
+        case: "createRequest",
+        value: { key: enc("big/"), rangeEnd: enc("big0"), startRevision: 1n },
+      },
+    });
+    req.write(encodeFrame(toBinary(WatchRequestSchema, watch)));
+    const decoder = new FrameDecoder();
+    const sizes: number[] = [];
+    req.on("data", (chunk: Buffer) => {
+      const msgs = decoder.push(chunk);
+      if (!Array.isArray(msgs)) throw new Error("bad frame");
+      for (const m of msgs) {
+        for (const ev of fromBinary(WatchResponseSchema, m).events) sizes.push(ev.kv?.value.length ?? -1);
+      }
+    });
+    await waitFor("all three events", () => sizes.length >= 3, { timeoutMs: 30_000 });
+    expect(sizes).toEqual(values.map((v) => v.length));
+    req.close();
+  } finally {
+    session.close();
+  }
+}, 60_000);
+
+test("garbage after the preface gets GOAWAY and the server keeps serving", async () => {
+  const port = Number(server.endpoint.split(":")[1]);
+  const bad = await RawClient.connect(port);
+  try {
+    bad.write(enc("\x00\x00\x08\x06\x00\x00\x00\x00\x05garbage!garbage!"));
+    const g = await bad.waitFrame("GOAWAY", (f) => f.type === GOAWAY);
+    expect(u32At(g.payload, 4)).toBe(ErrorCode.PROTOCOL_ERROR);
+    await waitFor("connection closed", () => bad.closed);
+  } finally {
+    bad.close();
+  }
+  await client.service(KV).put({ key: enc("after"), value: enc("garbage") });
+  const r = await client.service(KV).range({ key: enc("after") });
+  expect(new TextDecoder().decode(r.kvs[0].value)).toBe("garbage");
+  if (haveRealEtcd()) {
+    expect((await etcdctl(server.endpoint, ["get", "after", "--print-value-only"])).stdout).toBe("garbage\n");
+  }
+});

@@ -211,7 +211,7 @@ export class HpackDecoder {
 
   #insert(field: HeaderField): void {
     // RFC 7541 §4.1: an entry's size is its name and value octets plus 32.
-    const size = textEncoder.encode(field[0]).length + textEncoder.encode(field[1]).length + 32;
+    const size = utf8Length(field[0]) + utf8Length(field[1]) + 32;
     this.#evict(size);
     if (size <= this.#maxSize) {
       this.#dynamic.unshift({ field, size });
@@ -225,6 +225,14 @@ export class HpackDecoder {
       this.#size -= this.#dynamic.pop()!.size;
     }
   }
+}
+
+/** A string's UTF-8 length; header values are nearly always ASCII, which needs no encoding. */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x80) return textEncoder.encode(s).length;
+  }
+  return s.length;
 }
 
 function readInt(r: { buf: Uint8Array; pos: number }, prefixBits: number): number {

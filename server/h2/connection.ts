@@ -387,25 +387,29 @@ export class H2Connection implements StreamOwner {
       return null;
     }
     const ends = (f.flags & FLAG_END_STREAM) !== 0;
-    if (!ends) {
-      s.recvUnacked += counted;
-      if (s.recvUnacked >= STREAM_WINDOW / 2) {
-        this.#queue(
-          encodeFrame({ type: WINDOW_UPDATE, flags: 0, streamId: s.id, payload: u32(s.recvUnacked) }),
-        );
-        s.recvWindow += s.recvUnacked;
-        s.recvUnacked = 0;
-      }
-    }
-    if (p.length > 0) s.emit("data", p);
+    if (ends) s.remoteEnded = true; // no window to give back any more
+    if (p.length > 0) s.deliver(p, counted);
+    else this.consumed(s, counted);
     if (ends && !s.closed) this.#remoteEnd(s);
     return null;
   }
 
   #remoteEnd(s: H2Stream): void {
     s.remoteEnded = true;
-    s.emit("end");
+    s.deliverEnd();
     if (s.localEnded) this.#closeStream(s, null);
+  }
+
+  consumed(s: H2Stream, counted: number): void {
+    if (s.remoteEnded || s.closed || counted === 0) return;
+    s.recvUnacked += counted;
+    if (s.recvUnacked >= STREAM_WINDOW / 2) {
+      this.#queue(
+        encodeFrame({ type: WINDOW_UPDATE, flags: 0, streamId: s.id, payload: u32(s.recvUnacked) }),
+      );
+      s.recvWindow += s.recvUnacked;
+      s.recvUnacked = 0;
+    }
   }
 
   // ---- writing (StreamOwner) ----

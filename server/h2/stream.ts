@@ -18,6 +18,8 @@ export interface StreamOwner {
   sendPending(stream: H2Stream): void;
   /** Ends the stream with RST_STREAM. */
   reset(stream: H2Stream, code: number): void;
+  /** Request bytes were handed to a listener: the peer may send that much more. */
+  consumed(stream: H2Stream, counted: number): void;
   /** True while the socket's own buffer is over its high-water mark. */
   readonly writeBlocked: boolean;
   readonly socket: unknown;
@@ -52,6 +54,13 @@ export class H2Stream extends EventEmitter {
   #needDrain = false;
   /** RST_STREAM code that closed the stream, null while open or when it finished normally. */
   rstCode: number | null = null;
+  /**
+   * Request bytes (and their flow-control cost) held until someone listens, as a paused
+   * node stream holds them: a handler may attach its listeners after an await. The peer
+   * gets window back only for bytes delivered, so what is held stays under one window.
+   */
+  #inbox: { chunk: Uint8Array; counted: number }[] | null = null;
+  #endHeld = false;
 
   constructor(
     owner: StreamOwner,
@@ -144,6 +153,51 @@ export class H2Stream extends EventEmitter {
     return this;
   }
 
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if ((event === "data" || event === "end") && (this.#inbox !== null || this.#endHeld)) {
+      queueMicrotask(() => this.#release());
+    }
+    return this;
+  }
+
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, onceWrap(this, event, listener));
+  }
+
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
+  /** Called by the connection with request body bytes; `counted` is their flow-control cost. */
+  deliver(chunk: Uint8Array, counted: number): void {
+    if (this.#inbox === null && this.listenerCount("data") > 0) {
+      this.emit("data", chunk);
+      this.#owner.consumed(this, counted);
+    } else (this.#inbox ??= []).push({ chunk, counted });
+  }
+
+  /** Called by the connection when the request body is complete. */
+  deliverEnd(): void {
+    if (this.#inbox === null && (this.listenerCount("data") > 0 || this.listenerCount("end") > 0)) {
+      this.emit("end");
+    } else this.#endHeld = true;
+  }
+
+  #release(): void {
+    if (this.#closed && this.#inbox === null && !this.#endHeld) return;
+    const inbox = this.#inbox ?? [];
+    this.#inbox = null;
+    for (const { chunk, counted } of inbox) {
+      this.emit("data", chunk);
+      this.#owner.consumed(this, counted);
+    }
+    if (this.#endHeld) {
+      this.#endHeld = false;
+      this.emit("end");
+    }
+  }
+
   /** Called by the connection once the stream is done; emits 'close' once. */
   markClosed(rstCode: number | null): void {
     if (this.#closed) return;
@@ -161,4 +215,16 @@ export class H2Stream extends EventEmitter {
     this.#needDrain = false;
     this.emit("drain");
   }
+}
+
+// deno-lint-ignore no-explicit-any
+function onceWrap(em: EventEmitter, event: string | symbol, listener: (...args: any[]) => void) {
+  // deno-lint-ignore no-explicit-any
+  const wrapped = (...args: any[]) => {
+    em.off(event, wrapped);
+    listener(...args);
+  };
+  // Lets `off(event, listener)` find it, as node's once does.
+  (wrapped as { listener?: unknown }).listener = listener;
+  return wrapped;
 }

@@ -1,6 +1,7 @@
 /**
- * The HTTP/1.1 face of the client port (hono): etcd's /health and /version now; the
- * JSON gateway, metrics and console join here later.
+ * The HTTP face of the client port (hono), over HTTP/1.1 and HTTP/2 alike: etcd's
+ * /health and /version, CORS and preflights, the 404 fallback; `extend` adds the JSON
+ * gateway, probes, metrics and console.
  */
 import { Hono } from "hono";
 import { CLUSTER_VERSION, SERVER_VERSION } from "./version.ts";
@@ -18,7 +19,9 @@ export interface HttpDeps {
 export function httpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   app.use("*", async (c, next) => {
-    await next();
+    // etcd's access controller answers every preflight itself, whatever the path.
+    if (c.req.method !== "OPTIONS") await next();
+    else c.res = new Response(null, { status: 200 });
     c.header("Access-Control-Allow-Origin", "*");
     c.header("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE");
     c.header("Access-Control-Allow-Headers", "accept, content-type, authorization");
@@ -36,8 +39,10 @@ export function httpApp(deps: HttpDeps): Hono {
   });
   app.get("/version", (c) => c.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
   deps.extend?.(app);
+  // Go's http.NotFound, /v3alpha/ included: etcd 3.4 no longer serves that prefix.
   app.notFound((c) => {
     c.header("Content-Type", "text/plain; charset=utf-8");
+    c.header("X-Content-Type-Options", "nosniff");
     return c.body("404 page not found\n", 404);
   });
   return app;

@@ -30,25 +30,34 @@ export async function streamLines(
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 10_000);
   const r = await fetch(url, { method: "POST", body: JSON.stringify(body), signal: ac.signal });
+  try {
+    return { status: r.status, lines: await readLines(r.body as ReadableStream<Uint8Array>, n) };
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+}
+
+/** The first `n` lines of a byte stream (fewer, the last one unfinished, if it ends first). */
+export async function readLines(stream: ReadableStream<Uint8Array>, n: number): Promise<string[]> {
   const lines: string[] = [];
   let buf = "";
   const dec = new TextDecoder();
   try {
-    for await (const chunk of r.body as ReadableStream<Uint8Array>) {
+    for await (const chunk of stream) {
       buf += dec.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0 && lines.length < n) {
         lines.push(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
       }
-      if (lines.length >= n) break;
+      if (lines.length >= n) return lines;
     }
-  } finally {
-    clearTimeout(timer);
-    ac.abort();
+  } catch {
+    // aborted: what arrived is the answer
   }
-  if (lines.length < n && buf !== "") lines.push(buf);
-  return { status: r.status, lines };
+  if (buf !== "") lines.push(buf);
+  return lines;
 }
 
 /**

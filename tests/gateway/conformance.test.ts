@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cleanup, CONFORMANCE_TARGETS, type ServerProcess, startServer } from "../harness.ts";
-import { type Answer, b64, normalise, post, streamLines } from "./http.ts";
+import { type Answer, b64, normalise, post, sameTranscripts, streamLines, type Transcripts } from "./http.ts";
 
 const targets = CONFORMANCE_TARGETS;
 /** Per target: step name → normalised answer. */
-const transcripts = new Map<string, Map<string, string>>();
+const transcripts: Transcripts = new Map();
 
 for (const kind of targets) {
   describe(`JSON gateway against ${kind}`, () => {
@@ -236,13 +236,4 @@ for (const kind of targets) {
   });
 }
 
-if (targets.length === 2) {
-  describe("etcdts and etcd answer the same", () => {
-    test("every recorded step, byte for byte (IDs normalised)", () => {
-      const ours = transcripts.get("etcdts")!;
-      const theirs = transcripts.get("etcd")!;
-      expect([...ours.keys()]).toEqual([...theirs.keys()]);
-      for (const [name, answer] of theirs) expect(`${name}: ${ours.get(name)}`).toBe(`${name}: ${answer}`);
-    });
-  });
-}
+sameTranscripts("etcdts and etcd answer every recorded step byte for byte (IDs normalised)", transcripts);

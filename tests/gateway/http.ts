@@ -1,4 +1,8 @@
-/** Small HTTP helpers for the gateway tests: POST JSON, read NDJSON streams, normalise ids. */
+/**
+ * Small helpers for the gateway tests: POST JSON, read NDJSON streams, normalise ids, and
+ * the cross-check of transcripts recorded against etcdts and the real etcd.
+ */
+import { expect, test } from "bun:test";
 
 /** A response as the tests compare it. */
 export interface Answer {
@@ -75,4 +79,18 @@ export function normalise(json: string, ids: { member: string; cluster: string }
 /** base64 of a UTF-8 string, as the gateway's bytes fields want. */
 export function b64(s: string): string {
   return Buffer.from(s).toString("base64");
+}
+
+/** Per target: step name → normalised answer. */
+export type Transcripts = Map<string, Map<string, string>>;
+
+/** When both servers ran: a test that every step answered the same on both. */
+export function sameTranscripts(title: string, transcripts: Transcripts): void {
+  if (transcripts.size !== 2) return;
+  test(title, () => {
+    const ours = transcripts.get("etcdts")!;
+    const theirs = transcripts.get("etcd")!;
+    expect([...ours.keys()]).toEqual([...theirs.keys()]);
+    for (const [name, answer] of theirs) expect(`${name}: ${ours.get(name)}`).toBe(`${name}: ${answer}`);
+  });
 }

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { cleanup, CONFORMANCE_TARGETS, haveRealEtcd, type ServerProcess, startServer } from "../harness.ts";
-import { b64, normalise, readLines } from "./http.ts";
+import { b64, normalise, readLines, sameTranscripts, type Transcripts } from "./http.ts";
 
 afterAll(cleanup);
 
@@ -136,7 +136,7 @@ function fieldLines(lines: readonly string[]): string[] {
 }
 
 /** Per target: step → normalised answer, compared across targets at the end. */
-const transcripts = new Map<string, Map<string, string>>();
+const transcripts: Transcripts = new Map();
 
 for (const kind of CONFORMANCE_TARGETS) {
   describe(`${kind} over TLS with ALPN h2 (curl --http2 -k, --auto-tls)`, () => {
@@ -185,11 +185,4 @@ for (const kind of CONFORMANCE_TARGETS) {
   });
 }
 
-if (CONFORMANCE_TARGETS.length === 2) {
-  test("over TLS h2, etcdts and etcd answer the same (status, headers, body)", () => {
-    const ours = transcripts.get("etcdts")!;
-    const theirs = transcripts.get("etcd")!;
-    expect([...ours.keys()]).toEqual([...theirs.keys()]);
-    for (const [name, answer] of theirs) expect(`${name}: ${ours.get(name)}`).toBe(`${name}: ${answer}`);
-  });
-}
+sameTranscripts("over TLS h2, etcdts and etcd answer the same (status, headers, body)", transcripts);

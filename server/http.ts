@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { CLUSTER_VERSION, SERVER_VERSION } from "./version.ts";
-import type { HealthQuery } from "./health.ts";
+import { type HealthQuery, httpError, methodNotAllowed } from "./health.ts";
 
 export interface HttpDeps {
   /** Null when healthy, else the reason (no leader, an alarm); `q` is /health's query. */
@@ -26,18 +26,23 @@ export function httpApp(deps: HttpDeps): Hono {
     c.header("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE");
     c.header("Access-Control-Allow-Headers", "accept, content-type, authorization");
   });
-  app.get("/health", async (c) => {
+  // etcd answers only GET here (HEAD too is 405); a failed check is an http.Error.
+  app.all("/health", async (c) => {
+    if (c.req.method !== "GET") return methodNotAllowed();
     const exclude = new Set(c.req.queries("exclude")?.filter((s) => s !== "") ?? []);
     const reason = await deps.unhealthyReason({
       serializable: c.req.query("serializable") === "true",
       exclude,
     });
     deps.onHealth?.(reason === null);
-    const body = reason === null ? { health: "true" } : { health: "false", reason };
+    if (reason !== null) return httpError(JSON.stringify({ health: "false", reason }), 503);
     c.header("Content-Type", "text/plain; charset=utf-8");
-    return c.body(JSON.stringify(body), reason === null ? 200 : 503);
+    return c.body(JSON.stringify({ health: "true" }), 200);
   });
-  app.get("/version", (c) => c.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+  app.all("/version", (c) => {
+    if (c.req.method !== "GET") return methodNotAllowed();
+    return c.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION });
+  });
   deps.extend?.(app);
   // Go's http.NotFound, /v3alpha/ included: etcd 3.4 no longer serves that prefix.
   app.notFound((c) => {

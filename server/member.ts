@@ -520,6 +520,14 @@ export class Member {
     // 0. A snapshot from the leader replaces the store first: once the log says the entries
     // before it are gone, the store must already hold them (etcd installs the db first too).
     if (rd.snapshot !== null) this.#installSnapshot(rd.snapshot);
+    // A leader's messages may leave before its own entries are durable, as etcd's do: the
+    // followers' fsyncs overlap the leader's instead of following it. Nothing observable gets
+    // ahead of the leader's disk: acks arriving meanwhile only take effect in the next Ready,
+    // which this loop asks for after the sync below. Term and vote must still be durable
+    // first: a Ready that also changed them (a candidate that won in the same batch) carries
+    // vote requests, so it is sent after persisting.
+    const sendFirst = rd.messages.length > 0 && this.isLeader && this.#termVoteDurable(rd);
+    if (sendFirst) this.#sendAll(rd.messages);
     // 1. Persist: nothing below may depend on entries or votes that are not durable.
     if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
       const hs: WalHardState | undefined = rd.hardState === null
@@ -535,13 +543,20 @@ export class Member {
       if (rd.entries.length > 0) this.#storage.append(rd.entries);
     }
     // 2. Only now tell peers.
-    if (rd.messages.length > 0) this.#sendAll(rd.messages);
+    if (rd.messages.length > 0 && !sendFirst) this.#sendAll(rd.messages);
     // 3. Apply what is committed, in order.
     if (rd.committedEntries.length > 0) {
       this.#apply(rd.committedEntries);
       this.#maybeSnapshot();
     }
     if (rd.readStates.length > 0) this.#serveReadStates(rd.readStates);
+  }
+
+  /** Whether `rd` leaves term and vote as they are already on disk. */
+  #termVoteDurable(rd: Ready): boolean {
+    if (rd.hardState === null) return true;
+    const durable = this.#storage.initialState().hardState;
+    return rd.hardState.term === durable.term && rd.hardState.vote === durable.vote;
   }
 
   /** Sends messages; a MsgSnap goes on its own path, carrying a fresh copy of the store. */

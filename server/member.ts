@@ -9,11 +9,7 @@
  * carrying the applied index, so a restart replays exactly the unapplied tail. A single
  * node is a cluster of one and goes through exactly the same path.
  */
-import { fromBinary } from "@bufbuild/protobuf";
-import {
-  type InternalRaftRequest,
-  InternalRaftRequestSchema,
-} from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import type { HardState as WalHardState, LogEntry, Wal } from "../wal/wal.ts";
 import type {
@@ -24,7 +20,7 @@ import type {
   MvccStore,
 } from "../store/mvcc.ts";
 import { confChangeFor, memberChangeOf } from "./conf-change.ts";
-import { encodeProposal, requestIdOf } from "./proposal_codec.ts";
+import { decodeProposal, encodeProposal, requestIdOf } from "./proposal_codec.ts";
 import { log } from "./log.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import * as fs from "node:fs";
@@ -667,7 +663,7 @@ export class Member {
           this.#waiters.delete(id!);
           request = waiter.request;
         } else {
-          request = fromBinary(InternalRaftRequestSchema, e.data);
+          request = decodeProposal(e.data);
         }
       }
       batch.push({ index: BigInt(e.index), term: BigInt(e.term), request });

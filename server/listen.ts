@@ -10,6 +10,7 @@ import * as tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import { H2Connection } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
+import { upgradeListener } from "./upgrade.ts";
 
 export interface ClientListenerOptions {
   readonly onStream: (stream: H2Stream) => void;
@@ -40,7 +41,9 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     h2Conns.add(conn);
     socket.on("close", () => h2Conns.delete(conn));
   };
-  const h1 = http.createServer(getRequestListener(opts.fetch));
+  const onRequest = getRequestListener(opts.fetch);
+  const h1 = http.createServer(onRequest);
+  h1.on("upgrade", upgradeListener(opts.fetch, onRequest)); // WebSocket gateway calls, h2c offers
   h1.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
     else socket.destroy();

@@ -1,14 +1,16 @@
 /**
  * The real binary's client port over our HTTP/2 layer: a watch of large values to a client
  * that grants a tiny flow-control window completes, and a client sending garbage gets
- * GOAWAY while everyone else keeps being served.
+ * GOAWAY while everyone else keeps being served, and a call's grpc-timeout ends it with
+ * DeadlineExceeded in trailers.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import * as http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeFrame, FrameDecoder } from "../../api/grpc-frame.ts";
 import { Client } from "../../client/mod.ts";
-import { KV, WatchRequestSchema, WatchResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV, Lease, WatchRequestSchema, WatchResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Lock, LockRequestSchema } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
 import { ErrorCode, GOAWAY } from "../../server/h2/frame.ts";
 import { cleanup, etcdctl, haveRealEtcd, type ServerProcess, startServer, waitFor } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";
@@ -79,5 +81,37 @@ test("garbage after the preface gets GOAWAY and the server keeps serving", async
   expect(new TextDecoder().decode(r.kvs[0].value)).toBe("garbage");
   if (haveRealEtcd()) {
     expect((await etcdctl(server.endpoint, ["get", "after", "--print-value-only"])).stdout).toBe("garbage\n");
+  }
+});
+
+test("grpc-timeout ends a call that cannot finish with DeadlineExceeded", async () => {
+  const a = await client.service(Lease).leaseGrant({ TTL: 60n });
+  const b = await client.service(Lease).leaseGrant({ TTL: 60n });
+  await client.service(Lock).lock({ name: enc("held"), lease: a.ID });
+  const session = http2.connect(`http://${server.endpoint}`);
+  session.on("error", () => {});
+  try {
+    const req = session.request({
+      ":method": "POST",
+      ":path": "/v3lockpb.Lock/Lock",
+      "content-type": "application/grpc",
+      "grpc-timeout": "300m",
+      te: "trailers",
+    });
+    req.end(
+      encodeFrame(toBinary(LockRequestSchema, create(LockRequestSchema, { name: enc("held"), lease: b.ID }))),
+    );
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      req.on("trailers", resolve);
+      req.on("response", (h) => {
+        if (h["grpc-status"] !== undefined) resolve(h); // trailers-only
+      });
+      req.on("error", reject);
+      req.resume();
+    });
+    expect({ status: trailers["grpc-status"], message: trailers["grpc-message"] })
+      .toEqual({ status: "4", message: "context deadline exceeded" });
+  } finally {
+    session.close();
   }
 });

@@ -12,9 +12,10 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
 import { encodeFrame, FrameDecoder, frameErrorMessage } from "../../api/grpc-frame.ts";
 import { encodeHeaderBlock, type RequestHeaders } from "../h2/headers.ts";
-import type { H2Stream } from "../h2/stream.ts";
+import type { H2Stream, StreamEvents } from "../h2/stream.ts";
 import { encodeGrpcMessage } from "./status.ts";
 import { AsyncQueue } from "./queue.ts";
+import { type Deadline, Deadlines } from "./deadlines.ts";
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -124,6 +125,7 @@ export class GrpcServer {
   /** Methods of registered services, built or not: unbuilt ones say so, unknown ones say unknown. */
   readonly #declared = new Set<string>();
   readonly #opts: GrpcServerOptions;
+  readonly #deadlines = new Deadlines();
 
   constructor(opts: GrpcServerOptions) {
     this.#opts = opts;
@@ -164,6 +166,7 @@ export class GrpcServer {
     const call = new Call(stream, headers, path, route, this.#opts.maxRecvMessageBytes);
     call.onHandled = this.#opts.onHandled;
     call.admit = this.#opts.admit;
+    call.deadlines = this.#deadlines;
     call.start();
   };
 
@@ -290,7 +293,7 @@ function parseTimeoutMs(v: string | undefined): number | null {
 }
 
 /** One gRPC call on one HTTP/2 stream: owns its framing, deadline and ending. */
-class Call<I, O> implements StreamSink<O>, CallContext {
+class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
   readonly #stream: H2Stream;
   readonly headers: RequestHeaders;
   readonly path: string;
@@ -299,8 +302,14 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   /** Made on first use of `signal`: most unary handlers never look, and aborting costs. */
   #abort: AbortController | null = null;
   #closed = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #deadline: Deadline | null = null;
+  deadlines: Deadlines | undefined;
   #finished = false;
+  /** Requests of a client- or bidi-streaming call, as they arrive. */
+  #queue: AsyncQueue<I> | null = null;
+  /** The request of a unary or server-streaming call, and how many arrived (must be one). */
+  #msg: Uint8Array | null = null;
+  #count = 0;
   onHandled: ((call: HandledCall) => void) | undefined;
   admit: GrpcServerOptions["admit"];
   readonly #startedMs = performance.now();
@@ -338,66 +347,67 @@ class Call<I, O> implements StreamSink<O>, CallContext {
   start(): void {
     const stream = this.#stream;
     const timeout = parseTimeoutMs(this.headers["grpc-timeout"]);
-    if (timeout !== null) {
-      this.#timer = setTimeout(
-        () => this.#fail(etcdError(Code.DeadlineExceeded, "context deadline exceeded")),
+    if (timeout !== null && this.deadlines !== undefined) {
+      this.#deadline = this.deadlines.add(
         timeout,
+        () => this.#fail(etcdError(Code.DeadlineExceeded, "context deadline exceeded")),
       );
     }
-    stream.once("close", () => {
-      if (this.#timer !== undefined) clearTimeout(this.#timer);
-      this.#finished = true;
-      this.#closed = true;
-      if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
-    });
-    const unary = this.#route.kind === "unary";
-    const refused = unary ? null : this.admit?.(this.path, undefined) ?? null;
+    stream.attach(this);
+    const kind = this.#route.kind;
+    const one = kind === "unary" || kind === "server_streaming";
+    const refused = kind === "unary" ? null : this.admit?.(this.path, undefined) ?? null;
     if (refused !== null) this.#fail(refused);
-    else if (unary || this.#route.kind === "server_streaming") this.#readOne();
-    else this.#readMany();
+    else if (!one) {
+      // Client and bidi streaming: requests arrive as an async iterable while the handler answers.
+      this.#queue = new AsyncQueue<I>();
+      this.#runStreaming(this.#route.handler(this.#queue, this, this));
+    }
   }
 
-  /** Unary and server-streaming: exactly one request message, then the handler. */
-  #readOne(): void {
-    let msg: Uint8Array | null = null;
-    let count = 0;
-    this.#stream.on("data", (chunk: Uint8Array) => {
-      const msgs = this.#decode(chunk);
-      if (msgs === null) return;
-      count += msgs.length;
-      if (msgs.length > 0) msg = msgs[0];
-    });
-    this.#stream.once("end", () => {
-      if (this.#finished) return;
-      if (count !== 1 || msg === null || this.#decoder.pending) {
-        const what = count === 0 ? "received no request message" : "received multiple request messages";
-        this.#fail(etcdError(Code.Internal, `grpc: ${count > 1 ? what : "malformed request: " + what}`));
-        return;
-      }
-      const req = this.#parse(msg);
+  /** Request bytes (StreamEvents). */
+  onData(chunk: Uint8Array): void {
+    const msgs = this.#decode(chunk);
+    if (msgs === null) return;
+    const queue = this.#queue;
+    if (queue === null) {
+      this.#count += msgs.length;
+      if (msgs.length > 0) this.#msg = msgs[0];
+      return;
+    }
+    for (const m of msgs) {
+      const req = this.#parse(m);
       if (req === null) return;
-      if (this.#route.kind !== "unary") return this.#runStreaming(this.#route.handler(req, this, this));
-      const refused = this.admit?.(this.path, req) ?? null;
-      if (refused !== null) return this.#fail(refused);
-      this.#runUnary(req);
-    });
+      queue.push(req);
+    }
   }
 
-  /** Bidi: requests arrive as an async iterable while the handler answers. */
-  #readMany(): void {
-    const queue = new AsyncQueue<I>();
-    this.#stream.on("data", (chunk: Uint8Array) => {
-      const msgs = this.#decode(chunk);
-      if (msgs === null) return;
-      for (const m of msgs) {
-        const req = this.#parse(m);
-        if (req === null) return;
-        queue.push(req);
-      }
-    });
-    this.#stream.once("end", () => queue.end());
-    this.#stream.once("close", () => queue.end());
-    this.#runStreaming(this.#route.handler(queue, this, this));
+  /** The client finished sending (StreamEvents): unary and server-streaming calls start now. */
+  onEnd(): void {
+    if (this.#queue !== null) return this.#queue.end();
+    if (this.#finished) return;
+    const count = this.#count;
+    const msg = this.#msg;
+    if (count !== 1 || msg === null || this.#decoder.pending) {
+      const what = count === 0 ? "received no request message" : "received multiple request messages";
+      this.#fail(etcdError(Code.Internal, `grpc: ${count > 1 ? what : "malformed request: " + what}`));
+      return;
+    }
+    const req = this.#parse(msg);
+    if (req === null) return;
+    if (this.#route.kind !== "unary") return this.#runStreaming(this.#route.handler(req, this, this));
+    const refused = this.admit?.(this.path, req) ?? null;
+    if (refused !== null) return this.#fail(refused);
+    this.#runUnary(req);
+  }
+
+  /** The stream is done or reset, or its connection gone (StreamEvents). */
+  onClose(): void {
+    this.deadlines?.cancel(this.#deadline);
+    this.#finished = true;
+    this.#closed = true;
+    if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
+    this.#queue?.end();
   }
 
   #decode(chunk: Uint8Array): Uint8Array[] | null {
@@ -443,7 +453,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     }
     this.#finished = true;
     this.#reportHandled(0);
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.deadlines?.cancel(this.#deadline);
     const stream = this.#stream;
     if (stream.closed) return;
     stream.respond(GRPC_HEADERS_BLOCK);
@@ -485,7 +495,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     if (this.#finished) return;
     this.#finished = true;
     this.#reportHandled(0);
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.deadlines?.cancel(this.#deadline);
     const stream = this.#stream;
     if (stream.closed) return;
     if (!stream.headersSent) stream.respond(OK_TRAILERS_ONLY_BLOCK, { endStream: true });
@@ -496,7 +506,7 @@ class Call<I, O> implements StreamSink<O>, CallContext {
     if (this.#finished) return;
     this.#finished = true;
     this.#reportHandled(err.code);
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.deadlines?.cancel(this.#deadline);
     this.#closed = true;
     if (this.#abort !== null && !this.#abort.signal.aborted) this.#abort.abort();
     const stream = this.#stream;

@@ -143,7 +143,14 @@ export class H2Connection implements StreamOwner {
 
   #read(chunk: Buffer): void {
     if (this.#closed) return;
-    const err = this.#reader.push(chunk, this.#onFrame);
+    let err: ConnectionError | null;
+    try {
+      err = this.#reader.push(chunk, this.#onFrame);
+    } catch (e) {
+      // A bug below (ours or a handler's) costs this connection, never the process.
+      console.error("etcdts: HTTP/2 connection failed:", e);
+      err = { code: ErrorCode.INTERNAL_ERROR, message: "internal error" };
+    }
     if (err !== null) this.#fail(err);
   }
 
@@ -233,9 +240,10 @@ export class H2Connection implements StreamOwner {
       return null;
     }
     const s = this.#streams.get(f.streamId);
-    if (s === undefined) {
-      return f.streamId > this.#lastStreamId ? protocolError("WINDOW_UPDATE on idle stream") : null;
-    }
+    // A finished stream, or (leniently: RFC 9113 would end the connection) one not opened
+    // yet: a client library that sets a window before it sends the request's HEADERS must
+    // not cost every call on the connection.
+    if (s === undefined) return null;
     if (inc === 0) {
       this.reset(s, ErrorCode.PROTOCOL_ERROR);
       return null;
@@ -253,7 +261,8 @@ export class H2Connection implements StreamOwner {
   #onReset(f: Frame): ConnectionError | null {
     if (f.streamId === 0) return protocolError("RST_STREAM on stream 0");
     if (f.payload.length !== 4) return { code: ErrorCode.FRAME_SIZE_ERROR, message: "RST_STREAM size" };
-    if (f.streamId > this.#lastStreamId) return protocolError("RST_STREAM on idle stream");
+    // Unknown ids are ignored, idle ones included (a request cancelled before its HEADERS
+    // went out): the same leniency as for WINDOW_UPDATE.
     const s = this.#streams.get(f.streamId);
     if (s !== undefined) this.#closeStream(s, Buffer.from(f.payload).readUInt32BE(0));
     return null;
@@ -321,7 +330,10 @@ export class H2Connection implements StreamOwner {
       return null;
     }
     if (id <= this.#lastStreamId) {
-      return { code: ErrorCode.STREAM_CLOSED, message: "HEADERS on a closed stream" };
+      // A closed stream, or one opened out of order: refuse that request only (RFC 9113
+      // would end the connection, and every call on it).
+      this.#queueReset(id, ErrorCode.STREAM_CLOSED);
+      return null;
     }
     this.#lastStreamId = id;
     if (this.#streams.size >= this.#opts.maxConcurrentStreams) {

@@ -32,10 +32,10 @@ export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders |
   for (const [name, value] of fields) {
     size += name.length + value.length + 32;
     if (size > MAX_HEADER_LIST_SIZE) return new MalformedHeaders("header list too large");
-    if (name === "" || name === "__proto__" || name !== name.toLowerCase()) {
+    if (!isLowerCaseName(name) || name === "__proto__") {
       return new MalformedHeaders(`invalid header name ${JSON.stringify(name)}`);
     }
-    if (name[0] === ":") {
+    if (name.charCodeAt(0) === 0x3a /* : */) {
       if (regular) return new MalformedHeaders(`pseudo-header ${name} after regular headers`);
       if (out[name] !== undefined) return new MalformedHeaders(`duplicate pseudo-header ${name}`);
       out[name] = value;
@@ -50,6 +50,15 @@ export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders |
     return new MalformedHeaders("missing :method or :path");
   }
   return out;
+}
+
+/** Non-empty and without upper-case letters (RFC 9113 §8.2.1), checked without allocating. */
+function isLowerCaseName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return false;
+  }
+  return name.length > 0;
 }
 
 /** HTTP/1.1 hop-by-hop headers HTTP/2 forbids (RFC 9113 §8.2.2): dropped from responses. */

@@ -289,6 +289,24 @@ describe("with a raw client", () => {
     );
   });
 
+  test("window updates and resets for streams not opened yet, and late HEADERS, cost no other call", async () => {
+    const c = await RawClient.connect(port);
+    try {
+      c.send({ type: 0x8, flags: 0, streamId: 11, payload: u32(1000) }); // WINDOW_UPDATE
+      c.send({ type: RST_STREAM, flags: 0, streamId: 13, payload: u32(ErrorCode.CANCEL) });
+      c.request(7, GET("/big/3"), true);
+      c.request(5, GET("/big/3"), true); // below the last stream id: refused alone
+      const rst = await c.waitFrame("RST_STREAM on 5", (f) => f.type === RST_STREAM && f.streamId === 5);
+      expect(u32At(rst.payload, 0)).toBe(ErrorCode.STREAM_CLOSED);
+      await c.waitFrame("stream 7 answered", (f) => f.streamId === 7 && (f.flags & FLAG_END_STREAM) !== 0);
+      c.request(9, GET("/big/3"), true);
+      await c.waitFrame("stream 9 answered", (f) => f.streamId === 9 && (f.flags & FLAG_END_STREAM) !== 0);
+      expect(c.frames.some((f) => f.type === GOAWAY)).toBe(false);
+    } finally {
+      c.close();
+    }
+  });
+
   test("DATA on a stream never opened ends the connection with PROTOCOL_ERROR", async () => {
     const c = await RawClient.connect(port);
     try {

@@ -1,8 +1,10 @@
 /**
  * Reads of keys as they stood at a revision: the head (from `live`) or any retained
- * historical revision (from `history`). Everything above this module deals in KvRows.
+ * historical revision (the key index says which revision of each key, `history` has the
+ * rows). Everything above this module deals in KvRows.
  */
 import type { Database, Statement } from "bun:sqlite";
+import type { KeyIndex, RevisionKey } from "./key_index.ts";
 import { type KeyRange, rangeArgs, rangeCondition } from "./keys.ts";
 import type { KvRow } from "./kv.ts";
 
@@ -17,13 +19,31 @@ export interface RowsOptions {
 /** Reads existing keys at the head or at a historical revision. */
 export class KvReader {
   readonly #db: Database;
+  readonly #index: KeyIndex;
   readonly #getLive: Statement;
+  readonly #getRevision: Statement;
+  readonly #getRevisionNoValue: Statement;
 
-  constructor(db: Database) {
+  constructor(db: Database, index: KeyIndex) {
     this.#db = db;
+    this.#index = index;
     this.#getLive = db.prepare(
       "SELECT key, create_rev, mod_rev, version, lease, value FROM live WHERE key = ?1",
     );
+    this.#getRevision = db.prepare(
+      "SELECT key, create_rev, mod_rev, version, lease, value FROM history WHERE mod_rev = ?1 AND sub = ?2",
+    );
+    this.#getRevisionNoValue = db.prepare(
+      "SELECT key, create_rev, mod_rev, version, lease, x'' FROM history WHERE mod_rev = ?1 AND sub = ?2",
+    );
+  }
+
+  /** The history row of one revision (the key index named it, so it exists). */
+  revision(rev: RevisionKey, values = true): KvRow {
+    const stmt = values ? this.#getRevision : this.#getRevisionNoValue;
+    const row = stmt.values(rev[0], rev[1])[0] as unknown as KvRow | undefined;
+    if (row === undefined) throw new Error(`store: key index names revision ${rev} that history lacks`);
+    return row;
   }
 
   /** The current version of one key, or null if it does not exist. */
@@ -46,16 +66,14 @@ export class KvReader {
       } ORDER BY key LIMIT ?1`;
       return this.#db.query(sql).values(limit > 0 ? limit : -1, ...rangeArgs(range)) as unknown as KvRow[];
     }
-    const sql = `SELECT h.key, h.create_rev, h.mod_rev, h.version, h.lease, ${
-      value === "value" ? "h.value" : value
-    }
-      FROM ${latestAt(range, 3)} JOIN history AS h ON h.mod_rev = latest.rev AND h.sub = latest.sub
-      WHERE h.version > 0 ORDER BY latest.key LIMIT ?2`;
-    return this.#db.query(sql).values(
-      atRev,
-      limit > 0 ? limit : -1,
-      ...rangeArgs(range),
-    ) as unknown as KvRow[];
+    const values = opts.values !== false;
+    return this.#index.existingAt(range, atRev, limit).map((rev) => this.revision(rev, values));
+  }
+
+  /** The version `key` had just before main revision `rev`, or null if it did not exist then. */
+  before(key: Uint8Array, rev: bigint): KvRow | null {
+    const at = this.#index.existingBefore(key, rev);
+    return at === null ? null : this.revision(at);
   }
 
   /** How many keys exist in `range` at `atRev` (`null` = head). */
@@ -64,9 +82,7 @@ export class KvReader {
       const sql = `SELECT count(*) FROM live WHERE ${rangeCondition(range)}`;
       return Number((this.#db.query(sql).values(...rangeArgs(range)) as bigint[][])[0][0]);
     }
-    const sql = `SELECT count(*) FROM ${latestAt(range, 2)}
-      JOIN history AS h ON h.mod_rev = latest.rev AND h.sub = latest.sub WHERE h.version > 0`;
-    return Number((this.#db.query(sql).values(atRev, ...rangeArgs(range)) as bigint[][])[0][0]);
+    return this.#index.countAt(range, atRev);
   }
 
   #pointRows(key: Uint8Array, values: boolean): KvRow[] {
@@ -75,15 +91,4 @@ export class KvReader {
     if (!values) row[5] = new Uint8Array(0);
     return [row];
   }
-}
-
-/**
- * The latest revision of each key in range at or below `?1` (range parameters numbered
- * from `rangeFirst`), from the (key, mod_rev) index alone; callers join the rows they need
- * by primary key (SQLite takes the bare `sub` from the row holding the max).
- */
-function latestAt(range: KeyRange, rangeFirst: number): string {
-  return `(SELECT key, max(mod_rev) AS rev, sub FROM history WHERE ${
-    rangeCondition(range, rangeFirst)
-  } AND mod_rev <= ?1 GROUP BY key) AS latest`;
 }

@@ -3,9 +3,10 @@
  *
  * - `history` holds every revision of every key until compaction (a tombstone has
  *   `create_rev = 0`, `version = 0`): historical reads, watch catch-up, HashKV. It is
- *   keyed by revision, like etcd's bbolt key bucket, so writes append; the narrow
- *   `history_by_key` index is the only random insert it takes (keying the rows by key
- *   instead cost twice the CPU per random-key put, measured).
+ *   keyed by revision, like etcd's bbolt key bucket, so writes only append; which
+ *   revisions each key has is kept in memory (key_index.ts, etcd's treeIndex), rebuilt
+ *   from this table at open. Keying the rows by key instead cost twice the CPU per
+ *   random-key put, and a (key, mod_rev) index one more dirty page per put (measured).
  * - `live` holds the current version of each existing key, so reads at the head revision
  *   are one primary-key lookup or one index range scan, whatever the history depth.
  * - `meta` is one row: applied index/term (written in the same transaction as the effects
@@ -19,8 +20,11 @@ import { AUTH_DDL } from "./auth.ts";
 import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
 
-/** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
-export const SCHEMA_VERSION = 3;
+/**
+ * Bumped when the layout changes incompatibly; a store refuses a file it does not know.
+ * 4: no `history_by_key` index (version 3 files are migrated by dropping it).
+ */
+export const SCHEMA_VERSION = 4;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -42,7 +46,6 @@ CREATE TABLE IF NOT EXISTS history (
   value BLOB NOT NULL,
   PRIMARY KEY (mod_rev, sub)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS history_by_key ON history (key, mod_rev);
 CREATE TABLE IF NOT EXISTS live (
   key BLOB PRIMARY KEY,
   create_rev INTEGER NOT NULL,
@@ -87,6 +90,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
     db.run(DDL);
     db.run(AUTH_DDL);
     db.run(ALARMS_DDL);
+    migrate(db);
     db.run("COMMIT");
   } catch (err) {
     db.run("ROLLBACK");
@@ -101,4 +105,14 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
     throw new Error(`store: unsupported schema version ${row?.schema_version} in ${path}`);
   }
   return db;
+}
+
+/** Brings a file of an older layout this version can convert up to SCHEMA_VERSION. */
+function migrate(db: Database): void {
+  const row = db.query("SELECT schema_version FROM meta WHERE id = 0").get() as { schema_version: bigint };
+  if (row.schema_version === 3n) {
+    // The only change from 3: the key index moved into memory; its pages go to the freelist.
+    db.run("DROP INDEX IF EXISTS history_by_key");
+    db.run(`UPDATE meta SET schema_version = ${SCHEMA_VERSION} WHERE id = 0`);
+  }
 }

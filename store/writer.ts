@@ -5,20 +5,23 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
+import type { KeyIndex } from "./key_index.ts";
 import { type KeyRange, rangeArgs, rangeCondition } from "./keys.ts";
 import { deleteEvent, keyValue, kvFromRow, type KvRow, putEvent } from "./kv.ts";
 import type { KvReader } from "./reader.ts";
 
-/** Statements every revision write uses; prepared once per store. */
+/** What every revision write uses: statements prepared once per store, and the key index. */
 export class WriteStatements {
   readonly insertHistory: Statement;
   readonly insertLive: Statement;
   readonly updateLive: Statement;
   readonly deleteLive: Statement;
   readonly db: Database;
+  readonly index: KeyIndex;
 
-  constructor(db: Database) {
+  constructor(db: Database, index: KeyIndex) {
     this.db = db;
+    this.index = index;
     this.insertHistory = db.prepare(
       "INSERT INTO history (key, mod_rev, sub, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     );
@@ -73,7 +76,9 @@ export class RevisionWrite {
     const rev = this.beginRev + 1n;
     const createRevision = before === null ? rev : before[1];
     const version = before === null ? 1n : before[3] + 1n;
-    this.#stmts.insertHistory.run(key, rev, this.events.length, createRevision, version, lease, value);
+    const sub = this.events.length;
+    this.#stmts.insertHistory.run(key, rev, sub, createRevision, version, lease, value);
+    this.#stmts.index.put(key, rev, sub);
     if (before === null) this.#stmts.insertLive.run(key, createRevision, rev, version, lease, value);
     else this.#stmts.updateLive.run(key, rev, version, lease, value);
     const kv = keyValue(key, { createRevision, modRevision: rev, version, lease, value });
@@ -87,7 +92,9 @@ export class RevisionWrite {
     const rev = this.beginRev + 1n;
     for (const row of rows) {
       const key = row[0];
-      this.#stmts.insertHistory.run(key, rev, this.events.length, 0n, 0n, 0n, new Uint8Array(0));
+      const sub = this.events.length;
+      this.#stmts.insertHistory.run(key, rev, sub, 0n, 0n, 0n, new Uint8Array(0));
+      this.#stmts.index.tombstone(key, rev, sub);
       this.events.push(deleteEvent(key, rev, kvFromRow(row)));
     }
     if (rows.length === 1) this.#stmts.deleteLive.run(rows[0][0]);

@@ -1,0 +1,246 @@
+/**
+ * The in-memory key index (etcd's treeIndex of keyIndexes): for every key in `history`, the
+ * revisions at which it changed, in order, tombstones marked. It replaces SQLite's
+ * (key, mod_rev) index on `history`, whose random insert was one more dirty page per put;
+ * `history` itself stays keyed by revision, so a write only appends to it.
+ *
+ * Keys are held as latin1 strings (one char per byte): JS string order is then unsigned
+ * byte order, the tree compares with `<`, and the strings take a byte per char. A key's
+ * revisions are one flat array of pairs `[main, sub, main, sub, ...]`, ascending, where a
+ * tombstone's sub is stored as `-(sub + 1)`: a generation ends at a tombstone, as in etcd.
+ *
+ * The index follows the store connection's own view, uncommitted group-commit batches
+ * included, like every read does. Changes are journaled until `release()`; `rollback()`
+ * undoes them when the batch's savepoint is rolled back, so readers never see a revision
+ * the database lost. It is rebuilt from `history` when the store opens (see `load`).
+ */
+import type { Database } from "bun:sqlite";
+import BTree from "sorted-btree";
+import type { KeyRange } from "./keys.ts";
+
+/** A revision in the history table's primary key: [mod_rev, sub]. */
+export type RevisionKey = [main: number, sub: number];
+
+const latin1Slice = (Buffer.prototype as unknown as {
+  latin1Slice(this: Uint8Array, start: number, end: number): string;
+}).latin1Slice;
+
+/** The index's form of a key (byte order is preserved). */
+export function indexKey(key: Uint8Array): string {
+  return latin1Slice.call(key, 0, key.length);
+}
+
+/** Above every latin1 string: the open end of a "from" range. */
+const AFTER_ALL = "\u0100";
+
+const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Rows read per step while loading. */
+const LOAD_PAGE = 4096;
+
+/** The in-memory key → revisions index; the store's single writer changes it. */
+export class KeyIndex {
+  #tree = new BTree<string, number[]>(undefined, compareStrings);
+  /** Undo journal since the last release: the key, and its previous pairs (null: pop one pair). */
+  #undoKeys: string[] = [];
+  #undoPairs: (number[] | null)[] = [];
+
+  /** Builds the index from the `history` table, in revision order. */
+  static load(db: Database): KeyIndex {
+    const index = new KeyIndex();
+    index.reload(db);
+    return index;
+  }
+
+  /** Replaces the whole index with what `history` holds now (after a snapshot install). */
+  reload(db: Database): void {
+    const byKey = new Map<string, number[]>();
+    const first = db.query(
+      `SELECT key, mod_rev, sub, version FROM history ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
+    );
+    const next = db.query(
+      `SELECT key, mod_rev, sub, version FROM history WHERE (mod_rev, sub) > (?1, ?2)
+       ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
+    );
+    let rows = first.values() as [Uint8Array, bigint, bigint, bigint][];
+    while (rows.length > 0) {
+      for (const [key, main, sub, version] of rows) {
+        const k = indexKey(key);
+        const pairs = byKey.get(k);
+        const code = version === 0n ? -Number(sub) - 1 : Number(sub);
+        if (pairs === undefined) byKey.set(k, [Number(main), code]);
+        else pairs.push(Number(main), code);
+      }
+      if (rows.length < LOAD_PAGE) break;
+      const last = rows[rows.length - 1];
+      rows = next.values(last[1], last[2]) as [Uint8Array, bigint, bigint, bigint][];
+    }
+    const keys = [...byKey.keys()].sort();
+    const tree = new BTree<string, number[]>(undefined, compareStrings);
+    for (const k of keys) tree.set(k, byKey.get(k)!);
+    this.#tree = tree;
+    this.release();
+  }
+
+  /** How many keys have revisions (tombstoned ones included until compacted). */
+  get size(): number {
+    return this.#tree.size;
+  }
+
+  /** Records a put of `key` at revision (main, sub). */
+  put(key: Uint8Array, main: bigint, sub: number): void {
+    this.#append(indexKey(key), Number(main), sub);
+  }
+
+  /** Records a deletion (tombstone) of `key` at revision (main, sub). */
+  tombstone(key: Uint8Array, main: bigint, sub: number): void {
+    this.#append(indexKey(key), Number(main), -sub - 1);
+  }
+
+  /** Forgets the undo journal: the changes so far stay (their batch was applied). */
+  release(): void {
+    this.#undoKeys = [];
+    this.#undoPairs = [];
+  }
+
+  /** Undoes every change since the last `release()`, newest first. */
+  rollback(): void {
+    for (let i = this.#undoKeys.length - 1; i >= 0; i--) {
+      const k = this.#undoKeys[i];
+      const old = this.#undoPairs[i];
+      if (old !== null) {
+        this.#tree.set(k, old);
+        continue;
+      }
+      const pairs = this.#tree.get(k)!;
+      pairs.length -= 2;
+      if (pairs.length === 0) this.#tree.delete(k);
+    }
+    this.release();
+  }
+
+  /**
+   * The revision of each key in `range` that exists at `rev` (its latest revision at or
+   * below `rev` is not a tombstone), in key order; at most `limit` (0 = all).
+   */
+  existingAt(range: KeyRange, rev: bigint, limit = 0): RevisionKey[] {
+    const at = Number(rev);
+    const out: RevisionKey[] = [];
+    this.#scan(range, (pairs) => {
+      const i = lastAtOrBelow(pairs, at);
+      if (i < 0 || pairs[i + 1] < 0) return false;
+      out.push([pairs[i], pairs[i + 1]]);
+      return limit > 0 && out.length >= limit;
+    });
+    return out;
+  }
+
+  /** How many keys in `range` exist at `rev`. */
+  countAt(range: KeyRange, rev: bigint): number {
+    const at = Number(rev);
+    let n = 0;
+    this.#scan(range, (pairs) => {
+      const i = lastAtOrBelow(pairs, at);
+      if (i >= 0 && pairs[i + 1] >= 0) n++;
+      return false;
+    });
+    return n;
+  }
+
+  /** Whether any key exists at `rev`. */
+  anyExistsAt(rev: bigint): boolean {
+    const at = Number(rev);
+    let found = false;
+    this.#scan({ kind: "from", key: new Uint8Array(0) }, (pairs) => {
+      const i = lastAtOrBelow(pairs, at);
+      found = i >= 0 && pairs[i + 1] >= 0;
+      return found;
+    });
+    return found;
+  }
+
+  /**
+   * The revision `key` had just before main revision `rev` (its latest below it), or null
+   * when it had none or it was a tombstone then.
+   */
+  existingBefore(key: Uint8Array, rev: bigint): RevisionKey | null {
+    const pairs = this.#tree.get(indexKey(key));
+    if (pairs === undefined) return null;
+    const i = lastAtOrBelow(pairs, Number(rev) - 1);
+    return i < 0 || pairs[i + 1] < 0 ? null : [pairs[i], pairs[i + 1]];
+  }
+
+  /** Whether `key` changed at a main revision in (`after`, `upTo`]. */
+  changedBetween(key: Uint8Array, after: bigint, upTo: bigint): boolean {
+    const pairs = this.#tree.get(indexKey(key));
+    if (pairs === undefined) return false;
+    const i = lastAtOrBelow(pairs, Number(upTo));
+    return i >= 0 && pairs[i] > Number(after);
+  }
+
+  /**
+   * Compacts at `rev` (etcd's keyIndex.compact): each key keeps its revisions above `rev`
+   * and its latest one at or below it unless that is a tombstone; a key left with nothing
+   * is dropped. Returns the revisions dropped, for the caller to delete from `history`.
+   */
+  compact(rev: bigint): RevisionKey[] {
+    const at = Number(rev);
+    const dropped: RevisionKey[] = [];
+    // The tree must not change while it is walked: apply the edits afterwards.
+    const edits: [string, number[] | null][] = [];
+    this.#tree.forEachPair((k, pairs) => {
+      if (pairs[0] > at) return;
+      const i = lastAtOrBelow(pairs, at);
+      // Keep the pair at i unless it is a tombstone.
+      const keepFrom = pairs[i + 1] < 0 ? i + 2 : i;
+      if (keepFrom === 0) return;
+      for (let j = 0; j < keepFrom; j += 2) {
+        const sub = pairs[j + 1];
+        dropped.push([pairs[j], sub < 0 ? -sub - 1 : sub]);
+      }
+      edits.push([k, keepFrom === pairs.length ? null : pairs.slice(keepFrom)]);
+      this.#undoKeys.push(k);
+      this.#undoPairs.push(pairs);
+    });
+    for (const [k, kept] of edits) {
+      if (kept === null) this.#tree.delete(k);
+      else this.#tree.set(k, kept);
+    }
+    return dropped;
+  }
+
+  #append(k: string, main: number, code: number): void {
+    const pairs = this.#tree.get(k);
+    if (pairs === undefined) this.#tree.set(k, [main, code]);
+    else pairs.push(main, code);
+    this.#undoKeys.push(k);
+    this.#undoPairs.push(null);
+  }
+
+  /** Calls `visit` with each key's pairs in `range`, in key order, until it returns true. */
+  #scan(range: KeyRange, visit: (pairs: number[]) => boolean): void {
+    if (range.kind === "single") {
+      const pairs = this.#tree.get(indexKey(range.key));
+      if (pairs !== undefined) visit(pairs);
+      return;
+    }
+    const low = indexKey(range.key);
+    const high = range.kind === "from" ? AFTER_ALL : indexKey(range.end);
+    if (high <= low) return;
+    this.#tree.forRange(low, high, false, (_k, pairs) => (visit(pairs) ? { break: true } : undefined));
+  }
+}
+
+/** Position (even) of the last pair with main ≤ `at` in ascending `pairs`, or -1. */
+function lastAtOrBelow(pairs: number[], at: number): number {
+  const n = pairs.length >> 1;
+  if (pairs[(n - 1) * 2] <= at) return (n - 1) * 2;
+  let lo = 0;
+  let hi = n; // answer in [lo - 1, hi - 1]
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pairs[mid * 2] <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return (lo - 1) * 2;
+}

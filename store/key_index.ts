@@ -9,14 +9,24 @@
  * revisions are one flat array of pairs `[main, sub, main, sub, ...]`, ascending, where a
  * tombstone's sub is stored as `-(sub + 1)`: a generation ends at a tombstone, as in etcd.
  *
+ * Point lookups (every put, prevKv, HashKV) go through a Map, ~4× cheaper than a tree
+ * descent here; the tree, holding the same arrays, serves ordered range scans.
+ *
  * The index follows the store connection's own view, uncommitted group-commit batches
  * included, like every read does. Changes are journaled until `release()`; `rollback()`
  * undoes them when the batch's savepoint is rolled back, so readers never see a revision
  * the database lost. It is rebuilt from `history` when the store opens (see `load`).
  */
 import type { Database } from "bun:sqlite";
-import BTree from "sorted-btree";
+import * as sortedBtree from "sorted-btree";
 import type { KeyRange } from "./keys.ts";
+
+// sorted-btree is CommonJS with `exports.default = BTree`: `bun run` hands the class to a
+// default import, while the compiled bundle (node interop) hands the exports object.
+const BTree = (typeof sortedBtree.default === "function"
+  ? sortedBtree.default
+  : (sortedBtree.default as unknown as { default: typeof sortedBtree.default }).default);
+type BTree<K, V> = sortedBtree.default<K, V>;
 
 /** A revision in the history table's primary key: [mod_rev, sub]. */
 export type RevisionKey = [main: number, sub: number];
@@ -40,6 +50,7 @@ const LOAD_PAGE = 4096;
 
 /** The in-memory key → revisions index; the store's single writer changes it. */
 export class KeyIndex {
+  #byKey = new Map<string, number[]>();
   #tree = new BTree<string, number[]>(undefined, compareStrings);
   /** Undo journal since the last release: the key, and its previous pairs (null: pop one pair). */
   #undoKeys: string[] = [];
@@ -78,6 +89,7 @@ export class KeyIndex {
     const keys = [...byKey.keys()].sort();
     const tree = new BTree<string, number[]>(undefined, compareStrings);
     for (const k of keys) tree.set(k, byKey.get(k)!);
+    this.#byKey = byKey;
     this.#tree = tree;
     this.release();
   }
@@ -109,12 +121,12 @@ export class KeyIndex {
       const k = this.#undoKeys[i];
       const old = this.#undoPairs[i];
       if (old !== null) {
-        this.#tree.set(k, old);
+        this.#set(k, old);
         continue;
       }
-      const pairs = this.#tree.get(k)!;
+      const pairs = this.#byKey.get(k)!;
       pairs.length -= 2;
-      if (pairs.length === 0) this.#tree.delete(k);
+      if (pairs.length === 0) this.#delete(k);
     }
     this.release();
   }
@@ -164,7 +176,7 @@ export class KeyIndex {
    * when it had none or it was a tombstone then.
    */
   existingBefore(key: Uint8Array, rev: bigint): RevisionKey | null {
-    const pairs = this.#tree.get(indexKey(key));
+    const pairs = this.#byKey.get(indexKey(key));
     if (pairs === undefined) return null;
     const i = lastAtOrBelow(pairs, Number(rev) - 1);
     return i < 0 || pairs[i + 1] < 0 ? null : [pairs[i], pairs[i + 1]];
@@ -172,7 +184,7 @@ export class KeyIndex {
 
   /** Whether `key` changed at a main revision in (`after`, `upTo`]. */
   changedBetween(key: Uint8Array, after: bigint, upTo: bigint): boolean {
-    const pairs = this.#tree.get(indexKey(key));
+    const pairs = this.#byKey.get(indexKey(key));
     if (pairs === undefined) return false;
     const i = lastAtOrBelow(pairs, Number(upTo));
     return i >= 0 && pairs[i] > Number(after);
@@ -203,24 +215,34 @@ export class KeyIndex {
       this.#undoPairs.push(pairs);
     });
     for (const [k, kept] of edits) {
-      if (kept === null) this.#tree.delete(k);
-      else this.#tree.set(k, kept);
+      if (kept === null) this.#delete(k);
+      else this.#set(k, kept);
     }
     return dropped;
   }
 
   #append(k: string, main: number, code: number): void {
-    const pairs = this.#tree.get(k);
-    if (pairs === undefined) this.#tree.set(k, [main, code]);
+    const pairs = this.#byKey.get(k);
+    if (pairs === undefined) this.#set(k, [main, code]);
     else pairs.push(main, code);
     this.#undoKeys.push(k);
     this.#undoPairs.push(null);
   }
 
+  #set(k: string, pairs: number[]): void {
+    this.#byKey.set(k, pairs);
+    this.#tree.set(k, pairs);
+  }
+
+  #delete(k: string): void {
+    this.#byKey.delete(k);
+    this.#tree.delete(k);
+  }
+
   /** Calls `visit` with each key's pairs in `range`, in key order, until it returns true. */
   #scan(range: KeyRange, visit: (pairs: number[]) => boolean): void {
     if (range.kind === "single") {
-      const pairs = this.#tree.get(indexKey(range.key));
+      const pairs = this.#byKey.get(indexKey(range.key));
       if (pairs !== undefined) visit(pairs);
       return;
     }

@@ -9,6 +9,10 @@
  * revisions are one flat array of pairs `[main, sub, main, sub, ...]`, ascending, where a
  * tombstone's sub is stored as `-(sub + 1)`: a generation ends at a tombstone, as in etcd.
  *
+ * With the revisions it names, `history` answers head reads too (there is no table of
+ * current rows: a put only appends). The index also knows each existing key's lease, for
+ * LeaseRevoke, and how many keys exist.
+ *
  * Point lookups (every put, prevKv, HashKV) go through a Map, ~4× cheaper than a tree
  * descent here; the tree, holding the same arrays, serves ordered range scans.
  *
@@ -23,9 +27,9 @@ import type { KeyRange } from "./keys.ts";
 
 // sorted-btree is CommonJS with `exports.default = BTree`: `bun run` hands the class to a
 // default import, while the compiled bundle (node interop) hands the exports object.
-const BTree = (typeof sortedBtree.default === "function"
+const BTree = typeof sortedBtree.default === "function"
   ? sortedBtree.default
-  : (sortedBtree.default as unknown as { default: typeof sortedBtree.default }).default);
+  : (sortedBtree.default as unknown as { default: typeof sortedBtree.default }).default;
 type BTree<K, V> = sortedBtree.default<K, V>;
 
 /** A revision in the history table's primary key: [mod_rev, sub]. */
@@ -40,6 +44,13 @@ export function indexKey(key: Uint8Array): string {
   return latin1Slice.call(key, 0, key.length);
 }
 
+/** The key bytes of an index key. */
+function keyBytes(k: string): Uint8Array {
+  const out = new Uint8Array(k.length);
+  for (let i = 0; i < k.length; i++) out[i] = k.charCodeAt(i);
+  return out;
+}
+
 /** Above every latin1 string: the open end of a "from" range. */
 const AFTER_ALL = "\u0100";
 
@@ -52,9 +63,18 @@ const LOAD_PAGE = 4096;
 export class KeyIndex {
   #byKey = new Map<string, number[]>();
   #tree = new BTree<string, number[]>(undefined, compareStrings);
-  /** Undo journal since the last release: the key, and its previous pairs (null: pop one pair). */
+  /** The lease of each existing key that has one, and the keys of each lease. */
+  #leaseOf = new Map<string, bigint>();
+  #keysOf = new Map<bigint, Set<string>>();
+  /** How many keys exist (their latest revision is not a tombstone). */
+  #existing = 0;
+  /**
+   * Undo journal since the last release: the key, its previous pairs (null: an append, pop
+   * one pair) and, for an append, its previous lease.
+   */
   #undoKeys: string[] = [];
   #undoPairs: (number[] | null)[] = [];
+  #undoLeases: bigint[] = [];
 
   /** Builds the index from the `history` table, in revision order. */
   static load(db: Database): KeyIndex {
@@ -66,31 +86,44 @@ export class KeyIndex {
   /** Replaces the whole index with what `history` holds now (after a snapshot install). */
   reload(db: Database): void {
     const byKey = new Map<string, number[]>();
+    const leases = new Map<string, bigint>();
     const first = db.query(
-      `SELECT key, mod_rev, sub, version FROM history ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
+      `SELECT key, mod_rev, sub, version, lease FROM history ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
     );
     const next = db.query(
-      `SELECT key, mod_rev, sub, version FROM history WHERE (mod_rev, sub) > (?1, ?2)
+      `SELECT key, mod_rev, sub, version, lease FROM history WHERE (mod_rev, sub) > (?1, ?2)
        ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
     );
-    let rows = first.values() as [Uint8Array, bigint, bigint, bigint][];
+    type Row = [Uint8Array, bigint, bigint, bigint, bigint];
+    let rows = first.values() as Row[];
     while (rows.length > 0) {
-      for (const [key, main, sub, version] of rows) {
+      for (const [key, main, sub, version, lease] of rows) {
         const k = indexKey(key);
         const pairs = byKey.get(k);
         const code = version === 0n ? -Number(sub) - 1 : Number(sub);
         if (pairs === undefined) byKey.set(k, [Number(main), code]);
         else pairs.push(Number(main), code);
+        if (lease !== 0n && version !== 0n) leases.set(k, lease);
+        else leases.delete(k);
       }
       if (rows.length < LOAD_PAGE) break;
       const last = rows[rows.length - 1];
-      rows = next.values(last[1], last[2]) as [Uint8Array, bigint, bigint, bigint][];
+      rows = next.values(last[1], last[2]) as Row[];
     }
     const keys = [...byKey.keys()].sort();
     const tree = new BTree<string, number[]>(undefined, compareStrings);
-    for (const k of keys) tree.set(k, byKey.get(k)!);
+    let existing = 0;
+    for (const k of keys) {
+      const pairs = byKey.get(k)!;
+      tree.set(k, pairs);
+      if (pairs[pairs.length - 1] >= 0) existing++;
+    }
     this.#byKey = byKey;
     this.#tree = tree;
+    this.#existing = existing;
+    this.#leaseOf = new Map();
+    this.#keysOf = new Map();
+    for (const [k, lease] of leases) this.#setLease(k, lease);
     this.release();
   }
 
@@ -99,20 +132,32 @@ export class KeyIndex {
     return this.#tree.size;
   }
 
-  /** Records a put of `key` at revision (main, sub). */
-  put(key: Uint8Array, main: bigint, sub: number): void {
-    this.#append(indexKey(key), Number(main), sub);
+  /** How many keys exist now. */
+  get existing(): number {
+    return this.#existing;
+  }
+
+  /** Records a put of `key` at revision (main, sub), attached to `lease` (0: none). */
+  put(key: Uint8Array, main: bigint, sub: number, lease: bigint): void {
+    this.#append(indexKey(key), Number(main), sub, lease);
   }
 
   /** Records a deletion (tombstone) of `key` at revision (main, sub). */
   tombstone(key: Uint8Array, main: bigint, sub: number): void {
-    this.#append(indexKey(key), Number(main), -sub - 1);
+    this.#append(indexKey(key), Number(main), -sub - 1, 0n);
+  }
+
+  /** The existing keys attached to a lease, in key order. */
+  leaseKeys(lease: bigint): Uint8Array[] {
+    const keys = this.#keysOf.get(lease);
+    return keys === undefined ? [] : [...keys].sort().map(keyBytes);
   }
 
   /** Forgets the undo journal: the changes so far stay (their batch was applied). */
   release(): void {
     this.#undoKeys = [];
     this.#undoPairs = [];
+    this.#undoLeases = [];
   }
 
   /** Undoes every change since the last `release()`, newest first. */
@@ -125,18 +170,30 @@ export class KeyIndex {
         continue;
       }
       const pairs = this.#byKey.get(k)!;
+      const existed = pairs[pairs.length - 1] >= 0;
       pairs.length -= 2;
+      const exists = pairs.length > 0 && pairs[pairs.length - 1] >= 0;
+      this.#existing += Number(exists) - Number(existed);
       if (pairs.length === 0) this.#delete(k);
+      this.#setLease(k, this.#undoLeases[i]);
     }
     this.release();
   }
 
+  /** The latest revision of `key` if it exists now. */
+  latest(key: Uint8Array): RevisionKey | null {
+    const pairs = this.#byKey.get(indexKey(key));
+    if (pairs === undefined) return null;
+    const n = pairs.length;
+    return pairs[n - 1] < 0 ? null : [pairs[n - 2], pairs[n - 1]];
+  }
+
   /**
    * The revision of each key in `range` that exists at `rev` (its latest revision at or
-   * below `rev` is not a tombstone), in key order; at most `limit` (0 = all).
+   * below `rev` is not a tombstone; null = now), in key order; at most `limit` (0 = all).
    */
-  existingAt(range: KeyRange, rev: bigint, limit = 0): RevisionKey[] {
-    const at = Number(rev);
+  existingAt(range: KeyRange, rev: bigint | null, limit = 0): RevisionKey[] {
+    const at = rev === null ? Infinity : Number(rev);
     const out: RevisionKey[] = [];
     this.#scan(range, (pairs) => {
       const i = lastAtOrBelow(pairs, at);
@@ -147,9 +204,9 @@ export class KeyIndex {
     return out;
   }
 
-  /** How many keys in `range` exist at `rev`. */
-  countAt(range: KeyRange, rev: bigint): number {
-    const at = Number(rev);
+  /** How many keys in `range` exist at `rev` (null = now). */
+  countAt(range: KeyRange, rev: bigint | null): number {
+    const at = rev === null ? Infinity : Number(rev);
     let n = 0;
     this.#scan(range, (pairs) => {
       const i = lastAtOrBelow(pairs, at);
@@ -213,6 +270,7 @@ export class KeyIndex {
       edits.push([k, keepFrom === pairs.length ? null : pairs.slice(keepFrom)]);
       this.#undoKeys.push(k);
       this.#undoPairs.push(pairs);
+      this.#undoLeases.push(0n); // unused: compaction keeps an existing key's latest revision
     });
     for (const [k, kept] of edits) {
       if (kept === null) this.#delete(k);
@@ -221,12 +279,32 @@ export class KeyIndex {
     return dropped;
   }
 
-  #append(k: string, main: number, code: number): void {
+  #append(k: string, main: number, code: number, lease: bigint): void {
     const pairs = this.#byKey.get(k);
+    const existed = pairs !== undefined && pairs[pairs.length - 1] >= 0;
     if (pairs === undefined) this.#set(k, [main, code]);
     else pairs.push(main, code);
+    this.#existing += Number(code >= 0) - Number(existed);
     this.#undoKeys.push(k);
     this.#undoPairs.push(null);
+    this.#undoLeases.push(this.#leaseOf.get(k) ?? 0n);
+    this.#setLease(k, lease);
+  }
+
+  #setLease(k: string, lease: bigint): void {
+    const old = this.#leaseOf.get(k);
+    if (old === lease) return;
+    if (old !== undefined) {
+      const keys = this.#keysOf.get(old)!;
+      keys.delete(k);
+      if (keys.size === 0) this.#keysOf.delete(old);
+      this.#leaseOf.delete(k);
+    }
+    if (lease === 0n) return;
+    this.#leaseOf.set(k, lease);
+    const keys = this.#keysOf.get(lease);
+    if (keys === undefined) this.#keysOf.set(lease, new Set([k]));
+    else keys.add(k);
   }
 
   #set(k: string, pairs: number[]): void {

@@ -31,7 +31,7 @@ import {
   removedMembers,
 } from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
-import { type LeaseChange, leaseKeys, type LeaseRow, leaseRows } from "./lease.ts";
+import { type LeaseChange, type LeaseRow, leaseRows } from "./lease.ts";
 import { openDatabase, type OpenOptions as DatabaseOptions } from "./schema.ts";
 import { applyTxn, isReadOnly } from "./txn.ts";
 import { RevisionWrite, WriteStatements } from "./writer.ts";
@@ -210,7 +210,7 @@ export class MvccStore {
 
   /** The keys attached to a lease, in key order. */
   leaseKeys(id: bigint): Uint8Array[] {
-    return leaseKeys(this.#db, id);
+    return this.#index.leaseKeys(id);
   }
 
   /**
@@ -321,7 +321,7 @@ export class MvccStore {
 
   /** How many keys exist now (for metrics). */
   keyCount(): number {
-    return Number((this.#db.query("SELECT count(*) FROM live").values()[0] as bigint[])[0]);
+    return this.#index.existing;
   }
 
   /** Raised alarms of `type` (NONE = all): the quota check and /health read them. */

@@ -33,7 +33,7 @@ class Twin {
   );
 
   put(key: string, main: number, sub = 0): void {
-    this.index.put(b(key), BigInt(main), sub);
+    this.index.put(b(key), BigInt(main), sub, 0n);
     this.#insert.run(b(key), main, sub, 1);
   }
 
@@ -107,14 +107,34 @@ describe("key index", () => {
     t.put("b", 3);
     t.index.release();
     const before = t.index.existingAt(ALL, 10n);
-    t.index.put(b("a"), 4n, 0);
+    t.index.put(b("a"), 4n, 0, 7n);
     t.index.tombstone(b("b"), 4n, 1);
     t.index.compact(4n);
-    t.index.put(b("c"), 5n, 0);
+    t.index.put(b("c"), 5n, 0, 7n);
+    expect(t.index.leaseKeys(7n).map(s)).toEqual(["a", "c"]);
+    expect(t.index.existing).toBe(2);
     t.index.rollback();
     expect(t.index.existingAt(ALL, 10n)).toEqual(before);
     expect(t.index.size).toBe(2);
+    expect(t.index.existing).toBe(2);
+    expect(t.index.leaseKeys(7n)).toEqual([]);
     expect(t.index.existingBefore(b("a"), 10n)).toEqual([2, 0]);
+  });
+
+  test("lease attachments follow each key's latest revision; existing keys are counted", () => {
+    const index = new KeyIndex();
+    index.put(b("a"), 2n, 0, 5n);
+    index.put(b("b"), 2n, 1, 5n);
+    index.put(b("c"), 2n, 2, 6n);
+    index.put(b("b"), 3n, 0, 0n); // a put without a lease detaches
+    index.tombstone(b("c"), 4n, 0);
+    index.put(b("\xff"), 4n, 1, 5n);
+    expect(index.leaseKeys(5n)).toEqual([b("a"), new Uint8Array([0xc3, 0xbf])]);
+    expect(index.leaseKeys(6n)).toEqual([]);
+    expect(index.existing).toBe(3);
+    expect(index.latest(b("c"))).toBeNull();
+    expect(index.latest(b("b"))).toEqual([3, 0]);
+    expect(index.existingAt(ALL, null)).toEqual([[2, 0], [3, 0], [4, 1]]);
   });
 
   test("a rebuild from history answers like the index built incrementally", () => {
@@ -142,6 +162,8 @@ describe("key index", () => {
     }
     const rebuilt = KeyIndex.load(t.db);
     expect(rebuilt.size).toBe(t.index.size);
+    expect(rebuilt.existing).toBe(t.index.existing);
+    expect(rebuilt.existing).toBe(live.size);
     for (let r = rev - 105; r <= rev; r++) {
       expect(rebuilt.existingAt(ALL, BigInt(r))).toEqual(t.index.existingAt(ALL, BigInt(r)));
     }

@@ -71,9 +71,9 @@ export class KeyIndex {
    * Undo journal since the last release: the key, its previous pairs (null: an append, pop
    * one pair) and, for an append, its previous lease.
    */
-  #undoKeys: string[] = [];
-  #undoPairs: (number[] | null)[] = [];
-  #undoLeases: bigint[] = [];
+  readonly #undoKeys: string[] = [];
+  readonly #undoPairs: (number[] | null)[] = [];
+  readonly #undoLeases: bigint[] = [];
 
   /** Builds the index from the `history` table, in revision order. */
   static load(db: Database): KeyIndex {
@@ -153,9 +153,9 @@ export class KeyIndex {
 
   /** Forgets the undo journal: the changes so far stay (their batch was applied). */
   release(): void {
-    this.#undoKeys = [];
-    this.#undoPairs = [];
-    this.#undoLeases = [];
+    this.#undoKeys.length = 0;
+    this.#undoPairs.length = 0;
+    this.#undoLeases.length = 0;
   }
 
   /** Undoes every change since the last `release()`, newest first. */

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS auth_meta (
   enabled INTEGER NOT NULL,
   revision INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO auth_meta VALUES (0, 0, 0);
+INSERT OR IGNORE INTO auth_meta VALUES (0, 0, 1);
 CREATE TABLE IF NOT EXISTS auth_users (name TEXT PRIMARY KEY, user BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS auth_roles (name TEXT PRIMARY KEY, role BLOB NOT NULL) WITHOUT ROWID;
 `;
@@ -135,7 +135,9 @@ export class AuthStore {
   constructor(db: Database) {
     const meta = db.query("SELECT enabled, revision FROM auth_meta WHERE id = 0").values()[0] as bigint[];
     this.#enabled = meta[0] === 1n;
-    this.#revision = meta[1];
+    // etcd starts a new store's auth revision at 1 (0 means "no credentials"); older
+    // data dirs of ours start at 0 and are read the same way.
+    this.#revision = meta[1] === 0n ? 1n : meta[1];
     for (
       const [name, blob] of db.query("SELECT name, user FROM auth_users").values() as [string, Uint8Array][]
     ) {

@@ -79,6 +79,26 @@ export const AUTH_KINDS = [
 
 export type AuthKind = typeof AUTH_KINDS[number];
 
+/** Requests whose keys etcd checks again at apply (with the revision test). */
+const KEY_WRITES: ReadonlySet<string> = new Set(["put", "deleteRange", "txn"]);
+
+/** etcd's needAdminPermission: rechecked at apply against the current roles. */
+const ADMIN_KINDS: ReadonlySet<string> = new Set<AuthKind>([
+  "authEnable",
+  "authDisable",
+  "authUserAdd",
+  "authUserDelete",
+  "authUserChangePassword",
+  "authUserGrantRole",
+  "authUserRevokeRole",
+  "authRoleAdd",
+  "authRoleGrantPermission",
+  "authRoleRevokePermission",
+  "authRoleDelete",
+  "authUserList",
+  "authRoleList",
+]);
+
 /** Any response of an auth request. */
 export type AuthResponse =
   | AuthenticateResponse
@@ -210,6 +230,23 @@ export class AuthStore {
     }
     const byStart = (a: Interval, b: Interval) => Buffer.compare(a.start, b.start);
     return { read: read.sort(byStart), write: write.sort(byStart) };
+  }
+
+  /**
+   * etcd's apply-time check (authApplierV3) of a request the permission guard stamped
+   * with the user and the auth revision it checked: a key write checked before the auth
+   * state last changed is refused with ErrAuthOldRevision (clients re-authenticate and
+   * retry), and an admin request is checked again against the users and roles of now.
+   * Unstamped requests (the server's own, or made while auth was off) pass.
+   */
+  recheck(req: InternalRaftRequest, kind: keyof InternalRaftRequest): EtcdError | null {
+    const h = req.header;
+    if (!this.#enabled || h === undefined || (h.username === "" && h.authRevision === 0n)) return null;
+    if (KEY_WRITES.has(kind)) return h.authRevision < this.#revision ? Errors.AuthOldRevision : null;
+    if (!ADMIN_KINDS.has(kind)) return null;
+    const u = this.#users.get(h.username);
+    if (u === undefined) return Errors.UserNotFound;
+    return u.roles.includes(ROOT) ? null : Errors.PermissionDenied;
   }
 
   /** AuthStatus as served locally. */

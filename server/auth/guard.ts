@@ -32,6 +32,8 @@ export interface Credentials {
   readonly headers: Record<string, string | string[] | undefined>;
   /** CN of the verified client certificate, when there is one. */
   readonly peerCommonName?: string | null;
+  /** Set by `check`: who was checked, at which auth revision (the apply loop checks again). */
+  auth?: AuthInfo;
 }
 
 export interface GuardOptions {
@@ -128,6 +130,7 @@ export class AuthGuard {
     if (check === undefined) return null;
     const who = this.identify(creds);
     if (who !== null && "code" in who) return who;
+    if (who !== null) creds.auth = who;
     return check(this, who, req as never);
   }
 

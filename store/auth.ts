@@ -127,6 +127,8 @@ export interface AuthListener {
   userInvalidated?(user: string): void;
   /** Auth was disabled: every token is void. */
   disabled?(): void;
+  /** An applied entry changed users, roles or the enabled flag (the auth revision moved). */
+  changed?(): void;
 }
 
 /** READ or WRITE access; READWRITE grants both. */
@@ -264,6 +266,17 @@ export class AuthStore {
    * index (simple tokens end with it, as etcd's do).
    */
   apply<K extends AuthKind>(
+    kind: K,
+    req: NonNullable<InternalRaftRequest[K]>,
+    index: bigint,
+  ): AuthResponse | EtcdError {
+    const before = this.#revision;
+    const out = this.#apply(kind, req, index);
+    if (this.#revision !== before) { for (const l of this.#listeners) l.changed?.(); }
+    return out;
+  }
+
+  #apply<K extends AuthKind>(
     kind: K,
     req: NonNullable<InternalRaftRequest[K]>,
     index: bigint,

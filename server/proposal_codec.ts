@@ -44,6 +44,7 @@ function isPutOnly(r: InternalRaftRequest): boolean {
 }
 
 const EMPTY = new Uint8Array();
+const UTF8 = new TextEncoder();
 
 function varintSize(v: bigint): number {
   let n = 1;
@@ -99,7 +100,7 @@ function encodePutProposal(p: PutRequest, h: RequestHeader): Uint8Array {
   if (p.ignoreValue) putLen += 2;
   if (p.ignoreLease) putLen += 2;
   const uid = BigInt.asUintN(64, h.ID);
-  const user = h.username === "" ? EMPTY : new TextEncoder().encode(h.username);
+  const user = h.username === "" ? EMPTY : UTF8.encode(h.username);
   const authRev = BigInt.asUintN(64, h.authRevision);
   const headerLen = (uid === 0n ? 0 : 1 + varintSize(uid)) +
     (user.length === 0 ? 0 : 1 + lenSize(user.length) + user.length) +

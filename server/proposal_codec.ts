@@ -45,7 +45,7 @@ function isPutOnly(r: InternalRaftRequest): boolean {
 }
 
 const EMPTY = new Uint8Array();
-const UTF8 = new TextEncoder();
+const utf8Encoder = new TextEncoder();
 
 function varintSize(v: bigint): number {
   let n = 1;
@@ -101,7 +101,7 @@ function encodePutProposal(p: PutRequest, h: RequestHeader): Uint8Array {
   if (p.ignoreValue) putLen += 2;
   if (p.ignoreLease) putLen += 2;
   const uid = BigInt.asUintN(64, h.ID);
-  const user = h.username === "" ? EMPTY : UTF8.encode(h.username);
+  const user = h.username === "" ? EMPTY : utf8Encoder.encode(h.username);
   const authRev = BigInt.asUintN(64, h.authRevision);
   const headerLen = (uid === 0n ? 0 : 1 + varintSize(uid)) +
     (user.length === 0 ? 0 : 1 + lenSize(user.length) + user.length) +
@@ -297,5 +297,3 @@ function decodePut(b: Uint8Array): PutRequest | null {
   }
   return p;
 }
-
-const EMPTY = new Uint8Array(0);

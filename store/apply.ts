@@ -158,7 +158,7 @@ export function requestKind(req: InternalRaftRequest): RequestKind | null {
 export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOutcome {
   const kind = requestKind(req);
   if (kind === null) return outcome(null, deps.revisions.currentRev, []);
-  const refused = alarmGate(deps.alarms, req);
+  const refused = alarmGate(deps.alarms, req) ?? deps.auth.recheck(req, kind);
   if (refused !== null) return { ok: false, error: refused };
   const handler = HANDLERS[kind] as Handler<typeof kind> | undefined;
   if (handler === undefined) {

@@ -8,6 +8,8 @@
  * byte order, the tree compares with `<`, and the strings take a byte per char. A key's
  * revisions are one flat array of pairs `[main, sub, main, sub, ...]`, ascending, where a
  * tombstone's sub is stored as `-(sub + 1)`: a generation ends at a tombstone, as in etcd.
+ * A key whose only revision is a put at sub 0 (most keys of a loaded store) holds just the
+ * number `main`: 100k small arrays fewer measurably cut the heap's fragmentation (RSS).
  *
  * With the revisions it names, `history` answers head reads too (there is no table of
  * current rows: a put only appends). The index also knows each existing key's lease, for
@@ -56,12 +58,23 @@ const AFTER_ALL = "\u0100";
 
 const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** A key's revisions: pairs, or the main revision of a lone put at sub 0. */
+type Revisions = number | number[];
+
+function unpack(revs: Revisions): number[] {
+  return typeof revs === "number" ? [revs, 0] : revs;
+}
+
+function pack(pairs: number[]): Revisions {
+  return pairs.length === 2 && pairs[1] === 0 ? pairs[0] : pairs;
+}
+
 /** Rows read per step while loading. */
 const LOAD_PAGE = 4096;
 
 /** The in-memory key → revisions index; the store's single writer changes it. */
 export class KeyIndex {
-  #tree = new BTree<string, number[]>(undefined, compareStrings);
+  #tree = new BTree<string, Revisions>(undefined, compareStrings);
   /** The lease of each existing key that has one, and the keys of each lease. */
   #leaseOf = new Map<string, bigint>();
   #keysOf = new Map<bigint, Set<string>>();
@@ -72,7 +85,7 @@ export class KeyIndex {
    * one pair) and, for an append, its previous lease.
    */
   readonly #undoKeys: string[] = [];
-  readonly #undoPairs: (number[] | null)[] = [];
+  readonly #undoPairs: (Revisions | null)[] = [];
   readonly #undoLeases: bigint[] = [];
 
   /** Builds the index from the `history` table, in revision order. */
@@ -110,11 +123,11 @@ export class KeyIndex {
       rows = next.values(last[1], last[2]) as Row[];
     }
     const keys = [...byKey.keys()].sort();
-    const tree = new BTree<string, number[]>(undefined, compareStrings);
+    const tree = new BTree<string, Revisions>(undefined, compareStrings);
     let existing = 0;
     for (const k of keys) {
       const pairs = byKey.get(k)!;
-      tree.set(k, pairs);
+      tree.set(k, pack(pairs));
       if (pairs[pairs.length - 1] >= 0) existing++;
     }
     this.#tree = tree;
@@ -167,12 +180,13 @@ export class KeyIndex {
         this.#tree.set(k, old);
         continue;
       }
-      const pairs = this.#tree.get(k)!;
+      const pairs = unpack(this.#tree.get(k)!);
       const existed = pairs[pairs.length - 1] >= 0;
       pairs.length -= 2;
       const exists = pairs.length > 0 && pairs[pairs.length - 1] >= 0;
       this.#existing += Number(exists) - Number(existed);
       if (pairs.length === 0) this.#tree.delete(k);
+      else this.#tree.set(k, pairs);
       this.#setLease(k, this.#undoLeases[i]);
     }
     this.release();
@@ -180,8 +194,10 @@ export class KeyIndex {
 
   /** The latest revision of `key` if it exists now. */
   latest(key: Uint8Array): RevisionKey | null {
-    const pairs = this.#tree.get(indexKey(key));
-    if (pairs === undefined) return null;
+    const revs = this.#tree.get(indexKey(key));
+    if (revs === undefined) return null;
+    if (typeof revs === "number") return [revs, 0];
+    const pairs = revs;
     const n = pairs.length;
     return pairs[n - 1] < 0 ? null : [pairs[n - 2], pairs[n - 1]];
   }
@@ -231,16 +247,18 @@ export class KeyIndex {
    * when it had none or it was a tombstone then.
    */
   existingBefore(key: Uint8Array, rev: bigint): RevisionKey | null {
-    const pairs = this.#tree.get(indexKey(key));
-    if (pairs === undefined) return null;
+    const revs = this.#tree.get(indexKey(key));
+    if (revs === undefined) return null;
+    const pairs = unpack(revs);
     const i = lastAtOrBelow(pairs, Number(rev) - 1);
     return i < 0 || pairs[i + 1] < 0 ? null : [pairs[i], pairs[i + 1]];
   }
 
   /** Whether `key` changed at a main revision in (`after`, `upTo`]. */
   changedBetween(key: Uint8Array, after: bigint, upTo: bigint): boolean {
-    const pairs = this.#tree.get(indexKey(key));
-    if (pairs === undefined) return false;
+    const revs = this.#tree.get(indexKey(key));
+    if (revs === undefined) return false;
+    const pairs = unpack(revs);
     const i = lastAtOrBelow(pairs, Number(upTo));
     return i >= 0 && pairs[i] > Number(after);
   }
@@ -254,8 +272,9 @@ export class KeyIndex {
     const at = Number(rev);
     const dropped: RevisionKey[] = [];
     // The tree must not change while it is walked: apply the edits afterwards.
-    const edits: [string, number[] | null][] = [];
-    this.#tree.forEachPair((k, pairs) => {
+    const edits: [string, Revisions | null][] = [];
+    this.#tree.forEachPair((k, revs) => {
+      const pairs = unpack(revs);
       if (pairs[0] > at) return;
       const i = lastAtOrBelow(pairs, at);
       // Keep the pair at i unless it is a tombstone.
@@ -265,9 +284,9 @@ export class KeyIndex {
         const sub = pairs[j + 1];
         dropped.push([pairs[j], sub < 0 ? -sub - 1 : sub]);
       }
-      edits.push([k, keepFrom === pairs.length ? null : pairs.slice(keepFrom)]);
+      edits.push([k, keepFrom === pairs.length ? null : pack(pairs.slice(keepFrom))]);
       this.#undoKeys.push(k);
-      this.#undoPairs.push(pairs);
+      this.#undoPairs.push(revs);
       this.#undoLeases.push(0n); // unused: compaction keeps an existing key's latest revision
     });
     for (const [k, kept] of edits) {
@@ -278,10 +297,11 @@ export class KeyIndex {
   }
 
   #append(k: string, main: number, code: number, lease: bigint): void {
-    const pairs = this.#tree.get(k);
-    const existed = pairs !== undefined && pairs[pairs.length - 1] >= 0;
-    if (pairs === undefined) this.#tree.set(k, [main, code]);
-    else pairs.push(main, code);
+    const revs = this.#tree.get(k);
+    const existed = revs !== undefined && (typeof revs === "number" || revs[revs.length - 1] >= 0);
+    if (revs === undefined) this.#tree.set(k, code === 0 ? main : [main, code]);
+    else if (typeof revs === "number") this.#tree.set(k, [revs, 0, main, code]);
+    else revs.push(main, code);
     this.#existing += Number(code >= 0) - Number(existed);
     this.#undoKeys.push(k);
     this.#undoPairs.push(null);
@@ -308,14 +328,14 @@ export class KeyIndex {
   /** Calls `visit` with each key's pairs in `range`, in key order, until it returns true. */
   #scan(range: KeyRange, visit: (pairs: number[]) => boolean): void {
     if (range.kind === "single") {
-      const pairs = this.#tree.get(indexKey(range.key));
-      if (pairs !== undefined) visit(pairs);
+      const revs = this.#tree.get(indexKey(range.key));
+      if (revs !== undefined) visit(unpack(revs));
       return;
     }
     const low = indexKey(range.key);
     const high = range.kind === "from" ? AFTER_ALL : indexKey(range.end);
     if (high <= low) return;
-    this.#tree.forRange(low, high, false, (_k, pairs) => (visit(pairs) ? { break: true } : undefined));
+    this.#tree.forRange(low, high, false, (_k, revs) => (visit(unpack(revs)) ? { break: true } : undefined));
   }
 }
 

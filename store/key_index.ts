@@ -297,6 +297,10 @@ export class KeyIndex {
   }
 
   #append(k: string, main: number, code: number, lease: bigint): void {
+    // Revisions are held as doubles: past 2^53 they would silently collide.
+    if (!Number.isSafeInteger(main)) {
+      throw new Error(`store: revision ${main} is beyond the key index's range`);
+    }
     const revs = this.#tree.get(k);
     const existed = revs !== undefined && (typeof revs === "number" || revs[revs.length - 1] >= 0);
     if (revs === undefined) this.#tree.set(k, code === 0 ? main : [main, code]);

@@ -24,10 +24,19 @@ class Recorder implements WatcherSink {
   readonly responses: WatchResponse[] = [];
   readonly compacted: bigint[] = [];
   caughtUps = 0;
+  /** Responses sent but not yet flushed (the hub must flush before it returns). */
+  unflushed = 0;
+  flushes = 0;
 
   sendEvents(w: Watcher, header: EncodedField, events: readonly EncodedField[]): void {
     const frame = eventFrame({ header, watchId: w.idField, events, fragment: false });
     this.responses.push(fromBinary(WatchResponseSchema, frame.subarray(5)));
+    this.unflushed++;
+  }
+
+  flush(): void {
+    this.unflushed = 0;
+    this.flushes++;
   }
 
   sendCompacted(_w: Watcher, compactRevision: bigint): void {
@@ -160,6 +169,19 @@ describe("compaction at a delete's revision (the random test's lost DELETE)", ()
 });
 
 describe("catch-up and the live feed", () => {
+  test("an applied batch is flushed to each stream once, before notify returns", () => {
+    const a = new Recorder();
+    const other = new Recorder();
+    watch(a, "k/a", "", 0n);
+    watch(a, "k/", "k0", 0n);
+    watch(other, "k/b", "", 0n);
+    live(d.ok(req({ txn: txn([], [op.put(put("k/a", "1")), op.put(put("k/b", "1"))]) })));
+    expect([a.responses.length, a.unflushed, a.flushes]).toEqual([2, 0, 1]);
+    expect([other.responses.length, other.unflushed, other.flushes]).toEqual([1, 0, 1]);
+    live(d.put("k/c", "1")); // a's range watcher only
+    expect([a.flushes, other.flushes]).toEqual([2, 1]);
+  });
+
   test("revisions applied while a watcher waits for its catch-up round arrive once, in order", async () => {
     live(d.put("k/a", "1")); // 2
     live(d.put("k/b", "1")); // 3
@@ -173,6 +195,7 @@ describe("catch-up and the live feed", () => {
     // ...but from the round's read, which covers everything up to the revision it started at.
     expect(sink.events()).toEqual(["put k/a@2", "put k/b@3", "put k/a@4", "put k/c@5", "del k/b@5"]);
     expect(sink.caughtUps).toBe(1);
+    expect(sink.unflushed).toBe(0); // the round flushed what it sent
     live(d.put("k/d", "1")); // 6
     expect(sink.events().slice(5)).toEqual(["put k/d@6"]);
   });

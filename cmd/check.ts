@@ -1,6 +1,8 @@
 /**
- * `check perf` (etcdctl's check.go): a fixed-rate put workload for 60 seconds, then
- * etcdctl's pass/fail verdict on throughput, slowest request and standard deviation.
+ * `check perf` and `check datascale` (etcdctl's check.go). perf: a fixed-rate put workload
+ * for 60 seconds, then etcdctl's pass/fail verdict on throughput, slowest request and
+ * standard deviation. datascale: a fixed number of 1 KiB puts as fast as the clients go, and
+ * the growth of the first endpoint's resident memory (its /metrics) over them.
  */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode, fail } from "./errors.ts";
@@ -26,6 +28,14 @@ const aliases: Record<string, string> = {
   large: "l",
   xl: "xl",
   xLarge: "xl",
+};
+
+/** etcdctl's datascale models: keys to put and concurrent clients (each pair is 1 KiB). */
+export const datascaleModels: Record<string, { limit: number; clients: number }> = {
+  s: { limit: 10_000, clients: 50 },
+  m: { limit: 100_000, clients: 200 },
+  l: { limit: 1_000_000, clients: 500 },
+  xl: { limit: 3_000_000, clients: 1000 },
 };
 
 /** What the workload measured: latencies in seconds, errors by message, wall time in seconds. */
@@ -64,15 +74,29 @@ export function perfVerdict(s: PerfStats, limit: number): { lines: string[]; ok:
   return { lines, ok };
 }
 
+type Check = "perf" | "datascale";
+
 async function perfRun(ctx: RunContext): Promise<number> {
+  return runCheck(ctx, "perf");
+}
+
+async function datascaleRun(ctx: RunContext): Promise<number> {
+  return runCheck(ctx, "datascale");
+}
+
+async function runCheck(ctx: RunContext, check: Check): Promise<number> {
   const load = ctx.flags.values.get("load") as string;
   const prefix = ctx.flags.values.get("prefix") as string;
   const modelName = aliases[load];
   if (modelName === undefined) fail(ExitCode.BadFeature, `unknown load option ${load}`);
-  const model = { ...perfModels[modelName] };
-  // Not an etcdctl knob: lets tests exercise the workload without waiting a minute.
+  const model = check === "perf"
+    ? { ...perfModels[modelName] }
+    : { ...datascaleModels[modelName], duration: 0 };
+  // Not etcdctl knobs: let tests exercise the workloads without waiting a minute.
   const override = Number(ctx.io.env.ETCDTS_CHECK_PERF_SECONDS);
-  if (override > 0) model.duration = override;
+  if (check === "perf" && override > 0) model.duration = override;
+  const keys = Number(ctx.io.env.ETCDTS_CHECK_DATASCALE_KEYS);
+  if (check === "datascale" && keys > 0) model.limit = keys;
 
   const { settings } = await clientSettings(ctx);
   const { KV, Maintenance } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
@@ -82,7 +106,7 @@ async function perfRun(ctx: RunContext): Promise<number> {
   const out = (s: string) => ctx.io.stdout.write(s);
   try {
     const first = await kvs[0].range({ key: pfx, rangeEnd: prefixRangeEnd(pfx), limit: 1n }, {
-      timeoutMs: model.duration * 1000,
+      timeoutMs: Math.max(model.duration, 5) * 1000,
     }).catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
     if (first.kvs.length > 0) {
       fail(
@@ -90,27 +114,30 @@ async function perfRun(ctx: RunContext): Promise<number> {
         `prefix ${goQuote(prefix)} has keys. Delete with etcdctl del --prefix ${prefix} first`,
       );
     }
-    const stats = await workload(kvs, pfx, model, out);
-    const del = await kvs[0].deleteRange({ key: pfx, rangeEnd: prefixRangeEnd(pfx) }, { timeoutMs: 30_000 })
-      .catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
-    if (ctx.flags.values.get("auto-compact") as boolean) {
-      const rev = del.header?.revision ?? 0n;
-      out(`Compacting with revision ${rev}\n`);
-      await kvs[0].compact({ revision: rev, physical: true }, { timeoutMs: 30_000 })
-        .catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
-      out(`Compacted with revision ${rev}\n`);
-    }
-    if (ctx.flags.values.get("auto-defrag") as boolean) {
-      for (const ep of settings.endpoints) {
-        out(`Defragmenting ${goQuote(ep)}\n`);
-        const one = await newClient({ ...settings, endpoints: [ep] });
-        await one.service(Maintenance).defragment({}, { timeoutMs: 30_000 })
-          .catch((e) => fail(ExitCode.Error, rpcErrorText(e)))
-          .finally(() => one.close());
-        out(`Defragmented ${goQuote(ep)}\n`);
+    let verdict: { lines: string[]; ok: boolean };
+    if (check === "perf") {
+      const stats = await perfWorkload(kvs, pfx, model, out);
+      await cleanUp(ctx, kvs[0], pfx, settings, Maintenance, out);
+      verdict = perfVerdict(stats, model.limit);
+    } else {
+      const metricsUrl = metricsUrlOf(settings.endpoints[0]);
+      const before = await residentBytes(metricsUrl, out);
+      if (before === 0) {
+        out("FAIL: Could not read process_resident_memory_bytes before the put operations.\n");
+        return ExitCode.Error;
       }
+      out(
+        `Start data scale check for work load [${model.limit} key-value pairs, 1024 bytes per key-value, ${model.clients} concurrent clients].\n`,
+      );
+      const errors = await datascaleWorkload(kvs, pfx, model.limit, out);
+      const after = await residentBytes(metricsUrl, out);
+      if (after === 0) {
+        out("FAIL: Could not read process_resident_memory_bytes after the put operations.\n");
+        return ExitCode.Error;
+      }
+      await cleanUp(ctx, kvs[0], pfx, settings, Maintenance, out);
+      verdict = datascaleVerdict(errors, after - before);
     }
-    const verdict = perfVerdict(stats, model.limit);
     out(verdict.lines.join("\n") + "\n");
     return verdict.ok ? ExitCode.Success : ExitCode.Error;
   } catch (e) {
@@ -121,10 +148,120 @@ async function perfRun(ctx: RunContext): Promise<number> {
   }
 }
 
-type KvStub = { put(req: { key: Uint8Array; value: Uint8Array }): Promise<unknown> };
+/** etcdctl's datascale verdict: any error fails; else the memory the puts took, in MB. */
+export function datascaleVerdict(
+  errors: Map<string, number>,
+  bytesUsed: number,
+): { lines: string[]; ok: boolean } {
+  if (errors.size > 0) {
+    return {
+      lines: ["FAIL: too many errors", ...[...errors].map(([k, v]) => `FAIL: ERROR(${k}) -> ${v}`)],
+      ok: false,
+    };
+  }
+  const mb = bytesUsed / (1024 * 1024);
+  return { lines: [`PASS: Approximate system memory used : ${mb.toFixed(2)} MB.`], ok: true };
+}
+
+// What both checks do after their workload: delete the keys, then compact and defragment if asked.
+async function cleanUp(
+  ctx: RunContext,
+  kv: KvStub,
+  pfx: Uint8Array,
+  settings: Awaited<ReturnType<typeof clientSettings>>["settings"],
+  Maintenance: typeof import("../proto/gen/etcdserverpb/rpc_pb.ts").Maintenance,
+  out: (s: string) => void,
+): Promise<void> {
+  const del = await kv.deleteRange({ key: pfx, rangeEnd: prefixRangeEnd(pfx) }, { timeoutMs: 30_000 })
+    .catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
+  if (ctx.flags.values.get("auto-compact") as boolean) {
+    const rev = del.header?.revision ?? 0n;
+    out(`Compacting with revision ${rev}\n`);
+    await kv.compact({ revision: rev, physical: true }, { timeoutMs: 30_000 })
+      .catch((e) => fail(ExitCode.Error, rpcErrorText(e)));
+    out(`Compacted with revision ${rev}\n`);
+  }
+  if (ctx.flags.values.get("auto-defrag") as boolean) {
+    for (const ep of settings.endpoints) {
+      out(`Defragmenting ${goQuote(ep)}\n`);
+      const one = await newClient({ ...settings, endpoints: [ep] });
+      await one.service(Maintenance).defragment({}, { timeoutMs: 30_000 })
+        .catch((e) => fail(ExitCode.Error, rpcErrorText(e)))
+        .finally(() => one.close());
+      out(`Defragmented ${goQuote(ep)}\n`);
+    }
+  }
+}
+
+/** Where etcdctl reads an endpoint's metrics: plain http unless the endpoint says https. */
+function metricsUrlOf(endpoint: string): string {
+  const base = /^https?:\/\//.test(endpoint) ? endpoint : `http://${endpoint}`;
+  return `${base.replace(/\/+$/, "")}/metrics`;
+}
+
+/** process_resident_memory_bytes from `url`, 0 (after etcdctl's message) when unavailable. */
+async function residentBytes(url: string, out: (s: string) => void): Promise<number> {
+  const key = "process_resident_memory_bytes";
+  let text: string;
+  try {
+    text = await (await fetch(url, { tls: { rejectUnauthorized: false } } as RequestInit)).text();
+  } catch (e) {
+    out(`fetch error: ${(e as Error).message}\n`);
+    return 0;
+  }
+  const line = text.split("\n").find((l) => l.startsWith(key));
+  if (line === undefined) {
+    out(`could not find: ${key}\n`);
+    return 0;
+  }
+  return Number(line.slice(key.length).trim()) || 0;
+}
+
+type KvStub = {
+  put(req: { key: Uint8Array; value: Uint8Array }): Promise<unknown>;
+  deleteRange(
+    req: { key: Uint8Array; rangeEnd: Uint8Array },
+    opts: { timeoutMs: number },
+  ): Promise<{ header?: { revision: bigint } }>;
+  compact(req: { revision: bigint; physical: boolean }, opts: { timeoutMs: number }): Promise<unknown>;
+};
+
+// `limit` puts of a random 512-byte key and a 512-byte value, one in flight per client.
+async function datascaleWorkload(
+  kvs: KvStub[],
+  pfx: Uint8Array,
+  limit: number,
+  out: (s: string) => void,
+): Promise<Map<string, number>> {
+  const value = new Uint8Array(512);
+  const errors = new Map<string, number>();
+  let done = 0;
+  let next = 0;
+  const bar = progressBar(limit, out, () => done);
+  await Promise.all(kvs.map(async (kv) => {
+    while (next < limit) {
+      next++;
+      await kv.put({ key: randomKey(pfx, 512), value }).catch((e) => {
+        const text = rpcErrorText(e);
+        errors.set(text, (errors.get(text) ?? 0) + 1);
+      });
+      done++;
+    }
+  }));
+  bar.finish();
+  return errors;
+}
+
+// The prefix and then a Go zig-zag varint of a random int63 at the start of `size` bytes.
+function randomKey(pfx: Uint8Array, size: number): Uint8Array {
+  const key = new Uint8Array(pfx.length + size);
+  key.set(pfx);
+  putVarint(key.subarray(pfx.length), BigInt(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER)));
+  return key;
+}
 
 // Puts at `limit` per second for `duration` seconds, at most one in flight per client.
-async function workload(
+async function perfWorkload(
   kvs: KvStub[],
   pfx: Uint8Array,
   model: { limit: number; clients: number; duration: number },
@@ -137,7 +274,8 @@ async function workload(
   const started = performance.now();
   const end = started + model.duration * 1000;
   const inflight = new Set<Promise<void>>();
-  const bar = progressBar(model.duration, out);
+  let elapsed = 0;
+  const bar = progressBar(model.duration, out, () => elapsed = Math.min(elapsed + 1, model.duration));
   for (let n = 0; performance.now() < end; n++) {
     const due = started + (n * 1000) / model.limit;
     const wait = due - performance.now();
@@ -145,9 +283,7 @@ async function workload(
     if (performance.now() >= end) break;
     if (idle.length === 0) await new Promise<void>((r) => waiting.push(r));
     const kv = idle.pop()!;
-    const key = new Uint8Array(pfx.length + 256);
-    key.set(pfx);
-    putVarint(key.subarray(pfx.length), BigInt(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER)));
+    const key = randomKey(pfx, 256);
     const st = performance.now();
     const p = kv.put({ key, value }).then(
       () => void stats.lats.push((performance.now() - st) / 1000),
@@ -176,8 +312,9 @@ function putVarint(buf: Uint8Array, v: bigint): void {
   buf[i] = Number(ux);
 }
 
-// A once-a-second progress line in the spirit of cheggaaa/pb's "Bom !" bar.
-function progressBar(total: number, out: (s: string) => void): { finish(): void } {
+// A once-a-second progress line in the spirit of cheggaaa/pb's "Bom !" bar; `progress` says
+// how far along the work is each time it is drawn.
+function progressBar(total: number, out: (s: string) => void, progress: () => number): { finish(): void } {
   let done = 0;
   const draw = () => {
     const width = 40;
@@ -190,7 +327,7 @@ function progressBar(total: number, out: (s: string) => void): { finish(): void 
   };
   draw();
   const timer = setInterval(() => {
-    if (done < total) done++;
+    done = progress();
     draw();
   }, 1000);
   return {
@@ -202,6 +339,17 @@ function progressBar(total: number, out: (s: string) => void): { finish(): void 
     },
   };
 }
+
+// Both checks' flags for what follows the workload.
+const cleanUpFlags: NonNullable<Command["flags"]> = [
+  {
+    name: "auto-compact",
+    kind: "bool",
+    def: false,
+    usage: "Compact storage with last revision after test is finished.",
+  },
+  { name: "auto-defrag", kind: "bool", def: false, usage: "Defragment storage after test is finished." },
+];
 
 export const checkCommand: Command = {
   use: "check <subcommand>",
@@ -223,14 +371,30 @@ export const checkCommand: Command = {
         def: "/etcdctl-check-perf/",
         usage: "The prefix for writing the performance check's keys.",
       },
-      {
-        name: "auto-compact",
-        kind: "bool",
-        def: false,
-        usage: "Compact storage with last revision after test is finished.",
-      },
-      { name: "auto-defrag", kind: "bool", def: false, usage: "Defragment storage after test is finished." },
+      ...cleanUpFlags,
     ],
     run: perfRun,
+  }, {
+    use: "datascale [options]",
+    short: "Check the memory usage of holding data for different workloads on a given server endpoint.",
+    long:
+      "If no endpoint is provided, localhost will be used. If multiple endpoints are provided, first endpoint will be used.",
+    flags: [
+      {
+        name: "load",
+        kind: "string",
+        def: "s",
+        usage:
+          "The datascale check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)",
+      },
+      {
+        name: "prefix",
+        kind: "string",
+        def: "/etcdctl-check-datascale/",
+        usage: "The prefix for writing the datascale check's keys.",
+      },
+      ...cleanUpFlags,
+    ],
+    run: datascaleRun,
   }],
 };

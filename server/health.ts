@@ -31,8 +31,23 @@ export async function unhealthyReason(src: HealthSource, q: HealthQuery): Promis
     return a === "NOSPACE" || a === "CORRUPT" ? `ALARM ${a}` : "ALARM UNKNOWN";
   }
   if (!q.serializable && src.leaderId() === 0n) return "RAFT NO LEADER";
-  const err = await src.read(q.serializable);
-  return err === null ? null : `RANGE ERROR:${err.message}`;
+  const err = await withDeadline(src.read(q.serializable), READ_DEADLINE_MS);
+  return err === null
+    ? null
+    : `RANGE ERROR:${err === "deadline" ? "context deadline exceeded" : err.message}`;
+}
+
+/** etcd gives /health's read one second: a member that lost its quorum is unhealthy, not hung. */
+const READ_DEADLINE_MS = 1000;
+
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | "deadline"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"deadline">((resolve) => (timer = setTimeout(() => resolve("deadline"), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type Check = () => Promise<string | null>;
@@ -69,7 +84,7 @@ function excluded(req: Request): Set<string> {
 }
 
 async function runChecks(req: Request, list: [string, Check][]): Promise<Response> {
-  if (req.method !== "GET") return textResponse("Method Not Allowed\n", 405, { Allow: "GET" });
+  if (req.method !== "GET") return methodNotAllowed();
   let report = "";
   let ok = true;
   for (const [name, check] of list) {
@@ -81,7 +96,7 @@ async function runChecks(req: Request, list: [string, Check][]): Promise<Respons
     }
   }
   // Like etcd: failures always say why (http.Error appends a newline); successes only when asked.
-  if (!ok) return textResponse(report + "\n", 503);
+  if (!ok) return httpError(report, 503);
   const verbose = new URL(req.url).searchParams.has("verbose");
   return textResponse((verbose ? report : "") + "ok\n", 200);
 }
@@ -91,4 +106,14 @@ function textResponse(body: string, status: number, extra: Record<string, string
     status,
     headers: { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff", ...extra },
   });
+}
+
+/** Go's http.Error: the text and a newline, as plain text the browser must not sniff. */
+export function httpError(text: string, status: number, extra: Record<string, string> = {}): Response {
+  return textResponse(text + "\n", status, extra);
+}
+
+/** etcd's answer to a probe (or /version) asked with anything but GET. */
+export function methodNotAllowed(): Response {
+  return httpError("Method Not Allowed", 405, { Allow: "GET" });
 }

@@ -9,6 +9,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import { fixUrlAuthority } from "./grpc/authority.ts";
+import { upgradeListener } from "./upgrade.ts";
 
 export interface ClientListenerOptions {
   readonly onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -38,7 +39,9 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
   h2.on("stream", opts.onStream);
   h2.on("sessionError", ignore);
   h2.on("session", (s) => s.on("error", ignore));
-  const h1 = http.createServer(getRequestListener(opts.fetch));
+  const onRequest = getRequestListener(opts.fetch);
+  const h1 = http.createServer(onRequest);
+  h1.on("upgrade", upgradeListener(opts.fetch, onRequest)); // WebSocket gateway calls, h2c offers
   h1.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
     else socket.destroy();

@@ -9,11 +9,7 @@
  * carrying the applied index, so a restart replays exactly the unapplied tail. A single
  * node is a cluster of one and goes through exactly the same path.
  */
-import { fromBinary } from "@bufbuild/protobuf";
-import {
-  type InternalRaftRequest,
-  InternalRaftRequestSchema,
-} from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import type { HardState as WalHardState, LogEntry, Wal } from "../wal/wal.ts";
 import type {
@@ -24,7 +20,7 @@ import type {
   MvccStore,
 } from "../store/mvcc.ts";
 import { confChangeFor, memberChangeOf } from "./conf-change.ts";
-import { encodeProposal, requestIdOf } from "./proposal_codec.ts";
+import { decodeProposal, encodeProposal, requestIdOf } from "./proposal_codec.ts";
 import { log } from "./log.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import * as fs from "node:fs";
@@ -520,6 +516,14 @@ export class Member {
     // 0. A snapshot from the leader replaces the store first: once the log says the entries
     // before it are gone, the store must already hold them (etcd installs the db first too).
     if (rd.snapshot !== null) this.#installSnapshot(rd.snapshot);
+    // A leader's messages may leave before its own entries are durable, as etcd's do: the
+    // followers' fsyncs overlap the leader's instead of following it. Nothing observable gets
+    // ahead of the leader's disk: acks arriving meanwhile only take effect in the next Ready,
+    // which this loop asks for after the sync below. Term and vote must still be durable
+    // first: a Ready that also changed them (a candidate that won in the same batch) carries
+    // vote requests, so it is sent after persisting.
+    const sendFirst = rd.messages.length > 0 && this.isLeader && this.#termVoteDurable(rd);
+    if (sendFirst) this.#sendAll(rd.messages);
     // 1. Persist: nothing below may depend on entries or votes that are not durable.
     if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
       const hs: WalHardState | undefined = rd.hardState === null
@@ -535,13 +539,20 @@ export class Member {
       if (rd.entries.length > 0) this.#storage.append(rd.entries);
     }
     // 2. Only now tell peers.
-    if (rd.messages.length > 0) this.#sendAll(rd.messages);
+    if (rd.messages.length > 0 && !sendFirst) this.#sendAll(rd.messages);
     // 3. Apply what is committed, in order.
     if (rd.committedEntries.length > 0) {
       this.#apply(rd.committedEntries);
       this.#maybeSnapshot();
     }
     if (rd.readStates.length > 0) this.#serveReadStates(rd.readStates);
+  }
+
+  /** Whether `rd` leaves term and vote as they are already on disk. */
+  #termVoteDurable(rd: Ready): boolean {
+    if (rd.hardState === null) return true;
+    const durable = this.#storage.initialState().hardState;
+    return rd.hardState.term === durable.term && rd.hardState.vote === durable.vote;
   }
 
   /** Sends messages; a MsgSnap goes on its own path, carrying a fresh copy of the store. */
@@ -652,7 +663,7 @@ export class Member {
           this.#waiters.delete(id!);
           request = waiter.request;
         } else {
-          request = fromBinary(InternalRaftRequestSchema, e.data);
+          request = decodeProposal(e.data);
         }
       }
       batch.push({ index: BigInt(e.index), term: BigInt(e.term), request });

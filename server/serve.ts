@@ -26,6 +26,7 @@ import { moveLeaderService } from "./services/move-leader.ts";
 import { watchService } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
+import { serveH2Fetch } from "./h2-fetch.ts";
 import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
@@ -236,6 +237,8 @@ export async function startServer(
     guard: (path, req, ctx) => guard.check(path, req, ctx),
     onHandled: metrics.observeHandled,
     admit: learnerAdmission(() => member.isLearner),
+    // Non-gRPC HTTP/2 (h2c or TLS h2): the same hono app HTTP/1.1 reaches; `app` is made below.
+    onOtherRequest: (stream, headers) => void serveH2Fetch(stream, headers, app.fetch),
   });
   grpc.addService(
     KV,

@@ -30,7 +30,8 @@ export function clientWebRoutes(app: Hono, deps: WebDeps): void {
 
 function observabilityRoutes(app: Hono, deps: WebDeps): void {
   probeRoutes(app, deps.health);
-  app.get(
+  // promhttp answers any method.
+  app.all(
     "/metrics",
     () => new Response(deps.registry.expose(), { headers: { "Content-Type": EXPOSITION_CONTENT_TYPE } }),
   );

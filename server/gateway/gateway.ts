@@ -17,8 +17,8 @@ import {
   encodeStreamError,
   encodeStreamResult,
   httpStatusOf,
-  JsonValueSplitter,
 } from "./json.ts";
+import { type BodyValue, JsonBody } from "./body.ts";
 
 /** grpc-gateway forwards the gRPC response headers as Grpc-Metadata-*; etcd always has this one. */
 const JSON_HEADERS = {
@@ -35,26 +35,65 @@ export function gatewayRoutes(app: Hono, grpc: GrpcServer): void {
 async function serveGateway(c: Context, grpc: GrpcServer): Promise<Response> {
   const grpcPath = grpcPathFor(c.req.path);
   if (grpcPath === null) return plain("Not Found\n", 404);
-  if (c.req.method === "OPTIONS") return new Response(null, { status: 200 });
   if (c.req.method !== "POST") return plain("Method Not Allowed\n", 405);
   const info = grpc.method(grpcPath);
-  if (isEtcdError(info)) return errorResponse(info);
+  const headers = jsonHeaders(c);
+  if (isEtcdError(info)) return errorResponse(info, headers);
   const ctx = callContext(c, grpcPath);
+  const body = new JsonBody(c.req.raw.body);
   if (info.kind === "unary") {
-    const req = decodeMessage(info.input, await c.req.text());
-    if (isEtcdError(req)) return errorResponse(req);
+    const req = await firstMessage(info.input, body, Code.InvalidArgument);
+    if (isEtcdError(req)) return errorResponse(req, headers);
     const res = await grpc.callUnary(grpcPath, req, ctx);
-    if (isEtcdError(res)) return errorResponse(res);
-    return new Response(encodeMessage(info.output, res), { status: 200, headers: JSON_HEADERS });
+    if (isEtcdError(res)) return errorResponse(res, headers);
+    return new Response(encodeMessage(info.output, res), { status: 200, headers });
   }
   let input: unknown;
   if (info.kind === "server_streaming") {
-    input = decodeMessage(info.input, await c.req.text());
-    if (isEtcdError(input)) return errorResponse(input);
+    input = await firstMessage(info.input, body, Code.InvalidArgument);
+    if (isEtcdError(input)) return errorResponse(input, headers);
   } else {
-    input = requestStream(c.req.raw, info);
+    // grpc-gateway decodes the first request before it answers: a bad one is a plain
+    // error (code Unknown); later bad ones just end the requests.
+    const head = await body.next();
+    if ("error" in head) return errorResponse(etcdError(Code.Unknown, head.error), headers);
+    input = requestStream(head, body, info);
   }
-  return await streamResponse(info.output, ctx, (out) => grpc.callStreaming(grpcPath, input, out, ctx));
+  return await streamResponse(
+    info.output,
+    { ctx, headers },
+    (out) => grpc.callStreaming(grpcPath, input, out, ctx),
+  );
+}
+
+/** The first value of the body as a request message; an empty body is the empty message. */
+async function firstMessage(
+  schema: DescMessage,
+  body: JsonBody,
+  code: Exclude<Code, 0>,
+): Promise<unknown | EtcdError> {
+  const head = await body.next();
+  body.drain();
+  if ("error" in head) return etcdError(code, head.error);
+  return "end" in head ? decodeMessage(schema, "") : decodeValue(schema, head.value);
+}
+
+/**
+ * etcd's gateway dials its own gRPC server; over TLS that server's HTTP handler adds its
+ * CORS and Trailer headers to the gRPC response, and the gateway forwards them all.
+ */
+function jsonHeaders(c: Context): ResponseInit["headers"] {
+  if (!c.req.url.startsWith("https:")) return JSON_HEADERS;
+  return [
+    ["Content-Type", "application/json"],
+    ["Grpc-Metadata-Access-Control-Allow-Headers", "accept, content-type, authorization"],
+    ["Grpc-Metadata-Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE"],
+    ["Grpc-Metadata-Access-Control-Allow-Origin", "*"],
+    ["Grpc-Metadata-Content-Type", "application/grpc"],
+    ["Grpc-Metadata-Trailer", "Grpc-Status"],
+    ["Grpc-Metadata-Trailer", "Grpc-Message"],
+    ["Grpc-Metadata-Trailer", "Grpc-Status-Details-Bin"],
+  ];
 }
 
 /** The gRPC call context of an HTTP request: the bearer of `Authorization` is the auth token. */
@@ -73,31 +112,18 @@ function callContext(c: Context, path: string): CallContext & { readonly abort: 
   return { path, headers, signal: ac.signal, abort: () => ac.abort() };
 }
 
-/** The request messages of a client/bidi stream, parsed from the body as its bytes arrive. */
-function requestStream(req: Request, info: MethodInfo): AsyncQueue<unknown> {
+/** The request messages of a client/bidi stream: `head`, then the body's values as they arrive. */
+function requestStream(head: BodyValue, body: JsonBody, info: MethodInfo): AsyncQueue<unknown> {
   const queue = new AsyncQueue<unknown>();
-  const body = req.body;
-  if (body === null) {
-    queue.end();
-    return queue;
-  }
   (async () => {
-    const splitter = new JsonValueSplitter();
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of body) {
-        for (const v of splitter.push(decoder.decode(chunk, { stream: true }))) {
-          const msg = decodeValue(info.input, v);
-          // grpc-gateway stops sending on a bad request and leaves the stream open.
-          if (isEtcdError(msg)) return;
-          queue.push(msg);
-        }
-      }
-    } catch {
-      // a malformed body or a dropped connection ends the requests, as in grpc-gateway
-    } finally {
-      queue.end();
+    for (let v = head; "value" in v; v = await body.next()) {
+      const msg = decodeValue(info.input, v.value);
+      // grpc-gateway stops sending on a bad request and leaves the stream open.
+      if (isEtcdError(msg)) break;
+      queue.push(msg);
     }
+    body.drain();
+    queue.end();
   })();
   return queue;
 }
@@ -108,9 +134,13 @@ function requestStream(req: Request, info: MethodInfo): AsyncQueue<unknown> {
  */
 function streamResponse(
   output: DescMessage,
-  ctx: CallContext & { readonly abort: () => void },
+  call: {
+    readonly ctx: CallContext & { readonly abort: () => void };
+    readonly headers: ResponseInit["headers"];
+  },
   run: (out: StreamSink<unknown>) => Promise<EtcdError | void>,
 ): Promise<Response> {
+  const { ctx, headers } = call;
   const enc = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
@@ -130,7 +160,7 @@ function streamResponse(
       wake?.();
     },
   }, { highWaterMark: 16 });
-  const respond = (status: number) => started(new Response(body, { status, headers: JSON_HEADERS }));
+  const respond = (status: number) => started(new Response(body, { status, headers }));
   const sink: StreamSink<unknown> = {
     send(msg) {
       if (closed) return false;
@@ -161,8 +191,8 @@ function streamResponse(
   return first;
 }
 
-function errorResponse(err: EtcdError): Response {
-  return new Response(encodeError(err), { status: httpStatusOf(err.code), headers: JSON_HEADERS });
+function errorResponse(err: EtcdError, headers: ResponseInit["headers"]): Response {
+  return new Response(encodeError(err), { status: httpStatusOf(err.code), headers });
 }
 
 function plain(text: string, status: number): Response {

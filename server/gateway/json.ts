@@ -136,8 +136,9 @@ function syntaxError(text: string): string {
 }
 
 /**
- * Splits a stream of concatenated JSON values (a streaming request body: one request per
- * value, as grpc-gateway's decoder reads them) as its text arrives.
+ * Splits a stream of concatenated JSON values (a request body as grpc-gateway's decoder
+ * reads it: one value after another, each usable as soon as it is complete) as its text
+ * arrives. A syntax error keeps the values before it and stops the split (`error`).
  */
 export class JsonValueSplitter {
   #buf = "";
@@ -146,9 +147,21 @@ export class JsonValueSplitter {
   #escaped = false;
   #start = -1;
   #scanned = 0;
+  #error: string | null = null;
 
-  /** Feeds text; returns the values completed by it (a syntax error is thrown). */
+  /** Go's message for the first syntax error, or null. */
+  get error(): string | null {
+    return this.#error;
+  }
+
+  /** True when text of an unfinished value is buffered (at the end of a body: unexpected EOF). */
+  get incomplete(): boolean {
+    return this.#buf.trim() !== "";
+  }
+
+  /** Feeds text; returns the values it completed. */
   push(text: string): JsonValue[] {
+    if (this.#error !== null) return [];
     this.#buf += text;
     const out: JsonValue[] = [];
     const b = this.#buf;
@@ -165,11 +178,16 @@ export class JsonValueSplitter {
         if (this.#depth++ === 0) this.#start = i;
       } else if (c === "}" || c === "]") {
         if (--this.#depth === 0) {
-          out.push(JSON.parse(b.slice(this.#start, i + 1)));
+          const value = b.slice(this.#start, i + 1);
+          try {
+            out.push(JSON.parse(value));
+          } catch {
+            return this.#fail(out, syntaxError(value));
+          }
           this.#start = -1;
         }
       } else if (this.#depth === 0 && !/\s/.test(c)) {
-        throw new SyntaxError(`invalid character '${c}' looking for beginning of value`);
+        return this.#fail(out, `invalid character '${c}' looking for beginning of value`);
       }
     }
     if (this.#start >= 0) {
@@ -177,6 +195,12 @@ export class JsonValueSplitter {
       this.#start = 0;
     } else this.#buf = "";
     this.#scanned = this.#buf.length;
+    return out;
+  }
+
+  #fail(out: JsonValue[], message: string): JsonValue[] {
+    this.#error = message;
+    this.#buf = "";
     return out;
   }
 }

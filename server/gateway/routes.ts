@@ -59,9 +59,10 @@ const ROUTES: Readonly<Record<string, string>> = {
 
 /**
  * The prefixes the gateway answers: /v3/, and the older /v3beta/ (etcd 3.4 rewrites it to
- * /v3/) and /v3alpha/ (etcd 3.3's; 3.4 dropped it, we keep it for old scripts).
+ * /v3/). etcd 3.3's /v3alpha/ is gone in 3.4, which answers it with a plain 404, and so
+ * do we (the app's not-found fallback).
  */
-export const GATEWAY_PREFIXES = ["/v3/", "/v3beta/", "/v3alpha/"] as const;
+export const GATEWAY_PREFIXES = ["/v3/", "/v3beta/"] as const;
 
 /** The gRPC method an HTTP path calls, or null when the gateway has no such route. */
 export function grpcPathFor(httpPath: string): string | null {

@@ -134,6 +134,11 @@ export class Registry {
     return f;
   }
 
+  /** A histogram the code observes into (labelled children come with their first observation). */
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    return this.add(new Histogram(name, help, buckets));
+  }
+
   /** A gauge read at scrape time: one unlabelled sample, or labelled samples. */
   gauge(name: string, help: string, read: () => number | Iterable<readonly [Labels, number]>): void {
     this.#families.push(new PulledFamily(name, help, "gauge", samples(read)));

@@ -33,6 +33,8 @@ const helpOf = [
   ["endpoint", "status", "--help"],
   ["endpoint", "hashkv", "--help"],
   ["check", "perf", "--help"],
+  ["check", "datascale", "--help"],
+  ["check"],
   ["help", "get"],
 ];
 

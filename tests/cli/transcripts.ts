@@ -419,6 +419,7 @@ export const transcripts: Transcript[] = [
         code: 4,
       },
       { args: ["check", "perf", "--load=q"], err: "Error: unknown load option q\n", code: 4 },
+      { args: ["check", "datascale", "--load=q"], err: "Error: unknown load option q\n", code: 4 },
     ],
   },
 ];

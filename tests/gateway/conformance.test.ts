@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cleanup, CONFORMANCE_TARGETS, type ServerProcess, startServer } from "../harness.ts";
-import { type Answer, b64, normalise, post, streamLines } from "./http.ts";
+import { type Answer, b64, normalise, post, sameTranscripts, streamLines, type Transcripts } from "./http.ts";
 
 const targets = CONFORMANCE_TARGETS;
 /** Per target: step name → normalised answer. */
-const transcripts = new Map<string, Map<string, string>>();
+const transcripts: Transcripts = new Map();
 
 for (const kind of targets) {
   describe(`JSON gateway against ${kind}`, () => {
@@ -155,6 +155,36 @@ for (const kind of targets) {
       expect(await get.text()).toBe("Method Not Allowed\n");
     });
 
+    test("/v3alpha/ is gone in 3.4: Go's 404; preflights answer 200 on any path", async () => {
+      const alpha = await step("v3alpha", "/v3alpha/kv/range", { key: b64("foo") });
+      expect(alpha.status).toBe(404);
+      expect(alpha.body).toBe("404 page not found\n");
+      for (const path of ["/v3alpha/kv/range", "/v3/kv/nope", "/nope"]) {
+        const r = await fetch(server.clientUrl + path, { method: "OPTIONS" });
+        seen.set(
+          `options ${path}`,
+          `${r.status} ${await r.text()} ${r.headers.get("access-control-allow-origin")}`,
+        );
+        expect(r.status).toBe(200);
+      }
+    });
+
+    test("bodies are read like Go's json.Decoder: the first value counts", async () => {
+      const trailing = await step("trailing-garbage", "/v3/kv/range", `{"key":"${b64("foo")}"} garbage`);
+      expect(trailing.status).toBe(200);
+      expect(trailing.json.kvs[0].value).toBe(b64("baz"));
+      const truncated = await step("truncated", "/v3/kv/range", `{"key":"${b64("foo")}"`);
+      expect(truncated.status).toBe(400);
+      expect(truncated.json.message).toBe("unexpected EOF");
+      // a bidi stream's first request that does not parse is a plain error, code Unknown
+      const watch = await step("watch-garbage", "/v3/watch", "garbage");
+      expect(watch.status).toBe(500);
+      expect(watch.json).toMatchObject({
+        code: 2,
+        message: "invalid character 'g' looking for beginning of value",
+      });
+    });
+
     test('watch streams newline-delimited {"result":…} objects', async () => {
       const w = await streamLines(server.clientUrl + "/v3/watch", {
         create_request: { key: b64("foo"), start_revision: 4 },
@@ -206,13 +236,4 @@ for (const kind of targets) {
   });
 }
 
-if (targets.length === 2) {
-  describe("etcdts and etcd answer the same", () => {
-    test("every recorded step, byte for byte (IDs normalised)", () => {
-      const ours = transcripts.get("etcdts")!;
-      const theirs = transcripts.get("etcd")!;
-      expect([...ours.keys()]).toEqual([...theirs.keys()]);
-      for (const [name, answer] of theirs) expect(`${name}: ${ours.get(name)}`).toBe(`${name}: ${answer}`);
-    });
-  });
-}
+sameTranscripts("etcdts and etcd answer every recorded step byte for byte (IDs normalised)", transcripts);

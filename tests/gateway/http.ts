@@ -1,4 +1,8 @@
-/** Small HTTP helpers for the gateway tests: POST JSON, read NDJSON streams, normalise ids. */
+/**
+ * Small helpers for the gateway tests: POST JSON, read NDJSON streams, normalise ids, and
+ * the cross-check of transcripts recorded against etcdts and the real etcd.
+ */
+import { expect, test } from "bun:test";
 
 /** A response as the tests compare it. */
 export interface Answer {
@@ -30,25 +34,34 @@ export async function streamLines(
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 10_000);
   const r = await fetch(url, { method: "POST", body: JSON.stringify(body), signal: ac.signal });
+  try {
+    return { status: r.status, lines: await readLines(r.body as ReadableStream<Uint8Array>, n) };
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+}
+
+/** The first `n` lines of a byte stream (fewer, the last one unfinished, if it ends first). */
+export async function readLines(stream: ReadableStream<Uint8Array>, n: number): Promise<string[]> {
   const lines: string[] = [];
   let buf = "";
   const dec = new TextDecoder();
   try {
-    for await (const chunk of r.body as ReadableStream<Uint8Array>) {
+    for await (const chunk of stream) {
       buf += dec.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0 && lines.length < n) {
         lines.push(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
       }
-      if (lines.length >= n) break;
+      if (lines.length >= n) return lines;
     }
-  } finally {
-    clearTimeout(timer);
-    ac.abort();
+  } catch {
+    // aborted: what arrived is the answer
   }
-  if (lines.length < n && buf !== "") lines.push(buf);
-  return { status: r.status, lines };
+  if (buf !== "") lines.push(buf);
+  return lines;
 }
 
 /**
@@ -66,4 +79,18 @@ export function normalise(json: string, ids: { member: string; cluster: string }
 /** base64 of a UTF-8 string, as the gateway's bytes fields want. */
 export function b64(s: string): string {
   return Buffer.from(s).toString("base64");
+}
+
+/** Per target: step name → normalised answer. */
+export type Transcripts = Map<string, Map<string, string>>;
+
+/** When both servers ran: a test that every step answered the same on both. */
+export function sameTranscripts(title: string, transcripts: Transcripts): void {
+  if (transcripts.size !== 2) return;
+  test(title, () => {
+    const ours = transcripts.get("etcdts")!;
+    const theirs = transcripts.get("etcd")!;
+    expect([...ours.keys()]).toEqual([...theirs.keys()]);
+    for (const [name, answer] of theirs) expect(`${name}: ${ours.get(name)}`).toBe(`${name}: ${answer}`);
+  });
 }

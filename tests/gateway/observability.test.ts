@@ -1,10 +1,11 @@
 /**
  * /metrics (parsed with a Prometheus text-format parser), --listen-metrics-urls, /health,
- * /livez and /readyz on a running etcdts: healthy, and a member without a leader.
+ * /livez and /readyz on a running etcdts: healthy, and a member without a leader; /health
+ * against the real etcd 3.4 too (methods, and a member that lost its quorum).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { cleanup, freePort, type ServerProcess, startServer } from "../harness.ts";
+import { cleanup, CONFORMANCE_TARGETS, freePort, type ServerProcess, startServer } from "../harness.ts";
 import { b64, post } from "./http.ts";
 
 afterAll(cleanup);
@@ -116,7 +117,7 @@ describe("probes on a member without a leader", () => {
     });
     const h = await fetch(`${server.clientUrl}/health`);
     expect(h.status).toBe(503);
-    expect(await h.json()).toEqual({ health: "false", reason: "RAFT NO LEADER" });
+    expect(await h.text()).toBe('{"health":"false","reason":"RAFT NO LEADER"}\n');
     expect((await fetch(`${server.clientUrl}/health?serializable=true`)).status).toBe(200);
     expect((await fetch(`${server.clientUrl}/livez`)).status).toBe(200);
     const m = metricsOf(await (await fetch(`${server.clientUrl}/metrics`)).text());
@@ -124,3 +125,50 @@ describe("probes on a member without a leader", () => {
     expect(Number(m.get("etcd_server_health_failures")!.metrics[0].value)).toBe(1);
   });
 });
+
+for (const kind of CONFORMANCE_TARGETS) {
+  describe(`/health on ${kind}`, () => {
+    test("GET only; false once the member lost its quorum", async () => {
+      const [pa, pb] = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+      const member = (name: string, peer: string) =>
+        startServer(kind, {
+          healthCheck: "tcp",
+          extraArgs: [
+            ...["--name", name, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer],
+            ...[
+              "--initial-cluster",
+              `a=${pa},b=${pb}`,
+              "--heartbeat-interval",
+              "50",
+              "--election-timeout",
+              "500",
+            ],
+          ],
+        });
+      const [a, b] = await Promise.all([member("a", pa), member("b", pb)]);
+      const health = async (query = "", method = "GET") => {
+        const r = await fetch(`${a.clientUrl}/health${query}`, { method, signal: AbortSignal.timeout(5000) });
+        return `${r.status} ${r.headers.get("allow") ?? "-"} ${await r.text()}`;
+      };
+      for (let i = 0; (await health()) !== '200 - {"health":"true"}'; i++) {
+        if (i === 100) expect(await health()).toBe('200 - {"health":"true"}');
+        await Bun.sleep(100);
+      }
+      for (const method of ["POST", "HEAD"]) {
+        expect(await health("", method)).toBe(`405 GET ${method === "HEAD" ? "" : "Method Not Allowed\n"}`);
+      }
+      await b.kill9();
+      // etcd 3.4 says only false; etcdts adds 3.5's reason and honours ?serializable=true.
+      const down = kind === "etcd"
+        ? '{"health":"false"}\n'
+        : '{"health":"false","reason":"RAFT NO LEADER"}\n';
+      for (let i = 0; (await health()) !== `503 - ${down}`; i++) {
+        if (i === 100) expect(await health()).toBe(`503 - ${down}`);
+        await Bun.sleep(100);
+      }
+      expect(await health("?serializable=true")).toBe(
+        kind === "etcd" ? `503 - ${down}` : '200 - {"health":"true"}',
+      );
+    }, 60_000);
+  });
+}

@@ -34,7 +34,7 @@ describe("README curl walkthrough", () => {
       expect(stdout).not.toContain('"error"');
       out.push(stdout);
     }
-    const [put, get, prefix, txn, del, members, status, watch, health, readyz, metrics] = out;
+    const [put, get, prefix, txn, del, members, status, watch, health, readyz, metrics, h2c] = out;
     expect(JSON.parse(put).header.revision).toBe("2");
     expect(JSON.parse(get).kvs[0].value).toBe("YmFy");
     expect(JSON.parse(prefix).count).toBe("1");
@@ -48,5 +48,6 @@ describe("README curl walkthrough", () => {
     expect(health).toBe('{"health":"true"}');
     expect(readyz).toContain("[+]linearizable_read ok\n");
     expect(metrics).toBe("etcd_server_has_leader 1\n");
+    expect(JSON.parse(h2c).header.revision).toBe(JSON.parse(del).header.revision);
   });
 });

@@ -103,7 +103,17 @@ describe("streaming request bodies", () => {
     expect(s.push("}")).toEqual([{ c: [1, { d: 2 }] }]);
   });
 
-  test("garbage between values is a syntax error", () => {
-    expect(() => new JsonValueSplitter().push("{} x")).toThrow("invalid character 'x'");
+  test("garbage between values is a syntax error; the values before it stay", () => {
+    const s = new JsonValueSplitter();
+    expect(s.push('{"a":1} x {"b":2}')).toEqual([{ a: 1 }]);
+    expect(s.error).toBe("invalid character 'x' looking for beginning of value");
+    expect(s.push("{}")).toEqual([]);
+  });
+
+  test("an unfinished value is pending", () => {
+    const s = new JsonValueSplitter();
+    expect(s.push('{"a":')).toEqual([]);
+    expect(s.incomplete).toBe(true);
+    expect(s.error).toBeNull();
   });
 });

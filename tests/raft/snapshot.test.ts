@@ -112,7 +112,7 @@ describe("MemoryStorage", () => {
     expect(s.lastIndex()).toBe(5);
     expect(s.term(3)).toBe(2);
     expect(s.term(6)).toBe(ErrUnavailable);
-    expect((s.entries(2, 5, Infinity) as { index: number }[]).map((e) => e.index)).toEqual([2, 3, 4]);
+    expect((s.entries(2, 5, Infinity) as readonly { index: number }[]).map((e) => e.index)).toEqual([2, 3, 4]);
     expect(s.entries(2, 7, Infinity)).toBe(ErrUnavailable);
   });
 

@@ -1,0 +1,60 @@
+/**
+ * A gateway request body read the way grpc-gateway's json.Decoder reads it: one JSON value
+ * at a time, each as soon as it is complete. A unary call takes the first value and
+ * ignores the rest, so it is answered without waiting for the body to end — which a
+ * WebSocket's body (its messages) never does while the socket is open.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import { JsonValueSplitter } from "./json.ts";
+
+/** The next value, the end of the body, or Go's syntax error text. */
+export type BodyValue = { readonly value: JsonValue } | { readonly end: true } | { readonly error: string };
+
+/** The one reader method this uses (DOM and node:stream/web readers both have it). */
+interface ChunkReader {
+  read(): Promise<{ done: true; value?: Uint8Array } | { done: false; value: Uint8Array }>;
+}
+
+export class JsonBody {
+  readonly #reader: ChunkReader | null;
+  readonly #splitter = new JsonValueSplitter();
+  readonly #decoder = new TextDecoder();
+  readonly #ready: JsonValue[] = [];
+  #ended = false;
+
+  constructor(body: ReadableStream<Uint8Array> | null) {
+    this.#reader = body?.getReader() ?? null;
+    if (this.#reader === null) this.#ended = true;
+  }
+
+  /** The next value; a dropped connection reads as the end. */
+  async next(): Promise<BodyValue> {
+    for (;;) {
+      const value = this.#ready.shift();
+      if (value !== undefined) return { value };
+      const error = this.#splitter.error;
+      if (error !== null) return { error };
+      if (this.#ended) return this.#splitter.incomplete ? { error: "unexpected EOF" } : { end: true };
+      const chunk = await this.#reader!.read().catch(() => null);
+      if (chunk === null || chunk.done) this.#ended = true;
+      else this.#ready.push(...this.#splitter.push(this.#decoder.decode(chunk.value, { stream: true })));
+    }
+  }
+
+  /**
+   * Reads and drops the rest in the background: a unary call wants only the first value,
+   * and cancelling a request body could take the connection (and the answer) with it.
+   */
+  drain(): void {
+    const reader = this.#reader;
+    if (reader === null || this.#ended) return;
+    this.#ended = true;
+    (async () => {
+      try {
+        while (!(await reader.read()).done) { /* dropped */ }
+      } catch {
+        // the client went away; nothing to drain
+      }
+    })();
+  }
+}

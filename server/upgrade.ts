@@ -1,0 +1,164 @@
+/**
+ * HTTP/1.1 requests with an `Upgrade` header on the client port.
+ *
+ * etcd 3.4 wraps its gateway (/v3/, and /v3beta/ after its rewrite) in
+ * grpc-websocket-proxy: a WebSocket there is one gateway call whose request body is the
+ * client's messages, each followed by a newline, and whose response lines come back as
+ * text messages; when the call ends the proxy drops the connection without a close frame.
+ * The token comes from a `Sec-WebSocket-Protocol: Bearer, <token>` offer or a `token`
+ * cookie, as `Authorization: Bearer <token>`.
+ *
+ * Any other upgrade (curl --http2's h2c offer, a WebSocket elsewhere) is answered as the
+ * plain HTTP/1.1 request it also is, as Go's server does. (Bun's node:http hands every
+ * request with an Upgrade header to 'upgrade' once anyone listens, body included.)
+ */
+import * as http from "node:http";
+import type * as net from "node:net";
+import type { Duplex } from "node:stream";
+import type { WebSocket, WebSocketServer } from "ws";
+import type { FetchHandler } from "./h2-fetch.ts";
+
+type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+export type UpgradeListener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** The paths grpc-websocket-proxy wraps in etcd. */
+const PROXIED = /^\/v3(beta)?\//;
+const NEWLINE = new Uint8Array([0x0a]);
+
+/** The 'upgrade' listener for the HTTP/1.1 server whose requests `onRequest` serves. */
+export function upgradeListener(fetch: FetchHandler, onRequest: RequestListener): UpgradeListener {
+  let server: Promise<WebSocketServer> | null = null;
+  return (req, socket, head) => {
+    socket.on("error", ignore);
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.headers.upgrade?.toLowerCase() !== "websocket" || !PROXIED.test(path)) {
+      serveAsHttp1(req, socket, head, onRequest);
+      return;
+    }
+    // Loaded on first use: most servers never see a WebSocket.
+    server ??= import("ws").then(({ WebSocketServer }) =>
+      new WebSocketServer({
+        noServer: true,
+        // grpc-websocket-proxy answers "Bearer" when the offer starts with it, else nothing.
+        handleProtocols: (_offered: Set<string>, r: http.IncomingMessage) =>
+          String(r.headers["sec-websocket-protocol"] ?? "").startsWith("Bearer") ? "Bearer" : false,
+      })
+    );
+    server.then((wss) => wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, req, fetch)));
+  };
+}
+
+/** Runs the gateway call a WebSocket stands for. */
+function bridge(ws: WebSocket, req: http.IncomingMessage, fetch: FetchHandler): void {
+  ws.on("error", ignore);
+  const hungUp = new AbortController();
+  let open = true;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+        if (!open) return;
+        controller.enqueue(bytesOf(data));
+        controller.enqueue(NEWLINE);
+      });
+      ws.on("close", () => {
+        if (open) controller.close();
+        open = false;
+        hungUp.abort();
+      });
+    },
+  });
+  const scheme = (req.socket as net.Socket & { encrypted?: boolean }).encrypted ? "https" : "http";
+  const request = new Request(`${scheme}://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {
+    method: "POST", // the proxy's request mutator in etcd: streams are POSTs
+    headers: proxiedHeaders(req),
+    body,
+    signal: hungUp.signal,
+    duplex: "half",
+  } as RequestInit);
+  (async () => {
+    try {
+      const res = await fetch(request);
+      if (res.body !== null) await sendLines(res.body, ws, hungUp.signal);
+    } catch {
+      // the call failed or the socket went away: the connection just ends, as in etcd
+    }
+    ws.terminate();
+  })();
+}
+
+/** grpc-websocket-proxy forwards only Origin and Referer, and makes the token a bearer. */
+function proxiedHeaders(req: http.IncomingMessage): Headers {
+  const out = new Headers();
+  for (const name of ["origin", "referer"]) {
+    const v = req.headers[name];
+    if (typeof v === "string") out.set(name, v);
+  }
+  const offer = req.headers["sec-websocket-protocol"];
+  const bearer = typeof offer === "string" ? /Bearer,(.*)$/s.exec(offer) : null;
+  if (bearer !== null) out.set("authorization", `Bearer ${bearer[1].trim()}`);
+  const cookie = /(?:^|;\s*)token=([^;]*)/.exec(String(req.headers.cookie ?? ""));
+  if (cookie !== null) out.set("authorization", `Bearer ${cookie[1]}`);
+  return out;
+}
+
+/** Each non-empty line of `body` as one text message, waiting for each to be written. */
+async function sendLines(
+  body: ReadableStream<Uint8Array>,
+  ws: WebSocket,
+  hungUp: AbortSignal,
+): Promise<void> {
+  const dec = new TextDecoder();
+  let buf = "";
+  const send = (line: string) =>
+    line === "" ? Promise.resolve() : new Promise<void>((resolve) => ws.send(line, () => resolve()));
+  for await (const chunk of body) {
+    if (hungUp.aborted) return;
+    buf += dec.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      await send(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  }
+  await send(buf);
+}
+
+/**
+ * Serves an upgrade request as an ordinary one on its socket, then closes the connection
+ * (the parser gave the socket up). Its body is what came with the head, plus whatever
+ * `Content-Length` says is still to come.
+ */
+function serveAsHttp1(
+  req: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  onRequest: RequestListener,
+): void {
+  const length = Number(req.headers["content-length"] ?? 0) || 0;
+  const chunks = [head];
+  let have = head.length;
+  const serve = () => {
+    socket.off("data", more);
+    // @hono/node-server takes a buffered body from here instead of reading the request.
+    (req as { rawBody?: Buffer }).rawBody = Buffer.concat(chunks).subarray(0, length);
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket as net.Socket);
+    res.shouldKeepAlive = false;
+    res.on("finish", () => socket.end());
+    onRequest(req, res);
+  };
+  const more = (chunk: Buffer) => {
+    chunks.push(chunk);
+    have += chunk.length;
+    if (have >= length) serve();
+  };
+  if (have >= length) serve();
+  else socket.on("data", more);
+}
+
+function bytesOf(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data);
+}
+
+function ignore(): void {}

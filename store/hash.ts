@@ -41,8 +41,10 @@ export function hashKv(db: Database, revision: bigint, revs: Revisions): HashKvR
   let hash = crc32cUpdate(0, KEY_BUCKET);
   forEachRevision(db, rev, (row) => {
     const [key, modRev, sub, createRev, version, lease, value] = row;
-    if (modRev <= compactRev && !keepEmpty && supersededAt.values(key, modRev, rev).length > 0) return;
     const tombstone = version === 0n;
+    // Kept only for watchers (compaction.ts); etcd 3.4.23 has deleted it from its backend.
+    if (tombstone && modRev === compactRev) return;
+    if (modRev <= compactRev && !keepEmpty && supersededAt.values(key, modRev, rev).length > 0) return;
     hash = crc32cUpdate(hash, revisionKey(modRev, sub, tombstone));
     hash = crc32cUpdate(
       hash,

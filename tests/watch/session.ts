@@ -26,10 +26,11 @@ export class WatchSession {
 
   constructor(client: Client) {
     // No deadline: a watch lives until it is closed (the client's call timeout is for unary calls).
-    this.#stream = client.service(Watch).watch({ timeoutMs: 0 }) as BidiStream<any, WatchResponse>;
+    const stream = client.service(Watch).watch({ timeoutMs: 0 }) as BidiStream<any, WatchResponse>;
+    this.#stream = stream;
     (async () => {
       try {
-        for await (const r of this.#stream) {
+        for await (const r of stream) {
           this.#buffered.push(r);
           this.#waiter?.();
         }

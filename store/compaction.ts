@@ -1,7 +1,13 @@
 /**
  * Compaction (etcd's keyIndex.compact + scheduleCompaction): forgets history at and below
  * a revision, keeping for each key only its latest version at that revision, and not even
- * that when it is a tombstone. Reads at the compacted revision itself still work.
+ * that when it is a tombstone below the revision. Reads at the compacted revision itself
+ * still work.
+ *
+ * A tombstone exactly at the compaction revision is kept (until the next compaction): a
+ * watcher may still start or resume at that revision, and without the row its DELETE
+ * event would be lost. etcd 3.4.23 drops it and loses the event (etcd-io/etcd#17780,
+ * fixed by keeping it in 3.4.34 and 3.5.15); HashKV still hashes as 3.4.23 (hash.ts).
  */
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";

@@ -43,8 +43,10 @@ export function hashKv(
   let hash = crc32cUpdate(0, KEY_BUCKET);
   forEachRevision(db, rev, (row) => {
     const [key, modRev, sub, createRev, version, lease, value] = row;
-    if (modRev <= compactRev && !keepEmpty && index.changedBetween(key, modRev, rev)) return;
     const tombstone = version === 0n;
+    // Kept only for watchers (compaction.ts); etcd 3.4.23 has deleted it from its backend.
+    if (tombstone && modRev === compactRev) return;
+    if (modRev <= compactRev && !keepEmpty && index.changedBetween(key, modRev, rev)) return;
     hash = crc32cUpdate(hash, revisionKey(modRev, sub, tombstone));
     hash = crc32cUpdate(
       hash,

@@ -265,8 +265,10 @@ export class KeyIndex {
 
   /**
    * Compacts at `rev` (etcd's keyIndex.compact): each key keeps its revisions above `rev`
-   * and its latest one at or below it unless that is a tombstone; a key left with nothing
-   * is dropped. Returns the revisions dropped, for the caller to delete from `history`.
+   * and its latest one at or below it unless that is a tombstone below `rev` (one exactly
+   * at `rev` stays for watchers until the next compaction, see compaction.ts); a key left
+   * with nothing is dropped. Returns the revisions dropped, for the caller to delete from
+   * `history`.
    */
   compact(rev: bigint): RevisionKey[] {
     const at = Number(rev);
@@ -277,8 +279,8 @@ export class KeyIndex {
       const pairs = unpack(revs);
       if (pairs[0] > at) return;
       const i = lastAtOrBelow(pairs, at);
-      // Keep the pair at i unless it is a tombstone.
-      const keepFrom = pairs[i + 1] < 0 ? i + 2 : i;
+      // Keep the pair at i unless it is a tombstone below `at`.
+      const keepFrom = pairs[i + 1] < 0 && pairs[i] < at ? i + 2 : i;
       if (keepFrom === 0) return;
       for (let j = 0; j < keepFrom; j += 2) {
         const sub = pairs[j + 1];

@@ -125,11 +125,11 @@ export class AuthGuard {
 
   /**
    * Checks one unary (or server-streaming) call: null to proceed, else the error to answer.
-   * Cheap when auth is disabled: one boolean.
+   * Cheap when auth is disabled: a boolean and a header lookup.
    */
   check(path: string, req: unknown, creds: Credentials): EtcdError | null {
-    if (!this.#o.auth.enabled) return null;
     const check = CHECKS[path];
+    if (!this.#o.auth.enabled) return check === undefined ? null : this.#strayToken(creds);
     if (check === undefined) return null;
     const who = this.identify(creds);
     if (who !== null && "code" in who) return who;
@@ -139,7 +139,7 @@ export class AuthGuard {
 
   /** A watch create request needs read permission on its range (etcd's isWatchPermitted). */
   checkWatch(req: WatchCreateRequest, creds: Credentials): EtcdError | null {
-    if (!this.#o.auth.enabled) return null;
+    if (!this.#o.auth.enabled) return this.#strayToken(creds);
     const who = this.identify(creds);
     if (who !== null && "code" in who) return who;
     if (who !== null) creds.auth = who;
@@ -167,6 +167,17 @@ export class AuthGuard {
     const auth = this.#o.auth;
     if (!auth.enabled) return true;
     return auth.user(who.username) !== undefined && auth.isPermitted(who.username, "read", key, rangeEnd);
+  }
+
+  /**
+   * With auth off, etcd still reads a token the caller sends (AuthInfoFromCtx runs before
+   * the enabled check) and refuses one that names no one, e.g. one issued before
+   * `auth disable`.
+   */
+  #strayToken(creds: Credentials): EtcdError | null {
+    const token = first(creds.headers.token) ?? first(creds.headers.authorization);
+    if (token === undefined || token === "") return null;
+    return this.#o.tokens.info(token, this.#o.auth.revision) === null ? Errors.InvalidAuthToken : null;
   }
 
   /**

@@ -220,6 +220,10 @@ export class WatchStream implements WatcherSink {
     this.#answerProgressIfCaughtUp();
   }
 
+  flush(): void {
+    this.#out.flush();
+  }
+
   #control(r: {
     revision: bigint;
     watchId: bigint;

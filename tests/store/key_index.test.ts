@@ -83,7 +83,7 @@ describe("key index", () => {
     expect(t.index.anyExistsAt(2n)).toBe(true);
   });
 
-  test("compaction keeps each key's latest revision at or below it, unless a tombstone", () => {
+  test("compaction keeps each key's latest revision at or below it, unless a tombstone below it", () => {
     const t = new Twin();
     t.put("a", 2);
     t.put("a", 3);
@@ -92,13 +92,19 @@ describe("key index", () => {
     t.put("b", 5);
     t.put("c", 5, 1);
     t.tombstone("c", 6);
-    const dropped = t.index.compact(4n).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-    expect(dropped).toEqual([[2, 0], [3, 1], [4, 0]]);
+    t.put("d", 6, 1);
+    t.tombstone("d", 7);
+    const sorted = (revs: [number, number][]) => revs.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    // b's tombstone at 4 stays until a later compaction: watchers may resume at 4.
+    expect(sorted(t.index.compact(4n))).toEqual([[2, 0], [3, 1]]);
     expect(t.index.existingAt(ALL, 4n)).toEqual([[3, 0]]);
     expect(t.index.existingAt(ALL, 5n)).toEqual([[3, 0], [5, 0], [5, 1]]);
-    // c is gone at 6: compacting there drops all of it.
-    expect(t.index.compact(6n)).toEqual([[5, 1], [6, 0]]);
-    expect(t.index.size).toBe(2);
+    expect(sorted(t.index.compact(6n))).toEqual([[4, 0], [5, 1]]);
+    expect(t.index.size).toBe(4);
+    // c's tombstone (6) is below 7 now and goes with the rest of c; d's (7) stays, its put goes.
+    expect(sorted(t.index.compact(7n))).toEqual([[6, 0], [6, 1]]);
+    expect(t.index.size).toBe(3);
+    expect(t.index.existingAt(ALL, 7n)).toEqual([[3, 0], [5, 0]]);
   });
 
   test("rollback undoes appends and compactions, newest first", () => {

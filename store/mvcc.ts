@@ -82,6 +82,8 @@ export class MvccStore {
   #durableAppliedIndex: bigint;
   /** page_count × page_size, cached until the next write (-1: unknown); the quota asks per put. */
   #dbSize = -1;
+  /** Fixed when the file is created (nothing here changes it), so asked once. */
+  #pageSize = -1;
 
   readonly #path: string;
 
@@ -305,13 +307,18 @@ export class MvccStore {
 
   /** Size of the database file in bytes (Status.dbSize). */
   dbSize(): number {
-    if (this.#dbSize < 0) this.#dbSize = this.#pragma("page_count") * this.#pragma("page_size");
+    if (this.#dbSize < 0) this.#dbSize = this.#pragma("page_count") * this.#pageBytes();
     return this.#dbSize;
   }
 
   /** Bytes of the database file holding data, free pages excluded (Status.dbSizeInUse). */
   dbSizeInUse(): number {
-    return (this.#pragma("page_count") - this.#pragma("freelist_count")) * this.#pragma("page_size");
+    return (this.#pragma("page_count") - this.#pragma("freelist_count")) * this.#pageBytes();
+  }
+
+  #pageBytes(): number {
+    if (this.#pageSize < 0) this.#pageSize = this.#pragma("page_size");
+    return this.#pageSize;
   }
 
   /** Tells `fn` each backend commit's duration in seconds (metrics). */

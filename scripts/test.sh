@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine with only Node and npm: installs what the
 # tests need (npm packages, the real etcd/etcdctl from apt for the conformance suites),
-# builds the binary, checks formatting and lint, runs every test.
+# builds the binary, checks formatting, lint and types, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -32,6 +32,7 @@ fi
 npm run --silent build
 bash scripts/tool.sh deno fmt --check
 bash scripts/tool.sh deno lint
+tsc --noEmit -p .
 
 # bun's summary is " N pass" / " N fail"; also print the plain closing line CI reads.
 log=$(mktemp)

@@ -14,6 +14,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   type InternalRaftRequest,
   InternalRaftRequestSchema,
+  type RequestHeader,
 } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { PutRequest } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { REQUEST_KINDS } from "../store/apply.ts";
@@ -25,21 +26,26 @@ export function putProposal(put: PutRequest): InternalRaftRequest {
 
 /**
  * Stamps `request` with its request ID (header.ID, how the apply loop finds the caller)
- * and returns its wire bytes.
+ * and returns its wire bytes. The header's username and auth revision (who the auth
+ * guard checked, at which auth revision) are kept: the apply loop checks them again.
  */
 export function encodeProposal(request: InternalRaftRequest, id: bigint): Uint8Array {
-  request.header = { $typeName: "etcdserverpb.RequestHeader", ID: id, username: "", authRevision: 0n };
+  const username = request.header?.username ?? "";
+  const authRevision = request.header?.authRevision ?? 0n;
+  request.header = { $typeName: "etcdserverpb.RequestHeader", ID: id, username, authRevision };
   const put = request.put;
   if (put === undefined || !isPutOnly(request)) return toBinary(InternalRaftRequestSchema, request);
-  return encodePutProposal(put, id);
+  return encodePutProposal(put, request.header);
 }
 
 function isPutOnly(r: InternalRaftRequest): boolean {
   if (r.ID !== 0n || r.$unknown !== undefined) return false;
   for (const k of REQUEST_KINDS) if (k !== "put" && r[k] !== undefined) return false;
-  const h = r.header!;
-  return h.username === "" && h.authRevision === 0n && h.$unknown === undefined;
+  return r.header!.$unknown === undefined;
 }
+
+const EMPTY = new Uint8Array();
+const utf8Encoder = new TextEncoder();
 
 function varintSize(v: bigint): number {
   let n = 1;
@@ -84,8 +90,8 @@ class Out {
   }
 }
 
-/** header {ID} first (field 100), then put (field 4); proto3 zero values left out. */
-function encodePutProposal(p: PutRequest, id: bigint): Uint8Array {
+/** header {ID, username, auth_revision} first (field 100), then put (field 4); proto3 zero values left out. */
+function encodePutProposal(p: PutRequest, h: RequestHeader): Uint8Array {
   const lease = BigInt.asUintN(64, p.lease);
   let putLen = 0;
   if (p.key.length > 0) putLen += 1 + lenSize(p.key.length) + p.key.length;
@@ -94,8 +100,12 @@ function encodePutProposal(p: PutRequest, id: bigint): Uint8Array {
   if (p.prevKv) putLen += 2;
   if (p.ignoreValue) putLen += 2;
   if (p.ignoreLease) putLen += 2;
-  const uid = BigInt.asUintN(64, id);
-  const headerLen = uid === 0n ? 0 : 1 + varintSize(uid);
+  const uid = BigInt.asUintN(64, h.ID);
+  const user = h.username === "" ? EMPTY : utf8Encoder.encode(h.username);
+  const authRev = BigInt.asUintN(64, h.authRevision);
+  const headerLen = (uid === 0n ? 0 : 1 + varintSize(uid)) +
+    (user.length === 0 ? 0 : 1 + lenSize(user.length) + user.length) +
+    (authRev === 0n ? 0 : 1 + varintSize(authRev));
   // Field 100, wire type 2: tag 0x322 = two bytes (0xa2 0x06).
   const out = new Out(2 + lenSize(headerLen) + headerLen + 1 + lenSize(putLen) + putLen);
   out.buf[out.pos++] = 0xa2;
@@ -104,6 +114,15 @@ function encodePutProposal(p: PutRequest, id: bigint): Uint8Array {
   if (uid !== 0n) {
     out.buf[out.pos++] = 0x08;
     out.big(uid);
+  }
+  if (user.length > 0) {
+    out.buf[out.pos++] = 0x12;
+    out.len(user.length);
+    out.bytes(user);
+  }
+  if (authRev !== 0n) {
+    out.buf[out.pos++] = 0x18;
+    out.big(authRev);
   }
   out.buf[out.pos++] = 0x22;
   out.len(putLen);
@@ -278,5 +297,3 @@ function decodePut(b: Uint8Array): PutRequest | null {
   }
   return p;
 }
-
-const EMPTY = new Uint8Array(0);

@@ -20,6 +20,7 @@ import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
 import { alarmGate, applyAlarm, type RaisedAlarms } from "./alarm.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
+import type { KeyIndex } from "./key_index.ts";
 import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
@@ -64,6 +65,8 @@ export interface ApplyDeps {
   readonly db: Database;
   readonly reader: KvReader;
   readonly writeStatements: WriteStatements;
+  /** Which revisions each key has (compaction trims it). */
+  readonly index: KeyIndex;
   /** The raised alarms the gate checks (cached; invalidated when an alarm entry applies). */
   readonly alarms: RaisedAlarms;
   readonly revisions: Revisions;
@@ -115,7 +118,7 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
   compaction: (deps, req) => {
     const err = checkCompaction(req.revision, deps.revisions);
     if (err !== null) return { ok: false, error: err };
-    compactHistory(deps.db, req.revision);
+    compactHistory(deps.db, deps.index, req.revision);
     deps.revisions.compactRev = req.revision;
     const response: CompactionResponse = {
       $typeName: "etcdserverpb.CompactionResponse",
@@ -155,7 +158,7 @@ export function requestKind(req: InternalRaftRequest): RequestKind | null {
 export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOutcome {
   const kind = requestKind(req);
   if (kind === null) return outcome(null, deps.revisions.currentRev, []);
-  const refused = alarmGate(deps.alarms, req);
+  const refused = alarmGate(deps.alarms, req) ?? deps.auth.recheck(req, kind);
   if (refused !== null) return { ok: false, error: refused };
   const handler = HANDLERS[kind] as Handler<typeof kind> | undefined;
   if (handler === undefined) {

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS auth_meta (
   enabled INTEGER NOT NULL,
   revision INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO auth_meta VALUES (0, 0, 0);
+INSERT OR IGNORE INTO auth_meta VALUES (0, 0, 1);
 CREATE TABLE IF NOT EXISTS auth_users (name TEXT PRIMARY KEY, user BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS auth_roles (name TEXT PRIMARY KEY, role BLOB NOT NULL) WITHOUT ROWID;
 `;
@@ -79,6 +79,26 @@ export const AUTH_KINDS = [
 
 export type AuthKind = typeof AUTH_KINDS[number];
 
+/** Requests whose keys etcd checks again at apply (with the revision test). */
+const KEY_WRITES: ReadonlySet<string> = new Set(["put", "deleteRange", "txn"]);
+
+/** etcd's needAdminPermission: rechecked at apply against the current roles. */
+const ADMIN_KINDS: ReadonlySet<string> = new Set<AuthKind>([
+  "authEnable",
+  "authDisable",
+  "authUserAdd",
+  "authUserDelete",
+  "authUserChangePassword",
+  "authUserGrantRole",
+  "authUserRevokeRole",
+  "authRoleAdd",
+  "authRoleGrantPermission",
+  "authRoleRevokePermission",
+  "authRoleDelete",
+  "authUserList",
+  "authRoleList",
+]);
+
 /** Any response of an auth request. */
 export type AuthResponse =
   | AuthenticateResponse
@@ -107,6 +127,8 @@ export interface AuthListener {
   userInvalidated?(user: string): void;
   /** Auth was disabled: every token is void. */
   disabled?(): void;
+  /** An applied entry changed users, roles or the enabled flag (the auth revision moved). */
+  changed?(): void;
 }
 
 /** READ or WRITE access; READWRITE grants both. */
@@ -135,7 +157,9 @@ export class AuthStore {
   constructor(db: Database) {
     const meta = db.query("SELECT enabled, revision FROM auth_meta WHERE id = 0").values()[0] as bigint[];
     this.#enabled = meta[0] === 1n;
-    this.#revision = meta[1];
+    // etcd starts a new store's auth revision at 1 (0 means "no credentials"); older
+    // data dirs of ours start at 0 and are read the same way.
+    this.#revision = meta[1] === 0n ? 1n : meta[1];
     for (
       const [name, blob] of db.query("SELECT name, user FROM auth_users").values() as [string, Uint8Array][]
     ) {
@@ -210,6 +234,23 @@ export class AuthStore {
     return { read: read.sort(byStart), write: write.sort(byStart) };
   }
 
+  /**
+   * etcd's apply-time check (authApplierV3) of a request the permission guard stamped
+   * with the user and the auth revision it checked: a key write checked before the auth
+   * state last changed is refused with ErrAuthOldRevision (clients re-authenticate and
+   * retry), and an admin request is checked again against the users and roles of now.
+   * Unstamped requests (the server's own, or made while auth was off) pass.
+   */
+  recheck(req: InternalRaftRequest, kind: keyof InternalRaftRequest): EtcdError | null {
+    const h = req.header;
+    if (!this.#enabled || h === undefined || (h.username === "" && h.authRevision === 0n)) return null;
+    if (KEY_WRITES.has(kind)) return h.authRevision < this.#revision ? Errors.AuthOldRevision : null;
+    if (!ADMIN_KINDS.has(kind)) return null;
+    const u = this.#users.get(h.username);
+    if (u === undefined) return Errors.UserNotFound;
+    return u.roles.includes(ROOT) ? null : Errors.PermissionDenied;
+  }
+
   /** AuthStatus as served locally. */
   status(): AuthStatusResponse {
     return {
@@ -225,6 +266,17 @@ export class AuthStore {
    * index (simple tokens end with it, as etcd's do).
    */
   apply<K extends AuthKind>(
+    kind: K,
+    req: NonNullable<InternalRaftRequest[K]>,
+    index: bigint,
+  ): AuthResponse | EtcdError {
+    const before = this.#revision;
+    const out = this.#apply(kind, req, index);
+    if (this.#revision !== before) { for (const l of this.#listeners) l.changed?.(); }
+    return out;
+  }
+
+  #apply<K extends AuthKind>(
     kind: K,
     req: NonNullable<InternalRaftRequest[K]>,
     index: bigint,

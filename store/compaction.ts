@@ -1,10 +1,17 @@
 /**
  * Compaction (etcd's keyIndex.compact + scheduleCompaction): forgets history at and below
  * a revision, keeping for each key only its latest version at that revision, and not even
- * that when it is a tombstone. Reads at the compacted revision itself still work.
+ * that when it is a tombstone below the revision. Reads at the compacted revision itself
+ * still work.
+ *
+ * A tombstone exactly at the compaction revision is kept (until the next compaction): a
+ * watcher may still start or resume at that revision, and without the row its DELETE
+ * event would be lost. etcd 3.4.23 drops it and loses the event (etcd-io/etcd#17780,
+ * fixed by keeping it in 3.4.34 and 3.5.15); HashKV still hashes as 3.4.23 (hash.ts).
  */
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
+import type { KeyIndex } from "./key_index.ts";
 
 /**
  * Checks a compaction request against etcd's rules: a revision already compacted is an
@@ -20,14 +27,18 @@ export function checkCompaction(
 }
 
 /**
- * Deletes the history rows a compaction at `rev` drops; returns how many. Runs inside the
- * caller's transaction, synchronously: the reply to a physical compaction waits anyway.
+ * Compacts the key index at `rev` and deletes the history rows it dropped; returns how
+ * many. Runs inside the caller's transaction, synchronously: the reply to a physical
+ * compaction waits anyway. Rows go by primary key, in revision order (pages in turn).
  */
-export function compactHistory(db: Database, rev: bigint): number {
-  const result = db.query(
-    `DELETE FROM history WHERE mod_rev <= ?1 AND (
-       version = 0 OR
-       mod_rev < (SELECT max(h.mod_rev) FROM history AS h WHERE h.key = history.key AND h.mod_rev <= ?1))`,
-  ).run(rev);
-  return result.changes;
+export function compactHistory(db: Database, index: KeyIndex, rev: bigint): number {
+  const dropped = index.compact(rev);
+  dropped.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const del = db.prepare("DELETE FROM history WHERE mod_rev = ?1 AND sub = ?2");
+  try {
+    for (const [main, sub] of dropped) del.run(main, sub);
+  } finally {
+    del.finalize();
+  }
+  return dropped.length;
 }

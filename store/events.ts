@@ -6,7 +6,8 @@ import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { type KeyRange, keyRange, rangeArgs, rangeCondition } from "./keys.ts";
-import { deleteEvent, keyValue, kvFromRow, type KvRow, putEvent } from "./kv.ts";
+import { deleteEvent, keyValue, kvFromRow, putEvent } from "./kv.ts";
+import type { KvReader } from "./reader.ts";
 
 /** Which events to read. */
 export interface EventsQuery {
@@ -30,7 +31,11 @@ type HistoryRow = [Uint8Array, bigint, bigint, bigint, bigint, Uint8Array];
  * compaction revision is Compacted; starting exactly at it yields what the compaction
  * kept of that revision.
  */
-export function eventsSince(db: Database, q: EventsQuery, compactRev: bigint): Event[] | EtcdError {
+export function eventsSince(
+  from: { db: Database; reader: KvReader; compactRev: bigint },
+  q: EventsQuery,
+): Event[] | EtcdError {
+  const { db, reader, compactRev } = from;
   if (q.fromRev < compactRev) return Errors.Compacted;
   const range = keyRange(q.key, q.rangeEnd);
   const limit = q.limit ?? 0;
@@ -39,13 +44,10 @@ export function eventsSince(db: Database, q: EventsQuery, compactRev: bigint): E
     `SELECT key, mod_rev, create_rev, version, lease, value FROM history
      WHERE mod_rev >= ?1 AND mod_rev <= ?2 AND ${rangeCondition(range, 3)} ORDER BY mod_rev, sub`,
   ).values(q.fromRev, toRev, ...rangeArgs(range)) as unknown as HistoryRow[];
-  const prevStmt = db.query(
-    "SELECT key, create_rev, mod_rev, version, lease, value FROM history WHERE key = ?1 AND mod_rev < ?2 ORDER BY mod_rev DESC LIMIT 1",
-  );
   const previous = (key: Uint8Array, rev: bigint) => {
     if (!q.prevKv) return undefined;
-    const [row] = prevStmt.values(key, rev) as unknown as KvRow[];
-    return row === undefined || row[3] === 0n ? undefined : kvFromRow(row);
+    const row = reader.before(key, rev);
+    return row === null ? undefined : kvFromRow(row);
   };
   return rows.map(([key, modRevision, createRevision, version, lease, value]) => {
     if (version === 0n) return deleteEvent(key, modRevision, previous(key, modRevision));

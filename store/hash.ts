@@ -7,6 +7,7 @@ import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import { crc32cUpdate } from "./crc32c.ts";
 import { encodeKeyValue, revisionKey } from "./encoding.ts";
+import type { KeyIndex } from "./key_index.ts";
 import type { Revisions } from "./apply.ts";
 
 /** A HashKV answer. */
@@ -29,20 +30,23 @@ type HistoryRow = [Uint8Array, bigint, bigint, bigint, bigint, bigint, Uint8Arra
  * compaction count only if they are still their key's latest at `revision` — unless no
  * key exists at `revision`, where etcd's empty keep-set counts them all.
  */
-export function hashKv(db: Database, revision: bigint, revs: Revisions): HashKvResult | EtcdError {
-  const { compactRev, currentRev } = revs;
+export function hashKv(
+  db: Database,
+  index: KeyIndex,
+  query: { revision: bigint; revs: Revisions },
+): HashKvResult | EtcdError {
+  const { revision, revs: { compactRev, currentRev } } = query;
   if (revision > 0n && revision <= compactRev) return Errors.Compacted;
   if (revision > 0n && revision > currentRev) return Errors.FutureRev;
   const rev = revision === 0n ? currentRev : revision;
-  const keepEmpty = !anyKeyExistsAt(db, rev);
-  const supersededAt = db.query(
-    "SELECT 1 FROM history WHERE key = ?1 AND mod_rev > ?2 AND mod_rev <= ?3 LIMIT 1",
-  );
+  const keepEmpty = !index.anyExistsAt(rev);
   let hash = crc32cUpdate(0, KEY_BUCKET);
   forEachRevision(db, rev, (row) => {
     const [key, modRev, sub, createRev, version, lease, value] = row;
-    if (modRev <= compactRev && !keepEmpty && supersededAt.values(key, modRev, rev).length > 0) return;
     const tombstone = version === 0n;
+    // Kept only for watchers (compaction.ts); etcd 3.4.23 has deleted it from its backend.
+    if (tombstone && modRev === compactRev) return;
+    if (modRev <= compactRev && !keepEmpty && index.changedBetween(key, modRev, rev)) return;
     hash = crc32cUpdate(hash, revisionKey(modRev, sub, tombstone));
     hash = crc32cUpdate(
       hash,
@@ -54,16 +58,6 @@ export function hashKv(db: Database, revision: bigint, revs: Revisions): HashKvR
     );
   });
   return { hash, compactRevision: compactRev, hashRevision: rev, currentRevision: currentRev };
-}
-
-/** Whether any key exists at `rev` (its latest version at or below `rev` is not a tombstone). */
-function anyKeyExistsAt(db: Database, rev: bigint): boolean {
-  const found = db.query(
-    `SELECT 1 FROM history AS h WHERE h.mod_rev <= ?1 AND h.version > 0 AND NOT EXISTS (
-       SELECT 1 FROM history AS later WHERE later.key = h.key AND later.mod_rev > h.mod_rev AND later.mod_rev <= ?1)
-     LIMIT 1`,
-  ).values(rev);
-  return found.length > 0;
 }
 
 /**

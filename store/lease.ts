@@ -3,8 +3,8 @@
  * the reads the lessor and the Lease service need.
  *
  * A lease is a row in `leases` (its granted TTL and the last checkpointed remaining TTL);
- * the keys attached to it are the `live` rows whose `lease` column names it, so a put with
- * a lease attaches and a put without one detaches by simply writing that column. Expiry is
+ * the keys attached to it are those whose latest revision names it (the key index tracks
+ * them), so a put with a lease attaches and a put without one detaches. Expiry is
  * not decided here: time is not deterministic. The leader's lessor decides it and proposes
  * a LeaseRevoke, which every member applies identically.
  */
@@ -18,6 +18,7 @@ import type {
   LeaseRevokeRequest,
   LeaseRevokeResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { KeyIndex } from "./key_index.ts";
 import { responseHeader } from "./responses.ts";
 import type { RevisionWrite } from "./writer.ts";
 
@@ -42,6 +43,8 @@ export type LeaseChange =
 /** What the lease handlers touch. */
 export interface LeaseApplyDeps {
   readonly db: Database;
+  /** Knows the keys attached to each lease. */
+  readonly index: KeyIndex;
   readonly revisions: { readonly currentRev: bigint };
   leaseChanged(change: LeaseChange): void;
 }
@@ -76,7 +79,7 @@ export function applyLeaseRevoke(
   req: LeaseRevokeRequest,
 ): LeaseRevokeResponse | EtcdError {
   if (leaseRow(deps.db, req.ID) === null) return Errors.LeaseNotFound;
-  for (const key of leaseKeys(deps.db, req.ID)) w.deleteRange({ kind: "single", key });
+  for (const key of deps.index.leaseKeys(req.ID)) w.deleteRange({ kind: "single", key });
   deps.db.query("DELETE FROM leases WHERE id = ?1").run(req.ID);
   deps.leaseChanged({ kind: "revoke", id: req.ID });
   return {
@@ -113,10 +116,4 @@ export function leaseRow(db: Database, id: bigint): LeaseRow | null {
 export function leaseRows(db: Database): LeaseRow[] {
   const rows = db.query("SELECT id, ttl, remaining_ttl FROM leases ORDER BY id").values() as bigint[][];
   return rows.map((r) => ({ id: r[0], ttl: r[1], remainingTtl: r[2] }));
-}
-
-/** The keys attached to a lease, in key order. */
-export function leaseKeys(db: Database, id: bigint): Uint8Array[] {
-  const rows = db.query("SELECT key FROM live WHERE lease = ?1 ORDER BY key").values(id) as Uint8Array[][];
-  return rows.map((r) => r[0]);
 }

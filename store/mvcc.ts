@@ -19,6 +19,7 @@ import { listAlarms, RaisedAlarms } from "./alarm.ts";
 import { type AlarmMember, AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange } from "./range.ts";
+import { KeyIndex } from "./key_index.ts";
 import { KvReader } from "./reader.ts";
 import { replaceContents } from "./copy.ts";
 import { copyStore } from "./snapshot.ts";
@@ -30,7 +31,7 @@ import {
   removedMembers,
 } from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
-import { type LeaseChange, leaseKeys, type LeaseRow, leaseRows } from "./lease.ts";
+import { type LeaseChange, type LeaseRow, leaseRows } from "./lease.ts";
 import { openDatabase, type OpenOptions as DatabaseOptions } from "./schema.ts";
 import { applyTxn, isReadOnly } from "./txn.ts";
 import { RevisionWrite, WriteStatements } from "./writer.ts";
@@ -70,6 +71,7 @@ function readProgress(db: Database): Progress {
 /** The MVCC store. Single writer: only the apply loop calls `applyBatch`. */
 export class MvccStore {
   readonly #db: Database;
+  readonly #index: KeyIndex;
   readonly #reader: KvReader;
   readonly #deps: ApplyDeps;
   readonly #progress: Progress;
@@ -80,13 +82,16 @@ export class MvccStore {
   #durableAppliedIndex: bigint;
   /** page_count × page_size, cached until the next write (-1: unknown); the quota asks per put. */
   #dbSize = -1;
+  /** Fixed when the file is created (nothing here changes it), so asked once. */
+  #pageSize = -1;
 
   readonly #path: string;
 
   private constructor(db: Database, path: string, opts: GroupCommitOptions) {
     this.#db = db;
     this.#path = path;
-    this.#reader = new KvReader(db);
+    this.#index = KeyIndex.load(db);
+    this.#reader = new KvReader(db, this.#index);
     this.#progress = readProgress(db);
     this.#saveProgress = db.prepare(
       "UPDATE meta SET applied_index = ?1, applied_term = ?2, current_rev = ?3, compact_rev = ?4 WHERE id = 0",
@@ -99,7 +104,8 @@ export class MvccStore {
     this.#deps = {
       db,
       reader: this.#reader,
-      writeStatements: new WriteStatements(db),
+      writeStatements: new WriteStatements(db, this.#index),
+      index: this.#index,
       alarms: new RaisedAlarms(db),
       revisions: this.#progress,
       hasLease: (id) => this.hasLease(id),
@@ -151,6 +157,7 @@ export class MvccStore {
    */
   installCopy(src: string): void {
     this.#committer.outsideTransaction(() => replaceContents(this.#db, src));
+    this.#index.reload(this.#db);
     this.#deps.alarms.invalidate();
     this.#dbSize = -1;
     Object.assign(this.#progress, readProgress(this.#db));
@@ -205,7 +212,7 @@ export class MvccStore {
 
   /** The keys attached to a lease, in key order. */
   leaseKeys(id: bigint): Uint8Array[] {
-    return leaseKeys(this.#db, id);
+    return this.#index.leaseKeys(id);
   }
 
   /**
@@ -219,7 +226,7 @@ export class MvccStore {
     if (entries.length === 0) return [];
     const before = { ...this.#progress };
     try {
-      return this.#committer.atomically(entries.length, () => {
+      const outcomes = this.#committer.atomically(entries.length, () => {
         const outcomes: ApplyOutcome[] = [];
         for (const entry of entries) {
           this.#advanceApplied(entry);
@@ -237,7 +244,11 @@ export class MvccStore {
         this.#saveProgress.run(p.appliedIndex, p.appliedTerm, p.currentRev, p.compactRev);
         return outcomes;
       });
+      this.#index.release();
+      return outcomes;
     } catch (err) {
+      // The savepoint rolled back: so must everything the batch changed in memory.
+      this.#index.rollback();
       Object.assign(this.#progress, before);
       throw err;
     } finally {
@@ -281,7 +292,7 @@ export class MvccStore {
    * equal histories hash equal here and on etcd. `revision` 0 = the current revision.
    */
   hashKV(revision: bigint): HashKvResult | EtcdError {
-    return hashKv(this.#db, revision, this.#progress);
+    return hashKv(this.#db, this.#index, { revision, revs: this.#progress });
   }
 
   /** Maintenance.Hash: a checksum of all store content but the applied index. */
@@ -291,18 +302,23 @@ export class MvccStore {
 
   /** Watch catch-up: past events in revision order (see EventsQuery). */
   eventsSince(query: EventsQuery): Event[] | EtcdError {
-    return eventsSince(this.#db, query, this.#progress.compactRev);
+    return eventsSince({ db: this.#db, reader: this.#reader, compactRev: this.#progress.compactRev }, query);
   }
 
   /** Size of the database file in bytes (Status.dbSize). */
   dbSize(): number {
-    if (this.#dbSize < 0) this.#dbSize = this.#pragma("page_count") * this.#pragma("page_size");
+    if (this.#dbSize < 0) this.#dbSize = this.#pragma("page_count") * this.#pageBytes();
     return this.#dbSize;
   }
 
   /** Bytes of the database file holding data, free pages excluded (Status.dbSizeInUse). */
   dbSizeInUse(): number {
-    return (this.#pragma("page_count") - this.#pragma("freelist_count")) * this.#pragma("page_size");
+    return (this.#pragma("page_count") - this.#pragma("freelist_count")) * this.#pageBytes();
+  }
+
+  #pageBytes(): number {
+    if (this.#pageSize < 0) this.#pageSize = this.#pragma("page_size");
+    return this.#pageSize;
   }
 
   /** Tells `fn` each backend commit's duration in seconds (metrics). */
@@ -312,7 +328,7 @@ export class MvccStore {
 
   /** How many keys exist now (for metrics). */
   keyCount(): number {
-    return Number((this.#db.query("SELECT count(*) FROM live").values()[0] as bigint[])[0]);
+    return this.#index.existing;
   }
 
   /** Raised alarms of `type` (NONE = all): the quota check and /health read them. */

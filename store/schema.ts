@@ -3,11 +3,12 @@
  *
  * - `history` holds every revision of every key until compaction (a tombstone has
  *   `create_rev = 0`, `version = 0`): historical reads, watch catch-up, HashKV. It is
- *   keyed by revision, like etcd's bbolt key bucket, so writes append; the narrow
- *   `history_by_key` index is the only random insert it takes (keying the rows by key
- *   instead cost twice the CPU per random-key put, measured).
- * - `live` holds the current version of each existing key, so reads at the head revision
- *   are one primary-key lookup or one index range scan, whatever the history depth.
+ *   keyed by revision, like etcd's bbolt key bucket, so writes only append; which
+ *   revisions each key has is kept in memory (key_index.ts, etcd's treeIndex), rebuilt
+ *   from this table at open. Keying the rows by key instead cost twice the CPU per
+ *   random-key put; a (key, mod_rev) index and a table of current rows each cost one
+ *   more random page per put. A head read is the key index's latest revision of the key
+ *   and one primary-key lookup here.
  * - `meta` is one row: applied index/term (written in the same transaction as the effects
  *   of the entries they name), current and compacted revision.
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
@@ -19,8 +20,12 @@ import { AUTH_DDL } from "./auth.ts";
 import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
 
-/** Bumped when the layout changes incompatibly; a store refuses a file it does not know. */
-export const SCHEMA_VERSION = 3;
+/**
+ * Bumped when the layout changes incompatibly; a store refuses a file it does not know.
+ * 4: no `history_by_key` index and no `live` table, both replaced by the in-memory key
+ * index (version 3 files are migrated by dropping them: `history` has everything).
+ */
+export const SCHEMA_VERSION = 4;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -42,16 +47,6 @@ CREATE TABLE IF NOT EXISTS history (
   value BLOB NOT NULL,
   PRIMARY KEY (mod_rev, sub)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS history_by_key ON history (key, mod_rev);
-CREATE TABLE IF NOT EXISTS live (
-  key BLOB PRIMARY KEY,
-  create_rev INTEGER NOT NULL,
-  mod_rev INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  lease INTEGER NOT NULL,
-  value BLOB NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS live_by_lease ON live (lease) WHERE lease != 0;
 CREATE TABLE IF NOT EXISTS leases (
   id INTEGER PRIMARY KEY,
   ttl INTEGER NOT NULL DEFAULT 0,
@@ -87,6 +82,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
     db.run(DDL);
     db.run(AUTH_DDL);
     db.run(ALARMS_DDL);
+    migrate(db);
     db.run("COMMIT");
   } catch (err) {
     db.run("ROLLBACK");
@@ -101,4 +97,15 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
     throw new Error(`store: unsupported schema version ${row?.schema_version} in ${path}`);
   }
   return db;
+}
+
+/** Brings a file of an older layout this version can convert up to SCHEMA_VERSION. */
+function migrate(db: Database): void {
+  const row = db.query("SELECT schema_version FROM meta WHERE id = 0").get() as { schema_version: bigint };
+  if (row.schema_version === 3n) {
+    // The only change from 3: what these held moved into memory; their pages go to the freelist.
+    db.run("DROP INDEX IF EXISTS history_by_key");
+    db.run("DROP TABLE IF EXISTS live");
+    db.run(`UPDATE meta SET schema_version = ${SCHEMA_VERSION} WHERE id = 0`);
+  }
 }

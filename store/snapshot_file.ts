@@ -30,7 +30,7 @@ export interface SnapshotStatus {
   readonly hash: number;
   /** The newest revision in the snapshot. */
   readonly revision: bigint;
-  /** Rows in all tables but `live` (which repeats the newest revision of each key). */
+  /** Rows in all tables (`live` excluded: stores before schema 4 repeated each key's newest revision there). */
   readonly totalKey: number;
   /** Bytes of the database, checksum excluded. */
   readonly totalSize: number;

@@ -5,31 +5,21 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
-import { type KeyRange, rangeArgs, rangeCondition } from "./keys.ts";
+import type { KeyIndex } from "./key_index.ts";
+import type { KeyRange } from "./keys.ts";
 import { deleteEvent, keyValue, kvFromRow, type KvRow, putEvent } from "./kv.ts";
 import type { KvReader } from "./reader.ts";
 
-/** Statements every revision write uses; prepared once per store. */
+/** What every revision write uses: statements prepared once per store, and the key index. */
 export class WriteStatements {
   readonly insertHistory: Statement;
-  readonly insertLive: Statement;
-  readonly updateLive: Statement;
-  readonly deleteLive: Statement;
-  readonly db: Database;
+  readonly index: KeyIndex;
 
-  constructor(db: Database) {
-    this.db = db;
+  constructor(db: Database, index: KeyIndex) {
+    this.index = index;
     this.insertHistory = db.prepare(
       "INSERT INTO history (key, mod_rev, sub, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     );
-    // Separate insert and update: OR REPLACE deletes then inserts the row, twice the work.
-    this.insertLive = db.prepare(
-      "INSERT INTO live (key, create_rev, mod_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    );
-    this.updateLive = db.prepare(
-      "UPDATE live SET mod_rev = ?2, version = ?3, lease = ?4, value = ?5 WHERE key = ?1",
-    );
-    this.deleteLive = db.prepare("DELETE FROM live WHERE key = ?1");
   }
 }
 
@@ -73,9 +63,9 @@ export class RevisionWrite {
     const rev = this.beginRev + 1n;
     const createRevision = before === null ? rev : before[1];
     const version = before === null ? 1n : before[3] + 1n;
-    this.#stmts.insertHistory.run(key, rev, this.events.length, createRevision, version, lease, value);
-    if (before === null) this.#stmts.insertLive.run(key, createRevision, rev, version, lease, value);
-    else this.#stmts.updateLive.run(key, rev, version, lease, value);
+    const sub = this.events.length;
+    this.#stmts.insertHistory.run(key, rev, sub, createRevision, version, lease, value);
+    this.#stmts.index.put(key, rev, sub, lease);
     const kv = keyValue(key, { createRevision, modRevision: rev, version, lease, value });
     this.events.push(putEvent(kv, before === null ? undefined : kvFromRow(before)));
     return kv;
@@ -87,12 +77,10 @@ export class RevisionWrite {
     const rev = this.beginRev + 1n;
     for (const row of rows) {
       const key = row[0];
-      this.#stmts.insertHistory.run(key, rev, this.events.length, 0n, 0n, 0n, new Uint8Array(0));
+      const sub = this.events.length;
+      this.#stmts.insertHistory.run(key, rev, sub, 0n, 0n, 0n, new Uint8Array(0));
+      this.#stmts.index.tombstone(key, rev, sub);
       this.events.push(deleteEvent(key, rev, kvFromRow(row)));
-    }
-    if (rows.length === 1) this.#stmts.deleteLive.run(rows[0][0]);
-    else if (rows.length > 1) {
-      this.#stmts.db.query(`DELETE FROM live WHERE ${rangeCondition(range)}`).run(...rangeArgs(range));
     }
     return rows;
   }

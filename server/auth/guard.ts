@@ -32,6 +32,8 @@ export interface Credentials {
   readonly headers: Record<string, string | string[] | undefined>;
   /** CN of the verified client certificate, when there is one. */
   readonly peerCommonName?: string | null;
+  /** Set by `check`: who was checked, at which auth revision (the apply loop checks again). */
+  auth?: AuthInfo;
 }
 
 export interface GuardOptions {
@@ -109,8 +111,11 @@ const CHECKS: Record<string, Check> = {
 export class AuthGuard {
   readonly #o: GuardOptions;
 
+  readonly #changeListeners = new Set<() => void>();
+
   constructor(opts: GuardOptions) {
     this.#o = opts;
+    opts.auth.listen({ changed: () => this.#changeListeners.forEach((f) => f()) });
   }
 
   /** The token provider (the Auth service issues tokens with it). */
@@ -120,25 +125,59 @@ export class AuthGuard {
 
   /**
    * Checks one unary (or server-streaming) call: null to proceed, else the error to answer.
-   * Cheap when auth is disabled: one boolean.
+   * Cheap when auth is disabled: a boolean and a header lookup.
    */
   check(path: string, req: unknown, creds: Credentials): EtcdError | null {
-    if (!this.#o.auth.enabled) return null;
     const check = CHECKS[path];
+    if (!this.#o.auth.enabled) return check === undefined ? null : this.#strayToken(creds);
     if (check === undefined) return null;
     const who = this.identify(creds);
     if (who !== null && "code" in who) return who;
+    if (who !== null) creds.auth = who;
     return check(this, who, req as never);
   }
 
   /** A watch create request needs read permission on its range (etcd's isWatchPermitted). */
   checkWatch(req: WatchCreateRequest, creds: Credentials): EtcdError | null {
-    if (!this.#o.auth.enabled) return null;
+    if (!this.#o.auth.enabled) return this.#strayToken(creds);
     const who = this.identify(creds);
     if (who !== null && "code" in who) return who;
+    if (who !== null) creds.auth = who;
     // etcd normalises the watch range before checking: an empty key is "\0", "\0" end is open.
     const key = req.key.length === 0 ? new Uint8Array([0]) : req.key;
     return this.range(who, "read", key, req.rangeEnd);
+  }
+
+  /**
+   * Calls `f` after every applied auth change, until the returned function is called.
+   * Watch streams use it to drop watchers whose reader lost the permission (etcd checks
+   * only at create and keeps delivering; we cut them).
+   */
+  onChange(f: () => void): () => void {
+    this.#changeListeners.add(f);
+    return () => this.#changeListeners.delete(f);
+  }
+
+  /**
+   * Whether `who` may still read [key, rangeEnd) with the users and roles of now. The
+   * identity is the one recorded when the watch was created: neither the revision nor the
+   * token's expiry matters to a stream that is already open.
+   */
+  stillReadable(who: AuthInfo, key: Uint8Array, rangeEnd: Uint8Array): boolean {
+    const auth = this.#o.auth;
+    if (!auth.enabled) return true;
+    return auth.user(who.username) !== undefined && auth.isPermitted(who.username, "read", key, rangeEnd);
+  }
+
+  /**
+   * With auth off, etcd still reads a token the caller sends (AuthInfoFromCtx runs before
+   * the enabled check) and refuses one that names no one, e.g. one issued before
+   * `auth disable`.
+   */
+  #strayToken(creds: Credentials): EtcdError | null {
+    const token = first(creds.headers.token) ?? first(creds.headers.authorization);
+    if (token === undefined || token === "") return null;
+    return this.#o.tokens.info(token, this.#o.auth.revision) === null ? Errors.InvalidAuthToken : null;
   }
 
   /**

@@ -159,10 +159,11 @@ export class JwtTokens implements TokenProvider {
   }
 
   info(token: string): AuthInfo | null {
-    const nowSec = this.#now() / 1000;
+    // golang-jwt compares whole seconds: a token is still valid in its exp second.
+    const now = Math.floor(this.#now() / 1000);
     const hit = this.#verified.get(token);
     if (hit !== undefined) {
-      if (nowSec < hit.exp) return hit.info;
+      if (now <= hit.exp) return hit.info;
       this.#verified.delete(token);
       return null;
     }
@@ -174,7 +175,10 @@ export class JwtTokens implements TokenProvider {
       if (!verifyJwt(this.#alg, this.#verifyKey, `${parts[0]}.${parts[1]}`, parts[2])) return null;
       const c = JSON.parse(Buffer.from(parts[1], "base64url").toString());
       if (typeof c?.username !== "string" || typeof c?.revision !== "number") return null;
-      if (typeof c.exp === "number" && nowSec >= c.exp) return null;
+      // golang-jwt's MapClaims.Valid: exp, iat and nbf, each when present.
+      if (typeof c.exp === "number" && now > c.exp) return null;
+      if (typeof c.iat === "number" && now < c.iat) return null;
+      if (typeof c.nbf === "number" && now < c.nbf) return null;
       const info = { username: c.username, revision: BigInt(c.revision) };
       if (this.#verified.size > 10_000) this.#verified.clear();
       this.#verified.set(token, { info, exp: typeof c.exp === "number" ? c.exp : Infinity });

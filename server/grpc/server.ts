@@ -25,6 +25,8 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** CN of the client's verified TLS certificate, null without one (--client-cert-auth). */
   readonly peerCommonName?: string | null;
+  /** Who the auth guard found the caller to be, and at which auth revision: stamped on proposals. */
+  auth?: { readonly username: string; readonly revision: bigint };
 }
 
 /**

@@ -13,8 +13,9 @@ import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
 import type { MvccStore } from "../../store/mvcc.ts";
 import type { AuthResponse } from "../../store/auth.ts";
-import type { TokenProvider } from "../auth/tokens.ts";
+import type { AuthInfo, TokenProvider } from "../auth/tokens.ts";
 import { hashPassword, verifyPassword } from "../auth/password.ts";
+import { stamped } from "../auth/stamp.ts";
 
 export interface AuthDeps {
   readonly member: Member;
@@ -29,8 +30,9 @@ export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
   const { member, store } = deps;
   const propose = async <T extends AuthResponse>(
     req: MessageInitShape<typeof InternalRaftRequestSchema>,
+    ctx: { readonly auth?: AuthInfo },
   ): Promise<T | EtcdError> => {
-    const o = await member.propose(create(InternalRaftRequestSchema, req));
+    const o = await member.propose(stamped(create(InternalRaftRequestSchema, req), ctx));
     if (isEtcdError(o)) return o;
     if (!o.ok) return o.error;
     if (o.response === null) return etcdError(Code.Internal, "etcdts: apply produced no response");
@@ -39,8 +41,8 @@ export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
     return r;
   };
   return {
-    authEnable: (req) => propose({ authEnable: req }),
-    authDisable: (req) => propose({ authDisable: req }),
+    authEnable: (req, ctx) => propose({ authEnable: req }, ctx),
+    authDisable: (req, ctx) => propose({ authDisable: req }, ctx),
     async authStatus() {
       const err = await member.readIndex();
       if (err) return err;
@@ -65,36 +67,36 @@ export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
             password: "",
             simpleToken: deps.tokens.prefix(),
           },
-        });
+        }, {});
         if (isEtcdError(r)) return r;
         if (auth.revision !== checkedAt && attempt < 3) continue;
         r.token = deps.tokens.issue(req.name, auth.revision, r.token);
         return r;
       }
     },
-    async userAdd(req) {
+    async userAdd(req, ctx) {
       if (req.name === "") return Errors.UserEmpty;
       const noPassword = req.options?.noPassword ?? false;
       const hashedPassword = noPassword
         ? ""
         : req.hashedPassword || await hashPassword(req.password, deps.bcryptCost);
-      return propose({ authUserAdd: { ...req, password: "", hashedPassword } });
+      return propose({ authUserAdd: { ...req, password: "", hashedPassword } }, ctx);
     },
-    userGet: (req) => propose({ authUserGet: req }),
-    userList: (req) => propose({ authUserList: req }),
-    userDelete: (req) => propose({ authUserDelete: req }),
-    async userChangePassword(req) {
+    userGet: (req, ctx) => propose({ authUserGet: req }, ctx),
+    userList: (req, ctx) => propose({ authUserList: req }, ctx),
+    userDelete: (req, ctx) => propose({ authUserDelete: req }, ctx),
+    async userChangePassword(req, ctx) {
       if (store.auth.user(req.name) === undefined) return Errors.UserNotFound;
       const hashedPassword = req.hashedPassword || await hashPassword(req.password, deps.bcryptCost);
-      return propose({ authUserChangePassword: { ...req, password: "", hashedPassword } });
+      return propose({ authUserChangePassword: { ...req, password: "", hashedPassword } }, ctx);
     },
-    userGrantRole: (req) => propose({ authUserGrantRole: req }),
-    userRevokeRole: (req) => propose({ authUserRevokeRole: req }),
-    roleAdd: (req) => propose({ authRoleAdd: req }),
-    roleGet: (req) => propose({ authRoleGet: req }),
-    roleList: (req) => propose({ authRoleList: req }),
-    roleDelete: (req) => propose({ authRoleDelete: req }),
-    roleGrantPermission: (req) => propose({ authRoleGrantPermission: req }),
-    roleRevokePermission: (req) => propose({ authRoleRevokePermission: req }),
+    userGrantRole: (req, ctx) => propose({ authUserGrantRole: req }, ctx),
+    userRevokeRole: (req, ctx) => propose({ authUserRevokeRole: req }, ctx),
+    roleAdd: (req, ctx) => propose({ authRoleAdd: req }, ctx),
+    roleGet: (req, ctx) => propose({ authRoleGet: req }, ctx),
+    roleList: (req, ctx) => propose({ authRoleList: req }, ctx),
+    roleDelete: (req, ctx) => propose({ authRoleDelete: req }, ctx),
+    roleGrantPermission: (req, ctx) => propose({ authRoleGrantPermission: req }, ctx),
+    roleRevokePermission: (req, ctx) => propose({ authRoleRevokePermission: req }, ctx),
   };
 }

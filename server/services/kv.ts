@@ -9,6 +9,7 @@ import type { ImplOf } from "../grpc/server.ts";
 import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
 import { responseHeader } from "../header.ts";
 import { putProposal } from "../proposal_codec.ts";
+import { stamped } from "../auth/stamp.ts";
 import type { Member } from "../member.ts";
 import type { ApplyOutcome, MvccStore } from "../../store/mvcc.ts";
 import { isReadOnly as isReadOnlyTxn } from "../../store/txn.ts";
@@ -69,24 +70,30 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
       if (bad) return bad;
       return localRead(deps, { serializable: req.serializable, read: () => store.range(req) });
     },
-    async put(req) {
+    async put(req, ctx) {
       const bad = validatePut(req);
       if (bad) return bad;
-      return answer(deps, await member.propose(putProposal(req)));
+      return answer(deps, await member.propose(stamped(putProposal(req), ctx)));
     },
-    async deleteRange(req) {
+    async deleteRange(req, ctx) {
       const bad = validateDeleteRange(req);
       if (bad) return bad;
-      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { deleteRange: req })));
+      return answer(
+        deps,
+        await member.propose(stamped(create(InternalRaftRequestSchema, { deleteRange: req }), ctx)),
+      );
     },
-    async txn(req) {
+    async txn(req, ctx) {
       const bad = validateTxn(req, { maxTxnOps: deps.maxTxnOps });
       if (bad) return bad;
       if (isReadOnlyTxn(req)) {
         // Like etcd: a txn that writes nothing is a read, served without the log.
         return localRead(deps, { serializable: isSerializableTxn(req), read: () => store.readTxn(req) });
       }
-      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { txn: req })));
+      return answer(
+        deps,
+        await member.propose(stamped(create(InternalRaftRequestSchema, { txn: req }), ctx)),
+      );
     },
     async compact(req) {
       return answer(deps, await member.propose(create(InternalRaftRequestSchema, { compaction: req })));

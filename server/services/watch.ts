@@ -10,6 +10,8 @@ import { parseGoDuration } from "../../lib/gofmt.ts";
 import { WatchHub } from "../watch/hub.ts";
 import { WatchStream } from "../watch/stream.ts";
 import type { AuthGuard } from "../auth/guard.ts";
+import { Errors } from "../../api/errors.ts";
+import { storeRangeEnd } from "../watch/range.ts";
 
 /** etcd's floor for --experimental-watch-progress-notify-interval. */
 const MIN_PROGRESS_MS = 100;
@@ -45,7 +47,20 @@ export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
         ? undefined
         : (c: WatchCreateRequest) => guard.checkWatch(c, ctx)?.message ?? null;
       const stream = new WatchStream(out, { hub, header, maxResponseBytes, progressIntervalMs, permit });
-      await stream.serve(input, ctx.signal);
+      // After an auth change, watchers whose creator may no longer read their range end.
+      const unsubscribe = guard?.onChange(() => {
+        const who = ctx.auth;
+        if (who === undefined) return;
+        stream.cancelWhere(
+          Errors.PermissionDenied.message,
+          (r) => !guard.stillReadable(who, r.key, storeRangeEnd(r)),
+        );
+      });
+      try {
+        await stream.serve(input, ctx.signal);
+      } finally {
+        unsubscribe?.();
+      }
     },
   };
 }

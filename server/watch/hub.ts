@@ -12,7 +12,7 @@ import type { EventsQuery } from "../../store/events.ts";
 import { type EncodedField, encodeEvent, encodeHeader, RevisionEvents } from "./encode.ts";
 import { filtersAny, passes } from "./filters.ts";
 import { bytesKey, rangeContains, storeRangeEnd } from "./range.ts";
-import type { Watcher } from "./watcher.ts";
+import type { Watcher, WatcherSink } from "./watcher.ts";
 
 /** The store as the hub reads it. */
 export interface HistorySource {
@@ -46,6 +46,8 @@ export class WatchHub {
   /** Synced range and from-key watchers (tested one by one: typically few). */
   readonly #ranges = new Set<Watcher>();
   readonly #unsynced = new Set<Watcher>();
+  /** Sinks sent to by the notify or catch-up round in progress; flushed when it ends. */
+  readonly #touched = new Set<WatcherSink>();
   #syncScheduled = false;
   #closed = false;
 
@@ -142,6 +144,7 @@ export class WatchHub {
       );
       i = j;
     }
+    this.#flushTouched();
   }
 
   #notifyRevision(rev: RevisionEvents): void {
@@ -195,6 +198,12 @@ export class WatchHub {
     if (out.length === 0) return; // everything filtered out: etcd sends nothing
     header.value ??= encodeHeader(this.#header(rev.revision));
     w.sink.sendEvents(w, header.value, out);
+    this.#touched.add(w.sink);
+  }
+
+  #flushTouched(): void {
+    for (const sink of this.#touched) sink.flush();
+    this.#touched.clear();
   }
 
   #addSynced(w: Watcher): void {
@@ -243,6 +252,7 @@ export class WatchHub {
       this.#catchUp(w, cur, round);
       if (w.state === "unsynced" && !w.sink.blocked) more = true;
     }
+    this.#flushTouched();
     if (more) this.#scheduleSync();
   }
 
@@ -282,7 +292,10 @@ export class WatchHub {
     }
     if (r.length > 0) w.advance(r[0].kv!.modRevision, upTo + 1n);
     else w.minRev = cur + 1n;
-    if (out.length > 0) w.sink.sendEvents(w, round.header(upTo, this.#header), out);
+    if (out.length > 0) {
+      w.sink.sendEvents(w, round.header(upTo, this.#header), out);
+      this.#touched.add(w.sink);
+    }
     if (!partial) this.#rejoin(w);
   }
 

@@ -14,7 +14,7 @@ import type { StreamSink } from "../grpc/server.ts";
 import type { EncodedField } from "./encode.ts";
 import { eventFilter } from "./filters.ts";
 import type { WatchHub } from "./hub.ts";
-import { watchRange } from "./range.ts";
+import { type WatchRange, watchRange } from "./range.ts";
 import { Watcher, type WatcherSink } from "./watcher.ts";
 import { ResponseWriter } from "./writer.ts";
 
@@ -132,6 +132,25 @@ export class WatchStream implements WatcherSink {
     this.#hub.add(w, c.startRevision === 0n ? rev + 1n : c.startRevision);
   }
 
+  /**
+   * Cancels the watchers `denied` picks, telling the client `reason` (auth: the reader
+   * lost its permission on the range).
+   */
+  cancelWhere(reason: string, denied: (range: WatchRange) => boolean): void {
+    for (const [id, w] of this.#watchers) {
+      if (!denied(w.spec.range)) continue;
+      this.#hub.remove(w);
+      this.#watchers.delete(id);
+      this.#control({
+        revision: this.#hub.currentRevision(),
+        watchId: id,
+        canceled: true,
+        cancelReason: reason,
+      });
+    }
+    this.#answerProgressIfCaughtUp();
+  }
+
   #refuse(rev: bigint, reason: string): void {
     this.#control({
       revision: rev,
@@ -199,6 +218,10 @@ export class WatchStream implements WatcherSink {
 
   caughtUp(_w: Watcher): void {
     this.#answerProgressIfCaughtUp();
+  }
+
+  flush(): void {
+    this.#out.flush();
   }
 
   #control(r: {

@@ -20,6 +20,12 @@ export interface WatcherSink {
   sendCompacted(w: Watcher, compactRevision: bigint): void;
   /** The watcher caught up with the live stream (a deferred progress answer may now go out). */
   caughtUp(w: Watcher): void;
+  /**
+   * Writes what was sent since the last flush. The hub calls it once it has handed out an
+   * applied batch or a catch-up round, so the events leave in the apply's own turn rather
+   * than after the rest of the apply loop's work.
+   */
+  flush(): void;
 }
 
 /** Where a watcher stands in the hub. */

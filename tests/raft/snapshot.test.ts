@@ -112,7 +112,8 @@ describe("MemoryStorage", () => {
     expect(s.lastIndex()).toBe(5);
     expect(s.term(3)).toBe(2);
     expect(s.term(6)).toBe(ErrUnavailable);
-    expect((s.entries(2, 5, Infinity) as readonly { index: number }[]).map((e) => e.index)).toEqual([2, 3, 4]);
+    const got = s.entries(2, 5, Infinity) as readonly { index: number }[];
+    expect(got.map((e) => e.index)).toEqual([2, 3, 4]);
     expect(s.entries(2, 7, Infinity)).toBe(ErrUnavailable);
   });
 

@@ -267,4 +267,22 @@ describe("tokens", () => {
     expect((await refreshing.service(KV).range({ key })).kvs.length).toBe(1);
     refreshing.close();
   }, 60_000);
+
+  for (const kind of haveRealEtcd() ? (["etcdts", "etcd"] as const) : (["etcdts"] as const)) {
+    test(`${kind}: with auth off, a token that names no one is still refused; no token is fine`, async () => {
+      const s = await startServer(kind);
+      const { Client } = await import("../../client/client.ts");
+      const { KV } = await import("../../proto/gen/etcdserverpb/rpc_pb.ts");
+      const key = new TextEncoder().encode("k");
+      const stray = new Client({ endpoints: [s.endpoint], token: "nonsense" });
+      await expect(stray.service(KV).range({ key })).rejects.toThrow("etcdserver: invalid auth token");
+      await expect(stray.service(KV).put({ key, value: key })).rejects.toThrow(
+        "etcdserver: invalid auth token",
+      );
+      stray.close();
+      const plain = new Client({ endpoints: [s.endpoint] });
+      expect((await plain.service(KV).put({ key, value: key })).header?.revision).toBe(2n);
+      plain.close();
+    }, 30_000);
+  }
 });

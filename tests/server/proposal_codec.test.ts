@@ -44,6 +44,30 @@ describe("proposal codec", () => {
     }
   });
 
+  test("a put stamped with who the guard checked keeps the username and auth revision", () => {
+    for (
+      const [username, authRevision] of [["alice", 7n], ["", 3n], [
+        "ü".repeat(100),
+        (1n << 64n) - 1n,
+      ]] as const
+    ) {
+      for (const id of IDS) {
+        const r = putProposal(puts[1]);
+        r.header = create(RequestHeaderSchema, { username, authRevision });
+        const bytes = encodeProposal(r, id);
+        const want = create(InternalRaftRequestSchema, {
+          put: puts[1],
+          header: create(RequestHeaderSchema, { ID: id, username, authRevision }),
+        });
+        expect(equals(InternalRaftRequestSchema, fromBinary(InternalRaftRequestSchema, bytes), want)).toBe(
+          true,
+        );
+        expect(bytes.length).toBe(toBinary(InternalRaftRequestSchema, want).length);
+        expect(requestIdOf(bytes)).toBe(id);
+      }
+    }
+  });
+
   test("other requests go through the generated encoder and keep their ID", () => {
     const range = create(InternalRaftRequestSchema, {
       range: create(RangeRequestSchema, { key: enc.encode("a") }),

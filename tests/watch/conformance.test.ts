@@ -130,12 +130,14 @@ for (const kind of targets) {
       const r2 = await put("r/z", "2");
       await put("q", "not watched");
       // Order between watchers within one revision is not defined; within a watcher it is.
-      const got = (await s.drainUntilProgress()).map((r) => [r.watchId, ...briefs(r)]).sort(byRevThenId);
-      expect(got).toEqual([
+      const got: unknown[][] = (await s.drainUntilProgress()).map((r) => [r.watchId, ...briefs(r)]);
+      got.sort(byRevThenId);
+      const want: unknown[][] = [
         [0n, ["PUT", "r/a", "1", r1, null]],
         [0n, ["PUT", "r/z", "2", r2, null]],
         [1n, ["PUT", "r/z", "2", r2, null]],
-      ].sort(byRevThenId));
+      ];
+      expect(got).toEqual(want.sort(byRevThenId));
     });
 
     test("all events of a txn arrive together in one response", async () => {

@@ -25,10 +25,12 @@ export class WatchSession {
   #done = false;
 
   constructor(client: Client) {
-    this.#stream = client.service(Watch).watch() as BidiStream<any, WatchResponse>;
+    // No deadline: a watch lives until it is closed (the client's call timeout is for unary calls).
+    const stream = client.service(Watch).watch({ timeoutMs: 0 }) as BidiStream<any, WatchResponse>;
+    this.#stream = stream;
     (async () => {
       try {
-        for await (const r of this.#stream) {
+        for await (const r of stream) {
           this.#buffered.push(r);
           this.#waiter?.();
         }

@@ -54,6 +54,19 @@ for (const kind of KINDS) {
       for (const bin of ["etcdctl", "etcdts"] as const) {
         expect((await cli(bin, s, [...tlsArgs(null), "put", "k", "v"])).stdout).toBe("OK\n");
         expect((await cli(bin, s, [...tlsArgs(null), "get", "k"])).stdout).toBe("k\nv\n");
+        // Leases over TLS too: grant, attach, and read back its time to live with the key.
+        const grant = (await cli(bin, s, [...tlsArgs(null), "lease", "grant", "100"])).stdout;
+        expect(grant).toMatch(/^lease [0-9a-f]+ granted with TTL\(100s\)\n$/);
+        const id = grant.split(" ")[1];
+        expect((await cli(bin, s, [...tlsArgs(null), "put", "leased", "v", `--lease=${id}`])).stdout).toBe(
+          "OK\n",
+        );
+        const ttl = (await cli(bin, s, [...tlsArgs(null), "lease", "timetolive", id, "--keys"])).stdout;
+        expect(ttl).toMatch(
+          new RegExp(
+            `^lease ${id} granted with TTL\\(100s\\), remaining\\(\\d+s\\), attached keys\\(\\[leased\\]\\)\n$`,
+          ),
+        );
         const untrusted = await cli(bin, s, ["--insecure-transport=false", "get", "k"]);
         expect(untrusted.code).not.toBe(0);
         const skip = await cli(bin, s, [

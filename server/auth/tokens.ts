@@ -197,20 +197,23 @@ function digestOf(alg: JwtAlg): string {
   return `sha${alg.slice(2)}`;
 }
 
+/** How node:crypto signs and verifies `alg`: PSS padding for PS*, JWS's raw (r, s) for ES*. */
+function asymmetricKey(alg: JwtAlg, key: crypto.KeyObject): crypto.KeyObject | crypto.SignKeyObjectInput {
+  if (alg.startsWith("PS")) {
+    return {
+      key,
+      padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST,
+    };
+  }
+  return alg.startsWith("ES") ? { key, dsaEncoding: "ieee-p1363" } : key;
+}
+
 function signJwt(alg: JwtAlg, key: crypto.KeyObject, input: string): string {
   const data = Buffer.from(input);
   const digest = digestOf(alg);
   if (alg.startsWith("HS")) return crypto.createHmac(digest, key).update(data).digest("base64url");
-  const opts = alg.startsWith("PS")
-    ? {
-      key,
-      padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
-      saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST,
-    }
-    : alg.startsWith("ES")
-    ? { key, dsaEncoding: "ieee-p1363" as const }
-    : key;
-  return crypto.sign(digest, data, opts).toString("base64url");
+  return crypto.sign(digest, data, asymmetricKey(alg, key)).toString("base64url");
 }
 
 function verifyJwt(alg: JwtAlg, key: crypto.KeyObject, input: string, sig: string): boolean {
@@ -221,16 +224,7 @@ function verifyJwt(alg: JwtAlg, key: crypto.KeyObject, input: string, sig: strin
     const want = crypto.createHmac(digest, key).update(data).digest();
     return want.length === signature.length && crypto.timingSafeEqual(want, signature);
   }
-  const opts = alg.startsWith("PS")
-    ? {
-      key,
-      padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
-      saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST,
-    }
-    : alg.startsWith("ES")
-    ? { key, dsaEncoding: "ieee-p1363" as const }
-    : key;
-  return crypto.verify(digest, data, opts, signature);
+  return crypto.verify(digest, data, asymmetricKey(alg, key), signature);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode, fail } from "./errors.ts";
+import { relayCommand } from "./exec.ts";
 import { show } from "./print/printer.ts";
 import { type RpcEnv, runRpc } from "./rpc.ts";
 import { newSession } from "./session.ts";
@@ -45,12 +46,15 @@ async function holdLock(
   });
   const unlock = () => lock.unlock({ key: locked.key }, env.callOpts);
   if (o.cmd.length > 0) {
-    const code = await runCommand(ctx, o.cmd, {
+    const exit = await relayCommand(ctx, o.cmd, {
       ETCD_LOCK_KEY: new TextDecoder().decode(locked.key),
       ETCD_LOCK_REV: String(locked.header?.revision ?? 0n),
-    });
+    }, "inherit");
+    if (exit === null) {
+      throw new CliError(ExitCode.Error, `exec: "${o.cmd[0]}": executable file not found in $PATH`);
+    }
     await unlock();
-    if (code !== 0) throw new CliError(ExitCode.Error, `exit status ${code}`);
+    if (exit.code !== 0) throw new CliError(ExitCode.Error, `exit status ${exit.code}`);
     return;
   }
   const got = await (await env.stubs()).kv.range({ key: locked.key }, { ...env.callOpts, signal: o.signal });
@@ -62,31 +66,6 @@ async function holdLock(
   ]);
   if (how === "expired") throw new CliError(ExitCode.Error, "session expired");
   await unlock();
-}
-
-/** Runs a command with our stdio and extra environment; its exit code. */
-export async function runCommand(
-  ctx: RunContext,
-  argv: string[],
-  extra: Record<string, string>,
-): Promise<number> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.io.env)) if (v !== undefined) env[k] = v;
-  Object.assign(env, extra);
-  let proc;
-  try {
-    proc = Bun.spawn(argv, { env, stdin: "inherit", stdout: "pipe", stderr: "pipe" });
-  } catch {
-    throw new CliError(ExitCode.Error, `exec: "${argv[0]}": executable file not found in $PATH`);
-  }
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).bytes(),
-    new Response(proc.stderr).bytes(),
-    proc.exited,
-  ]);
-  if (out.length > 0) ctx.io.stdout.write(out);
-  if (err.length > 0) ctx.io.stderr.write(err);
-  return code;
 }
 
 export const lockCommand: Command = {

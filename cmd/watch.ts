@@ -8,6 +8,7 @@
 import type { Client } from "../client/client.ts";
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
+import { relayCommand } from "./exec.ts";
 import { defaults, type FlagSpec, parseFlags } from "./flags.ts";
 import { clientSettings, flagValue, newClient } from "./global.ts";
 import { goQuote, hexEscaped, utf8 } from "./gofmt.ts";
@@ -276,32 +277,19 @@ async function execFor(
   argv: string[],
   at: { r: ClientWatchResponse; ev: Event },
 ): Promise<void> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.io.env)) if (v !== undefined) env[k] = v;
-  env.ETCD_WATCH_REVISION = String(at.r.header?.revision ?? 0n);
-  env.ETCD_WATCH_EVENT_TYPE = goQuote(eventType(at.ev));
-  env.ETCD_WATCH_KEY = goQuote(at.ev.kv?.key ?? new Uint8Array());
-  env.ETCD_WATCH_VALUE = goQuote(at.ev.kv?.value ?? new Uint8Array());
   const failed = (why: string) =>
     new CliError(ExitCode.Error, `command [${argv.map((a) => goQuote(a)).join(" ")}] error (${why})`, {
       raw: true,
     });
-  let proc;
-  try {
-    proc = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  } catch {
-    throw failed(`exec: ${goQuote(argv[0])}: executable file not found in $PATH`);
-  }
-  // Through our own streams, so the command's output keeps its place among ours.
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).bytes(),
-    new Response(proc.stderr).bytes(),
-    proc.exited,
-  ]);
-  if (out.length > 0) ctx.io.stdout.write(out);
-  if (err.length > 0) ctx.io.stderr.write(err);
-  if (code !== 0) {
-    throw failed(proc.signalCode ? `signal: ${signalName(String(proc.signalCode))}` : `exit status ${code}`);
+  const exit = await relayCommand(ctx, argv, {
+    ETCD_WATCH_REVISION: String(at.r.header?.revision ?? 0n),
+    ETCD_WATCH_EVENT_TYPE: goQuote(eventType(at.ev)),
+    ETCD_WATCH_KEY: goQuote(at.ev.kv?.key ?? new Uint8Array()),
+    ETCD_WATCH_VALUE: goQuote(at.ev.kv?.value ?? new Uint8Array()),
+  }, "ignore");
+  if (exit === null) throw failed(`exec: ${goQuote(argv[0])}: executable file not found in $PATH`);
+  if (exit.code !== 0) {
+    throw failed(exit.signalCode ? `signal: ${signalName(exit.signalCode)}` : `exit status ${exit.code}`);
   }
 }
 

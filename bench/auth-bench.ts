@@ -99,20 +99,7 @@ const results: Row[] = [];
 for (let round = 1; round <= rounds; round++) {
   for (const kind of ["etcd", "etcdts"] as const) {
     const [client, peer] = ports(kind);
-    const peerUrl = `http://127.0.0.1:${peer}`;
-    const s = await startServer(kind, {
-      clientPort: client,
-      extraArgs: [
-        "--name",
-        "n1",
-        "--listen-peer-urls",
-        peerUrl,
-        "--initial-advertise-peer-urls",
-        peerUrl,
-        "--initial-cluster",
-        `n1=${peerUrl}`,
-      ],
-    });
+    const s = await startServer(kind, { clientPort: client, peerPort: peer });
     await setup(s.endpoint);
     const put = await measure(s.proc.pid, () => puts(s.endpoint));
     const auth = await measure(s.proc.pid, () => authenticates(s.endpoint));

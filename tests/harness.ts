@@ -107,6 +107,8 @@ export interface StartOptions {
   /** Reuse a data dir (restart); default a new temp dir. */
   readonly dataDir?: string;
   readonly clientPort?: number;
+  /** The peer port (default a free one); benchmarks keep it inside their port block. */
+  readonly peerPort?: number;
   readonly extraArgs?: readonly string[];
   readonly env?: Record<string, string>;
   /** "http": wait for /health (a single member); "tcp": wait for the port (a member that needs peers). */
@@ -135,7 +137,7 @@ function isListening(port: number): Promise<boolean> {
 export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? path.join(tempDir(`${kind}-`), "data");
   const clientPort = opts.clientPort ?? await freePort();
-  const peerPort = await freePort();
+  const peerPort = opts.peerPort ?? await freePort();
   const clientUrl = `${opts.clientScheme ?? "http"}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const member = opts.extraArgs?.includes("--initial-cluster") ? [] : [

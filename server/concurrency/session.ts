@@ -4,6 +4,7 @@
  */
 import { type EtcdError, isEtcdError } from "../../api/errors.ts";
 import type { LeaseGrantRequest, LeaseGrantResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { bytes, concat } from "./keyspace.ts";
 
 /** concurrency's defaultSessionTTL, in seconds. */
 const DEFAULT_SESSION_TTL = 60n;
@@ -28,4 +29,17 @@ export function sessionLeases(
       return isEtcdError(r) ? r : r.ID;
     },
   };
+}
+
+/**
+ * The recipes' key layout, as etcd's concurrency package lays it out: a lock's or an
+ * election's contenders live under "name/", each at "name/<its session lease in hex>".
+ */
+export function recipePrefix(name: Uint8Array): Uint8Array {
+  return concat(name, bytes("/"));
+}
+
+/** The key a session's contender holds under `prefix`. */
+export function sessionKey(prefix: Uint8Array, lease: bigint): Uint8Array {
+  return concat(prefix, bytes(lease.toString(16)));
 }

@@ -10,8 +10,8 @@ import type { ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Event_EventType, type KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type { ImplOf } from "../grpc/server.ts";
 import { AsyncQueue } from "../grpc/queue.ts";
-import { bytes, concat, type Keyspace, Op, rangeAt } from "../concurrency/keyspace.ts";
-import type { SessionLeases } from "../concurrency/session.ts";
+import { type Keyspace, Op, rangeAt } from "../concurrency/keyspace.ts";
+import { recipePrefix, sessionKey, type SessionLeases } from "../concurrency/session.ts";
 
 // etcd returns these as plain Go errors, which gRPC sends as Unknown.
 const NotLeader = etcdError(Code.Unknown, "election: not leader");
@@ -37,8 +37,8 @@ export function electionService(ks: Keyspace, leases: SessionLeases): ImplOf<typ
     async campaign(req, ctx) {
       const lease = await leases.sessionLease(req.lease);
       if (isEtcdError(lease)) return lease;
-      const pfx = concat(req.name, bytes("/"));
-      const key = concat(pfx, bytes(lease.toString(16)));
+      const pfx = recipePrefix(req.name);
+      const key = sessionKey(pfx, lease);
       const resp = await ks.txnIfCreated(key, 0n, {
         then: [Op.put(key, req.value, lease)],
         else: [Op.get(key)],
@@ -66,7 +66,7 @@ export function electionService(ks: Keyspace, leases: SessionLeases): ImplOf<typ
       return isEtcdError(h) ? h : { $typeName: "v3electionpb.ProclaimResponse", header: h };
     },
     async leader(req) {
-      const r = await ks.firstCreated(concat(req.name, bytes("/")));
+      const r = await ks.firstCreated(recipePrefix(req.name));
       if (isEtcdError(r)) return r;
       if (r.kvs.length === 0) return NoLeader;
       return { $typeName: "v3electionpb.LeaderResponse", header: r.header, kv: r.kvs[0] };
@@ -78,7 +78,7 @@ export function electionService(ks: Keyspace, leases: SessionLeases): ImplOf<typ
     },
     async observe(req, out, ctx) {
       // concurrency's observe: the current leader, its every new value, then the next leader.
-      const pfx = concat(req.name, bytes("/"));
+      const pfx = recipePrefix(req.name);
       const events = new AsyncQueue<{ type: Event_EventType; kv: KeyValue }>();
       const stop = ks.follow(pfx, (ev) => events.push({ type: ev.type, kv: ev.kv! }));
       ctx.signal.addEventListener("abort", () => events.end(), { once: true });

@@ -8,8 +8,8 @@
 import { Code, etcdError, isEtcdError } from "../../api/errors.ts";
 import type { Lock } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
 import type { ImplOf } from "../grpc/server.ts";
-import { bytes, concat, type Keyspace, Op, rangeAt } from "../concurrency/keyspace.ts";
-import type { SessionLeases } from "../concurrency/session.ts";
+import { type Keyspace, Op, rangeAt } from "../concurrency/keyspace.ts";
+import { recipePrefix, sessionKey, type SessionLeases } from "../concurrency/session.ts";
 
 /** The Lock service over a keyspace and the lease service (for callers that bring no lease). */
 export function lockService(ks: Keyspace, leases: SessionLeases): ImplOf<typeof Lock> {
@@ -17,8 +17,8 @@ export function lockService(ks: Keyspace, leases: SessionLeases): ImplOf<typeof 
     async lock(req, ctx) {
       const lease = await leases.sessionLease(req.lease);
       if (isEtcdError(lease)) return lease;
-      const pfx = concat(req.name, bytes("/"));
-      const key = concat(pfx, bytes(lease.toString(16)));
+      const pfx = recipePrefix(req.name);
+      const key = sessionKey(pfx, lease);
       const resp = await ks.txnIfCreated(key, 0n, {
         then: [Op.put(key, new Uint8Array(), lease), Op.firstCreated(pfx)],
         else: [Op.get(key), Op.firstCreated(pfx)],

@@ -62,27 +62,8 @@ export function makeCerts(dir: string): void {
     path.join(dir, "ca.cnf"),
     `[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=2\n`,
   );
-  openssl(dir, [
-    "ca",
-    "-config",
-    "ca.cnf",
-    "-keyfile",
-    "ca.key",
-    "-cert",
-    "ca.pem",
-    "-revoke",
-    "mallory.pem",
-  ]);
-  openssl(dir, [
-    "ca",
-    "-config",
-    "ca.cnf",
-    "-keyfile",
-    "ca.key",
-    "-cert",
-    "ca.pem",
-    "-gencrl",
-    "-out",
-    "crl.pem",
-  ]);
+  const ca = (...args: string[]) =>
+    openssl(dir, ["ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", ...args]);
+  ca("-revoke", "mallory.pem");
+  ca("-gencrl", "-out", "crl.pem");
 }

@@ -99,7 +99,7 @@ async function runCheck(ctx: RunContext, check: Check): Promise<number> {
   if (check === "datascale" && keys > 0) model.limit = keys;
 
   const { settings } = await clientSettings(ctx);
-  const { KV, Maintenance } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
+  const { KV } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
   const clients = await Promise.all(Array.from({ length: model.clients }, () => newClient(settings)));
   const kvs = clients.map((c) => c.service(KV));
   const pfx = utf8(prefix);
@@ -117,7 +117,7 @@ async function runCheck(ctx: RunContext, check: Check): Promise<number> {
     let verdict: { lines: string[]; ok: boolean };
     if (check === "perf") {
       const stats = await perfWorkload(kvs, pfx, model, out);
-      await cleanUp(ctx, kvs[0], pfx, settings, Maintenance, out);
+      await cleanUp(ctx, kvs[0], pfx, settings, out);
       verdict = perfVerdict(stats, model.limit);
     } else {
       const metricsUrl = metricsUrlOf(settings.endpoints[0]);
@@ -135,7 +135,7 @@ async function runCheck(ctx: RunContext, check: Check): Promise<number> {
         out("FAIL: Could not read process_resident_memory_bytes after the put operations.\n");
         return ExitCode.Error;
       }
-      await cleanUp(ctx, kvs[0], pfx, settings, Maintenance, out);
+      await cleanUp(ctx, kvs[0], pfx, settings, out);
       verdict = datascaleVerdict(errors, after - before);
     }
     out(verdict.lines.join("\n") + "\n");
@@ -169,7 +169,6 @@ async function cleanUp(
   kv: KvStub,
   pfx: Uint8Array,
   settings: Awaited<ReturnType<typeof clientSettings>>["settings"],
-  Maintenance: typeof import("../proto/gen/etcdserverpb/rpc_pb.ts").Maintenance,
   out: (s: string) => void,
 ): Promise<void> {
   const del = await kv.deleteRange({ key: pfx, rangeEnd: prefixRangeEnd(pfx) }, { timeoutMs: 30_000 })
@@ -182,6 +181,7 @@ async function cleanUp(
     out(`Compacted with revision ${rev}\n`);
   }
   if (ctx.flags.values.get("auto-defrag") as boolean) {
+    const { Maintenance } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
     for (const ep of settings.endpoints) {
       out(`Defragmenting ${goQuote(ep)}\n`);
       const one = await newClient({ ...settings, endpoints: [ep] });

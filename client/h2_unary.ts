@@ -8,7 +8,31 @@
  * does the whole put in ~15 ms); this path costs well under 1 ms. Long-lived clients,
  * streams, TLS and unix sockets keep using the node:http2 Channel (client/channel.ts).
  */
-import { encodeFrame, FrameDecoder, frameErrorMessage } from "../api/grpc-frame.ts";
+import {
+  CLIENT_PREFACE,
+  CONTINUATION,
+  DATA,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  encodeFrame,
+  encodeSettings,
+  FLAG_ACK,
+  FLAG_END_HEADERS,
+  FLAG_END_STREAM,
+  FLAG_PADDED,
+  FLAG_PRIORITY,
+  FrameReader,
+  GOAWAY,
+  HEADERS,
+  MAX_WINDOW,
+  PING,
+  RST_STREAM,
+  Setting,
+  SETTINGS,
+  u32,
+  WINDOW_UPDATE,
+} from "../lib/h2_frame.ts";
+import { encodeFrame as grpcMessage, FrameDecoder, frameErrorMessage } from "../api/grpc-frame.ts";
 import type { Metadata } from "./channel.ts";
 import { encodeHeaders, type HeaderField, HpackDecoder } from "../lib/hpack.ts";
 import { Code, encodeGrpcTimeout, GrpcError, statusFromHttp, statusFromTrailers } from "./status.ts";
@@ -38,53 +62,7 @@ export function unaryOnce(url: string, request: Uint8Array, opts: UnaryOnceOptio
   return new UnaryOnce(url, request, opts).result;
 }
 
-// Frame types (RFC 9113 §6) and flags.
-const DATA = 0,
-  HEADERS = 1,
-  RST_STREAM = 3,
-  SETTINGS = 4,
-  PING = 6,
-  GOAWAY = 7,
-  WINDOW_UPDATE = 8,
-  CONTINUATION = 9;
-const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4, SETTINGS_ENABLE_PUSH = 0x2;
-
-const preface = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const maxWindow = 0x7fffffff;
-const defaultWindow = 65535;
-const maxFrame = 16384; // always allowed, whatever the peer's SETTINGS_MAX_FRAME_SIZE
 const stream = 1;
-
-/** One HTTP/2 frame's bytes (RFC 9113 §4.1); exported for tests that play a server. */
-export function frame(type: number, flags: number, streamId: number, payload: Uint8Array): Uint8Array {
-  const b = new Uint8Array(9 + payload.length);
-  b[0] = payload.length >>> 16;
-  b[1] = (payload.length >>> 8) & 0xff;
-  b[2] = payload.length & 0xff;
-  b[3] = type;
-  b[4] = flags;
-  new DataView(b.buffer).setUint32(5, streamId);
-  b.set(payload, 9);
-  return b;
-}
-
-/** A big-endian uint32, as frame payloads carry them. */
-export function u32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v);
-  return b;
-}
-
-function settingsPayload(pairs: [number, number][]): Uint8Array {
-  const b = new Uint8Array(6 * pairs.length);
-  const dv = new DataView(b.buffer);
-  pairs.forEach(([id, v], i) => {
-    dv.setUint16(6 * i, id);
-    dv.setUint32(6 * i + 2, v);
-  });
-  return b;
-}
 
 type Socket = Bun.Socket<undefined>;
 
@@ -101,11 +79,11 @@ class UnaryOnce {
   // Outbound: bytes not yet accepted by the socket, and request DATA waiting for window.
   #out: Uint8Array[] = [];
   #body: Uint8Array;
-  #connWindow = defaultWindow;
-  #streamWindow = defaultWindow;
+  #connWindow = DEFAULT_WINDOW;
+  #streamWindow = DEFAULT_WINDOW;
 
   // Inbound.
-  #inBuf = new Uint8Array(0);
+  readonly #frames = new FrameReader({ preface: false });
   readonly #hpack = new HpackDecoder();
   #headerBlock: Uint8Array[] | undefined;
   #headerEndsStream = false;
@@ -115,7 +93,7 @@ class UnaryOnce {
 
   constructor(url: string, request: Uint8Array, opts: UnaryOnceOptions) {
     this.#opts = opts;
-    this.#body = encodeFrame(request);
+    this.#body = grpcMessage(request);
     this.result = new Promise((res, rej) => {
       this.#resolve = res;
       this.#reject = rej;
@@ -184,25 +162,23 @@ class UnaryOnce {
     if (o.deadline !== undefined) fields.push(["grpc-timeout", encodeGrpcTimeout(o.deadline - Date.now())]);
     const block = encodeHeaders(fields);
     this.#out.push(
-      preface,
-      frame(
-        SETTINGS,
-        0,
-        0,
-        settingsPayload([[SETTINGS_ENABLE_PUSH, 0], [SETTINGS_INITIAL_WINDOW_SIZE, maxWindow]]),
-      ),
-      frame(WINDOW_UPDATE, 0, 0, u32(maxWindow - defaultWindow)),
+      CLIENT_PREFACE,
+      encodeFrame({
+        type: SETTINGS,
+        flags: 0,
+        streamId: 0,
+        payload: encodeSettings([[Setting.ENABLE_PUSH, 0], [Setting.INITIAL_WINDOW_SIZE, MAX_WINDOW]]),
+      }),
+      encodeFrame({ type: WINDOW_UPDATE, flags: 0, streamId: 0, payload: u32(MAX_WINDOW - DEFAULT_WINDOW) }),
     );
-    for (let off = 0; off < block.length || off === 0; off += maxFrame) {
-      const last = off + maxFrame >= block.length;
-      this.#out.push(
-        frame(
-          off === 0 ? HEADERS : CONTINUATION,
-          last ? END_HEADERS : 0,
-          stream,
-          block.subarray(off, off + maxFrame),
-        ),
-      );
+    for (let off = 0; off < block.length || off === 0; off += DEFAULT_MAX_FRAME_SIZE) {
+      const last = off + DEFAULT_MAX_FRAME_SIZE >= block.length;
+      this.#out.push(encodeFrame({
+        type: off === 0 ? HEADERS : CONTINUATION,
+        flags: last ? FLAG_END_HEADERS : 0,
+        streamId: stream,
+        payload: block.subarray(off, off + DEFAULT_MAX_FRAME_SIZE),
+      }));
       if (last) break;
     }
     this.#queueBody();
@@ -211,13 +187,18 @@ class UnaryOnce {
   // Request DATA as far as both flow-control windows allow; END_STREAM on the last frame.
   #queueBody(): void {
     while (this.#body.length > 0) {
-      const n = Math.min(this.#body.length, maxFrame, this.#connWindow, this.#streamWindow);
+      const n = Math.min(this.#body.length, DEFAULT_MAX_FRAME_SIZE, this.#connWindow, this.#streamWindow);
       if (n <= 0) return;
       const chunk = this.#body.subarray(0, n);
       this.#body = this.#body.subarray(n);
       this.#connWindow -= n;
       this.#streamWindow -= n;
-      this.#out.push(frame(DATA, this.#body.length === 0 ? END_STREAM : 0, stream, chunk));
+      this.#out.push(encodeFrame({
+        type: DATA,
+        flags: this.#body.length === 0 ? FLAG_END_STREAM : 0,
+        streamId: stream,
+        payload: chunk,
+      }));
     }
   }
 
@@ -247,44 +228,38 @@ class UnaryOnce {
 
   #onData(d: Uint8Array): void {
     if (this.#done) return;
-    let buf = d;
-    if (this.#inBuf.length > 0) {
-      buf = new Uint8Array(this.#inBuf.length + d.length);
-      buf.set(this.#inBuf);
-      buf.set(d, this.#inBuf.length);
-    }
-    let off = 0;
-    while (!this.#done && buf.length - off >= 9) {
-      const len = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
-      if (buf.length - off - 9 < len) break;
-      const dv = new DataView(buf.buffer, buf.byteOffset + off);
-      const id = dv.getUint32(5) & 0x7fffffff;
+    const chunk = Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.length);
+    const err = this.#frames.push(chunk, (f) => {
+      if (this.#done) return;
       try {
-        this.#onFrame(buf[off + 3], buf[off + 4], id, buf.slice(off + 9, off + 9 + len));
+        this.#onFrame(f.type, f.flags, f.streamId, f.payload);
       } catch (e) {
         this.#fail(new GrpcError(Code.Internal, `transport: ${(e as Error).message}`));
       }
-      off += 9 + len;
-    }
-    this.#inBuf = buf.slice(off);
+    });
+    if (err !== null) this.#fail(new GrpcError(Code.Internal, `transport: ${err.message}`));
     this.#flush();
   }
 
   #onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
     switch (type) {
       case SETTINGS:
-        if (flags & ACK) return;
+        if (flags & FLAG_ACK) return;
         for (let i = 0; i + 6 <= p.length; i += 6) {
           const dv = new DataView(p.buffer, p.byteOffset + i);
-          if (dv.getUint16(0) === SETTINGS_INITIAL_WINDOW_SIZE) {
-            this.#streamWindow += dv.getUint32(2) - defaultWindow;
+          if (dv.getUint16(0) === Setting.INITIAL_WINDOW_SIZE) {
+            this.#streamWindow += dv.getUint32(2) - DEFAULT_WINDOW;
           }
         }
-        this.#out.push(frame(SETTINGS, ACK, 0, new Uint8Array(0)));
+        this.#out.push(
+          encodeFrame({ type: SETTINGS, flags: FLAG_ACK, streamId: 0, payload: new Uint8Array(0) }),
+        );
         this.#queueBody();
         return;
       case PING:
-        if (!(flags & ACK)) this.#out.push(frame(PING, ACK, 0, p));
+        if (!(flags & FLAG_ACK)) {
+          this.#out.push(encodeFrame({ type: PING, flags: FLAG_ACK, streamId: 0, payload: p }));
+        }
         return;
       case WINDOW_UPDATE: {
         const inc = new DataView(p.buffer, p.byteOffset).getUint32(0) & 0x7fffffff;
@@ -318,11 +293,11 @@ class UnaryOnce {
         return this.#onHeaderFragment(type, flags, p);
       case DATA: {
         if (id !== stream) return;
-        const body = flags & PADDED ? p.subarray(1, p.length - p[0]) : p;
+        const body = flags & FLAG_PADDED ? p.subarray(1, p.length - p[0]) : p;
         const got = this.#messages.push(body);
         if (!Array.isArray(got)) return this.#fail(new GrpcError(Code.Internal, frameErrorMessage(got)));
         if (got.length > 0 && this.#reply === undefined) this.#reply = got[0];
-        if (flags & END_STREAM) this.#onEnd();
+        if (flags & FLAG_END_STREAM) this.#onEnd();
         return;
       }
     }
@@ -332,14 +307,14 @@ class UnaryOnce {
     if (type === HEADERS) {
       let start = 0;
       let end = p.length;
-      if (flags & PADDED) (start = 1), (end -= p[0]);
-      if (flags & PRIORITY) start += 5;
+      if (flags & FLAG_PADDED) (start = 1), (end -= p[0]);
+      if (flags & FLAG_PRIORITY) start += 5;
       this.#headerBlock = [p.subarray(start, end)];
-      this.#headerEndsStream = (flags & END_STREAM) !== 0;
+      this.#headerEndsStream = (flags & FLAG_END_STREAM) !== 0;
     } else {
       this.#headerBlock?.push(p);
     }
-    if (!(flags & END_HEADERS) || !this.#headerBlock) return;
+    if (!(flags & FLAG_END_HEADERS) || !this.#headerBlock) return;
     const block = Buffer.concat(this.#headerBlock);
     this.#headerBlock = undefined;
     const headers: Record<string, string> = {};

@@ -40,7 +40,7 @@ import {
   SETTINGS,
   u32,
   WINDOW_UPDATE,
-} from "./frame.ts";
+} from "../../lib/h2_frame.ts";
 import { MalformedHeaders, requestHeaders } from "./headers.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
 

@@ -8,11 +8,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http2 from "node:http2";
 import * as net from "node:net";
 import { encodeFrame } from "../../api/grpc-frame.ts";
-import { frame, u32, unaryOnce } from "../../client/h2_unary.ts";
+import { unaryOnce } from "../../client/h2_unary.ts";
+import { encodeFrame as h2Frame, u32 } from "../../lib/h2_frame.ts";
 import { Client, Code, GrpcError } from "../../client/mod.ts";
 import { decodePut, decodeRange, encodePut, encodeRange } from "../../cmd/kv_codec.ts";
 import type { RangeInit } from "../../cmd/kv.ts";
 import { cleanup, defer, freePort, haveRealEtcd, type ServerProcess, startServer } from "../harness.ts";
+
+const frame = (type: number, flags: number, streamId: number, payload: Uint8Array) =>
+  h2Frame({ type, flags, streamId, payload });
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

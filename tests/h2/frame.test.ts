@@ -1,5 +1,5 @@
 /**
- * HTTP/2 frame codec and header blocks (server/h2/frame.ts, server/h2/headers.ts): round
+ * HTTP/2 frame codec and header blocks (lib/h2_frame.ts, server/h2/headers.ts): round
  * trips split at every byte, the preface check, the frame size limit, request header rules.
  */
 import { describe, expect, test } from "bun:test";
@@ -15,7 +15,7 @@ import {
   goawayPayload,
   HEADERS,
   SETTINGS,
-} from "../../server/h2/frame.ts";
+} from "../../lib/h2_frame.ts";
 import { encodeHeaderBlock, MalformedHeaders, requestHeaders } from "../../server/h2/headers.ts";
 
 const frames: Frame[] = [

@@ -14,7 +14,7 @@ import {
   FrameReader,
   HEADERS,
   SETTINGS,
-} from "../../server/h2/frame.ts";
+} from "../../lib/h2_frame.ts";
 import { waitFor } from "../harness.ts";
 
 export class RawClient {

@@ -11,7 +11,7 @@ import { encodeFrame, FrameDecoder } from "../../api/grpc-frame.ts";
 import { Client } from "../../client/mod.ts";
 import { KV, Lease, WatchRequestSchema, WatchResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Lock, LockRequestSchema } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
-import { ErrorCode, GOAWAY } from "../../server/h2/frame.ts";
+import { ErrorCode, GOAWAY } from "../../lib/h2_frame.ts";
 import { cleanup, etcdctl, haveRealEtcd, type ServerProcess, startServer, waitFor } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";
 

@@ -1,7 +1,8 @@
 /**
  * HTTP/2 framing (RFC 9113 §4, §6): the wire constants, frame encoding and a reader that
- * splits a connection's bytes into frames. Pure, no I/O: server/h2/connection.ts owns the
- * socket and the protocol state.
+ * splits a connection's bytes into frames. Pure, no I/O: the server's connection
+ * (server/h2/connection.ts) and the CLI's one-shot client (client/h2_unary.ts) own their
+ * sockets and protocol state.
  */
 
 export const DATA = 0x0;

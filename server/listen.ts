@@ -30,6 +30,11 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0");
 function ignore(): void {}
 
 /** Starts serving on `url` (http://host:port); resolves once bound. */
+/** A URL's host as `listen()` takes it: localhost as IPv4 loopback, an IPv6 address without brackets. */
+export function bindHost(url: URL): string {
+  return url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
+}
+
 export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Listening> {
   const h2Conns = new Set<H2Connection>();
   const serveH2 = (socket: net.Socket, initial?: Buffer) => {
@@ -83,7 +88,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     };
     socket.on("data", sniff);
   });
-  const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
+  const host = bindHost(url);
   const port = Number(url.port || 2379);
   // A failed handshake (untrusted or revoked client certificate) only ends that connection.
   tcp.on("tlsClientError", ignore);

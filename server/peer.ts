@@ -9,6 +9,7 @@
  * the cluster ID; a member of another cluster is refused (etcd answers 412 the same way),
  * a removed member 410.
  */
+import { bindHost } from "./listen.ts";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -227,7 +228,7 @@ export class PeerTransport {
     });
     server.keepAliveTimeout = 60_000;
     this.#servers.push(server);
-    const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
+    const host = bindHost(url);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen(Number(url.port || 2380), host, () => {

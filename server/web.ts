@@ -11,7 +11,7 @@ import { gatewayRoutes } from "./gateway/gateway.ts";
 import { type HealthSource, probeRoutes, unhealthyReason } from "./health.ts";
 import { EXPOSITION_CONTENT_TYPE, type Registry } from "./metrics/exposition.ts";
 import { consoleRoutes } from "./ui/console.ts";
-import type { Listening } from "./listen.ts";
+import { bindHost, type Listening } from "./listen.ts";
 import { httpApp } from "./http.ts";
 
 export interface WebDeps {
@@ -45,7 +45,7 @@ export function listenMetrics(url: URL, deps: WebDeps): Promise<Listening> {
     extend: (a) => observabilityRoutes(a, deps),
   });
   const server = http.createServer(getRequestListener(app.fetch));
-  const host = url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
+  const host = bindHost(url);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(Number(url.port || 80), host, () => {

@@ -175,9 +175,8 @@ export class AuthGuard {
    * `auth disable`.
    */
   #strayToken(creds: Credentials): EtcdError | null {
-    const token = first(creds.headers.token) ?? first(creds.headers.authorization);
-    if (token === undefined || token === "") return null;
-    return this.#o.tokens.info(token, this.#o.auth.revision) === null ? Errors.InvalidAuthToken : null;
+    const who = this.identify(creds);
+    return who !== null && "code" in who ? who : null;
   }
 
   /**

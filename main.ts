@@ -5,9 +5,10 @@
  */
 import * as path from "node:path";
 
-const invokedAs = path.basename(process.argv0 === "bun" ? process.argv[1] ?? "" : process.execPath);
-const argv0 = path.basename(process.argv[0] === process.execPath ? process.argv0 : process.argv[0]);
-const name = [invokedAs, argv0].find((n) => n === "etcd" || n === "etcdctl") ?? "";
+// Compiled, argv0 is the name the binary was invoked by (a link's own name); under
+// `bun main.ts`, argv[1] is the script's path.
+const invokedAs = [process.argv0, process.argv[1] ?? ""].map((p) => path.basename(p));
+const name = invokedAs.find((n) => n === "etcd" || n === "etcdctl") ?? "";
 const args = process.argv.slice(2);
 
 if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {

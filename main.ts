@@ -12,6 +12,8 @@ const name = invokedAs.find((n) => n === "etcd" || n === "etcdctl") ?? "";
 const args = process.argv.slice(2);
 
 if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
+  const { ensureServerJitOptions } = await import("./lib/jit_options.ts");
+  await ensureServerJitOptions();
   const { serveMain } = await import("./server/serve.ts");
   const code = await serveMain(name === "etcd" ? args : args.slice(1), {
     stdout: process.stdout,

@@ -1,11 +1,12 @@
 /**
  * One binary, two faces: through a link named `etcd` it is the server, through one named
- * `etcdctl` the client.
+ * `etcdctl` the client. The server re-executes itself once to set JSC's options
+ * (lib/jit_options.ts); the link name, the arguments and the PID must survive that.
  */
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cleanup, ETCDTS_BIN, run, tempDir } from "../harness.ts";
+import { cleanup, defer, ETCDTS_BIN, freePort, run, tempDir, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
 
@@ -18,6 +19,41 @@ function links(): { etcd: string; etcdctl: string } {
   return { etcd, etcdctl };
 }
 
+/** Starts `cmd` as a lone member on free ports and waits until it serves. */
+async function serving(cmd: readonly string[], env?: Record<string, string>) {
+  const name = "solo";
+  const dataDir = path.join(tempDir("etcdts-link-data-"), "d");
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const peer = `http://127.0.0.1:${await freePort()}`;
+  const args = [
+    ...["--name", name, "--data-dir", dataDir],
+    ...["--listen-client-urls", url, "--advertise-client-urls", url],
+    ...["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer],
+    ...["--initial-cluster", `${name}=${peer}`],
+  ];
+  const proc = Bun.spawn([...cmd, ...args], {
+    stdout: "ignore",
+    stderr: "ignore",
+    env: { ...process.env, ...env },
+  });
+  defer(async () => {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  });
+  await waitFor(`${cmd.join(" ")} to serve`, async () => {
+    if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}`);
+    return (await fetch(`${url}/health`).catch(() => null))?.ok ?? false;
+  });
+  const proc_ = (file: string) => fs.readFileSync(`/proc/${proc.pid}/${file}`, "utf8").split("\0");
+  return {
+    proc,
+    url,
+    args,
+    cmdline: () => proc_("cmdline").filter((a) => a !== ""),
+    environ: () => proc_("environ"),
+  };
+}
+
 test("a link named etcd is the server and one named etcdctl the client, as etcd's own binaries", async () => {
   const { etcd, etcdctl } = links();
   const server = await run([etcd, "--version"]);
@@ -26,4 +62,21 @@ test("a link named etcd is the server and one named etcdctl the client, as etcd'
   const client = await run([etcdctl, "version"]);
   expect(client.code).toBe(0);
   expect(client.stdout).toStartWith("etcdctl version: ");
+});
+
+test("the server started through the link keeps its PID, arguments and name after setting JSC's options", async () => {
+  const { etcd, etcdctl } = links();
+  const s = await serving([etcd]);
+  expect(s.cmdline()).toEqual([etcd, ...s.args]);
+  expect(s.environ()).toContain("BUN_JSC_useFTLJIT=0");
+  expect((await run([etcdctl, `--endpoints=${s.url}`, "put", "k", "v"])).stdout).toBe("OK\n");
+  expect((await run([etcdctl, `--endpoints=${s.url}`, "get", "k", "--print-value-only"])).stdout).toBe("v\n");
+  s.proc.kill("SIGTERM");
+  expect(await s.proc.exited).toBe(0);
+});
+
+test("a JSC option the user set wins over the server's", async () => {
+  const s = await serving([ETCDTS_BIN, "serve"], { BUN_JSC_useFTLJIT: "1" });
+  expect(s.environ()).toContain("BUN_JSC_useFTLJIT=1");
+  expect(s.environ()).not.toContain("BUN_JSC_useFTLJIT=0");
 });

@@ -22,6 +22,19 @@ export class Inflights {
     this.count++;
   }
 
+  /**
+   * Moves the newest slot's last index from `from` to `to` (its message grew); false if the
+   * newest slot is not `from`.
+   */
+  extendLast(from: number, to: number): boolean {
+    if (this.count === 0) return false;
+    let last = this.start + this.count - 1;
+    if (last >= this.capacity) last -= this.capacity;
+    if (this.buffer[last] !== from) return false;
+    this.buffer[last] = to;
+    return true;
+  }
+
   /** Frees every inflight message whose last index is <= `to` (they were acknowledged). */
   freeLE(to: number): void {
     if (this.count === 0 || to < this.buffer[this.start]) return;

@@ -22,6 +22,20 @@ function terms(r: Raft): number[] {
   return allEntries(r).map((e) => e.term);
 }
 
+/** A leader of `voters` (A first) whose followers are all replicating, its log persisted. */
+function replicatingLeader(voters = ids, opts: Parameters<typeof newRaft>[2] = {}): Raft {
+  const lead = newRaft(A, voters, opts);
+  lead.step(hup(A));
+  lead.step(message({ type: MessageType.MsgVoteResp, from: voters[1], term: 1 }));
+  take(lead);
+  for (const f of voters.slice(1)) {
+    lead.step(message({ type: MessageType.MsgAppResp, from: f, term: 1, index: 1 }));
+  }
+  take(lead);
+  persist(lead);
+  return lead;
+}
+
 describe("log replication (§5.3)", () => {
   test("a new leader appends an empty entry of its term and replicates it", () => {
     const net = new Network(ids.map((id) => newRaft(id, ids)));
@@ -209,12 +223,7 @@ describe("flow control", () => {
   });
 
   test("one MsgApp carries many entries, bounded by maxSizePerMsg", () => {
-    const lead = newRaft(A, [A, B], { maxSizePerMsg: 1000 });
-    lead.step(hup(A));
-    lead.step(message({ type: MessageType.MsgVoteResp, from: B, term: 1 }));
-    lead.step(message({ type: MessageType.MsgAppResp, from: B, term: 1, index: 1 }));
-    take(lead);
-    persist(lead);
+    const lead = replicatingLeader([A, B], { maxSizePerMsg: 1000 });
     // Batch while B's window is full, then let it drain.
     const datas = Array.from({ length: 100 }, () => new Uint8Array(88));
     lead.step(message({
@@ -238,5 +247,70 @@ describe("flow control", () => {
       });
     expect(lead.step(big(60))).toBe(null);
     expect(lead.step(big(60))).toBe(ErrProposalDropped);
+  });
+});
+
+describe("batched appends", () => {
+  test("proposals of one Ready reach each follower as one MsgApp holding all of them", () => {
+    const lead = replicatingLeader();
+    for (let i = 0; i < 10; i++) lead.step(prop(A, `p${i}`));
+    const apps = take(lead).filter((m) => m.type === MessageType.MsgApp);
+    expect(apps.map((m) => m.to).sort()).toEqual([B, C].sort());
+    for (const m of apps) {
+      expect(m.index).toBe(1);
+      expect(m.entries.map((e) => e.index)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(lead.tracker.progress.get(m.to)!.next).toBe(12);
+      // One message in flight, not ten: the window counts messages.
+      expect(lead.tracker.progress.get(m.to)!.inflights.size()).toBe(1);
+    }
+  });
+
+  test("a commit advance rides on the MsgApp already queued instead of a message of its own", () => {
+    const lead = replicatingLeader();
+    lead.step(prop(A, "a"));
+    lead.step(message({ type: MessageType.MsgAppResp, from: B, term: 1, index: 2 }));
+    expect(lead.log.committed).toBe(2);
+    const apps = take(lead).filter((m) => m.type === MessageType.MsgApp);
+    expect(apps.length).toBe(2);
+    for (const m of apps) expect(m.commit).toBe(2);
+  });
+
+  test("a batch takes one inflight slot however it grows; acknowledging it frees the slot", () => {
+    const lead = replicatingLeader([A, B], { maxInflightMsgs: 2 });
+    const pr = lead.tracker.progress.get(B)!;
+    const sent = () =>
+      take(lead).filter((m) => m.type === MessageType.MsgApp && m.entries.length > 0).map((m) =>
+        m.entries.map((e) => e.index)
+      );
+    for (let i = 0; i < 3; i++) lead.step(prop(A));
+    expect(sent()).toEqual([[2, 3, 4]]);
+    expect(pr.inflights.size()).toBe(1);
+    lead.step(prop(A));
+    expect(sent()).toEqual([[5]]);
+    expect(pr.inflights.full()).toBe(true);
+    for (let i = 0; i < 2; i++) lead.step(prop(A));
+    expect(sent()).toEqual([]); // paused: they wait for an acknowledgement
+    lead.step(message({ type: MessageType.MsgAppResp, from: B, term: 1, index: 4 }));
+    expect(sent()).toEqual([[6, 7]]);
+  });
+
+  test("a follower forwards the proposals of one Ready to the leader as one MsgProp, in order", () => {
+    const net = new Network(ids.map((id) => newRaft(id, ids)));
+    net.send(hup(A));
+    const b = net.get(B);
+    take(b);
+    for (let i = 0; i < 4; i++) b.step(prop(B, `f${i}`));
+    const props = take(b);
+    expect(props.length).toBe(1);
+    expect(props[0].type).toBe(MessageType.MsgProp);
+    expect(props[0].to).toBe(A);
+    expect(props[0].entries.map((e) => new TextDecoder().decode(e.data))).toEqual(["f0", "f1", "f2", "f3"]);
+  });
+
+  test("with batching off every proposal is its own MsgApp, as in etcd's raft", () => {
+    const lead = replicatingLeader(ids, { batchAppends: false });
+    for (let i = 0; i < 3; i++) lead.step(prop(A));
+    const apps = take(lead).filter((m) => m.type === MessageType.MsgApp);
+    expect(apps.length).toBe(6);
   });
 });

@@ -56,7 +56,10 @@ function keyBytes(k: string): Uint8Array {
 /** Above every latin1 string: the open end of a "from" range. */
 const AFTER_ALL = "\u0100";
 
-const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+// One relational comparison per call (JSC runs it out of line, unlike ===): a B-tree
+// search compares ~17 times per 100k keys, twice per put (find the previous revision,
+// then insert).
+const compareStrings = (a: string, b: string) => (a < b ? -1 : a === b ? 0 : 1);
 
 /** A key's revisions: pairs, or the main revision of a lone put at sub 0. */
 type Revisions = number | number[];

@@ -272,7 +272,11 @@ function decodeHeader(b: Uint8Array): InternalRaftRequest["header"] | null {
   return h;
 }
 
-function decodePut(b: Uint8Array): PutRequest | null {
+/**
+ * A PutRequest's bytes by hand; null for anything but its six known fields (unknown
+ * fields, malformed bytes), which the generated code then reads or refuses.
+ */
+export function decodePut(b: Uint8Array): PutRequest | null {
   const fields = fieldsOf(b);
   if (fields === null) return null;
   const p: PutRequest = {

@@ -16,6 +16,7 @@ import type { H2Stream, StreamEvents } from "../h2/stream.ts";
 import { encodeGrpcMessage } from "./status.ts";
 import { AsyncQueue } from "./queue.ts";
 import { type Deadline, Deadlines } from "./deadlines.ts";
+import { fastDecoderFor, fastEncoderFor } from "./fast_codecs.ts";
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -78,6 +79,10 @@ interface Route {
   readonly kind: string;
   readonly input: DescMessage;
   readonly output: DescMessage;
+  /** Request bytes to message (throws on malformed bytes, as fromBinary does). */
+  readonly decode: (bytes: Uint8Array) => unknown;
+  /** Response message to bytes. */
+  readonly encode: (message: unknown) => Uint8Array;
   // deno-lint-ignore no-explicit-any
   readonly handler: (...args: any[]) => any;
 }
@@ -120,6 +125,18 @@ const GRPC_HEADERS_BLOCK = encodeHeaderBlock(GRPC_HEADERS);
 const OK_TRAILERS_BLOCK = encodeHeaderBlock({ "grpc-status": "0" });
 const OK_TRAILERS_ONLY_BLOCK = encodeHeaderBlock({ ...GRPC_HEADERS, "grpc-status": "0" });
 
+function decoderFor(schema: DescMessage): Route["decode"] {
+  const fast = fastDecoderFor(schema);
+  if (fast === undefined) return (bytes) => fromBinary(schema, bytes);
+  return (bytes) => fast(bytes) ?? fromBinary(schema, bytes);
+}
+
+function encoderFor(schema: DescMessage): Route["encode"] {
+  const fast = fastEncoderFor(schema);
+  if (fast === undefined) return (m) => toBinary(schema, m as MessageShape<DescMessage>);
+  return (m) => fast(m) ?? toBinary(schema, m as MessageShape<DescMessage>);
+}
+
 /** Routes gRPC calls on an HTTP/2 server to service handlers. */
 export class GrpcServer {
   readonly #routes = new Map<string, Route>();
@@ -145,6 +162,8 @@ export class GrpcServer {
         kind: m.methodKind,
         input: m.input,
         output: m.output,
+        decode: decoderFor(m.input),
+        encode: encoderFor(m.output),
         handler: guarded(path, m.methodKind, handler as Route["handler"], this.#opts.guard),
       });
     }
@@ -423,7 +442,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
 
   #parse(bytes: Uint8Array): I | null {
     try {
-      return fromBinary(this.#route.input, bytes) as I;
+      return this.#route.decode(bytes) as I;
     } catch (e) {
       this.#fail(etcdError(Code.Internal, `grpc: error unmarshalling request: ${(e as Error).message}`));
       return null;
@@ -448,7 +467,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     if (isEtcdError(r)) return this.#fail(r);
     let bytes: Uint8Array;
     try {
-      bytes = encodeFrame(toBinary(this.#route.output, r as MessageShape<DescMessage>));
+      bytes = encodeFrame(this.#route.encode(r));
     } catch (e) {
       // A handler bug must still end the call, or the client waits until its deadline.
       return this.#crash(e);
@@ -470,7 +489,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
   }
 
   send(msg: O): boolean {
-    return this.sendFrames(encodeFrame(toBinary(this.#route.output, msg as MessageShape<DescMessage>)));
+    return this.sendFrames(encodeFrame(this.#route.encode(msg)));
   }
 
   sendFrames(frames: Uint8Array): boolean {

@@ -27,6 +27,8 @@ export class KvReader {
   readonly #index: KeyIndex;
   readonly #getRevision: Statement;
   readonly #getRevisionNoValue: Statement;
+  /** The chunk statements, by size and whether they read values: built once each. */
+  readonly #chunkStatements = new Map<number, Statement>();
 
   constructor(db: Database, index: KeyIndex) {
     this.#db = db;
@@ -79,16 +81,25 @@ export class KvReader {
       const rev = i < n ? revs[from + i] : NO_REVISION;
       args.push(rev[0], rev[1]);
     }
-    const pairs = Array.from({ length: size }, (_, i) => `(?${2 * i + 1}, ?${2 * i + 2})`).join(", ");
-    const stmt = this.#db.query(
-      `SELECT key, create_rev, mod_rev, version, lease, ${values ? "value" : "x''"} FROM history
-       WHERE (mod_rev, sub) IN (VALUES ${pairs}) ORDER BY key`,
-    );
-    const rows = stmt.values(...args) as unknown as KvRow[];
+    const rows = this.#chunkStatement(size, values).values(...args) as unknown as KvRow[];
     if (rows.length !== n) {
       throw new Error(`store: key index names ${n} revisions, history has ${rows.length}`);
     }
     for (const row of rows) out.push(row);
+  }
+
+  #chunkStatement(size: number, values: boolean): Statement {
+    const id = values ? size : -size;
+    let stmt = this.#chunkStatements.get(id);
+    if (stmt === undefined) {
+      const pairs = Array.from({ length: size }, (_, i) => `(?${2 * i + 1}, ?${2 * i + 2})`).join(", ");
+      stmt = this.#db.prepare(
+        `SELECT key, create_rev, mod_rev, version, lease, ${values ? "value" : "x''"} FROM history
+         WHERE (mod_rev, sub) IN (VALUES ${pairs}) ORDER BY key`,
+      );
+      this.#chunkStatements.set(id, stmt);
+    }
+    return stmt;
   }
 
   /** The version `key` had just before main revision `rev`, or null if it did not exist then. */

@@ -4,6 +4,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   PutRequestSchema,
   PutResponseSchema,
+  RangeResponseSchema,
   ResponseHeaderSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
@@ -11,6 +12,7 @@ import { fastDecoderFor, fastEncoderFor } from "../../server/grpc/fast_codecs.ts
 
 const decodePut = fastDecoderFor(PutRequestSchema)!;
 const encodePutResponse = fastEncoderFor(PutResponseSchema)!;
+const encodeRangeResponse = fastEncoderFor(RangeResponseSchema)!;
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("PutRequest", () => {
@@ -56,5 +58,46 @@ describe("PutResponse", () => {
       prevKv: create(KeyValueSchema, { key: bytes("k") }),
     });
     expect(encodePutResponse(m)).toBeNull();
+  });
+});
+
+describe("RangeResponse", () => {
+  const header = create(ResponseHeaderSchema, {
+    clusterId: 9n,
+    memberId: 2n ** 63n,
+    revision: 300n,
+    raftTerm: 3n,
+  });
+  const kv = (i: number, extra: Record<string, unknown> = {}) =>
+    create(KeyValueSchema, {
+      key: bytes(`key-${i}`),
+      value: bytes("v".repeat(i * 7)),
+      createRevision: BigInt(i + 1),
+      modRevision: BigInt(i * 1000 + 1),
+      version: BigInt(i + 1),
+      ...extra,
+    });
+  const cases: Record<string, Parameters<typeof create<typeof RangeResponseSchema>>[1]> = {
+    "no keys": { header, count: 0n },
+    "one key": { header, kvs: [kv(1)], count: 1n },
+    "a page with more": {
+      header,
+      kvs: Array.from({ length: 100 }, (_, i) => kv(i)),
+      more: true,
+      count: 12345n,
+    },
+    "leases and empty values": { header, kvs: [kv(0, { lease: 0x694d77aa9e2c0b1dn }), kv(3)], count: 2n },
+    "count only": { header, count: 2n ** 40n },
+  };
+  for (const [name, c] of Object.entries(cases)) {
+    test(`writes ${name} as the generated code does`, () => {
+      const m = create(RangeResponseSchema, c);
+      expect(encodeRangeResponse(m)).toEqual(toBinary(RangeResponseSchema, m));
+    });
+  }
+
+  test("leaves negative or huge numbers to the generated code", () => {
+    expect(encodeRangeResponse(create(RangeResponseSchema, { header, kvs: [kv(1, { lease: -5n })] })))
+      .toBeNull();
   });
 });

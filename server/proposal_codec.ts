@@ -18,6 +18,13 @@ import {
 } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { PutRequest } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { REQUEST_KINDS } from "../store/apply.ts";
+import {
+  boolFieldSize,
+  bytesFieldSize,
+  int64FieldSize,
+  messageFieldSize,
+  ProtoWriter,
+} from "../lib/proto_writer.ts";
 
 /** A proposal carrying `put`, built without `create`'s reflective initialisation. */
 export function putProposal(put: PutRequest): InternalRaftRequest {
@@ -47,104 +54,27 @@ function isPutOnly(r: InternalRaftRequest): boolean {
 const EMPTY = new Uint8Array();
 const utf8Encoder = new TextEncoder();
 
-function varintSize(v: bigint): number {
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-function lenSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
-
-class Out {
-  readonly buf: Uint8Array;
-  pos = 0;
-
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
-  }
-
-  len(n: number): void {
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    this.buf[this.pos++] = n;
-  }
-
-  big(v: bigint): void {
-    while (v >= 0x80n) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.pos++] = Number(v);
-  }
-
-  bytes(b: Uint8Array): void {
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-}
-
 /** header {ID, username, auth_revision} first (field 100), then put (field 4); proto3 zero values left out. */
 function encodePutProposal(p: PutRequest, h: RequestHeader): Uint8Array {
-  const lease = BigInt.asUintN(64, p.lease);
-  let putLen = 0;
-  if (p.key.length > 0) putLen += 1 + lenSize(p.key.length) + p.key.length;
-  if (p.value.length > 0) putLen += 1 + lenSize(p.value.length) + p.value.length;
-  if (lease !== 0n) putLen += 1 + varintSize(lease);
-  if (p.prevKv) putLen += 2;
-  if (p.ignoreValue) putLen += 2;
-  if (p.ignoreLease) putLen += 2;
-  const uid = BigInt.asUintN(64, h.ID);
   const user = h.username === "" ? EMPTY : utf8Encoder.encode(h.username);
-  const authRev = BigInt.asUintN(64, h.authRevision);
-  const headerLen = (uid === 0n ? 0 : 1 + varintSize(uid)) +
-    (user.length === 0 ? 0 : 1 + lenSize(user.length) + user.length) +
-    (authRev === 0n ? 0 : 1 + varintSize(authRev));
-  // Field 100, wire type 2: tag 0x322 = two bytes (0xa2 0x06).
-  const out = new Out(2 + lenSize(headerLen) + headerLen + 1 + lenSize(putLen) + putLen);
-  out.buf[out.pos++] = 0xa2;
-  out.buf[out.pos++] = 0x06;
-  out.len(headerLen);
-  if (uid !== 0n) {
-    out.buf[out.pos++] = 0x08;
-    out.big(uid);
-  }
-  if (user.length > 0) {
-    out.buf[out.pos++] = 0x12;
-    out.len(user.length);
-    out.bytes(user);
-  }
-  if (authRev !== 0n) {
-    out.buf[out.pos++] = 0x18;
-    out.big(authRev);
-  }
-  out.buf[out.pos++] = 0x22;
-  out.len(putLen);
-  if (p.key.length > 0) {
-    out.buf[out.pos++] = 0x0a;
-    out.len(p.key.length);
-    out.bytes(p.key);
-  }
-  if (p.value.length > 0) {
-    out.buf[out.pos++] = 0x12;
-    out.len(p.value.length);
-    out.bytes(p.value);
-  }
-  if (lease !== 0n) {
-    out.buf[out.pos++] = 0x18;
-    out.big(lease);
-  }
-  if (p.prevKv) (out.buf[out.pos++] = 0x20), (out.buf[out.pos++] = 1);
-  if (p.ignoreValue) (out.buf[out.pos++] = 0x28), (out.buf[out.pos++] = 1);
-  if (p.ignoreLease) (out.buf[out.pos++] = 0x30), (out.buf[out.pos++] = 1);
-  if (out.pos !== out.buf.length) throw new Error("proposal_codec: size mismatch");
-  return out.buf;
+  const headerLen = int64FieldSize(1, h.ID) + bytesFieldSize(2, user.length) +
+    int64FieldSize(3, h.authRevision);
+  const putLen = bytesFieldSize(1, p.key.length) + bytesFieldSize(2, p.value.length) +
+    int64FieldSize(3, p.lease) +
+    boolFieldSize(4, p.prevKv) + boolFieldSize(5, p.ignoreValue) + boolFieldSize(6, p.ignoreLease);
+  const w = new ProtoWriter(messageFieldSize(100, headerLen) + messageFieldSize(4, putLen));
+  w.messageHeader(100, headerLen);
+  w.int64Field(1, h.ID);
+  w.bytesField(2, user);
+  w.int64Field(3, h.authRevision);
+  w.messageHeader(4, putLen);
+  w.bytesField(1, p.key);
+  w.bytesField(2, p.value);
+  w.int64Field(3, p.lease);
+  w.boolField(4, p.prevKv);
+  w.boolField(5, p.ignoreValue);
+  w.boolField(6, p.ignoreLease);
+  return w.finish();
 }
 
 /** A varint at `pos`: its value as a number (exact below 2^53) and the position after it. */

@@ -2,13 +2,14 @@
  * Hand-written wire codecs for the hottest unary calls: Put's request is read and its
  * response written, and Range's response written, without protobuf-es's reflective
  * fromBinary/toBinary, which were ~9% of a put's CPU at 64 clients (profiled) and most of
- * a 100-key range's. Each falls back to the generated code (by
- * returning null) for anything it does not handle; tests/server/fast_codecs.test.ts checks
- * both against the generated code, byte for byte.
+ * a 100-key range's. Each falls back to the generated code (by returning null) for
+ * anything it does not handle; tests/server/fast_codecs.test.ts checks both against the
+ * generated code, byte for byte.
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { PutResponse, RangeResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
+import { boolFieldSize, int64FieldSize, messageFieldSize, ProtoWriter } from "../../lib/proto_writer.ts";
+import { keyValueSize, writeKeyValue } from "../../store/encoding.ts";
 import { decodePut } from "../proposal_codec.ts";
 
 /** Reads a request message; null = let the generated code do it. */
@@ -30,167 +31,72 @@ export function fastEncoderFor(schema: DescMessage): FastEncoder | undefined {
   return encoders.get(schema.typeName);
 }
 
-function varintLength(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-/** Writes a non-negative integer below 2^53 as a varint at `pos`; returns the next position. */
-function writeVarint(buf: Uint8Array, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[pos++] = v;
-  return pos;
-}
-
-/** A uint64 as varint bytes (IDs use all 64 bits). */
-function varintBytes(v: bigint): number[] {
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return out;
-}
-
-/** cluster_id and member_id are the same in every header a member writes: encoded once. */
+/**
+ * cluster_id and member_id are the same in every header a member writes: encoded once
+ * (varints of random 64-bit IDs take bigint arithmetic).
+ */
 let idsCache: { cluster: bigint; member: bigint; bytes: Uint8Array } | null = null;
 
 function headerIds(cluster: bigint, member: bigint): Uint8Array {
   if (idsCache === null || idsCache.cluster !== cluster || idsCache.member !== member) {
-    const bytes: number[] = [];
-    if (cluster !== 0n) bytes.push(0x08, ...varintBytes(BigInt.asUintN(64, cluster)));
-    if (member !== 0n) bytes.push(0x10, ...varintBytes(BigInt.asUintN(64, member)));
-    idsCache = { cluster, member, bytes: new Uint8Array(bytes) };
+    const w = new ProtoWriter(int64FieldSize(1, cluster) + int64FieldSize(2, member));
+    w.int64Field(1, cluster);
+    w.int64Field(2, member);
+    idsCache = { cluster, member, bytes: w.finish() };
   }
   return idsCache.bytes;
 }
 
-/** A header's fields as numbers; null when one is outside what this writer handles. */
-function headerNumbers(h: ResponseHeader | undefined): { rev: number; term: number; len: number } | null {
-  if (h === undefined || h.$unknown !== undefined) return null;
-  const rev = Number(h.revision);
-  const term = Number(h.raftTerm);
-  if (!Number.isSafeInteger(rev) || rev < 0 || !Number.isSafeInteger(term) || term < 0) return null;
-  const len = headerIds(h.clusterId, h.memberId).length + (rev === 0 ? 0 : 1 + varintLength(rev)) +
-    (term === 0 ? 0 : 1 + varintLength(term));
-  return { rev, term, len };
+/** The size of a ResponseHeader's fields; -1 if it carries unknown fields. */
+function headerSize(h: ResponseHeader | undefined): number {
+  if (h === undefined || h.$unknown !== undefined) return -1;
+  return headerIds(h.clusterId, h.memberId).length + int64FieldSize(3, h.revision) +
+    int64FieldSize(4, h.raftTerm);
 }
 
-/** Writes field 1 (the header) at `pos`; returns the next position. */
-function writeHeader(
-  out: Uint8Array,
-  pos: number,
-  h: ResponseHeader,
-  n: { rev: number; term: number; len: number },
-) {
-  out[pos++] = 0x0a;
-  pos = writeVarint(out, pos, n.len);
-  const ids = headerIds(h.clusterId, h.memberId);
-  out.set(ids, pos);
-  pos += ids.length;
-  if (n.rev !== 0) {
-    out[pos++] = 0x18;
-    pos = writeVarint(out, pos, n.rev);
-  }
-  if (n.term !== 0) {
-    out[pos++] = 0x20;
-    pos = writeVarint(out, pos, n.term);
-  }
-  return pos;
+/** Field 1, the header, whose fields take `size` bytes. */
+function writeHeader(w: ProtoWriter, h: ResponseHeader, size: number): void {
+  w.messageHeader(1, size);
+  w.raw(headerIds(h.clusterId, h.memberId));
+  w.int64Field(3, h.revision);
+  w.int64Field(4, h.raftTerm);
 }
 
 /** PutResponse{header} (no prev_kv: the generated code writes that one). */
 function encodePutResponse(m: PutResponse): Uint8Array | null {
   if (m.prevKv !== undefined || m.$unknown !== undefined) return null;
-  const n = headerNumbers(m.header);
-  if (n === null) return null;
-  const out = new Uint8Array(1 + varintLength(n.len) + n.len);
-  writeHeader(out, 0, m.header!, n);
-  return out;
+  const header = headerSize(m.header);
+  if (header < 0) return null;
+  const w = new ProtoWriter(messageFieldSize(1, header));
+  writeHeader(w, m.header!, header);
+  return w.finish();
 }
 
-/** A safe non-negative int64 as a number, or -1. */
-function small(v: bigint): number {
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
-}
-
-/** The varint length of a non-negative int64 (lease IDs use all 63 bits). */
-function int64Length(v: bigint): number {
-  const n = Number(v);
-  return Number.isSafeInteger(n) ? varintLength(n) : varintBytes(v).length;
-}
-
-/** The body length of a KeyValue; -1 when a field is outside what this writer handles. */
-function kvLength(kv: KeyValue): number {
-  if (kv.$unknown !== undefined) return -1;
-  let len = 0;
-  for (const v of [kv.createRevision, kv.modRevision, kv.version, kv.lease]) {
-    if (v < 0n) return -1;
-    if (v !== 0n) len += 1 + int64Length(v);
-  }
-  if (kv.key.length > 0) len += 1 + varintLength(kv.key.length) + kv.key.length;
-  if (kv.value.length > 0) len += 1 + varintLength(kv.value.length) + kv.value.length;
-  return len;
-}
-
-/** Writes a non-negative int64 field unless it is zero; returns the next position. */
-function writeInt(out: Uint8Array, pos: number, tag: number, v: bigint): number {
-  if (v === 0n) return pos;
-  out[pos++] = tag;
-  const n = Number(v);
-  if (Number.isSafeInteger(n)) return writeVarint(out, pos, n);
-  for (const b of varintBytes(v)) out[pos++] = b;
-  return pos;
-}
-
-function writeBytes(out: Uint8Array, pos: number, tag: number, b: Uint8Array): number {
-  if (b.length === 0) return pos;
-  out[pos++] = tag;
-  pos = writeVarint(out, pos, b.length);
-  out.set(b, pos);
-  return pos + b.length;
-}
-
-/** RangeResponse{header, kvs, more, count}. */
+/** RangeResponse{header, kvs, more, count}; KeyValues with negative numbers go to the generated code. */
 function encodeRangeResponse(m: RangeResponse): Uint8Array | null {
   if (m.$unknown !== undefined) return null;
-  const n = headerNumbers(m.header);
-  const count = small(m.count);
-  if (n === null || count < 0) return null;
-  const lens: number[] = [];
-  let size = 1 + varintLength(n.len) + n.len + (m.more ? 2 : 0) + (count === 0 ? 0 : 1 + varintLength(count));
+  const header = headerSize(m.header);
+  if (header < 0) return null;
+  let size = messageFieldSize(1, header) + boolFieldSize(3, m.more) + int64FieldSize(4, m.count);
+  const kvSizes: number[] = [];
   for (const kv of m.kvs) {
-    const len = kvLength(kv);
-    if (len < 0) return null;
-    lens.push(len);
-    size += 1 + varintLength(len) + len;
+    if (
+      kv.$unknown !== undefined || kv.createRevision < 0n || kv.modRevision < 0n || kv.version < 0n ||
+      kv.lease < 0n
+    ) {
+      return null;
+    }
+    const n = keyValueSize(kv);
+    kvSizes.push(n);
+    size += messageFieldSize(2, n);
   }
-  const out = new Uint8Array(size);
-  let pos = writeHeader(out, 0, m.header!, n);
+  const w = new ProtoWriter(size);
+  writeHeader(w, m.header!, header);
   for (let i = 0; i < m.kvs.length; i++) {
-    const kv = m.kvs[i];
-    out[pos++] = 0x12;
-    pos = writeVarint(out, pos, lens[i]);
-    pos = writeBytes(out, pos, 0x0a, kv.key);
-    pos = writeInt(out, pos, 0x10, kv.createRevision);
-    pos = writeInt(out, pos, 0x18, kv.modRevision);
-    pos = writeInt(out, pos, 0x20, kv.version);
-    pos = writeBytes(out, pos, 0x2a, kv.value);
-    pos = writeInt(out, pos, 0x30, kv.lease);
+    w.messageHeader(2, kvSizes[i]);
+    writeKeyValue(w, m.kvs[i]);
   }
-  if (m.more) (out[pos++] = 0x18), (out[pos++] = 1);
-  if (count !== 0) {
-    out[pos++] = 0x20;
-    writeVarint(out, pos, count);
-  }
-  return out;
+  w.boolField(3, m.more);
+  w.int64Field(4, m.count);
+  return w.finish();
 }

@@ -11,6 +11,7 @@ import {
   cleanup,
   etcdctl,
   etcdts,
+  ETCDTS_BIN,
   freePort,
   haveRealEtcd,
   run,
@@ -19,7 +20,6 @@ import {
   tempDir,
   waitFor,
 } from "../harness.ts";
-import { ETCDTS_BIN } from "../harness.ts";
 
 afterAll(cleanup);
 

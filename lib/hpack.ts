@@ -1,7 +1,9 @@
 /**
  * HPACK (RFC 7541) for the one-shot HTTP/2 client (client/h2_unary.ts): a complete decoder
  * (static and dynamic tables, Huffman strings, table size updates) and an encoder that
- * writes every field as a literal without indexing, which any decoder accepts.
+ * writes every field as a literal without indexing, which any decoder accepts. The server's
+ * JIT warm-up (server/warmup/) speaks as grpc-go does, with `HpackEncoder`: indexing and
+ * Huffman coding.
  *
  * Why hand-written: the npm choices (hpack.js) are unmaintained and pull node streams in,
  * and the point of the one-shot client is to load nothing heavy. Pure, no I/O.
@@ -293,6 +295,100 @@ export function encodeHeaders(fields: readonly HeaderField[]): Uint8Array {
     pushString(out, value);
   }
   return Uint8Array.from(out);
+}
+
+/**
+ * A stateful encoder as grpc-go's (golang.org/x/net/http2/hpack) works: a field found whole
+ * in a table is indexed, any other is a literal with incremental indexing (its name
+ * indexed when known), and strings are Huffman-coded when that is shorter. One per
+ * connection, fed blocks in the order they are sent; the peer's table size is the default.
+ */
+export class HpackEncoder {
+  // Newest first, as in the decoder: index 62 is dynamic[0].
+  readonly #dynamic: { field: HeaderField; size: number }[] = [];
+  #size = 0;
+  readonly #maxSize = 4096;
+
+  encode(fields: readonly HeaderField[]): Uint8Array {
+    const out: number[] = [];
+    for (const field of fields) {
+      const [name, value] = field;
+      const whole = this.#find((n, v) => n === name && v === value);
+      if (whole > 0) {
+        writeInt(out, whole, 7, 0x80);
+        continue;
+      }
+      const named = this.#find((n) => n === name);
+      writeInt(out, Math.max(named, 0), 6, 0x40);
+      if (named <= 0) pushStringHuffman(out, name);
+      pushStringHuffman(out, value);
+      this.#insert(field);
+    }
+    return Uint8Array.from(out);
+  }
+
+  // The lowest index matching, or 0.
+  #find(match: (name: string, value: string) => boolean): number {
+    const s = staticTable.findIndex(([n, v]) => match(n, v));
+    if (s >= 0) return s + 1;
+    const d = this.#dynamic.findIndex(({ field: [n, v] }) => match(n, v));
+    return d >= 0 ? staticTable.length + 1 + d : 0;
+  }
+
+  #insert(field: HeaderField): void {
+    const size = utf8Length(field[0]) + utf8Length(field[1]) + 32;
+    while (this.#dynamic.length > 0 && this.#size + size > this.#maxSize) {
+      this.#size -= this.#dynamic.pop()!.size;
+    }
+    if (size > this.#maxSize) return;
+    this.#dynamic.unshift({ field, size });
+    this.#size += size;
+  }
+}
+
+/** Huffman-codes `bytes` (RFC 7541 §5.2), padding the last byte with ones. */
+export function huffmanEncode(bytes: Uint8Array): Uint8Array {
+  const codes = huffmanCodes ??= buildHuffmanCodes();
+  const out: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (const b of bytes) {
+    const len = huffmanLengths[b];
+    // Codes are up to 30 bits: emit in two halves so the accumulator stays within 31 bits.
+    for (let shift = len > 15 ? len - 15 : 0, rest = len; rest > 0; shift = Math.max(0, shift - 15)) {
+      const take = rest - shift;
+      acc = (acc << take) | ((codes[b] >>> shift) & ((1 << take) - 1));
+      bits += take;
+      rest = shift;
+      while (bits >= 8) {
+        bits -= 8;
+        out.push((acc >>> bits) & 0xff);
+      }
+      acc &= (1 << bits) - 1;
+    }
+  }
+  if (bits > 0) out.push(((acc << (8 - bits)) | ((1 << (8 - bits)) - 1)) & 0xff);
+  return Uint8Array.from(out);
+}
+
+// Each byte's canonical code, from the same lengths the decoder's table comes from.
+let huffmanCodes: Uint32Array | undefined;
+
+function buildHuffmanCodes(): Uint32Array {
+  const { symbols, firstCode, count, offset } = huffmanTable ??= buildHuffman();
+  const codes = new Uint32Array(256);
+  for (let len = 1; len <= 30; len++) {
+    for (let i = 0; i < count[len]; i++) codes[symbols[offset[len] + i]] = firstCode[len] + i;
+  }
+  return codes;
+}
+
+function pushStringHuffman(out: number[], s: string): void {
+  const raw = textEncoder.encode(s);
+  const coded = huffmanEncode(raw);
+  const b = coded.length < raw.length ? coded : raw;
+  writeInt(out, b.length, 7, b === coded ? 0x80 : 0x00);
+  for (const x of b) out.push(x);
 }
 
 function pushString(out: number[], s: string): void {

@@ -102,6 +102,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
   "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
   "experimental-warning-apply-duration": { kind: "string", def: "100ms", fate: "accepted" },
+  // etcdts's own: warm the JIT up on a throwaway member while the first election is pending
+  // (server/warmup/). Off only to start faster, as the functional tests do.
+  "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
   "force-new-cluster": { kind: "bool", def: "false", fate: "not-yet", later: CLUSTER },
   "debug": { kind: "bool", def: "false", fate: "accepted" },
   "log-package-levels": { kind: "string", def: "", fate: "accepted" },
@@ -150,6 +153,8 @@ export interface ServerConfig {
   readonly watchProgressNotifyInterval: string;
   /** How often the leader checkpoints remaining lease TTLs (a Go duration). */
   readonly leaseCheckpointInterval: string;
+  /** Whether to run the JIT warm-up (server/warmup/) at startup. */
+  readonly jitWarmup: boolean;
   /** Client and peer TLS (server/tls.ts). */
   readonly clientTls: TlsFlags;
   readonly peerTls: TlsFlags;
@@ -348,6 +353,7 @@ function buildConfig(
     maxConcurrentStreams: int("max-concurrent-streams"),
     strictReconfigCheck: isTrue(get("strict-reconfig-check")),
     preVote: isTrue(get("pre-vote")),
+    jitWarmup: isTrue(get("experimental-jit-warmup")),
     autoCompactionMode: mode,
     autoCompactionRetention: get("auto-compaction-retention"),
     listenMetricsUrls: urls("listen-metrics-urls"),

@@ -96,8 +96,11 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     tcp.once("error", reject);
     tcp.listen(port, host, () => {
       tcp.off("error", reject);
+      // Port 0 asks for any free port: report the one we got.
+      const bound = new URL(url.href);
+      if (port === 0) bound.port = String((tcp.address() as net.AddressInfo).port);
       resolve({
-        url,
+        url: bound,
         close: () =>
           new Promise<void>((done) => {
             tcp.close(() => done());

@@ -165,7 +165,13 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
   const proc = Bun.spawn(cmd, {
     stdout: "ignore",
     stderr: "pipe",
-    env: { ...cleanEnv(), ...opts.env },
+    // The JIT warm-up only makes a server start 0.8 s later; tests/server/warmup.test.ts
+    // covers it.
+    env: {
+      ...cleanEnv(),
+      ...(kind === "etcdts" ? { ETCD_EXPERIMENTAL_JIT_WARMUP: "false" } : {}),
+      ...opts.env,
+    },
   });
   (async () => {
     const dec = new TextDecoder();

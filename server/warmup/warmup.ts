@@ -57,7 +57,12 @@ export async function warmUp(
   limits: WarmupLimits,
 ): Promise<WarmupReport | Error> {
   const t0 = performance.now();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcdts-warmup-"));
+  let dir: string;
+  try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcdts-warmup-"));
+  } catch (e) {
+    return new Error(`no temporary directory: ${(e as Error).message}`);
+  }
   const conns: GoShapedConnection[] = [];
   const servers: ScratchServer[] = [];
   try {

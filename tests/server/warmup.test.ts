@@ -66,3 +66,13 @@ test("a signal during the warm-up ends it, its directory removed, with exit code
   expect(s.stderr()).toContain("received SIGTERM, shutting down");
   expect(s.stderr()).not.toContain("serving client requests");
 });
+
+test("a warm-up that cannot run is logged and skipped; the server serves all the same", async () => {
+  const s = await spawnServer(path.join(tempDir("etcdts-warmup-tmp-"), "missing"));
+  await waitFor("the server to serve", async () => {
+    if (s.proc.exitCode !== null) throw new Error(`exited with ${s.proc.exitCode}: ${s.stderr()}`);
+    return (await fetch(`${s.url}/health`).catch(() => null))?.ok ?? false;
+  }, { timeoutMs: 20_000 });
+  expect(s.stderr()).toContain("JIT warm-up skipped: no temporary directory");
+  expect((await run([ETCDTS_BIN, `--endpoints=${s.url}`, "put", "k", "v"])).stdout).toBe("OK\n");
+});

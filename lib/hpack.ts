@@ -164,15 +164,12 @@ export type HeaderField = readonly [name: string, value: string];
  * arrive, because literal fields with indexing change the dynamic table for later blocks.
  */
 export class HpackDecoder {
-  // Newest first: index 62 is dynamic[0].
-  readonly #dynamic: { field: HeaderField; size: number }[] = [];
-  #size = 0;
-  #maxSize: number;
+  readonly #table: HeaderTable;
   readonly #limit: number;
 
   /** `maxTableSize` is SETTINGS_HEADER_TABLE_SIZE as we advertised it (default 4096). */
   constructor(maxTableSize = 4096) {
-    this.#maxSize = maxTableSize;
+    this.#table = new HeaderTable(maxTableSize);
     this.#limit = maxTableSize;
   }
 
@@ -183,42 +180,68 @@ export class HpackDecoder {
     while (r.pos < block.length) {
       const b = block[r.pos];
       if (b & 0x80) {
-        fields.push(this.#field(readInt(r, 7)));
+        fields.push(this.#table.get(readInt(r, 7)));
       } else if (b & 0x40) {
         const idx = readInt(r, 6);
-        const name = idx === 0 ? readString(r) : this.#field(idx)[0];
+        const name = idx === 0 ? readString(r) : this.#table.get(idx)[0];
         const field: HeaderField = [name, readString(r)];
         fields.push(field);
-        this.#insert(field);
+        this.#table.insert(field);
       } else if (b & 0x20) {
         const size = readInt(r, 5);
         if (size > this.#limit) throw new HpackError("hpack: table size update above the limit");
-        this.#maxSize = size;
-        this.#evict(0);
+        this.#table.resize(size);
       } else {
         const idx = readInt(r, 4); // without indexing (0000) or never indexed (0001)
-        const name = idx === 0 ? readString(r) : this.#field(idx)[0];
+        const name = idx === 0 ? readString(r) : this.#table.get(idx)[0];
         fields.push([name, readString(r)]);
       }
     }
     return fields;
   }
+}
 
-  #field(idx: number): HeaderField {
+/**
+ * The header table of one direction of a connection (RFC 7541 §2.3): the static entries
+ * 1..61, then the dynamic ones, newest first, evicted oldest first to stay within the size.
+ */
+class HeaderTable {
+  readonly #dynamic: { field: HeaderField; size: number }[] = [];
+  #size = 0;
+  #maxSize: number;
+
+  constructor(maxSize: number) {
+    this.#maxSize = maxSize;
+  }
+
+  get(idx: number): HeaderField {
     if (idx >= 1 && idx <= staticTable.length) return staticTable[idx - 1];
     const e = this.#dynamic[idx - staticTable.length - 1];
     if (e === undefined) throw new HpackError(`hpack: invalid index ${idx}`);
     return e.field;
   }
 
-  #insert(field: HeaderField): void {
-    // RFC 7541 §4.1: an entry's size is its name and value octets plus 32.
+  /** The lowest index whose entry matches, or 0. */
+  find(match: (name: string, value: string) => boolean): number {
+    const s = staticTable.findIndex(([n, v]) => match(n, v));
+    if (s >= 0) return s + 1;
+    const d = this.#dynamic.findIndex(({ field: [n, v] }) => match(n, v));
+    return d >= 0 ? staticTable.length + 1 + d : 0;
+  }
+
+  insert(field: HeaderField): void {
+    // §4.1: an entry's size is its name and value octets plus 32.
     const size = utf8Length(field[0]) + utf8Length(field[1]) + 32;
     this.#evict(size);
     if (size <= this.#maxSize) {
       this.#dynamic.unshift({ field, size });
       this.#size += size;
     }
+  }
+
+  resize(maxSize: number): void {
+    this.#maxSize = maxSize;
+    this.#evict(0);
   }
 
   // Drops the oldest entries until `room` more octets fit.
@@ -304,45 +327,24 @@ export function encodeHeaders(fields: readonly HeaderField[]): Uint8Array {
  * connection, fed blocks in the order they are sent; the peer's table size is the default.
  */
 export class HpackEncoder {
-  // Newest first, as in the decoder: index 62 is dynamic[0].
-  readonly #dynamic: { field: HeaderField; size: number }[] = [];
-  #size = 0;
-  readonly #maxSize = 4096;
+  readonly #table = new HeaderTable(4096);
 
   encode(fields: readonly HeaderField[]): Uint8Array {
     const out: number[] = [];
     for (const field of fields) {
       const [name, value] = field;
-      const whole = this.#find((n, v) => n === name && v === value);
+      const whole = this.#table.find((n, v) => n === name && v === value);
       if (whole > 0) {
         writeInt(out, whole, 7, 0x80);
         continue;
       }
-      const named = this.#find((n) => n === name);
-      writeInt(out, Math.max(named, 0), 6, 0x40);
-      if (named <= 0) pushStringHuffman(out, name);
+      const named = this.#table.find((n) => n === name);
+      writeInt(out, named, 6, 0x40);
+      if (named === 0) pushStringHuffman(out, name);
       pushStringHuffman(out, value);
-      this.#insert(field);
+      this.#table.insert(field);
     }
     return Uint8Array.from(out);
-  }
-
-  // The lowest index matching, or 0.
-  #find(match: (name: string, value: string) => boolean): number {
-    const s = staticTable.findIndex(([n, v]) => match(n, v));
-    if (s >= 0) return s + 1;
-    const d = this.#dynamic.findIndex(({ field: [n, v] }) => match(n, v));
-    return d >= 0 ? staticTable.length + 1 + d : 0;
-  }
-
-  #insert(field: HeaderField): void {
-    const size = utf8Length(field[0]) + utf8Length(field[1]) + 32;
-    while (this.#dynamic.length > 0 && this.#size + size > this.#maxSize) {
-      this.#size -= this.#dynamic.pop()!.size;
-    }
-    if (size > this.#maxSize) return;
-    this.#dynamic.unshift({ field, size });
-    this.#size += size;
   }
 }
 
@@ -350,24 +352,21 @@ export class HpackEncoder {
 export function huffmanEncode(bytes: Uint8Array): Uint8Array {
   const codes = huffmanCodes ??= buildHuffmanCodes();
   const out: number[] = [];
+  // Bits not yet written, as a number: fewer than 8 left over plus a code of up to 30
+  // bits stays exact (below 2^53), where 32-bit operators would not.
   let acc = 0;
   let bits = 0;
   for (const b of bytes) {
-    const len = huffmanLengths[b];
-    // Codes are up to 30 bits: emit in two halves so the accumulator stays within 31 bits.
-    for (let shift = len > 15 ? len - 15 : 0, rest = len; rest > 0; shift = Math.max(0, shift - 15)) {
-      const take = rest - shift;
-      acc = (acc << take) | ((codes[b] >>> shift) & ((1 << take) - 1));
-      bits += take;
-      rest = shift;
-      while (bits >= 8) {
-        bits -= 8;
-        out.push((acc >>> bits) & 0xff);
-      }
-      acc &= (1 << bits) - 1;
+    acc = acc * 2 ** huffmanLengths[b] + codes[b];
+    bits += huffmanLengths[b];
+    while (bits >= 8) {
+      bits -= 8;
+      const byte = Math.floor(acc / 2 ** bits);
+      out.push(byte);
+      acc -= byte * 2 ** bits;
     }
   }
-  if (bits > 0) out.push(((acc << (8 - bits)) | ((1 << (8 - bits)) - 1)) & 0xff);
+  if (bits > 0) out.push(acc * 2 ** (8 - bits) + 2 ** (8 - bits) - 1);
   return Uint8Array.from(out);
 }
 

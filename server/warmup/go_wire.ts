@@ -28,6 +28,7 @@ import {
 } from "../../lib/h2_frame.ts";
 import { type HeaderField, HpackDecoder, HpackEncoder } from "../../lib/hpack.ts";
 import { encodeFrame as grpcFrame, FrameDecoder } from "../../api/grpc-frame.ts";
+import { statusFromTrailers } from "../../client/status.ts";
 
 /** A call's end as the trailers say it; a non-OK status is an error value. */
 export type CallEnd = { readonly ok: true } | { readonly ok: false; readonly message: string };
@@ -187,12 +188,8 @@ export class GoShapedConnection {
     // Decoded even when unused: the dynamic table must follow the server's.
     const fields = this.#decoder.decode(f.payload);
     if (!(f.flags & FLAG_END_STREAM)) return;
-    const status = fields.find(([n]) => n === "grpc-status")?.[1];
-    const message = fields.find(([n]) => n === "grpc-message")?.[1] ?? "";
-    this.#end(
-      f.streamId,
-      status === "0" ? { ok: true } : { ok: false, message: `grpc-status ${status}: ${message}` },
-    );
+    const err = statusFromTrailers(Object.fromEntries(fields));
+    this.#end(f.streamId, err === undefined ? { ok: true } : { ok: false, message: err.message });
   }
 
   #end(streamId: number, end: CallEnd): void {

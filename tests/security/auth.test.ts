@@ -138,6 +138,13 @@ function outcome(step: Step, r: RunResult): Outcome {
   return { args, stdout, error, code: r.code };
 }
 
+/**
+ * With --user, etcdctl authenticates (a bcrypt check) inside its 2 s dial timeout; on a
+ * loaded CI host that once ran out against etcd and etcdts alike. Generous timeouts keep
+ * the comparison about answers, not about the host's load.
+ */
+const SLACK = ["--dial-timeout=20s", "--command-timeout=20s"];
+
 async function runScript(
   cli: "etcdctl" | "etcdts",
   server: ServerProcess,
@@ -146,7 +153,7 @@ async function runScript(
   const out: Outcome[] = [];
   for (const step of steps) {
     const [user, args] = step;
-    const full = [...(user === null ? [] : [`--user=${user}`]), ...args];
+    const full = [...SLACK, ...(user === null ? [] : [`--user=${user}`]), ...args];
     const stdin = args[0] === "user" && args[1] === "passwd" ? "newpw\n" : undefined;
     const r = cli === "etcdctl"
       ? await etcdctl(server.endpoint, full, { stdin })

@@ -2,8 +2,8 @@
  * The server's log lines, on stderr, in etcd's structured (zap JSON) shape so log
  * tooling written for etcd reads them.
  */
-type Level = "debug" | "info" | "warn" | "error";
-const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+type Level = "debug" | "info" | "warn" | "error" | "fatal";
+const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3, fatal: 4 };
 
 /** The single owner of the log threshold; `setLevel` is called once at startup. */
 class Logger {
@@ -34,6 +34,18 @@ class Logger {
   error(msg: string, fields?: Record<string, unknown>): void {
     this.#write("error", msg, fields);
   }
+  /** Logs why the process is about to exit; the caller exits. */
+  fatal(msg: string, fields?: Record<string, unknown>): void {
+    this.#write("fatal", msg, fields);
+  }
+}
+
+/**
+ * An unexpected exception as log fields, as zap's `zap.Error` gives them: the message,
+ * and the stack (console.error would print a source excerpt of the minified bundle).
+ */
+export function errorFields(e: unknown): Record<string, unknown> {
+  return e instanceof Error ? { error: e.message, stack: e.stack } : { error: String(e) };
 }
 
 export const log = new Logger();

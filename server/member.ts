@@ -21,7 +21,7 @@ import type {
 } from "../store/mvcc.ts";
 import { confChangeFor, memberChangeOf } from "./conf-change.ts";
 import { decodeProposal, encodeProposal, requestIdOf } from "./proposal_codec.ts";
-import { log } from "./log.ts";
+import { errorFields, log } from "./log.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -480,14 +480,15 @@ export class Member {
 
   readonly #run = (): void => {
     this.#scheduled = false;
-    if (this.#running) return;
+    // A run scheduled before stop() must not start after it: the store may be closed by now.
+    if (this.#running || this.#stopped) return;
     this.#running = true;
     this.#drain().then(() => {
       this.#running = false;
       if (this.#node.hasReady()) this.#schedule();
     }, (err) => {
       // A failed fsync or apply means we cannot know what is durable: stop rather than guess.
-      console.error("etcdts: fatal: raft loop failed:", err);
+      log.fatal("raft loop failed", errorFields(err));
       process.exit(1);
     });
   };
@@ -569,7 +570,7 @@ export class Member {
       this.#store.copyTo(file).then(
         () => this.#sendSnapshot(m, file),
         (e) => {
-          console.error("etcdts: copying the store for a snapshot failed:", e);
+          log.error("copying the store for a snapshot failed", errorFields(e));
           return false;
         },
       ).then((ok) => {

@@ -17,6 +17,7 @@ import { encodeGrpcMessage } from "./status.ts";
 import { AsyncQueue } from "./queue.ts";
 import { type Deadline, Deadlines } from "./deadlines.ts";
 import { fastDecoderFor, fastEncoderFor } from "./fast_codecs.ts";
+import { errorFields, log } from "../log.ts";
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -215,7 +216,7 @@ export class GrpcServer {
     try {
       r = await route.handler(req, ctx);
     } catch (e) {
-      console.error(`etcdts: handler for ${path} failed:`, e);
+      log.error(`handler for ${path} failed`, errorFields(e));
       r = etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`);
     }
     this.#handled(path, route.kind, isEtcdError(r) ? r.code : 0, started);
@@ -241,7 +242,7 @@ export class GrpcServer {
     try {
       r = await route.handler(input, out, ctx);
     } catch (e) {
-      console.error(`etcdts: handler for ${path} failed:`, e);
+      log.error(`handler for ${path} failed`, errorFields(e));
       r = etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`);
     }
     this.#handled(path, route.kind, r ? r.code : 0, started);
@@ -546,7 +547,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
   }
 
   #crash(e: unknown): void {
-    console.error(`etcdts: handler for ${this.path} failed:`, e);
+    log.error(`handler for ${this.path} failed`, errorFields(e));
     this.#fail(etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`));
   }
 }

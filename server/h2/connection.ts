@@ -43,6 +43,7 @@ import {
 } from "../../lib/h2_frame.ts";
 import { MalformedHeaders, requestHeaders } from "./headers.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
+import { errorFields, log } from "../log.ts";
 
 /** The socket side a connection needs: a net.Socket or tls.TLSSocket. */
 export interface H2Socket {
@@ -148,7 +149,7 @@ export class H2Connection implements StreamOwner {
       err = this.#reader.push(chunk, this.#onFrame);
     } catch (e) {
       // A bug below (ours or a handler's) costs this connection, never the process.
-      console.error("etcdts: HTTP/2 connection failed:", e);
+      log.error("HTTP/2 connection failed", errorFields(e));
       err = { code: ErrorCode.INTERNAL_ERROR, message: "internal error" };
     }
     if (err !== null) this.#fail(err);
@@ -355,7 +356,7 @@ export class H2Connection implements StreamOwner {
     try {
       this.#opts.onStream(s);
     } catch (e) {
-      console.error("etcdts: h2 stream handler failed:", e);
+      log.error("HTTP/2 stream handler failed", errorFields(e));
       this.reset(s, ErrorCode.INTERNAL_ERROR);
       return null;
     }

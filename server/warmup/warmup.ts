@@ -46,9 +46,17 @@ export interface WarmupReport {
 }
 
 const STREAMS = 2;
-const WATCHERS_PER_STREAM = 4;
 const KEYS = 64;
 const PREFIX = "warmup/";
+/**
+ * Each stream's watchers, in creation order: the prefix (every event) and single keys,
+ * which the hub finds by key instead. Both kinds must run here: code JSC optimized
+ * having never seen a key watcher is thrown away at the first one (a client's usual
+ * watch), and that recompiling is what the warm-up is for.
+ */
+const WATCHED = ["prefix", "prefix", 0, 1] as const;
+/** Keys with a watcher of their own: each round's first put goes to one of them. */
+const WATCHED_KEYS = 2;
 
 /** Runs the warm-up; resolves with what it did, or with the error that ended it early. */
 export async function warmUp(
@@ -109,17 +117,27 @@ function scratchConfig(dir: string): ServerConfig {
   return parsed.config;
 }
 
-/** The watchers' progress: the highest revision each has seen. */
+/**
+ * The prefix watchers' progress: the highest revision each has seen. Key watchers see
+ * only their key's revisions; their events go out in the same fan-out as the prefix
+ * watchers', so waiting for the latter is enough.
+ */
 class WatchProgress {
   // By stream, then watch ID (IDs are per stream).
   readonly #seen = new Map<string, bigint>();
+  /** Watchers created so far, by stream: the n-th answers the n-th create request. */
+  readonly #created: number[] = [];
   #waiter: { rev: bigint; done: () => void } | null = null;
 
   /** The message handler for stream `stream`. */
   listener = (stream: number) => (bytes: Uint8Array): void => {
     const m = fromBinary(WatchResponseSchema, bytes);
     const watcher = `${stream}/${m.watchId}`;
-    if (m.created) this.#seen.set(watcher, 0n);
+    if (m.created) {
+      const n = this.#created[stream] = (this.#created[stream] ?? 0) + 1;
+      if (WATCHED[n - 1] === "prefix") this.#seen.set(watcher, 0n);
+    }
+    if (!this.#seen.has(watcher)) return;
     for (const ev of m.events) {
       const rev = ev.kv?.modRevision ?? 0n;
       if (rev > (this.#seen.get(watcher) ?? 0n)) this.#seen.set(watcher, rev);
@@ -130,11 +148,12 @@ class WatchProgress {
     }
   };
 
+  /** Watchers created, of every kind. */
   get watchers(): number {
-    return this.#seen.size;
+    return this.#created.reduce((a, b) => a + b, 0);
   }
 
-  /** Resolves once every watcher has seen `rev`. */
+  /** Resolves once every prefix watcher has seen `rev`. */
   reach(rev: bigint): Promise<void> {
     if (this.#reached(rev)) return Promise.resolve();
     return new Promise((done) => (this.#waiter = { rev, done }));
@@ -168,18 +187,21 @@ async function drive(
     );
   const ranges = [...Array.from({ length: KEYS }, (_, i) => range(i, false)), range(0, true)];
   const progress = new WatchProgress();
-  const create_ = toBinary(
-    WatchRequestSchema,
-    create(WatchRequestSchema, {
-      requestUnion: {
-        case: "createRequest",
-        value: { key: enc.encode(PREFIX), rangeEnd: enc.encode("warmup0") },
-      },
-    }),
-  );
+  const watch = (w: (typeof WATCHED)[number]) =>
+    toBinary(
+      WatchRequestSchema,
+      create(WatchRequestSchema, {
+        requestUnion: {
+          case: "createRequest",
+          value: w === "prefix"
+            ? { key: enc.encode(PREFIX), rangeEnd: enc.encode("warmup0") }
+            : { key: key(w) },
+        },
+      }),
+    );
   for (const [i, c] of conns.entries()) {
     const s = c.open("/etcdserverpb.Watch/Watch", progress.listener(i));
-    for (let w = 0; w < WATCHERS_PER_STREAM; w++) s.send(create_);
+    for (const w of WATCHED) s.send(watch(w));
   }
   // One timer for the whole drive: a stuck scratch member cannot hold the warm-up past it.
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -207,7 +229,7 @@ async function rounds(
   // The scratch member answers once it has elected itself, a few milliseconds in.
   for (;;) {
     const r = await Promise.race([conns[0].unary("/etcdserverpb.KV/Range", ranges[0]), expired]);
-    if (!(r instanceof Error) && progress.watchers === STREAMS * WATCHERS_PER_STREAM) break;
+    if (!(r instanceof Error) && progress.watchers === STREAMS * WATCHED.length) break;
     if (limits.stop?.()) return 0;
     if (performance.now() > deadline) {
       return r instanceof Error ? r : new Error("warm-up: watchers not created");
@@ -221,7 +243,11 @@ async function rounds(
       Promise.all(
         Array.from(
           { length: n },
-          (_, j) => conns[0].unary("/etcdserverpb.KV/Put", puts[(round * 4 + j) % KEYS]),
+          (_, j) =>
+            conns[0].unary(
+              "/etcdserverpb.KV/Put",
+              puts[j === 0 ? round % WATCHED_KEYS : (round * 4 + j) % KEYS],
+            ),
         ),
       ),
       expired,

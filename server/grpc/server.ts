@@ -216,8 +216,7 @@ export class GrpcServer {
     try {
       r = await route.handler(req, ctx);
     } catch (e) {
-      log.error(`handler for ${path} failed`, errorFields(e));
-      r = etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`);
+      r = handlerFailed(path, e);
     }
     this.#handled(path, route.kind, isEtcdError(r) ? r.code : 0, started);
     return r;
@@ -242,8 +241,7 @@ export class GrpcServer {
     try {
       r = await route.handler(input, out, ctx);
     } catch (e) {
-      log.error(`handler for ${path} failed`, errorFields(e));
-      r = etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`);
+      r = handlerFailed(path, e);
     }
     this.#handled(path, route.kind, r ? r.code : 0, started);
     return r;
@@ -271,6 +269,12 @@ function guarded(path: string, kind: string, handler: Route["handler"], guard?: 
     const denied = guard(path, req, ctx);
     return denied === null ? handler(req, out, ctx) : Promise.resolve(denied);
   };
+}
+
+/** A handler threw (a bug): logged with its stack, answered as Internal. */
+function handlerFailed(path: string, e: unknown): EtcdError {
+  log.error(`handler for ${path} failed`, errorFields(e));
+  return etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`);
 }
 
 function respondTrailersOnly(stream: H2Stream, err: EtcdError): void {
@@ -547,8 +551,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
   }
 
   #crash(e: unknown): void {
-    log.error(`handler for ${this.path} failed`, errorFields(e));
-    this.#fail(etcdError(Code.Internal, `etcdts: internal error: ${(e as Error)?.message ?? String(e)}`));
+    this.#fail(handlerFailed(this.path, e));
   }
 }
 

@@ -97,7 +97,11 @@ export async function warmUp(
   }
 }
 
-function scratchConfig(dir: string): ServerConfig {
+/**
+ * A lone, throwaway member in `dir`: loopback, a port of its own, elected at once, no
+ * warm-up of its own. Also what in-process tests start.
+ */
+export function scratchConfig(dir: string): ServerConfig {
   const parsed = parseServerArgs([
     "--name=warmup",
     `--data-dir=${dir}`,
@@ -187,7 +191,7 @@ async function drive(
     );
   const ranges = [...Array.from({ length: KEYS }, (_, i) => range(i, false)), range(0, true)];
   const progress = new WatchProgress();
-  const watch = (w: (typeof WATCHED)[number]) =>
+  const creates = WATCHED.map((w) =>
     toBinary(
       WatchRequestSchema,
       create(WatchRequestSchema, {
@@ -198,10 +202,11 @@ async function drive(
             : { key: key(w) },
         },
       }),
-    );
+    )
+  );
   for (const [i, c] of conns.entries()) {
     const s = c.open("/etcdserverpb.Watch/Watch", progress.listener(i));
-    for (const w of WATCHED) s.send(watch(w));
+    for (const req of creates) s.send(req);
   }
   // One timer for the whole drive: a stuck scratch member cannot hold the warm-up past it.
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -8,27 +8,15 @@ import { afterAll, expect, spyOn, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import * as path from "node:path";
 import { PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { parseServerArgs } from "../../server/config.ts";
 import { putProposal } from "../../server/proposal_codec.ts";
 import { startServer } from "../../server/serve.ts";
+import { scratchConfig } from "../../server/warmup/warmup.ts";
 import { cleanup, tempDir, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
 
 test("a proposal made just before stop() is answered, and nothing runs against the closed store", async () => {
-  const parsed = parseServerArgs([
-    "--name=n1",
-    `--data-dir=${path.join(tempDir(), "d")}`,
-    "--listen-client-urls=http://127.0.0.1:0",
-    "--advertise-client-urls=http://127.0.0.1:0",
-    "--initial-advertise-peer-urls=http://127.0.0.1:1",
-    "--initial-cluster=n1=http://127.0.0.1:1",
-    "--heartbeat-interval=1",
-    "--election-timeout=5",
-    "--experimental-jit-warmup=false",
-  ], {});
-  if (parsed.kind !== "config") throw new Error(parsed.kind);
-  const server = await startServer(parsed.config);
+  const server = await startServer(scratchConfig(path.join(tempDir(), "d")));
   await waitFor("the member to lead", () => server.member.isLeader);
 
   const exit = spyOn(process, "exit").mockImplementation(

@@ -57,15 +57,34 @@ export async function errorOf(p: Promise<unknown>): Promise<{ code: number; mess
   throw new Error("expected an error");
 }
 
-/** A loopback port that was free a moment ago. */
+/**
+ * Ports this test process has handed out. Never twice: the members of one cluster ask for
+ * their ports before any of them binds.
+ */
+const handedOut = new Set<number>();
+/**
+ * Below Linux's ephemeral range (32768–60999), where every outgoing connection (a CLI run,
+ * a member dialing a peer) takes its local port: a port found free there could be taken by
+ * a connection before the server that was given it binds it, and that server would die.
+ */
+const TEST_PORTS = { first: 20_000, count: 12_000 } as const;
+
+/** A loopback port that was free a moment ago and that no other test of this process got. */
 export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = TEST_PORTS.first + Math.floor(Math.random() * TEST_PORTS.count);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // busy ones too: whoever holds them keeps them
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port in ${TEST_PORTS.first}-${TEST_PORTS.first + TEST_PORTS.count - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
 }
 
@@ -199,15 +218,24 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
       await proc.exited;
     }
   });
+  const exited = () => proc.exitCode !== null || proc.signalCode !== null;
   try {
     await waitFor(`${kind} on ${clientUrl} to be healthy`, async () => {
-      if (proc.exitCode !== null) throw new Error("exited");
+      if (exited()) return true; // no use waiting: reported below, with its stderr
       return opts.healthCheck === "tcp" || opts.clientScheme === "https"
         ? await isListening(clientPort)
         : await isHealthy(clientUrl);
     });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- ${kind} stderr ---\n${err}`);
+  }
+  if (exited()) {
+    await Bun.sleep(100); // the last of its stderr
+    throw new Error(
+      `${kind} on ${clientUrl} exited (${
+        proc.exitCode ?? proc.signalCode
+      }) while starting\n--- ${kind} stderr ---\n${err}`,
+    );
   }
   return server;
 }

@@ -3,9 +3,9 @@
  * against the reference implementation. Minimal on purpose: tests/harness.ts will replace it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../harness.ts";
 
 /** A running server: where to reach it and how to stop it. */
 export interface ServerUnderTest {
@@ -17,26 +17,11 @@ export interface ServerUnderTest {
 /** Path of the real etcd binary; ETCD_BIN overrides. */
 export const etcdBin = process.env.ETCD_BIN ?? "/usr/bin/etcd";
 
-/** Finds a free loopback TCP port in 24000–24999 (the range this project's tests may use). */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 24000 + Math.floor(Math.random() * 1000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once("error", () => resolve(false));
-      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error("no free port in 24000-24999");
-}
-
 /** Starts a single-member etcd and waits until it serves gRPC. */
 export async function startRealEtcd(): Promise<ServerUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), "etcdts-cli-"));
   const clientPort = await freePort();
-  let peerPort = await freePort();
-  while (peerPort === clientPort) peerPort = await freePort();
+  const peerPort = await freePort();
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const proc = Bun.spawn([

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "../../client/client.ts";
 import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { freePort, type ServerUnderTest, startRealEtcd } from "./real_etcd.ts";
+import { type ServerUnderTest, startRealEtcd } from "./real_etcd.ts";
+import { freePort } from "../harness.ts";
 import { checkStep, type CliUnderTest, ourCli, realEtcdctl, serverVars } from "./runner.ts";
 import { transcripts } from "./transcripts.ts";
 

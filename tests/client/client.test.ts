@@ -7,7 +7,8 @@ import http2 from "node:http2";
 import { Client, Code, GrpcError } from "../../client/mod.ts";
 import { encodeFrame } from "../../api/grpc-frame.ts";
 import { KV, Maintenance, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { freePort, type ServerUnderTest, startRealEtcd } from "../cli/real_etcd.ts";
+import { type ServerUnderTest, startRealEtcd } from "../cli/real_etcd.ts";
+import { freePort } from "../harness.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -46,6 +46,7 @@ import { startMaintenance } from "./maintenance_setup.ts";
 import { withQuota } from "./quota.ts";
 import { corruptionChecks, DataInconsistency } from "./corrupt/checker.ts";
 import { learnerAdmission } from "./learner.ts";
+import { servingJitPolicy } from "../lib/jit_options.ts";
 
 // Enough rounds for the request path's functions to reach JSC's optimizing tier (about
 // a thousand calls each); the budget caps the startup cost on a slow machine (about 400
@@ -89,6 +90,7 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
   process.once("SIGINT", onSignal("SIGINT"));
   process.once("SIGTERM", onSignal("SIGTERM"));
   if (config.jitWarmup) await warmUpJit(signalled.signal);
+  servingJitPolicy();
   if (signalled.signal.aborted) {
     log.info(String(signalled.signal.reason));
     return 0;

@@ -69,6 +69,7 @@ test("the server started through the link keeps its PID, arguments and name afte
   const s = await serving([etcd]);
   expect(s.cmdline()).toEqual([etcd, ...s.args]);
   expect(s.environ()).toContain("BUN_JSC_useFTLJIT=0");
+  expect(s.environ()).toContain("BUN_JSC_jitPolicyScale=0.5");
   expect((await run([etcdctl, `--endpoints=${s.url}`, "put", "k", "v"])).stdout).toBe("OK\n");
   expect((await run([etcdctl, `--endpoints=${s.url}`, "get", "k", "--print-value-only"])).stdout).toBe("v\n");
   s.proc.kill("SIGTERM");

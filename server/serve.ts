@@ -47,6 +47,7 @@ import { withQuota } from "./quota.ts";
 import { corruptionChecks, DataInconsistency } from "./corrupt/checker.ts";
 import { learnerAdmission } from "./learner.ts";
 import { servingJitPolicy } from "../lib/jit_options.ts";
+import { JitThreadPriority } from "../lib/jit_threads.ts";
 
 // Enough rounds for the request path's functions to reach JSC's optimizing tier (about
 // a thousand calls each); the budget caps the startup cost on a slow machine (about 400
@@ -105,6 +106,8 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
     return 1;
   }
   const running = server;
+  // Not during the warm-up, which wants its compiles done soonest.
+  const jitThreads = await JitThreadPriority.start();
   log.info(
     `serving client requests on ${config.listenClientUrls.map((u) => u.href).join(", ")} as member ${
       idHex(running.member.memberId)
@@ -116,6 +119,7 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       if (stopping) return;
       stopping = true;
       log.info(why);
+      jitThreads?.stop();
       running.stop().then(() => resolve(0), () => resolve(1));
     };
     signalled.signal.addEventListener("abort", () => stop(String(signalled.signal.reason)));

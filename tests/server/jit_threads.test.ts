@@ -1,0 +1,62 @@
+/**
+ * JSC's compiler threads run at nice 19 once the server serves (lib/jit_threads.ts):
+ * found by name among the process's threads, each lowered once, and found again when
+ * JSC starts a new one.
+ */
+import { afterAll, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { JitThreadPriority } from "../../lib/jit_threads.ts";
+import { cleanup, tempDir } from "../harness.ts";
+
+afterAll(cleanup);
+
+function fakeTasks(threads: Record<number, string>): string {
+  const dir = tempDir("etcdts-tasks-");
+  for (const [tid, name] of Object.entries(threads)) {
+    fs.mkdirSync(path.join(dir, tid));
+    fs.writeFileSync(path.join(dir, tid, "comm"), `${name}\n`);
+  }
+  return dir;
+}
+
+test("lowers each JITWorker thread once, and a new one at the next scan", () => {
+  const dir = fakeTasks({ 100: "exe", 101: "JITWorker", 102: "HeapHelper", 103: "JITWorker" });
+  const lowered: number[] = [];
+  const owner = new JitThreadPriority((tid) => (lowered.push(tid), true), dir);
+  expect(owner.rescan()).toBe(2);
+  expect(lowered.sort()).toEqual([101, 103]);
+  expect(owner.rescan()).toBe(0);
+  // JSC ended one compiler thread and started another.
+  fs.rmSync(path.join(dir, "103"), { recursive: true });
+  fs.mkdirSync(path.join(dir, "104"));
+  fs.writeFileSync(path.join(dir, "104", "comm"), "JITWorker\n");
+  expect(owner.rescan()).toBe(1);
+  expect(lowered).toEqual([101, 103, 104]);
+});
+
+test("a thread setpriority refused is tried again at the next scan", () => {
+  const dir = fakeTasks({ 7: "JITWorker" });
+  let allow = false;
+  const owner = new JitThreadPriority(() => allow, dir);
+  expect(owner.rescan()).toBe(0);
+  allow = true;
+  expect(owner.rescan()).toBe(1);
+});
+
+test("on this Linux, the real thing lowers the test process's own compiler threads", async () => {
+  const owner = await JitThreadPriority.start();
+  expect(owner).not.toBeNull();
+  owner!.stop();
+  let checked = 0;
+  for (const tid of fs.readdirSync("/proc/self/task")) {
+    const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, "latin1").trimEnd();
+    if (comm !== "JITWorker") continue;
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "latin1");
+    // Fields after the ")" that closes the name: the nice value is the 17th.
+    const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    expect(nice).toBe(19);
+    checked++;
+  }
+  expect(checked).toBeGreaterThan(0);
+});

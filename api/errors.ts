@@ -106,6 +106,8 @@ export const Errors = {
   NotCapable: e(Code.Unavailable, "etcdserver: not capable"),
   Stopped: e(Code.Unavailable, "etcdserver: server stopped"),
   Timeout: e(Code.Unavailable, "etcdserver: request timed out"),
+  /** A proposal raft never took (no leader until its deadline): etcd returns Propose's context error. */
+  ProposalDeadline: e(Code.Unknown, "context deadline exceeded"),
   TimeoutDueToLeaderFail: e(
     Code.Unavailable,
     "etcdserver: request timed out, possibly due to previous leader failure",

@@ -141,6 +141,12 @@ export class Member {
   readonly #heartbeatMs: number;
   #nextRequestId: bigint;
   readonly #waiters = new Map<bigint, Waiter>();
+  /**
+   * Proposals made while no leader was known, oldest first, each with a waiter. Raft drops
+   * them; etcd's node holds a proposal until there is a leader (or its deadline), so a write
+   * made during an election waits for its outcome instead of failing with "no leader".
+   */
+  #awaitingLeader: { readonly id: bigint; readonly data: Uint8Array }[] = [];
   readonly #confWaiters = new Map<bigint, ConfWaiter>();
   readonly #onMembersChanged: (members: readonly MemberRecord[]) => void;
   readonly #onRemoved: () => void;
@@ -336,11 +342,13 @@ export class Member {
     const data = encodeProposal(request, id);
     if (data.length > this.#maxRequestBytes) return Promise.resolve(Errors.RequestTooLarge);
     const err = this.#node.propose(data);
-    if (err !== null) {
+    if (err !== null && this.#lead !== 0n) {
+      // A leader refusing (a transfer in progress): etcd answers at once too.
       this.#proposalsFailed++;
-      return Promise.resolve(this.#lead === 0n ? Errors.NoLeader : Errors.LeaderChanged);
+      return Promise.resolve(Errors.LeaderChanged);
     }
-    this.#schedule();
+    if (err !== null) this.#awaitingLeader.push({ id, data });
+    else this.#schedule();
     return new Promise((resolve) => this.#waiters.set(id, { resolve, request, startedMs: Date.now() }));
   }
 
@@ -457,6 +465,16 @@ export class Member {
 
   #expire(): void {
     const now = Date.now();
+    // Held all along for a leader: ends as etcd's does when raft never took the proposal.
+    this.#awaitingLeader = this.#awaitingLeader.filter(({ id }) => {
+      const w = this.#waiters.get(id);
+      if (w === undefined) return false;
+      if (now - w.startedMs <= this.#requestTimeoutMs) return true;
+      this.#waiters.delete(id);
+      this.#proposalsFailed++;
+      w.resolve(Errors.ProposalDeadline);
+      return false;
+    });
     this.#proposalsFailed += this.#timeOut(this.#waiters, now);
     this.#timeOut(this.#confWaiters, now);
     const round = this.#readRound;
@@ -506,6 +524,21 @@ export class Member {
       if (this.#lonely && this.#node.raft.state === StateType.Follower && this.#lead === 0n) {
         this.#node.campaign();
       }
+      if (this.#lead !== 0n && this.#awaitingLeader.length > 0) this.#proposeAwaiting();
+    }
+  }
+
+  /** A leader is known again: the proposals held meanwhile go to it, in order. */
+  #proposeAwaiting(): void {
+    const held = this.#awaitingLeader;
+    this.#awaitingLeader = [];
+    for (const { id, data } of held) {
+      const w = this.#waiters.get(id);
+      if (w === undefined) continue; // timed out meanwhile
+      if (this.#node.propose(data) === null) continue;
+      this.#waiters.delete(id);
+      this.#proposalsFailed++;
+      w.resolve(Errors.LeaderChanged);
     }
   }
 
@@ -706,6 +739,7 @@ export class Member {
     while (this.#running) await new Promise((r) => setTimeout(r, 5));
     for (const w of this.#waiters.values()) w.resolve(Errors.Stopped);
     this.#waiters.clear();
+    this.#awaitingLeader = [];
     for (const w of this.#confWaiters.values()) w.resolve(Errors.Stopped);
     this.#confWaiters.clear();
     for (const w of this.#readQueue) w(Errors.Stopped);

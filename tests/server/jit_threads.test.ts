@@ -48,15 +48,24 @@ test("on this Linux, the real thing lowers the test process's own compiler threa
   const owner = await JitThreadPriority.start();
   expect(owner).not.toBeNull();
   owner!.stop();
-  let checked = 0;
-  for (const tid of fs.readdirSync("/proc/self/task")) {
-    const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, "latin1").trimEnd();
-    if (comm !== "JITWorker") continue;
-    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "latin1");
-    // Fields after the ")" that closes the name: the nice value is the 17th.
-    const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-    expect(nice).toBe(19);
-    checked++;
+  const compilerNices = () => {
+    const nices: number[] = [];
+    for (const tid of fs.readdirSync("/proc/self/task")) {
+      const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, "latin1").trimEnd();
+      if (comm !== "JITWorker") continue;
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "latin1");
+      // Fields after the ")" that closes the name: the nice value is the 17th.
+      nices.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+    }
+    return nices;
+  };
+  // JSC may start another compiler thread at any moment (this very code can queue a
+  // compile): what must hold is that a scan lowers every one it finds.
+  let nices = compilerNices();
+  for (let tries = 0; tries < 5 && nices.some((n) => n !== 19); tries++) {
+    owner!.rescan();
+    nices = compilerNices();
   }
-  expect(checked).toBeGreaterThan(0);
+  expect(nices.length).toBeGreaterThan(0);
+  expect(nices.every((n) => n === 19)).toBe(true);
 });

@@ -334,7 +334,8 @@ export class Member {
 
   /**
    * Proposes a request; resolves once its entry is committed and applied, with the
-   * store's outcome, or with an error value (too large, no leader, timed out, stopped).
+   * store's outcome, or with an error value (too large, refused by a leader, timed out,
+   * no leader before the deadline, stopped). Made while no leader is known, it waits for one.
    */
   propose(request: InternalRaftRequest): Promise<ApplyOutcome | EtcdError> {
     if (this.#stopped) return Promise.resolve(Errors.Stopped);

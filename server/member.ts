@@ -142,11 +142,12 @@ export class Member {
   #nextRequestId: bigint;
   readonly #waiters = new Map<bigint, Waiter>();
   /**
-   * Proposals made while no leader was known, oldest first, each with a waiter. Raft drops
-   * them; etcd's node holds a proposal until there is a leader (or its deadline), so a write
-   * made during an election waits for its outcome instead of failing with "no leader".
+   * Proposals made while no leader was known, by request ID, oldest first, each with its
+   * waiter in `#waiters` (a timeout or stop() drops both). Raft drops them; etcd's node
+   * holds a proposal until there is a leader (or its deadline), so a write made during an
+   * election waits for its outcome instead of failing with "no leader".
    */
-  #awaitingLeader: { readonly id: bigint; readonly data: Uint8Array }[] = [];
+  #awaitingLeader = new Map<bigint, Uint8Array>();
   readonly #confWaiters = new Map<bigint, ConfWaiter>();
   readonly #onMembersChanged: (members: readonly MemberRecord[]) => void;
   readonly #onRemoved: () => void;
@@ -348,7 +349,7 @@ export class Member {
       this.#proposalsFailed++;
       return Promise.resolve(Errors.LeaderChanged);
     }
-    if (err !== null) this.#awaitingLeader.push({ id, data });
+    if (err !== null) this.#awaitingLeader.set(id, data);
     else this.#schedule();
     return new Promise((resolve) => this.#waiters.set(id, { resolve, request, startedMs: Date.now() }));
   }
@@ -448,7 +449,6 @@ export class Member {
     this.#readsAwaitingApply = still;
   }
 
-  /** Times out proposals and read rounds that a lost leadership left hanging. */
   /** Answers and forgets the callers waiting longer than the request timeout; counts them. */
   #timeOut(
     waiters: Map<bigint, { resolve(e: EtcdError): void; readonly startedMs: number }>,
@@ -459,23 +459,16 @@ export class Member {
       if (now - w.startedMs <= this.#requestTimeoutMs) continue;
       waiters.delete(id);
       n++;
-      w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
+      // Held all along for a leader: etcd answers with raft's Propose context error then.
+      if (this.#awaitingLeader.delete(id)) w.resolve(Errors.ProposalDeadline);
+      else w.resolve(this.#lead === 0n ? Errors.TimeoutDueToLeaderFail : Errors.Timeout);
     }
     return n;
   }
 
+  /** Times out proposals and read rounds that a lost leadership left hanging. */
   #expire(): void {
     const now = Date.now();
-    // Held all along for a leader: ends as etcd's does when raft never took the proposal.
-    this.#awaitingLeader = this.#awaitingLeader.filter(({ id }) => {
-      const w = this.#waiters.get(id);
-      if (w === undefined) return false;
-      if (now - w.startedMs <= this.#requestTimeoutMs) return true;
-      this.#waiters.delete(id);
-      this.#proposalsFailed++;
-      w.resolve(Errors.ProposalDeadline);
-      return false;
-    });
     this.#proposalsFailed += this.#timeOut(this.#waiters, now);
     this.#timeOut(this.#confWaiters, now);
     const round = this.#readRound;
@@ -525,18 +518,18 @@ export class Member {
       if (this.#lonely && this.#node.raft.state === StateType.Follower && this.#lead === 0n) {
         this.#node.campaign();
       }
-      if (this.#lead !== 0n && this.#awaitingLeader.length > 0) this.#proposeAwaiting();
+      if (this.#lead !== 0n && this.#awaitingLeader.size > 0) this.#proposeAwaiting();
     }
   }
 
   /** A leader is known again: the proposals held meanwhile go to it, in order. */
   #proposeAwaiting(): void {
     const held = this.#awaitingLeader;
-    this.#awaitingLeader = [];
-    for (const { id, data } of held) {
-      const w = this.#waiters.get(id);
-      if (w === undefined) continue; // timed out meanwhile
+    this.#awaitingLeader = new Map();
+    for (const [id, data] of held) {
       if (this.#node.propose(data) === null) continue;
+      // Held ones have their waiter: a timeout or stop() drops both.
+      const w = this.#waiters.get(id)!;
       this.#waiters.delete(id);
       this.#proposalsFailed++;
       w.resolve(Errors.LeaderChanged);
@@ -740,7 +733,7 @@ export class Member {
     while (this.#running) await new Promise((r) => setTimeout(r, 5));
     for (const w of this.#waiters.values()) w.resolve(Errors.Stopped);
     this.#waiters.clear();
-    this.#awaitingLeader = [];
+    this.#awaitingLeader.clear();
     for (const w of this.#confWaiters.values()) w.resolve(Errors.Stopped);
     this.#confWaiters.clear();
     for (const w of this.#readQueue) w(Errors.Stopped);

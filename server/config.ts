@@ -102,7 +102,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
   "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
   "experimental-warning-apply-duration": { kind: "string", def: "100ms", fate: "accepted" },
-  // etcdts's own: warm the JIT up on a throwaway member while the first election is pending
+  // etcdts's own: warm the JIT up on two throwaway members before the real one starts
   // (server/warmup/). Off only to start faster, as the functional tests do.
   "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
   "force-new-cluster": { kind: "bool", def: "false", fate: "not-yet", later: CLUSTER },

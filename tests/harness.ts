@@ -212,13 +212,13 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
       await proc.exited;
     },
   };
+  const exited = () => proc.exitCode !== null || proc.signalCode !== null;
   defer(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
+    if (!exited()) {
       proc.kill("SIGKILL");
       await proc.exited;
     }
   });
-  const exited = () => proc.exitCode !== null || proc.signalCode !== null;
   try {
     await waitFor(`${kind} on ${clientUrl} to be healthy`, async () => {
       if (exited()) return true; // no use waiting: reported below, with its stderr

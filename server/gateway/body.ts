@@ -4,11 +4,10 @@
  * ignores the rest, so it is answered without waiting for the body to end — which a
  * WebSocket's body (its messages) never does while the socket is open.
  */
-import type { JsonValue } from "@bufbuild/protobuf";
 import { JsonValueSplitter } from "./json.ts";
 
 /** The next value, the end of the body, or Go's syntax error text. */
-export type BodyValue = { readonly value: JsonValue } | { readonly end: true } | { readonly error: string };
+export type BodyValue = { readonly value: unknown } | { readonly end: true } | { readonly error: string };
 
 /** The one reader method this uses (DOM and node:stream/web readers both have it). */
 interface ChunkReader {
@@ -19,7 +18,7 @@ export class JsonBody {
   readonly #reader: ChunkReader | null;
   readonly #splitter = new JsonValueSplitter();
   readonly #decoder = new TextDecoder();
-  readonly #ready: JsonValue[] = [];
+  readonly #ready: unknown[] = [];
   #ended = false;
 
   constructor(body: ReadableStream<Uint8Array> | null) {

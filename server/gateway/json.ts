@@ -13,6 +13,7 @@ import {
   toJson,
 } from "@bufbuild/protobuf";
 import { Code, type EtcdError, etcdError } from "../../api/errors.ts";
+import { exactIntegers, parseJson } from "./json_ints.ts";
 
 /** grpc-gateway's runtime.HTTPStatusFromCode. */
 const HTTP_STATUS: Readonly<Record<number, number>> = {
@@ -108,19 +109,21 @@ export function encodeStreamError(err: EtcdError): string {
  */
 export function decodeMessage(schema: DescMessage, text: string): unknown | EtcdError {
   if (text.trim() === "") return fromJson(schema, {});
-  let json: JsonValue;
+  let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch {
     return etcdError(Code.InvalidArgument, syntaxError(text));
   }
   return decodeValue(schema, json);
 }
 
-/** A parsed JSON value as a request message. */
-export function decodeValue(schema: DescMessage, json: JsonValue): unknown | EtcdError {
+/** A value from `parseJson` as a request message, its integers exact. */
+export function decodeValue(schema: DescMessage, json: unknown): unknown | EtcdError {
+  const bad = exactIntegers(schema, json);
+  if (bad !== null) return etcdError(Code.InvalidArgument, bad.error);
   try {
-    return fromJson(schema, json, { ignoreUnknownFields: true });
+    return fromJson(schema, json as JsonValue, { ignoreUnknownFields: true });
   } catch (e) {
     return etcdError(Code.InvalidArgument, (e as Error).message);
   }
@@ -159,11 +162,11 @@ export class JsonValueSplitter {
     return this.#buf.trim() !== "";
   }
 
-  /** Feeds text; returns the values it completed. */
-  push(text: string): JsonValue[] {
+  /** Feeds text; returns the values it completed (parsed by `parseJson`). */
+  push(text: string): unknown[] {
     if (this.#error !== null) return [];
     this.#buf += text;
-    const out: JsonValue[] = [];
+    const out: unknown[] = [];
     const b = this.#buf;
     for (let i = this.#scanned; i < b.length; i++) {
       const c = b[i];
@@ -180,7 +183,7 @@ export class JsonValueSplitter {
         if (--this.#depth === 0) {
           const value = b.slice(this.#start, i + 1);
           try {
-            out.push(JSON.parse(value));
+            out.push(parseJson(value));
           } catch {
             return this.#fail(out, syntaxError(value));
           }
@@ -198,7 +201,7 @@ export class JsonValueSplitter {
     return out;
   }
 
-  #fail(out: JsonValue[], message: string): JsonValue[] {
+  #fail(out: unknown[], message: string): unknown[] {
     this.#error = message;
     this.#buf = "";
     return out;

@@ -25,7 +25,7 @@ export async function post(
   return { status: r.status, body: await r.text() };
 }
 
-/** Reads the first `n` lines of a streamed response, then hangs up. */
+/** Reads the first `n` lines of a streamed response, then hangs up (a string body is sent as is). */
 export async function streamLines(
   url: string,
   body: unknown,
@@ -33,7 +33,8 @@ export async function streamLines(
 ): Promise<{ status: number; lines: string[] }> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 10_000);
-  const r = await fetch(url, { method: "POST", body: JSON.stringify(body), signal: ac.signal });
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const r = await fetch(url, { method: "POST", body: text, signal: ac.signal });
   try {
     return { status: r.status, lines: await readLines(r.body as ReadableStream<Uint8Array>, n) };
   } finally {

@@ -11,13 +11,14 @@ import { getRequestListener } from "@hono/node-server";
 import { H2Connection } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
 import { upgradeListener } from "./upgrade.ts";
+import { refuseRevoked, type ServerTls } from "./tls.ts";
 
 export interface ClientListenerOptions {
   readonly onStream: (stream: H2Stream) => void;
   readonly fetch: (req: Request) => Response | Promise<Response>;
   readonly maxConcurrentStreams: number;
   /** For https:// URLs (server/tls.ts): ALPN picks gRPC (h2) or HTTP/1.1 instead of sniffing. */
-  readonly tls?: tls.TlsOptions | null;
+  readonly tls?: ServerTls | null;
 }
 
 export interface Listening {
@@ -55,6 +56,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
   });
   const sockets = new Set<net.Socket>();
   const onTls = (socket: tls.TLSSocket) => {
+    if (socket.destroyed) return; // refused by refuseRevoked
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
@@ -88,6 +90,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     };
     socket.on("data", sniff);
   });
+  if (tcp instanceof tls.Server) refuseRevoked(tcp, opts.tls!);
   const host = bindHost(url);
   const port = Number(url.port || 2379);
   // A failed handshake (untrusted or revoked client certificate) only ends that connection.

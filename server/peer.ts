@@ -10,10 +10,10 @@
  * a removed member 410.
  */
 import { bindHost } from "./listen.ts";
+import { refuseRevoked, type ServerTls } from "./tls.ts";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import type * as tls from "node:tls";
 import type { Duplex } from "node:stream";
 import { acceptPeerStream, PeerStream } from "./peer-stream.ts";
 import * as path from "node:path";
@@ -59,7 +59,7 @@ export interface PeerTransportOptions {
 
 /** Both halves of peer TLS: serving https and dialling peers with this member's certificate. */
 export interface PeerTls {
-  readonly server: tls.TlsOptions;
+  readonly server: ServerTls;
   /** Bun fetch's `tls` option: our certificate as client certificate, the CA to check peers with. */
   readonly client: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
 }
@@ -206,6 +206,7 @@ export class PeerTransport {
     const server = url.protocol === "https:"
       ? https.createServer(tlsOpts!, listener)
       : http.createServer(listener);
+    if (server instanceof https.Server) refuseRevoked(server, tlsOpts!);
     server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.#closed) return socket.destroy();
       this.#incoming.add(socket);

@@ -10,9 +10,34 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type * as tls from "node:tls";
 import type { TlsFlags } from "./config.ts";
+import { CrlFile } from "./crl.ts";
+import { log } from "./log.ts";
 
-/** What a TLS listener needs: node:tls server options plus etcd's client-certificate rule. */
-export type ServerTls = tls.TlsOptions;
+/** What a TLS listener needs: node:tls server options plus etcd's revocation check. */
+export interface ServerTls extends tls.TlsOptions {
+  /** --*-crl-file, checked once each handshake is done (`refuseRevoked`). */
+  readonly revocations?: CrlFile;
+}
+
+/**
+ * Makes `server` refuse, right after the handshake, a connection whose certificate the CRL
+ * revokes (etcd's listener check and its "rejected connection" warning). Registered first,
+ * so the connection is gone before any handler reads from it.
+ */
+export function refuseRevoked(server: tls.Server, opts: ServerTls): void {
+  const crl = opts.revocations;
+  if (crl === undefined) return;
+  server.prependListener("secureConnection", (socket: tls.TLSSocket) => {
+    const why = crl.refusal(socket);
+    if (why === null) return;
+    log.warn("rejected connection", {
+      "remote-addr": `${socket.remoteAddress}:${socket.remotePort}`,
+      "server-name": (socket as { servername?: string | false }).servername || "",
+      error: why,
+    });
+    socket.destroy();
+  });
+}
 
 /**
  * The TLS options for one side, or null when that side serves plaintext. Throws with a
@@ -45,8 +70,8 @@ export function serverTls(
     out.requestCert = true;
     out.rejectUnauthorized = true;
   }
-  if (flags.crlFile !== "") out.crl = read("CRL", flags.crlFile);
-  return out;
+  if (flags.crlFile === "") return out;
+  return { ...out, revocations: new CrlFile(flags.crlFile) };
 }
 
 /** Writes (once) a self-signed certificate for `hosts` into `dir`; returns the file names. */

@@ -11,7 +11,10 @@ function openssl(dir: string, args: string[]): void {
   if (r.exitCode !== 0) throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
 }
 
-/** Writes ca.pem, server.{pem,key}, root/alice/mallory/evil.{pem,key} and crl.pem into `dir`. */
+/**
+ * Writes ca.pem, server.{pem,key}, root/alice/mallory/evil.{pem,key} and the CRLs revoking
+ * mallory (crl.pem, crl.der, and crl-expired.pem, long past its nextUpdate) into `dir`.
+ */
 export function makeCerts(dir: string): void {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   for (const ca of ["ca", "evil-ca"]) {
@@ -66,4 +69,15 @@ export function makeCerts(dir: string): void {
     openssl(dir, ["ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", ...args]);
   ca("-revoke", "mallory.pem");
   ca("-gencrl", "-out", "crl.pem");
+  // The same list in DER, and one whose nextUpdate has passed (etcd compares serials only).
+  openssl(dir, ["crl", "-in", "crl.pem", "-outform", "DER", "-out", "crl.der"]);
+  ca(
+    "-gencrl",
+    "-crl_lastupdate",
+    "20210101000000Z",
+    "-crl_nextupdate",
+    "20210102000000Z",
+    "-out",
+    "crl-expired.pem",
+  );
 }

@@ -86,23 +86,29 @@ for (const kind of KINDS) {
       }
     }, 60_000);
 
-    test("client-cert-auth: trusted certificate works; none, untrusted or revoked are refused", async () => {
-      const s = await startServer(kind, {
-        clientScheme: "https",
-        extraArgs: serverTlsArgs([
-          "--client-cert-auth",
-          `--trusted-ca-file=${certs}/ca.pem`,
-          `--client-crl-file=${certs}/crl.pem`,
-        ]),
-      });
-      for (const bin of ["etcdctl", "etcdts"] as const) {
-        expect((await cli(bin, s, [...tlsArgs("alice"), "put", "k", "v"])).stdout).toBe("OK\n");
-        for (const who of [null, "evil", "mallory"]) {
-          const r = await cli(bin, s, [...tlsArgs(who), "get", "k"]);
-          expect({ who, code: r.code === 0 }).toEqual({ who, code: false });
-        }
-      }
-    }, 90_000);
+    for (const crl of ["crl.pem", "crl.der", "crl-expired.pem"]) {
+      test(
+        `client-cert-auth: trusted certificate works; none, untrusted or revoked are refused (${crl})`,
+        async () => {
+          const s = await startServer(kind, {
+            clientScheme: "https",
+            extraArgs: serverTlsArgs([
+              "--client-cert-auth",
+              `--trusted-ca-file=${certs}/ca.pem`,
+              `--client-crl-file=${certs}/${crl}`,
+            ]),
+          });
+          for (const bin of ["etcdctl", "etcdts"] as const) {
+            expect((await cli(bin, s, [...tlsArgs("alice"), "put", "k", "v"])).stdout).toBe("OK\n");
+            for (const who of [null, "evil", "mallory"]) {
+              const r = await cli(bin, s, [...tlsArgs(who), "get", "k"]);
+              expect({ who, code: r.code === 0 }).toEqual({ who, code: false });
+            }
+          }
+        },
+        90_000,
+      );
+    }
 
     test("the certificate's CN is the user when auth is enabled", async () => {
       const s = await startServer(kind, {

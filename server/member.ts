@@ -22,6 +22,7 @@ import type {
 import { confChangeFor, memberChangeOf } from "./conf-change.ts";
 import { decodeProposal, encodeProposal, requestIdOf } from "./proposal_codec.ts";
 import { errorFields, log } from "./log.ts";
+import { softStateLines } from "./raft_events.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -38,6 +39,7 @@ import {
   type ReadState,
   type Ready,
   type Snapshot,
+  type SoftState,
   StateType,
 } from "../raft/mod.ts";
 
@@ -176,6 +178,8 @@ export class Member {
   #running = false;
   #stopped = false;
   #lead = 0n;
+  /** The role and leader last logged (raft_events.ts). */
+  #soft: SoftState = { lead: 0n, state: StateType.Follower };
   #leaderChanges = 0;
   #proposalsFailed = 0;
   /** The only voter: campaigns at once instead of waiting out an election timeout. */
@@ -537,6 +541,11 @@ export class Member {
   }
 
   async #handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== null) {
+      const term = this.#node.status().term;
+      for (const line of softStateLines(this.memberId, term, this.#soft, rd.softState)) log.info(line);
+      this.#soft = rd.softState;
+    }
     if (rd.softState !== null && rd.softState.lead !== this.#lead) {
       if (rd.softState.lead !== 0n) this.#leaderChanges++;
       this.#lead = rd.softState.lead;

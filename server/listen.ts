@@ -19,6 +19,11 @@ export interface ClientListenerOptions {
   readonly maxConcurrentStreams: number;
   /** For https:// URLs (server/tls.ts): ALPN picks gRPC (h2) or HTTP/1.1 instead of sniffing. */
   readonly tls?: ServerTls | null;
+  /**
+   * Connections are accepted at once but served only once this resolves: as etcd does, a
+   * member answers nothing (not even /health) before it has published itself to the cluster.
+   */
+  readonly ready?: Promise<void>;
 }
 
 export interface Listening {
@@ -55,14 +60,23 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     else socket.destroy();
   });
   const sockets = new Set<net.Socket>();
+  // Until ready, a connection's bytes wait in the kernel and its socket's buffers (nothing reads them).
+  let isReady = opts.ready === undefined;
+  opts.ready?.then(() => (isReady = true));
+  const whenReady = (socket: net.Socket, serve: () => void) => {
+    if (isReady) serve();
+    else opts.ready!.then(() => socket.destroyed || serve());
+  };
   const onTls = (socket: tls.TLSSocket) => {
     if (socket.destroyed) return; // refused by refuseRevoked
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
     socket.setNoDelay(true);
-    if (socket.alpnProtocol === "h2") serveH2(socket);
-    else h1.emit("connection", socket);
+    whenReady(socket, () => {
+      if (socket.alpnProtocol === "h2") serveH2(socket);
+      else h1.emit("connection", socket);
+    });
   };
   if (url.protocol === "https:" && !opts.tls) {
     return Promise.reject(new Error(`${url.href}: https needs --cert-file and --key-file, or --auto-tls`));
@@ -88,7 +102,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
         socket.resume();
       }
     };
-    socket.on("data", sniff);
+    whenReady(socket, () => socket.on("data", sniff));
   });
   if (tcp instanceof tls.Server) refuseRevoked(tcp, opts.tls!);
   const host = bindHost(url);

@@ -5,12 +5,18 @@
 type Level = "debug" | "info" | "warn" | "error" | "fatal";
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3, fatal: 4 };
 
-/** The single owner of the log threshold; `setLevel` is called once at startup. */
+/** The single owner of the log threshold, set from --log-level at startup. */
 class Logger {
   #min = ORDER.info;
 
+  /** etcd's --log-level names; "panic" logs what "fatal" does. */
   setLevel(level: string): void {
-    this.#min = ORDER[level as Level] ?? ORDER.info;
+    this.#min = ORDER[(level === "panic" ? "fatal" : level) as Level] ?? ORDER.info;
+  }
+
+  /** The current threshold, to restore after a quiet stretch. */
+  get level(): Level {
+    return (Object.keys(ORDER) as Level[]).find((l) => ORDER[l] === this.#min)!;
   }
 
   #write(level: Level, msg: string, fields?: Record<string, unknown>): void {

@@ -27,7 +27,7 @@ import { watchService } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
-import { ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
+import { CLUSTER_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
 import { log } from "./log.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
@@ -64,6 +64,8 @@ export interface Io {
 export interface RunningServer {
   readonly member: Member;
   readonly listening: readonly Listening[];
+  /** Resolves once the member has published itself and serves its client URLs. */
+  readonly ready: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -83,8 +85,9 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       io.stderr.write(`etcdts: ${parsed.message}\n`);
       return 1;
   }
-  for (const w of parsed.warnings) log.warn(w);
   const config = parsed.config;
+  log.setLevel(config.logLevel);
+  for (const w of parsed.warnings) log.warn(w);
   // A signal during the warm-up ends it (and its directory) before we exit.
   const signalled = new AbortController();
   const onSignal = (name: string) => () => signalled.abort(`received ${name}, shutting down`);
@@ -135,11 +138,14 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
  */
 async function warmUpJit(signal: AbortSignal): Promise<void> {
   const { warmUp } = await import("./warmup/warmup.ts");
+  // The scratch members' lifecycle lines are not the served member's: keep them out of the log.
+  const level = log.level;
+  log.setLevel("error");
   const report = await warmUp((config) => startServer(config), {
     rounds: WARMUP_ROUNDS,
     budgetMs: WARMUP_BUDGET_MS,
     stop: () => signal.aborted,
-  });
+  }).finally(() => log.setLevel(level));
   if (report instanceof Error) log.warn(`JIT warm-up skipped: ${report.message}`);
   else log.info(`JIT warm-up: ${report.rounds} rounds in ${Math.round(report.ms)} ms`);
 }
@@ -334,11 +340,18 @@ export async function startServer(
   });
 
   const listening: Listening[] = [];
+  let open!: () => void;
+  const ready = new Promise<void>((resolve) => (open = resolve));
   const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
     config.initialClusterState === "existing" || known.length > 1;
   try {
     if (hadLog) await corruption.initialCheck();
-    if (listensToPeers) { for (const url of config.listenPeerUrls) await transport.listen(url); }
+    if (listensToPeers) {
+      for (const url of config.listenPeerUrls) {
+        await transport.listen(url);
+        log.info("serving peer traffic", { address: url.host });
+      }
+    }
     for (const url of config.listenClientUrls) {
       listening.push(
         await listenClient(url, {
@@ -346,9 +359,11 @@ export async function startServer(
           fetch: app.fetch,
           maxConcurrentStreams: config.maxConcurrentStreams,
           tls: url.protocol === "https:" ? clientTls : null,
+          ready,
         }),
       );
     }
+    // etcd serves these before the member is ready: /health there says why it is not.
     for (const url of config.listenMetricsUrls) listening.push(await listenMetrics(url, web));
   } catch (e) {
     stopping.abort();
@@ -366,10 +381,22 @@ export async function startServer(
     name: config.name,
     clientUrls: config.advertiseClientUrls,
     stopping: stopping.signal,
+    timeoutMs: 5000 + 2 * config.electionTimeoutMs,
+  }).then((published) => {
+    if (!published) return;
+    log.info("ready to serve client requests");
+    for (const { url } of listening.slice(0, config.listenClientUrls.length)) { // metrics listeners follow
+      if (url.protocol === "https:") log.info("serving client traffic securely", { address: url.host });
+      else {log.info("serving client traffic insecurely; this is strongly discouraged!", {
+          address: url.host,
+        });}
+    }
+    open();
   });
   return {
     member,
     listening,
+    ready,
     async stop() {
       stopping.abort();
       maintenance.stop();
@@ -385,23 +412,42 @@ export async function startServer(
 /**
  * Publishes this member's name and client URLs through the log (etcd's publish), retrying
  * until it is applied: other members list them, and `endpoint --cluster` dials them.
+ * Resolves true once published (the member may then serve clients), false if stopped first.
  */
-function publishAttributes(
+async function publishAttributes(
   member: Member,
-  attrs: { name: string; clientUrls: readonly string[]; stopping: AbortSignal },
-): void {
-  const attempt = async (): Promise<void> => {
+  attrs: { name: string; clientUrls: readonly string[]; stopping: AbortSignal; timeoutMs: number },
+): Promise<boolean> {
+  try {
     while (!attrs.stopping.aborted) {
-      if (member.leaderId !== 0n) {
-        const o = await member.propose(create(InternalRaftRequestSchema, {
-          memberAttrSet: { memberId: member.memberId, name: attrs.name, clientUrls: [...attrs.clientUrls] },
-        }));
-        if (!isEtcdError(o)) return;
+      // A proposal made before a leader is known waits for one (Member.propose).
+      const o = await member.propose(create(InternalRaftRequestSchema, {
+        memberAttrSet: { memberId: member.memberId, name: attrs.name, clientUrls: [...attrs.clientUrls] },
+      }));
+      if (!isEtcdError(o)) {
+        const id = idHex(member.memberId);
+        log.info("enabled capabilities for version", {
+          "cluster-version": CLUSTER_VERSION.replace(/\.\d+$/, ""),
+        });
+        log.info("published local member to cluster through raft", {
+          "local-member-id": id,
+          "local-member-attributes": `{Name:${attrs.name} ClientURLs:[${attrs.clientUrls.join(" ")}]}`,
+          "request-path": `/0/members/${id}/attributes`,
+          "cluster-id": idHex(member.clusterId),
+          "publish-timeout": `${attrs.timeoutMs / 1000}s`,
+        });
+        return true;
       }
+      log.warn("failed to publish local member to cluster through raft", {
+        "local-member-id": idHex(member.memberId),
+        error: o.message,
+      });
       await new Promise((r) => setTimeout(r, 200));
     }
-  };
-  attempt().catch((e) => log.warn(`publishing member attributes failed: ${(e as Error).message}`));
+  } catch (e) {
+    log.warn(`publishing member attributes failed: ${(e as Error).message}`);
+  }
+  return false;
 }
 
 /**

@@ -99,9 +99,10 @@ describe("metrics and probes on a healthy member", () => {
 });
 
 describe("probes on a member without a leader", () => {
-  test("/health is false (RAFT NO LEADER), serializable health and /livez stay true", async () => {
+  test("not ready, it answers only on --listen-metrics-urls: /health false, serializable health and /livez true", async () => {
     const peer = `http://127.0.0.1:${await freePort()}`;
     const absent = `http://127.0.0.1:${await freePort()}`;
+    const metricsUrl = `http://127.0.0.1:${await freePort()}`;
     const server = await startServer("etcdts", {
       healthCheck: "tcp",
       extraArgs: [
@@ -113,16 +114,24 @@ describe("probes on a member without a leader", () => {
         peer,
         "--initial-cluster",
         `a=${peer},b=${absent}`,
+        "--listen-metrics-urls",
+        metricsUrl,
       ],
     });
-    const h = await fetch(`${server.clientUrl}/health`);
+    // As etcd, a member that has not published itself serves no client request.
+    const early = await fetch(`${server.clientUrl}/health`, { signal: AbortSignal.timeout(500) }).catch((e) =>
+      e
+    );
+    expect(early).toBeInstanceOf(Error);
+    const h = await fetch(`${metricsUrl}/health`);
     expect(h.status).toBe(503);
     expect(await h.text()).toBe('{"health":"false"}\n');
-    expect((await fetch(`${server.clientUrl}/health?serializable=true`)).status).toBe(200);
-    expect((await fetch(`${server.clientUrl}/livez`)).status).toBe(200);
-    const m = metricsOf(await (await fetch(`${server.clientUrl}/metrics`)).text());
+    expect((await fetch(`${metricsUrl}/health?serializable=true`)).status).toBe(200);
+    expect((await fetch(`${metricsUrl}/livez`)).status).toBe(200);
+    const m = metricsOf(await (await fetch(`${metricsUrl}/metrics`)).text());
     expect(m.get("etcd_server_has_leader")!.metrics[0].value).toBe("0");
     expect(Number(m.get("etcd_server_health_failures")!.metrics[0].value)).toBe(1);
+    expect(server.stderr()).toContain('"msg":"serving /health false","reason":"RAFT NO LEADER"');
   });
 });
 

@@ -34,7 +34,8 @@ const SNAPSHOT_MESSAGE_HEADER = "X-Etcdts-Raft-Message";
 export const MEMBERS_PATH = "/members";
 
 /** A handler of an extra POST route on the peer port: request body in, response out. */
-export type PeerRoute = (body: Uint8Array) => Promise<Response>;
+/** A POST handler on the peer port: the body and the request's path (for `:param` routes). */
+export type PeerRoute = (body: Uint8Array, path: string) => Promise<Response>;
 
 export interface PeerTransportOptions {
   readonly clusterId: bigint;
@@ -156,7 +157,7 @@ export class PeerTransport {
     for (const [path, handler] of this.#routes) {
       app.post(path, async (c) => {
         if (c.req.header(CLUSTER_HEADER) !== expected) return c.text("cluster ID mismatch", 412);
-        return await handler(new Uint8Array(await c.req.arrayBuffer()));
+        return await handler(new Uint8Array(await c.req.arrayBuffer()), c.req.path);
       });
     }
     return app;

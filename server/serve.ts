@@ -20,7 +20,7 @@ import { bootstrapContexts } from "./conf-change.ts";
 import { joinCluster } from "./join.ts";
 import { Wal } from "../wal/wal.ts";
 import { kvService } from "./services/kv.ts";
-import { clusterService } from "./services/cluster.ts";
+import { clusterService, promoteHere } from "./services/cluster.ts";
 import { maintenanceService } from "./services/maintenance.ts";
 import { moveLeaderService } from "./services/move-leader.ts";
 import { watchService } from "./services/watch.ts";
@@ -41,6 +41,7 @@ import { authService } from "./services/auth.ts";
 import { serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
+import { promoteAtLeader, servePromoteRoute } from "./promote_forward.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
 import { startMaintenance } from "./maintenance_setup.ts";
 import { withQuota } from "./quota.ts";
@@ -295,8 +296,14 @@ export async function startServer(
   );
   grpc.addService(
     Cluster,
-    clusterService({ member, store, strictReconfigCheck: config.strictReconfigCheck }),
+    clusterService({
+      member,
+      store,
+      strictReconfigCheck: config.strictReconfigCheck,
+      promoteAtLeader: (id) => promoteAtLeader(transport, member.leaderId, id),
+    }),
   );
+  servePromoteRoute(transport, (id) => promoteHere({ member, store }, id));
   grpc.addService(
     Maintenance,
     {

@@ -309,7 +309,12 @@ export interface ClusterProcess {
    * ETCD_INITIAL_CLUSTER and --initial-cluster-state existing, as an operator does.
    */
   addMember(
-    opts?: { learner?: boolean; extraArgs?: readonly string[] },
+    opts?: {
+      learner?: boolean;
+      extraArgs?: readonly string[];
+      /** More flags for the `member add` call (e.g. --user once auth is on). */
+      cliArgs?: readonly string[];
+    },
   ): Promise<{ index: number; id: string; member: ServerProcess }>;
   /**
    * Cuts every link between the given groups of member indexes (needs `proxy: true`);
@@ -424,6 +429,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
         s.name,
         `--peer-urls=${s.peer}`,
         ...(addOpts.learner ? ["--learner"] : []),
+        ...(addOpts.cliArgs ?? []),
       ]);
       if (r.code !== 0) throw new Error(`member add failed: ${r.stderr}`);
       const id = /Member\s+([0-9a-f]+) added/.exec(r.stdout)?.[1] ?? "";

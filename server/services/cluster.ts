@@ -18,12 +18,26 @@ import type { Member } from "../member.ts";
 import type { MemberRecord, MvccStore } from "../../store/mvcc.ts";
 import { Errors, type EtcdError, isEtcdError } from "../../api/errors.ts";
 import { memberId } from "../ids.ts";
-import { callLeader } from "../leader-client.ts";
 
 export interface ClusterDeps {
   readonly member: Member;
   readonly store: MvccStore;
   readonly strictReconfigCheck: boolean;
+  /** Asks the leader to promote a learner (promote_forward.ts); a follower cannot judge it. */
+  readonly promoteAtLeader: (id: bigint) => Promise<readonly MemberRecord[] | EtcdError>;
+}
+
+/** Promotes learner `id` on the leader, with etcd's checks; the peer route calls it too. */
+export async function promoteHere(
+  deps: Pick<ClusterDeps, "member" | "store">,
+  id: bigint,
+): Promise<readonly MemberRecord[] | EtcdError> {
+  const target = deps.store.members().find((m) => m.id === id);
+  if (target === undefined) return Errors.MemberNotFound;
+  if (!target.isLearner) return Errors.MemberNotLearner;
+  const ready = deps.member.learnerReady(id);
+  if (ready !== null) return ready;
+  return await deps.member.proposeMemberChange({ kind: "promote", id });
 }
 
 /** etcd's Member message for a member record. */
@@ -154,17 +168,9 @@ export function clusterService(deps: ClusterDeps): Partial<ImplOf<typeof Cluster
       const target = store.members().find((m) => m.id === req.ID);
       if (target === undefined) return Errors.MemberNotFound;
       if (!target.isLearner) return Errors.MemberNotLearner;
-      if (!member.isLeader) {
-        // Only the leader knows how far the learner's log is: ask it.
-        const { Cluster } = await import("../../proto/gen/etcdserverpb/rpc_pb.ts");
-        return await callLeader(deps, (c) => c.service(Cluster).memberPromote({ ID: req.ID }));
-      }
-      const ready = member.learnerReady(req.ID);
-      if (ready !== null) return ready;
-      return changed(
-        MemberPromoteResponseSchema,
-        await member.proposeMemberChange({ kind: "promote", id: req.ID }),
-      );
+      // Only the leader knows how far the learner's log is: a follower asks it.
+      const r = member.isLeader ? await promoteHere(deps, req.ID) : await deps.promoteAtLeader(req.ID);
+      return changed(MemberPromoteResponseSchema, r);
     },
   };
 }

@@ -93,3 +93,35 @@ test("a learner serves Status and serializable reads only", async () => {
   const promoted = await etcdts(learner, ["endpoint", "status", "-w", "json"]);
   expect(JSON.parse(promoted.stdout)[0].Status.isLearner).toBeUndefined();
 }, 120_000);
+
+test("with auth on, a follower forwards a promotion to the leader over the peer connection", async () => {
+  const cluster = await startCluster(3);
+  const all = cluster.endpoints.join(",");
+  await waitFor("a leader", async () => (await etcdts(all, ["put", "k", "v"])).code === 0);
+  const root = ["--user", "root:secret"];
+  // A learner that never starts is never in sync: the leader's refusal must come back.
+  const stale = await etcdts(all, ["member", "add", "stale", "--learner", "--peer-urls=http://127.0.0.1:1"]);
+  const staleId = /Member ([0-9a-f]+) added/.exec(stale.stdout)![1];
+  for (const args of [["user", "add", "root:secret"], ["auth", "enable"]]) {
+    expect((await etcdts(all, args)).code).toBe(0);
+  }
+  // Member IDs do not fit a double: compare them as the JSON's text.
+  const raw = (await etcdts(all, [...root, "endpoint", "status", "-w", "json"])).stdout;
+  const ids = [...raw.matchAll(/"member_id":(\d+)/g)].map((m) => m[1]);
+  const leaders = [...raw.matchAll(/"leader":(\d+)/g)].map((m) => m[1]);
+  const endpoints = (JSON.parse(raw) as { Endpoint: string }[]).map((s) => s.Endpoint);
+  const follower = endpoints.find((_, i) => ids[i] !== leaders[i])!;
+  expect(follower).toBeDefined();
+  const viaFollower = (id: string) => etcdts(follower, [...root, "member", "promote", id]);
+  expect((await viaFollower(staleId)).stderr).toBe(
+    "Error: etcdserver: can only promote a learner member which is in sync with leader\n",
+  );
+  expect((await etcdts(all, [...root, "member", "remove", staleId])).code).toBe(0);
+
+  const { id } = await cluster.addMember({ learner: true, cliArgs: root });
+  await waitFor("a promotion through a follower", async () => (await viaFollower(id)).code === 0);
+  const list = await etcdts(all, [...root, "member", "list"]);
+  expect(list.stdout).toContain(`${id}, started`);
+  expect(list.stdout).not.toContain("true\n"); // no learner left (the last column)
+  expect((await viaFollower(id)).stderr).toBe("Error: etcdserver: can only promote a learner member\n");
+}, 120_000);

@@ -285,3 +285,42 @@ describe("empty passwords: etcd 3.4 makes such users (they log in by certificate
     c.close();
   }, 30_000);
 });
+
+describe("a failed login: clientv3's warning, then each command's own way to fail", () => {
+  const failed = "attempt 0: rpc error: code = InvalidArgument desc = " +
+    "etcdserver: authentication failed, invalid user ID or password";
+  test("the same from etcd and etcdts, through etcdctl and our CLI", async () => {
+    const dir = tempDir("etcdts-login-");
+    const commands = [
+      ["put", "k", "v"],
+      ["endpoint", "health"],
+      ["endpoint", "status"],
+      ["snapshot", "save", path.join(dir, "s.db")],
+    ];
+    const results = await Promise.all(PAIRS.map(async (p) => {
+      const s = await startServer(p.server);
+      for (
+        const args of [["user", "add", "root:rootpw"], ["user", "grant-role", "root", "root"], [
+          "auth",
+          "enable",
+        ]]
+      ) {
+        expect((await cli(ETCDCTL_BIN, s, args)).code).toBe(0);
+      }
+      const out = [];
+      for (const args of commands) {
+        const r = seen(await cli(p.cli, s, ["--user=root:wrong", ...args]));
+        out.push({ args: args.join(" "), ...r, stderr: r.stderr.map((l) => l.replace(s.endpoint, "EP")) });
+      }
+      return out;
+    }));
+    expect(results[0].map((r) => [r.code, r.warnings])).toEqual([
+      [2, [failed]],
+      [1, [failed]],
+      [2, [failed]],
+      [5, [failed]],
+    ]);
+    for (const r of results.slice(1)) expect(r).toEqual(results[0]);
+    expect(fs.existsSync(path.join(dir, "s.db.part"))).toBe(false);
+  }, 60_000);
+});

@@ -250,9 +250,9 @@ async function userSettings(ctx: RunContext): Promise<{ name: string; password: 
   if (password !== "") return both(user, password);
   const colon = user.indexOf(":");
   if (colon >= 0) return both(user.slice(0, colon), user.slice(colon + 1));
-  ctx.io.stdout.write("Password: ");
   const { LineReader } = await import("./io.ts");
-  return both(user, (await new LineReader(ctx.io.stdin).next()) ?? "");
+  const { askPassword } = await import("./ask_password.ts");
+  return both(user, await askPassword(ctx.io, new LineReader(ctx.io.stdin), "Password: "));
 }
 
 /** etcdctl's NewPrinter: the printer for -w/--write-out, or ExitBadFeature. */

@@ -324,3 +324,31 @@ describe("a failed login: clientv3's warning, then each command's own way to fai
     expect(fs.existsSync(path.join(dir, "s.db.part"))).toBe(false);
   }, 60_000);
 });
+
+describe("asking for a password, as etcdctl does (speakeasy)", () => {
+  test("prompts, stty's complaint off a terminal, a newline after each answer", async () => {
+    const results = [];
+    for (const [i, p] of PAIRS.entries()) {
+      const s = await server(i);
+      const out = [];
+      for (
+        const step of [
+          { args: ["user", "add", "asked"], stdin: "pw\npw\n" },
+          { args: ["user", "add", "asked2"], stdin: "pw\nother\n" },
+          { args: ["user", "passwd", "asked"], stdin: "  pw2  \npw2\n" },
+          { args: ["--user=asked", "get", "k"], stdin: "pw2\n" },
+        ]
+      ) {
+        out.push({ args: step.args.join(" "), ...seen(await cli(p.cli, s, step.args, step.stdin)) });
+      }
+      results.push(out);
+    }
+    expect(results[0].map((r) => [r.stdout, r.code])).toEqual([
+      ["Password of asked: \nType password of asked again for confirmation: \nUser asked created\n", 0],
+      ["Password of asked2: \nType password of asked2 again for confirmation: \n", 128],
+      ["Password of asked: \nType password of asked again for confirmation: \nPassword updated\n", 0],
+      ["Password: \n", 0],
+    ]);
+    for (const r of results.slice(1)) expect(r).toEqual(results[0]);
+  }, 60_000);
+});

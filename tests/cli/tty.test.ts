@@ -38,3 +38,23 @@ describe("txn -i at a terminal", () => {
     }, 30_000);
   }
 });
+
+describe("asking for a password at a terminal", () => {
+  for (
+    const { kind, argv } of [
+      { kind: "etcdts" as const, argv: [ETCDTS_BIN] },
+      ...(haveRealEtcd() ? [{ kind: "etcd" as const, argv: [ETCDCTL_BIN] }] : []),
+    ]
+  ) {
+    test(`${kind === "etcd" ? "etcdctl" : "etcdts"}: user add asks twice, then exits`, async () => {
+      const s = await startServer(kind);
+      const r = await runInPty([...argv, `--endpoints=${s.endpoint}`, "user", "add", "carol"], "pw\npw\n", {
+        env: { ETCDCTL_API: "3" },
+      });
+      expect(r).toEqual({
+        output: "Password of carol: \nType password of carol again for confirmation: \nUser carol created\n",
+        code: 0,
+      });
+    }, 30_000);
+  }
+});

@@ -2,7 +2,7 @@
  * `version` (and our `--version`): etcdctl 3.4.23's two lines, so scripts that parse them
  * see the etcdctl we match, then etcdts's own release on a line of its own.
  */
-import { API_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../server/version.ts";
+import { API_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../api/version.ts";
 import type { Command } from "./command.ts";
 
 /** The etcdctl release we match, shown where etcdctl shows its own (also in --help). */

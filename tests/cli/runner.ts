@@ -5,7 +5,7 @@
  */
 import { Client } from "../../client/client.ts";
 import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { ETCDTS_VERSION } from "../../server/version.ts";
+import { ETCDTS_VERSION } from "../../api/version.ts";
 
 /** A CLI to test: how to start it, and what `version` prints after etcdctl's two lines. */
 export interface CliUnderTest {

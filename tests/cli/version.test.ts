@@ -14,7 +14,7 @@ import {
   run,
   startServer,
 } from "../harness.ts";
-import { ETCDTS_VERSION } from "../../server/version.ts";
+import { ETCDTS_VERSION } from "../../api/version.ts";
 
 afterAll(cleanup);
 

@@ -1,8 +1,9 @@
 /**
- * The versions etcdts reports, one story everywhere: it behaves as etcd 3.4.23 does (the
- * release it is tested against), so the server's /version, Status.version, metrics and
- * `serve --version` say 3.4.23 (cluster 3.4.0), and the CLI says what etcdctl 3.4.23 says.
- * etcdts's own release is reported beside those, on a line of its own.
+ * The versions etcdts reports, one story for server and CLI alike (hence here, shared by
+ * both): it behaves as etcd 3.4.23 does (the release it is tested against), so the
+ * server's /version, Status.version, metrics and `serve --version` say 3.4.23 (cluster
+ * 3.4.0), and the CLI says what etcdctl 3.4.23 says. etcdts's own release is reported
+ * beside those, on a line of its own.
  */
 import pkg from "../package.json" with { type: "json" };
 

@@ -23,12 +23,17 @@ if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
 } else {
   const { runCli } = await import("./cmd/main.ts");
   const { fdSink, lazyStdin } = await import("./cmd/io.ts");
-  process.exitCode = await runCli(args, {
-    env: process.env,
-    // Touching process.stdin costs ~5 ms of startup; only commands that read it pay.
-    stdin: lazyStdin(),
-    // process.stdout/stderr cost ~8 ms more: synchronous fd writes instead.
-    stdout: fdSink(1),
-    stderr: fdSink(2),
-  });
+  // Touching process.stdin costs ~5 ms of startup; only commands that read it pay.
+  const stdin = lazyStdin();
+  try {
+    process.exitCode = await runCli(args, {
+      env: process.env,
+      stdin,
+      // process.stdout/stderr cost ~8 ms more: synchronous fd writes instead.
+      stdout: fdSink(1),
+      stderr: fdSink(2),
+    });
+  } finally {
+    stdin.release();
+  }
 }

@@ -99,6 +99,10 @@ export const Errors = {
   InvalidAuthToken: e(Code.Unauthenticated, "etcdserver: invalid auth token"),
   InvalidAuthMgmt: e(Code.InvalidArgument, "etcdserver: invalid auth management"),
   AuthOldRevision: e(Code.InvalidArgument, "etcdserver: revision of auth store is old"),
+  /** etcd 3.4 and 3.5 leak this one unwrapped: a plain Go error, so gRPC's Unknown. */
+  NoPasswordUser: e(Code.Unknown, "auth: authentication failed, password was given for no password user"),
+  /** A grant without a permission: etcd 3.4 crashes on it, 3.5 answers this. */
+  PermissionNotGiven: e(Code.InvalidArgument, "etcdserver: permission not given"),
 
   NoLeader: e(Code.Unavailable, "etcdserver: no leader"),
   NotLeader: e(Code.FailedPrecondition, "etcdserver: not leader"),

@@ -28,6 +28,7 @@ import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Channel, endpointUrl, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
 import { supportsUnaryOnce, unaryOnce } from "./h2_unary.ts";
 import { Code, GrpcError } from "./status.ts";
+import { Errors } from "../api/errors.ts";
 
 export type { Metadata, TlsOptions };
 
@@ -66,6 +67,22 @@ export interface ClientOptions {
    * per call, when the server says the token is invalid or stale (as clientv3 does).
    */
   user?: { name: string; password: string };
+  /**
+   * Told of each failed attempt that clientv3 logs as "retrying of unary invoker failed":
+   * a failed Authenticate, and an attempt retried after its token went stale.
+   */
+  onFailedAttempt?: (failure: FailedAttempt) => void;
+}
+
+/** One failed attempt of a unary call (see `ClientOptions.onFailedAttempt`). */
+export interface FailedAttempt {
+  /** The endpoint the attempt went to. */
+  readonly endpoint: string;
+  /** 0 for a call's first attempt. */
+  readonly attempt: number;
+  readonly error: GrpcError;
+  /** "refresh": getting a new token to retry with failed, which ends the call. */
+  readonly kind: "attempt" | "refresh";
 }
 
 /** Per-call settings. */
@@ -153,6 +170,8 @@ export class Client {
   readonly #channels: Channel[];
   #pinned = 0;
   #token: string | undefined;
+  /** The server said auth is disabled: call without a token, as clientv3 then does. */
+  #authOff = false;
   #authenticating: Promise<void> | undefined;
 
   constructor(opts: ClientOptions) {
@@ -212,15 +231,37 @@ export class Client {
    * hot path avoids loading the generated descriptors). `path` is "/etcdserverpb.KV/Put".
    */
   async unaryBytes(path: string, request: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
-    if (this.#opts.user === undefined) return await this.#unaryBytes(path, request, opts);
+    // clientv3's retry interceptor, for what concerns tokens: a call refused for a stale
+    // token (or for none, when it has credentials) gets a new one and is tried again, up
+    // to 100 attempts 25 ms apart, all within the call's one deadline.
+    const deadline = this.#deadline(opts);
     await this.#ensureToken(opts);
+    for (let attempt = 0;; attempt++) {
+      if (attempt > 0) await retryPause(timeLeft(deadline));
+      const call = { ...opts, timeoutMs: timeLeft(deadline) ?? opts.timeoutMs };
+      try {
+        return await this.#unaryBytes(path, request, call);
+      } catch (e) {
+        if (!(e instanceof GrpcError && this.#refreshesToken(e)) || attempt + 1 >= AUTH_RETRY_ATTEMPTS) {
+          throw e;
+        }
+        this.#reportFailure(e, attempt, "attempt");
+        await this.#refreshToken(call, attempt);
+      }
+    }
+  }
+
+  // clientv3's refreshToken: forget the token and get a new one; without credentials
+  // (a client known by its certificate) there is nothing to refresh, only to retry.
+  async #refreshToken(opts: CallOptions, attempt: number): Promise<void> {
+    if (this.#opts.user === undefined) return;
+    this.#token = undefined;
+    this.#authOff = false;
     try {
-      return await this.#unaryBytes(path, request, opts);
-    } catch (e) {
-      if (!(e instanceof GrpcError && isStaleTokenError(e))) throw e;
-      this.#token = undefined;
       await this.#ensureToken(opts);
-      return await this.#unaryBytes(path, request, opts);
+    } catch (e) {
+      if (e instanceof GrpcError) this.#reportFailure(e, attempt, "refresh");
+      throw e;
     }
   }
 
@@ -229,18 +270,44 @@ export class Client {
     return this.#ensureToken(opts);
   }
 
-  // Authenticates once for all concurrent callers when there is no token yet.
-  async #ensureToken(opts: CallOptions): Promise<void> {
+  // clientv3's shouldRefreshToken: with credentials, a stale or unknown token, or none
+  // while auth is on. Without, only a stale auth revision is worth another try, and only
+  // for a client known by its certificate (its revision is the server's current one); a
+  // token given as is would be refused again.
+  #refreshesToken(e: GrpcError): boolean {
+    if (this.#opts.user === undefined) {
+      return e.message === Errors.AuthOldRevision.message && this.#token === undefined;
+    }
+    return e.message === Errors.UserEmpty.message || e.message === Errors.InvalidAuthToken.message ||
+      e.message === Errors.AuthOldRevision.message;
+  }
+
+  #reportFailure(error: GrpcError, attempt: number, kind: FailedAttempt["kind"]): void {
+    this.#opts.onFailedAttempt?.({ endpoint: this.#channels[this.#pinned].endpoint, attempt, error, kind });
+  }
+
+  // Authenticates once for all concurrent callers when there is no token yet (or anew when
+  // `fresh`: clientv3 does for every stream it opens). A server with auth disabled leaves
+  // the client without a token, as clientv3 is after dialing one.
+  async #ensureToken(opts: CallOptions, fresh = false): Promise<void> {
     const user = this.#opts.user;
-    if (user === undefined || this.#token !== undefined) return;
+    if (user === undefined || (!fresh && (this.#token !== undefined || this.#authOff))) return;
     this.#authenticating ??= (async () => {
-      const reply = await this.#unaryBytes(AUTHENTICATE, encodeAuthenticate(user.name, user.password), {
-        timeoutMs: opts.timeoutMs,
-        signal: opts.signal,
-        metadata: {},
-        noToken: true,
-      } as CallOptions);
-      this.#token = decodeToken(reply);
+      try {
+        const reply = await this.#unaryBytes(AUTHENTICATE, encodeAuthenticate(user.name, user.password), {
+          timeoutMs: opts.timeoutMs,
+          signal: opts.signal,
+          metadata: {},
+          noToken: true,
+        } as CallOptions);
+        this.#token = decodeToken(reply);
+      } catch (e) {
+        if (!(e instanceof GrpcError)) throw e;
+        this.#reportFailure(e, 0, "attempt");
+        if (e.message !== Errors.AuthNotEnabled.message) throw e;
+        this.#token = undefined;
+        this.#authOff = true;
+      }
     })().finally(() => (this.#authenticating = undefined));
     await this.#authenticating;
   }
@@ -285,10 +352,11 @@ export class Client {
     opts: CallOptions = {},
   ): BidiStream<MessageInitShape<I>, MessageShape<O>> {
     const deadline = this.#deadline(opts);
-    const opened = this.#ensureToken(opts).then(() => this.#open(methodPath(method), opts, deadline)).then(
-      (call) => ({ call }),
-      (error: GrpcError) => ({ error }),
-    );
+    const opened = this.#ensureToken(opts, true).then(() => this.#open(methodPath(method), opts, deadline))
+      .then(
+        (call) => ({ call }),
+        (error: GrpcError) => ({ error }),
+      );
     return new TypedStream<I, O>(method, opened);
   }
 
@@ -387,10 +455,21 @@ export class Client {
 
 const AUTHENTICATE = "/etcdserverpb.Auth/Authenticate";
 
-/** The server's words for a token it no longer accepts: get a new one and retry once. */
-function isStaleTokenError(e: GrpcError): boolean {
-  return e.message === "etcdserver: invalid auth token" ||
-    e.message === "etcdserver: revision of auth store is old";
+/** clientv3's attempts per unary call (defaultUnaryMaxRetries). */
+const AUTH_RETRY_ATTEMPTS = 100;
+
+/** clientv3's pause between attempts: 25 ms, up to 10% more (never past the deadline). */
+async function retryPause(msLeft: number | undefined): Promise<void> {
+  const ms = Math.min(25 * (1 + Math.random() * 0.1), msLeft ?? Infinity);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Milliseconds to `deadline` (undefined without one); a deadline that passed is an error. */
+function timeLeft(deadline: number | undefined): number | undefined {
+  if (deadline === undefined) return undefined;
+  const ms = deadline - Date.now();
+  if (ms <= 0) throw new GrpcError(Code.DeadlineExceeded, "context deadline exceeded", { local: true });
+  return ms;
 }
 
 // AuthenticateRequest {name = 1; password = 2} and AuthenticateResponse {token = 2}, by hand:

@@ -5,9 +5,14 @@
 import { lazyStdin } from "./io.ts";
 import { runCli } from "./main.ts";
 
-process.exitCode = await runCli(process.argv.slice(2), {
-  env: process.env,
-  stdin: lazyStdin(),
-  stdout: process.stdout,
-  stderr: process.stderr,
-});
+const stdin = lazyStdin();
+try {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    env: process.env,
+    stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+} finally {
+  stdin.release();
+}

@@ -30,14 +30,24 @@ export async function targetEndpoints(ctx: RunContext, settings: ClientSettings)
   }
 }
 
-/** Runs `call` against each endpoint on its own client. */
+/**
+ * Runs `call` against each endpoint on its own client. A client that cannot be made (its
+ * login failed) ends the command, unless `dialFailed` turns it into that endpoint's answer.
+ */
 export async function perEndpoint<T>(
   settings: ClientSettings,
   endpoints: string[],
   call: (client: Awaited<ReturnType<typeof newClient>>, ep: string) => Promise<T>,
+  dialFailed?: (ep: string, message: string) => T,
 ): Promise<T[]> {
   return await Promise.all(endpoints.map(async (ep) => {
-    const client = await newClient({ ...settings, endpoints: [ep] });
+    let client;
+    try {
+      client = await newClient({ ...settings, endpoints: [ep] });
+    } catch (e) {
+      if (dialFailed === undefined || !(e instanceof CliError)) throw e;
+      return dialFailed(ep, e.message);
+    }
     try {
       return await call(client, ep);
     } finally {
@@ -65,6 +75,9 @@ async function healthRun(ctx: RunContext): Promise<number> {
     }
     const took = formatNanos(process.hrtime.bigint() - start);
     list.push({ ep, health: error === "", took, error });
+  }, (ep, error) => {
+    // etcdctl makes each endpoint's client itself: a failed login is that endpoint's answer
+    list.push({ ep, health: false, took: "", error });
   });
   show(printer, "endpointHealth", { stdout: ctx.io.stdout, stderr: ctx.io.stderr }, list);
   if (list.some((h) => h.error !== "")) throw new CliError(ExitCode.Error, "unhealthy cluster");

@@ -9,6 +9,7 @@ import { CliError, ExitCode } from "./errors.ts";
 import type { FlagSpec, FlagValue } from "./flags.ts";
 import { defaults, setFlag } from "./flags.ts";
 import { formatGoDuration } from "./gofmt.ts";
+import type { Sink } from "./io.ts";
 import type { Printer } from "./print/printer.ts";
 
 const s = 1000;
@@ -166,6 +167,8 @@ export interface ClientSettings {
   tls?: TlsOptions;
   /** --user/--password: the client authenticates and refreshes its token. */
   user?: { name: string; password: string };
+  /** Where clientv3's warnings go (etcdctl's stderr). */
+  log?: Sink;
 }
 
 /**
@@ -205,6 +208,7 @@ export async function clientSettings(
       dialTimeoutMs: flagValue<number>(ctx, "dial-timeout"),
       keepAliveTimeMs: flagValue<number>(ctx, "keepalive-time"),
       keepAliveTimeoutMs: flagValue<number>(ctx, "keepalive-timeout"),
+      log: ctx.io.stderr,
     },
     printer,
   };
@@ -233,17 +237,22 @@ function tlsSettings(ctx: RunContext): TlsOptions {
   };
 }
 
-/** etcdctl's authCfgFromCmd: "name:password", or --password, or a prompt. */
+/**
+ * etcdctl's authCfgFromCmd: "name:password", or --password, or a prompt. clientv3 logs in
+ * only with both a name and a password: an empty one means no credentials at all.
+ */
 async function userSettings(ctx: RunContext): Promise<{ name: string; password: string } | undefined> {
   const user = flagValue<string>(ctx, "user");
   const password = flagValue<string>(ctx, "password");
   if (user === "") return undefined;
-  if (password !== "") return { name: user, password };
+  const both = (name: string, password: string) =>
+    name !== "" && password !== "" ? { name, password } : undefined;
+  if (password !== "") return both(user, password);
   const colon = user.indexOf(":");
-  if (colon >= 0) return { name: user.slice(0, colon), password: user.slice(colon + 1) };
-  ctx.io.stdout.write("Password: ");
+  if (colon >= 0) return both(user.slice(0, colon), user.slice(colon + 1));
   const { LineReader } = await import("./io.ts");
-  return { name: user, password: (await new LineReader(ctx.io.stdin).next()) ?? "" };
+  const { askPassword } = await import("./ask_password.ts");
+  return both(user, await askPassword(ctx.io, new LineReader(ctx.io.stdin), "Password: "));
 }
 
 /** etcdctl's NewPrinter: the printer for -w/--write-out, or ExitBadFeature. */
@@ -266,12 +275,15 @@ export async function printerFor(ctx: RunContext): Promise<Printer> {
 
 /**
  * A client for the settings; the caller closes it. With --user it authenticates first, as
- * clientv3 does when dialing: bad credentials end the command with ExitBadConnection.
+ * clientv3 does when dialing: bad credentials end the command with ExitBadConnection (a
+ * server with auth off only earns a warning, and the command runs without a token).
  */
 export async function newClient(settings: ClientSettings): Promise<Client> {
   const { Client } = await import("../client/client.ts");
+  const { log, ...options } = settings;
+  const onFailedAttempt = log && (await import("./client_log.ts")).clientv3Warnings(log);
   // A CLI process makes one call and exits: put/get/del need no shared HTTP/2 session.
-  const client = new Client({ ...settings, oneShotUnary: true });
+  const client = new Client({ ...options, onFailedAttempt, oneShotUnary: true });
   if (settings.user !== undefined) {
     try {
       await client.authenticate({ timeoutMs: settings.dialTimeoutMs + 5000 });

@@ -57,14 +57,30 @@ export class LineReader {
   }
 }
 
+/** The process's stdin as the CLI reads it, and a way to let go of it. */
+export interface ProcessStdin extends AsyncIterable<Uint8Array | string> {
+  /**
+   * Stops reading, so the process can exit when the command is done: a terminal never
+   * ends its input, and an open read would keep the process waiting (a Go program exits
+   * when main returns, whatever still reads stdin).
+   */
+  release(): void;
+}
+
 /**
  * process.stdin, touched only when read: merely accessing it costs ~5 ms of startup in
  * the compiled binary, and most commands never read it.
  */
-export function lazyStdin(): AsyncIterable<Uint8Array | string> {
+export function lazyStdin(): ProcessStdin {
+  let touched = false;
   return {
-    [Symbol.asyncIterator]: () =>
-      (process.stdin as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator](),
+    [Symbol.asyncIterator]: () => {
+      touched = true;
+      return (process.stdin as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+    },
+    release: () => {
+      if (touched) process.stdin.destroy();
+    },
   };
 }
 

@@ -11,5 +11,10 @@ export function rpcErrorText(err: unknown): string {
   if (err.message.startsWith("etcdserver: ")) return err.message;
   if (err.code === Code.DeadlineExceeded) return "context deadline exceeded";
   if (err.code === Code.Canceled && err.local) return "context canceled";
+  return grpcStatusText(err);
+}
+
+/** grpc-go's text for a status error, as clientv3's logs show it. */
+export function grpcStatusText(err: GrpcError): string {
   return `rpc error: code = ${codeName(err.code)} desc = ${err.message}`;
 }

@@ -31,14 +31,16 @@ async function saveRun(ctx: RunContext, args: string[]): Promise<number> {
   const { Maintenance } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
   const { hasChecksum } = await import("../store/snapshot_file.ts");
   const part = `${file}.part`;
+  // The client first (a failed login ends the command before any file), as etcdctl does.
+  const client = await newClient(settings).catch((e) => fail5(e instanceof CliError ? e.message : String(e)));
   let fd: number;
   try {
     fd = fs.openSync(part, "w", 0o600);
   } catch (e) {
+    client.close();
     return fail5(`could not open ${part} (${(e as Error).message})`);
   }
   zapLine(ctx, "snapshot/v3_snapshot.go:119", "created temporary db file", { path: part });
-  const client = await newClient(settings);
   try {
     const started = performance.now();
     // No deadline unless --command-timeout is given, as in etcdctl.

@@ -1,6 +1,7 @@
 /** `user add|delete|get|list|passwd|grant-role|revoke-role` (etcdctl's user_command.go). */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
+import { askPassword } from "./ask_password.ts";
 import { LineReader } from "./io.ts";
 import { roleGetText } from "./print/auth.ts";
 import { runAuth } from "./auth.ts";
@@ -14,11 +15,9 @@ async function readPassword(ctx: RunContext, name: string): Promise<string> {
   if (!(ctx.flags.values.get("interactive") as boolean)) {
     return ((await lines.next()) ?? "").trim().split(/\s+/)[0] ?? "";
   }
-  ctx.io.stdout.write(`Password of ${name}: `);
-  const p1 = (await lines.next()) ?? "";
+  const p1 = await askPassword(ctx.io, lines, `Password of ${name}: `);
   if (p1 === "") throw new CliError(ExitCode.BadArgs, "empty password");
-  ctx.io.stdout.write(`Type password of ${name} again for confirmation: `);
-  const p2 = (await lines.next()) ?? "";
+  const p2 = await askPassword(ctx.io, lines, `Type password of ${name} again for confirmation: `);
   if (p1 !== p2) throw new CliError(ExitCode.BadArgs, "given passwords are different");
   return p1;
 }

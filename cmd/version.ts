@@ -1,18 +1,18 @@
 /**
- * `version` (and our `--version`): etcdctl's two lines. We report our own version, not
- * etcdctl's: scripts that parse "API version" still see 3.4, the API we implement.
+ * `version` (and our `--version`): etcdctl 3.4.23's two lines, so scripts that parse them
+ * see the etcdctl we match, then etcdts's own release on a line of its own.
  */
-import pkg from "../package.json" with { type: "json" };
+import { API_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../api/version.ts";
 import type { Command } from "./command.ts";
 
-/** Our release, shown where etcdctl shows its own. */
-export const cliVersion: string = pkg.version;
+/** The etcdctl release we match, shown where etcdctl shows its own (also in --help). */
+export const cliVersion = SERVER_VERSION;
 /** The etcd API version etcdctl 3.4 reports. */
-export const apiVersion = "3.4";
+export const apiVersion = API_VERSION;
 
-/** The text of `etcdctl version`. */
+/** The text of `etcdctl version`, and our own release after it. */
 export function versionText(): string {
-  return `etcdctl version: ${cliVersion}\nAPI version: ${apiVersion}\n`;
+  return `etcdctl version: ${cliVersion}\nAPI version: ${apiVersion}\netcdts version: ${ETCDTS_VERSION}\n`;
 }
 
 export const versionCommand: Command = {

@@ -4,7 +4,7 @@
  * gateway, probes, metrics and console.
  */
 import { Hono } from "hono";
-import { CLUSTER_VERSION, SERVER_VERSION } from "./version.ts";
+import { CLUSTER_VERSION, SERVER_VERSION } from "../api/version.ts";
 import { log } from "./log.ts";
 import { type HealthQuery, httpError, methodNotAllowed } from "./health.ts";
 

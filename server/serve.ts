@@ -27,7 +27,7 @@ import { watchService } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
-import { CLUSTER_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "./version.ts";
+import { CLUSTER_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../api/version.ts";
 import { log } from "./log.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";

@@ -410,10 +410,10 @@ export class AuthStore {
     return resp("AuthRoleAddResponse", {});
   }
 
-  #roleGrantPermission(name: string, perm: Permission | undefined): AuthResponse | EtcdError {
+  #roleGrantPermission(name: string, p: Permission | undefined): AuthResponse | EtcdError {
+    if (p === undefined) return Errors.PermissionNotGiven;
     const role = this.#roles.get(name);
     if (role === undefined) return Errors.RoleNotFound;
-    const p = perm ?? create(PermissionSchema, {});
     const same = (q: Permission) => bytesEqual(q.key, p.key) && bytesEqual(q.rangeEnd, p.rangeEnd);
     const kept = role.keyPermission.filter((q) => !same(q));
     const next = [

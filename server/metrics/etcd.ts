@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { Code } from "../../api/errors.ts";
 import type { HandledCall } from "../grpc/server.ts";
 import { idHex } from "../ids.ts";
-import { CLUSTER_VERSION, SERVER_VERSION } from "../version.ts";
+import { CLUSTER_VERSION, SERVER_VERSION } from "../../api/version.ts";
 import { CounterVec, exponentialBuckets, Registry } from "./exposition.ts";
 
 /** What the metrics read from the running member. */

@@ -57,7 +57,8 @@ export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
         const auth = store.auth;
         if (!auth.enabled) return Errors.AuthNotEnabled;
         const user = auth.user(req.name);
-        if (user === undefined || user.options?.noPassword) return Errors.AuthFailed;
+        if (user === undefined) return Errors.AuthFailed;
+        if (user.options?.noPassword) return Errors.NoPasswordUser;
         const checkedAt = auth.revision;
         if (!await verifyPassword(req.password, user.password)) return Errors.AuthFailed;
         const r = await propose<AuthenticateResponse>({

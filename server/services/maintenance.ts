@@ -16,7 +16,7 @@ import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
 import type { MvccStore } from "../../store/mvcc.ts";
 import { Code, Errors, etcdError, isEtcdError } from "../../api/errors.ts";
-import { SERVER_VERSION } from "../version.ts";
+import { SERVER_VERSION } from "../../api/version.ts";
 import { Defragmenter } from "../defrag.ts";
 import { streamSnapshot } from "../snapshot_stream.ts";
 

@@ -5,24 +5,25 @@
  */
 import { Client } from "../../client/client.ts";
 import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { ETCDTS_VERSION } from "../../api/version.ts";
 
-/** A CLI to test: how to start it, and the version it reports. */
+/** A CLI to test: how to start it, and what `version` prints after etcdctl's two lines. */
 export interface CliUnderTest {
   name: string;
   argv: string[];
-  version: string;
+  ownVersion: string;
 }
 
 /** etcdts's CLI: the compiled binary in ETCDTS_CLI, else cmd/dev.ts under the running bun. */
 export function ourCli(): CliUnderTest {
   const bin = process.env.ETCDTS_CLI;
   const argv = bin ? [bin] : [process.execPath, new URL("../../cmd/dev.ts", import.meta.url).pathname];
-  return { name: "etcdts", argv, version: "0.1.0" };
+  return { name: "etcdts", argv, ownVersion: `etcdts version: ${ETCDTS_VERSION}\n` };
 }
 
 /** The reference etcdctl 3.4 (ETCDCTL_BIN overrides). */
 export function realEtcdctl(): CliUnderTest {
-  return { name: "etcdctl", argv: [process.env.ETCDCTL_BIN ?? "/usr/bin/etcdctl"], version: "3.4.23" };
+  return { name: "etcdctl", argv: [process.env.ETCDCTL_BIN ?? "/usr/bin/etcdctl"], ownVersion: "" };
 }
 
 /** What one invocation produced. */
@@ -77,22 +78,22 @@ export interface Transcript {
   steps: Step[];
 }
 
-/** Values for placeholders: {{ep}}, {{down}}, {{cluster_id}}, {{member_id}}, {{member_hex}}, {{rev+N}}, {{version}}. */
+/** Values for placeholders: {{ep}}, {{down}}, {{cluster_id}}, {{member_id}}, {{member_hex}}, {{rev+N}}, {{own_version}}. */
 export interface Vars {
   ep: string;
   down: string;
   clusterId: bigint;
   memberId: bigint;
   baseRev: bigint;
-  version: string;
+  ownVersion: string;
 }
 
 /** Reads the ids and current revision of the server under test. */
-export async function serverVars(ep: string, down: string, version: string): Promise<Vars> {
+export async function serverVars(ep: string, down: string, ownVersion: string): Promise<Vars> {
   const c = new Client({ endpoints: [ep], callTimeoutMs: 5000 });
   try {
     const h = (await c.service(KV).range({ key: new TextEncoder().encode("\0") })).header!;
-    return { ep, down, clusterId: h.clusterId, memberId: h.memberId, baseRev: h.revision, version };
+    return { ep, down, clusterId: h.clusterId, memberId: h.memberId, baseRev: h.revision, ownVersion };
   } finally {
     c.close();
   }
@@ -106,7 +107,7 @@ export function fill(s: string, v: Vars): string {
     .replaceAll("{{cluster_id}}", String(v.clusterId))
     .replaceAll("{{member_id}}", String(v.memberId))
     .replaceAll("{{member_hex}}", v.memberId.toString(16))
-    .replaceAll("{{version}}", v.version)
+    .replaceAll("{{own_version}}", v.ownVersion)
     .replace(/\{\{rev\+(\d+)\}\}/g, (_m, n: string) => String(v.baseRev + BigInt(n)));
 }
 

@@ -41,7 +41,7 @@ for (const cli of clis) {
     for (const t of transcripts) {
       test(t.name, async () => {
         await wipe(endpoint);
-        const vars = await serverVars(endpoint, down, cli.version);
+        const vars = await serverVars(endpoint, down, cli.ownVersion);
         const problems: string[] = [];
         for (const step of t.steps) problems.push(...(await checkStep(cli, step, vars)));
         expect(problems).toEqual([]);

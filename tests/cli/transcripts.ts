@@ -386,7 +386,8 @@ export const transcripts: Transcript[] = [
   {
     name: "cluster commands",
     steps: [
-      { args: ["version"], out: "etcdctl version: {{version}}\nAPI version: 3.4\n" },
+      // etcdctl 3.4.23's lines, then (ours only) etcdts's own release
+      { args: ["version"], out: "etcdctl version: 3.4.23\nAPI version: 3.4\n{{own_version}}" },
       {
         args: ["member", "list"],
         out: /^{{member_hex}}, started, \S+, http:\/\/\S+, http:\/\/{{ep}}, false\n$/,

@@ -38,7 +38,7 @@ import { electionService } from "./services/election.ts";
 import { tokenProvider } from "./auth/tokens.ts";
 import { AuthGuard } from "./auth/guard.ts";
 import { authService } from "./services/auth.ts";
-import { serverTls } from "./tls.ts";
+import { certificateFilter, peerExposure, serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
@@ -338,7 +338,13 @@ export async function startServer(
     config.initialClusterState === "existing" || known.length > 1;
   try {
     if (hadLog) await corruption.initialCheck();
-    if (listensToPeers) { for (const url of config.listenPeerUrls) await transport.listen(url); }
+    if (listensToPeers) {
+      for (const url of config.listenPeerUrls) {
+        const exposed = peerExposure(url, config.peerTls);
+        if (exposed !== null) log.warn(exposed, { address: url.host });
+        await transport.listen(url);
+      }
+    }
     for (const url of config.listenClientUrls) {
       listening.push(
         await listenClient(url, {
@@ -419,6 +425,7 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
   return {
     // Peers speak HTTP/1.1 (fetch); offering h2 would only confuse the negotiation.
     server: { ...server, ALPNProtocols: ["http/1.1"] },
+    admits: certificateFilter(config.peerTls) ?? undefined,
     client: {
       cert: server.cert as Buffer,
       key: server.key as Buffer,

@@ -424,6 +424,15 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     }
     const req = this.#parse(msg);
     if (req === null) return;
+    // Not before the rest of what was read with it: a call reset in the same read (HTTP/2
+    // rapid reset) never starts, so a client cannot have puts applied by the thousand while
+    // cancelling each at once. grpc-go gets the same from starting handlers on goroutines.
+    queueMicrotask(() => {
+      if (!this.#closed) this.#start(req);
+    });
+  }
+
+  #start(req: I): void {
     if (this.#route.kind !== "unary") return this.#runStreaming(this.#route.handler(req, this, this));
     const refused = this.admit?.(this.path, req) ?? null;
     if (refused !== null) return this.#fail(refused);

@@ -70,8 +70,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "peer-key-file": { kind: "string", def: "", fate: "works" },
   "peer-client-cert-auth": { kind: "bool", def: "false", fate: "works" },
   "peer-trusted-ca-file": { kind: "string", def: "", fate: "works" },
-  "peer-cert-allowed-cn": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "peer-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "peer-cert-allowed-cn": { kind: "string", def: "", fate: "works" },
+  "peer-cert-allowed-hostname": { kind: "string", def: "", fate: "works" },
   "peer-auto-tls": { kind: "bool", def: "false", fate: "works" },
   "peer-crl-file": { kind: "string", def: "", fate: "works" },
   "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
@@ -168,6 +168,10 @@ export interface TlsFlags {
   readonly clientCertAuth: boolean;
   readonly crlFile: string;
   readonly autoTls: boolean;
+  /** The CN a connecting side's certificate must carry (--peer-cert-allowed-cn); "" any. */
+  readonly allowedCn: string;
+  /** The host a connecting side's certificate must be valid for (--peer-cert-allowed-hostname); "" any. */
+  readonly allowedHostname: string;
 }
 
 export type ParseResult =
@@ -386,6 +390,9 @@ function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {
     clientCertAuth: isTrue(get(`${prefix}client-cert-auth`)),
     crlFile: get(prefix === "" ? "client-crl-file" : "peer-crl-file"),
     autoTls: isTrue(get(`${prefix}auto-tls`)),
+    // The client side's --client-cert-allowed-hostname is not supported yet (refused above).
+    allowedCn: prefix === "peer-" ? get("peer-cert-allowed-cn") : "",
+    allowedHostname: prefix === "peer-" ? get("peer-cert-allowed-hostname") : "",
   };
 }
 

@@ -23,6 +23,7 @@ import { confChangeFor, memberChangeOf } from "./conf-change.ts";
 import { decodeProposal, encodeProposal, requestIdOf } from "./proposal_codec.ts";
 import { errorFields, log } from "./log.ts";
 import { softStateLines } from "./raft_events.ts";
+import { logStoreMismatch } from "./log_store_check.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -210,6 +211,11 @@ export class Member {
       ((BigInt(Date.now()) << 8n) & ((1n << 48n) - 1n));
 
     const replay = opts.wal.replay;
+    const mismatch = logStoreMismatch(
+      { snapshotIndex: replay.snapshot.index, lastIndex: opts.wal.lastIndex },
+      opts.store.appliedIndex(),
+    );
+    if (mismatch !== null) throw mismatch;
     this.#storage = new MemoryStorage();
     this.#snapshotIndex = Number(replay.snapshot.index);
     // Marks written before they carried the membership fall back to the store's roster.
@@ -636,7 +642,9 @@ export class Member {
         this.#incoming.delete(i);
       }
     }
+    // Durable at once: a restart must not find the new store ahead of the log's last index.
     this.#wal.saveSnapshot({ index: BigInt(index), term: BigInt(term), confState });
+    this.#wal.syncNow();
     this.#storage.applySnapshot(snap);
     this.#confState = confState;
     this.#snapshotIndex = index;

@@ -14,6 +14,8 @@ import { refuseRevoked, type ServerTls } from "./tls.ts";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
+import * as tls from "node:tls";
+import type * as net from "node:net";
 import type { Duplex } from "node:stream";
 import { acceptPeerStream, PeerStream } from "./peer-stream.ts";
 import * as path from "node:path";
@@ -61,6 +63,8 @@ export interface PeerTransportOptions {
 /** Both halves of peer TLS: serving https and dialling peers with this member's certificate. */
 export interface PeerTls {
   readonly server: ServerTls;
+  /** Which verified certificates may connect (--peer-cert-allowed-cn/hostname); absent, any. */
+  readonly admits?: (cert: tls.PeerCertificate) => boolean;
   /** Bun fetch's `tls` option: our certificate as client certificate, the CA to check peers with. */
   readonly client: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
 }
@@ -79,7 +83,8 @@ interface Outbox {
 export class PeerTransport {
   readonly #opts: PeerTransportOptions;
   readonly #outboxes = new Map<bigint, Outbox>();
-  readonly #servers: http.Server[] = [];
+  /** What listens: an HTTP(S) server, or the TLS front of a filtered one. */
+  readonly #servers: net.Server[] = [];
   readonly #routes = new Map<string, PeerRoute>();
   /** Incoming message streams, closed with the transport. */
   readonly #incoming = new Set<Duplex>();
@@ -204,10 +209,22 @@ export class PeerTransport {
         new Error(`${url.href}: https peer URL without --peer-cert-file/--peer-auto-tls`),
       );
     }
-    const server = url.protocol === "https:"
+    const admits = this.#opts.tls?.admits;
+    const filtered = url.protocol === "https:" && admits !== undefined;
+    const server = url.protocol === "https:" && !filtered
       ? https.createServer(tlsOpts!, listener)
       : http.createServer(listener);
-    if (server instanceof https.Server) refuseRevoked(server, tlsOpts!);
+    // Bun's https sockets do not show the client's certificate, node:tls ones do: with a
+    // certificate filter, a TLS server in front checks it after the handshake (etcd refuses
+    // in the handshake) and hands what it admits to a plain HTTP server.
+    const bound: net.Server = !filtered ? server : tls.createServer(tlsOpts!, (socket) => {
+      if (socket.destroyed) return; // refused by the CRL check below
+      if (!admitted(admits!, socket)) return socket.destroy();
+      this.#incoming.add(socket);
+      socket.once("close", () => this.#incoming.delete(socket));
+      server.emit("connection", socket);
+    });
+    if (bound instanceof https.Server || bound instanceof tls.Server) refuseRevoked(bound, tlsOpts!);
     server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.#closed) return socket.destroy();
       this.#incoming.add(socket);
@@ -229,12 +246,12 @@ export class PeerTransport {
       });
     });
     server.keepAliveTimeout = 60_000;
-    this.#servers.push(server);
+    this.#servers.push(bound);
     const host = bindHost(url);
     return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(Number(url.port || 2380), host, () => {
-        server.off("error", reject);
+      bound.once("error", reject);
+      bound.listen(Number(url.port || 2380), host, () => {
+        bound.off("error", reject);
         resolve();
       });
     });
@@ -345,7 +362,22 @@ export class PeerTransport {
     for (const box of this.#outboxes.values()) box.stream?.close();
     for (const socket of this.#incoming) socket.destroy();
     const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const s of this.#servers) s.closeAllConnections?.();
+    for (const s of this.#servers) (s as Partial<http.Server>).closeAllConnections?.();
     await Promise.all(closing);
   }
+}
+
+/** Whether `admits` takes the connection's certificate; a refusal is logged as etcd does. */
+function admitted(admits: (cert: tls.PeerCertificate) => boolean, socket: tls.TLSSocket): boolean {
+  const cert = socket.getPeerCertificate();
+  if (admits(cert)) return true;
+  const names = (cert.subjectaltname ?? "").split(", ");
+  log.warn("rejected connection", {
+    "remote-addr": `${socket.remoteAddress}:${socket.remotePort}`,
+    "server-name": typeof socket.servername === "string" ? socket.servername : "",
+    "ip-addresses": names.filter((n) => n.startsWith("IP Address:")).map((n) => n.slice(11)),
+    "dns-names": names.filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4)),
+    error: "client certificate authentication failed",
+  });
+  return false;
 }

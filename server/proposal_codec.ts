@@ -18,6 +18,7 @@ import {
 } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { PutRequest } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { REQUEST_KINDS } from "../store/apply.ts";
+import { MESSAGE_RECURSION_LIMIT } from "./txn_nesting.ts";
 import {
   boolFieldSize,
   bytesFieldSize,
@@ -152,7 +153,8 @@ const utf8 = new TextDecoder();
  * them and as etcd writes them) by hand, anything else through the generated code.
  */
 export function decodeProposal(data: Uint8Array): InternalRaftRequest {
-  return decodeLonePut(data) ?? fromBinary(InternalRaftRequestSchema, data);
+  return decodeLonePut(data) ??
+    fromBinary(InternalRaftRequestSchema, data, { recursionLimit: MESSAGE_RECURSION_LIMIT });
 }
 
 /** A message's `[field, wire type, value start, value end]` list; null if malformed. */

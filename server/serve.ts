@@ -38,7 +38,7 @@ import { electionService } from "./services/election.ts";
 import { tokenProvider } from "./auth/tokens.ts";
 import { AuthGuard } from "./auth/guard.ts";
 import { authService } from "./services/auth.ts";
-import { serverTls } from "./tls.ts";
+import { certificateFilter, peerExposure, serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { promoteAtLeader, servePromoteRoute } from "./promote_forward.ts";
@@ -355,6 +355,8 @@ export async function startServer(
     if (hadLog) await corruption.initialCheck();
     if (listensToPeers) {
       for (const url of config.listenPeerUrls) {
+        const exposed = peerExposure(url, config.peerTls);
+        if (exposed !== null) log.warn(exposed, { address: url.host });
         await transport.listen(url);
         log.info("serving peer traffic", { address: url.host });
       }
@@ -472,6 +474,7 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
   return {
     // Peers speak HTTP/1.1 (fetch); offering h2 would only confuse the negotiation.
     server: { ...server, ALPNProtocols: ["http/1.1"] },
+    admits: certificateFilter(config.peerTls) ?? undefined,
     client: {
       cert: server.cert as Buffer,
       key: server.key as Buffer,

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type * as tls from "node:tls";
+import * as tls from "node:tls";
 import type { TlsFlags } from "./config.ts";
 import { CrlFile } from "./crl.ts";
 import { log } from "./log.ts";
@@ -72,6 +72,48 @@ export function serverTls(
   }
   if (flags.crlFile === "") return out;
   return { ...out, revocations: new CrlFile(flags.crlFile) };
+}
+
+/**
+ * etcd's --peer-cert-allowed-cn and --peer-cert-allowed-hostname: which verified
+ * certificates the peer port admits, so that a client certificate from the same CA does
+ * not pass for a member's. Null when any certificate the CA signed will do. Throws, as
+ * etcd refuses to start, when both are given.
+ */
+export function certificateFilter(flags: TlsFlags): ((cert: tls.PeerCertificate) => boolean) | null {
+  const { allowedCn, allowedHostname } = flags;
+  if (allowedCn !== "" && allowedHostname !== "") {
+    throw new Error(
+      `AllowedCN and AllowedHostname are mutually exclusive (cn=${JSON.stringify(allowedCn)}, ` +
+        `hostname=${JSON.stringify(allowedHostname)})`,
+    );
+  }
+  // An unverified or absent certificate (no --peer-client-cert-auth) has no subject: refused.
+  if (allowedCn !== "") return (cert) => cert.subject?.CN === allowedCn;
+  if (allowedHostname !== "") {
+    return (cert) =>
+      cert.subject !== undefined && tls.checkServerIdentity(allowedHostname, cert) === undefined;
+  }
+  return null;
+}
+
+/**
+ * The warning for a peer listener that admits more than members, or null. etcd serves
+ * such a port without a word, yet whoever reaches it can do what a member does: send
+ * Raft messages, fetch snapshots of the whole store, read the keys of any lease (no auth
+ * applies between members). Only a member's certificate, checked against the peer CA,
+ * keeps clients out; short of that, the network must.
+ */
+export function peerExposure(url: URL, flags: TlsFlags): string | null {
+  if (url.protocol !== "https:") {
+    return "serving peer traffic insecurely; the peer port must not be reachable by clients: " +
+      "without peer TLS and --peer-client-cert-auth, whoever connects can act as a member";
+  }
+  if (!flags.clientCertAuth) {
+    return "serving peer traffic without --peer-client-cert-auth; the peer port must not be reachable by " +
+      "clients: whoever connects can act as a member";
+  }
+  return null;
 }
 
 /** Writes (once) a self-signed certificate for `hosts` into `dir`; returns the file names. */

@@ -14,6 +14,7 @@ import {
   type TxnRequest,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { compareBytes } from "../store/keys.ts";
+import { MAX_TXN_NESTING } from "./txn_nesting.ts";
 
 /**
  * etcd 3.5's answer to an unknown sort order or target. etcd 3.4 accepted them and then
@@ -59,7 +60,7 @@ export interface TxnLimits {
  * is written twice or both put and deleted (DuplicateKey), nested txns included.
  */
 export function validateTxn(req: TxnRequest, limits: TxnLimits = {}): EtcdError | null {
-  const err = checkTxn(req, limits.maxTxnOps ?? DEFAULT_MAX_TXN_OPS);
+  const err = checkTxn(req, limits.maxTxnOps ?? DEFAULT_MAX_TXN_OPS, 1);
   if (err !== null) return err;
   for (const branch of [req.success, req.failure]) {
     const writes = branchWrites(branch);
@@ -68,21 +69,22 @@ export function validateTxn(req: TxnRequest, limits: TxnLimits = {}): EtcdError 
   return null;
 }
 
-function checkTxn(req: TxnRequest, maxTxnOps: number): EtcdError | null {
+function checkTxn(req: TxnRequest, maxTxnOps: number, depth: number): EtcdError | null {
   const opc = Math.max(req.compare.length, req.success.length, req.failure.length);
-  if (opc > maxTxnOps) return Errors.TooManyOps;
+  // Our own bound on nesting only matters with a --max-txn-ops of MAX_TXN_NESTING or more.
+  if (opc > maxTxnOps || depth > MAX_TXN_NESTING) return Errors.TooManyOps;
   for (const c of req.compare) {
     if (c.key.length === 0) return Errors.EmptyKey;
   }
   // A nested txn may use what this level leaves of the budget.
   for (const op of [...req.success, ...req.failure]) {
-    const err = checkOp(op, maxTxnOps - opc);
+    const err = checkOp(op, maxTxnOps - opc, depth);
     if (err !== null) return err;
   }
   return null;
 }
 
-function checkOp(op: RequestOp, maxTxnOps: number): EtcdError | null {
+function checkOp(op: RequestOp, maxTxnOps: number, depth: number): EtcdError | null {
   const r = op.request;
   switch (r.case) {
     case "requestRange":
@@ -92,7 +94,7 @@ function checkOp(op: RequestOp, maxTxnOps: number): EtcdError | null {
     case "requestDeleteRange":
       return validateDeleteRange(r.value);
     case "requestTxn":
-      return checkTxn(r.value, maxTxnOps);
+      return checkTxn(r.value, maxTxnOps, depth + 1);
     default:
       return Errors.KeyNotFound; // etcd's answer to an empty op
   }

@@ -21,24 +21,25 @@ import {
   UserSchema,
 } from "../proto/gen/authpb/auth_pb.ts";
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import type {
-  AuthDisableResponse,
-  AuthEnableResponse,
-  AuthenticateResponse,
-  AuthRoleAddResponse,
-  AuthRoleDeleteResponse,
-  AuthRoleGetResponse,
-  AuthRoleGrantPermissionResponse,
-  AuthRoleListResponse,
-  AuthRoleRevokePermissionResponse,
-  AuthStatusResponse,
-  AuthUserAddResponse,
-  AuthUserChangePasswordResponse,
-  AuthUserDeleteResponse,
-  AuthUserGetResponse,
-  AuthUserGrantRoleResponse,
-  AuthUserListResponse,
-  AuthUserRevokeRoleResponse,
+import {
+  AlarmRequest_AlarmAction,
+  type AuthDisableResponse,
+  type AuthEnableResponse,
+  type AuthenticateResponse,
+  type AuthRoleAddResponse,
+  type AuthRoleDeleteResponse,
+  type AuthRoleGetResponse,
+  type AuthRoleGrantPermissionResponse,
+  type AuthRoleListResponse,
+  type AuthRoleRevokePermissionResponse,
+  type AuthStatusResponse,
+  type AuthUserAddResponse,
+  type AuthUserChangePasswordResponse,
+  type AuthUserDeleteResponse,
+  type AuthUserGetResponse,
+  type AuthUserGrantRoleResponse,
+  type AuthUserListResponse,
+  type AuthUserRevokeRoleResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { responseHeader } from "./responses.ts";
 
@@ -98,6 +99,14 @@ const ADMIN_KINDS: ReadonlySet<string> = new Set<AuthKind>([
   "authUserList",
   "authRoleList",
 ]);
+
+/**
+ * Raising or clearing an alarm is admin-only (etcd 3.4 lets any user raise NOSPACE and
+ * block everyone's writes); listing them is open, as in etcd.
+ */
+function changesAlarms(req: InternalRaftRequest): boolean {
+  return req.alarm !== undefined && req.alarm.action !== AlarmRequest_AlarmAction.GET;
+}
 
 /** Any response of an auth request. */
 export type AuthResponse =
@@ -245,7 +254,7 @@ export class AuthStore {
     const h = req.header;
     if (!this.#enabled || h === undefined || (h.username === "" && h.authRevision === 0n)) return null;
     if (KEY_WRITES.has(kind)) return h.authRevision < this.#revision ? Errors.AuthOldRevision : null;
-    if (!ADMIN_KINDS.has(kind)) return null;
+    if (!ADMIN_KINDS.has(kind) && !changesAlarms(req)) return null;
     const u = this.#users.get(h.username);
     if (u === undefined) return Errors.UserNotFound;
     return u.roles.includes(ROOT) ? null : Errors.PermissionDenied;

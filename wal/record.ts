@@ -142,13 +142,42 @@ export class RecordWriter {
   }
 }
 
+/** Why a record could not be read. */
+export type Damage = "torn" | "checksum" | "unknown-type";
+
 /** Result of reading a segment: the good records, and where (if anywhere) they stop being good. */
 export interface DecodeResult {
   readonly records: WalRecord[];
   /** Byte offset just past the last good record. */
   readonly goodBytes: number;
   /** Why decoding stopped before the end, if it did. */
-  readonly damage: null | "torn" | "checksum" | "unknown-type";
+  readonly damage: null | Damage;
+  /**
+   * Where the first whole, checksummed record after the damage starts, if any: a torn
+   * write leaves nothing whole behind it, so a record here means the damage is corruption.
+   */
+  readonly resumesAt: number | null;
+}
+
+/** The size of the whole, checksummed record of a known type framed at `off`, or why there is none. */
+function frameAt(bytes: Uint8Array, view: DataView, off: number): number | Damage {
+  if (bytes.length - off < HEADER + 1) return "torn";
+  const len = view.getUint32(off, true);
+  // A zero length is what preallocated or half-written space looks like.
+  if (len === 0 || off + HEADER + len > bytes.length) return "torn";
+  const body = bytes.subarray(off + HEADER, off + HEADER + len);
+  if (crc(body) !== view.getUint32(off + 4, true)) return "checksum";
+  return body[0] >= RecordType.Entry && body[0] <= RecordType.Metadata ? HEADER + len : "unknown-type";
+}
+
+/** The first offset after `from` where a whole record starts (searching byte by byte: the damage may be in a length). */
+function nextWholeRecord(bytes: Uint8Array, view: DataView, from: number): number | null {
+  for (let off = from + 1; off + HEADER + 1 <= bytes.length; off++) {
+    const type = bytes[off + HEADER];
+    if (type < RecordType.Entry || type > RecordType.Metadata) continue; // spares most checksums
+    if (typeof frameAt(bytes, view, off) === "number") return off;
+  }
+  return null;
 }
 
 /** Decodes records until the end of the bytes or the first damaged record. */
@@ -157,15 +186,12 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
   const records: WalRecord[] = [];
   let off = 0;
   while (off < bytes.length) {
-    if (bytes.length - off < HEADER + 1) return { records, goodBytes: off, damage: "torn" };
-    const len = view.getUint32(off, true);
-    const sum = view.getUint32(off + 4, true);
-    if (len === 0 || off + HEADER + len > bytes.length) {
-      // A zero length is what preallocated or half-written space looks like.
-      return { records, goodBytes: off, damage: "torn" };
+    const size = frameAt(bytes, view, off);
+    if (typeof size !== "number") {
+      return { records, goodBytes: off, damage: size, resumesAt: nextWholeRecord(bytes, view, off) };
     }
-    const body = bytes.subarray(off + HEADER, off + HEADER + len);
-    if (crc(body) !== sum) return { records, goodBytes: off, damage: "checksum" };
+    const len = size - HEADER;
+    const body = bytes.subarray(off + HEADER, off + size);
     const p = off + HEADER + 1;
     const u64 = (at: number) => view.getBigUint64(p + at, true);
     switch (body[0]) {
@@ -176,7 +202,7 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
             index: u64(0),
             term: u64(8),
             type: bytes[p + 16] as EntryType,
-            data: bytes.slice(p + 17, off + HEADER + len),
+            data: bytes.slice(p + 17, off + size),
           },
         });
         break;
@@ -201,10 +227,8 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
       case RecordType.Metadata:
         records.push({ type: RecordType.Metadata, meta: { memberId: u64(0), clusterId: u64(8) } });
         break;
-      default:
-        return { records, goodBytes: off, damage: "unknown-type" };
     }
-    off += HEADER + len;
+    off += size;
   }
-  return { records, goodBytes: off, damage: null };
+  return { records, goodBytes: off, damage: null, resumesAt: null };
 }

@@ -3,12 +3,15 @@
  * hard states and snapshot marks. Nothing that depends on a record is sent or
  * acknowledged before `sync()` has made it durable; many records share one fsync.
  *
- * On open, every segment is replayed; a damaged tail of the last segment (a write torn
- * by a crash) is cut off, never applied; damage anywhere else refuses to open.
+ * On open, every segment is replayed. A damaged last record at the end of the last
+ * segment (a write torn by a crash, never acknowledged) is cut off and never applied.
+ * Any other damage (a bad record with a whole one after it, or in an earlier segment)
+ * would lose acknowledged records if cut: it is corruption, and the log refuses to open.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
+  type Damage,
   decodeRecords,
   type HardState,
   type LogEntry,
@@ -67,6 +70,35 @@ function fsyncDir(dir: string): void {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * etcd's wording for each kind of damage: a record whose checksum fails is what etcd 3.4
+ * reports as walpb.ErrCRCMismatch when it refuses to start.
+ */
+const DAMAGE_ERROR: Record<Damage, string> = {
+  checksum: "walpb: crc mismatch",
+  torn: "wal: record length out of range",
+  "unknown-type": "wal: unknown record type",
+};
+
+/** Damage that is not a torn tail: the log lost records it may have acknowledged. */
+export class WalCorruption extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly damage: Damage,
+    /** The last entry index read before the damage. */
+    readonly afterIndex: bigint,
+  ) {
+    super(
+      `${DAMAGE_ERROR[damage]}: ${file} is corrupt at offset ${offset}, after entry index ${afterIndex}; ` +
+        `this is not a torn write, so the log cannot be repaired without losing acknowledged entries. ` +
+        `Restore the member from a snapshot (etcdctl snapshot restore), or remove it from the cluster ` +
+        `(etcdctl member remove) and add it back with an empty data dir`,
+    );
+    this.name = "WalCorruption";
   }
 }
 
@@ -135,13 +167,8 @@ export class Wal {
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i];
       const bytes = fs.readFileSync(seg.file);
-      const { records, goodBytes, damage } = decodeRecords(bytes);
+      const { records, goodBytes, damage, resumesAt } = decodeRecords(bytes);
       const isLast = i === segments.length - 1;
-      if (damage !== null && !isLast) {
-        throw new Error(
-          `wal: segment ${seg.file} is damaged at offset ${goodBytes} (${damage}); refusing to start`,
-        );
-      }
       for (const r of records) {
         switch (r.type) {
           case RecordType.Metadata:
@@ -179,6 +206,10 @@ export class Wal {
             break;
           }
         }
+      }
+      if (damage !== null && (!isLast || resumesAt !== null)) {
+        const afterIndex = entries.length > 0 ? entries[entries.length - 1].index : snapshot.index;
+        throw new WalCorruption(seg.file, goodBytes, damage, afterIndex);
       }
       if (isLast) {
         lastSize = goodBytes;

@@ -5,9 +5,12 @@
  *
  * - Range/Put/DeleteRange/Txn need read or write permission on every key range they touch
  *   (a txn: its compares and all its operations, nested txns included, which etcd 3.5 added);
- * - LeaseRevoke needs write permission on every key attached to the lease;
- * - auth management, Defragment, Snapshot, Hash, HashKV, MoveLeader and membership changes
- *   need the root role; UserGet is allowed on oneself, RoleGet on one's own roles;
+ * - LeaseRevoke needs write permission on every key attached to the lease, and
+ *   LeaseTimeToLive listing keys read permission on every one (etcd 3.4.26's fix of
+ *   CVE-2023-32082: 3.4.23 lists keys the caller may not read);
+ * - auth management, Defragment, Snapshot, Hash, HashKV, MoveLeader, membership changes,
+ *   and raising or clearing an alarm need the root role (etcd 3.4 lets anyone raise
+ *   NOSPACE and so block everyone's writes; listing alarms stays open); UserGet is allowed on oneself, RoleGet on one's own roles;
  * - every other request that goes through the log still authenticates the token it carries
  *   (an invalid one is refused), but needs no permission.
  *
@@ -15,13 +18,16 @@
  */
 import { prefixEnd } from "../../api/keys.ts";
 import { Errors, type EtcdError } from "../../api/errors.ts";
-import type {
-  DeleteRangeRequest,
-  PutRequest,
-  RangeRequest,
-  RequestOp,
-  TxnRequest,
-  WatchCreateRequest,
+import {
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  type DeleteRangeRequest,
+  type LeaseTimeToLiveRequest,
+  type PutRequest,
+  type RangeRequest,
+  type RequestOp,
+  type TxnRequest,
+  type WatchCreateRequest,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Access, AuthStore } from "../../store/auth.ts";
 import type { AuthInfo, TokenProvider } from "./tokens.ts";
@@ -59,6 +65,14 @@ const admin: Check = (g, who) => g.admin(who);
 /** Authenticates the token (refusing a bad one) but needs no permission: log requests etcd does not check. */
 const authenticated: Check = () => null;
 
+/**
+ * Requests of a listed method that etcd does not check at all (not even the token): a
+ * lease's TTL without its keys.
+ */
+const UNCHECKED: Record<string, (req: never) => boolean> = {
+  "/etcdserverpb.Lease/LeaseTimeToLive": (r: LeaseTimeToLiveRequest) => !r.keys,
+};
+
 /** What each method needs; methods not listed need nothing (not even a valid token). */
 const CHECKS: Record<string, Check> = {
   "/etcdserverpb.KV/Range": (g, who, r: RangeRequest) => g.range(who, "read", r.key, r.rangeEnd),
@@ -68,6 +82,7 @@ const CHECKS: Record<string, Check> = {
   "/etcdserverpb.KV/Compact": authenticated,
   "/etcdserverpb.Lease/LeaseGrant": authenticated,
   "/etcdserverpb.Lease/LeaseRevoke": (g, who, r: { ID: bigint }) => g.leaseRevoke(who, r.ID),
+  "/etcdserverpb.Lease/LeaseTimeToLive": (g, who, r: LeaseTimeToLiveRequest) => g.leaseKeysRead(who, r.ID),
   // Lock and Election run etcd's recipes with the caller's rights (etcd's v3lock and
   // v3election call the KV API with the caller's token): read and write under the name.
   "/v3lockpb.Lock/Lock": (g, who, r: { name: Uint8Array }) => g.recipe(who, r.name),
@@ -101,6 +116,8 @@ const CHECKS: Record<string, Check> = {
   "/etcdserverpb.Maintenance/Hash": admin,
   "/etcdserverpb.Maintenance/HashKV": admin,
   "/etcdserverpb.Maintenance/MoveLeader": admin,
+  "/etcdserverpb.Maintenance/Alarm": (g, who, r: AlarmRequest) =>
+    r.action === AlarmRequest_AlarmAction.GET ? null : g.admin(who),
   "/etcdserverpb.Cluster/MemberAdd": admin,
   "/etcdserverpb.Cluster/MemberRemove": admin,
   "/etcdserverpb.Cluster/MemberUpdate": admin,
@@ -128,7 +145,7 @@ export class AuthGuard {
    * Cheap when auth is disabled: a boolean and a header lookup.
    */
   check(path: string, req: unknown, creds: Credentials): EtcdError | null {
-    const check = CHECKS[path];
+    const check = UNCHECKED[path]?.(req as never) ? undefined : CHECKS[path];
     if (!this.#o.auth.enabled) return check === undefined ? null : this.#strayToken(creds);
     if (check === undefined) return null;
     const who = this.identify(creds);
@@ -267,8 +284,17 @@ export class AuthGuard {
 
   /** etcd's checkLeasePuts: write permission on every key attached to the lease. */
   leaseRevoke(who: AuthInfo | null, id: bigint): EtcdError | null {
+    return this.#leaseKeys(who, "write", id);
+  }
+
+  /** etcd 3.4.26's checkLeaseTimeToLive: read permission on every key attached to the lease. */
+  leaseKeysRead(who: AuthInfo | null, id: bigint): EtcdError | null {
+    return who === null ? Errors.UserEmpty : this.#leaseKeys(who, "read", id);
+  }
+
+  #leaseKeys(who: AuthInfo | null, access: Access, id: bigint): EtcdError | null {
     for (const key of this.#o.leaseKeys?.(id) ?? []) {
-      const err = this.range(who, "write", key, EMPTY);
+      const err = this.range(who, access, key, EMPTY);
       if (err) return err;
     }
     return null;

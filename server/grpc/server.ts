@@ -9,7 +9,7 @@
  */
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
+import { Code, Errors, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
 import { encodeFrame, FrameDecoder, frameErrorMessage } from "../../api/grpc-frame.ts";
 import { encodeHeaderBlock, type RequestHeaders } from "../h2/headers.ts";
 import type { H2Stream, StreamEvents } from "../h2/stream.ts";
@@ -18,6 +18,7 @@ import { AsyncQueue } from "./queue.ts";
 import { type Deadline, Deadlines } from "./deadlines.ts";
 import { fastDecoderFor, fastEncoderFor } from "./fast_codecs.ts";
 import { errorFields, log } from "../log.ts";
+import { isTooDeep, MESSAGE_RECURSION_LIMIT } from "../txn_nesting.ts";
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -126,10 +127,12 @@ const GRPC_HEADERS_BLOCK = encodeHeaderBlock(GRPC_HEADERS);
 const OK_TRAILERS_BLOCK = encodeHeaderBlock({ "grpc-status": "0" });
 const OK_TRAILERS_ONLY_BLOCK = encodeHeaderBlock({ ...GRPC_HEADERS, "grpc-status": "0" });
 
+const DECODE_OPTIONS = { recursionLimit: MESSAGE_RECURSION_LIMIT };
+
 function decoderFor(schema: DescMessage): Route["decode"] {
   const fast = fastDecoderFor(schema);
-  if (fast === undefined) return (bytes) => fromBinary(schema, bytes);
-  return (bytes) => fast(bytes) ?? fromBinary(schema, bytes);
+  if (fast === undefined) return (bytes) => fromBinary(schema, bytes, DECODE_OPTIONS);
+  return (bytes) => fast(bytes) ?? fromBinary(schema, bytes, DECODE_OPTIONS);
 }
 
 function encoderFor(schema: DescMessage): Route["encode"] {
@@ -421,6 +424,15 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     }
     const req = this.#parse(msg);
     if (req === null) return;
+    // Not before the rest of what was read with it: a call reset in the same read (HTTP/2
+    // rapid reset) never starts, so a client cannot have puts applied by the thousand while
+    // cancelling each at once. grpc-go gets the same from starting handlers on goroutines.
+    queueMicrotask(() => {
+      if (!this.#closed) this.#start(req);
+    });
+  }
+
+  #start(req: I): void {
     if (this.#route.kind !== "unary") return this.#runStreaming(this.#route.handler(req, this, this));
     const refused = this.admit?.(this.path, req) ?? null;
     if (refused !== null) return this.#fail(refused);
@@ -449,7 +461,9 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     try {
       return this.#route.decode(bytes) as I;
     } catch (e) {
-      this.#fail(etcdError(Code.Internal, `grpc: error unmarshalling request: ${(e as Error).message}`));
+      // Only txns nest: etcd decodes any depth and then finds too many ops in it.
+      if (isTooDeep(e)) this.#fail(Errors.TooManyOps);
+      else this.#fail(etcdError(Code.Internal, `grpc: error unmarshalling request: ${(e as Error).message}`));
       return null;
     }
   }

@@ -19,6 +19,7 @@ import { Code, Errors, etcdError, isEtcdError } from "../../api/errors.ts";
 import { SERVER_VERSION } from "../../api/version.ts";
 import { Defragmenter } from "../defrag.ts";
 import { streamSnapshot } from "../snapshot_stream.ts";
+import { stamped } from "../auth/stamp.ts";
 
 export interface MaintenanceDeps {
   readonly member: Member;
@@ -69,8 +70,9 @@ export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof
         hashRevision: r.hashRevision,
       });
     },
-    async alarm(req) {
-      const o = await member.propose(create(InternalRaftRequestSchema, { alarm: req }));
+    async alarm(req, ctx) {
+      // Stamped: the apply loop checks again that whoever raises or clears an alarm is root.
+      const o = await member.propose(stamped(create(InternalRaftRequestSchema, { alarm: req }), ctx));
       if (isEtcdError(o)) return o;
       if (!o.ok) return o.error;
       const resp = o.response as AlarmResponse | null;

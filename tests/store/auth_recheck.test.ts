@@ -11,6 +11,7 @@ import {
   RequestHeaderSchema,
 } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Permission_Type } from "../../proto/gen/authpb/auth_pb.ts";
+import { AlarmRequest_AlarmAction, AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { b, Driver, put, req } from "./helpers.ts";
 
@@ -73,4 +74,23 @@ test("an admin request is checked against the roles at apply; unstamped requests
   // With auth disabled nothing is rechecked.
   d.ok(as("root", d.store.auth.revision, req({ authDisable: {} })));
   d.ok(as("alice", 1n, req({ put: put("k", "4") })));
+});
+
+test("raising or clearing an alarm is root's at apply too; listing them is anyone's", () => {
+  const rev = d.store.auth.revision;
+  const alarm = (action: AlarmRequest_AlarmAction) =>
+    req({ alarm: { action, memberID: 1n, alarm: AlarmType.NOSPACE } });
+  expect(d.fail(as("alice", rev, alarm(AlarmRequest_AlarmAction.ACTIVATE))).message).toBe(
+    "etcdserver: permission denied",
+  );
+  expect(d.store.alarms()).toEqual([]);
+  d.ok(as("alice", rev, alarm(AlarmRequest_AlarmAction.GET)));
+  d.ok(as("root", rev, alarm(AlarmRequest_AlarmAction.ACTIVATE)));
+  expect(d.fail(as("alice", rev, alarm(AlarmRequest_AlarmAction.DEACTIVATE))).message).toBe(
+    "etcdserver: permission denied",
+  );
+  expect(d.store.alarms().length).toBe(1);
+  // Unstamped requests are the server's own (it raises NOSPACE and CORRUPT itself): they pass.
+  d.ok(alarm(AlarmRequest_AlarmAction.DEACTIVATE));
+  expect(d.store.alarms()).toEqual([]);
 });

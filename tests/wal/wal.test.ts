@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type LogEntry, Wal } from "../../wal/wal.ts";
+import { type LogEntry, Wal, WalCorruption } from "../../wal/wal.ts";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -94,16 +94,109 @@ describe("wal", () => {
     expect(r.hardState.commit).toBe(30n);
   });
 
-  test("damage before the last segment refuses to open", async () => {
+  test("damage before the last segment refuses to open, naming the file, offset and index", async () => {
     const dir = tempDir();
-    const w = Wal.open(dir, { segmentBytes: 100 });
-    for (let i = 1; i <= 10; i++) w.save([entry(i)]);
-    await w.sync();
-    w.close();
-    const first = path.join(dir, fs.readdirSync(dir).sort()[0]);
+    const first = (await segmentedLog(dir))[0];
     const bytes = fs.readFileSync(first);
     bytes[bytes.length - 1] ^= 0xff;
     fs.writeFileSync(first, bytes);
-    expect(() => Wal.open(dir)).toThrow(/damaged/);
+    const err = openError(dir);
+    expect(err.message).toMatch(/^walpb: crc mismatch: .* is corrupt at offset \d+, after entry index \d+; /);
+    expect(err.file).toBe(first);
+  });
+
+  test("a torn tail of the last segment is cut even when that segment follows others", async () => {
+    const dir = tempDir();
+    const last = (await segmentedLog(dir)).at(-1)!;
+    fs.appendFileSync(last, HALF_RECORD);
+    const r = Wal.open(dir).replay;
+    expect(r.entries.map((e) => Number(e.index))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(r.truncatedBytes).toBe(HALF_RECORD.length);
+  });
+});
+
+/** Entries 1..10 over several segments; returns the segment files in order. */
+async function segmentedLog(dir: string): Promise<string[]> {
+  const w = Wal.open(dir, { segmentBytes: 100 });
+  for (let i = 1; i <= 10; i++) w.save([entry(i)]);
+  await w.sync();
+  w.close();
+  return fs.readdirSync(dir).sort().map((f) => path.join(dir, f));
+}
+
+/** Entries 1..n with 20-byte payloads: each record is 8 + 1 + 17 + 20 bytes. */
+async function fixedLog(dir: string, n: number): Promise<string> {
+  const w = Wal.open(dir);
+  for (let i = 1; i <= n; i++) w.save([entry(i, 1, "x".repeat(20))]);
+  await w.sync();
+  w.close();
+  return path.join(dir, fs.readdirSync(dir)[0]);
+}
+/** Where entry `i` of `fixedLog` starts: after the initial snapshot mark (8 + 1 + 16 bytes). */
+const recordAt = (i: number) => 25 + (i - 1) * 46;
+
+/** The start of a record a crash tore: a header promising more bytes than follow. */
+const HALF_RECORD = Uint8Array.of(46, 0, 0, 0, 1, 2, 3, 4, 1, 9, 9);
+
+function openError(dir: string): WalCorruption {
+  try {
+    Wal.open(dir);
+  } catch (e) {
+    if (e instanceof WalCorruption) return e;
+    throw e;
+  }
+  throw new Error("the log opened");
+}
+
+function flip(file: string, at: number, n = 4): void {
+  const bytes = fs.readFileSync(file);
+  for (let i = at; i < at + n; i++) bytes[i] ^= 0xa5;
+  fs.writeFileSync(file, bytes);
+}
+
+describe("wal: torn tail or corruption", () => {
+  test("4 bytes flipped mid-segment refuse to open: records after them would be lost", async () => {
+    const dir = tempDir();
+    const file = await fixedLog(dir, 300);
+    flip(file, recordAt(150) + 30);
+    const before = fs.readFileSync(file);
+    const err = openError(dir);
+    expect(err.damage).toBe("checksum");
+    expect(err.offset).toBe(recordAt(150));
+    expect(err.afterIndex).toBe(149n);
+    expect(err.message).toContain(`walpb: crc mismatch: ${file} is corrupt at offset ${recordAt(150)}`);
+    expect(err.message).toContain("etcdctl snapshot restore");
+    // Nothing was cut: the operator's evidence is intact.
+    expect(fs.readFileSync(file)).toEqual(before);
+  });
+
+  test("a flipped length field mid-segment is corruption, not a torn tail", async () => {
+    const dir = tempDir();
+    const file = await fixedLog(dir, 50);
+    flip(file, recordAt(20) + 2, 1); // the length now runs past the end of the file
+    const err = openError(dir);
+    expect(err.damage).toBe("torn");
+    expect(err.offset).toBe(recordAt(20));
+    expect(err.afterIndex).toBe(19n);
+    expect(err.message).toMatch(/^wal: record length out of range: /);
+  });
+
+  test("a flipped last record at the end of the last segment is a torn tail, cut", async () => {
+    const dir = tempDir();
+    const file = await fixedLog(dir, 50);
+    flip(file, recordAt(50) + 30);
+    const r = Wal.open(dir).replay;
+    expect(r.entries.at(-1)!.index).toBe(49n);
+    expect(r.truncatedBytes).toBe(46);
+    expect(fs.statSync(file).size).toBe(recordAt(50));
+  });
+
+  test("a half-written record after the last whole one is cut and every whole record kept", async () => {
+    const dir = tempDir();
+    const file = await fixedLog(dir, 50);
+    fs.appendFileSync(file, HALF_RECORD);
+    const r = Wal.open(dir).replay;
+    expect(r.entries.length).toBe(50);
+    expect(r.truncatedBytes).toBe(HALF_RECORD.length);
   });
 });

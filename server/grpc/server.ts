@@ -119,6 +119,14 @@ export interface MethodInfo {
   readonly output: DescMessage;
 }
 
+/**
+ * Requests of a streaming call decoded and waiting for its handler. Beyond this the call
+ * stops reading its stream: without a bound a client that sends requests and reads no
+ * responses (the handler waits for it to read) made the server queue every request it
+ * sent. What is still unread then stays in the stream, under one flow-control window.
+ */
+const MAX_QUEUED_REQUESTS = 64;
+
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
 // The same on every response: encoded once (our HPACK output never uses the dynamic table).
 // grpc-go sends no `date` header, nor do we.
@@ -386,7 +394,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     if (refused !== null) this.#fail(refused);
     else if (!one) {
       // Client and bidi streaming: requests arrive as an async iterable while the handler answers.
-      this.#queue = new AsyncQueue<I>();
+      this.#queue = new AsyncQueue<I>({ highWater: MAX_QUEUED_REQUESTS });
       this.#runStreaming(this.#route.handler(this.#queue, this, this));
     }
   }
@@ -405,6 +413,12 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
       const req = this.#parse(m);
       if (req === null) return;
       queue.push(req);
+    }
+    if (queue.full && !this.#finished) {
+      // The handler is not keeping up (e.g. its client reads no responses): stop reading
+      // requests until it has taken some, so HTTP/2 flow control makes the client wait.
+      this.#stream.pause();
+      queue.room().then(() => this.#stream.resume());
     }
   }
 

@@ -69,6 +69,19 @@ export class RawClient {
     this.#socket.write(bytes);
   }
 
+  /** Writes `bytes`; resolves once the socket took them (or the connection is gone). */
+  writeAndWait(bytes: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.#socket.write(bytes)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#socket.off("drain", done).off("close", done);
+        resolve();
+      };
+      this.#socket.once("drain", done).once("close", done);
+    });
+  }
+
   send(f: Frame): void {
     this.write(encodeFrame(f));
   }

@@ -24,15 +24,26 @@ export type UpgradeListener = (req: http.IncomingMessage, socket: Duplex, head: 
 /** The paths grpc-websocket-proxy wraps in etcd. */
 const PROXIED = /^\/v3(beta)?\//;
 const NEWLINE = new Uint8Array([0x0a]);
+/** How long a refused request's connection stays for the client to read the answer. */
+const REFUSED_LINGER_MS = 1000;
+const TOO_LARGE = "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-/** The 'upgrade' listener for the HTTP/1.1 server whose requests `onRequest` serves. */
-export function upgradeListener(fetch: FetchHandler, onRequest: RequestListener): UpgradeListener {
+/**
+ * The 'upgrade' listener for the HTTP/1.1 server whose requests `onRequest` serves. A
+ * request served as plain HTTP/1.1 has its body buffered here: one declaring more than
+ * `maxBodyBytes` is refused (413) before any of it is read.
+ */
+export function upgradeListener(
+  fetch: FetchHandler,
+  onRequest: RequestListener,
+  maxBodyBytes: number,
+): UpgradeListener {
   let server: Promise<WebSocketServer> | null = null;
   return (req, socket, head) => {
     socket.on("error", ignore);
     const path = (req.url ?? "/").split("?")[0];
     if (req.headers.upgrade?.toLowerCase() !== "websocket" || !PROXIED.test(path)) {
-      serveAsHttp1(req, socket, head, onRequest);
+      serveAsHttp1(req, socket, head, onRequest, maxBodyBytes);
       return;
     }
     // Loaded on first use: most servers never see a WebSocket.
@@ -133,8 +144,15 @@ function serveAsHttp1(
   socket: Duplex,
   head: Buffer,
   onRequest: RequestListener,
+  maxBodyBytes: number,
 ): void {
   const length = Number(req.headers["content-length"] ?? 0) || 0;
+  if (length > maxBodyBytes) {
+    // The rest of the body is never read; a client that does not close goes after a moment.
+    socket.end(TOO_LARGE);
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref?.();
+    return;
+  }
   const chunks = [head];
   let have = head.length;
   const serve = () => {

@@ -120,12 +120,19 @@ export interface MethodInfo {
 }
 
 /**
+ * What grpc-go lets a message exceed the request limit by (etcd's grpcOverheadBytes): a
+ * server taking --max-request-bytes accepts messages up to that plus this, and etcd
+ * answers "request is too large" for what lies between.
+ */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/**
  * Requests of a streaming call decoded and waiting for its handler. Beyond this the call
  * stops reading its stream: without a bound a client that sends requests and reads no
  * responses (the handler waits for it to read) made the server queue every request it
  * sent. What is still unread then stays in the stream, under one flow-control window.
  */
-const MAX_QUEUED_REQUESTS = 64;
+export const MAX_QUEUED_REQUESTS = 64;
 
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
 // The same on every response: encoded once (our HPACK output never uses the dynamic table).
@@ -157,6 +164,11 @@ export class GrpcServer {
 
   constructor(opts: GrpcServerOptions) {
     this.#opts = opts;
+  }
+
+  /** The largest request message a call takes. */
+  get maxRecvMessageBytes(): number {
+    return this.#opts.maxRecvMessageBytes;
   }
 
   /** Registers handlers; methods left out answer Unimplemented naming the method. */

@@ -450,7 +450,13 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     if (this.#route.kind !== "unary") return this.#runStreaming(this.#route.handler(req, this, this));
     const refused = this.admit?.(this.path, req) ?? null;
     if (refused !== null) return this.#fail(refused);
-    this.#runUnary(req);
+    // Started once the frames read with this request are handled: a client that resets
+    // the stream right behind its request (a "rapid reset" storm: HEADERS, DATA and
+    // RST_STREAM in one write) has cancelled it before it runs, so it never runs, as a
+    // grpc-go handler that sees its context cancelled does not propose.
+    queueMicrotask(() => {
+      if (!this.#finished) this.#runUnary(req);
+    });
   }
 
   /** The stream is done or reset, or its connection gone (StreamEvents). */

@@ -26,8 +26,11 @@ export function encodeFrames(msgs: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The bytes of a message's prefix (the compressed flag, then the big-endian length). */
+export const GRPC_PREFIX_BYTES = 5;
+
 /** The 5-byte prefix at `off`: the compressed flag stays 0, then the big-endian length. */
-function writePrefix(out: Uint8Array, off: number, n: number): void {
+export function writePrefix(out: Uint8Array, off: number, n: number): void {
   out[off + 1] = n >>> 24;
   out[off + 2] = (n >>> 16) & 0xff;
   out[off + 3] = (n >>> 8) & 0xff;

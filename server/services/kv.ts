@@ -38,7 +38,7 @@ function answer<T extends { header?: unknown }>(deps: KvDeps, o: ApplyOutcome | 
 async function localRead<T extends { header?: unknown }>(
   deps: KvDeps,
   pacer: ReadPacer,
-  opts: { serializable: boolean; read: () => T | EtcdError },
+  opts: { serializable: boolean; read: () => T | EtcdError | Promise<T | EtcdError> },
 ): Promise<T | EtcdError> {
   if (!opts.serializable) {
     const err = await deps.member.readIndex();
@@ -46,10 +46,12 @@ async function localRead<T extends { header?: unknown }>(
   }
   if (pacer.heavy) await pacer.nextTurn();
   const started = performance.now();
-  const r = opts.read();
+  // The state read is the one at the start (a read in steps answers for that moment).
+  const revision = deps.store.currentRevision();
+  const r = await opts.read();
   pacer.ran(performance.now() - started);
   if (isEtcdError(r)) return r;
-  r.header = responseHeader(deps.member, deps.store.currentRevision());
+  r.header = responseHeader(deps.member, revision);
   return r;
 }
 
@@ -72,6 +74,23 @@ function isSerializableTxn(req: TxnRequest): boolean {
  * three 100 MB ranges read back to back stalled every other client for all three.
  */
 const HEAVY_READ_MS = 20;
+
+/** A range read yields to other work after this long (between statements). */
+const READ_STEP_MS = 10;
+
+/** A `between` for rangeInSteps: a turn's wait once `ms` have passed since the last one. */
+function yieldEvery(ms: number): () => Promise<void> | null {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < ms) return null;
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        since = performance.now();
+        resolve();
+      })
+    );
+  };
+}
 
 /** Spaces heavy reads out over event-loop turns, so that other clients are served between them. */
 class ReadPacer {
@@ -107,7 +126,10 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
     async range(req) {
       const bad = validateRange(req);
       if (bad) return bad;
-      return localRead(deps, pacer, { serializable: req.serializable, read: () => store.range(req) });
+      return localRead(deps, pacer, {
+        serializable: req.serializable,
+        read: () => store.rangeInSteps(req, yieldEvery(READ_STEP_MS)),
+      });
     },
     async put(req, ctx) {
       const bad = validatePut(req);

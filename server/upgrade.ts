@@ -17,6 +17,7 @@ import type * as net from "node:net";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { FetchHandler } from "./h2-fetch.ts";
+import { requestBody } from "./request_body.ts";
 
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 export type UpgradeListener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -63,20 +64,21 @@ export function upgradeListener(
 function bridge(ws: WebSocket, req: http.IncomingMessage, fetch: FetchHandler): void {
   ws.on("error", ignore);
   const hungUp = new AbortController();
-  let open = true;
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
-        if (!open) return;
-        controller.enqueue(bytesOf(data));
-        controller.enqueue(NEWLINE);
-      });
-      ws.on("close", () => {
-        if (open) controller.close();
-        open = false;
-        hungUp.abort();
-      });
+  ws.on("close", () => hungUp.abort());
+  // The messages, each and a newline, read no further ahead than the call (the socket
+  // pauses), so a client that sends without reading answers is pushed back.
+  const body = requestBody({
+    on(event: "data" | "end" | "close", listener: (chunk: Uint8Array) => void) {
+      if (event === "close") ws.on("close", listener as () => void);
+      else if (event === "data") {
+        ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+          listener(bytesOf(data));
+          listener(NEWLINE);
+        });
+      }
     },
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
   });
   const scheme = (req.socket as net.Socket & { encrypted?: boolean }).encrypted ? "https" : "http";
   const request = new Request(`${scheme}://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {

@@ -152,3 +152,18 @@ test("a gateway keepalive stream whose client reads no responses stops being rea
   expect(r.sent).toBeLessThan(OFFERED_BYTES / 8);
   expect(r.peakMiB - r.idleMiB).toBeLessThanOrEqual(PEAK_BUDGET_MIB);
 }, 60_000);
+
+test("a WebSocket keepalive whose client reads no responses stops being read", async () => {
+  const head =
+    "GET /v3/lease/keepalive HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  const payload = ascii('{"ID":"12345"}');
+  // A masked text frame (a client's frames must be masked; a zero mask keeps the payload).
+  const frame = new Uint8Array([0x81, 0x80 | payload.length, 0, 0, 0, 0, ...payload]);
+  const batch = new Uint8Array(frame.length * Math.floor(CHUNK / frame.length));
+  for (let off = 0; off + frame.length <= batch.length; off += frame.length) batch.set(frame, off);
+  const r = await offer(head, () => batch, { total: OFFERED_BYTES / 4, read: false });
+  report("websocket keepalive", r);
+  expect(r.sent).toBeLessThan(OFFERED_BYTES / 8);
+  expect(r.peakMiB - r.idleMiB).toBeLessThanOrEqual(PEAK_BUDGET_MIB);
+}, 60_000);

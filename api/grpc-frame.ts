@@ -26,8 +26,11 @@ export function encodeFrames(msgs: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The bytes of a message's prefix (the compressed flag, then the big-endian length). */
+export const GRPC_PREFIX_BYTES = 5;
+
 /** The 5-byte prefix at `off`: the compressed flag stays 0, then the big-endian length. */
-function writePrefix(out: Uint8Array, off: number, n: number): void {
+export function writePrefix(out: Uint8Array, off: number, n: number): void {
   out[off + 1] = n >>> 24;
   out[off + 2] = (n >>> 16) & 0xff;
   out[off + 3] = (n >>> 8) & 0xff;
@@ -48,11 +51,18 @@ export function frameErrorMessage(e: FrameError): string {
 
 /**
  * Splits an HTTP/2 DATA byte stream into gRPC messages. Chunks may cut a message
- * anywhere, so partial frames are kept until complete. Each declared length is checked
- * against `maxMessageBytes` before it is buffered, so a huge length cannot make us allocate.
+ * anywhere: the pieces of an unfinished message are kept as they came and copied once,
+ * when the last one arrives, so a large message costs one copy however many chunks carry
+ * it. Messages whole inside a chunk are views of it. Each declared length is checked
+ * against `maxMessageBytes` before anything is kept, so a huge length cannot make us
+ * allocate.
  */
 export class FrameDecoder {
-  #buf: Uint8Array | null = null;
+  /** The pieces of the unfinished frame (prefix included), and their total size. */
+  #pieces: Uint8Array[] = [];
+  #have = 0;
+  /** The unfinished frame's whole size (5 + its length); -1 while its prefix is incomplete. */
+  #need = -1;
   readonly #max: number;
 
   constructor(maxMessageBytes = Infinity) {
@@ -61,30 +71,80 @@ export class FrameDecoder {
 
   /** Feeds one chunk; returns the messages it completed, or why the stream is invalid. */
   push(chunk: Uint8Array): Uint8Array[] | FrameError {
-    let buf = chunk;
-    if (this.#buf !== null) {
-      const joined = new Uint8Array(this.#buf.length + chunk.length);
-      joined.set(this.#buf, 0);
-      joined.set(chunk, this.#buf.length);
-      buf = joined;
-      this.#buf = null;
-    }
     const out: Uint8Array[] = [];
-    let off = 0;
-    while (buf.length - off >= 5) {
-      if (buf[off] !== 0) return { frameError: "compressed" };
-      const len = ((buf[off + 1] << 24) >>> 0) + (buf[off + 2] << 16) + (buf[off + 3] << 8) + buf[off + 4];
+    if (this.#pieces.length === 0) return this.#scan(chunk, out);
+    this.#pieces.push(chunk);
+    this.#have += chunk.length;
+    if (this.#need < 0) {
+      if (this.#have < 5) return out;
+      const prefix = this.#prefix();
+      if (prefix[0] !== 0) return { frameError: "compressed" };
+      const len = messageLength(prefix, 0);
       if (len > this.#max) return { frameError: "too-large", size: len, max: this.#max };
-      if (buf.length - off - 5 < len) break;
-      out.push(buf.subarray(off + 5, off + 5 + len));
-      off += 5 + len;
+      this.#need = 5 + len;
     }
-    if (off < buf.length) this.#buf = buf.slice(off);
-    return out;
+    if (this.#have < this.#need) return out;
+    // Complete: its bytes in one buffer; what follows it in `chunk` is read from there.
+    const msg = new Uint8Array(this.#need - 5);
+    let skip = 5;
+    let at = 0;
+    for (const p of this.#pieces) {
+      const from = Math.min(skip, p.length);
+      skip -= from;
+      const n = Math.min(p.length - from, msg.length - at);
+      msg.set(p.subarray(from, from + n), at);
+      at += n;
+    }
+    out.push(msg);
+    const rest = chunk.subarray(chunk.length - (this.#have - this.#need));
+    this.#pieces = [];
+    this.#have = 0;
+    this.#need = -1;
+    return this.#scan(rest, out);
   }
 
   /** True when bytes of an unfinished message are buffered (the stream ended mid-message). */
   get pending(): boolean {
-    return this.#buf !== null;
+    return this.#have > 0;
   }
+
+  /** Messages whole in `buf` as views; an unfinished one's bytes start the pieces. */
+  #scan(buf: Uint8Array, out: Uint8Array[]): Uint8Array[] | FrameError {
+    let off = 0;
+    while (buf.length - off >= 5) {
+      if (buf[off] !== 0) return { frameError: "compressed" };
+      const len = messageLength(buf, off);
+      if (len > this.#max) return { frameError: "too-large", size: len, max: this.#max };
+      if (buf.length - off - 5 < len) {
+        this.#need = 5 + len;
+        break;
+      }
+      out.push(buf.subarray(off + 5, off + 5 + len));
+      off += 5 + len;
+    }
+    if (off < buf.length) {
+      // A view: the chunk stays referenced until the message completes, and is not copied.
+      this.#pieces = [buf.subarray(off)];
+      this.#have = buf.length - off;
+    }
+    return out;
+  }
+
+  /** The first 5 bytes of the pieces (the prefix may be split across them). */
+  #prefix(): Uint8Array {
+    const prefix = new Uint8Array(5);
+    let at = 0;
+    for (const p of this.#pieces) {
+      const n = Math.min(p.length, 5 - at);
+      prefix.set(p.subarray(0, n), at);
+      at += n;
+      if (at === 5) break;
+    }
+    return prefix;
+  }
+}
+
+/** The big-endian message length of the prefix at `off`. */
+function messageLength(buf: Uint8Array, off: number): number {
+  return ((buf[off + 1] << 24) >>> 0) + (buf[off + 2] << 16) + (buf[off + 3] << 8) + buf[off + 4];
 }

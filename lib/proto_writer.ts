@@ -55,9 +55,13 @@ export class ProtoWriter {
   readonly #buf: Uint8Array;
   #pos = 0;
 
-  /** `size` is exactly what will be written, from the `*Size` functions. */
-  constructor(size: number) {
-    this.#buf = new Uint8Array(size);
+  /**
+   * `size` is exactly what will be written, from the `*Size` functions; `reserve` bytes
+   * before it are left for the caller (a gRPC message prefix), so no copy is needed to add it.
+   */
+  constructor(size: number, reserve = 0) {
+    this.#buf = new Uint8Array(reserve + size);
+    this.#pos = reserve;
   }
 
   /** A bytes or string field; empty is proto3's zero value and left out. */

@@ -9,6 +9,8 @@
  * client resets aborts the request's signal, which cancels the call behind it.
  */
 
+import { requestBody } from "./request_body.ts";
+
 /** The part of an HTTP/2 server stream this needs. */
 export interface H2ServerStream {
   respond(headers: Record<string, string | number | string[]>): void;
@@ -16,6 +18,9 @@ export interface H2ServerStream {
   end(chunk?: Uint8Array): void;
   on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
   on(event: "end" | "close" | "drain", listener: () => void): unknown;
+  /** Stops and restarts handing on request bytes (flow control makes the client wait). */
+  pause(): unknown;
+  resume(): unknown;
   readonly destroyed: boolean;
   readonly closed: boolean;
 }
@@ -91,26 +96,8 @@ function requestOf(
   }
   return new Request(
     url,
-    { method, headers: fields, signal, body: bodyOf(stream), duplex: "half" } as RequestInit,
+    { method, headers: fields, signal, body: requestBody(stream), duplex: "half" } as RequestInit,
   );
-}
-
-/** The request body as the stream's DATA frames arrive. */
-function bodyOf(stream: H2ServerStream): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      let open = true;
-      const close = () => {
-        if (open) controller.close();
-        open = false;
-      };
-      stream.on("data", (chunk) => {
-        if (open) controller.enqueue(new Uint8Array(chunk));
-      });
-      stream.on("end", close);
-      stream.on("close", close);
-    },
-  });
 }
 
 function responseHeaders(response: Response): Record<string, string | number | string[]> {

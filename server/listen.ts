@@ -17,6 +17,8 @@ export interface ClientListenerOptions {
   readonly onStream: (stream: H2Stream) => void;
   readonly fetch: (req: Request) => Response | Promise<Response>;
   readonly maxConcurrentStreams: number;
+  /** The largest HTTP/1.1 request body buffered whole (an upgrade request served as plain HTTP/1.1). */
+  readonly maxBodyBytes: number;
   /** For https:// URLs (server/tls.ts): ALPN picks gRPC (h2) or HTTP/1.1 instead of sniffing. */
   readonly tls?: ServerTls | null;
   /**
@@ -54,7 +56,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
   };
   const onRequest = getRequestListener(opts.fetch);
   const h1 = http.createServer(onRequest);
-  h1.on("upgrade", upgradeListener(opts.fetch, onRequest)); // WebSocket gateway calls, h2c offers
+  h1.on("upgrade", upgradeListener(opts.fetch, onRequest, opts.maxBodyBytes)); // WebSocket gateway calls, h2c offers
   h1.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
     else socket.destroy();

@@ -9,7 +9,8 @@ import { AlarmType, Auth, Cluster, KV, Lease, Maintenance, Watch } from "../prot
 import { Lock } from "../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
 import { parseServerArgs, type ServerConfig, serverUsage } from "./config.ts";
-import { GrpcServer } from "./grpc/server.ts";
+import { GRPC_OVERHEAD_BYTES, GrpcServer } from "./grpc/server.ts";
+import { maxJsonBytes } from "./gateway/body.ts";
 import { clusterId, idHex, memberId } from "./ids.ts";
 import { Member } from "./member.ts";
 import { type MemberRecord, MvccStore } from "../store/mvcc.ts";
@@ -280,10 +281,8 @@ export async function startServer(
     throw e;
   }
 
-  // grpc-go accepts messages up to the request limit plus 512 KiB of overhead, and etcd
-  // answers "request is too large" for what lies between; we do the same.
   const grpc = new GrpcServer({
-    maxRecvMessageBytes: config.maxRequestBytes + 512 * 1024,
+    maxRecvMessageBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     guard: (path, req, ctx) => guard.check(path, req, ctx),
     onHandled: metrics.observeHandled,
     admit: learnerAdmission(() => member.isLearner),
@@ -367,6 +366,7 @@ export async function startServer(
           onStream: grpc.onStream,
           fetch: app.fetch,
           maxConcurrentStreams: config.maxConcurrentStreams,
+          maxBodyBytes: maxJsonBytes(grpc.maxRecvMessageBytes),
           tls: url.protocol === "https:" ? clientTls : null,
           ready,
         }),

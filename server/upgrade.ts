@@ -17,6 +17,7 @@ import type * as net from "node:net";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { FetchHandler } from "./h2-fetch.ts";
+import { requestBody } from "./request_body.ts";
 
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 export type UpgradeListener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -24,15 +25,26 @@ export type UpgradeListener = (req: http.IncomingMessage, socket: Duplex, head: 
 /** The paths grpc-websocket-proxy wraps in etcd. */
 const PROXIED = /^\/v3(beta)?\//;
 const NEWLINE = new Uint8Array([0x0a]);
+/** How long a refused request's connection stays for the client to read the answer. */
+const REFUSED_LINGER_MS = 1000;
+const TOO_LARGE = "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-/** The 'upgrade' listener for the HTTP/1.1 server whose requests `onRequest` serves. */
-export function upgradeListener(fetch: FetchHandler, onRequest: RequestListener): UpgradeListener {
+/**
+ * The 'upgrade' listener for the HTTP/1.1 server whose requests `onRequest` serves. A
+ * request served as plain HTTP/1.1 has its body buffered here: one declaring more than
+ * `maxBodyBytes` is refused (413) before any of it is read.
+ */
+export function upgradeListener(
+  fetch: FetchHandler,
+  onRequest: RequestListener,
+  maxBodyBytes: number,
+): UpgradeListener {
   let server: Promise<WebSocketServer> | null = null;
   return (req, socket, head) => {
     socket.on("error", ignore);
     const path = (req.url ?? "/").split("?")[0];
     if (req.headers.upgrade?.toLowerCase() !== "websocket" || !PROXIED.test(path)) {
-      serveAsHttp1(req, socket, head, onRequest);
+      serveAsHttp1(req, socket, head, onRequest, maxBodyBytes);
       return;
     }
     // Loaded on first use: most servers never see a WebSocket.
@@ -52,20 +64,21 @@ export function upgradeListener(fetch: FetchHandler, onRequest: RequestListener)
 function bridge(ws: WebSocket, req: http.IncomingMessage, fetch: FetchHandler): void {
   ws.on("error", ignore);
   const hungUp = new AbortController();
-  let open = true;
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
-        if (!open) return;
-        controller.enqueue(bytesOf(data));
-        controller.enqueue(NEWLINE);
-      });
-      ws.on("close", () => {
-        if (open) controller.close();
-        open = false;
-        hungUp.abort();
-      });
+  ws.on("close", () => hungUp.abort());
+  // The messages, each and a newline, read no further ahead than the call (the socket
+  // pauses), so a client that sends without reading answers is pushed back.
+  const body = requestBody({
+    on(event: "data" | "end" | "close", listener: (chunk: Uint8Array) => void) {
+      if (event === "close") ws.on("close", listener as () => void);
+      else if (event === "data") {
+        ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+          listener(bytesOf(data));
+          listener(NEWLINE);
+        });
+      }
     },
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
   });
   const scheme = (req.socket as net.Socket & { encrypted?: boolean }).encrypted ? "https" : "http";
   const request = new Request(`${scheme}://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {
@@ -133,8 +146,15 @@ function serveAsHttp1(
   socket: Duplex,
   head: Buffer,
   onRequest: RequestListener,
+  maxBodyBytes: number,
 ): void {
   const length = Number(req.headers["content-length"] ?? 0) || 0;
+  if (length > maxBodyBytes) {
+    // The rest of the body is never read; a client that does not close goes after a moment.
+    socket.end(TOO_LARGE);
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref?.();
+    return;
+  }
   const chunks = [head];
   let have = head.length;
   const serve = () => {

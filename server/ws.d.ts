@@ -8,6 +8,9 @@ declare module "ws" {
     on(event: "close", listener: () => void): unknown;
     on(event: "error", listener: (err: Error) => void): unknown;
     send(data: string, done: (err?: Error) => void): void;
+    /** Stops and restarts reading the socket (messages stop arriving meanwhile). */
+    pause(): void;
+    resume(): void;
     terminate(): void;
   }
 

@@ -18,7 +18,7 @@ import { type EventsQuery, eventsSince } from "./events.ts";
 import { listAlarms, RaisedAlarms } from "./alarm.ts";
 import { type AlarmMember, AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
-import { executeRange } from "./range.ts";
+import { executeRange, executeRangeInSteps } from "./range.ts";
 import { KeyIndex } from "./key_index.ts";
 import { KvReader } from "./reader.ts";
 import { replaceContents } from "./copy.ts";
@@ -272,6 +272,17 @@ export class MvccStore {
       rev: this.#progress.currentRev,
       compactRev: this.#progress.compactRev,
     });
+  }
+
+  /**
+   * `range`, reading the rows a statement at a time with `between()` after each (see
+   * KvReader.rowsInSteps): the state it answers is the one at the call.
+   */
+  rangeInSteps(req: RangeRequest, between: () => Promise<void> | null): Promise<RangeResponse | EtcdError> {
+    return executeRangeInSteps(this.#reader, req, {
+      rev: this.#progress.currentRev,
+      compactRev: this.#progress.compactRev,
+    }, between);
   }
 
   /**

@@ -11,7 +11,7 @@ import {
   type RangeResponse,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { compareBytes, keyRange } from "./keys.ts";
-import { kvFromRow } from "./kv.ts";
+import { kvFromRow, type KvRow } from "./kv.ts";
 import type { KvReader } from "./reader.ts";
 import { responseHeader } from "./responses.ts";
 
@@ -37,6 +37,43 @@ export function resolveReadRevision(requested: bigint, view: ReadView): bigint |
 
 /** Serves a RangeRequest against a view; the header carries only the revision. */
 export function executeRange(reader: KvReader, req: RangeRequest, view: ReadView): RangeResponse | EtcdError {
+  const plan = planRange(reader, req, view);
+  if (!("fetch" in plan)) return plan;
+  return finishRange(reader, req, view, plan, reader.rows(plan.range, plan.at, plan.fetch));
+}
+
+/**
+ * `executeRange` with the rows read a statement at a time (`KvReader.rowsInSteps`),
+ * `between()` after each: for ranges that may be large.
+ */
+export async function executeRangeInSteps(
+  reader: KvReader,
+  req: RangeRequest,
+  view: ReadView,
+  between: () => Promise<void> | null,
+): Promise<RangeResponse | EtcdError> {
+  const plan = planRange(reader, req, view);
+  if (!("fetch" in plan)) return plan;
+  // Counted now: the head may move while the rows are read.
+  const count = plan.fetch.limit > 0 ? reader.count(plan.range, plan.at) : undefined;
+  const rows = await reader.rowsInSteps(plan.range, plan.at, plan.fetch, between);
+  return finishRange(reader, req, view, plan, rows, count);
+}
+
+/** What a range must fetch: its keys, revision and row options. */
+interface RangePlan {
+  readonly range: ReturnType<typeof keyRange>;
+  readonly at: bigint | null;
+  readonly fetch: { readonly limit: number; readonly values: boolean };
+  readonly filtered: boolean;
+}
+
+/** The fetch a range needs, or its answer when it needs none (an error, count only). */
+function planRange(
+  reader: KvReader,
+  req: RangeRequest,
+  view: ReadView,
+): RangePlan | RangeResponse | EtcdError {
   const at = resolveReadRevision(req.revision, view);
   if (typeof at === "object" && at !== null) return at;
   const range = keyRange(req.key, req.rangeEnd);
@@ -47,13 +84,29 @@ export function executeRange(reader: KvReader, req: RangeRequest, view: ReadView
     req.minCreateRevision !== 0n || req.maxCreateRevision !== 0n;
   // Sorting and filtering need every match; otherwise fetch one extra row to know `more`.
   const fetchAll = req.sortOrder !== SortOrder.NONE || filtered;
-  const fetchLimit = !fetchAll && req.limit > 0n ? Number(req.limit) + 1 : 0;
-  const rows = reader.rows(range, at, {
-    limit: fetchLimit,
-    values: !req.keysOnly || req.sortTarget === SortTarget.VALUE,
-  });
+  const limit = !fetchAll && req.limit > 0n ? Number(req.limit) + 1 : 0;
+  return {
+    range,
+    at,
+    filtered,
+    fetch: { limit, values: !req.keysOnly || req.sortTarget === SortTarget.VALUE },
+  };
+}
+
+function finishRange(
+  reader: KvReader,
+  req: RangeRequest,
+  view: ReadView,
+  plan: RangePlan,
+  rows: KvRow[],
+  counted?: number,
+): RangeResponse {
+  const { range, at, filtered } = plan;
+  const fetchLimit = plan.fetch.limit;
   // etcd's count is every key in range at the revision, before filters and the limit.
-  const count = fetchLimit > 0 && rows.length === fetchLimit ? reader.count(range, at) : rows.length;
+  const count = fetchLimit > 0 && rows.length === fetchLimit
+    ? counted ?? reader.count(range, at)
+    : rows.length;
   let kvs = rows.map((row) => kvFromRow(row));
   if (filtered) kvs = kvs.filter((kv) => passesFilters(kv, req));
   sortKvs(kvs, req.sortOrder, req.sortTarget);

@@ -20,6 +20,8 @@ export interface RowsOptions {
 const CHUNK = 64;
 const CHUNK_SIZES = [4, 16, 64];
 const NO_REVISION: RevisionKey = [-1, -1];
+/** Value bytes `rowsInSteps` reads per statement at most, where rows allow (one row may be more). */
+const STEP_BYTES = 4 << 20;
 
 /** Reads existing keys at the head or at a historical revision. */
 export class KvReader {
@@ -69,12 +71,45 @@ export class KvReader {
   }
 
   /**
+   * `rows`, read a statement at a time with `between()` after each, which may return a
+   * promise to wait on (the caller lets other work run): a range of a hundred MB is one
+   * statement per few MB instead of one event-loop turn for all of it. The revisions are
+   * taken from the key index at the call, so the result is the state of that moment.
+   */
+  async rowsInSteps(
+    range: KeyRange,
+    atRev: bigint | null,
+    opts: RowsOptions,
+    between: () => Promise<void> | null,
+  ): Promise<KvRow[]> {
+    const values = opts.values !== false;
+    const revs = this.#index.existingAt(range, atRev, opts.limit ?? 0);
+    if (revs.length <= 1) return revs.map((rev) => this.revision(rev, values));
+    const rows: KvRow[] = [];
+    // A first statement of middle size, then sized by what its rows weighed.
+    let size = CHUNK_SIZES[1];
+    for (let i = 0; i < revs.length;) {
+      const from = rows.length;
+      this.#chunk(revs, i, values, rows, size);
+      i += rows.length - from;
+      let bytes = 0;
+      for (let r = from; r < rows.length; r++) bytes += rows[r][5].length;
+      // The next statement's size: the largest whose rows, like these, fit one step.
+      const perRow = bytes / Math.max(1, rows.length - from);
+      size = CHUNK_SIZES.findLast((s) => s === CHUNK_SIZES[0] || s * perRow <= STEP_BYTES)!;
+      const wait = between();
+      if (wait !== null) await wait;
+    }
+    return rows;
+  }
+
+  /**
    * Appends the rows of revs[from, from + CHUNK), in key order, with one statement: a
    * statement per row cost ~3× as much in bun:sqlite's per-call overhead. Statements come
    * in a few sizes, padded with a revision that matches nothing.
    */
-  #chunk(revs: RevisionKey[], from: number, values: boolean, out: KvRow[]): void {
-    const n = Math.min(CHUNK, revs.length - from);
+  #chunk(revs: RevisionKey[], from: number, values: boolean, out: KvRow[], most = CHUNK): void {
+    const n = Math.min(most, revs.length - from);
     const size = CHUNK_SIZES.find((s) => s >= n)!;
     const args: number[] = [];
     for (let i = 0; i < size; i++) {

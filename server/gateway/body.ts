@@ -4,10 +4,27 @@
  * ignores the rest, so it is answered without waiting for the body to end — which a
  * WebSocket's body (its messages) never does while the socket is open.
  */
+import { Code } from "../../api/errors.ts";
 import { JsonValueSplitter } from "./json.ts";
 
-/** The next value, the end of the body, or Go's syntax error text. */
-export type BodyValue = { readonly value: unknown } | { readonly end: true } | { readonly error: string };
+/**
+ * The most JSON text one request value may take, for a gRPC limit of `maxMessageBytes`:
+ * bytes fields travel as base64 (4/3) and every field adds its quoted name, so twice the
+ * message limit holds any message the gRPC side would take. Beyond it a value is refused
+ * before it is buffered (etcd's gateway decodes all of it and lets gRPC refuse it).
+ */
+export function maxJsonBytes(maxMessageBytes: number): number {
+  return 2 * maxMessageBytes;
+}
+
+/**
+ * The next value, the end of the body, or Go's syntax error text (`code`: the gRPC code
+ * to answer with when it is not a syntax error).
+ */
+export type BodyValue =
+  | { readonly value: unknown }
+  | { readonly end: true }
+  | { readonly error: string; readonly code?: Exclude<Code, 0> };
 
 /** The one reader method this uses (DOM and node:stream/web readers both have it). */
 interface ChunkReader {
@@ -16,12 +33,14 @@ interface ChunkReader {
 
 export class JsonBody {
   readonly #reader: ChunkReader | null;
-  readonly #splitter = new JsonValueSplitter();
+  readonly #splitter: JsonValueSplitter;
   readonly #decoder = new TextDecoder();
   readonly #ready: unknown[] = [];
   #ended = false;
 
-  constructor(body: ReadableStream<Uint8Array> | null) {
+  /** `maxValueBytes`: the JSON text one value may take (leading whitespace included). */
+  constructor(body: ReadableStream<Uint8Array> | null, maxValueBytes = Infinity) {
+    this.#splitter = new JsonValueSplitter(maxValueBytes);
     this.#reader = body?.getReader() ?? null;
     if (this.#reader === null) this.#ended = true;
   }
@@ -32,7 +51,9 @@ export class JsonBody {
       const value = this.#ready.shift();
       if (value !== undefined) return { value };
       const error = this.#splitter.error;
-      if (error !== null) return { error };
+      if (error !== null) {
+        return this.#splitter.tooLarge ? { error, code: Code.ResourceExhausted } : { error };
+      }
       if (this.#ended) return this.#splitter.incomplete ? { error: "unexpected EOF" } : { end: true };
       const chunk = await this.#reader!.read().catch(() => null);
       if (chunk === null || chunk.done) this.#ended = true;

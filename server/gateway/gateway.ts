@@ -6,7 +6,13 @@
 import type { Context, Hono } from "hono";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
-import type { CallContext, GrpcServer, MethodInfo, StreamSink } from "../grpc/server.ts";
+import {
+  type CallContext,
+  type GrpcServer,
+  MAX_QUEUED_REQUESTS,
+  type MethodInfo,
+  type StreamSink,
+} from "../grpc/server.ts";
 import { AsyncQueue } from "../grpc/queue.ts";
 import { GATEWAY_PREFIXES, grpcPathFor } from "./routes.ts";
 import {
@@ -18,7 +24,9 @@ import {
   encodeStreamResult,
   httpStatusOf,
 } from "./json.ts";
-import { type BodyValue, JsonBody } from "./body.ts";
+import { type BodyValue, JsonBody, maxJsonBytes } from "./body.ts";
+import { frameErrorMessage } from "../../api/grpc-frame.ts";
+import { type BodySource, requestBody } from "../request_body.ts";
 
 /** grpc-gateway forwards the gRPC response headers as Grpc-Metadata-*; etcd always has this one. */
 const JSON_HEADERS = {
@@ -40,7 +48,14 @@ async function serveGateway(c: Context, grpc: GrpcServer): Promise<Response> {
   const headers = jsonHeaders(c);
   if (isEtcdError(info)) return errorResponse(info, headers);
   const ctx = callContext(c, grpcPath);
-  const body = new JsonBody(c.req.raw.body);
+  const maxBytes = maxJsonBytes(grpc.maxRecvMessageBytes);
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (info.kind === "unary" && declared > maxBytes) {
+    // Refused before any of it is read: one value is all a unary call takes.
+    const tooLarge = frameErrorMessage({ frameError: "too-large", size: declared, max: maxBytes });
+    return errorResponse(etcdError(Code.ResourceExhausted, tooLarge), headers);
+  }
+  const body = new JsonBody(bodyOf(c), maxBytes);
   if (info.kind === "unary") {
     const req = await firstMessage(info.input, body, Code.InvalidArgument);
     if (isEtcdError(req)) return errorResponse(req, headers);
@@ -56,7 +71,7 @@ async function serveGateway(c: Context, grpc: GrpcServer): Promise<Response> {
     // grpc-gateway decodes the first request before it answers: a bad one is a plain
     // error (code Unknown); later bad ones just end the requests.
     const head = await body.next();
-    if ("error" in head) return errorResponse(etcdError(Code.Unknown, head.error), headers);
+    if ("error" in head) return errorResponse(etcdError(head.code ?? Code.Unknown, head.error), headers);
     input = requestStream(head, body, info);
   }
   return await streamResponse(
@@ -66,6 +81,39 @@ async function serveGateway(c: Context, grpc: GrpcServer): Promise<Response> {
   );
 }
 
+/**
+ * The request body. Over HTTP/1.1 it is read from the request itself (`c.env.incoming`
+ * from @hono/node-server), pausing it when the call does not keep up; elsewhere (HTTP/2,
+ * a WebSocket) the Request's body already pushes back.
+ */
+function bodyOf(c: Context): ReadableStream<Uint8Array> | null {
+  const incoming = (c.env as { incoming?: IncomingBody } | undefined)?.incoming;
+  // An upgrade request served as HTTP/1.1 (server/upgrade.ts) comes with its body read.
+  if (incoming === undefined || typeof incoming.pause !== "function" || incoming.rawBody !== undefined) {
+    return c.req.raw.body;
+  }
+  const socket = incoming.socket;
+  // Bun's IncomingMessage may keep reading its socket while paused: pause the socket too
+  // (HTTP/1.1 has one request at a time on it).
+  return requestBody({
+    on: incoming.on.bind(incoming),
+    pause: () => {
+      incoming.pause();
+      socket?.pause();
+    },
+    resume: () => {
+      incoming.resume();
+      socket?.resume();
+    },
+  });
+}
+
+/** What the gateway takes from @hono/node-server's `incoming` (node:http's IncomingMessage). */
+type IncomingBody = BodySource & {
+  readonly rawBody?: unknown;
+  readonly socket?: { pause(): unknown; resume(): unknown };
+};
+
 /** The first value of the body as a request message; an empty body is the empty message. */
 async function firstMessage(
   schema: DescMessage,
@@ -74,7 +122,7 @@ async function firstMessage(
 ): Promise<unknown | EtcdError> {
   const head = await body.next();
   body.drain();
-  if ("error" in head) return etcdError(code, head.error);
+  if ("error" in head) return etcdError(head.code ?? code, head.error);
   return "end" in head ? decodeMessage(schema, "") : decodeValue(schema, head.value);
 }
 
@@ -114,13 +162,16 @@ function callContext(c: Context, path: string): CallContext & { readonly abort: 
 
 /** The request messages of a client/bidi stream: `head`, then the body's values as they arrive. */
 function requestStream(head: BodyValue, body: JsonBody, info: MethodInfo): AsyncQueue<unknown> {
-  const queue = new AsyncQueue<unknown>();
+  const queue = new AsyncQueue<unknown>({ highWater: MAX_QUEUED_REQUESTS });
   (async () => {
     for (let v = head; "value" in v; v = await body.next()) {
       const msg = decodeValue(info.input, v.value);
       // grpc-gateway stops sending on a bad request and leaves the stream open.
       if (isEtcdError(msg)) break;
       queue.push(msg);
+      // A handler that is not keeping up (its client reads no responses) stops the body
+      // being read, as a gRPC call stops reading its stream.
+      if (queue.full) await queue.room();
     }
     body.drain();
     queue.end();

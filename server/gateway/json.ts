@@ -14,6 +14,7 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, type EtcdError, etcdError } from "../../api/errors.ts";
 import { exactIntegers, parseJson } from "./json_ints.ts";
+import { frameErrorMessage } from "../../api/grpc-frame.ts";
 
 /** grpc-gateway's runtime.HTTPStatusFromCode. */
 const HTTP_STATUS: Readonly<Record<number, number>> = {
@@ -144,7 +145,11 @@ function syntaxError(text: string): string {
  * arrives. A syntax error keeps the values before it and stops the split (`error`).
  */
 export class JsonValueSplitter {
+  readonly #max: number;
   #buf = "";
+  /** Characters taken since the last complete value (whitespace before it included). */
+  #taken = 0;
+  #tooLarge = false;
   #depth = 0;
   #inString = false;
   #escaped = false;
@@ -152,9 +157,19 @@ export class JsonValueSplitter {
   #scanned = 0;
   #error: string | null = null;
 
+  /** `maxValueChars`: past this much text without a complete value, the split stops. */
+  constructor(maxValueChars = Infinity) {
+    this.#max = maxValueChars;
+  }
+
   /** Go's message for the first syntax error, or null. */
   get error(): string | null {
     return this.#error;
+  }
+
+  /** The split stopped because a value was too large (`error` says so as grpc-go would). */
+  get tooLarge(): boolean {
+    return this.#tooLarge;
   }
 
   /** True when text of an unfinished value is buffered (at the end of a body: unexpected EOF). */
@@ -169,6 +184,11 @@ export class JsonValueSplitter {
     const out: unknown[] = [];
     const b = this.#buf;
     for (let i = this.#scanned; i < b.length; i++) {
+      if (++this.#taken > this.#max) {
+        this.#tooLarge = true;
+        const size = this.#taken + b.length - i - 1;
+        return this.#fail(out, frameErrorMessage({ frameError: "too-large", size, max: this.#max }));
+      }
       const c = b[i];
       if (this.#inString) {
         if (this.#escaped) this.#escaped = false;
@@ -188,6 +208,7 @@ export class JsonValueSplitter {
             return this.#fail(out, syntaxError(value));
           }
           this.#start = -1;
+          this.#taken = 0;
         }
       } else if (this.#depth === 0 && !/\s/.test(c)) {
         return this.#fail(out, `invalid character '${c}' looking for beginning of value`);

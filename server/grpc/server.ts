@@ -16,7 +16,13 @@ import type { H2Stream, StreamEvents } from "../h2/stream.ts";
 import { encodeGrpcMessage } from "./status.ts";
 import { AsyncQueue } from "./queue.ts";
 import { type Deadline, Deadlines } from "./deadlines.ts";
-import { fastDecoderFor, fastEncoderFor } from "./fast_codecs.ts";
+import {
+  fastDecoderFor,
+  fastEncoderFor,
+  type FrameEncoder,
+  frameEncoderFor,
+  type SteppedEncoding,
+} from "./fast_codecs.ts";
 import { errorFields, log } from "../log.ts";
 import { isTooDeep, MESSAGE_RECURSION_LIMIT } from "../txn_nesting.ts";
 
@@ -85,6 +91,8 @@ interface Route {
   readonly decode: (bytes: Uint8Array) => unknown;
   /** Response message to bytes. */
   readonly encode: (message: unknown) => Uint8Array;
+  /** Response message to its gRPC frame, in steps when large (for responses that can be huge). */
+  readonly frame: FrameEncoder | undefined;
   // deno-lint-ignore no-explicit-any
   readonly handler: (...args: any[]) => any;
 }
@@ -120,6 +128,29 @@ export interface MethodInfo {
   readonly output: DescMessage;
 }
 
+/**
+ * What grpc-go lets a message exceed the request limit by (etcd's grpcOverheadBytes): a
+ * server taking --max-request-bytes accepts messages up to that plus this, and etcd
+ * answers "request is too large" for what lies between.
+ */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/**
+ * Requests of a streaming call decoded and waiting for its handler. Beyond this the call
+ * stops reading its stream: without a bound a client that sends requests and reads no
+ * responses (the handler waits for it to read) made the server queue every request it
+ * sent. What is still unread then stays in the stream, under one flow-control window.
+ */
+export const MAX_QUEUED_REQUESTS = 64;
+
+/**
+ * Responses this large are encoded in steps of ENCODE_STEP_BYTES, one per event-loop
+ * turn: three concurrent 100 MB range responses encoded in one go each stalled every
+ * other client for their whole encoding (~0.3 s apiece here).
+ */
+const LARGE_RESPONSE_BYTES = 8 << 20;
+const ENCODE_STEP_BYTES = 4 << 20;
+
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
 // The same on every response: encoded once (our HPACK output never uses the dynamic table).
 // grpc-go sends no `date` header, nor do we.
@@ -154,6 +185,11 @@ export class GrpcServer {
     this.#opts = opts;
   }
 
+  /** The largest request message a call takes. */
+  get maxRecvMessageBytes(): number {
+    return this.#opts.maxRecvMessageBytes;
+  }
+
   /** Registers handlers; methods left out answer Unimplemented naming the method. */
   addService<T extends GenServiceMethods>(service: GenService<T>, impl: Partial<ServiceImpl<T>>): void {
     this.#services.add(service.typeName);
@@ -168,6 +204,7 @@ export class GrpcServer {
         output: m.output,
         decode: decoderFor(m.input),
         encode: encoderFor(m.output),
+        frame: frameEncoderFor(m.output),
         handler: guarded(path, m.methodKind, handler as Route["handler"], this.#opts.guard),
       });
     }
@@ -389,7 +426,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     if (refused !== null) this.#fail(refused);
     else if (!one) {
       // Client and bidi streaming: requests arrive as an async iterable while the handler answers.
-      this.#queue = new AsyncQueue<I>();
+      this.#queue = new AsyncQueue<I>({ highWater: MAX_QUEUED_REQUESTS });
       this.#runStreaming(this.#route.handler(this.#queue, this, this));
     }
   }
@@ -408,6 +445,12 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
       const req = this.#parse(m);
       if (req === null) return;
       queue.push(req);
+    }
+    if (queue.full && !this.#finished) {
+      // The handler is not keeping up (e.g. its client reads no responses): stop reading
+      // requests until it has taken some, so HTTP/2 flow control makes the client wait.
+      this.#stream.pause();
+      queue.room().then(() => this.#stream.resume());
     }
   }
 
@@ -486,11 +529,33 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
     if (isEtcdError(r)) return this.#fail(r);
     let bytes: Uint8Array;
     try {
-      bytes = encodeFrame(this.#route.encode(r));
+      const framed = this.#route.frame?.(r, LARGE_RESPONSE_BYTES) ?? null;
+      if (framed !== null && !(framed instanceof Uint8Array)) return this.#answerInSteps(framed);
+      bytes = framed ?? encodeFrame(this.#route.encode(r));
     } catch (e) {
       // A handler bug must still end the call, or the client waits until its deadline.
       return this.#crash(e);
     }
+    this.#respondOk(bytes);
+  }
+
+  /** Encodes a large response a step per event-loop turn, then sends it. */
+  #answerInSteps(encoding: SteppedEncoding): void {
+    const step = () => {
+      if (this.#finished) return; // reset or timed out meanwhile
+      let done: boolean;
+      try {
+        done = encoding.step(ENCODE_STEP_BYTES);
+      } catch (e) {
+        return this.#crash(e);
+      }
+      if (done) this.#respondOk(encoding.frame());
+      else setImmediate(step);
+    };
+    step();
+  }
+
+  #respondOk(bytes: Uint8Array): void {
     this.#finished = true;
     this.#reportHandled(0);
     this.deadlines?.cancel(this.#deadline);

@@ -50,6 +50,8 @@ export interface H2Socket {
   write(data: Uint8Array): boolean;
   end(): void;
   destroy(): void;
+  /** Stops reading (a failed connection reads nothing more while its GOAWAY goes out). */
+  pause(): unknown;
   on(event: "data", fn: (chunk: Buffer) => void): unknown;
   on(event: "close" | "drain", fn: () => void): unknown;
 }
@@ -69,6 +71,18 @@ const STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 1 << 24;
 /** The largest header block (all fragments) we collect before refusing the connection. */
 const MAX_HEADER_BLOCK = 1 << 20;
+/**
+ * Frames one header block may take (HEADERS and its CONTINUATIONs). Twice what the
+ * largest block needs at the smallest frame size a peer may use; without a count, empty
+ * CONTINUATION frames grow a block's fragment list forever without growing its size.
+ */
+const MAX_HEADER_FRAMES = 2 * (MAX_HEADER_BLOCK / DEFAULT_MAX_FRAME_SIZE);
+/**
+ * PING/SETTINGS ACKs and RST_STREAMs we may queue while the peer is not reading what we
+ * write (x/net/http2's maxQueuedControlFrames): past it the connection ends with
+ * ENHANCE_YOUR_CALM instead of the socket buffering answers without limit.
+ */
+const MAX_UNREAD_ANSWERS = 10_000;
 const NO_PAYLOAD = new Uint8Array(0);
 
 /** A header block being collected from HEADERS and CONTINUATION frames. */
@@ -101,6 +115,8 @@ export class H2Connection implements StreamOwner {
   #out: Uint8Array[] = [];
   #flushScheduled = false;
   #writeBlocked = false;
+  /** Answers to the peer queued since the socket backed up (see #queueAnswer). */
+  #unreadAnswers = 0;
 
   constructor(socket: H2Socket, opts: H2ConnectionOptions) {
     this.socket = socket;
@@ -159,6 +175,9 @@ export class H2Connection implements StreamOwner {
     if (this.#closed) return;
     const err = this.#frame(f);
     if (err !== null) this.#fail(err);
+    else if (this.#unreadAnswers > MAX_UNREAD_ANSWERS) {
+      this.#fail({ code: ErrorCode.ENHANCE_YOUR_CALM, message: "too many control frames not read" });
+    }
   };
 
   #frame(f: Frame): ConnectionError | null {
@@ -183,7 +202,7 @@ export class H2Connection implements StreamOwner {
       case PING:
         if (f.streamId !== 0) return protocolError("PING on a stream");
         if (f.payload.length !== 8) return { code: ErrorCode.FRAME_SIZE_ERROR, message: "PING size" };
-        if ((f.flags & FLAG_ACK) === 0) this.#queue(encodeFrame({ ...f, flags: FLAG_ACK }));
+        if ((f.flags & FLAG_ACK) === 0) this.#queueAnswer(encodeFrame({ ...f, flags: FLAG_ACK }));
         return null;
       case RST_STREAM:
         return this.#onReset(f);
@@ -223,7 +242,7 @@ export class H2Connection implements StreamOwner {
         this.#peerMaxFrame = value;
       }
     }
-    this.#queue(encodeFrame({ type: SETTINGS, flags: FLAG_ACK, streamId: 0, payload: NO_PAYLOAD }));
+    this.#queueAnswer(encodeFrame({ type: SETTINGS, flags: FLAG_ACK, streamId: 0, payload: NO_PAYLOAD }));
     this.#resumeBlocked();
     return null;
   }
@@ -302,7 +321,7 @@ export class H2Connection implements StreamOwner {
     if (block === null) return protocolError("CONTINUATION without HEADERS");
     block.fragments.push(f.payload);
     block.size += f.payload.length;
-    if (block.size > MAX_HEADER_BLOCK) {
+    if (block.size > MAX_HEADER_BLOCK || block.fragments.length > MAX_HEADER_FRAMES) {
       return { code: ErrorCode.ENHANCE_YOUR_CALM, message: "header block too large" };
     }
     if ((f.flags & FLAG_END_HEADERS) === 0) return null;
@@ -507,7 +526,17 @@ export class H2Connection implements StreamOwner {
   }
 
   #queueReset(streamId: number, code: number): void {
-    this.#queue(encodeFrame({ type: RST_STREAM, flags: 0, streamId, payload: u32(code) }));
+    this.#queueAnswer(encodeFrame({ type: RST_STREAM, flags: 0, streamId, payload: u32(code) }));
+  }
+
+  /**
+   * Queues a frame that answers the peer outside flow control (PING and SETTINGS ACKs,
+   * RST_STREAM). While the socket is backed up, those are counted: a peer that makes us
+   * answer without reading the answers loses the connection (checked in #onFrame).
+   */
+  #queueAnswer(bytes: Uint8Array): void {
+    if (this.#writeBlocked) this.#unreadAnswers++;
+    this.#queue(bytes);
   }
 
   #resumeBlocked(): void {
@@ -542,6 +571,7 @@ export class H2Connection implements StreamOwner {
 
   #onSocketDrain(): void {
     this.#writeBlocked = false;
+    this.#unreadAnswers = 0;
     for (const s of this.#streams.values()) s.maybeDrain();
   }
 
@@ -558,6 +588,7 @@ export class H2Connection implements StreamOwner {
     this.#closed = true;
     for (const s of [...this.#streams.values()]) this.#closeStream(s, ErrorCode.CANCEL);
     try {
+      this.socket.pause();
       this.socket.end();
     } catch {
       // already gone

@@ -72,6 +72,7 @@ export class H2Stream extends EventEmitter {
    */
   #inbox: { chunk: Uint8Array; counted: number }[] | null = null;
   #endHeld = false;
+  #paused = false;
   #handler: StreamEvents | null = null;
 
   constructor(
@@ -160,8 +161,21 @@ export class H2Stream extends EventEmitter {
     if (!this.#closed) this.#owner.reset(this, code);
   }
 
-  /** node:http2 compatibility: our streams always flow. */
+  /**
+   * Stops handing request bytes on: they are held, and the peer gets no window back for
+   * them, so within one stream window flow control makes it wait. A consumer that cannot
+   * keep up pauses rather than buffering requests without limit.
+   */
+  pause(): this {
+    this.#paused = true;
+    return this;
+  }
+
+  /** Hands on what `pause` held, and what comes next. */
   resume(): this {
+    if (!this.#paused) return this;
+    this.#paused = false;
+    if (this.#inbox !== null || this.#endHeld) queueMicrotask(() => this.#release());
     return this;
   }
 
@@ -190,6 +204,7 @@ export class H2Stream extends EventEmitter {
   /** Called by the connection with request body bytes; `counted` is their flow-control cost. */
   deliver(chunk: Uint8Array, counted: number): void {
     if (this.#inbox !== null) this.#inbox.push({ chunk, counted });
+    else if (this.#paused) this.#inbox = [{ chunk, counted }];
     else if (this.#handler !== null) {
       this.#handler.onData(chunk);
       this.#owner.consumed(this, counted);
@@ -201,7 +216,7 @@ export class H2Stream extends EventEmitter {
 
   /** Called by the connection when the request body is complete. */
   deliverEnd(): void {
-    if (this.#inbox !== null) this.#endHeld = true;
+    if (this.#inbox !== null || this.#paused) this.#endHeld = true;
     else if (this.#handler !== null) this.#handler.onEnd();
     else if (this.listenerCount("data") > 0 || this.listenerCount("end") > 0) this.emit("end");
     else this.#endHeld = true;
@@ -209,12 +224,21 @@ export class H2Stream extends EventEmitter {
 
   #release(): void {
     if (this.#closed && this.#inbox === null && !this.#endHeld) return;
+    if (this.#paused) return;
     const inbox = this.#inbox ?? [];
     this.#inbox = null;
-    for (const { chunk, counted } of inbox) {
+    for (let i = 0; i < inbox.length; i++) {
+      const { chunk, counted } = inbox[i];
       if (this.#handler !== null) this.#handler.onData(chunk);
       else this.emit("data", chunk);
       this.#owner.consumed(this, counted);
+      if (this.#paused && !this.#closed) {
+        // The consumer paused again: hold the rest (and anything delivered meanwhile).
+        const rest = inbox.slice(i + 1);
+        this.#inbox = this.#inbox === null ? rest : rest.concat(this.#inbox);
+        if (this.#inbox.length === 0 && !this.#endHeld) this.#inbox = null;
+        return;
+      }
     }
     if (this.#endHeld) {
       this.#endHeld = false;

@@ -37,15 +37,21 @@ function answer<T extends { header?: unknown }>(deps: KvDeps, o: ApplyOutcome | 
  */
 async function localRead<T extends { header?: unknown }>(
   deps: KvDeps,
-  opts: { serializable: boolean; read: () => T | EtcdError },
+  pacer: ReadPacer,
+  opts: { serializable: boolean; read: () => T | EtcdError | Promise<T | EtcdError> },
 ): Promise<T | EtcdError> {
   if (!opts.serializable) {
     const err = await deps.member.readIndex();
     if (err) return err;
   }
-  const r = opts.read();
+  if (pacer.heavy) await pacer.nextTurn();
+  const started = performance.now();
+  // The state read is the one at the start (a read in steps answers for that moment).
+  const revision = deps.store.currentRevision();
+  const r = await opts.read();
+  pacer.ran(performance.now() - started);
   if (isEtcdError(r)) return r;
-  r.header = responseHeader(deps.member, deps.store.currentRevision());
+  r.header = responseHeader(deps.member, revision);
   return r;
 }
 
@@ -62,13 +68,68 @@ function isSerializableTxn(req: TxnRequest): boolean {
   return true;
 }
 
+/**
+ * A read taking longer than this is heavy: reads after it in the same event-loop turn
+ * wait for the next one. The reads a ReadIndex round releases all run in one turn, so
+ * three 100 MB ranges read back to back stalled every other client for all three.
+ */
+const HEAVY_READ_MS = 20;
+
+/** A range read yields to other work after this long (between statements). */
+const READ_STEP_MS = 10;
+
+/** A `between` for rangeInSteps: a turn's wait once `ms` have passed since the last one. */
+function yieldEvery(ms: number): () => Promise<void> | null {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < ms) return null;
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        since = performance.now();
+        resolve();
+      })
+    );
+  };
+}
+
+/** Spaces heavy reads out over event-loop turns, so that other clients are served between them. */
+class ReadPacer {
+  #heavy = false;
+  #turn: Promise<void> | null = null;
+
+  get heavy(): boolean {
+    return this.#heavy;
+  }
+
+  ran(ms: number): void {
+    if (ms < HEAVY_READ_MS || this.#heavy) return;
+    this.#heavy = true;
+    setImmediate(() => (this.#heavy = false));
+  }
+
+  /** Resolves in a later turn (one per waiting read: each goes in its own turn). */
+  nextTurn(): Promise<void> {
+    const after = this.#turn ?? Promise.resolve();
+    const mine = after.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    this.#turn = mine;
+    mine.then(() => {
+      if (this.#turn === mine) this.#turn = null;
+    });
+    return mine;
+  }
+}
+
 export function kvService(deps: KvDeps): ImplOf<typeof KV> {
+  const pacer = new ReadPacer();
   const { member, store } = deps;
   return {
     async range(req) {
       const bad = validateRange(req);
       if (bad) return bad;
-      return localRead(deps, { serializable: req.serializable, read: () => store.range(req) });
+      return localRead(deps, pacer, {
+        serializable: req.serializable,
+        read: () => store.rangeInSteps(req, yieldEvery(READ_STEP_MS)),
+      });
     },
     async put(req, ctx) {
       const bad = validatePut(req);
@@ -88,7 +149,10 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
       if (bad) return bad;
       if (isReadOnlyTxn(req)) {
         // Like etcd: a txn that writes nothing is a read, served without the log.
-        return localRead(deps, { serializable: isSerializableTxn(req), read: () => store.readTxn(req) });
+        return localRead(deps, pacer, {
+          serializable: isSerializableTxn(req),
+          read: () => store.readTxn(req),
+        });
       }
       return answer(
         deps,

@@ -2,7 +2,7 @@
  * The Watch service: one hub per member, fed by the apply loop; one WatchStream per call.
  */
 import type { Watch, WatchCreateRequest } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { ImplOf } from "../grpc/server.ts";
+import { GRPC_OVERHEAD_BYTES, type ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
 import type { MvccStore } from "../../store/mvcc.ts";
@@ -15,8 +15,6 @@ import { storeRangeEnd } from "../watch/range.ts";
 
 /** etcd's floor for --experimental-watch-progress-notify-interval. */
 const MIN_PROGRESS_MS = 100;
-/** grpc-go's allowance on top of --max-request-bytes, which etcd adds to its fragment size. */
-const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
 export interface WatchDeps {
   readonly member: Member;

@@ -7,13 +7,17 @@ import * as net from "node:net";
 import { encodeHeaders, type HeaderField, HpackDecoder } from "../../lib/hpack.ts";
 import {
   CLIENT_PREFACE,
+  DATA,
+  DEFAULT_WINDOW,
   encodeFrame,
   encodeSettings,
   FLAG_ACK,
   type Frame,
   FrameReader,
   HEADERS,
+  Setting,
   SETTINGS,
+  WINDOW_UPDATE,
 } from "../../lib/h2_frame.ts";
 import { waitFor } from "../harness.ts";
 
@@ -23,6 +27,11 @@ export class RawClient {
   readonly #socket: net.Socket;
   readonly #reader = new FrameReader({ preface: false, maxFrameSize: 1 << 24 });
   readonly #hpack = new HpackDecoder();
+  /** What the server lets us send: on the connection, and per stream beyond its initial window. */
+  #connWindow = DEFAULT_WINDOW;
+  #initialWindow = DEFAULT_WINDOW;
+  readonly #streamCredit = new Map<number, number>();
+  #onCredit: (() => void) | null = null;
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -31,6 +40,7 @@ export class RawClient {
         // Keep a copy: the frame is a view of the chunk.
         const copy = { ...f, payload: Uint8Array.from(f.payload) };
         this.frames.push(copy);
+        this.#credit(copy);
         if (f.type === SETTINGS && (f.flags & FLAG_ACK) === 0) {
           socket.write(
             encodeFrame({ type: SETTINGS, flags: FLAG_ACK, streamId: 0, payload: new Uint8Array(0) }),
@@ -59,6 +69,19 @@ export class RawClient {
     this.#socket.write(bytes);
   }
 
+  /** Writes `bytes`; resolves once the socket took them (or the connection is gone). */
+  writeAndWait(bytes: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.#socket.write(bytes)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#socket.off("drain", done).off("close", done);
+        resolve();
+      };
+      this.#socket.once("drain", done).once("close", done);
+    });
+  }
+
   send(f: Frame): void {
     this.write(encodeFrame(f));
   }
@@ -84,6 +107,64 @@ export class RawClient {
     if (f.flags & 0x8) p = p.subarray(1, p.length - p[0]);
     if (f.flags & 0x20) p = p.subarray(5);
     return this.#hpack.decode(p);
+  }
+
+  #credit(f: Frame): void {
+    if (f.type === WINDOW_UPDATE) {
+      const inc = u32At(f.payload, 0) & 0x7fffffff;
+      if (f.streamId === 0) this.#connWindow += inc;
+      else this.#streamCredit.set(f.streamId, (this.#streamCredit.get(f.streamId) ?? 0) + inc);
+    } else if (f.type === SETTINGS && (f.flags & FLAG_ACK) === 0) {
+      for (let off = 0; off + 6 <= f.payload.length; off += 6) {
+        const id = (f.payload[off] << 8) | f.payload[off + 1];
+        if (id === Setting.INITIAL_WINDOW_SIZE) this.#initialWindow = u32At(f.payload, off + 2);
+      }
+    } else return;
+    const wake = this.#onCredit;
+    this.#onCredit = null;
+    wake?.();
+  }
+
+  /**
+   * Sends `body` on `streamId` as DATA frames (16 KiB at most), never beyond the windows the
+   * server granted. Returns how many bytes went out: all of them, or what went out before
+   * the server stopped granting window for `stallMs`.
+   */
+  async sendWithinWindow(streamId: number, body: Uint8Array, stallMs: number): Promise<number> {
+    let sent = 0;
+    while (sent < body.length) {
+      const stream = this.#initialWindow + (this.#streamCredit.get(streamId) ?? 0) - this.#sentOn(streamId);
+      const n = Math.min(16384, body.length - sent, stream, this.#connWindow);
+      if (n <= 0) {
+        const more = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), stallMs);
+          this.#onCredit = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        });
+        if (!more) return sent;
+        continue;
+      }
+      this.send({ type: DATA, flags: 0, streamId, payload: body.subarray(sent, sent + n) });
+      this.#sent.set(streamId, this.#sentOn(streamId) + n);
+      this.#connWindow -= n;
+      sent += n;
+      // Let the socket take it (and WINDOW_UPDATEs arrive) before the next frame.
+      if (this.#socket.writableLength > 1 << 20) await new Promise((r) => this.#socket.once("drain", r));
+    }
+    return sent;
+  }
+
+  readonly #sent = new Map<number, number>();
+  #sentOn(streamId: number): number {
+    return this.#sent.get(streamId) ?? 0;
+  }
+
+  /** Stops reading the socket (the server's writes back up), or reads it again. */
+  pauseReading(paused: boolean): void {
+    if (paused) this.#socket.pause();
+    else this.#socket.resume();
   }
 
   async waitFrame(what: string, match: (f: Frame) => boolean): Promise<Frame> {

@@ -8,11 +8,13 @@ import {
   ResponseHeaderSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
-import { fastDecoderFor, fastEncoderFor } from "../../server/grpc/fast_codecs.ts";
+import { fastDecoderFor, fastEncoderFor, frameEncoderFor } from "../../server/grpc/fast_codecs.ts";
+import { encodeFrame } from "../../api/grpc-frame.ts";
 
 const decodePut = fastDecoderFor(PutRequestSchema)!;
 const encodePutResponse = fastEncoderFor(PutResponseSchema)!;
 const encodeRangeResponse = fastEncoderFor(RangeResponseSchema)!;
+const rangeFrame = frameEncoderFor(RangeResponseSchema)!;
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("PutRequest", () => {
@@ -99,5 +101,43 @@ describe("RangeResponse", () => {
   test("leaves negative or huge numbers to the generated code", () => {
     expect(encodeRangeResponse(create(RangeResponseSchema, { header, kvs: [kv(1, { lease: -5n })] })))
       .toBeNull();
+  });
+});
+
+describe("RangeResponse as a gRPC frame", () => {
+  const header = create(ResponseHeaderSchema, { clusterId: 7n, memberId: 9n, revision: 40n, raftTerm: 2n });
+  const kvs = Array.from({ length: 9 }, (_, i) =>
+    create(KeyValueSchema, {
+      key: bytes(`k${i}`),
+      value: new Uint8Array(1000 * (i + 1)).fill(i),
+      createRevision: 2n,
+      modRevision: BigInt(3 + i),
+      version: 1n,
+    }));
+  const message = create(RangeResponseSchema, { header, kvs, more: true, count: 20n });
+  const expected = encodeFrame(toBinary(RangeResponseSchema, message));
+
+  test("a small one is written whole, prefix included", () => {
+    const framed = rangeFrame(message, 1 << 20);
+    expect(framed).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(framed as Uint8Array).equals(Buffer.from(expected))).toBe(true);
+  });
+
+  test("a large one is written in steps, to the same bytes", () => {
+    const framed = rangeFrame(message, 1);
+    if (framed === null || framed instanceof Uint8Array) throw new Error("expected a stepped encoding");
+    let steps = 1;
+    while (!framed.step(4000)) steps++;
+    expect(steps).toBeGreaterThan(2);
+    expect(Buffer.from(framed.frame()).equals(Buffer.from(expected))).toBe(true);
+  });
+
+  test("an empty one in steps", () => {
+    const empty = create(RangeResponseSchema, { header });
+    const framed = rangeFrame(empty, 0);
+    if (framed === null || framed instanceof Uint8Array) throw new Error("expected a stepped encoding");
+    expect(framed.step(4000)).toBe(true);
+    expect(Buffer.from(framed.frame()).equals(Buffer.from(encodeFrame(toBinary(RangeResponseSchema, empty)))))
+      .toBe(true);
   });
 });

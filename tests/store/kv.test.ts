@@ -271,3 +271,37 @@ describe("sizes", () => {
     expect(d.store.keyCount()).toBe(200);
   });
 });
+
+describe("a range read in steps", () => {
+  test("answers as the whole read does, limits, sorting and counts included, and yields between statements", async () => {
+    for (let i = 0; i < 150; i++) d.put(`k/${String(i).padStart(3, "0")}`, "v".repeat(i * 100));
+    const requests = [
+      range("k/", "k0"),
+      range("k/", "k0", { limit: 70n }),
+      range("k/", "k0", { sortOrder: Order.DESCEND, sortTarget: Target.VALUE }),
+      range("k/", "k0", { keysOnly: true }),
+      range("k/001"),
+      range("k/", "k0", { countOnly: true }),
+    ];
+    for (const r of requests) {
+      let waits = 0;
+      const stepped = await d.store.rangeInSteps(r, () => {
+        waits++;
+        return Promise.resolve();
+      });
+      expect(stepped).toEqual(d.store.range(r));
+      if (r.key.length === 2 && !r.countOnly && r.limit === 0n) expect(waits).toBeGreaterThan(1);
+    }
+  });
+
+  test("answers for the state at its start, whatever is written while it waits", async () => {
+    for (let i = 0; i < 40; i++) d.put(`k/${i}`, "old");
+    const before = d.store.range(range("k/", "k0"));
+    const stepped = d.store.rangeInSteps(range("k/", "k0"), () => {
+      d.put("k/0", "new");
+      d.put("k/zz", "new");
+      return Promise.resolve();
+    });
+    expect(await stepped).toEqual(before);
+  });
+});

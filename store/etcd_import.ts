@@ -6,12 +6,12 @@
  */
 import type { Database } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
-import { KeyValueSchema } from "../proto/gen/mvccpb/kv_pb.ts";
 import { LeaseSchema } from "../proto/gen/leasepb/lease_pb.ts";
 import { RoleSchema, UserSchema } from "../proto/gen/authpb/auth_pb.ts";
 import { AlarmMemberSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { BboltError, type BboltReader, type Entry } from "./bbolt/reader.ts";
 import { compactHistory } from "./compaction.ts";
+import { decodeKeyValue } from "./encoding.ts";
 import { AuthKey, Bucket, MetaKey, parseRevisionKey, readU64 } from "./etcd_layout.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
@@ -74,7 +74,7 @@ function importAll(r: BboltReader, db: Database): Error | null {
       decoded('bucket "key"', () => {
         const rev = parseRevisionKey(e.key);
         if (rev === null) throw new BadValue(`bucket "key": key 0x${hex(e.key)} is not a revision`);
-        const kv = fromBinary(KeyValueSchema, e.value);
+        const kv = decodeKeyValue(e.value);
         if (rev.tombstone) insertRev.run(rev.main, rev.sub, kv.key, 0n, 0n, 0n, new Uint8Array(0));
         else insertRev.run(rev.main, rev.sub, kv.key, kv.createRevision, kv.version, kv.lease, kv.value);
         lastMain = rev.main;

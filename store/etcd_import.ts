@@ -22,14 +22,8 @@ export function forEachInBucket(
   name: Uint8Array,
   visit: (e: Entry) => void,
 ): BboltError | null {
-  let found: Entry | null = null;
-  const err = r.forEach(r.root(), (e) => {
-    if (compareBytes(e.key, name) === 0) found = e;
-  });
-  if (err !== null) return err;
-  if (found === null) return null;
-  const b = r.child(r.root(), found);
-  if (b instanceof BboltError) return b;
+  const b = r.bucket(name);
+  if (b === null || b instanceof BboltError) return b;
   return r.forEach(b, visit);
 }
 
@@ -53,90 +47,81 @@ export function importEtcdBackend(r: BboltReader, db: Database): Error | null {
   }
 }
 
-/** Thrown inside a visit for a value that does not decode; turned into an error value. */
-class BadValue extends Error {}
+/** An entry that is not what etcd writes there; becomes the import's error value. */
+class BadEntry extends Error {}
 
 function importAll(r: BboltReader, db: Database): Error | null {
-  const insertRev = db.prepare(
-    "INSERT INTO history (mod_rev, sub, key, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-  );
   let lastMain = 0n;
-  const decoded = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof BadValue) throw e;
-      throw new BadValue(`${what}: ${(e as Error).message}`);
-    }
-  };
-  const steps: [Uint8Array, (e: Entry) => void][] = [
-    [Bucket.key, (e) =>
-      decoded('bucket "key"', () => {
-        const rev = parseRevisionKey(e.key);
-        if (rev === null) throw new BadValue(`bucket "key": key 0x${hex(e.key)} is not a revision`);
-        const kv = decodeKeyValue(e.value);
-        if (rev.tombstone) insertRev.run(rev.main, rev.sub, kv.key, 0n, 0n, 0n, new Uint8Array(0));
-        else insertRev.run(rev.main, rev.sub, kv.key, kv.createRevision, kv.version, kv.lease, kv.value);
-        lastMain = rev.main;
-      })],
-    [Bucket.lease, (e) =>
-      decoded('bucket "lease"', () => {
-        const l = fromBinary(LeaseSchema, e.value);
-        db.query("INSERT INTO leases (id, ttl, remaining_ttl) VALUES (?1, ?2, ?3)").run(
-          l.ID,
-          l.TTL,
-          l.RemainingTTL,
-        );
-      })],
-    [Bucket.authUsers, (e) =>
-      decoded('bucket "authUsers"', () => {
-        fromBinary(UserSchema, e.value);
-        db.query("INSERT INTO auth_users (name, user) VALUES (?1, ?2)").run(text(e.key), e.value);
-      })],
-    [Bucket.authRoles, (e) =>
-      decoded('bucket "authRoles"', () => {
-        fromBinary(RoleSchema, e.value);
-        db.query("INSERT INTO auth_roles (name, role) VALUES (?1, ?2)").run(text(e.key), e.value);
-      })],
-    [Bucket.alarm, (e) =>
-      decoded('bucket "alarm"', () => {
-        const a = fromBinary(AlarmMemberSchema, e.key);
-        db.query("INSERT OR IGNORE INTO alarms (member_id, alarm) VALUES (?1, ?2)").run(
-          BigInt.asIntN(64, a.memberID),
-          a.alarm,
-        );
-      })],
-  ];
   let scheduled = -1n;
   let finished = -1n;
   let authEnabled = false;
   let authRevision = 1n;
-  const markOf = (e: Entry) => {
+  const insertRev = db.prepare(
+    "INSERT INTO history (mod_rev, sub, key, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  );
+  const mark = (e: Entry): bigint => {
     const rev = parseRevisionKey(e.value);
-    if (rev === null) throw new BadValue(`bucket "meta": ${text(e.key)} is not a revision`);
+    if (rev === null) throw new Error(`${text(e.key)} is not a revision`);
     return rev.main;
   };
-  steps.push(
+  /** What each bucket's entries do to the new store; a throw says what is wrong with one. */
+  const buckets: [Uint8Array, (e: Entry) => void][] = [
+    [Bucket.key, (e) => {
+      const rev = parseRevisionKey(e.key);
+      if (rev === null) throw new Error(`key 0x${hex(e.key)} is not a revision`);
+      const kv = decodeKeyValue(e.value);
+      if (rev.tombstone) insertRev.run(rev.main, rev.sub, kv.key, 0n, 0n, 0n, new Uint8Array(0));
+      else insertRev.run(rev.main, rev.sub, kv.key, kv.createRevision, kv.version, kv.lease, kv.value);
+      lastMain = rev.main;
+    }],
     [Bucket.meta, (e) => {
-      if (compareBytes(e.key, MetaKey.scheduledCompact) === 0) scheduled = markOf(e);
-      if (compareBytes(e.key, MetaKey.finishedCompact) === 0) finished = markOf(e);
+      if (compareBytes(e.key, MetaKey.scheduledCompact) === 0) scheduled = mark(e);
+      if (compareBytes(e.key, MetaKey.finishedCompact) === 0) finished = mark(e);
+    }],
+    [Bucket.lease, (e) => {
+      const l = fromBinary(LeaseSchema, e.value);
+      db.query("INSERT INTO leases (id, ttl, remaining_ttl) VALUES (?1, ?2, ?3)").run(
+        l.ID,
+        l.TTL,
+        l.RemainingTTL,
+      );
     }],
     [Bucket.auth, (e) => {
       if (compareBytes(e.key, AuthKey.enabled) === 0) authEnabled = e.value.length === 1 && e.value[0] === 1;
-      if (compareBytes(e.key, AuthKey.revision) === 0) {
-        authRevision = readU64(e.value) ?? (() => {
-          throw new BadValue(`bucket "auth": authRevision of ${e.value.length} bytes`);
-        })();
-      }
+      if (compareBytes(e.key, AuthKey.revision) !== 0) return;
+      const rev = readU64(e.value);
+      if (rev === null) throw new Error(`authRevision of ${e.value.length} bytes`);
+      authRevision = rev;
     }],
-  );
+    [Bucket.authUsers, (e) => {
+      fromBinary(UserSchema, e.value);
+      db.query("INSERT INTO auth_users (name, user) VALUES (?1, ?2)").run(text(e.key), e.value);
+    }],
+    [Bucket.authRoles, (e) => {
+      fromBinary(RoleSchema, e.value);
+      db.query("INSERT INTO auth_roles (name, role) VALUES (?1, ?2)").run(text(e.key), e.value);
+    }],
+    [Bucket.alarm, (e) => {
+      const a = fromBinary(AlarmMemberSchema, e.key);
+      db.query("INSERT OR IGNORE INTO alarms (member_id, alarm) VALUES (?1, ?2)").run(
+        BigInt.asIntN(64, a.memberID),
+        a.alarm,
+      );
+    }],
+  ];
   try {
-    for (const [name, visit] of steps) {
-      const err = forEachInBucket(r, name, visit);
+    for (const [name, visit] of buckets) {
+      const err = forEachInBucket(r, name, (e) => {
+        try {
+          visit(e);
+        } catch (x) {
+          throw new BadEntry(`bucket "${text(name)}": ${(x as Error).message}`);
+        }
+      });
       if (err !== null) return err;
     }
   } catch (e) {
-    if (e instanceof BadValue) return new Error(e.message);
+    if (e instanceof BadEntry) return new Error(e.message);
     throw e;
   } finally {
     insertRev.finalize();

@@ -131,8 +131,8 @@ export class BboltReader {
   }
 
   /** The top-level bucket `name`, null if there is none. */
-  bucket(name: string): BucketRef | null | BboltError {
-    const want = new TextEncoder().encode(name);
+  bucket(name: string | Uint8Array): BucketRef | null | BboltError {
+    const want = typeof name === "string" ? new TextEncoder().encode(name) : name;
     let found: Entry | null = null;
     const err = this.forEach(this.root(), (e) => {
       if (compareBytes(e.key, want) === 0) found = e;

@@ -24,8 +24,10 @@ import {
   run,
   type RunResult,
   type ServerProcess,
+  startCluster,
   startServer,
   tempDir,
+  waitFor,
 } from "../harness.ts";
 
 afterAll(cleanup);
@@ -224,6 +226,23 @@ describe.skipIf(!haveRealEtcd())("snapshots move between etcd and etcdts", () =>
     expect(await fingerprint(server.endpoint)).toEqual(expected);
     await server.stop();
   }, 60_000);
+
+  test(
+    "etcdts restores the real etcd's snapshot into a 3-member cluster that serves it on every member",
+    async () => {
+      const { members } = await startCluster(3, { restoreFrom: fromEtcd });
+      for (const m of members) {
+        await waitFor(
+          `${m.endpoint} to serve a linearizable read`,
+          async () => (await etcdctl(m.endpoint, [...AUTH, "get", "a"])).code === 0,
+          { timeoutMs: 30_000 },
+        );
+        expect(await fingerprint(m.endpoint)).toEqual(expected);
+      }
+      for (const m of members) await m.stop();
+    },
+    90_000,
+  );
 
   test("etcdts restores a bare member/snap/db of the real etcd with --skip-hash-check", async () => {
     await source.stop();

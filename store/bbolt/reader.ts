@@ -172,23 +172,26 @@ export class BboltReader {
     }
   }
 
-  /** Reads page `id` with its overflow pages, checked against the file and the meta. */
+  /**
+   * Reads page `id` with its overflow pages, checked against the file and the meta; throws
+   * BboltError (for the walks, which turn it into their answer, and for tests).
+   */
   page(id: bigint, bucket: string): Uint8Array {
     const where = `page ${id}${bucket === "" ? "" : ` (bucket ${JSON.stringify(bucket)})`}`;
     if (id < 2n || id >= this.meta.pgid) {
       throw new BboltError(`${where}: id outside the data pages 2..${this.meta.pgid - 1n}`);
     }
     const at = Number(id) * this.pageSize;
-    const head = this.#read(at, PAGE_HEADER_BYTES, where);
-    const h = readPageHeader(head);
+    const first = this.#read(at, this.pageSize, where);
+    const h = readPageHeader(first);
     if (h.id !== id) throw new BboltError(`${where}: header says page ${h.id}`);
-    const pages = h.overflow + 1;
-    if (Number(id) + pages > this.#pages) {
+    if (h.overflow === 0) return first;
+    if (Number(id) + h.overflow + 1 > this.#pages) {
       throw new BboltError(
         `${where}: ${h.overflow} overflow pages run past the high water mark ${this.#pages}`,
       );
     }
-    return this.#read(at, pages * this.pageSize, where);
+    return this.#read(at, (h.overflow + 1) * this.pageSize, where);
   }
 
   #read(at: number, n: number, where: string): Uint8Array {

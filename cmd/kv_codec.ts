@@ -13,7 +13,8 @@ import type {
   RangeResponse,
   ResponseHeader,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
+import { ProtoReader as Reader } from "../lib/proto_reader.ts";
+import { readKeyValue } from "../store/encoding.ts";
 import type { DeleteInit, PutInit, RangeInit } from "./kv.ts";
 
 class Writer {
@@ -85,55 +86,6 @@ export function encodeDelete(r: DeleteInit): Uint8Array {
   return w.finish();
 }
 
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Uint8Array, readonly end = buf.length) {}
-
-  varint(): bigint {
-    let x = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (this.pos >= this.end) throw new Error("protobuf: truncated varint");
-      const b = this.buf[this.pos++];
-      x |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return x;
-      shift += 7n;
-    }
-  }
-
-  /** Next field: [number, wire type], or undefined at the end. */
-  tag(): [number, number] | undefined {
-    if (this.pos >= this.end) return undefined;
-    const t = Number(this.varint());
-    return [t >>> 3, t & 7];
-  }
-
-  bytes(): Uint8Array {
-    const len = Number(this.varint());
-    if (this.pos + len > this.end) throw new Error("protobuf: truncated bytes");
-    const b = this.buf.subarray(this.pos, this.pos + len);
-    this.pos += len;
-    return b;
-  }
-
-  /** A nested message's reader, advancing past it. */
-  sub(): Reader {
-    const len = Number(this.varint());
-    const r = new Reader(this.buf, this.pos + len);
-    r.pos = this.pos;
-    this.pos += len;
-    return r;
-  }
-
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.bytes();
-    else if (wire === 5) this.pos += 4;
-    else throw new Error(`protobuf: unsupported wire type ${wire}`);
-  }
-}
-
 const int64 = (v: bigint) => BigInt.asIntN(64, v);
 
 function decodeHeader(r: Reader): ResponseHeader {
@@ -155,29 +107,6 @@ function decodeHeader(r: Reader): ResponseHeader {
   return h;
 }
 
-function decodeKv(r: Reader): KeyValue {
-  const kv = {
-    $typeName: "mvccpb.KeyValue",
-    key: new Uint8Array(0),
-    createRevision: 0n,
-    modRevision: 0n,
-    version: 0n,
-    value: new Uint8Array(0),
-    lease: 0n,
-  } as KeyValue;
-  for (let t = r.tag(); t; t = r.tag()) {
-    const [f, wire] = t;
-    if (f === 1 && wire === 2) kv.key = r.bytes();
-    else if (f === 2 && wire === 0) kv.createRevision = int64(r.varint());
-    else if (f === 3 && wire === 0) kv.modRevision = int64(r.varint());
-    else if (f === 4 && wire === 0) kv.version = int64(r.varint());
-    else if (f === 5 && wire === 2) kv.value = r.bytes();
-    else if (f === 6 && wire === 0) kv.lease = int64(r.varint());
-    else r.skip(wire);
-  }
-  return kv;
-}
-
 /** Decodes a PutResponse. */
 export function decodePut(bytes: Uint8Array): PutResponse {
   const r = new Reader(bytes);
@@ -185,7 +114,7 @@ export function decodePut(bytes: Uint8Array): PutResponse {
   for (let t = r.tag(); t; t = r.tag()) {
     const [f, wire] = t;
     if (f === 1 && wire === 2) m.header = decodeHeader(r.sub());
-    else if (f === 2 && wire === 2) m.prevKv = decodeKv(r.sub());
+    else if (f === 2 && wire === 2) m.prevKv = readKeyValue(r.sub());
     else r.skip(wire);
   }
   return m;
@@ -204,7 +133,7 @@ export function decodeRange(bytes: Uint8Array): RangeResponse {
   for (let t = r.tag(); t; t = r.tag()) {
     const [f, wire] = t;
     if (f === 1 && wire === 2) m.header = decodeHeader(r.sub());
-    else if (f === 2 && wire === 2) m.kvs.push(decodeKv(r.sub()));
+    else if (f === 2 && wire === 2) m.kvs.push(readKeyValue(r.sub()));
     else if (f === 3 && wire === 0) m.more = r.varint() !== 0n;
     else if (f === 4 && wire === 0) m.count = int64(r.varint());
     else r.skip(wire);
@@ -225,7 +154,7 @@ export function decodeDelete(bytes: Uint8Array): DeleteRangeResponse {
     const [f, wire] = t;
     if (f === 1 && wire === 2) m.header = decodeHeader(r.sub());
     else if (f === 2 && wire === 0) m.deleted = int64(r.varint());
-    else if (f === 3 && wire === 2) m.prevKvs.push(decodeKv(r.sub()));
+    else if (f === 3 && wire === 2) m.prevKvs.push(readKeyValue(r.sub()));
     else r.skip(wire);
   }
   return m;

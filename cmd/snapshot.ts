@@ -1,9 +1,11 @@
 /**
  * `snapshot save|status|restore` (etcdctl 3.4's snapshot_command.go and v3_snapshot.go).
  * save streams Maintenance.Snapshot into `<file>.part`, checks the trailing checksum is
- * there, fsyncs and renames; status and restore read our snapshot format (a SQLite store
- * followed by its sha256) and refuse a corrupted or truncated file.
- * Progress lines go to stderr in zap's JSON shape, as etcdctl logs them.
+ * there, fsyncs and renames; status and restore read etcd's snapshot format (a bbolt
+ * backend followed by its sha256; a bare backend with --skip-hash-check; etcdts's older
+ * SQLite snapshots too) and refuse a corrupted or truncated file.
+ * Progress lines go to stderr in zap's JSON shape, as etcdctl 3.4 logs them (its client's
+ * lines about the stream included).
  */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode, fail } from "./errors.ts";
@@ -11,10 +13,16 @@ import { clientSettings, newClient, printerFor } from "./global.ts";
 import { humanizeBytes } from "./print/printer.ts";
 import { rpcErrorText } from "./rpc_error.ts";
 
-/** A zap production log line (etcdctl's snapshot manager logs through one). */
+/** A zap production log line (etcdctl's snapshot manager logs through one: epoch-seconds ts). */
 function zapLine(ctx: RunContext, caller: string, msg: string, fields: Record<string, unknown> = {}): void {
-  const line = { level: "info", ts: Date.now() / 1000, caller, msg, ...fields };
-  ctx.io.stderr.write(JSON.stringify(line) + "\n");
+  ctx.io.stderr.write(
+    JSON.stringify({ level: "info", ts: Date.now() / 1000, caller, msg, ...fields }) + "\n",
+  );
+}
+
+/** A line of etcdctl's client logger (clientv3/maintenance.go): the same shape, an ISO-8601 ts. */
+function clientLine(ctx: RunContext, level: "info" | "warn", caller: string, msg: string, fields = {}): void {
+  ctx.io.stderr.write(JSON.stringify({ level, ts: new Date().toISOString(), caller, msg, ...fields }) + "\n");
 }
 
 async function saveRun(ctx: RunContext, args: string[]): Promise<number> {
@@ -48,6 +56,7 @@ async function saveRun(ctx: RunContext, args: string[]): Promise<number> {
       ? ctx.flags.values.get("command-timeout") as number
       : undefined;
     const stream = client.service(Maintenance).snapshot({}, { timeoutMs });
+    clientLine(ctx, "info", "clientv3/maintenance.go:200", "opened snapshot stream; downloading");
     zapLine(ctx, "snapshot/v3_snapshot.go:127", "fetching snapshot", { endpoint: settings.endpoints[0] });
     let size = 0;
     try {
@@ -56,8 +65,18 @@ async function saveRun(ctx: RunContext, args: string[]): Promise<number> {
         size += r.blob.length;
       }
     } catch (e) {
+      clientLine(
+        ctx,
+        "warn",
+        "clientv3/maintenance.go:211",
+        "failed to receive from snapshot stream; closing",
+        {
+          error: (e as Error).message,
+        },
+      );
       return fail5(rpcErrorText(e));
     }
+    clientLine(ctx, "info", "clientv3/maintenance.go:208", "completed snapshot read; closing");
     if (!hasChecksum(size)) fail5(`sha256 checksum not found [bytes: ${size}]`);
     fs.fsyncSync(fd);
     fs.closeSync(fd);

@@ -1,8 +1,10 @@
 /**
- * Maintenance.Snapshot: a consistent copy of the store (store/snapshot.ts) streamed in
- * 32 KiB messages with the bytes still to come, then one message carrying the sha256 of
- * everything sent, exactly as etcd streams it; `snapshot save` keeps both, so a saved
- * file is the database followed by its checksum.
+ * Maintenance.Snapshot: a consistent view of the store written as an etcd 3.4 backend
+ * (store/etcd_export.ts), streamed in 32 KiB messages with the bytes still to come, then
+ * one message carrying the sha256 of everything sent, exactly as etcd streams it;
+ * `snapshot save` keeps both, so a saved file is what etcd's own save makes and every etcd
+ * tool reads. (Members catching up inside a cluster get the SQLite copy instead, see
+ * MvccStore.copyTo: faster to make and to install.)
  */
 import { create } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
@@ -13,7 +15,7 @@ import { type SnapshotResponse, SnapshotResponseSchema } from "../proto/gen/etcd
 import type { StreamSink } from "./grpc/server.ts";
 import { log } from "./log.ts";
 import type { MvccStore } from "../store/mvcc.ts";
-import { copyStore } from "../store/snapshot.ts";
+import { exportEtcdBackend } from "../store/etcd_export.ts";
 
 /** etcd's snapshotSendBufferSize. */
 const CHUNK_BYTES = 32 * 1024;
@@ -32,7 +34,7 @@ export async function streamSnapshot(
   try {
     // Commit what is applied so the copy is as fresh as the reply headers claim.
     store.flush();
-    await copyStore(dbPath, tmp, { signal });
+    await exportEtcdBackend(dbPath, tmp, { signal });
     const total = fs.statSync(tmp).size;
     log.info("sending database snapshot to client", { "total-bytes": total });
     const start = performance.now();

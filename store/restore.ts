@@ -1,5 +1,7 @@
 /**
- * `snapshot restore`: a fresh member data dir from a snapshot file.
+ * `snapshot restore`: a fresh member data dir from a snapshot file: an etcd backend (saved
+ * from etcd or etcdts, or a data dir's `member/snap/db`) is imported into a new store; a
+ * SQLite store (etcdts's older snapshots) is copied.
  *
  * The contract with the server: restore writes `<data-dir>/member/snap/db` holding the
  * snapshot's keys, revisions, leases and alarms with the applied index and term reset to
@@ -11,8 +13,16 @@
 import { Database } from "bun:sqlite";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { BboltReader } from "./bbolt/reader.ts";
+import { importEtcdBackend } from "./etcd_import.ts";
 import { openDatabase } from "./schema.ts";
-import { checkSnapshot, extractDatabase, integrityProblem } from "./snapshot_file.ts";
+import {
+  type CheckedSnapshot,
+  checkSnapshot,
+  databaseFormat,
+  extractDatabase,
+  integrityProblem,
+} from "./snapshot_file.ts";
 
 /** Where and how to restore. */
 export interface RestoreOptions {
@@ -58,21 +68,48 @@ export function restoreSnapshot(opts: RestoreOptions): Restored | Error {
   const dbPath = path.join(snapDir, "db");
   fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
   try {
-    extractDatabase(snap, dbPath);
-    const problem = checkDatabase(dbPath);
-    if (problem !== null) throw new Error(problem);
-    const db = openDatabase(dbPath);
-    try {
-      resetForNewCluster(db);
-      db.run("PRAGMA wal_checkpoint(TRUNCATE)");
-    } finally {
-      db.close();
-    }
+    const format = databaseFormat(snap);
+    if (format instanceof Error) throw format;
+    if (format === "bbolt") importBackend(snap, dbPath);
+    else copySqlite(snap, dbPath);
   } catch (e) {
     fs.rmSync(opts.dataDir, { recursive: true, force: true });
     return new Error(`snapshot ${opts.snapshotPath} cannot be restored: ${(e as Error).message}`);
   }
   return { dbPath, snapDir, walDir };
+}
+
+/** A new store at `dbPath` holding the etcd backend's content, reset for a new cluster. */
+function importBackend(snap: CheckedSnapshot, dbPath: string): void {
+  const r = BboltReader.open(snap.path, { limit: snap.dbBytes });
+  if (r instanceof Error) throw r;
+  try {
+    const db = openDatabase(dbPath);
+    try {
+      const err = importEtcdBackend(r, db);
+      if (err !== null) throw err;
+      resetForNewCluster(db);
+      db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      db.close();
+    }
+  } finally {
+    r.close();
+  }
+}
+
+/** The SQLite store in the snapshot, checked, at `dbPath`, reset for a new cluster. */
+function copySqlite(snap: CheckedSnapshot, dbPath: string): void {
+  extractDatabase(snap, dbPath);
+  const problem = checkDatabase(dbPath);
+  if (problem !== null) throw new Error(problem);
+  const db = openDatabase(dbPath);
+  try {
+    resetForNewCluster(db);
+    db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  } finally {
+    db.close();
+  }
 }
 
 function checkDatabase(file: string): string | null {

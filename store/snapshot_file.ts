@@ -1,7 +1,10 @@
 /**
  * The snapshot file format, as etcd's: the database file followed by the sha256 of its
- * bytes. The database is a whole number of SQLite pages (a multiple of 512 bytes), so, as
- * in etcd, a file whose size is 32 more than a multiple of 512 carries the checksum.
+ * bytes. The database is a whole number of pages (a multiple of 512 bytes), so, as in
+ * etcd, a file whose size is 32 more than a multiple of 512 carries the checksum.
+ *
+ * The database is an etcd backend (bbolt), as Maintenance.Snapshot sends and etcd saves,
+ * or a SQLite store as etcdts's snapshots were before; its first bytes say which.
  */
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
@@ -9,6 +12,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { hashStore } from "./hash.ts";
+import { BboltReader } from "./bbolt/reader.ts";
+import { MAGIC, PAGE_HEADER_BYTES } from "./bbolt/layout.ts";
+import { etcdBackendStatus } from "./etcd_status.ts";
 
 /** Bytes of the trailing checksum. */
 export const SHA256_BYTES = 32;
@@ -83,6 +89,25 @@ export function checkSnapshot(file: string, opts: { skipHashCheck?: boolean } = 
   return { path: file, dbBytes };
 }
 
+/** What a snapshot's database is: an etcd backend, or a store of ours in SQLite. */
+export type DatabaseFormat = "bbolt" | "sqlite";
+
+const SQLITE_HEADER = new TextEncoder().encode("SQLite format 3\0");
+
+/** Tells the format by the first bytes: SQLite's header, or bbolt's meta magic in page 0. */
+export function databaseFormat(snap: CheckedSnapshot): DatabaseFormat | Error {
+  const head = new Uint8Array(PAGE_HEADER_BYTES + 4);
+  const fd = fs.openSync(snap.path, "r");
+  try {
+    fs.readSync(fd, head, 0, Math.min(head.length, snap.dbBytes), 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (SQLITE_HEADER.every((b, i) => head[i] === b)) return "sqlite";
+  if (new DataView(head.buffer).getUint32(PAGE_HEADER_BYTES, true) === MAGIC) return "bbolt";
+  return new Error("invalid database");
+}
+
 /** Copies the database part of a checked snapshot to `dest` and fsyncs it. */
 export function extractDatabase(snap: CheckedSnapshot, dest: string): void {
   const src = fs.openSync(snap.path, "r");
@@ -120,6 +145,22 @@ export function snapshotStatus(file: string): SnapshotStatus | Error {
   const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
   const checked = checkSnapshot(file, { skipHashCheck: !hasChecksum(size) });
   if (checked instanceof Error) return checked;
+  const format = databaseFormat(checked);
+  if (format instanceof Error) return format;
+  if (format === "sqlite") return sqliteStatus(checked);
+  const r = BboltReader.open(file, { limit: checked.dbBytes });
+  if (r instanceof Error) return r;
+  try {
+    const status = etcdBackendStatus(r);
+    return status instanceof Error
+      ? new Error(`snapshot file integrity check failed: ${status.message}`)
+      : status;
+  } finally {
+    r.close();
+  }
+}
+
+function sqliteStatus(checked: CheckedSnapshot): SnapshotStatus | Error {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcdts-snapshot-"));
   try {
     const copy = path.join(dir, "db");

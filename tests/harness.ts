@@ -334,6 +334,11 @@ export interface ClusterOptions {
   readonly extraArgs?: readonly string[];
   /** https peer URLs (give the --peer-* TLS flags in extraArgs). */
   readonly peerScheme?: "http" | "https";
+  /**
+   * A snapshot file each member's data dir is first restored from (`etcdts snapshot
+   * restore` with the cluster's flags), as an operator restores a cluster.
+   */
+  readonly restoreFrom?: string;
 }
 
 interface MemberSpec {
@@ -397,6 +402,24 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
       ],
     });
   };
+  const snapshot = opts.restoreFrom;
+  for (const s of snapshot === undefined ? [] : specs) {
+    const r = await run([
+      ETCDTS_BIN,
+      "snapshot",
+      "restore",
+      snapshot as string,
+      "--name",
+      s.name,
+      "--data-dir",
+      s.dataDir,
+      "--initial-advertise-peer-urls",
+      s.peer,
+      "--initial-cluster",
+      initialCluster,
+    ]);
+    if (r.code !== 0) throw new Error(`snapshot restore for ${s.name} failed (exit ${r.code}): ${r.stderr}`);
+  }
   const members = await Promise.all(specs.map((_, i) => start(i)));
   const endpoints = members.map((m) => m.endpoint);
   const ids = async (): Promise<string[]> => {

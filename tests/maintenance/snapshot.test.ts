@@ -12,10 +12,10 @@ import {
   etcdctl,
   etcdts,
   ETCDTS_BIN,
-  freePort,
   haveRealEtcd,
   run,
   type ServerProcess,
+  startCluster,
   startServer,
   tempDir,
   waitFor,
@@ -72,7 +72,15 @@ describe("snapshot", () => {
     expect(saved.code).toBe(0);
     expect(saved.stdout).toBe(`Snapshot saved at ${file}\n`);
     const msgs = saved.stderr.trim().split("\n").map((l) => JSON.parse(l).msg);
-    expect(msgs).toEqual(["created temporary db file", "fetching snapshot", "fetched snapshot", "saved"]);
+    // etcdctl 3.4's lines, its client's two about the stream included.
+    expect(msgs).toEqual([
+      "created temporary db file",
+      "opened snapshot stream; downloading",
+      "fetching snapshot",
+      "completed snapshot read; closing",
+      "fetched snapshot",
+      "saved",
+    ]);
     expect(fs.existsSync(`${file}.part`)).toBe(false);
     expect(fs.statSync(file).size % 512).toBe(32);
 
@@ -175,7 +183,8 @@ describe("snapshot", () => {
     expect(fs.existsSync(path.join(dir, "y"))).toBe(false);
     const status = await offline(["snapshot", "status", cut]);
     expect(status.code).toBe(1);
-    expect(status.stderr).toContain("integrity check failed");
+    // The real etcdctl says "Error: invalid database" (or faults) on a cut bbolt file.
+    expect(status.stderr).toMatch(/^Error: invalid database: meta page 0: .*truncated/);
 
     const missing = await offline(["snapshot", "status", path.join(dir, "nope.db")]);
     expect(missing.code).toBe(1);
@@ -227,50 +236,7 @@ test("a snapshot restored into a 3-member cluster serves its data on every membe
   expect((await etcdts(single.endpoint, ["snapshot", "save", file])).code).toBe(0);
   await single.stop();
 
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const specs = [0, 1, 2].map((i) => ({
-    name: `r${i}`,
-    client: ports[2 * i],
-    peer: `http://127.0.0.1:${ports[2 * i + 1]}`,
-    dataDir: path.join(dir, `r${i}`),
-  }));
-  const cluster = specs.map((s) => `${s.name}=${s.peer}`).join(",");
-  const common = ["--initial-cluster", cluster, "--initial-cluster-token", "restored"];
-  for (const s of specs) {
-    const r = await offline([
-      "snapshot",
-      "restore",
-      file,
-      "--name",
-      s.name,
-      "--data-dir",
-      s.dataDir,
-      "--initial-advertise-peer-urls",
-      s.peer,
-      ...common,
-    ]);
-    expect(r.code).toBe(0);
-  }
-  const members = await Promise.all(specs.map((s) =>
-    startServer("etcdts", {
-      dataDir: s.dataDir,
-      clientPort: s.client,
-      healthCheck: "tcp",
-      extraArgs: [
-        "--name",
-        s.name,
-        "--listen-peer-urls",
-        s.peer,
-        "--initial-advertise-peer-urls",
-        s.peer,
-        ...common,
-        "--heartbeat-interval",
-        "50",
-        "--election-timeout",
-        "500",
-      ],
-    })
-  ));
+  const { members } = await startCluster(3, { restoreFrom: file });
   const endpoints = members.map((m) => m.endpoint);
   await waitFor("the restored cluster to take a write", async () => {
     const r = await etcdts(endpoints.join(","), ["put", "new", "write"]);

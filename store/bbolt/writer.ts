@@ -1,0 +1,309 @@
+/**
+ * Writes a bbolt database file from sorted key/value streams, one bucket at a time, page by
+ * page: a bucket's leaves go to the file as they fill, so memory holds one leaf per open
+ * bucket plus the first key of each written page (the branch levels, built when the bucket
+ * ends). Pages are allocated in file order with nothing freed, so the file is exactly the
+ * pages in use, the freelist is empty, and bbolt's `tx.Check()` finds every page reachable.
+ *
+ * Usage: `bucket()` gives a builder; `put` (and `putBucket` for a nested one) in strictly
+ * increasing key order; `end()` gives the bucket's value for its parent; `finish` writes
+ * the root bucket holding the top-level buckets, the freelist and the two meta pages.
+ */
+import * as fs from "node:fs";
+import { compareBytes } from "../keys.ts";
+import {
+  BUCKET_HEADER_BYTES,
+  BUCKET_LEAF_FLAG,
+  DEFAULT_PAGE_SIZE,
+  ELEMENT_BYTES,
+  INLINE_PAGE_RATIO,
+  MAGIC,
+  PAGE_HEADER_BYTES,
+  PageFlag,
+  VERSION,
+  writeBranchElement,
+  writeBucketHeader,
+  writeLeafElement,
+  writeMeta,
+  writePageHeader,
+} from "./layout.ts";
+
+/** A finished bucket as its parent stores it: the bytes of its value (header, maybe an inline page). */
+export interface BucketValue {
+  readonly bytes: Uint8Array;
+}
+
+/** What `finish` wrote. */
+export interface WrittenDatabase {
+  /** Pages in the file (bbolt's high water mark). */
+  readonly pages: number;
+  /** The file's size: pages × page size. */
+  readonly bytes: number;
+}
+
+interface LeafItem {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly flags: number;
+}
+
+interface BranchItem {
+  readonly key: Uint8Array;
+  readonly pgid: number;
+}
+
+/** Writes go out in chunks of this many bytes (whole pages), not a syscall per page. */
+const CHUNK_BYTES = 1 << 20;
+/** A page's element count is a u16. */
+const MAX_ELEMENTS = 0xffff;
+
+/** A bbolt file being written. */
+export class BboltWriter {
+  readonly pageSize: number;
+  readonly #fd: number;
+  /** The next page to allocate; pages 0 and 1 are the metas, written last. */
+  #nextPage = 2;
+  readonly #chunk: Uint8Array;
+  #chunkFirstPage = 2;
+  #chunkUsed = 0;
+  #finished = false;
+
+  private constructor(fd: number, pageSize: number) {
+    this.#fd = fd;
+    this.pageSize = pageSize;
+    this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES - CHUNK_BYTES % pageSize, pageSize));
+  }
+
+  /** Creates (truncating) the file at `path`. */
+  static create(path: string, opts: { pageSize?: number } = {}): BboltWriter {
+    const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
+      throw new Error(`bbolt: page size ${pageSize} is not a power of two of at least 512`);
+    }
+    return new BboltWriter(fs.openSync(path, "w", 0o600), pageSize);
+  }
+
+  /** A builder for a new bucket's content. */
+  bucket(): BucketBuilder {
+    return new BucketBuilder(this);
+  }
+
+  /**
+   * Writes the root bucket holding `buckets` (any order), an empty freelist and both meta
+   * pages, fsyncs and closes the file.
+   */
+  finish(buckets: Iterable<readonly [Uint8Array, BucketValue]>): WrittenDatabase {
+    const root = this.bucket();
+    for (const [name, value] of [...buckets].sort((a, b) => compareBytes(a[0], b[0]))) {
+      root.putBucket(name, value);
+    }
+    const rootPage = root.endRoot();
+    const freelist = this.#writeNode(PageFlag.freelist, 0, new Uint8Array(PAGE_HEADER_BYTES));
+    this.#flush();
+    const pages = this.#nextPage;
+    // Two metas as a fresh bbolt file has them (txids 0 and 1): readers take the newer.
+    for (const txid of [0, 1]) {
+      const page = new Uint8Array(this.pageSize);
+      writePageHeader(page, { id: BigInt(txid), flags: PageFlag.meta, count: 0, overflow: 0 });
+      writeMeta(page, {
+        magic: MAGIC,
+        version: VERSION,
+        pageSize: this.pageSize,
+        flags: 0,
+        root: BigInt(rootPage),
+        sequence: 0n,
+        freelist: BigInt(freelist),
+        pgid: BigInt(pages),
+        txid: BigInt(txid),
+      });
+      fs.writeSync(this.#fd, page, 0, page.length, txid * this.pageSize);
+    }
+    fs.fsyncSync(this.#fd);
+    this.close();
+    return { pages, bytes: pages * this.pageSize };
+  }
+
+  /** Closes the file (after `finish`, or to give up; the caller removes a partial file). */
+  close(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    fs.closeSync(this.#fd);
+  }
+
+  /**
+   * Writes one node of `flags` with `count` elements, laid out in `body` from offset 0 (its
+   * header is filled in here), on as many pages as it needs; returns its first page.
+   */
+  #writeNode(flags: number, count: number, body: Uint8Array): number {
+    if (this.#finished) throw new Error("bbolt: writer already finished");
+    const pages = Math.ceil(body.length / this.pageSize);
+    const bytes = pages * this.pageSize;
+    if (this.#chunkUsed + bytes > this.#chunk.length) this.#flush();
+    const id = this.#nextPage;
+    writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
+    this.#nextPage += pages;
+    if (bytes > this.#chunk.length) {
+      const whole = new Uint8Array(bytes);
+      whole.set(body);
+      fs.writeSync(this.#fd, whole, 0, bytes, id * this.pageSize);
+      this.#chunkFirstPage = this.#nextPage;
+      return id;
+    }
+    this.#chunk.set(body, this.#chunkUsed);
+    this.#chunk.fill(0, this.#chunkUsed + body.length, this.#chunkUsed + bytes);
+    this.#chunkUsed += bytes;
+    return id;
+  }
+
+  #flush(): void {
+    if (this.#chunkUsed > 0) {
+      fs.writeSync(this.#fd, this.#chunk, 0, this.#chunkUsed, this.#chunkFirstPage * this.pageSize);
+    }
+    this.#chunkUsed = 0;
+    this.#chunkFirstPage = this.#nextPage;
+  }
+
+  /** Writes a leaf node; returns its page (for BucketBuilder). */
+  writeLeaf(items: readonly LeafItem[]): number {
+    return this.#writeNode(PageFlag.leaf, items.length, leafBody(items));
+  }
+
+  /** Writes a branch node; returns its page (for BucketBuilder). */
+  writeBranch(items: readonly BranchItem[]): number {
+    let size = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
+    for (const it of items) size += it.key.length;
+    const body = new Uint8Array(size);
+    let at = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
+    items.forEach((it, i) => {
+      writeBranchElement(body, i, { keyAt: at, keyBytes: it.key.length, child: BigInt(it.pgid) });
+      body.set(it.key, at);
+      at += it.key.length;
+    });
+    return this.#writeNode(PageFlag.branch, items.length, body);
+  }
+}
+
+/** A leaf node's bytes (header left for the caller): elements, then each key and value. */
+function leafBody(items: readonly LeafItem[]): Uint8Array {
+  let size = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
+  for (const it of items) size += it.key.length + it.value.length;
+  const body = new Uint8Array(size);
+  let at = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
+  items.forEach((it, i) => {
+    writeLeafElement(body, i, {
+      flags: it.flags,
+      keyAt: at,
+      keyBytes: it.key.length,
+      valueBytes: it.value.length,
+    });
+    body.set(it.key, at);
+    body.set(it.value, at + it.key.length);
+    at += it.key.length + it.value.length;
+  });
+  return body;
+}
+
+/** One bucket's content being written; keys must strictly increase. */
+export class BucketBuilder {
+  readonly #w: BboltWriter;
+  #leaf: LeafItem[] = [];
+  #leafBytes = PAGE_HEADER_BYTES;
+  /** The written leaves: each one's first key and page. */
+  readonly #leaves: BranchItem[] = [];
+  #last: Uint8Array | null = null;
+  #hasBuckets = false;
+  #ended = false;
+
+  constructor(w: BboltWriter) {
+    this.#w = w;
+  }
+
+  /** Adds a key and its value. */
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.#add({ key, value, flags: 0 });
+  }
+
+  /** Adds a nested bucket under `key`. */
+  putBucket(key: Uint8Array, bucket: BucketValue): void {
+    this.#hasBuckets = true;
+    this.#add({ key, value: bucket.bytes, flags: BUCKET_LEAF_FLAG });
+  }
+
+  #add(item: LeafItem): void {
+    if (this.#ended) throw new Error("bbolt: put after the bucket ended");
+    if (item.key.length === 0) throw new Error("bbolt: empty key");
+    if (this.#last !== null && compareBytes(this.#last, item.key) >= 0) {
+      throw new Error("bbolt: keys must be put in strictly increasing order");
+    }
+    this.#last = item.key;
+    const size = ELEMENT_BYTES + item.key.length + item.value.length;
+    if (
+      this.#leaf.length > 0 &&
+      (this.#leafBytes + size > this.#w.pageSize || this.#leaf.length === MAX_ELEMENTS)
+    ) {
+      this.#flushLeaf();
+    }
+    this.#leaf.push(item);
+    this.#leafBytes += size;
+  }
+
+  #flushLeaf(): void {
+    const key = this.#leaf[0]?.key ?? new Uint8Array(0);
+    this.#leaves.push({ key, pgid: this.#w.writeLeaf(this.#leaf) });
+    this.#leaf = [];
+    this.#leafBytes = PAGE_HEADER_BYTES;
+  }
+
+  /**
+   * Ends the bucket: small enough, it is stored inline in its parent's value, as bbolt
+   * stores small buckets; otherwise its branch levels are written and its value names the
+   * root page.
+   */
+  end(): BucketValue {
+    if (
+      !this.#ended && this.#leaves.length === 0 && !this.#hasBuckets &&
+      this.#leafBytes <= this.#w.pageSize / INLINE_PAGE_RATIO
+    ) {
+      this.#ended = true;
+      const bytes = new Uint8Array(BUCKET_HEADER_BYTES + this.#leafBytes);
+      writeBucketHeader(bytes, { root: 0n, sequence: 0n });
+      const page = leafBody(this.#leaf);
+      writePageHeader(page, { id: 0n, flags: PageFlag.leaf, count: this.#leaf.length, overflow: 0 });
+      bytes.set(page, BUCKET_HEADER_BYTES);
+      return { bytes };
+    }
+    const bytes = new Uint8Array(BUCKET_HEADER_BYTES);
+    writeBucketHeader(bytes, { root: BigInt(this.endRoot()), sequence: 0n });
+    return { bytes };
+  }
+
+  /** Ends the bucket on pages of its own (never inline, as the root bucket must be); its root page. */
+  endRoot(): number {
+    if (this.#ended) throw new Error("bbolt: bucket ended twice");
+    this.#ended = true;
+    if (this.#leaf.length > 0 || this.#leaves.length === 0) this.#flushLeaf();
+    let level = this.#leaves;
+    while (level.length > 1) level = this.#branchLevel(level);
+    return level[0].pgid;
+  }
+
+  /** Writes the branch pages over `children`; returns the level above. */
+  #branchLevel(children: readonly BranchItem[]): BranchItem[] {
+    const up: BranchItem[] = [];
+    let page: BranchItem[] = [];
+    let bytes = PAGE_HEADER_BYTES;
+    const flush = () => {
+      up.push({ key: page[0].key, pgid: this.#w.writeBranch(page) });
+      page = [];
+      bytes = PAGE_HEADER_BYTES;
+    };
+    for (const c of children) {
+      const size = ELEMENT_BYTES + c.key.length;
+      if (page.length >= 2 && (bytes + size > this.#w.pageSize || page.length === MAX_ELEMENTS)) flush();
+      page.push(c);
+      bytes += size;
+    }
+    flush();
+    return up;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The store as an etcd 3.4 backend (a bbolt file), for Maintenance.Snapshot: what every
+ * etcd tool can read, and what the real etcd restores from.
+ *
+ * The live store is read through a connection of its own inside one read transaction
+ * (in WAL mode it sees the last committed state for as long as it stays open, so every
+ * bucket comes from the same applied index), a slice at a time between event-loop turns
+ * so the server keeps serving; the bbolt file is written page by page as rows arrive.
+ */
+import { Database, type Statement } from "bun:sqlite";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { LeaseSchema } from "../proto/gen/leasepb/lease_pb.ts";
+import { AlarmMemberSchema, type AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import { BboltWriter, type BucketBuilder, type BucketValue, type WrittenDatabase } from "./bbolt/writer.ts";
+import { encodeKeyValue, revisionKey } from "./encoding.ts";
+import {
+  AuthKey,
+  Bucket,
+  CLUSTER_VERSION_KEY,
+  compactMark,
+  LAYOUT_CLUSTER_VERSION,
+  memberJson,
+  memberKey,
+  MetaKey,
+  REMOVED,
+  u64,
+} from "./etcd_layout.ts";
+import { compareBytes } from "./keys.ts";
+import { listMembers, removedMembers } from "./members.ts";
+import { listAlarms } from "./alarm.ts";
+
+/** Options of `exportEtcdBackend`. */
+export interface ExportOptions {
+  /** Work at most this long before yielding to the event loop (default 8 ms). */
+  sliceMs?: number;
+  /** Stops the export (the caller removes the partial file). */
+  signal?: AbortSignal;
+}
+
+/** Rows read per query: keyset pages, so each costs the same however far in. */
+const BATCH = 512;
+
+type HistoryRow = [bigint, bigint, Uint8Array, bigint, bigint, bigint, Uint8Array];
+
+/**
+ * Writes the committed state of the store at `srcPath` as an etcd backend file at
+ * `destPath`, fsynced. The source may be written meanwhile.
+ */
+export async function exportEtcdBackend(
+  srcPath: string,
+  destPath: string,
+  opts: ExportOptions = {},
+): Promise<WrittenDatabase> {
+  const sliceMs = opts.sliceMs ?? 8;
+  // Read-write open (nothing is written): a read-only connection may not join the WAL.
+  const src = new Database(srcPath, { readwrite: true, create: false, safeIntegers: true, strict: true });
+  const w = BboltWriter.create(destPath);
+  let sliceStart = performance.now();
+  const pause = async () => {
+    if (performance.now() - sliceStart < sliceMs) return;
+    await new Promise((r) => setImmediate(r));
+    if (opts.signal?.aborted) throw new Error("snapshot: canceled");
+    sliceStart = performance.now();
+  };
+  try {
+    // The read transaction starts with the first read and pins one committed state.
+    src.run("BEGIN");
+    const meta = src.query("SELECT applied_index, compact_rev FROM meta WHERE id = 0")
+      .values()[0] as bigint[];
+    const [appliedIndex, compactRev] = meta;
+    const buckets: [Uint8Array, BucketValue][] = [];
+
+    const key = w.bucket();
+    const history = pager<HistoryRow>(
+      src,
+      "SELECT mod_rev, sub, key, create_rev, version, lease, value FROM history",
+      ["mod_rev", "sub"],
+      (r) => [r[0], r[1]],
+    );
+    for (const rows of history) {
+      for (const [modRev, sub, k, createRev, version, lease, value] of rows) {
+        const tombstone = version === 0n;
+        // A tombstone at the compaction revision is kept here for watchers only; etcd
+        // 3.4's compaction has removed it from its backend (see compaction.ts).
+        if (tombstone && modRev === compactRev) continue;
+        key.put(
+          revisionKey(modRev, sub, tombstone),
+          tombstone
+            ? encodeKeyValue({
+              key: k,
+              createRevision: 0n,
+              modRevision: 0n,
+              version: 0n,
+              value: new Uint8Array(0),
+              lease: 0n,
+            })
+            : encodeKeyValue({
+              key: k,
+              createRevision: createRev,
+              modRevision: modRev,
+              version,
+              value,
+              lease,
+            }),
+        );
+      }
+      await pause();
+    }
+    buckets.push([Bucket.key, key.end()]);
+
+    const lease = w.bucket();
+    // Keys are big-endian: non-negative IDs first, then negative ones (as unsigned bytes).
+    const leases = pager<bigint[]>(
+      src,
+      "SELECT id < 0, id, ttl, remaining_ttl FROM leases",
+      ["id < 0", "id"],
+      (r) => [r[0], r[1]],
+    );
+    for (const rows of leases) {
+      for (const [, id, ttl, remainingTtl] of rows) {
+        lease.put(
+          u64(id),
+          toBinary(LeaseSchema, create(LeaseSchema, { ID: id, TTL: ttl, RemainingTTL: remainingTtl })),
+        );
+      }
+      await pause();
+    }
+    buckets.push([Bucket.lease, lease.end()]);
+
+    const mets: [Uint8Array, Uint8Array][] = [[MetaKey.consistentIndex, u64(appliedIndex)]];
+    if (compactRev >= 0n) {
+      mets.push([MetaKey.scheduledCompact, compactMark(compactRev)], [
+        MetaKey.finishedCompact,
+        compactMark(compactRev),
+      ]);
+    }
+    buckets.push([Bucket.meta, small(w, mets)]);
+
+    const auth = src.query("SELECT enabled, revision FROM auth_meta WHERE id = 0").values()[0] as bigint[];
+    // etcd writes the flag on the first enable; a store never enabled has none.
+    const authKeys: [Uint8Array, Uint8Array][] = [[AuthKey.revision, u64(auth[1] === 0n ? 1n : auth[1])]];
+    if (auth[0] === 1n) authKeys.push([AuthKey.enabled, new Uint8Array([1])]);
+    buckets.push([Bucket.auth, small(w, authKeys)]);
+    for (
+      const [bucket, table, column] of [[Bucket.authUsers, "auth_users", "user"], [
+        Bucket.authRoles,
+        "auth_roles",
+        "role",
+      ]] as const
+    ) {
+      const rows = src.query(`SELECT name, ${column} FROM ${table}`).values() as [string, Uint8Array][];
+      buckets.push([bucket, small(w, rows.map(([name, blob]) => [new TextEncoder().encode(name), blob]))]);
+      await pause();
+    }
+
+    buckets.push([Bucket.members, small(w, listMembers(src).map((m) => [memberKey(m.id), memberJson(m)]))]);
+    buckets.push([
+      Bucket.membersRemoved,
+      small(w, [...removedMembers(src)].map((id) => [memberKey(id), REMOVED])),
+    ]);
+    buckets.push([
+      Bucket.cluster,
+      small(w, [[CLUSTER_VERSION_KEY, new TextEncoder().encode(LAYOUT_CLUSTER_VERSION)]]),
+    ]);
+    buckets.push([
+      Bucket.alarm,
+      small(
+        w,
+        listAlarms(src).map((a) => [
+          toBinary(
+            AlarmMemberSchema,
+            create(AlarmMemberSchema, { memberID: a.memberID, alarm: a.alarm as AlarmType }),
+          ),
+          new Uint8Array(0),
+        ]),
+      ),
+    ]);
+    src.run("COMMIT");
+    return w.finish(buckets);
+  } catch (err) {
+    w.close();
+    throw err;
+  } finally {
+    if (src.inTransaction) src.run("ROLLBACK");
+    src.close();
+  }
+}
+
+/** A bucket of few keys, sorted here (users, roles, members, meta). */
+function small(w: BboltWriter, entries: [Uint8Array, Uint8Array][]): BucketValue {
+  const b: BucketBuilder = w.bucket();
+  for (const [k, v] of entries.sort((a, b) => compareBytes(a[0], b[0]))) b.put(k, v);
+  return b.end();
+}
+
+/**
+ * Reads `select` in the order of `keyColumns`, BATCH rows per step (keyset pagination:
+ * `keyOf` gives a row's values of those columns).
+ */
+function* pager<R extends unknown[]>(
+  db: Database,
+  select: string,
+  keyColumns: readonly string[],
+  keyOf: (row: R) => unknown[],
+): Generator<R[]> {
+  const order = keyColumns.join(", ");
+  const after = keyColumns.map((_, i) => `?${i + 1}`).join(", ");
+  const first: Statement = db.query(`${select} ORDER BY ${order} LIMIT ${BATCH}`);
+  const next: Statement = db.query(
+    `${select} WHERE (${order}) > (${after}) ORDER BY ${order} LIMIT ${BATCH}`,
+  );
+  let rows = first.values() as unknown as R[];
+  while (rows.length > 0) {
+    yield rows;
+    if (rows.length < BATCH) return;
+    rows = next.values(...(keyOf(rows[rows.length - 1]) as never[])) as unknown as R[];
+  }
+}

@@ -14,7 +14,7 @@ import type {
   ResponseHeader,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { ProtoReader as Reader } from "../lib/proto_reader.ts";
-import { readKeyValue } from "../store/encoding.ts";
+import { readKeyValue } from "../api/keyvalue.ts";
 import type { DeleteInit, PutInit, RangeInit } from "./kv.ts";
 
 class Writer {

@@ -6,7 +6,8 @@
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import { crc32cUpdate } from "./crc32c.ts";
-import { encodeKeyValue, revisionKey } from "./encoding.ts";
+import { encodeKeyValue } from "../api/keyvalue.ts";
+import { revisionKey } from "./encoding.ts";
 import type { KeyIndex } from "./key_index.ts";
 import type { Revisions } from "./apply.ts";
 

@@ -9,7 +9,7 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { PutResponse, RangeResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { boolFieldSize, int64FieldSize, messageFieldSize, ProtoWriter } from "../../lib/proto_writer.ts";
-import { keyValueSize, writeKeyValue } from "../../store/encoding.ts";
+import { keyValueSize, writeKeyValue } from "../../api/keyvalue.ts";
 import { decodePut } from "../proposal_codec.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../../api/grpc-frame.ts";
 

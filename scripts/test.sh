@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine with only Node and npm: installs what the
-# tests need (npm packages, the real etcd/etcdctl from apt for the conformance suites),
+# tests need (npm packages; from apt the real etcd/etcdctl, chromium, the Python gateway clients),
 # builds the binary, checks formatting, lint and types, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,26 +8,30 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 
 [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund
 
-if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
+# apt_install WHY PACKAGE...: installs Debian packages the tests need (as root, with apt),
+# or says which tests will be skipped without them.
+apt_install() {
+  local why=$1
+  shift
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing the real etcd and etcdctl (Debian etcd-server, etcd-client) for the conformance suites"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
+    echo "installing $* for $why"
+    [ -n "${apt_updated:-}" ] || apt-get update -qq
+    apt_updated=1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+      echo "warning: could not install $*: $why will be skipped" >&2
   else
-    echo "warning: etcd/etcdctl not installed and cannot apt-get them: conformance suites run against etcdts only" >&2
+    echo "warning: $* not installed and cannot apt-get them: $why will be skipped" >&2
   fi
-fi
+}
 
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian chromium for the web console tests (tests/ui)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
-      echo "warning: could not install chromium: the console tests will be skipped" >&2
-  else
-    echo "warning: chromium not installed and cannot apt-get it: the console tests will be skipped" >&2
-  fi
-fi
+command -v etcd >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1 ||
+  apt_install "the conformance suites against the real etcd" etcd-server etcd-client
+command -v chromium >/dev/null 2>&1 ||
+  apt_install "the web console tests (tests/ui)" chromium
+[ -f /usr/lib/python3/dist-packages/tooz/tests/test_coordination.py ] &&
+  /usr/bin/python3 -c "import pytest, oslotest, testtools, etcd3gw" 2>/dev/null ||
+  apt_install "the gateway clients' own suites (tests/gateway/python_clients.test.ts)" \
+    python3-etcd3gw python3-tooz python3-pytest python3-oslotest python3-testtools
 
 npm run --silent build
 bash scripts/tool.sh deno fmt --check

@@ -98,13 +98,17 @@ for (const kind of KINDS) {
               `--client-crl-file=${certs}/${crl}`,
             ]),
           });
-          for (const bin of ["etcdctl", "etcdts"] as const) {
+          // Each refusal waits out the client's dial timeout: they run side by side, and the
+          // other CRL encodings need only the revoked certificate's.
+          const refused = crl === "crl.pem" ? [null, "evil", "mallory"] : ["mallory"];
+          await Promise.all((["etcdctl", "etcdts"] as const).map(async (bin) => {
             expect((await cli(bin, s, [...tlsArgs("alice"), "put", "k", "v"])).stdout).toBe("OK\n");
-            for (const who of [null, "evil", "mallory"]) {
+            const codes = await Promise.all(refused.map(async (who) => {
               const r = await cli(bin, s, [...tlsArgs(who), "get", "k"]);
-              expect({ who, code: r.code === 0 }).toEqual({ who, code: false });
-            }
-          }
+              return { bin, who, ok: r.code === 0 };
+            }));
+            expect(codes).toEqual(refused.map((who) => ({ bin, who, ok: false })));
+          }));
         },
         90_000,
       );

@@ -72,7 +72,11 @@ export interface RunningServer {
 
 /** Entry point for `etcdts serve ARGS`; resolves with the exit code once the server stops. */
 export async function serveMain(args: readonly string[], io: Io): Promise<number> {
-  const parsed = parseServerArgs(args, process.env);
+  const fromArgs = parseServerArgs(args, process.env);
+  const configFile = fromArgs.kind === "file" ? fromArgs.path : null;
+  const parsed = fromArgs.kind === "file"
+    ? (await import("./config_file.ts")).loadConfigFile(fromArgs.path)
+    : fromArgs;
   switch (parsed.kind) {
     case "help":
       io.stdout.write(serverUsage());
@@ -88,6 +92,13 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
   }
   const config = parsed.config;
   log.setLevel(config.logLevel);
+  if (configFile !== null) {
+    log.info(
+      "loaded server configuration, other configuration command line flags and environment variables " +
+        "will be ignored if provided",
+      { path: configFile },
+    );
+  }
   for (const w of parsed.warnings) log.warn(w);
   // A signal during the warm-up ends it (and its directory) before we exit.
   const signalled = new AbortController();

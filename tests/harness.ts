@@ -134,6 +134,11 @@ export interface StartOptions {
   readonly healthCheck?: "http" | "tcp";
   /** "https": the client URL is https:// (pass the TLS flags in extraArgs); health is checked on TCP. */
   readonly clientScheme?: "http" | "https";
+  /**
+   * Exactly these arguments instead of the usual ones (e.g. a `--config-file` that names
+   * everything): give the clientPort and dataDir they name.
+   */
+  readonly args?: readonly string[];
 }
 
 async function isHealthy(url: string): Promise<boolean> {
@@ -169,7 +174,7 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
     "--initial-cluster",
     `n1=${peerUrl}`,
   ];
-  const args = [
+  const args = opts.args ?? [
     "--data-dir",
     dataDir,
     "--listen-client-urls",

@@ -20,7 +20,6 @@ interface FlagSpec {
 }
 
 const TLS = "TLS comes with the security work";
-const CLUSTER = "clustering comes with the Raft work";
 
 /** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
 const FLAGS: Record<string, FlagSpec> = {
@@ -116,7 +115,12 @@ const FLAGS: Record<string, FlagSpec> = {
   // etcdts's own: warm the JIT up on two throwaway members before the real one starts
   // (server/warmup/). Off only to start faster, as the functional tests do.
   "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
-  "force-new-cluster": { kind: "bool", def: "false", fate: "not-yet", later: CLUSTER },
+  "force-new-cluster": {
+    kind: "bool",
+    def: "false",
+    fate: "works",
+    note: "restart a member that has a log as a one-member cluster with its data; unsafe",
+  },
   "debug": { kind: "bool", def: "false", fate: "accepted" },
   "unsafe-no-fsync": { kind: "bool", def: "false", fate: "accepted" },
   "log-package-levels": { kind: "string", def: "", fate: "accepted" },
@@ -171,6 +175,8 @@ export interface ServerConfig {
   readonly watchProgressNotifyInterval: string;
   /** How often the leader checkpoints remaining lease TTLs (a Go duration). */
   readonly leaseCheckpointInterval: string;
+  /** Restart as a one-member cluster (server/force_new_cluster.ts). */
+  readonly forceNewCluster: boolean;
   /** Whether to run the JIT warm-up (server/warmup/) at startup. */
   readonly jitWarmup: boolean;
   /** Client and peer TLS (server/tls.ts). */
@@ -401,6 +407,7 @@ function buildConfig(
     strictReconfigCheck: isTrue(get("strict-reconfig-check")),
     preVote: isTrue(get("pre-vote")),
     jitWarmup: isTrue(get("experimental-jit-warmup")),
+    forceNewCluster: isTrue(get("force-new-cluster")),
     autoCompactionMode: mode,
     autoCompactionRetention: get("auto-compaction-retention"),
     listenMetricsUrls: urls("listen-metrics-urls"),

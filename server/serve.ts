@@ -18,6 +18,7 @@ import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_intern
 import { isEtcdError } from "../api/errors.ts";
 import { bootstrapContexts } from "./conf-change.ts";
 import { joinCluster } from "./join.ts";
+import { forceStandalone } from "./force_new_cluster.ts";
 import { Wal } from "../wal/wal.ts";
 import { kvService } from "./services/kv.ts";
 import { clusterService, promoteHere } from "./services/cluster.ts";
@@ -199,7 +200,7 @@ export async function startServer(
     };
     bootstrap = roster;
   }
-  const wal = Wal.open(walDir, { meta: ids });
+  let wal = Wal.open(walDir, { meta: ids });
   const who = wal.replay.meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
   const tokens = tokenProvider(config.authToken, { ttlSeconds: config.authTokenTtl });
@@ -210,6 +211,21 @@ export async function startServer(
     hosts: config.listenClientUrls.map((u) => u.hostname),
   });
   const store = MvccStore.open(path.join(memberDir, "snap", "db"));
+  // Without a log there is nothing to force: the member starts as its flags say, as in etcd.
+  if (hadLog && config.forceNewCluster) {
+    const forced = forceStandalone(wal, () => store.members());
+    if (forced.discarded > 0) {
+      log.info("discarding uncommitted WAL entries", { "number-of-discarded-entries": forced.discarded });
+    }
+    log.info("forcing restart member", {
+      "cluster-id": idHex(who.clusterId),
+      "local-member-id": idHex(who.memberId),
+      "commit-index": Number(forced.commit),
+      "removed-member-ids": forced.removed.map(idHex).join(","),
+    });
+    wal.close();
+    wal = Wal.open(walDir);
+  }
   // Before the member replays the log: simple tokens are learnt from applied entries.
   store.auth.listen(tokens);
   const guard = new AuthGuard({

@@ -7,6 +7,11 @@ import type { Command } from "./command.ts";
 
 /** Our release, shown where etcdctl shows its own. */
 export const cliVersion: string = pkg.version;
+/**
+ * The etcdctl release whose commands and help this CLI reproduces: its help shows it, as
+ * etcdctl's does, when the binary runs as `etcdctl`.
+ */
+export const etcdctlVersion = "3.4.23";
 /** The etcd API version etcdctl 3.4 reports. */
 export const apiVersion = "3.4";
 

@@ -1,6 +1,7 @@
 /**
  * One executable, two faces: invoked as `etcd` or with `serve` it is the server;
- * otherwise (or as `etcdctl`) it is the etcdctl-compatible CLI. Each face is imported
+ * otherwise (or as `etcdctl`) it is the etcdctl-compatible CLI, whose help lists the
+ * server's commands too unless it runs as `etcdctl`. Each face is imported
  * lazily so the other's modules cost nothing at startup.
  */
 import * as path from "node:path";
@@ -11,7 +12,17 @@ const invokedAs = [process.argv0, process.argv[1] ?? ""].map((p) => path.basenam
 const name = invokedAs.find((n) => n === "etcd" || n === "etcdctl") ?? "";
 const args = process.argv.slice(2);
 
-if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
+// etcd's other server commands (`etcd grpc-proxy start`, `etcd gateway start`), which
+// `etcdts --help` lists as not available yet.
+const notBuilt: Record<string, string> = {
+  "grpc-proxy": "etcd's gRPC proxy",
+  "gateway": "etcd's TCP gateway",
+};
+
+if (name !== "etcdctl" && Object.hasOwn(notBuilt, args[0] ?? "")) {
+  process.stderr.write(`etcdts: ${args[0]} (${notBuilt[args[0]]}) is not available yet\n`);
+  process.exit(1);
+} else if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
   const { ensureServerJitOptions } = await import("./lib/jit_options.ts");
   await ensureServerJitOptions();
   const { serveMain } = await import("./server/serve.ts");
@@ -32,7 +43,7 @@ if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
       // process.stdout/stderr cost ~8 ms more: synchronous fd writes instead.
       stdout: fdSink(1),
       stderr: fdSink(2),
-    });
+    }, { face: name === "etcdctl" ? "etcdctl" : "etcdts" });
   } finally {
     stdin.release();
   }

@@ -74,6 +74,7 @@ export const authCommand: Command = {
     {
       use: "status",
       short: "Returns authentication status",
+      face: "etcdts", // etcdctl 3.5's
       run: (ctx, args) =>
         runAuth(ctx, {
           ok: args.length === 0,

@@ -17,6 +17,12 @@ export interface RunContext {
 }
 
 /**
+ * The name the binary was invoked by, which decides what its help lists: `etcdctl` (a link
+ * of that name) reproduces etcdctl 3.4's help byte for byte; `etcdts` adds the server.
+ */
+export type Face = "etcdts" | "etcdctl";
+
+/**
  * A command as declared by a command-group module. `run` returns the exit code; a missing
  * `run` makes the command a group that prints its help.
  */
@@ -30,6 +36,12 @@ export interface Command {
   persistentFlags?: FlagSpec[];
   subcommands?: Command[];
   run?: (ctx: RunContext, args: string[]) => Promise<number>;
+  /**
+   * Listed in help only under this face: etcdctl 3.4's commands etcdts does not build are
+   * listed as etcdctl (its help is byte-identical), commands etcdctl 3.4 lacks as etcdts.
+   * Either face runs every command.
+   */
+  face?: Face;
 }
 
 /** A command's name: the first word of its Use line. */

@@ -15,6 +15,7 @@ import { lockCommand } from "./lock.ts";
 import { electCommand } from "./elect.ts";
 import { makeMirrorCommand } from "./make-mirror.ts";
 import { memberCommand } from "./member.ts";
+import { completionCommand, migrateCommand } from "./not_built.ts";
 import { moveLeaderCommand } from "./move-leader.ts";
 import { roleCommand } from "./role.ts";
 import { userCommand } from "./user.ts";
@@ -32,7 +33,7 @@ export const helpCommand: Command = {
   run: async () => 0,
 };
 
-/** etcdctl's root command with every command etcdts implements. */
+/** etcdctl's root command with every command etcdts implements, and etcdctl's others. */
 export function rootCommand(): Command {
   return {
     use: "etcdctl",
@@ -60,6 +61,8 @@ export function rootCommand(): Command {
       alarmCommand,
       defragCommand,
       snapshotCommand,
+      completionCommand,
+      migrateCommand,
       helpCommand,
     ],
   };

@@ -15,10 +15,11 @@ interface FlagSpec {
   readonly fate: Fate;
   /** For not-yet flags: which piece of work brings them. */
   readonly later?: string;
+  /** What `serve --help` says of a working flag whose effect its name does not tell. */
+  readonly note?: string;
 }
 
 const TLS = "TLS comes with the security work";
-const CLUSTER = "clustering comes with the Raft work";
 
 /** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
 const FLAGS: Record<string, FlagSpec> = {
@@ -81,9 +82,16 @@ const FLAGS: Record<string, FlagSpec> = {
   "bcrypt-cost": { kind: "int", def: "10", fate: "works" },
   "auth-token-ttl": { kind: "int", def: "300", fate: "works" },
   "enable-pprof": { kind: "bool", def: "false", fate: "accepted" },
+  "enable-grpc-gateway": {
+    kind: "bool",
+    def: "true",
+    fate: "not-yet",
+    later: "the JSON gateway is always served on the client port",
+  },
   "metrics": { kind: "string", def: "basic", fate: "accepted" },
   "listen-metrics-urls": { kind: "urls", def: "", fate: "works" },
   "logger": { kind: "string", def: "zap", fate: "accepted" },
+  "log-output": { kind: "string", def: "default", fate: "accepted" },
   "log-outputs": { kind: "string", def: "default", fate: "accepted" },
   "log-level": { kind: "string", def: "info", fate: "works" },
   "proxy": { kind: "string", def: "off", fate: "accepted" },
@@ -97,6 +105,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "experimental-enable-v2v3": { kind: "string", def: "", fate: "accepted" },
   "experimental-backend-bbolt-freelist-type": { kind: "string", def: "array", fate: "accepted" },
   "experimental-enable-lease-checkpoint": { kind: "bool", def: "false", fate: "accepted" },
+  // Remaining TTLs are always persisted with their checkpoints, as etcd 3.6 does.
+  "experimental-enable-lease-checkpoint-persist": { kind: "bool", def: "false", fate: "accepted" },
   "experimental-lease-checkpoint-interval": { kind: "string", def: "5m", fate: "works" },
   "experimental-compaction-batch-limit": { kind: "int", def: "1000", fate: "accepted" },
   "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
@@ -105,10 +115,22 @@ const FLAGS: Record<string, FlagSpec> = {
   // etcdts's own: warm the JIT up on two throwaway members before the real one starts
   // (server/warmup/). Off only to start faster, as the functional tests do.
   "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
-  "force-new-cluster": { kind: "bool", def: "false", fate: "not-yet", later: CLUSTER },
+  "force-new-cluster": {
+    kind: "bool",
+    def: "false",
+    fate: "works",
+    note: "restart a member that has a log as a one-member cluster with its data; unsafe",
+  },
   "debug": { kind: "bool", def: "false", fate: "accepted" },
+  "unsafe-no-fsync": { kind: "bool", def: "false", fate: "accepted" },
   "log-package-levels": { kind: "string", def: "", fate: "accepted" },
-  "config-file": { kind: "string", def: "", fate: "not-yet", later: "config files are not supported yet" },
+  // Read by serveMain (server/config_file.ts): the file then replaces every flag and variable.
+  "config-file": {
+    kind: "string",
+    def: "",
+    fate: "works",
+    note: "etcd's YAML file (or ETCD_CONFIG_FILE); when given, other flags and ETCD_* variables are ignored",
+  },
   "version": { kind: "bool", def: "false", fate: "works" },
   "help": { kind: "bool", def: "false", fate: "works" },
 };
@@ -153,6 +175,8 @@ export interface ServerConfig {
   readonly watchProgressNotifyInterval: string;
   /** How often the leader checkpoints remaining lease TTLs (a Go duration). */
   readonly leaseCheckpointInterval: string;
+  /** Restart as a one-member cluster (server/force_new_cluster.ts). */
+  readonly forceNewCluster: boolean;
   /** Whether to run the JIT warm-up (server/warmup/) at startup. */
   readonly jitWarmup: boolean;
   /** Client and peer TLS (server/tls.ts). */
@@ -176,9 +200,18 @@ export interface TlsFlags {
 
 export type ParseResult =
   | { kind: "config"; config: ServerConfig; warnings: string[] }
+  /**
+   * --config-file (or ETCD_CONFIG_FILE) names etcd's YAML file: as in etcd 3.4, it alone
+   * configures the server, other flags and ETCD_* variables are ignored. serveMain reads it
+   * with server/config_file.ts, which keeps the YAML parser off every other path.
+   */
+  | { kind: "file"; path: string }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "error"; message: string };
+
+/** What settings make: a configuration, or why not. */
+export type SettingsResult = Extract<ParseResult, { kind: "config" | "error" }>;
 
 const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
 
@@ -206,10 +239,16 @@ export function parseServerArgs(
     else if (spec.kind === "bool") value = "true";
     else if (i + 1 < args.length) value = args[++i];
     else return { kind: "error", message: `flag needs an argument: -${name}` };
+    // Go's flag package rejects a malformed value while parsing, config file or not.
+    const bad = checkValue(name, spec.kind, value);
+    if (bad !== null) return { kind: "error", message: bad };
     given.set(name, value);
   }
   if (isTrue(given.get("help"))) return { kind: "help" };
   if (isTrue(given.get("version"))) return { kind: "version" };
+  // etcd reads ETCD_CONFIG_FILE before any other variable, to know whether to read them at all.
+  const file = given.get("config-file") || env.ETCD_CONFIG_FILE || "";
+  if (file !== "") return { kind: "file", path: file };
 
   const warnings: string[] = [];
   for (const [k, v] of Object.entries(env)) {
@@ -228,10 +267,24 @@ export function parseServerArgs(
     }
     given.set(flag, v);
   }
+  return configFromSettings(given, warnings);
+}
 
+/** The kind of value etcd's flag `name` takes; undefined for a name etcd does not have. */
+export function flagKind(name: string): FlagKind | undefined {
+  return FLAGS[name]?.kind;
+}
+
+/**
+ * The configuration from settings by flag name (what flags and variables gave, or a
+ * config file): refuses not-yet features and malformed values, fills in defaults.
+ */
+export function configFromSettings(given: ReadonlyMap<string, string>, warnings: string[]): SettingsResult {
   for (const [name, value] of given) {
     const spec = FLAGS[name];
-    if (spec.fate === "not-yet" && value !== spec.def && !(spec.kind === "bool" && !isTrue(value))) {
+    if (spec === undefined) return { kind: "error", message: `unknown setting ${name}` };
+    const differs = spec.kind === "bool" ? isTrue(value) !== isTrue(spec.def) : value !== spec.def;
+    if (spec.fate === "not-yet" && differs) {
       return { kind: "error", message: `--${name} is not supported by etcdts yet (${spec.later})` };
     }
     const bad = checkValue(name, spec.kind, value);
@@ -291,7 +344,7 @@ function buildConfig(
   get: (n: string) => string,
   given: ReadonlyMap<string, string>,
   warnings: string[],
-): ParseResult {
+): SettingsResult {
   const name = get("name");
   const int = (n: string) => Number(get(n));
   const urls = (n: string) => splitList(get(n)).map((u) => new URL(u));
@@ -358,6 +411,7 @@ function buildConfig(
     strictReconfigCheck: isTrue(get("strict-reconfig-check")),
     preVote: isTrue(get("pre-vote")),
     jitWarmup: isTrue(get("experimental-jit-warmup")),
+    forceNewCluster: isTrue(get("force-new-cluster")),
     autoCompactionMode: mode,
     autoCompactionRetention: get("auto-compaction-retention"),
     listenMetricsUrls: urls("listen-metrics-urls"),
@@ -411,6 +465,8 @@ export function serverUsage(): string {
       ? `  (not supported yet: ${spec.later})`
       : spec.fate === "accepted"
       ? "  (accepted, no effect)"
+      : spec.note !== undefined
+      ? `  (${spec.note})`
       : "";
     lines.push(`  --${name} '${spec.def}'${note}`);
   }

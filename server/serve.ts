@@ -19,6 +19,7 @@ import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_intern
 import { isEtcdError } from "../api/errors.ts";
 import { bootstrapContexts } from "./conf-change.ts";
 import { joinCluster } from "./join.ts";
+import { forceStandalone } from "./force_new_cluster.ts";
 import { Wal } from "../wal/wal.ts";
 import { kvService } from "./services/kv.ts";
 import { clusterService, promoteHere } from "./services/cluster.ts";
@@ -73,7 +74,11 @@ export interface RunningServer {
 
 /** Entry point for `etcdts serve ARGS`; resolves with the exit code once the server stops. */
 export async function serveMain(args: readonly string[], io: Io): Promise<number> {
-  const parsed = parseServerArgs(args, process.env);
+  const fromArgs = parseServerArgs(args, process.env);
+  const configFile = fromArgs.kind === "file" ? fromArgs.path : null;
+  const parsed = fromArgs.kind === "file"
+    ? (await import("./config_file.ts")).loadConfigFile(fromArgs.path)
+    : fromArgs;
   switch (parsed.kind) {
     case "help":
       io.stdout.write(serverUsage());
@@ -89,6 +94,13 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
   }
   const config = parsed.config;
   log.setLevel(config.logLevel);
+  if (configFile !== null) {
+    log.info(
+      "loaded server configuration, other configuration command line flags and environment variables " +
+        "will be ignored if provided",
+      { path: configFile },
+    );
+  }
   for (const w of parsed.warnings) log.warn(w);
   // A signal during the warm-up ends it (and its directory) before we exit.
   const signalled = new AbortController();
@@ -189,7 +201,7 @@ export async function startServer(
     };
     bootstrap = roster;
   }
-  const wal = Wal.open(walDir, { meta: ids });
+  let wal = Wal.open(walDir, { meta: ids });
   const who = wal.replay.meta ?? ids;
   if (wal.replay.truncatedBytes > 0) log.warn(`cut ${wal.replay.truncatedBytes} bytes of a torn log tail`);
   const tokens = tokenProvider(config.authToken, { ttlSeconds: config.authTokenTtl });
@@ -200,6 +212,21 @@ export async function startServer(
     hosts: config.listenClientUrls.map((u) => u.hostname),
   });
   const store = MvccStore.open(path.join(memberDir, "snap", "db"));
+  // Without a log there is nothing to force: the member starts as its flags say, as in etcd.
+  if (hadLog && config.forceNewCluster) {
+    const forced = forceStandalone(wal, () => store.members());
+    if (forced.discarded > 0) {
+      log.info("discarding uncommitted WAL entries", { "number-of-discarded-entries": forced.discarded });
+    }
+    log.info("forcing restart member", {
+      "cluster-id": idHex(who.clusterId),
+      "local-member-id": idHex(who.memberId),
+      "commit-index": Number(forced.commit),
+      "removed-member-ids": forced.removed.map(idHex).join(","),
+    });
+    wal.close();
+    wal = Wal.open(walDir);
+  }
   // Before the member replays the log: simple tokens are learnt from applied entries.
   store.auth.listen(tokens);
   const guard = new AuthGuard({

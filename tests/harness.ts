@@ -134,6 +134,11 @@ export interface StartOptions {
   readonly healthCheck?: "http" | "tcp";
   /** "https": the client URL is https:// (pass the TLS flags in extraArgs); health is checked on TCP. */
   readonly clientScheme?: "http" | "https";
+  /**
+   * Exactly these arguments instead of the usual ones (e.g. a `--config-file` that names
+   * everything): give the clientPort and dataDir they name.
+   */
+  readonly args?: readonly string[];
 }
 
 async function isHealthy(url: string): Promise<boolean> {
@@ -169,7 +174,7 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
     "--initial-cluster",
     `n1=${peerUrl}`,
   ];
-  const args = [
+  const args = opts.args ?? [
     "--data-dir",
     dataDir,
     "--listen-client-urls",
@@ -295,15 +300,15 @@ export function etcdctl(
   return run([ETCDCTL_BIN, `--endpoints=${endpoint}`, ...args], { ...opts, env: { ETCDCTL_API: "3" } });
 }
 
-/** A cluster of `etcdts serve` members on loopback. */
+/** A cluster of `etcdts serve` (or real etcd) members on loopback. */
 export interface ClusterProcess {
   readonly members: ServerProcess[];
   /** Every member's client endpoint, for --endpoints. */
   readonly endpoints: string[];
   /** Member names (m0, m1, ...), by index. */
   readonly names: string[];
-  /** Restarts member `i` (after a stop or kill) with its data dir. */
-  restart(i: number): Promise<ServerProcess>;
+  /** Restarts member `i` (after a stop or kill) with its data dir, and more flags if given. */
+  restart(i: number, extraArgs?: readonly string[]): Promise<ServerProcess>;
   /**
    * `member add` a new member through the CLI and start it with the printed
    * ETCD_INITIAL_CLUSTER and --initial-cluster-state existing, as an operator does.
@@ -314,6 +319,8 @@ export interface ClusterProcess {
       extraArgs?: readonly string[];
       /** More flags for the `member add` call (e.g. --user once auth is on). */
       cliArgs?: readonly string[];
+      /** The members (indexes) the `member add` call goes to; default all. */
+      via?: readonly number[];
     },
   ): Promise<{ index: number; id: string; member: ServerProcess }>;
   /**
@@ -328,6 +335,8 @@ export interface ClusterProcess {
 }
 
 export interface ClusterOptions {
+  /** The server every member runs (default etcdts). */
+  readonly kind?: "etcdts" | "etcd";
   /** Put a fault-injecting proxy in front of every peer port (for partitions). */
   readonly proxy?: boolean;
   /** More flags for every member (e.g. --snapshot-count). */
@@ -354,7 +363,7 @@ interface MemberSpec {
   state: "new" | "existing";
 }
 
-/** Starts an n-member etcdts cluster (`--initial-cluster` of all members) and waits for all. */
+/** Starts an n-member cluster (`--initial-cluster` of all members) and waits for all. */
 export async function startCluster(n: number, opts: ClusterOptions = {}): Promise<ClusterProcess> {
   const dir = tempDir("etcdts-cluster-");
   const specs: MemberSpec[] = [];
@@ -379,7 +388,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
   for (const s of specs) s.initialCluster = initialCluster;
   const start = (i: number, more: readonly string[] = []) => {
     const s = specs[i];
-    return startMember({
+    return startMember(opts.kind ?? "etcdts", {
       dataDir: s.dataDir,
       clientUrl: s.client,
       args: [
@@ -437,8 +446,8 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
     members,
     endpoints,
     names: specs.map((s) => s.name),
-    async restart(i) {
-      members[i] = await start(i);
+    async restart(i, extraArgs = []) {
+      members[i] = await start(i, extraArgs);
       return members[i];
     },
     async addMember(addOpts = {}) {
@@ -446,7 +455,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
       const s = await newSpec(index);
       const r = await run([
         ETCDTS_BIN,
-        `--endpoints=${endpoints.join(",")}`,
+        `--endpoints=${(addOpts.via?.map((i) => endpoints[i]) ?? endpoints).join(",")}`,
         "member",
         "add",
         s.name,
@@ -488,12 +497,13 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
   return cluster;
 }
 
-/** Starts one `etcdts serve` with the given client URL and extra args (cluster members). */
+/** Starts one member with the given client URL and extra args. */
 async function startMember(
+  kind: "etcdts" | "etcd",
   opts: { dataDir: string; clientUrl: string; args: string[] },
 ): Promise<ServerProcess> {
   const u = new URL(opts.clientUrl);
-  return await startServer("etcdts", {
+  return await startServer(kind, {
     dataDir: opts.dataDir,
     clientPort: Number(u.port),
     extraArgs: opts.args,

@@ -156,3 +156,15 @@ test("onEntry hears each entry as it is complete, in order", async () => {
   expect(heard).toEqual(["a/:2", "b:1", "c/:1"]);
   expect(l.children.map((c) => `${c.name}:${c.count}`)).toEqual(heard);
 });
+
+test("many small folders cost a few ranges, not one each", async () => {
+  const keys = Array.from(
+    { length: 100 * 125 },
+    (_, i) => `pods/ns${String(i % 100).padStart(2, "0")}/obj-${i}`,
+  );
+  const { range } = fakeStore(keys);
+  const l = await listLevel(range, { base: "pods/", sep: "/", max: 200 });
+  expect(l.children).toHaveLength(100);
+  expect(l.children.every((c) => c.count === 125)).toBe(true);
+  expect(l.ranges).toBeLessThan(20);
+});

@@ -139,7 +139,10 @@ export function headerRevision(r: { header?: { revision?: string } }): number {
   return Number(r.header?.revision ?? 0);
 }
 
-/** A keys-only range for the tree. */
+/**
+ * A keys-only range for the tree. A listing's first range is linearizable; the rest read
+ * the revision it saw, which this member has applied, so they skip the ReadIndex round.
+ */
 export async function rangeKeys(
   from: string,
   to: string,
@@ -152,6 +155,7 @@ export async function rangeKeys(
     keys_only: true,
     limit: String(limit),
     revision: String(revision),
+    serializable: revision > 0,
   });
   return {
     keys: (r.kvs ?? []).map((kv: { key: string }) => fromB64(kv.key)),

@@ -6,9 +6,11 @@
  * A level is read with keys-only ranges of a few hundred keys; when a page ends inside a
  * folder, the listing jumps over the rest of that folder (the next range starts at the
  * folder's prefix end), so a folder with a million keys costs one range, not a million
- * keys. A folder's key count comes free from the ranges' `count` (keys in [start, end)):
- * the keys from the page's start, less those before the folder, less those from the jump
- * on. Every range of one listing reads the same revision, so the counts add up.
+ * keys; while folders are smaller than a page, pages grow, so many small folders cost a
+ * few ranges, not one each. A folder's key count comes free from the ranges' `count`
+ * (keys in [start, end)): the keys from the page's start, less those before the folder,
+ * less those from the jump on. Every range of one listing reads the same revision, so the
+ * counts add up.
  */
 import { inRange, nextKey, prefixEnd, TO_END } from "./bytes.ts";
 
@@ -48,7 +50,7 @@ export interface LevelOptions {
   readonly to?: string;
   /** At most this many entries (the rest is `next`). */
   readonly max: number;
-  /** Keys per range. */
+  /** Keys per range at first; doubled (up to 2000) while pages hold several entries. */
   readonly batch?: number;
   /** The revision to read (0: the latest, then pinned to the first answer's). */
   readonly revision?: number;
@@ -69,7 +71,9 @@ export interface Level {
 /** Lists one level of the tree; see the module's comment for how it stays cheap. */
 export async function listLevel(range: RangeKeys, opts: LevelOptions): Promise<Level> {
   const { base, sep, max } = opts;
-  const batch = opts.batch ?? 200;
+  // Small folders: fewer, larger pages (one round trip per few folders, not per folder).
+  let batch = opts.batch ?? 200;
+  const maxBatch = Math.max(batch, 2000);
   const to = opts.to ?? prefixEnd(base);
   let revision = opts.revision ?? 0;
   let ranges = 0;
@@ -90,6 +94,7 @@ export async function listLevel(range: RangeKeys, opts: LevelOptions): Promise<L
   let page = await fetchFrom(opts.from ?? base);
   for (;;) {
     const groups = groupKeys(page.keys, base, sep);
+    if (groups.length >= 2) batch = Math.min(batch * 2, maxBatch);
     if (groups.length === 0) return done(null);
     const room = max - children.length;
     if (groups.length > room) {

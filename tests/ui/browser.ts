@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { ROOT, tempDir } from "../harness.ts";
+import { cleanup, ROOT, tempDir } from "../harness.ts";
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 
@@ -97,4 +97,16 @@ export async function message(page: Page, re: RegExp): Promise<string> {
     { timeout: 10_000 },
   );
   return (await page.textContent("#msg")) ?? "";
+}
+
+/** Clicks a tab (keys, leases, cluster, live, auth) and waits for its view. */
+export async function showView(page: Page, name: string): Promise<void> {
+  await page.click(`#tabs a[href="#${name}"]`);
+  await page.waitForFunction((n) => !(globalThis as any).document.getElementById(`view-${n}`).hidden, name);
+}
+
+/** Closes the browser (if it opened) and stops the servers: every file's afterAll. */
+export async function closeConsole(c: ConsolePage | undefined): Promise<void> {
+  await c?.browser.close();
+  await cleanup();
 }

@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
-import { cleanup, type ServerProcess, startServer, waitFor } from "../harness.ts";
+import { type ServerProcess, startServer, waitFor } from "../harness.ts";
 import {
   b64,
+  closeConsole,
   type ConsolePage,
   gateway,
   haveChromium,
@@ -16,6 +17,7 @@ import {
   openConsole,
   putKeys,
   screenshot,
+  showView,
   valueOf,
 } from "./browser.ts";
 
@@ -58,10 +60,7 @@ describe.skipIf(!haveChromium)("console: keys", () => {
     page = c.page;
   }, 60_000);
 
-  afterAll(async () => {
-    await c?.browser.close();
-    await cleanup();
-  });
+  afterAll(() => closeConsole(c));
 
   const dir = (p: string) => `#tree li.dir[data-dir="${p}"]`;
   const key = (k: string) => `#tree li.key[data-key="${k}"]`;
@@ -229,8 +228,8 @@ describe.skipIf(!haveChromium)("console: keys", () => {
     await gateway(url, "kv/compaction", { revision: String(cut) });
     await page.fill("#prefix", "app/");
     await page.click("#search");
-    await page.click('#tabs a[href="#leases"]');
-    await page.click('#tabs a[href="#keys"]');
+    await showView(page, "leases");
+    await showView(page, "keys");
     await page.waitForFunction(
       (n) =>
         (globalThis as any).document.getElementById("compacted").textContent ===

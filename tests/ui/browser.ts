@@ -29,7 +29,7 @@ export async function openConsole(url: string): Promise<ConsolePage> {
   // A fresh profile per run; playwright wants it as launchPersistentContext's argument.
   const browser = await chromium.launchPersistentContext(tempDir("chromium-"), {
     executablePath: CHROMIUM,
-    viewport: { width: 1280, height: 800 },
+    viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
     args: [
       "--headless",
@@ -86,6 +86,13 @@ export async function valueOf(base: string, key: string, token?: string): Promis
 /** Saves docs/console-<name>.png when ETCDTS_SCREENSHOTS is set (the README's pictures). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   if (!process.env.ETCDTS_SCREENSHOTS) return;
+  // From the top of the page and of the key pane (a click may have scrolled them).
+  await page.evaluate(() => {
+    const doc = (globalThis as any).document;
+    (globalThis as any).scrollTo(0, 0);
+    const pane = doc.getElementById("key-pane");
+    if (pane !== null) pane.scrollTop = 0;
+  });
   await page.screenshot({ path: path.join(ROOT, "docs", `console-${name}.png`) });
 }
 

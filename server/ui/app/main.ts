@@ -28,12 +28,14 @@ function current(): string {
 /** Shows the view the URL names and loads it. */
 function route(): Promise<void> {
   const name = current();
+  $("msg").textContent = "";
   for (const section of document.querySelectorAll<HTMLElement>("main > section")) {
     section.hidden = section.id !== `view-${name}`;
   }
   for (const a of document.querySelectorAll<HTMLElement>("#tabs a")) {
     a.classList.toggle("active", a.getAttribute("href") === `#${name}`);
   }
+  run(refreshStatus);
   return run(VIEWS[name]);
 }
 
@@ -118,7 +120,6 @@ function init(): void {
   initAuth();
   globalThis.addEventListener("hashchange", () => void route());
   showUser();
-  run(refreshStatus);
   route();
   setInterval(() => document.hidden || run(refreshStatus), 3000);
   setInterval(() => current() === "live" && !document.hidden && run(pollCharts), 3000);

@@ -29,11 +29,14 @@ export async function showAuth(): Promise<void> {
     users = (await call<{ users?: string[] }>("/v3/auth/user/list", {})).users ?? [];
   } catch (e) {
     state.textContent = e instanceof GatewayError ? `Auth is on: ${e.message}` : String(e);
+    $("auth-enable").hidden = true;
     $("user-rows").replaceChildren();
     $("role-rows").replaceChildren();
     return;
   }
   const user = currentUser();
+  $("auth-enable").hidden = user !== null;
+  $("auth-disable").hidden = user === null;
   state.textContent = user === null
     ? "Auth is off: anyone can change users and roles."
     : `Auth is on: logged in as ${user}.`;
@@ -161,6 +164,7 @@ async function addUser(): Promise<void> {
   const password = $<HTMLInputElement>("user-password").value;
   if (name === "") throw new Error("a user name is required");
   await write(`Add user ${name}?`, "/v3/auth/user/add", { name, password });
+  $<HTMLInputElement>("user-name").value = "";
   $<HTMLInputElement>("user-password").value = "";
 }
 
@@ -168,6 +172,7 @@ async function addRole(): Promise<void> {
   const name = $<HTMLInputElement>("role-name").value.trim();
   if (name === "") throw new Error("a role name is required");
   await write(`Add role ${name}?`, "/v3/auth/role/add", { name });
+  $<HTMLInputElement>("role-name").value = "";
 }
 
 async function changePassword(name: string): Promise<void> {

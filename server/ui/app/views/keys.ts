@@ -241,14 +241,14 @@ function keyDetails(kv: KeyValue, revision: number): HTMLElement[] {
   const readOnly = state.revision !== 0;
   const lease = kv.lease === "" ? "none" : hexId(kv.lease);
   const meta = h(
-    "table#key-meta.meta",
+    "div#key-meta.meta",
     null,
-    metaRow("create revision", String(kv.createRevision)),
-    metaRow("mod revision", String(kv.modRevision)),
-    metaRow("version", String(kv.version)),
-    metaRow("lease", lease),
-    metaRow("size", formatBytes(kv.value.length)),
-    metaRow("read at", `revision ${revision}`),
+    metaItem("created", String(kv.createRevision)),
+    metaItem("modified", String(kv.modRevision)),
+    metaItem("version", String(kv.version)),
+    metaItem("lease", lease),
+    metaItem("size", formatBytes(kv.value.length)),
+    metaItem("read at", String(revision)),
   );
   const editor = valueEditor(
     kv.value,
@@ -269,8 +269,8 @@ function keyDetails(kv: KeyValue, revision: number): HTMLElement[] {
   return [h("h2#key-title", null, display(kv.key)), meta, editor.box, actions, h("div#history")];
 }
 
-function metaRow(name: string, value: string): HTMLElement {
-  return h("tr", null, h("th", null, name), h("td", null, value));
+function metaItem(name: string, value: string): HTMLElement {
+  return h("span", null, name + " ", h("b", null, value));
 }
 
 async function restore(kv: KeyValue): Promise<void> {
@@ -309,7 +309,7 @@ function valueEditor(
   pick.value = view.format;
   const label = h("span#value-kind.badge", null, kindLabel(view));
   const check = h("div#value-check.muted");
-  const area = h("textarea#value-editor", { spellcheck: "false", rows: 12 });
+  const area = h("textarea#value-editor", { spellcheck: "false" });
   const saveBtn = button("Save", () => save?.(store()));
   saveBtn.id = "save-btn";
   const store = () =>
@@ -324,6 +324,7 @@ function valueEditor(
   };
   const show = () => {
     area.value = pick.value === "json" && view.format === "json" ? view.pretty! : view.text ?? "";
+    area.rows = Math.min(18, Math.max(4, area.value.split("\n").length + 1));
     recheck();
   };
   box.append(h("div.value-head", null, label, pick));
@@ -436,7 +437,7 @@ async function renderHistory(key: string, current: KeyValue | null): Promise<voi
       h("td", null, ra),
       h("td", null, rb),
       h("td", null, rev),
-      h("td", { class: ev.type === "DELETE" ? "bad" : "" }, ev.type),
+      h("td", { class: ev.type === "DELETE" ? "bad nowrap" : "nowrap" }, ev.type),
       h("td", null, ev.type === "DELETE" ? "" : String(ev.kv.version)),
       h("td.excerpt", null, excerpt),
     );

@@ -37,6 +37,7 @@ npm run --silent build
 bash scripts/tool.sh deno fmt --check
 bash scripts/tool.sh deno lint
 tsc --noEmit -p .
+tsc --noEmit -p server/ui/app # the console's browser code (DOM types)
 
 # bun's summary is " N pass" / " N fail"; also print the plain closing line CI reads.
 log=$(mktemp)

@@ -365,7 +365,13 @@ export async function startServer(
     read: (serializable: boolean) => serializable ? Promise.resolve(null) : member.readIndex(),
     isLearner: () => member.isLearner,
   };
-  const web = { grpc, registry: metrics.registry, health, countHealth: metrics.countHealth };
+  const web = {
+    grpc,
+    registry: metrics.registry,
+    health,
+    countHealth: metrics.countHealth,
+    stopping: stopping.signal,
+  };
   const app = httpApp({
     unhealthyReason: (q) => unhealthyReason(health, q),
     onHealth: metrics.countHealth,

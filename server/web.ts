@@ -19,13 +19,15 @@ export interface WebDeps {
   readonly registry: Registry;
   readonly health: HealthSource;
   readonly countHealth: (healthy: boolean) => void;
+  /** Aborts when the server stops (ends the console's metrics sampling). */
+  readonly stopping?: AbortSignal;
 }
 
 /** Registers the gateway, probes, /metrics and /ui on the client port's app. */
 export function clientWebRoutes(app: Hono, deps: WebDeps): void {
   gatewayRoutes(app, deps.grpc);
   observabilityRoutes(app, deps);
-  consoleRoutes(app);
+  consoleRoutes(app, { registry: deps.registry, stopping: deps.stopping });
 }
 
 function observabilityRoutes(app: Hono, deps: WebDeps): void {

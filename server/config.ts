@@ -102,6 +102,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "proxy-read-timeout": { kind: "int", def: "0", fate: "accepted" },
   "experimental-initial-corrupt-check": { kind: "bool", def: "false", fate: "works" },
   "experimental-corrupt-check-time": { kind: "string", def: "0s", fate: "works" },
+  // etcdts's own: how often to compare every stored revision with its checksum
+  // (server/corrupt/integrity.ts); 0 turns the scrub off.
+  "experimental-integrity-scrub-interval": { kind: "string", def: "24h", fate: "works" },
   "experimental-enable-v2v3": { kind: "string", def: "", fate: "accepted" },
   "experimental-backend-bbolt-freelist-type": { kind: "string", def: "array", fate: "accepted" },
   "experimental-enable-lease-checkpoint": { kind: "bool", def: "false", fate: "accepted" },
@@ -172,6 +175,8 @@ export interface ServerConfig {
   readonly authTokenTtl: number;
   readonly initialCorruptCheck: boolean;
   readonly corruptCheckTime: string;
+  /** How often the scrub verifies every stored revision's checksum (a Go duration; 0 = never). */
+  readonly integrityScrubInterval: string;
   readonly watchProgressNotifyInterval: string;
   /** How often the leader checkpoints remaining lease TTLs (a Go duration). */
   readonly leaseCheckpointInterval: string;
@@ -421,6 +426,7 @@ function buildConfig(
     authTokenTtl: int("auth-token-ttl"),
     initialCorruptCheck: isTrue(get("experimental-initial-corrupt-check")),
     corruptCheckTime: get("experimental-corrupt-check-time"),
+    integrityScrubInterval: get("experimental-integrity-scrub-interval"),
     watchProgressNotifyInterval: get("experimental-watch-progress-notify-interval"),
     leaseCheckpointInterval: get("experimental-lease-checkpoint-interval"),
     clientTls: tlsFlags(get, ""),

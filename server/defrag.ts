@@ -2,7 +2,8 @@
  * Defragmentation (Maintenance.Defragment): gives the store's free pages back to the file
  * system. etcd rewrites its whole bbolt file while the member stops serving; here the
  * store moves pages in small incremental-vacuum steps between event-loop turns, so reads
- * and writes go on, each waiting at most one step (see bench/defrag-bench.ts).
+ * and writes go on, each waiting at most one step (see bench/defrag-bench.ts). Every
+ * stored revision is compared with its checksum first, as etcd's copy reads each one.
  */
 import { log } from "./log.ts";
 import type { MvccStore } from "../store/mvcc.ts";
@@ -49,6 +50,14 @@ export class Defragmenter {
     const start = performance.now();
     const beforeBytes = store.dbSize();
     log.info("starting defragment", { "current-db-size-bytes": beforeBytes });
+    // The whole file is about to be rewritten: first make sure what it holds is intact
+    // (a damaged revision fails the defrag and raises CORRUPT, see store.verify), checking
+    // between event-loop turns like the vacuum steps.
+    const checked = await store.verify("defrag", {
+      firstOnly: true,
+      between: () => new Promise((r) => setImmediate(r)),
+    });
+    if (checked.damaged.length > 0) throw checked.damaged[0];
     let longest = 0;
     if (!store.canVacuumIncrementally()) {
       // A store created before incremental vacuum: one blocking VACUUM converts it.

@@ -48,6 +48,7 @@ import { clientWebRoutes, listenMetrics } from "./web.ts";
 import { startMaintenance } from "./maintenance_setup.ts";
 import { withQuota } from "./quota.ts";
 import { corruptionChecks, DataInconsistency } from "./corrupt/checker.ts";
+import { watchIntegrity } from "./corrupt/integrity.ts";
 import { learnerAdmission } from "./learner.ts";
 import { servingJitPolicy } from "../lib/jit_options.ts";
 import { JitThreadPriority } from "../lib/jit_threads.ts";
@@ -299,8 +300,10 @@ export async function startServer(
   transport.observeRoundTrip = metrics.observePeerRoundTrip;
   let maintenance: ReturnType<typeof startMaintenance>;
   let corruption: ReturnType<typeof corruptionChecks>;
+  let integrity: ReturnType<typeof watchIntegrity>;
   try {
     corruption = corruptionChecks(config, { member, store, transport });
+    integrity = watchIntegrity(config, { member, store });
     maintenance = startMaintenance(config, { store, member });
   } catch (e) {
     await member.stop();
@@ -419,6 +422,7 @@ export async function startServer(
     throw new Error(`listen failed: ${(e as Error).message}`);
   }
   corruption.startPeriodic(stopping.signal);
+  integrity.startScrub(stopping.signal);
   publishAttributes(member, {
     name: config.name,
     clientUrls: config.advertiseClientUrls,

@@ -16,6 +16,7 @@ import type { StreamSink } from "./grpc/server.ts";
 import { log } from "./log.ts";
 import type { MvccStore } from "../store/mvcc.ts";
 import { exportEtcdBackend } from "../store/etcd_export.ts";
+import { ChecksumMismatch, corruptStoreError } from "../store/checksum.ts";
 
 /** etcd's snapshotSendBufferSize. */
 const CHUNK_BYTES = 32 * 1024;
@@ -71,6 +72,10 @@ export async function streamSnapshot(
   } catch (e) {
     if (signal.aborted) return;
     log.warn("failed to send database snapshot", { error: (e as Error).message });
+    if (e instanceof ChecksumMismatch) {
+      store.reportDamage(e, "snapshot");
+      return corruptStoreError(e, "snapshot");
+    }
     return etcdError(Code.Internal, `etcdserver: snapshot failed: ${(e as Error).message}`);
   } finally {
     fs.rmSync(tmp, { force: true });

@@ -22,8 +22,13 @@ export function replaceContents(db: Database, src: string): void {
       );
       for (const { name, sql } of tables) {
         if (!mine.has(name)) db.run(sql);
+        // By name: a copy from an older version may lack columns added since (the schema
+        // migration fills them in afterwards, see schema.ts `upgradeSchema`).
+        const columns =
+          (db.query(`SELECT name FROM pragma_table_info(?1, 'incoming')`).values(name) as string[][])
+            .map(([c]) => `"${c.replaceAll('"', '""')}"`).join(", ");
         db.run(`DELETE FROM main."${name}"`);
-        db.run(`INSERT INTO main."${name}" SELECT * FROM incoming."${name}"`);
+        db.run(`INSERT INTO main."${name}" (${columns}) SELECT ${columns} FROM incoming."${name}"`);
       }
       db.run("COMMIT");
     } catch (e) {

@@ -7,7 +7,7 @@
  * bucket comes from the same applied index), a slice at a time between event-loop turns
  * so the server keeps serving; the bbolt file is written page by page as rows arrive.
  */
-import { Database, type Statement } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { LeaseSchema } from "../proto/gen/leasepb/lease_pb.ts";
 import { AlarmMemberSchema, type AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -29,6 +29,8 @@ import {
 import { compareBytes } from "./keys.ts";
 import { listMembers, removedMembers } from "./members.ts";
 import { listAlarms } from "./alarm.ts";
+import { pager } from "./pages.ts";
+import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 
 /** Options of `exportEtcdBackend`. */
 export interface ExportOptions {
@@ -38,14 +40,10 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
-/** Rows read per query: keyset pages, so each costs the same however far in. */
-const BATCH = 512;
-
-type HistoryRow = [bigint, bigint, Uint8Array, bigint, bigint, bigint, Uint8Array];
-
 /**
  * Writes the committed state of the store at `srcPath` as an etcd backend file at
- * `destPath`, fsynced. The source may be written meanwhile.
+ * `destPath`, fsynced. The source may be written meanwhile. Throws ChecksumMismatch at
+ * the first revision that does not match its checksum.
  */
 export async function exportEtcdBackend(
   srcPath: string,
@@ -72,14 +70,15 @@ export async function exportEtcdBackend(
     const buckets: [Uint8Array, BucketValue][] = [];
 
     const key = w.bucket();
-    const history = pager<HistoryRow>(
-      src,
-      "SELECT mod_rev, sub, key, create_rev, version, lease, value FROM history",
-      ["mod_rev", "sub"],
-      (r) => [r[0], r[1]],
-    );
+    const history = pager<StoredRow>(src, `SELECT ${STORED_COLUMNS} FROM history`, {
+      columns: ["mod_rev", "sub"],
+      of: (r) => [r[2], r[6]],
+    });
     for (const rows of history) {
-      for (const [modRev, sub, k, createRev, version, lease, value] of rows) {
+      for (const row of rows) {
+        // A damaged row stops the export (ChecksumMismatch): a backup must not carry it.
+        verifyRow(row);
+        const [k, createRev, modRev, version, lease, value, sub] = row;
         const tombstone = version === 0n;
         // A tombstone at the compaction revision is kept here for watchers only; etcd
         // 3.4's compaction has removed it from its backend (see compaction.ts).
@@ -114,8 +113,7 @@ export async function exportEtcdBackend(
     const leases = pager<bigint[]>(
       src,
       "SELECT id < 0, id, ttl, remaining_ttl FROM leases",
-      ["id < 0", "id"],
-      (r) => [r[0], r[1]],
+      { columns: ["id < 0", "id"], of: (r) => [r[0], r[1]] },
     );
     for (const rows of leases) {
       for (const [, id, ttl, remainingTtl] of rows) {
@@ -192,28 +190,4 @@ function small(w: BboltWriter, entries: [Uint8Array, Uint8Array][]): BucketValue
   const b: BucketBuilder = w.bucket();
   for (const [k, v] of entries.sort((a, b) => compareBytes(a[0], b[0]))) b.put(k, v);
   return b.end();
-}
-
-/**
- * Reads `select` in the order of `keyColumns`, BATCH rows per step (keyset pagination:
- * `keyOf` gives a row's values of those columns).
- */
-function* pager<R extends unknown[]>(
-  db: Database,
-  select: string,
-  keyColumns: readonly string[],
-  keyOf: (row: R) => unknown[],
-): Generator<R[]> {
-  const order = keyColumns.join(", ");
-  const after = keyColumns.map((_, i) => `?${i + 1}`).join(", ");
-  const first: Statement = db.query(`${select} ORDER BY ${order} LIMIT ${BATCH}`);
-  const next: Statement = db.query(
-    `${select} WHERE (${order}) > (${after}) ORDER BY ${order} LIMIT ${BATCH}`,
-  );
-  let rows = first.values() as unknown as R[];
-  while (rows.length > 0) {
-    yield rows;
-    if (rows.length < BATCH) return;
-    rows = next.values(...(keyOf(rows[rows.length - 1]) as never[])) as unknown as R[];
-  }
 }

@@ -15,6 +15,8 @@ import { decodeKeyValue } from "../api/keyvalue.ts";
 import { AuthKey, Bucket, MetaKey, parseRevisionKey, readU64 } from "./etcd_layout.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
+import { checksumOf, STORED_COLUMNS } from "./checksum.ts";
+import type { KvRow } from "./kv.ts";
 
 /** Visits every entry of top-level bucket `name` (none if it is absent); an error value if unreadable. */
 export function forEachInBucket(
@@ -57,7 +59,7 @@ function importAll(r: BboltReader, db: Database): Error | null {
   let authEnabled = false;
   let authRevision = 1n;
   const insertRev = db.prepare(
-    "INSERT INTO history (mod_rev, sub, key, create_rev, version, lease, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    `INSERT INTO history (${STORED_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
   );
   const mark = (e: Entry): bigint => {
     const rev = parseRevisionKey(e.value);
@@ -70,8 +72,10 @@ function importAll(r: BboltReader, db: Database): Error | null {
       const rev = parseRevisionKey(e.key);
       if (rev === null) throw new Error(`key 0x${hex(e.key)} is not a revision`);
       const kv = decodeKeyValue(e.value);
-      if (rev.tombstone) insertRev.run(rev.main, rev.sub, kv.key, 0n, 0n, 0n, new Uint8Array(0));
-      else insertRev.run(rev.main, rev.sub, kv.key, kv.createRevision, kv.version, kv.lease, kv.value);
+      const row: KvRow = rev.tombstone
+        ? [kv.key, 0n, rev.main, 0n, 0n, new Uint8Array(0)]
+        : [kv.key, kv.createRevision, rev.main, kv.version, kv.lease, kv.value];
+      insertRev.run(...row, rev.sub, checksumOf(row, rev.sub));
       lastMain = rev.main;
     }],
     [Bucket.meta, (e) => {

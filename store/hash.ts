@@ -10,6 +10,8 @@ import { encodeKeyValue } from "../api/keyvalue.ts";
 import { revisionKey } from "./encoding.ts";
 import type { KeyIndex } from "./key_index.ts";
 import type { Revisions } from "./apply.ts";
+import { type StoredRow, verifyRow } from "./checksum.ts";
+import { storedColumnsOf } from "./integrity.ts";
 
 /** A HashKV answer. */
 export interface HashKvResult {
@@ -23,8 +25,6 @@ export interface HashKvResult {
 }
 
 const KEY_BUCKET = new TextEncoder().encode("key");
-
-type HistoryRow = [Uint8Array, bigint, bigint, bigint, bigint, bigint, Uint8Array];
 
 /**
  * Hashes the history up to `revision` (0 = current). Like etcd, revisions at or below the
@@ -43,7 +43,7 @@ export function hashKv(
   const keepEmpty = !index.anyExistsAt(rev);
   let hash = crc32cUpdate(0, KEY_BUCKET);
   forEachRevision(db, rev, (row) => {
-    const [key, modRev, sub, createRev, version, lease, value] = row;
+    const [key, createRev, modRev, version, lease, value, sub] = row;
     const tombstone = version === 0n;
     // Kept only for watchers (compaction.ts); etcd 3.4.23 has deleted it from its backend.
     if (tombstone && modRev === compactRev) return;
@@ -70,7 +70,7 @@ export function hashStore(db: Database): number {
   const meta = db.query("SELECT current_rev, compact_rev FROM meta WHERE id = 0").values()[0] as bigint[];
   hash = crc32cUpdate(hash, revisionKey(meta[0], meta[1], false));
   forEachRevision(db, meta[0], (row) => {
-    const [key, modRev, sub, createRevision, version, lease, value] = row;
+    const [key, createRevision, modRev, version, lease, value, sub] = row;
     hash = crc32cUpdate(hash, revisionKey(modRev, sub, version === 0n));
     hash = crc32cUpdate(
       hash,
@@ -85,21 +85,29 @@ export function hashStore(db: Database): number {
 
 const PAGE = 1024;
 
-/** Visits history rows up to `maxRev` in revision order, a page at a time to bound memory. */
-function forEachRevision(db: Database, maxRev: bigint, visit: (row: HistoryRow) => void): void {
+/**
+ * Visits history rows up to `maxRev` in revision order, a page at a time to bound memory,
+ * each checked against its checksum first: throws ChecksumMismatch rather than hash a
+ * damaged row as if it were data.
+ */
+function forEachRevision(db: Database, maxRev: bigint, visit: (row: StoredRow) => void): void {
+  // Maintenance.Hash also hashes snapshots of older versions (`snapshot status`).
+  const columns = storedColumnsOf(db);
   const first = db.query(
-    `SELECT key, mod_rev, sub, create_rev, version, lease, value FROM history
-     WHERE mod_rev <= ?1 ORDER BY mod_rev, sub LIMIT ${PAGE}`,
+    `SELECT ${columns} FROM history WHERE mod_rev <= ?1 ORDER BY mod_rev, sub LIMIT ${PAGE}`,
   );
   const next = db.query(
-    `SELECT key, mod_rev, sub, create_rev, version, lease, value FROM history
+    `SELECT ${columns} FROM history
      WHERE mod_rev <= ?1 AND (mod_rev, sub) > (?2, ?3) ORDER BY mod_rev, sub LIMIT ${PAGE}`,
   );
-  let rows = first.values(maxRev) as unknown as HistoryRow[];
+  let rows = first.values(maxRev) as unknown as StoredRow[];
   while (rows.length > 0) {
-    for (const row of rows) visit(row);
+    for (const row of rows) {
+      verifyRow(row);
+      visit(row);
+    }
     if (rows.length < PAGE) return;
     const last = rows[rows.length - 1];
-    rows = next.values(maxRev, last[1], last[2]) as unknown as HistoryRow[];
+    rows = next.values(maxRev, last[2], last[6]) as unknown as StoredRow[];
   }
 }

@@ -2,7 +2,7 @@
  * etcd's MVCC key-value store on SQLite: the one thing the apply loop writes and every
  * read path reads. See schema.ts for the layout.
  */
-import type { Database, Statement } from "bun:sqlite";
+import { Database, type Statement } from "bun:sqlite";
 import type { EtcdError } from "../api/errors.ts";
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type {
@@ -32,11 +32,15 @@ import {
 } from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
 import { type LeaseChange, type LeaseRow, leaseRows } from "./lease.ts";
-import { openDatabase, type OpenOptions as DatabaseOptions } from "./schema.ts";
+import { openDatabase, type OpenOptions as DatabaseOptions, upgradeSchema } from "./schema.ts";
 import { applyTxn, isReadOnly } from "./txn.ts";
 import { RevisionWrite, WriteStatements } from "./writer.ts";
+import { ChecksumMismatch, corruptStoreError } from "./checksum.ts";
+import { verifyHistory, type VerifyOptions, type VerifyReport } from "./integrity.ts";
 
 export type { ApplyOutcome } from "./apply.ts";
+export { ChecksumMismatch } from "./checksum.ts";
+export type { VerifyOptions, VerifyReport } from "./integrity.ts";
 export type { EventsQuery } from "./events.ts";
 export type { HashKvResult } from "./hash.ts";
 export type { LeaseChange, LeaseRow } from "./lease.ts";
@@ -79,6 +83,7 @@ export class MvccStore {
   readonly #hasLease: Statement;
   readonly #committer: GroupCommitter;
   readonly #leaseListeners: ((c: LeaseChange) => void)[] = [];
+  readonly #damageListeners: ((m: ChecksumMismatch, foundBy: string) => void)[] = [];
   #durableAppliedIndex: bigint;
   /** page_count × page_size, cached until the next write (-1: unknown); the quota asks per put. */
   #dbSize = -1;
@@ -91,7 +96,10 @@ export class MvccStore {
     this.#db = db;
     this.#path = path;
     this.#index = KeyIndex.load(db);
-    this.#reader = new KvReader(db, this.#index);
+    // What clients read is checked against the checksums; what the apply loop reads to make
+    // a write is not: a damaged row there could not be refused without this member's
+    // results differing from the others' (the scrub finds it instead).
+    this.#reader = new KvReader(db, this.#index, { verify: true });
     this.#progress = readProgress(db);
     this.#saveProgress = db.prepare(
       "UPDATE meta SET applied_index = ?1, applied_term = ?2, current_rev = ?3, compact_rev = ?4 WHERE id = 0",
@@ -103,7 +111,7 @@ export class MvccStore {
     });
     this.#deps = {
       db,
-      reader: this.#reader,
+      reader: new KvReader(db, this.#index),
       writeStatements: new WriteStatements(db, this.#index),
       index: this.#index,
       alarms: new RaisedAlarms(db),
@@ -156,7 +164,10 @@ export class MvccStore {
    * applied index and revisions. Only the apply loop calls this, between batches.
    */
   installCopy(src: string): void {
-    this.#committer.outsideTransaction(() => replaceContents(this.#db, src));
+    this.#committer.outsideTransaction(() => {
+      replaceContents(this.#db, src);
+      upgradeSchema(this.#db);
+    });
     this.#index.reload(this.#db);
     this.#deps.alarms.invalidate();
     this.#dbSize = -1;
@@ -268,21 +279,30 @@ export class MvccStore {
 
   /** Serves a range at the head or a retained revision (serializable reads call this directly). */
   range(req: RangeRequest): RangeResponse | EtcdError {
-    return executeRange(this.#reader, req, {
-      rev: this.#progress.currentRev,
-      compactRev: this.#progress.compactRev,
-    });
+    return this.#checked("range", () =>
+      executeRange(this.#reader, req, {
+        rev: this.#progress.currentRev,
+        compactRev: this.#progress.compactRev,
+      }));
   }
 
   /**
    * `range`, reading the rows a statement at a time with `between()` after each (see
    * KvReader.rowsInSteps): the state it answers is the one at the call.
    */
-  rangeInSteps(req: RangeRequest, between: () => Promise<void> | null): Promise<RangeResponse | EtcdError> {
-    return executeRangeInSteps(this.#reader, req, {
-      rev: this.#progress.currentRev,
-      compactRev: this.#progress.compactRev,
-    }, between);
+  async rangeInSteps(
+    req: RangeRequest,
+    between: () => Promise<void> | null,
+  ): Promise<RangeResponse | EtcdError> {
+    try {
+      return await executeRangeInSteps(this.#reader, req, {
+        rev: this.#progress.currentRev,
+        compactRev: this.#progress.compactRev,
+      }, between);
+    } catch (e) {
+      if (!(e instanceof ChecksumMismatch)) throw e;
+      return this.#damaged(e, "range");
+    }
   }
 
   /**
@@ -291,11 +311,13 @@ export class MvccStore {
    */
   readTxn(req: TxnRequest): TxnResponse | EtcdError {
     if (!isReadOnly(req)) throw new Error("store: readTxn given a txn that may write");
-    const w = new RevisionWrite(this.#deps.writeStatements, this.#reader, this.#progress.currentRev);
-    const env = { reader: this.#reader, compactRev: this.#progress.compactRev, hasLease: () => false };
-    const resp = applyTxn(env, w, req);
-    if (w.changed()) throw new Error("store: a read-only txn changed the store");
-    return resp;
+    return this.#checked("txn", () => {
+      const w = new RevisionWrite(this.#deps.writeStatements, this.#reader, this.#progress.currentRev);
+      const env = { reader: this.#reader, compactRev: this.#progress.compactRev, hasLease: () => false };
+      const resp = applyTxn(env, w, req);
+      if (w.changed()) throw new Error("store: a read-only txn changed the store");
+      return resp;
+    });
   }
 
   /**
@@ -303,12 +325,63 @@ export class MvccStore {
    * equal histories hash equal here and on etcd. `revision` 0 = the current revision.
    */
   hashKV(revision: bigint): HashKvResult | EtcdError {
-    return hashKv(this.#db, this.#index, { revision, revs: this.#progress });
+    return this.#checked("hashkv", () => hashKv(this.#db, this.#index, { revision, revs: this.#progress }));
   }
 
   /** Maintenance.Hash: a checksum of all store content but the applied index. */
-  hash(): number {
-    return hashStore(this.#db);
+  hash(): number | EtcdError {
+    return this.#checked("hash", () => hashStore(this.#db));
+  }
+
+  /**
+   * Subscribes to damaged revisions found by this store's reads or reported to it: the
+   * server raises the CORRUPT alarm. `foundBy` names what found it ("range", "scrub", ...).
+   */
+  onDamage(listener: (m: ChecksumMismatch, foundBy: string) => void): void {
+    this.#damageListeners.push(listener);
+  }
+
+  /** Tells the `onDamage` listeners of a damaged revision found outside this store's reads. */
+  reportDamage(m: ChecksumMismatch, foundBy: string): void {
+    for (const l of this.#damageListeners) l(m, foundBy);
+  }
+
+  /**
+   * Compares every stored revision with its checksum (a scrub, a defrag's first step):
+   * reads what is committed through a connection of its own, with a small cache of its
+   * own, so the pass takes no lock from the apply loop and leaves the store's cache to the
+   * reads that need it. `between()` runs after each page (the caller's time slicing). The
+   * damaged revisions found also go to the `onDamage` listeners, as found by `foundBy`.
+   */
+  async verify(foundBy: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+    this.flush();
+    const own = this.#path !== ":memory:";
+    const db = own
+      ? new Database(this.#path, { readwrite: true, create: false, safeIntegers: true, strict: true })
+      : this.#db;
+    try {
+      if (own) db.run("PRAGMA cache_size = -2048");
+      const report = await verifyHistory(db, opts);
+      for (const m of report.damaged) this.reportDamage(m, foundBy);
+      return report;
+    } finally {
+      if (own) db.close();
+    }
+  }
+
+  /** `read()`, or the error a client gets instead of a damaged row (and the listeners hear of it). */
+  #checked<T>(foundBy: string, read: () => T): T | EtcdError {
+    try {
+      return read();
+    } catch (e) {
+      if (!(e instanceof ChecksumMismatch)) throw e;
+      return this.#damaged(e, foundBy);
+    }
+  }
+
+  #damaged(m: ChecksumMismatch, foundBy: string): EtcdError {
+    this.reportDamage(m, foundBy);
+    return corruptStoreError(m);
   }
 
   /** Watch catch-up: past events in revision order (see EventsQuery). */

@@ -7,6 +7,7 @@ import type { Database, Statement } from "bun:sqlite";
 import type { KeyIndex, RevisionKey } from "./key_index.ts";
 import type { KeyRange } from "./keys.ts";
 import type { KvRow } from "./kv.ts";
+import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 
 /** Options of `KvReader.rows`. */
 export interface RowsOptions {
@@ -23,20 +24,35 @@ const NO_REVISION: RevisionKey = [-1, -1];
 /** Value bytes `rowsInSteps` reads per statement at most, where rows allow (one row may be more). */
 const STEP_BYTES = 4 << 20;
 
+/** Options of a KvReader. */
+export interface ReaderOptions {
+  /**
+   * Compare every row read with its value against its checksum, throwing ChecksumMismatch
+   * (checksum.ts) instead of returning a damaged one. Keys-only reads are not checked: the
+   * checksum covers the value, which they do not read.
+   */
+  verify?: boolean;
+}
+
 /** Reads existing keys at the head or at a historical revision. */
 export class KvReader {
   readonly #db: Database;
   readonly #index: KeyIndex;
+  readonly #verify: boolean;
+  /** The columns of a read with values. */
+  readonly #columns: string;
   readonly #getRevision: Statement;
   readonly #getRevisionNoValue: Statement;
   /** The chunk statements, by size and whether they read values: built once each. */
   readonly #chunkStatements = new Map<number, Statement>();
 
-  constructor(db: Database, index: KeyIndex) {
+  constructor(db: Database, index: KeyIndex, opts: ReaderOptions = {}) {
     this.#db = db;
     this.#index = index;
+    this.#verify = opts.verify === true;
+    this.#columns = this.#verify ? STORED_COLUMNS : "key, create_rev, mod_rev, version, lease, value";
     this.#getRevision = db.prepare(
-      "SELECT key, create_rev, mod_rev, version, lease, value FROM history WHERE mod_rev = ?1 AND sub = ?2",
+      `SELECT ${this.#columns} FROM history WHERE mod_rev = ?1 AND sub = ?2`,
     );
     this.#getRevisionNoValue = db.prepare(
       "SELECT key, create_rev, mod_rev, version, lease, x'' FROM history WHERE mod_rev = ?1 AND sub = ?2",
@@ -48,6 +64,7 @@ export class KvReader {
     const stmt = values ? this.#getRevision : this.#getRevisionNoValue;
     const row = stmt.values(rev[0], rev[1])[0] as unknown as KvRow | undefined;
     if (row === undefined) throw new Error(`store: key index names revision ${rev} that history lacks`);
+    if (values && this.#verify) verifyRow(row as unknown as StoredRow);
     return row;
   }
 
@@ -120,6 +137,7 @@ export class KvReader {
     if (rows.length !== n) {
       throw new Error(`store: key index names ${n} revisions, history has ${rows.length}`);
     }
+    if (values && this.#verify) { for (const row of rows) verifyRow(row as unknown as StoredRow); }
     for (const row of rows) out.push(row);
   }
 
@@ -129,7 +147,7 @@ export class KvReader {
     if (stmt === undefined) {
       const pairs = Array.from({ length: size }, (_, i) => `(?${2 * i + 1}, ?${2 * i + 2})`).join(", ");
       stmt = this.#db.prepare(
-        `SELECT key, create_rev, mod_rev, version, lease, ${values ? "value" : "x''"} FROM history
+        `SELECT ${values ? this.#columns : "key, create_rev, mod_rev, version, lease, x''"} FROM history
          WHERE (mod_rev, sub) IN (VALUES ${pairs}) ORDER BY key`,
       );
       this.#chunkStatements.set(id, stmt);

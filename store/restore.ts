@@ -10,19 +10,14 @@
  * the conf changes at indexes 1..n) and the store keeps its content: applying those
  * entries only advances the applied index.
  */
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BboltReader } from "./bbolt/reader.ts";
 import { importEtcdBackend } from "./etcd_import.ts";
 import { openDatabase } from "./schema.ts";
-import {
-  type CheckedSnapshot,
-  checkSnapshot,
-  databaseFormat,
-  extractDatabase,
-  integrityProblem,
-} from "./snapshot_file.ts";
+import { checkStoreFile, damageSummary } from "./integrity.ts";
+import { type CheckedSnapshot, checkSnapshot, databaseFormat, extractDatabase } from "./snapshot_file.ts";
 
 /** Where and how to restore. */
 export interface RestoreOptions {
@@ -112,17 +107,9 @@ function copySqlite(snap: CheckedSnapshot, dbPath: string): void {
   }
 }
 
+/** What is wrong with the store file at `file` (SQLite's check, then the checksums), or null. */
 function checkDatabase(file: string): string | null {
-  let db: Database;
-  try {
-    db = new Database(file, { readonly: true });
-  } catch (e) {
-    return (e as Error).message;
-  }
-  try {
-    const problem = integrityProblem(db);
-    return problem === null ? null : `integrity check failed: ${problem}`;
-  } finally {
-    db.close();
-  }
+  const found = checkStoreFile(file);
+  if (typeof found === "string") return found;
+  return found.damagedCount === 0 ? null : `checksum check failed: ${damageSummary(found)}`;
 }

@@ -2,7 +2,8 @@
  * The SQLite schema of the MVCC store and the connection settings it relies on.
  *
  * - `history` holds every revision of every key until compaction (a tombstone has
- *   `create_rev = 0`, `version = 0`): historical reads, watch catch-up, HashKV. It is
+ *   `create_rev = 0`, `version = 0`): historical reads, watch catch-up, HashKV. Each row
+ *   carries a checksum of its fields (`crc`, see checksum.ts). It is
  *   keyed by revision, like etcd's bbolt key bucket, so writes only append; which
  *   revisions each key has is kept in memory (key_index.ts, etcd's treeIndex), rebuilt
  *   from this table at open. Keying the rows by key instead cost twice the CPU per
@@ -19,13 +20,18 @@ import { Database } from "bun:sqlite";
 import { AUTH_DDL } from "./auth.ts";
 import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
+import { fillChecksums, storedColumnsOf } from "./integrity.ts";
+import { STORED_COLUMNS } from "./checksum.ts";
 
 /**
  * Bumped when the layout changes incompatibly; a store refuses a file it does not know.
  * 4: no `history_by_key` index and no `live` table, both replaced by the in-memory key
  * index (version 3 files are migrated by dropping them: `history` has everything).
+ * 5: `history.crc`, each revision's checksum (version 4 files get the column and the
+ * checksums of their rows when first opened: an older version must not write rows
+ * without one, so it is refused the file).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -45,6 +51,7 @@ CREATE TABLE IF NOT EXISTS history (
   version INTEGER NOT NULL,
   lease INTEGER NOT NULL,
   value BLOB NOT NULL,
+  crc INTEGER,
   PRIMARY KEY (mod_rev, sub)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS leases (
@@ -99,13 +106,31 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   return db;
 }
 
-/** Brings a file of an older layout this version can convert up to SCHEMA_VERSION. */
+/**
+ * Brings the open database up to SCHEMA_VERSION after its contents were replaced by a copy
+ * from another member, which may run an older version (store/copy.ts). No transaction may
+ * be open.
+ */
+export function upgradeSchema(db: Database): void {
+  db.transaction(() => migrate(db)).immediate();
+}
+
+/** Brings a file of an older layout this version can convert up to SCHEMA_VERSION, a step at a time. */
 function migrate(db: Database): void {
-  const row = db.query("SELECT schema_version FROM meta WHERE id = 0").get() as { schema_version: bigint };
-  if (row.schema_version === 3n) {
+  const version = () =>
+    (db.query("SELECT schema_version FROM meta WHERE id = 0").get() as { schema_version: bigint })
+      .schema_version;
+  if (version() === 3n) {
     // The only change from 3: what these held moved into memory; their pages go to the freelist.
     db.run("DROP INDEX IF EXISTS history_by_key");
     db.run("DROP TABLE IF EXISTS live");
-    db.run(`UPDATE meta SET schema_version = ${SCHEMA_VERSION} WHERE id = 0`);
+    db.run("UPDATE meta SET schema_version = 4 WHERE id = 0");
+  }
+  if (version() === 4n) {
+    // Checksums for what is there, now: the rows are read once anyway (the key index), and
+    // a row without one could not be told from a damaged one later.
+    if (storedColumnsOf(db) !== STORED_COLUMNS) db.run("ALTER TABLE history ADD COLUMN crc INTEGER");
+    fillChecksums(db);
+    db.run("UPDATE meta SET schema_version = 5 WHERE id = 0");
   }
 }

@@ -12,6 +12,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { hashStore } from "./hash.ts";
+import { ChecksumMismatch } from "./checksum.ts";
+import { integrityProblem } from "./integrity.ts";
 import { BboltReader } from "./bbolt/reader.ts";
 import { MAGIC, PAGE_HEADER_BYTES } from "./bbolt/layout.ts";
 import { etcdBackendStatus } from "./etcd_status.ts";
@@ -127,18 +129,6 @@ export function extractDatabase(snap: CheckedSnapshot, dest: string): void {
   }
 }
 
-/** SQLite's own consistency check of a database file: null when sound, else what is wrong. */
-export function integrityProblem(db: Database): string | null {
-  let rows: { quick_check: string }[];
-  try {
-    rows = db.query("PRAGMA quick_check").all() as { quick_check: string }[];
-  } catch (e) {
-    return (e as Error).message;
-  }
-  if (rows.length === 1 && rows[0].quick_check === "ok") return null;
-  return rows.map((r) => r.quick_check).join("\n");
-}
-
 /** Reads a snapshot's status (`etcdctl snapshot status`), verifying checksum and structure. */
 export function snapshotStatus(file: string): SnapshotStatus | Error {
   // A file without checksum may still be a store copied from a data dir, as etcd allows.
@@ -176,6 +166,9 @@ function sqliteStatus(checked: CheckedSnapshot): SnapshotStatus | Error {
       if (problem !== null) return new Error(`snapshot file integrity check failed: ${problem}`);
       return readStatus(db, checked.dbBytes);
     } catch (e) {
+      if (e instanceof ChecksumMismatch) {
+        return new Error(`snapshot file integrity check failed: ${e.message}`);
+      }
       return new Error(`snapshot file is not an etcdts store: ${(e as Error).message}`);
     } finally {
       db.close();

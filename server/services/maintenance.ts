@@ -15,6 +15,7 @@ import type { ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
 import type { MvccStore } from "../../store/mvcc.ts";
+import { ChecksumMismatch, corruptStoreError } from "../../store/checksum.ts";
 import { Code, Errors, etcdError, isEtcdError } from "../../api/errors.ts";
 import { SERVER_VERSION } from "../../api/version.ts";
 import { Defragmenter } from "../defrag.ts";
@@ -58,7 +59,9 @@ export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof
       });
     },
     hash() {
-      return create(HashResponseSchema, { header: header(), hash: store.hash() });
+      const hash = store.hash();
+      if (isEtcdError(hash)) return hash;
+      return create(HashResponseSchema, { header: header(), hash });
     },
     hashKV(req) {
       const r = store.hashKV(req.revision);
@@ -84,6 +87,7 @@ export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof
       try {
         await defrag.run();
       } catch (e) {
+        if (e instanceof ChecksumMismatch) return corruptStoreError(e, "defragment");
         return etcdError(Code.Internal, `etcdserver: defragment failed: ${(e as Error).message}`);
       }
       return create(DefragmentResponseSchema, { header: header() });

@@ -7,6 +7,7 @@
 import { Database } from "bun:sqlite";
 import * as path from "node:path";
 import { afterAll, expect, test } from "bun:test";
+import { checksumOf, STORED_COLUMNS, type StoredRow } from "../../store/checksum.ts";
 import { cleanup, type ClusterProcess, etcdctl, etcdts, startCluster, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
@@ -30,13 +31,20 @@ async function writeKeys(cluster: ClusterProcess): Promise<void> {
   }
 }
 
-/** Changes k5's value in the stopped member's store (its one revision in the history). */
+/**
+ * Changes k5's value in the stopped member's store (its one revision in the history), with
+ * a checksum to match: a member whose data differs from the others' without being damaged
+ * on disk (a bug, a bad copy), which only comparing hashes between members finds.
+ * (tests/corrupt/integrity.test.ts damages a value without fixing its checksum.)
+ */
 function tamper(dataDir: string): void {
-  const db = new Database(path.join(dataDir, "member", "snap", "db"));
+  const db = new Database(path.join(dataDir, "member", "snap", "db"), { safeIntegers: true, strict: true });
   try {
     const key = new TextEncoder().encode("k5");
     const bad = new TextEncoder().encode("rotten");
     expect(db.query("UPDATE history SET value = ?1 WHERE key = ?2").run(bad, key).changes).toBe(1);
+    const row = db.query(`SELECT ${STORED_COLUMNS} FROM history WHERE key = ?1`).values(key)[0] as StoredRow;
+    db.query("UPDATE history SET crc = ?1 WHERE key = ?2").run(checksumOf(row, row[6]), key);
   } finally {
     db.close();
   }

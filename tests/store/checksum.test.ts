@@ -1,0 +1,227 @@
+/**
+ * Stored revisions carry checksums, without servers: a byte flipped in a stored value (by
+ * hand, through SQLite, while the store is closed) is reported with its key and revision by
+ * every read that returns or exports it, by the whole-store pass and by a restore; a sound
+ * store passes; a store from before checksums opens and gets them; a copy from an older
+ * member installs.
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Code, isEtcdError } from "../../api/errors.ts";
+import { ChecksumMismatch, checksumOf } from "../../store/checksum.ts";
+import { exportEtcdBackend } from "../../store/etcd_export.ts";
+import { checkStoreFile, verifyHistorySync } from "../../store/integrity.ts";
+import type { KvRow } from "../../store/kv.ts";
+import { MvccStore } from "../../store/mvcc.ts";
+import { restoreSnapshot } from "../../store/restore.ts";
+import { SCHEMA_VERSION } from "../../store/schema.ts";
+import { copyStore } from "../../store/snapshot.ts";
+import { cleanup, tempDir } from "../harness.ts";
+import { b, Driver, op, range, txn } from "./helpers.ts";
+
+afterAll(cleanup);
+
+/** A store file with k0..k9 (k3 written twice): revisions 2..12. */
+function storeWithKeys(dir: string): string {
+  const file = path.join(dir, "db");
+  const d = new Driver(MvccStore.open(file));
+  for (let i = 0; i < 10; i++) d.put(`k${i}`, `value ${i}`);
+  d.put("k3", "value 3 again");
+  d.store.close();
+  return file;
+}
+
+/** Flips one byte of `key`'s value at `revision` in the closed store at `file`. */
+function flipByte(file: string, key: string, revision: bigint): void {
+  const db = new Database(file);
+  try {
+    const [value] = db.query("SELECT value FROM history WHERE key = ?1 AND mod_rev = ?2").values(
+      b(key),
+      revision,
+    )[0] as [
+      Uint8Array,
+    ];
+    const bad = new Uint8Array(value);
+    bad[2] ^= 0x01;
+    db.query("UPDATE history SET value = ?1 WHERE key = ?2 AND mod_rev = ?3").run(bad, b(key), revision);
+  } finally {
+    db.close();
+  }
+}
+
+/** Opens the store, collecting what it reports as damaged. */
+function openWatched(file: string): { store: MvccStore; damage: string[] } {
+  const store = MvccStore.open(file);
+  const damage: string[] = [];
+  store.onDamage((m, foundBy) => damage.push(`${foundBy}: ${m.message}`));
+  return { store, damage };
+}
+
+const K5 = 'key "k5" at revision 7 does not match its checksum';
+
+describe("the checksum of a revision", () => {
+  const row: KvRow = [b("key"), 3n, 7n, 2n, 0n, b("value")];
+  test("covers the key, the value and every number", () => {
+    const base = checksumOf(row, 0n);
+    expect(checksumOf([...row], 0)).toBe(base);
+    const changed: KvRow[] = [
+      [b("kez"), 3n, 7n, 2n, 0n, b("value")],
+      [b("key"), 4n, 7n, 2n, 0n, b("value")],
+      [b("key"), 3n, 8n, 2n, 0n, b("value")],
+      [b("key"), 3n, 7n, 3n, 0n, b("value")],
+      [b("key"), 3n, 7n, 2n, 1n, b("value")],
+      [b("key"), 3n, 7n, 2n, 0n, b("valuf")],
+    ];
+    for (const c of changed) expect(checksumOf(c, 0n)).not.toBe(base);
+    expect(checksumOf(row, 1n)).not.toBe(base);
+  });
+
+  test("of a row too large to sum in one piece is the same function", () => {
+    const value = new Uint8Array(5000).fill(7);
+    const large = checksumOf([b("key"), 1n, 1n, 1n, 0n, value], 0n);
+    expect(large).toBe(Bun.hash.crc32(value, checksumOf([b("key"), 1n, 1n, 1n, 0n, new Uint8Array(0)], 0n)));
+    value[4999] = 8;
+    expect(checksumOf([b("key"), 1n, 1n, 1n, 0n, value], 0n)).not.toBe(large);
+  });
+});
+
+describe("a damaged value", () => {
+  test("a sound store passes the whole-store check", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    const found = checkStoreFile(file);
+    expect(found).toEqual({ revisions: 11, unverified: 0, damaged: [], damagedCount: 0 });
+  });
+
+  test("is named by the whole-store check, with its key and revision", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    flipByte(file, "k5", 7n);
+    const found = checkStoreFile(file);
+    if (typeof found === "string") throw new Error(found);
+    expect(found.damagedCount).toBe(1);
+    expect(found.damaged.map((m) => m.message)).toEqual([K5]);
+    expect(found.damaged[0].revision).toBe(7n);
+  });
+
+  test("is refused to a range, a read-only txn, HashKV and Hash; other keys still read", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    flipByte(file, "k5", 7n);
+    const { store, damage } = openWatched(file);
+    const d = new Driver(store);
+    try {
+      for (
+        const r of [
+          store.range(range("k5")),
+          store.range(range("k", "l")),
+          store.readTxn(txn([], [op.range(range("k5"))])),
+          store.hashKV(0n),
+          store.hash(),
+        ]
+      ) {
+        expect(isEtcdError(r) && { code: r.code, message: r.message }).toEqual({
+          code: Code.DataLoss,
+          message: `etcdserver: corrupt store: ${K5}`,
+        });
+      }
+      expect(damage).toEqual([`range: ${K5}`, `range: ${K5}`, `txn: ${K5}`, `hashkv: ${K5}`, `hash: ${K5}`]);
+      expect(d.get("k6").kvs.map((kv) => new TextDecoder().decode(kv.value))).toEqual(["value 6"]);
+      // Keys-only reads do not read the value the checksum covers.
+      expect(d.keys("k5", "", { keysOnly: true })).toEqual(["k5"]);
+      // A write over it is a new, sound revision.
+      d.put("k5", "fresh");
+      expect(d.get("k5").kvs.length).toBe(1);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("stops an export to an etcd backend", async () => {
+    const dir = tempDir("etcdts-cksum-");
+    const file = storeWithKeys(dir);
+    flipByte(file, "k5", 7n);
+    const err = await exportEtcdBackend(file, path.join(dir, "bolt")).catch((e) => e);
+    expect(err).toBeInstanceOf(ChecksumMismatch);
+    expect((err as Error).message).toBe(K5);
+  });
+
+  test("is found by the store's own pass, which reports it", async () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    flipByte(file, "k5", 7n);
+    const { store, damage } = openWatched(file);
+    try {
+      let pauses = 0;
+      const report = await store.verify("scrub", { between: () => (pauses++, null) });
+      expect(report.damagedCount).toBe(1);
+      expect(pauses).toBeGreaterThan(0);
+      expect(damage).toEqual([`scrub: ${K5}`]);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("fails a restore of a store copy holding it", async () => {
+    const dir = tempDir("etcdts-cksum-");
+    const copy = path.join(dir, "copy");
+    await copyStore(storeWithKeys(dir), copy);
+    flipByte(copy, "k5", 7n);
+    const restored = restoreSnapshot({
+      snapshotPath: copy,
+      dataDir: path.join(dir, "restored"),
+      skipHashCheck: true,
+    });
+    expect(restored).toBeInstanceOf(Error);
+    expect((restored as Error).message).toContain(`checksum check failed: ${K5}`);
+    expect(fs.existsSync(path.join(dir, "restored"))).toBe(false);
+  });
+});
+
+/** Makes `file` look as a version 4 store did: no checksum column. */
+function toVersion4(file: string): void {
+  const db = new Database(file);
+  try {
+    db.run("ALTER TABLE history DROP COLUMN crc");
+    db.run("UPDATE meta SET schema_version = 4");
+  } finally {
+    db.close();
+  }
+}
+
+describe("stores from before checksums", () => {
+  test("a version 4 store opens, gets its checksums and reads as before", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    toVersion4(file);
+    expect(checkStoreFile(file)).toEqual({ revisions: 11, unverified: 11, damaged: [], damagedCount: 0 });
+    const d = new Driver(MvccStore.open(file));
+    expect(d.get("k3").kvs.map((kv) => new TextDecoder().decode(kv.value))).toEqual(["value 3 again"]);
+    d.store.close();
+    expect(checkStoreFile(file)).toEqual({ revisions: 11, unverified: 0, damaged: [], damagedCount: 0 });
+    const db = new Database(file);
+    expect(db.query("SELECT schema_version FROM meta").values()).toEqual([[SCHEMA_VERSION]]);
+    db.close();
+  });
+
+  test("a copy from a member of version 4 installs, with checksums", () => {
+    const dir = tempDir("etcdts-cksum-");
+    const old = storeWithKeys(dir);
+    toVersion4(old);
+    const d = new Driver(MvccStore.open(path.join(dir, "member")));
+    d.put("mine", "x");
+    d.store.installCopy(old);
+    expect(d.keys("k", "l")).toHaveLength(10);
+    d.put("k10", "v");
+    d.store.close();
+    const db = new Database(path.join(dir, "member"), { safeIntegers: true, strict: true });
+    try {
+      const report = verifyHistorySync(db);
+      expect({ ...report, damaged: [] }).toEqual({
+        revisions: 12,
+        unverified: 0,
+        damaged: [],
+        damagedCount: 0,
+      });
+    } finally {
+      db.close();
+    }
+  });
+});

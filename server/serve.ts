@@ -280,6 +280,7 @@ export async function startServer(
     catchUpEntries: config.snapshotCatchUpEntries,
     snapDir: path.join(memberDir, "snap"),
   });
+  member.start();
   receiver = member;
   // After a write burst, give the garbage back (see idle_gc.ts).
   const idleGc = new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) });

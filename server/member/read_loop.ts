@@ -2,14 +2,18 @@
  * The linearizable read loop (etcd's linearizableReadLoop): reads that arrive together
  * share one ReadIndex round; once the leader confirms its leadership at some index, they
  * wait for apply to reach it. A round that gets no answer within an election timeout is
- * asked again (the request may have been dropped by a leader change), and given up after
- * the request timeout.
+ * asked again (the request may have been dropped by a leader change); a read is given up
+ * once the request timeout has passed since it was made, however many rounds it was in.
  */
 import { Errors, type EtcdError } from "../../api/errors.ts";
 import type { ReadState } from "../../raft/mod.ts";
 import type { Clock, Timer } from "./clock.ts";
 
-type ReadWaiter = (e: EtcdError | null) => void;
+interface ReadWaiter {
+  readonly resolve: (e: EtcdError | null) => void;
+  /** When the read was made: its timeout counts from here, across retried rounds. */
+  readonly sinceMs: number;
+}
 
 /** Reads whose ReadIndex answer is known, waiting for apply to reach `index`. */
 interface ParkedReads {
@@ -29,7 +33,7 @@ export interface ReadLoopOptions {
   readonly clock: Clock;
   /** A round unanswered this long is asked again. */
   readonly retryMs: number;
-  /** A round unanswered this long fails its reads with Timeout. */
+  /** A read unconfirmed this long after it was made fails with Timeout. */
   readonly timeoutMs: number;
   /** Asks Raft for a ReadIndex with this context (the answer comes back to onReadStates). */
   readonly requestIndex: (ctx: Uint8Array) => void;
@@ -61,8 +65,8 @@ export class ReadLoop {
   stop(): void {
     this.#sweeper?.cancel();
     this.#sweeper = null;
-    for (const w of this.#queue) w(Errors.Stopped);
-    if (this.#round) { for (const w of this.#round.waiters) w(Errors.Stopped); }
+    for (const w of this.#queue) w.resolve(Errors.Stopped);
+    if (this.#round) { for (const w of this.#round.waiters) w.resolve(Errors.Stopped); }
   }
 
   /**
@@ -71,7 +75,7 @@ export class ReadLoop {
    */
   read(): Promise<EtcdError | null> {
     return new Promise((resolve) => {
-      this.#queue.push(resolve);
+      this.#queue.push({ resolve, sinceMs: this.#opts.clock.now() });
       if (this.#round === null) this.#startRound();
     });
   }
@@ -106,7 +110,7 @@ export class ReadLoop {
     const applied = this.#opts.appliedIndex();
     const still: ParkedReads[] = [];
     for (const r of this.#parked) {
-      if (r.index <= applied) { for (const w of r.waiters) w(null); }
+      if (r.index <= applied) { for (const w of r.waiters) w.resolve(null); }
       else still.push(r);
     }
     this.#parked = still;
@@ -117,13 +121,15 @@ export class ReadLoop {
     const round = this.#round;
     const now = this.#opts.clock.now();
     if (round === null || now - round.startedMs <= this.#opts.retryMs) return;
-    // The request may have been dropped (no leader, leader changed): ask again, or give up.
+    // The request may have been dropped (no leader, leader changed): ask again for the
+    // reads still within their timeout, give the others up.
     this.#round = null;
-    if (now - round.startedMs > this.#opts.timeoutMs) {
-      for (const w of round.waiters) w(Errors.Timeout);
-    } else {
-      this.#queue = [...round.waiters, ...this.#queue];
+    const again: ReadWaiter[] = [];
+    for (const w of round.waiters) {
+      if (now - w.sinceMs > this.#opts.timeoutMs) w.resolve(Errors.Timeout);
+      else again.push(w);
     }
+    this.#queue = [...again, ...this.#queue];
     if (this.#queue.length > 0) this.#startRound();
   }
 }

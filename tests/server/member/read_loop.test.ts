@@ -97,6 +97,39 @@ describe("ReadLoop", () => {
     reads.stop();
   });
 
+  test("a read unanswered past the request timeout fails with Timeout", async () => {
+    const { clock, asked, reads } = loop();
+    const r = track(reads.read());
+    clock.advance(TIMEOUT_MS);
+    await microtasks();
+    expect(r.settled).toBe(false);
+    const retries = asked.length;
+    expect(retries).toBeGreaterThan(1);
+    clock.advance(RETRY_MS + 250);
+    await microtasks();
+    expect(r.value).toBe(Errors.Timeout);
+    // Nothing else was waiting: no new round.
+    clock.advance(2 * RETRY_MS);
+    expect(asked.length).toBe(retries);
+    reads.stop();
+  });
+
+  test("a retried round times out only the reads that are old enough", async () => {
+    const { clock, asked, reads } = loop();
+    const old = track(reads.read());
+    clock.advance(TIMEOUT_MS - RETRY_MS);
+    const young = track(reads.read()); // waits for the next round, with the old read
+    clock.advance(2 * RETRY_MS + 250); // the old one's round is retried once more, then given up
+    await microtasks();
+    expect(old.value).toBe(Errors.Timeout);
+    expect(young.settled).toBe(false);
+    const ctx = asked[asked.length - 1];
+    reads.onReadStates([{ index: 0, requestCtx: ctx }]);
+    await microtasks();
+    expect(young.value).toBeNull();
+    reads.stop();
+  });
+
   test("stop() answers the queued and unconfirmed reads with Stopped and leaves no timer", async () => {
     const { clock, reads } = loop();
     const r = track(reads.read());

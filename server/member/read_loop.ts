@@ -61,12 +61,16 @@ export class ReadLoop {
     this.#sweeper ??= this.#opts.clock.every(SWEEP_MS, () => this.expire());
   }
 
-  /** Stops the sweeps and answers the reads not yet confirmed with Stopped. */
+  /** Stops the sweeps and answers every read not yet released with Stopped. */
   stop(): void {
     this.#sweeper?.cancel();
     this.#sweeper = null;
     for (const w of this.#queue) w.resolve(Errors.Stopped);
     if (this.#round) { for (const w of this.#round.waiters) w.resolve(Errors.Stopped); }
+    for (const r of this.#parked) for (const w of r.waiters) w.resolve(Errors.Stopped);
+    this.#queue = [];
+    this.#round = null;
+    this.#parked = [];
   }
 
   /**

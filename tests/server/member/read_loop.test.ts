@@ -130,12 +130,19 @@ describe("ReadLoop", () => {
     reads.stop();
   });
 
-  test("stop() answers the queued and unconfirmed reads with Stopped and leaves no timer", async () => {
-    const { clock, reads } = loop();
-    const r = track(reads.read());
+  test("stop() answers every read not yet released with Stopped and leaves no timer", async () => {
+    const { clock, asked, reads } = loop();
+    const parked = track(reads.read()); // confirmed at index 9, apply still behind
+    const unconfirmed = track(reads.read()); // in the round asked next
+    reads.onReadStates([{ index: 9, requestCtx: asked[0] }]);
+    const queued = track(reads.read());
     reads.stop();
     await microtasks();
-    expect(r.value).toBe(Errors.Stopped);
+    expect([parked.value, unconfirmed.value, queued.value]).toEqual([
+      Errors.Stopped,
+      Errors.Stopped,
+      Errors.Stopped,
+    ]);
     expect(clock.pendingTimers).toBe(0);
   });
 });

@@ -11,13 +11,13 @@
  */
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Errors, type EtcdError } from "../api/errors.ts";
-import type { LogEntry, Wal } from "../wal/wal.ts";
+import type { Wal } from "../wal/wal.ts";
 import type { ApplyOutcome, MemberChange, MemberRecord, MvccStore } from "../store/mvcc.ts";
 import { confChangeFor } from "./conf-change.ts";
 import { encodeProposal } from "./proposal_codec.ts";
 import { logStoreMismatch } from "./log_store_check.ts";
 import * as os from "node:os";
-import { type ConfState, type Entry, MemoryStorage, type Message, RawNode, StateType } from "../raft/mod.ts";
+import { type ConfState, MemoryStorage, type Message, RawNode, StateType } from "../raft/mod.ts";
 import { type Clock, sleep, systemClock } from "./member/clock.ts";
 import { ProposalRegistry } from "./member/proposals.ts";
 import { ReadLoop } from "./member/read_loop.ts";
@@ -67,10 +67,6 @@ export interface MemberOptions {
   readonly files?: MemberFiles;
 }
 
-function toRaftEntry(e: LogEntry): Entry {
-  return { index: Number(e.index), term: Number(e.term), type: e.type, data: e.data };
-}
-
 /** What Raft restarts from: the log's snapshot, hard state and entries, and the membership. */
 function restoreStorage(wal: Wal, store: MvccStore): { storage: MemoryStorage; confState: ConfState } {
   const replay = wal.replay;
@@ -81,15 +77,14 @@ function restoreStorage(wal: Wal, store: MvccStore): { storage: MemoryStorage; c
     voters: members.filter((m) => !m.isLearner).map((m) => m.id),
     learners: members.filter((m) => m.isLearner).map((m) => m.id),
   };
-  if (replay.snapshot.index > 0n) {
+  if (replay.snapshot.index > 0) {
     storage.applySnapshot({
       data: new Uint8Array(),
-      metadata: { index: Number(replay.snapshot.index), term: Number(replay.snapshot.term), confState },
+      metadata: { index: replay.snapshot.index, term: replay.snapshot.term, confState },
     });
   }
-  const hs = replay.hardState;
-  storage.setHardState({ term: Number(hs.term), vote: hs.vote, commit: Number(hs.commit) });
-  storage.append(replay.entries.map(toRaftEntry));
+  storage.setHardState(replay.hardState);
+  storage.append(replay.entries);
   return { storage, confState };
 }
 
@@ -124,14 +119,14 @@ export class Member {
 
     const replay = opts.wal.replay;
     const mismatch = logStoreMismatch(
-      { snapshotIndex: replay.snapshot.index, lastIndex: opts.wal.lastIndex },
+      { snapshotIndex: BigInt(replay.snapshot.index), lastIndex: BigInt(opts.wal.lastIndex) },
       opts.store.appliedIndex(),
     );
     if (mismatch !== null) throw mismatch;
     const { storage, confState } = restoreStorage(opts.wal, opts.store);
     // Like etcd, Raft restarts from the snapshot and re-delivers the entries after it, so
     // conf changes rebuild the membership; entries the store already holds are skipped.
-    const snapshotIndex = Number(replay.snapshot.index);
+    const snapshotIndex = replay.snapshot.index;
     const node = this.#node = new RawNode({
       id: opts.memberId,
       peers: opts.initialVoters,

@@ -221,7 +221,7 @@ export async function startServer(
     log.info("forcing restart member", {
       "cluster-id": idHex(who.clusterId),
       "local-member-id": idHex(who.memberId),
-      "commit-index": Number(forced.commit),
+      "commit-index": forced.commit,
       "removed-member-ids": forced.removed.map(idHex).join(","),
     });
     wal.close();

@@ -113,7 +113,7 @@ export class Applier {
     }
     this.#o.snapshots.installed(index);
     // Durable at once: a restart must not find the new store ahead of the log's last index.
-    this.#o.wal.saveSnapshot({ index: BigInt(index), term: BigInt(term), confState });
+    this.#o.wal.saveSnapshot({ index, term, confState });
     this.#o.wal.syncNow();
     this.#o.storage.applySnapshot(snap);
     this.#confState = confState;
@@ -138,11 +138,11 @@ export class Applier {
     if (typeof term !== "number") return;
     const snap = storage.createSnapshot(applied, { confState: this.#confState, data: new Uint8Array() });
     if (!("metadata" in snap)) return;
-    wal.saveSnapshot({ index: BigInt(applied), term: BigInt(term), confState: this.#confState });
+    wal.saveSnapshot({ index: applied, term, confState: this.#confState });
     wal.syncNow();
     const compactTo = applied - this.#o.catchUpEntries;
     if (compactTo > storage.firstIndex()) storage.compact(compactTo);
-    wal.releaseTo(BigInt(applied), this.#o.maxWals);
+    wal.releaseTo(applied, this.#o.maxWals);
     this.#snapshotIndex = applied;
   }
 

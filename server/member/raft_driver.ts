@@ -4,7 +4,7 @@
  * commit), sends messages (a leader before its own fsync, as etcd's does), hands the
  * snapshot, committed entries and read states to the apply and read loops, and advances.
  */
-import type { HardState as WalHardState, LogEntry, Wal } from "../../wal/wal.ts";
+import type { Wal } from "../../wal/wal.ts";
 import {
   type Entry,
   type MemoryStorage,
@@ -53,10 +53,6 @@ export interface RaftDriverOptions {
   readonly copyStore: (file: string) => Promise<void>;
   readonly snapshots: SnapshotFiles;
   readonly handler: ReadyHandler;
-}
-
-function toWalEntry(e: Entry): LogEntry {
-  return { index: BigInt(e.index), term: BigInt(e.term), type: e.type, data: e.data };
 }
 
 export class RaftDriver {
@@ -178,10 +174,7 @@ export class RaftDriver {
     if (sendFirst) this.#sendAll(rd.messages);
     // 1. Persist: nothing below may depend on entries or votes that are not durable.
     if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
-      const hs: WalHardState | undefined = rd.hardState === null
-        ? undefined
-        : { term: BigInt(rd.hardState.term), vote: rd.hardState.vote, commit: BigInt(rd.hardState.commit) };
-      this.#wal.save(rd.entries.map(toWalEntry), hs);
+      this.#wal.save(rd.entries, rd.hardState ?? undefined);
       // One entry and at most one caller waiting (a lone client): a blocking fdatasync saves
       // the thread-pool round trip (~10% of put latency at 1 client, measured) and there is
       // no other work to overlap with it. Anything busier overlaps the sync with new requests.

@@ -71,5 +71,14 @@ export {
   type SnapshotMetadata,
 } from "./messages.ts";
 export { type RaftConfig, type ReadState, stateName, StateType } from "./raft.ts";
-export { RawNode, type Ready, type SnapshotStatus, type SoftState, type Status } from "./rawnode.ts";
+export {
+  type BasicStatus,
+  type ProgressStatus,
+  RawNode,
+  type Ready,
+  type SnapshotStatus,
+  type SoftState,
+  type Status,
+} from "./rawnode.ts";
+export { ProgressState } from "./progress.ts";
 export { type InitialState, MemoryStorage, type Storage } from "./storage.ts";

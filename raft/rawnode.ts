@@ -1,4 +1,5 @@
 import { assert } from "./assert.ts";
+import type { ProgressState } from "./progress.ts";
 import { encodeConfChange } from "./codec.ts";
 import { ErrStepLocalMsg, ErrStepPeerNotFound, type RaftError } from "./errors.ts";
 import {
@@ -60,7 +61,8 @@ export interface Ready {
   readonly mustSync: boolean;
 }
 
-export interface Status {
+/** The node's state without the leader's per-member progress (etcd's BasicStatus): cheap. */
+export interface BasicStatus {
   readonly id: NodeId;
   readonly term: number;
   readonly vote: NodeId;
@@ -69,8 +71,20 @@ export interface Status {
   readonly lead: NodeId;
   readonly state: StateType;
   readonly leadTransferee: NodeId;
-  /** Per-member replication state, on the leader only. */
-  readonly progress: ReadonlyMap<NodeId, string>;
+  readonly isLearner: boolean;
+}
+
+/** What the leader knows of one member's log (a copy of its tracker's Progress). */
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly isLearner: boolean;
+}
+
+export interface Status extends BasicStatus {
+  /** Per-member replication state, on the leader only (etcd's Status.Progress). */
+  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
 }
 
 export type SnapshotStatus = "finish" | "failure";
@@ -279,12 +293,9 @@ export class RawNode {
     if (rd.snapshot !== null) r.log.stableSnapTo(rd.snapshot.metadata.index);
   }
 
-  status(): Status {
+  /** The node's role, term, leader and indexes: what an application asks on its hot paths. */
+  basicStatus(): BasicStatus {
     const r = this.raft;
-    const progress = new Map<NodeId, string>();
-    if (r.state === StateType.Leader) {
-      for (const [id, pr] of r.tracker.progress) progress.set(id, pr.toString());
-    }
     return {
       id: r.id,
       term: r.term,
@@ -294,7 +305,19 @@ export class RawNode {
       lead: r.lead,
       state: r.state,
       leadTransferee: r.leadTransferee,
-      progress,
+      isLearner: r.isLearner,
     };
+  }
+
+  /** basicStatus() and, on the leader, every member's progress (etcd's Status). */
+  status(): Status {
+    const r = this.raft;
+    const progress = new Map<NodeId, ProgressStatus>();
+    if (r.state === StateType.Leader) {
+      for (const [id, pr] of r.tracker.progress) {
+        progress.set(id, { match: pr.match, next: pr.next, state: pr.state, isLearner: pr.isLearner });
+      }
+    }
+    return { ...this.basicStatus(), progress };
   }
 }

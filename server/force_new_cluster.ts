@@ -13,13 +13,13 @@
  * members again, or they are removed again.
  */
 import { confChangeFor } from "./conf-change.ts";
-import type { HardState, LogEntry, Wal } from "../wal/wal.ts";
+import type { Entry, HardState, Wal } from "../wal/wal.ts";
 import { ConfChangeType, decodeConfChange, encodeConfChange, EntryType } from "../raft/mod.ts";
 
 /** What forcing did, for the log. */
 export interface ForcedRestart {
   /** The commit index afterwards: the last of the appended entries. */
-  readonly commit: bigint;
+  readonly commit: number;
   /** The members removed, by ID. */
   readonly removed: readonly bigint[];
   /** Uncommitted entries dropped from the log's tail. */
@@ -33,9 +33,9 @@ export interface ForcedRestart {
  * member removed, in ID order, all in the last term.
  */
 export function standaloneEntries(
-  log: { atSnapshot: readonly bigint[]; entries: readonly LogEntry[]; hardState: HardState },
+  log: { atSnapshot: readonly bigint[]; entries: readonly Entry[]; hardState: HardState },
   self: bigint,
-): LogEntry[] {
+): Entry[] {
   const ids = new Set(log.atSnapshot);
   for (const e of log.entries) {
     if (e.type !== EntryType.EntryConfChange) continue;
@@ -59,7 +59,7 @@ export function standaloneEntries(
   for (const id of others) changes.push(confChangeFor({ kind: "remove", id }));
   const { term, commit } = log.hardState;
   return changes.map((cc, i) => ({
-    index: commit + 1n + BigInt(i),
+    index: commit + 1 + i,
     term,
     type: EntryType.EntryConfChange,
     data: encodeConfChange(cc),
@@ -78,7 +78,7 @@ export function forceStandalone(wal: Wal, members: () => readonly { id: bigint }
   // The store never applies past the commit index, nor does the log snapshot past it.
   const commit = hardState.commit > snapshot.index ? hardState.commit : snapshot.index;
   const committed = entries.filter((e) => e.index <= commit);
-  const atSnapshot = snapshot.index === 0n
+  const atSnapshot = snapshot.index === 0
     ? []
     : snapshot.confState !== undefined
     ? [...snapshot.confState.voters, ...snapshot.confState.learners]

@@ -222,7 +222,7 @@ export async function startServer(
     log.info("forcing restart member", {
       "cluster-id": idHex(who.clusterId),
       "local-member-id": idHex(who.memberId),
-      "commit-index": Number(forced.commit),
+      "commit-index": forced.commit,
       "removed-member-ids": forced.removed.map(idHex).join(","),
     });
     wal.close();
@@ -281,6 +281,7 @@ export async function startServer(
     catchUpEntries: config.snapshotCatchUpEntries,
     snapDir: path.join(memberDir, "snap"),
   });
+  member.start();
   receiver = member;
   // After a write burst, give the garbage back (see idle_gc.ts).
   const idleGc = new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) });

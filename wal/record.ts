@@ -4,6 +4,8 @@
  * bit-flipped record is detected on replay and never applied.
  */
 
+import type { ConfState, Entry, HardState } from "../raft/messages.ts";
+
 export const RecordType = {
   /** Raft entry: u64 index, u64 term, u8 entry type, data. */
   Entry: 1,
@@ -16,28 +18,17 @@ export const RecordType = {
 } as const;
 export type RecordType = typeof RecordType[keyof typeof RecordType];
 
-/** Raft entry types (raftpb.EntryType values). */
-export type EntryType = 0 | 1 | 2;
-
-/** One entry of the replicated log. */
-export interface LogEntry {
-  readonly index: bigint;
-  readonly term: bigint;
-  readonly type: EntryType;
-  readonly data: Uint8Array;
-}
-
-export interface HardState {
-  readonly term: bigint;
-  readonly vote: bigint;
-  readonly commit: bigint;
-}
+/**
+ * The log keeps Raft's own types, so a Ready's entries and hard state are written as they
+ * are: indexes and terms are numbers (exact below 2^53), IDs bigints.
+ */
+export type { ConfState, Entry, HardState } from "../raft/messages.ts";
 
 export interface SnapshotMark {
-  readonly index: bigint;
-  readonly term: bigint;
+  readonly index: number;
+  readonly term: number;
   /** The membership as of `index` (Raft restarts from it); absent in marks written before it existed. */
-  readonly confState?: { readonly voters: readonly bigint[]; readonly learners: readonly bigint[] };
+  readonly confState?: ConfState;
 }
 
 export interface WalMetadata {
@@ -46,7 +37,7 @@ export interface WalMetadata {
 }
 
 export type WalRecord =
-  | { type: typeof RecordType.Entry; entry: LogEntry }
+  | { type: typeof RecordType.Entry; entry: Entry }
   | { type: typeof RecordType.HardState; state: HardState }
   | { type: typeof RecordType.Snapshot; snapshot: SnapshotMark }
   | { type: typeof RecordType.Metadata; meta: WalMetadata };
@@ -91,14 +82,21 @@ export class RecordWriter {
     this.#len += 8;
   }
 
+  /** An index or term: a u64 on disk, written from a number without a bigint. */
+  #n64(v: number): void {
+    this.#view.setUint32(this.#len, v >>> 0, true);
+    this.#view.setUint32(this.#len + 4, Math.floor(v / 0x1_0000_0000), true);
+    this.#len += 8;
+  }
+
   #end(start: number): void {
     this.#view.setUint32(start + 4, crc(this.#buf.subarray(start + HEADER, this.#len)), true);
   }
 
-  entry(e: LogEntry): void {
+  entry(e: Entry): void {
     const s = this.#begin(RecordType.Entry, 17 + e.data.length);
-    this.#u64(e.index);
-    this.#u64(e.term);
+    this.#n64(e.index);
+    this.#n64(e.term);
     this.#buf[this.#len++] = e.type;
     this.#buf.set(e.data, this.#len);
     this.#len += e.data.length;
@@ -107,9 +105,9 @@ export class RecordWriter {
 
   hardState(h: HardState): void {
     const s = this.#begin(RecordType.HardState, 24);
-    this.#u64(h.term);
+    this.#n64(h.term);
     this.#u64(h.vote);
-    this.#u64(h.commit);
+    this.#n64(h.commit);
     this.#end(s);
   }
 
@@ -119,8 +117,8 @@ export class RecordWriter {
       ? []
       : [BigInt(cs.voters.length), ...cs.voters, BigInt(cs.learners.length), ...cs.learners];
     const s = this.#begin(RecordType.Snapshot, 16 + 8 * ids.length);
-    this.#u64(m.index);
-    this.#u64(m.term);
+    this.#n64(m.index);
+    this.#n64(m.term);
     for (const id of ids) this.#u64(id);
     this.#end(s);
   }
@@ -194,24 +192,26 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
     const body = bytes.subarray(off + HEADER, off + size);
     const p = off + HEADER + 1;
     const u64 = (at: number) => view.getBigUint64(p + at, true);
+    const n64 = (at: number) =>
+      view.getUint32(p + at, true) + view.getUint32(p + at + 4, true) * 0x1_0000_0000;
     switch (body[0]) {
       case RecordType.Entry:
         records.push({
           type: RecordType.Entry,
           entry: {
-            index: u64(0),
-            term: u64(8),
-            type: bytes[p + 16] as EntryType,
+            index: n64(0),
+            term: n64(8),
+            type: bytes[p + 16] as Entry["type"],
             data: bytes.slice(p + 17, off + size),
           },
         });
         break;
       case RecordType.HardState:
-        records.push({ type: RecordType.HardState, state: { term: u64(0), vote: u64(8), commit: u64(16) } });
+        records.push({ type: RecordType.HardState, state: { term: n64(0), vote: u64(8), commit: n64(16) } });
         break;
       case RecordType.Snapshot: {
         if (len - 1 <= 16) {
-          records.push({ type: RecordType.Snapshot, snapshot: { index: u64(0), term: u64(8) } });
+          records.push({ type: RecordType.Snapshot, snapshot: { index: n64(0), term: n64(8) } });
           break;
         }
         const nv = Number(u64(16));
@@ -220,7 +220,7 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
         const learners = Array.from({ length: nl }, (_, i) => u64(32 + 8 * nv + 8 * i));
         records.push({
           type: RecordType.Snapshot,
-          snapshot: { index: u64(0), term: u64(8), confState: { voters, learners } },
+          snapshot: { index: n64(0), term: n64(8), confState: { voters, learners } },
         });
         break;
       }

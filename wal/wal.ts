@@ -13,15 +13,15 @@ import * as path from "node:path";
 import {
   type Damage,
   decodeRecords,
+  type Entry,
   type HardState,
-  type LogEntry,
   RecordType,
   RecordWriter,
   type SnapshotMark,
   type WalMetadata,
 } from "./record.ts";
 
-export type { HardState, LogEntry, SnapshotMark, WalMetadata } from "./record.ts";
+export type { Entry, HardState, SnapshotMark, WalMetadata } from "./record.ts";
 
 /** What a WAL held when it was opened. */
 export interface WalReplay {
@@ -30,7 +30,7 @@ export interface WalReplay {
   /** The newest snapshot mark: entries at or below it are gone from the log. */
   readonly snapshot: SnapshotMark;
   /** Entries after the snapshot, in index order, conflicts already resolved. */
-  readonly entries: LogEntry[];
+  readonly entries: Entry[];
   /** Bytes cut off the last segment's torn tail (0 when the last shutdown was clean). */
   readonly truncatedBytes: number;
 }
@@ -44,13 +44,13 @@ export interface WalOptions {
 
 interface Segment {
   readonly seq: bigint;
-  readonly firstIndex: bigint;
+  readonly firstIndex: number;
   readonly file: string;
 }
 
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
-function segmentName(seq: bigint, firstIndex: bigint): string {
+function segmentName(seq: bigint, firstIndex: number): string {
   return `${seq.toString(16).padStart(16, "0")}-${firstIndex.toString(16).padStart(16, "0")}.wal`;
 }
 
@@ -59,7 +59,7 @@ function listSegments(dir: string): Segment[] {
   for (const name of fs.readdirSync(dir)) {
     const m = SEGMENT_RE.exec(name);
     if (m === null) continue;
-    out.push({ seq: BigInt("0x" + m[1]), firstIndex: BigInt("0x" + m[2]), file: path.join(dir, name) });
+    out.push({ seq: BigInt("0x" + m[1]), firstIndex: Number.parseInt(m[2], 16), file: path.join(dir, name) });
   }
   return out.sort((a, b) => (a.seq < b.seq ? -1 : 1));
 }
@@ -90,7 +90,7 @@ export class WalCorruption extends Error {
     readonly offset: number,
     readonly damage: Damage,
     /** The last entry index read before the damage. */
-    readonly afterIndex: bigint,
+    readonly afterIndex: number,
   ) {
     super(
       `${DAMAGE_ERROR[damage]}: ${file} is corrupt at offset ${offset}, after entry index ${afterIndex}; ` +
@@ -102,7 +102,7 @@ export class WalCorruption extends Error {
   }
 }
 
-const ZERO_STATE: HardState = { term: 0n, vote: 0n, commit: 0n };
+const ZERO_STATE: HardState = { term: 0, vote: 0n, commit: 0 };
 
 /** A WAL directory opened for appending. */
 export class Wal {
@@ -113,7 +113,7 @@ export class Wal {
   #segments: Segment[];
   #fd: number;
   #size: number;
-  #lastIndex: bigint;
+  #lastIndex: number;
   #hardState: HardState;
   #snapshot: SnapshotMark;
   readonly #writer = new RecordWriter();
@@ -147,10 +147,10 @@ export class Wal {
     fs.mkdirSync(dir, { recursive: true });
     let segments = listSegments(dir);
     if (segments.length === 0) {
-      const first: Segment = { seq: 0n, firstIndex: 0n, file: path.join(dir, segmentName(0n, 0n)) };
+      const first: Segment = { seq: 0n, firstIndex: 0, file: path.join(dir, segmentName(0n, 0)) };
       const w = new RecordWriter();
       if (opts.meta) w.metadata(opts.meta);
-      w.snapshot({ index: 0n, term: 0n });
+      w.snapshot({ index: 0, term: 0 });
       const fd = fs.openSync(first.file, "w");
       fs.writeSync(fd, w.bytes());
       fs.fdatasyncSync(fd);
@@ -160,8 +160,8 @@ export class Wal {
     }
     let meta: WalMetadata | null = null;
     let hardState = ZERO_STATE;
-    let snapshot: SnapshotMark = { index: 0n, term: 0n };
-    let entries: LogEntry[] = [];
+    let snapshot: SnapshotMark = { index: 0, term: 0 };
+    let entries: Entry[] = [];
     let truncatedBytes = 0;
     let lastSize = 0;
     for (let i = 0; i < segments.length; i++) {
@@ -191,15 +191,15 @@ export class Wal {
             if (e.index <= snapshot.index) break;
             // A rewritten index replaces the old suffix (a follower's log conflict was resolved).
             if (entries.length > 0 && e.index <= entries[entries.length - 1].index) {
-              const keep = Number(e.index - entries[0].index);
+              const keep = e.index - entries[0].index;
               entries.length = Math.max(0, keep);
             }
             // The first entry may follow an older mark than the one covering it: segments
             // before it were released after a later snapshot, which is checked at the end.
-            const expect = entries.length > 0 ? entries[entries.length - 1].index + 1n : e.index;
+            const expect = entries.length > 0 ? entries[entries.length - 1].index + 1 : e.index;
             if (e.index !== expect) {
               throw new Error(
-                `wal: entry index ${e.index} follows ${expect - 1n} in ${seg.file}; log has a gap`,
+                `wal: entry index ${e.index} follows ${expect - 1} in ${seg.file}; log has a gap`,
               );
             }
             entries.push(e);
@@ -223,7 +223,7 @@ export class Wal {
       }
     }
     entries = entries.filter((e) => e.index > snapshot.index);
-    if (entries.length > 0 && entries[0].index !== snapshot.index + 1n) {
+    if (entries.length > 0 && entries[0].index !== snapshot.index + 1) {
       throw new Error(
         `wal: log starts at ${entries[0].index} but the snapshot ends at ${snapshot.index}; log has a gap`,
       );
@@ -231,7 +231,7 @@ export class Wal {
     return new Wal(dir, { meta, hardState, snapshot, entries, truncatedBytes }, segments, lastSize, opts);
   }
 
-  get lastIndex(): bigint {
+  get lastIndex(): number {
     return this.#lastIndex;
   }
 
@@ -250,10 +250,10 @@ export class Wal {
    * Writes entries and (optionally) a hard state to the OS; not yet durable.
    * Entries must continue the log or overwrite a suffix of it.
    */
-  save(entries: readonly LogEntry[], hardState?: HardState): void {
+  save(entries: readonly Entry[], hardState?: HardState): void {
     const w = this.#writer;
     for (const e of entries) {
-      if (e.index > this.#lastIndex + 1n) {
+      if (e.index > this.#lastIndex + 1) {
         throw new Error(`wal: entry ${e.index} leaves a gap after ${this.#lastIndex}`);
       }
       w.entry(e);
@@ -326,8 +326,8 @@ export class Wal {
     const last = this.#segments[this.#segments.length - 1];
     const seg: Segment = {
       seq: last.seq + 1n,
-      firstIndex: this.#lastIndex + 1n,
-      file: path.join(this.dir, segmentName(last.seq + 1n, this.#lastIndex + 1n)),
+      firstIndex: this.#lastIndex + 1,
+      file: path.join(this.dir, segmentName(last.seq + 1n, this.#lastIndex + 1)),
     };
     this.#fd = fs.openSync(seg.file, "w+");
     this.#size = 0;
@@ -344,11 +344,11 @@ export class Wal {
    * Deletes whole segments whose entries all lie at or below `index` (already in a
    * snapshot), keeping at least `keep` segments, like etcd's --max-wals.
    */
-  releaseTo(index: bigint, keep: number): number {
+  releaseTo(index: number, keep: number): number {
     let removed = 0;
     while (this.#segments.length > Math.max(1, keep)) {
       const next = this.#segments[1];
-      if (next.firstIndex - 1n > index) break;
+      if (next.firstIndex - 1 > index) break;
       fs.rmSync(this.#segments[0].file);
       this.#segments.shift();
       removed++;

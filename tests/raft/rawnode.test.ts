@@ -9,6 +9,7 @@ import {
   MessageType,
   type NodeId,
 } from "../../raft/messages.ts";
+import { ProgressState } from "../../raft/progress.ts";
 import { StateType } from "../../raft/raft.ts";
 import { RawNode, type Ready } from "../../raft/rawnode.ts";
 import { MemoryStorage } from "../../raft/storage.ts";
@@ -185,6 +186,7 @@ describe("RawNode", () => {
     n.campaign();
     const st = n.status();
     expect(st.state).toBe(StateType.Leader);
-    expect(st.progress.get(A)).toContain("replicate");
+    expect(st.progress.get(A)?.state).toBe(ProgressState.Replicate);
+    expect(st.isLearner).toBe(false);
   });
 });

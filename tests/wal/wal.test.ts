@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type LogEntry, Wal, WalCorruption } from "../../wal/wal.ts";
+import { type Entry, Wal, WalCorruption } from "../../wal/wal.ts";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -14,11 +14,11 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function entry(index: number, term = 1, text = `e${index}`): LogEntry {
-  return { index: BigInt(index), term: BigInt(term), type: 0, data: new TextEncoder().encode(text) };
+function entry(index: number, term = 1, text = `e${index}`): Entry {
+  return { index, term, type: 0, data: new TextEncoder().encode(text) };
 }
 
-function texts(entries: readonly LogEntry[]): string[] {
+function texts(entries: readonly Entry[]): string[] {
   return entries.map((e) => `${e.index}:${e.term}:${new TextDecoder().decode(e.data)}`);
 }
 
@@ -26,12 +26,12 @@ describe("wal", () => {
   test("replays saved entries, hard state and metadata after reopen", async () => {
     const dir = tempDir();
     const w = Wal.open(dir, { meta: { memberId: 7n, clusterId: 9n } });
-    w.save([entry(1), entry(2), entry(3)], { term: 1n, vote: 7n, commit: 3n });
+    w.save([entry(1), entry(2), entry(3)], { term: 1, vote: 7n, commit: 3 });
     await w.sync();
     w.close();
     const r = Wal.open(dir).replay;
     expect(r.meta).toEqual({ memberId: 7n, clusterId: 9n });
-    expect(r.hardState).toEqual({ term: 1n, vote: 7n, commit: 3n });
+    expect(r.hardState).toEqual({ term: 1, vote: 7n, commit: 3 });
     expect(texts(r.entries)).toEqual(["1:1:e1", "2:1:e2", "3:1:e3"]);
     expect(r.truncatedBytes).toBe(0);
   });
@@ -80,18 +80,18 @@ describe("wal", () => {
   test("segments roll over, and released segments leave a log that starts after the snapshot", async () => {
     const dir = tempDir();
     const w = Wal.open(dir, { segmentBytes: 200 });
-    for (let i = 1; i <= 30; i++) w.save([entry(i)], { term: 1n, vote: 1n, commit: BigInt(i) });
+    for (let i = 1; i <= 30; i++) w.save([entry(i)], { term: 1, vote: 1n, commit: i });
     await w.sync();
     expect(w.segmentCount).toBeGreaterThan(3);
-    w.saveSnapshot({ index: 20n, term: 1n });
-    const removed = w.releaseTo(20n, 2);
+    w.saveSnapshot({ index: 20, term: 1 });
+    const removed = w.releaseTo(20, 2);
     expect(removed).toBeGreaterThan(0);
     w.close();
     const r = Wal.open(dir).replay;
-    expect(r.snapshot).toEqual({ index: 20n, term: 1n });
-    expect(r.entries[0].index).toBe(21n);
-    expect(r.entries[r.entries.length - 1].index).toBe(30n);
-    expect(r.hardState.commit).toBe(30n);
+    expect(r.snapshot).toEqual({ index: 20, term: 1 });
+    expect(r.entries[0].index).toBe(21);
+    expect(r.entries[r.entries.length - 1].index).toBe(30);
+    expect(r.hardState.commit).toBe(30);
   });
 
   test("damage before the last segment refuses to open, naming the file, offset and index", async () => {
@@ -163,7 +163,7 @@ describe("wal: torn tail or corruption", () => {
     const err = openError(dir);
     expect(err.damage).toBe("checksum");
     expect(err.offset).toBe(recordAt(150));
-    expect(err.afterIndex).toBe(149n);
+    expect(err.afterIndex).toBe(149);
     expect(err.message).toContain(`walpb: crc mismatch: ${file} is corrupt at offset ${recordAt(150)}`);
     expect(err.message).toContain("etcdctl snapshot restore");
     // Nothing was cut: the operator's evidence is intact.
@@ -177,7 +177,7 @@ describe("wal: torn tail or corruption", () => {
     const err = openError(dir);
     expect(err.damage).toBe("torn");
     expect(err.offset).toBe(recordAt(20));
-    expect(err.afterIndex).toBe(19n);
+    expect(err.afterIndex).toBe(19);
     expect(err.message).toMatch(/^wal: record length out of range: /);
   });
 
@@ -186,7 +186,7 @@ describe("wal: torn tail or corruption", () => {
     const file = await fixedLog(dir, 50);
     flip(file, recordAt(50) + 30);
     const r = Wal.open(dir).replay;
-    expect(r.entries.at(-1)!.index).toBe(49n);
+    expect(r.entries.at(-1)!.index).toBe(49);
     expect(r.truncatedBytes).toBe(46);
     expect(fs.statSync(file).size).toBe(recordAt(50));
   });

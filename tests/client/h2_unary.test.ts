@@ -9,7 +9,7 @@ import http2 from "node:http2";
 import * as net from "node:net";
 import { encodeFrame } from "../../api/grpc-frame.ts";
 import { unaryOnce } from "../../client/h2_unary.ts";
-import { encodeFrame as h2Frame, u32 } from "../../lib/h2_frame.ts";
+import { encodeFrame as h2Frame, u32 } from "../../h2/frame.ts";
 import { Client, Code, GrpcError } from "../../client/mod.ts";
 import {
   decodePutResponse as decodePut,

@@ -24,7 +24,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { decodeAuthenticateToken, encodeAuthenticateRequest } from "../wire/etcd.ts";
 import { Channel, endpointUrl, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
 import { supportsUnaryOnce, unaryOnce } from "./h2_unary.ts";
 import { Code, GrpcError } from "./status.ts";
@@ -294,13 +294,13 @@ export class Client {
     if (user === undefined || (!fresh && (this.#token !== undefined || this.#authOff))) return;
     this.#authenticating ??= (async () => {
       try {
-        const reply = await this.#unaryBytes(AUTHENTICATE, encodeAuthenticate(user.name, user.password), {
+        const reply = await this.#unaryBytes(AUTHENTICATE, encodeAuthenticateRequest(user), {
           timeoutMs: opts.timeoutMs,
           signal: opts.signal,
           metadata: {},
           noToken: true,
         } as CallOptions);
-        this.#token = decodeToken(reply);
+        this.#token = decodeAuthenticateToken(reply);
       } catch (e) {
         if (!(e instanceof GrpcError)) throw e;
         this.#reportFailure(e, 0, "attempt");
@@ -470,23 +470,6 @@ function timeLeft(deadline: number | undefined): number | undefined {
   const ms = deadline - Date.now();
   if (ms <= 0) throw new GrpcError(Code.DeadlineExceeded, "context deadline exceeded", { local: true });
   return ms;
-}
-
-// AuthenticateRequest {name = 1; password = 2} and AuthenticateResponse {token = 2}, by hand:
-// the CLI's hot path does not load the generated descriptors.
-function encodeAuthenticate(name: string, password: string): Uint8Array {
-  return new BinaryWriter().tag(1, WireType.LengthDelimited).string(name).tag(2, WireType.LengthDelimited)
-    .string(password).finish();
-}
-
-function decodeToken(reply: Uint8Array): string {
-  const r = new BinaryReader(reply);
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field === 2 && wire === WireType.LengthDelimited) return r.string();
-    r.skip(wire, field);
-  }
-  return "";
 }
 
 class TypedStream<I extends DescMessage, O extends DescMessage>

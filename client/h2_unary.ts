@@ -10,31 +10,38 @@
  */
 import {
   CLIENT_PREFACE,
+  type ConnectionError,
   CONTINUATION,
   DATA,
+  dataPayload,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
   encodeFrame,
   encodeSettings,
   FLAG_ACK,
-  FLAG_END_HEADERS,
   FLAG_END_STREAM,
-  FLAG_PADDED,
-  FLAG_PRIORITY,
+  type Frame,
   FrameReader,
   GOAWAY,
+  type HeaderBlock,
+  headerBlockFrames,
+  HeaderBlockReader,
   HEADERS,
+  isConnectionError,
   MAX_WINDOW,
   PING,
+  readSettings,
+  readWindowIncrement,
   RST_STREAM,
+  SendWindows,
   Setting,
   SETTINGS,
   u32,
   WINDOW_UPDATE,
-} from "../lib/h2_frame.ts";
+} from "../h2/frame.ts";
 import { encodeFrame as grpcMessage, FrameDecoder, frameErrorMessage } from "../api/grpc-frame.ts";
 import type { Metadata } from "./channel.ts";
-import { encodeHeaders, type HeaderField, HpackDecoder } from "../lib/hpack.ts";
+import { encodeHeaders, type HeaderField, HpackDecoder } from "../h2/hpack.ts";
 import { Code, encodeGrpcTimeout, GrpcError, statusFromHttp, statusFromTrailers } from "./status.ts";
 
 /** Where and how long; `deadline` is absolute (Date.now() based). */
@@ -79,14 +86,13 @@ class UnaryOnce {
   // Outbound: bytes not yet accepted by the socket, and request DATA waiting for window.
   #out: Uint8Array[] = [];
   #body: Uint8Array;
-  #connWindow = DEFAULT_WINDOW;
+  readonly #send = new SendWindows();
   #streamWindow = DEFAULT_WINDOW;
 
   // Inbound.
   readonly #frames = new FrameReader({ preface: false });
   readonly #hpack = new HpackDecoder();
-  #headerBlock: Uint8Array[] | undefined;
-  #headerEndsStream = false;
+  readonly #headerBlocks = new HeaderBlockReader();
   #sawHeaders = false;
   readonly #messages = new FrameDecoder();
   #reply: Uint8Array | undefined;
@@ -171,27 +177,23 @@ class UnaryOnce {
       }),
       encodeFrame({ type: WINDOW_UPDATE, flags: 0, streamId: 0, payload: u32(MAX_WINDOW - DEFAULT_WINDOW) }),
     );
-    for (let off = 0; off < block.length || off === 0; off += DEFAULT_MAX_FRAME_SIZE) {
-      const last = off + DEFAULT_MAX_FRAME_SIZE >= block.length;
-      this.#out.push(encodeFrame({
-        type: off === 0 ? HEADERS : CONTINUATION,
-        flags: last ? FLAG_END_HEADERS : 0,
-        streamId: stream,
-        payload: block.subarray(off, off + DEFAULT_MAX_FRAME_SIZE),
-      }));
-      if (last) break;
-    }
+    const frames = headerBlockFrames(block, {
+      streamId: stream,
+      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+      endStream: false,
+    });
+    this.#out.push(Buffer.concat(frames));
     this.#queueBody();
   }
 
   // Request DATA as far as both flow-control windows allow; END_STREAM on the last frame.
   #queueBody(): void {
     while (this.#body.length > 0) {
-      const n = Math.min(this.#body.length, DEFAULT_MAX_FRAME_SIZE, this.#connWindow, this.#streamWindow);
+      const n = Math.min(this.#body.length, this.#send.allowed(this.#streamWindow));
       if (n <= 0) return;
       const chunk = this.#body.subarray(0, n);
       this.#body = this.#body.subarray(n);
-      this.#connWindow -= n;
+      this.#send.sent(n);
       this.#streamWindow -= n;
       this.#out.push(encodeFrame({
         type: DATA,
@@ -232,7 +234,7 @@ class UnaryOnce {
     const err = this.#frames.push(chunk, (f) => {
       if (this.#done) return;
       try {
-        this.#onFrame(f.type, f.flags, f.streamId, f.payload);
+        this.#onFrame(f);
       } catch (e) {
         this.#fail(new GrpcError(Code.Internal, `transport: ${(e as Error).message}`));
       }
@@ -241,29 +243,29 @@ class UnaryOnce {
     this.#flush();
   }
 
-  #onFrame(type: number, flags: number, id: number, p: Uint8Array): void {
+  #onFrame(f: Frame): void {
+    const { type, flags, streamId: id, payload: p } = f;
     switch (type) {
-      case SETTINGS:
-        if (flags & FLAG_ACK) return;
-        for (let i = 0; i + 6 <= p.length; i += 6) {
-          const dv = new DataView(p.buffer, p.byteOffset + i);
-          if (dv.getUint16(0) === Setting.INITIAL_WINDOW_SIZE) {
-            this.#streamWindow += dv.getUint32(2) - DEFAULT_WINDOW;
-          }
-        }
+      case SETTINGS: {
+        const values = readSettings(f);
+        if (values === null) return;
+        if (isConnectionError(values)) return this.#transportError(values);
+        this.#streamWindow += this.#send.applySettings(values);
         this.#out.push(
           encodeFrame({ type: SETTINGS, flags: FLAG_ACK, streamId: 0, payload: new Uint8Array(0) }),
         );
         this.#queueBody();
         return;
+      }
       case PING:
         if (!(flags & FLAG_ACK)) {
           this.#out.push(encodeFrame({ type: PING, flags: FLAG_ACK, streamId: 0, payload: p }));
         }
         return;
       case WINDOW_UPDATE: {
-        const inc = new DataView(p.buffer, p.byteOffset).getUint32(0) & 0x7fffffff;
-        if (id === 0) this.#connWindow += inc;
+        const inc = readWindowIncrement(f);
+        if (isConnectionError(inc)) return this.#transportError(inc);
+        if (id === 0) this.#send.growConnection(inc);
         else if (id === stream) this.#streamWindow += inc;
         this.#queueBody();
         return;
@@ -288,12 +290,17 @@ class UnaryOnce {
         return;
       }
       case HEADERS:
-      case CONTINUATION:
+      case CONTINUATION: {
         if (id !== stream) return;
-        return this.#onHeaderFragment(type, flags, p);
+        const block = this.#headerBlocks.read(f);
+        if (block === null) return;
+        if (isConnectionError(block)) return this.#transportError(block);
+        return this.#onHeaderBlock(block);
+      }
       case DATA: {
         if (id !== stream) return;
-        const body = flags & FLAG_PADDED ? p.subarray(1, p.length - p[0]) : p;
+        const body = dataPayload(f);
+        if (isConnectionError(body)) return this.#transportError(body);
         const got = this.#messages.push(body);
         if (!Array.isArray(got)) return this.#fail(new GrpcError(Code.Internal, frameErrorMessage(got)));
         if (got.length > 0 && this.#reply === undefined) this.#reply = got[0];
@@ -303,28 +310,19 @@ class UnaryOnce {
     }
   }
 
-  #onHeaderFragment(type: number, flags: number, p: Uint8Array): void {
-    if (type === HEADERS) {
-      let start = 0;
-      let end = p.length;
-      if (flags & FLAG_PADDED) (start = 1), (end -= p[0]);
-      if (flags & FLAG_PRIORITY) start += 5;
-      this.#headerBlock = [p.subarray(start, end)];
-      this.#headerEndsStream = (flags & FLAG_END_STREAM) !== 0;
-    } else {
-      this.#headerBlock?.push(p);
-    }
-    if (!(flags & FLAG_END_HEADERS) || !this.#headerBlock) return;
-    const block = Buffer.concat(this.#headerBlock);
-    this.#headerBlock = undefined;
+  #transportError(e: ConnectionError): void {
+    this.#fail(new GrpcError(Code.Internal, `transport: ${e.message}`));
+  }
+
+  #onHeaderBlock(block: HeaderBlock): void {
     const headers: Record<string, string> = {};
-    for (const [name, value] of this.#hpack.decode(block)) headers[name] ??= value;
+    for (const [name, value] of this.#hpack.decode(block.bytes)) headers[name] ??= value;
     const first = !this.#sawHeaders;
     this.#sawHeaders = true;
     if (first && headers[":status"] !== "200" && headers["grpc-status"] === undefined) {
       return this.#fail(statusFromHttp(Number(headers[":status"])));
     }
-    if (first && !this.#headerEndsStream) return; // response headers; messages follow
+    if (first && !block.endStream) return; // response headers; messages follow
     // Trailers, or a trailers-only response.
     const err = statusFromTrailers(headers);
     if (err) return this.#fail(err);

@@ -240,22 +240,22 @@ export function deleteRequest(args: string[], f: FlagValues): DeleteInit {
 
 async function putRun(ctx: RunContext, args: string[]): Promise<number> {
   const req = await putRequest(args, ctx.flags, ctx.io.stdin);
-  const codec = await import("./kv_codec.ts");
+  const codec = await import("../wire/etcd.ts");
   return await runRpc(ctx, async ({ client, printer, out, callOpts }) => {
-    const reply = await client.unaryBytes("/etcdserverpb.KV/Put", codec.encodePut(req), callOpts);
-    show(printer, "put", out, codec.decodePut(reply));
+    const reply = await client.unaryBytes("/etcdserverpb.KV/Put", codec.encodePutRequest(req), callOpts);
+    show(printer, "put", out, codec.decodePutResponse(reply));
   });
 }
 
 async function getRun(ctx: RunContext, args: string[]): Promise<number> {
   const req = rangeRequest(args, ctx.flags);
-  const codec = await import("./kv_codec.ts");
+  const codec = await import("../wire/etcd.ts");
   return await runRpc(ctx, async ({ client, printer, out, callOpts }) => {
-    const reply = await client.unaryBytes("/etcdserverpb.KV/Range", codec.encodeRange(req), {
+    const reply = await client.unaryBytes("/etcdserverpb.KV/Range", codec.encodeRangeRequest(req), {
       retryUnavailable: true,
       ...callOpts,
     });
-    const resp = codec.decodeRange(reply);
+    const resp = codec.decodeRangeResponse(reply);
     if (bool(ctx.flags, "count-only") && printer.format !== "fields") {
       throw new CliError(ExitCode.BadArgs, "--count-only is only for `--write-out=fields`");
     }
@@ -269,10 +269,14 @@ async function getRun(ctx: RunContext, args: string[]): Promise<number> {
 
 async function delRun(ctx: RunContext, args: string[]): Promise<number> {
   const req = deleteRequest(args, ctx.flags);
-  const codec = await import("./kv_codec.ts");
+  const codec = await import("../wire/etcd.ts");
   return await runRpc(ctx, async ({ client, printer, out, callOpts }) => {
-    const reply = await client.unaryBytes("/etcdserverpb.KV/DeleteRange", codec.encodeDelete(req), callOpts);
-    show(printer, "del", out, codec.decodeDelete(reply));
+    const reply = await client.unaryBytes(
+      "/etcdserverpb.KV/DeleteRange",
+      codec.encodeDeleteRangeRequest(req),
+      callOpts,
+    );
+    show(printer, "del", out, codec.decodeDeleteRangeResponse(reply));
   });
 }
 

@@ -8,6 +8,8 @@
  * proto/raftpb/raft.proto.
  */
 import { assert } from "./assert.ts";
+import { ProtoWriter, varintSize } from "../wire/writer.ts";
+import { ProtoReader, WireError } from "../wire/reader.ts";
 import {
   type ConfChange,
   type ConfChangeType,
@@ -23,23 +25,7 @@ import {
   type Snapshot,
 } from "./messages.ts";
 
-const TWO_32 = 4294967296;
-
 // ---- sizes --------------------------------------------------------------------------------
-
-function varintSize(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  if (v < 0x10000000) return 4;
-  let n = 4;
-  v = Math.floor(v / 0x10000000);
-  while (v > 0) {
-    n++;
-    v = Math.floor(v / 128);
-  }
-  return n;
-}
 
 /**
  * Varint encodings of node IDs, cached: a cluster has a handful of members whose IDs are
@@ -101,42 +87,13 @@ function snapshotBodySize(s: Snapshot): number {
 
 // ---- writing ------------------------------------------------------------------------------
 
-class Writer {
-  pos = 0;
-  constructor(readonly buf: Uint8Array) {}
-
-  byte(b: number): void {
-    this.buf[this.pos++] = b;
-  }
-
-  /** Non-negative integers below 2^53. */
-  varint(v: number): void {
-    const buf = this.buf;
-    while (v >= 0x80) {
-      buf[this.pos++] = (v & 0x7f) | 0x80;
-      v = v < TWO_32 ? v >>> 7 : Math.floor(v / 128);
-    }
-    buf[this.pos++] = v;
-  }
-
-  id(id: NodeId): void {
-    if (id < 0x80000000n) {
-      this.varint(Number(id));
-      return;
-    }
-    const b = idVarint(id);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.varint(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
+/** A node ID's varint: the number path below 2^31, cached bytes above. */
+function writeId(w: ProtoWriter, id: NodeId): void {
+  if (id < 0x80000000n) w.varint(Number(id));
+  else w.raw(idVarint(id));
 }
 
-function writeEntry(w: Writer, e: Entry): void {
+function writeEntry(w: ProtoWriter, e: Entry): void {
   w.byte(0x08);
   w.varint(e.type);
   w.byte(0x10);
@@ -145,11 +102,11 @@ function writeEntry(w: Writer, e: Entry): void {
   w.varint(e.index);
   if (e.data.length > 0) {
     w.byte(0x22);
-    w.bytes(e.data);
+    w.lengthDelimited(e.data);
   }
 }
 
-function writeSnapshot(w: Writer, s: Snapshot): void {
+function writeSnapshot(w: ProtoWriter, s: Snapshot): void {
   w.byte(0x12); // metadata = 2
   w.varint(metadataBodySize(s));
   const cs = s.metadata.confState;
@@ -157,11 +114,11 @@ function writeSnapshot(w: Writer, s: Snapshot): void {
   w.varint(confStateBodySize(cs));
   for (const id of cs.voters) {
     w.byte(0x08);
-    w.id(id);
+    writeId(w, id);
   }
   for (const id of cs.learners) {
     w.byte(0x10);
-    w.id(id);
+    writeId(w, id);
   }
   w.byte(0x10);
   w.varint(s.metadata.index);
@@ -169,7 +126,7 @@ function writeSnapshot(w: Writer, s: Snapshot): void {
   w.varint(s.metadata.term);
   if (s.data.length > 0) {
     w.byte(0x0a); // data = 1
-    w.bytes(s.data);
+    w.lengthDelimited(s.data);
   }
 }
 
@@ -182,13 +139,13 @@ export function encodeMessage(m: Message): Uint8Array {
   for (let i = 0; i < ents.length; i++) size += bytesFieldSize(entryBodySize(ents[i]));
   if (m.snapshot !== null) size += bytesFieldSize(snapshotBodySize(m.snapshot));
   if (m.context !== null) size += bytesFieldSize(m.context.length);
-  const w = new Writer(new Uint8Array(size));
+  const w = new ProtoWriter(size);
   w.byte(0x08);
   w.varint(m.type);
   w.byte(0x10);
-  w.id(m.to);
+  writeId(w, m.to);
   w.byte(0x18);
-  w.id(m.from);
+  writeId(w, m.from);
   w.byte(0x20);
   w.varint(m.term);
   w.byte(0x28);
@@ -213,7 +170,7 @@ export function encodeMessage(m: Message): Uint8Array {
   w.varint(m.rejectHint);
   if (m.context !== null) {
     w.byte(0x62);
-    w.bytes(m.context);
+    w.lengthDelimited(m.context);
   }
   assert(w.pos === size, () => `encodeMessage size mismatch ${w.pos} != ${size}`);
   return w.buf;
@@ -221,123 +178,49 @@ export function encodeMessage(m: Message): Uint8Array {
 
 /** Encodes an entry as raftpb.Entry (a WAL record body). */
 export function encodeEntry(e: Entry): Uint8Array {
-  const w = new Writer(new Uint8Array(entryBodySize(e)));
+  const w = new ProtoWriter(entryBodySize(e));
   writeEntry(w, e);
-  return w.buf;
+  return w.finish();
 }
 
 export function encodeHardState(hs: HardState): Uint8Array {
-  const w = new Writer(new Uint8Array(3 + varintSize(hs.term) + idSize(hs.vote) + varintSize(hs.commit)));
+  const w = new ProtoWriter(3 + varintSize(hs.term) + idSize(hs.vote) + varintSize(hs.commit));
   w.byte(0x08);
   w.varint(hs.term);
   w.byte(0x10);
-  w.id(hs.vote);
+  writeId(w, hs.vote);
   w.byte(0x18);
   w.varint(hs.commit);
-  return w.buf;
+  return w.finish();
 }
 
 export function encodeSnapshot(s: Snapshot): Uint8Array {
-  const w = new Writer(new Uint8Array(snapshotBodySize(s)));
+  const w = new ProtoWriter(snapshotBodySize(s));
   writeSnapshot(w, s);
-  return w.buf;
+  return w.finish();
 }
 
 // ---- reading ------------------------------------------------------------------------------
 
 /** Thrown on malformed input: the bytes did not come from a well-behaved peer or WAL. */
-export class DecodeError extends Error {
-  override name = "DecodeError";
+export { WireError as DecodeError };
+
+/** A node ID, from the cache of decoded IDs when it is above 2^32. */
+function readId(r: ProtoReader): NodeId {
+  const lo = r.varint64();
+  const hi = r.hi;
+  if (hi === 0) return BigInt(lo);
+  let byLo = decodedIds.get(hi);
+  if (byLo === undefined) decodedIds.set(hi, byLo = new Map());
+  let id = byLo.get(lo);
+  if (id === undefined) {
+    id = (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+    if (byLo.size < 1024) byLo.set(lo, id);
+  }
+  return id;
 }
 
-class Reader {
-  pos: number;
-  constructor(readonly buf: Uint8Array, start: number, readonly end: number) {
-    this.pos = start;
-  }
-
-  /** A varint as (lo, hi) 32-bit halves, returned through `hi` to avoid allocating. */
-  hi = 0;
-  varint64(): number {
-    const buf = this.buf;
-    let lo = 0;
-    let hi = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      if (this.pos >= this.end) throw new DecodeError("truncated varint");
-      b = buf[this.pos++];
-      if (shift < 28) lo |= (b & 0x7f) << shift;
-      else if (shift === 28) {
-        lo |= (b & 0x0f) << 28;
-        hi = (b & 0x7f) >> 4;
-      } else hi |= (b & 0x7f) << (shift - 32);
-      shift += 7;
-      if (shift > 70) throw new DecodeError("varint too long");
-    } while (b & 0x80);
-    this.hi = hi >>> 0;
-    return lo >>> 0;
-  }
-
-  number(): number {
-    const lo = this.varint64();
-    if (this.hi >= 0x200000) throw new DecodeError("integer beyond 2^53");
-    return this.hi * TWO_32 + lo;
-  }
-
-  id(): NodeId {
-    const lo = this.varint64();
-    if (this.hi === 0) return BigInt(lo);
-    let byLo = decodedIds.get(this.hi);
-    if (byLo === undefined) decodedIds.set(this.hi, byLo = new Map());
-    let id = byLo.get(lo);
-    if (id === undefined) {
-      id = (BigInt(this.hi) << 32n) | BigInt(lo >>> 0);
-      if (byLo.size < 1024) byLo.set(lo, id);
-    }
-    return id;
-  }
-
-  length(): number {
-    const n = this.number();
-    if (this.pos + n > this.end) throw new DecodeError("truncated field");
-    return n;
-  }
-
-  /** The field's bytes as a view into the input (no copy), as protobuf-es does. */
-  bytes(): Uint8Array {
-    const n = this.length();
-    // A view, not a copy (as protobuf-es does): decoded entries alias the input buffer,
-    // which the caller must therefore not reuse.
-    const out = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint64();
-        return;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2: {
-        const n = this.length();
-        this.pos += n;
-        return;
-      }
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw new DecodeError(`unsupported wire type ${wireType}`);
-    }
-    if (this.pos > this.end) throw new DecodeError("truncated field");
-  }
-}
-
-function readEntry(r: Reader): Entry {
+function readEntry(r: ProtoReader): Entry {
   let type = 0;
   let term = 0;
   let index = 0;
@@ -364,20 +247,17 @@ function readEntry(r: Reader): Entry {
   return { term, index, type: type as EntryType, data };
 }
 
-function readIds(r: Reader, wireType: number, into: NodeId[]): void {
+function readIds(r: ProtoReader, wireType: number, into: NodeId[]): void {
   if (wireType === 0) {
-    into.push(r.id());
+    into.push(readId(r));
     return;
   }
   // Packed encoding, which other protobuf implementations may produce.
-  const n = r.length();
-  const end = r.pos + n;
-  const sub = new Reader(r.buf, r.pos, end);
-  while (sub.pos < end) into.push(sub.id());
-  r.pos = end;
+  const packed = r.sub();
+  while (packed.more()) into.push(readId(packed));
 }
 
-function readConfState(r: Reader): ConfState {
+function readConfState(r: ProtoReader): ConfState {
   const voters: NodeId[] = [];
   const learners: NodeId[] = [];
   while (r.pos < r.end) {
@@ -390,14 +270,7 @@ function readConfState(r: Reader): ConfState {
   return { voters, learners };
 }
 
-function sub(r: Reader): Reader {
-  const n = r.length();
-  const s = new Reader(r.buf, r.pos, r.pos + n);
-  r.pos += n;
-  return s;
-}
-
-function readSnapshot(r: Reader): Snapshot {
+function readSnapshot(r: ProtoReader): Snapshot {
   let data = EMPTY_BYTES;
   let confState: ConfState = { voters: [], learners: [] };
   let index = 0;
@@ -406,10 +279,10 @@ function readSnapshot(r: Reader): Snapshot {
     const tag = r.number();
     if (tag === 0x0a) data = r.bytes();
     else if (tag === 0x12) {
-      const m = sub(r);
+      const m = r.sub();
       while (m.pos < m.end) {
         const t = m.number();
-        if (t === 0x0a) confState = readConfState(sub(m));
+        if (t === 0x0a) confState = readConfState(m.sub());
         else if (t === 0x10) index = m.number();
         else if (t === 0x18) term = m.number();
         else m.skip(t & 7);
@@ -424,7 +297,7 @@ function readSnapshot(r: Reader): Snapshot {
  * are views into `bytes`, so the caller must not reuse that buffer afterwards.
  */
 export function decodeMessage(bytes: Uint8Array): Message {
-  const r = new Reader(bytes, 0, bytes.length);
+  const r = new ProtoReader(bytes, 0, bytes.length);
   let type = 0;
   let to = 0n;
   let from = 0n;
@@ -444,10 +317,10 @@ export function decodeMessage(bytes: Uint8Array): Message {
         type = r.number();
         break;
       case 0x10:
-        to = r.id();
+        to = readId(r);
         break;
       case 0x18:
-        from = r.id();
+        from = readId(r);
         break;
       case 0x20:
         term = r.number();
@@ -459,13 +332,13 @@ export function decodeMessage(bytes: Uint8Array): Message {
         index = r.number();
         break;
       case 0x3a:
-        entries.push(readEntry(sub(r)));
+        entries.push(readEntry(r.sub()));
         break;
       case 0x40:
         commit = r.number();
         break;
       case 0x4a: {
-        const s = readSnapshot(sub(r));
+        const s = readSnapshot(r.sub());
         // etcd always encodes the (non-nullable) snapshot field; an empty one means none.
         snapshot = s.metadata.index === 0 ? null : s;
         break;
@@ -501,18 +374,18 @@ export function decodeMessage(bytes: Uint8Array): Message {
 }
 
 export function decodeEntry(bytes: Uint8Array): Entry {
-  return readEntry(new Reader(bytes, 0, bytes.length));
+  return readEntry(new ProtoReader(bytes, 0, bytes.length));
 }
 
 export function decodeHardState(bytes: Uint8Array): HardState {
-  const r = new Reader(bytes, 0, bytes.length);
+  const r = new ProtoReader(bytes, 0, bytes.length);
   let term = 0;
   let vote = 0n;
   let commit = 0;
   while (r.pos < r.end) {
     const tag = r.number();
     if (tag === 0x08) term = r.number();
-    else if (tag === 0x10) vote = r.id();
+    else if (tag === 0x10) vote = readId(r);
     else if (tag === 0x18) commit = r.number();
     else r.skip(tag & 7);
   }
@@ -520,7 +393,7 @@ export function decodeHardState(bytes: Uint8Array): HardState {
 }
 
 export function decodeSnapshot(bytes: Uint8Array): Snapshot {
-  return readSnapshot(new Reader(bytes, 0, bytes.length));
+  return readSnapshot(new ProtoReader(bytes, 0, bytes.length));
 }
 
 function confChangeBodySize(cc: ConfChange): number {
@@ -531,31 +404,31 @@ function confChangeBodySize(cc: ConfChange): number {
 
 /** Encodes a conf change as etcd does for the data of an EntryConfChange entry. */
 export function encodeConfChange(cc: ConfChange): Uint8Array {
-  const w = new Writer(new Uint8Array(confChangeBodySize(cc)));
+  const w = new ProtoWriter(confChangeBodySize(cc));
   w.byte(0x08);
-  w.id(cc.id ?? 0n);
+  writeId(w, cc.id ?? 0n);
   w.byte(0x10);
   w.varint(cc.type);
   w.byte(0x18);
-  w.id(cc.nodeId);
+  writeId(w, cc.nodeId);
   if (cc.context !== undefined && cc.context.length > 0) {
     w.byte(0x22);
-    w.bytes(cc.context);
+    w.lengthDelimited(cc.context);
   }
-  return w.buf;
+  return w.finish();
 }
 
 export function decodeConfChange(bytes: Uint8Array): ConfChange {
-  const r = new Reader(bytes, 0, bytes.length);
+  const r = new ProtoReader(bytes, 0, bytes.length);
   let id = 0n;
   let type = 0;
   let nodeId = 0n;
   let context = EMPTY_BYTES;
   while (r.pos < r.end) {
     const tag = r.number();
-    if (tag === 0x08) id = r.id();
+    if (tag === 0x08) id = readId(r);
     else if (tag === 0x10) type = r.number();
-    else if (tag === 0x18) nodeId = r.id();
+    else if (tag === 0x18) nodeId = readId(r);
     else if (tag === 0x22) context = r.bytes();
     else r.skip(tag & 7);
   }
@@ -563,18 +436,18 @@ export function decodeConfChange(bytes: Uint8Array): ConfChange {
 }
 
 export function encodeConfState(cs: ConfState): Uint8Array {
-  const w = new Writer(new Uint8Array(confStateBodySize(cs)));
+  const w = new ProtoWriter(confStateBodySize(cs));
   for (const id of cs.voters) {
     w.byte(0x08);
-    w.id(id);
+    writeId(w, id);
   }
   for (const id of cs.learners) {
     w.byte(0x10);
-    w.id(id);
+    writeId(w, id);
   }
-  return w.buf;
+  return w.finish();
 }
 
 export function decodeConfState(bytes: Uint8Array): ConfState {
-  return readConfState(new Reader(bytes, 0, bytes.length));
+  return readConfState(new ProtoReader(bytes, 0, bytes.length));
 }

@@ -8,6 +8,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
+import { CLIENT_PREFACE } from "../h2/frame.ts";
 import { H2Connection } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
 import { upgradeListener } from "./upgrade.ts";
@@ -33,7 +34,8 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-const PREFACE = Buffer.from("PRI * HTTP/2.0");
+/** The start of HTTP/2's client preface, enough to tell it from an HTTP/1.1 request line. */
+const PREFACE = CLIENT_PREFACE.subarray(0, "PRI * HTTP/2.0".length);
 
 function ignore(): void {}
 

@@ -1,6 +1,6 @@
 /**
  * etcd's bbolt revision keys, as it hashes and stores them (the KeyValues under them are
- * encoded by api/keyvalue.ts).
+ * encoded by wire/etcd.ts).
  */
 
 /**

@@ -12,7 +12,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { LeaseSchema } from "../proto/gen/leasepb/lease_pb.ts";
 import { AlarmMemberSchema, type AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { BboltWriter, type BucketBuilder, type BucketValue, type WrittenDatabase } from "./bbolt/writer.ts";
-import { encodeKeyValue } from "../api/keyvalue.ts";
+import { encodeKeyValue } from "../wire/etcd.ts";
 import { revisionKey } from "./encoding.ts";
 import {
   AuthKey,

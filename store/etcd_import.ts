@@ -11,7 +11,7 @@ import { RoleSchema, UserSchema } from "../proto/gen/authpb/auth_pb.ts";
 import { AlarmMemberSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { BboltError, type BboltReader, type Entry } from "./bbolt/reader.ts";
 import { compactHistory } from "./compaction.ts";
-import { decodeKeyValue } from "../api/keyvalue.ts";
+import { decodeKeyValue } from "../wire/etcd.ts";
 import { AuthKey, Bucket, MetaKey, parseRevisionKey, readU64 } from "./etcd_layout.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";

@@ -6,7 +6,7 @@
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import { crc32cUpdate } from "./crc32c.ts";
-import { encodeKeyValue } from "../api/keyvalue.ts";
+import { encodeKeyValue } from "../wire/etcd.ts";
 import { revisionKey } from "./encoding.ts";
 import type { KeyIndex } from "./key_index.ts";
 import type { Revisions } from "./apply.ts";

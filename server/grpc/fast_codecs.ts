@@ -8,9 +8,8 @@
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { PutResponse, RangeResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { boolFieldSize, int64FieldSize, messageFieldSize, ProtoWriter } from "../../lib/proto_writer.ts";
-import { keyValueSize, writeKeyValue } from "../../api/keyvalue.ts";
-import { decodePut } from "../proposal_codec.ts";
+import { encode, type FieldWriter, ProtoWriter, sizeOf, Sizer } from "../../wire/writer.ts";
+import { decodePutRequest, writeKeyValue } from "../../wire/etcd.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../../api/grpc-frame.ts";
 
 /** Reads a request message; null = let the generated code do it. */
@@ -18,7 +17,9 @@ export type FastDecoder = (bytes: Uint8Array) => unknown | null;
 /** Writes a response message; null = let the generated code do it. */
 export type FastEncoder = (message: unknown) => Uint8Array | null;
 
-const decoders: ReadonlyMap<string, FastDecoder> = new Map([["etcdserverpb.PutRequest", decodePut]]);
+const decoders: ReadonlyMap<string, FastDecoder> = new Map([
+  ["etcdserverpb.PutRequest", decodePutRequest],
+]);
 const encoders: ReadonlyMap<string, FastEncoder> = new Map([
   ["etcdserverpb.PutResponse", (m) => encodePutResponse(m as PutResponse)],
   ["etcdserverpb.RangeResponse", (m) => encodeRangeResponse(m as RangeResponse)],
@@ -54,37 +55,32 @@ let idsCache: { cluster: bigint; member: bigint; bytes: Uint8Array } | null = nu
 
 function headerIds(cluster: bigint, member: bigint): Uint8Array {
   if (idsCache === null || idsCache.cluster !== cluster || idsCache.member !== member) {
-    const w = new ProtoWriter(int64FieldSize(1, cluster) + int64FieldSize(2, member));
-    w.int64Field(1, cluster);
-    w.int64Field(2, member);
-    idsCache = { cluster, member, bytes: w.finish() };
+    idsCache = { cluster, member, bytes: encode(writeIds, { cluster, member }) };
   }
   return idsCache.bytes;
 }
 
-/** The size of a ResponseHeader's fields; -1 if it carries unknown fields. */
-function headerSize(h: ResponseHeader | undefined): number {
-  if (h === undefined || h.$unknown !== undefined) return -1;
-  return headerIds(h.clusterId, h.memberId).length + int64FieldSize(3, h.revision) +
-    int64FieldSize(4, h.raftTerm);
+function writeIds(w: FieldWriter, ids: { cluster: bigint; member: bigint }): void {
+  w.int64Field(1, ids.cluster);
+  w.int64Field(2, ids.member);
 }
 
-/** Field 1, the header, whose fields take `size` bytes. */
-function writeHeader(w: ProtoWriter, h: ResponseHeader, size: number): void {
-  w.messageHeader(1, size);
+/** A ResponseHeader's fields (cluster and member IDs from the cache). */
+function writeHeader(w: FieldWriter, h: ResponseHeader): void {
   w.raw(headerIds(h.clusterId, h.memberId));
   w.int64Field(3, h.revision);
   w.int64Field(4, h.raftTerm);
 }
 
+function writePutResponse(w: FieldWriter, header: ResponseHeader): void {
+  w.message(1, writeHeader, header);
+}
+
 /** PutResponse{header} (no prev_kv: the generated code writes that one). */
 function encodePutResponse(m: PutResponse): Uint8Array | null {
   if (m.prevKv !== undefined || m.$unknown !== undefined) return null;
-  const header = headerSize(m.header);
-  if (header < 0) return null;
-  const w = new ProtoWriter(messageFieldSize(1, header));
-  writeHeader(w, m.header!, header);
-  return w.finish();
+  if (m.header === undefined || m.header.$unknown !== undefined) return null;
+  return encode(writePutResponse, m.header);
 }
 
 /** RangeResponse{header, kvs, more, count}; KeyValues with negative numbers go to the generated code. */
@@ -104,10 +100,13 @@ interface RangePlan {
 }
 
 function planRangeResponse(m: RangeResponse): RangePlan | null {
-  if (m.$unknown !== undefined) return null;
-  const header = headerSize(m.header);
-  if (header < 0) return null;
-  let size = messageFieldSize(1, header) + boolFieldSize(3, m.more) + int64FieldSize(4, m.count);
+  if (m.$unknown !== undefined || m.header === undefined || m.header.$unknown !== undefined) return null;
+  const header = sizeOf(writeHeader, m.header);
+  const s = new Sizer();
+  s.messageHeader(1, header);
+  s.boolField(3, m.more);
+  s.int64Field(4, m.count);
+  let size = s.size + header;
   const kvSizes: number[] = [];
   for (const kv of m.kvs) {
     if (
@@ -116,9 +115,12 @@ function planRangeResponse(m: RangeResponse): RangePlan | null {
     ) {
       return null;
     }
-    const n = keyValueSize(kv);
+    s.size = 0;
+    writeKeyValue(s, kv);
+    const n = s.size;
     kvSizes.push(n);
-    size += messageFieldSize(2, n);
+    s.messageHeader(2, n);
+    size += s.size;
   }
   return { size, header, kvSizes };
 }
@@ -131,7 +133,10 @@ function writeRangeResponse(
   from: number,
   to: number,
 ): void {
-  if (from === 0) writeHeader(w, m.header!, plan.header);
+  if (from === 0) {
+    w.messageHeader(1, plan.header);
+    writeHeader(w, m.header!);
+  }
   for (let i = from; i < to; i++) {
     w.messageHeader(2, plan.kvSizes[i]);
     writeKeyValue(w, m.kvs[i]);

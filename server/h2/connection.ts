@@ -10,37 +10,41 @@
  * A misbehaving client costs only its own connection (GOAWAY with the error, then close)
  * or its stream (RST_STREAM); nothing here throws into the event loop.
  */
-import { HpackDecoder, HpackError } from "../../lib/hpack.ts";
+import { HpackDecoder, HpackError } from "../../h2/hpack.ts";
 import {
   type ConnectionError,
   CONTINUATION,
   DATA,
-  DEFAULT_MAX_FRAME_SIZE,
+  dataPayload,
   DEFAULT_WINDOW,
   encodeFrame,
   encodeSettings,
   ErrorCode,
   FLAG_ACK,
-  FLAG_END_HEADERS,
   FLAG_END_STREAM,
-  FLAG_PADDED,
-  FLAG_PRIORITY,
   type Frame,
   frameHeader,
   FrameReader,
   GOAWAY,
   goawayPayload,
+  type HeaderBlock,
+  headerBlockFrames,
+  HeaderBlockReader,
   HEADERS,
+  isConnectionError,
   MAX_WINDOW,
   PING,
   PRIORITY,
   PUSH_PROMISE,
+  readSettings,
+  readWindowIncrement,
   RST_STREAM,
+  SendWindows,
   Setting,
   SETTINGS,
   u32,
   WINDOW_UPDATE,
-} from "../../lib/h2_frame.ts";
+} from "../../h2/frame.ts";
 import { MalformedHeaders, requestHeaders } from "./headers.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
 import { errorFields, log } from "../log.ts";
@@ -69,14 +73,6 @@ export interface H2ConnectionOptions {
 const STREAM_WINDOW = 1 << 20;
 /** What we let a client send on the whole connection. */
 const CONNECTION_WINDOW = 1 << 24;
-/** The largest header block (all fragments) we collect before refusing the connection. */
-const MAX_HEADER_BLOCK = 1 << 20;
-/**
- * Frames one header block may take (HEADERS and its CONTINUATIONs). Twice what the
- * largest block needs at the smallest frame size a peer may use; without a count, empty
- * CONTINUATION frames grow a block's fragment list forever without growing its size.
- */
-const MAX_HEADER_FRAMES = 2 * (MAX_HEADER_BLOCK / DEFAULT_MAX_FRAME_SIZE);
 /**
  * PING/SETTINGS ACKs and RST_STREAMs we may queue while the peer is not reading what we
  * write (x/net/http2's maxQueuedControlFrames): past it the connection ends with
@@ -84,14 +80,6 @@ const MAX_HEADER_FRAMES = 2 * (MAX_HEADER_BLOCK / DEFAULT_MAX_FRAME_SIZE);
  */
 const MAX_UNREAD_ANSWERS = 10_000;
 const NO_PAYLOAD = new Uint8Array(0);
-
-/** A header block being collected from HEADERS and CONTINUATION frames. */
-interface PendingBlock {
-  readonly streamId: number;
-  readonly endStream: boolean;
-  readonly fragments: Uint8Array[];
-  size: number;
-}
 
 export class H2Connection implements StreamOwner {
   readonly socket: H2Socket;
@@ -103,12 +91,10 @@ export class H2Connection implements StreamOwner {
   readonly #blocked = new Set<H2Stream>();
   #lastStreamId = 0;
   #gotSettings = false;
-  #block: PendingBlock | null = null;
+  readonly #blocks = new HeaderBlockReader();
   #closed = false;
-  /** The peer's SETTINGS: what our sending must respect. */
-  #peerInitialWindow = DEFAULT_WINDOW;
-  #peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
-  #sendWindow = DEFAULT_WINDOW;
+  /** The peer's SETTINGS and connection window: what our sending must respect. */
+  readonly #send = new SendWindows();
   #recvWindow = CONNECTION_WINDOW;
   #recvUnacked = 0;
   /** Frames produced this turn, written together. */
@@ -185,16 +171,15 @@ export class H2Connection implements StreamOwner {
       if (f.type !== SETTINGS || (f.flags & FLAG_ACK) !== 0) return protocolError("expected SETTINGS first");
       this.#gotSettings = true;
     }
-    if (this.#block !== null && (f.type !== CONTINUATION || f.streamId !== this.#block.streamId)) {
-      return protocolError("expected CONTINUATION");
-    }
+    const interleaved = this.#blocks.interleaved(f);
+    if (interleaved !== null) return interleaved;
     switch (f.type) {
       case DATA:
         return this.#onData(f);
       case HEADERS:
         return this.#onHeaders(f);
       case CONTINUATION:
-        return this.#onContinuation(f);
+        return this.#onHeaderBlock(this.#blocks.continuation(f));
       case SETTINGS:
         return this.#onSettings(f);
       case WINDOW_UPDATE:
@@ -219,41 +204,21 @@ export class H2Connection implements StreamOwner {
   }
 
   #onSettings(f: Frame): ConnectionError | null {
-    if (f.streamId !== 0) return protocolError("SETTINGS on a stream");
-    if ((f.flags & FLAG_ACK) !== 0) {
-      return f.payload.length === 0
-        ? null
-        : { code: ErrorCode.FRAME_SIZE_ERROR, message: "SETTINGS ACK size" };
-    }
-    if (f.payload.length % 6 !== 0) return { code: ErrorCode.FRAME_SIZE_ERROR, message: "SETTINGS size" };
-    const p = Buffer.from(f.payload.buffer, f.payload.byteOffset, f.payload.length);
-    for (let off = 0; off < p.length; off += 6) {
-      const id = p.readUInt16BE(off);
-      const value = p.readUInt32BE(off + 2);
-      if (id === Setting.ENABLE_PUSH && value > 1) return protocolError("ENABLE_PUSH");
-      if (id === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) return { code: ErrorCode.FLOW_CONTROL_ERROR, message: "INITIAL_WINDOW_SIZE" };
-        const delta = value - this.#peerInitialWindow;
-        this.#peerInitialWindow = value;
-        for (const s of this.#streams.values()) s.sendWindow += delta;
-      }
-      if (id === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME_SIZE || value > 2 ** 24 - 1) return protocolError("MAX_FRAME_SIZE");
-        this.#peerMaxFrame = value;
-      }
-    }
+    const values = readSettings(f);
+    if (values === null || isConnectionError(values)) return values;
+    const delta = this.#send.applySettings(values);
+    if (delta !== 0) { for (const s of this.#streams.values()) s.sendWindow += delta; }
     this.#queueAnswer(encodeFrame({ type: SETTINGS, flags: FLAG_ACK, streamId: 0, payload: NO_PAYLOAD }));
     this.#resumeBlocked();
     return null;
   }
 
   #onWindowUpdate(f: Frame): ConnectionError | null {
-    if (f.payload.length !== 4) return { code: ErrorCode.FRAME_SIZE_ERROR, message: "WINDOW_UPDATE size" };
-    const inc = ((f.payload[0] & 0x7f) << 24 | f.payload[1] << 16 | f.payload[2] << 8 | f.payload[3]) >>> 0;
+    const inc = readWindowIncrement(f);
+    if (isConnectionError(inc)) return inc;
     if (f.streamId === 0) {
       if (inc === 0) return protocolError("WINDOW_UPDATE of 0");
-      this.#sendWindow += inc;
-      if (this.#sendWindow > MAX_WINDOW) {
+      if (!this.#send.growConnection(inc)) {
         return { code: ErrorCode.FLOW_CONTROL_ERROR, message: "connection window overflow" };
       }
       this.#resumeBlocked();
@@ -290,50 +255,16 @@ export class H2Connection implements StreamOwner {
 
   #onHeaders(f: Frame): ConnectionError | null {
     if (f.streamId === 0 || f.streamId % 2 === 0) return protocolError("HEADERS on an invalid stream id");
-    let p = f.payload;
-    let pad = 0;
-    if (f.flags & FLAG_PADDED) {
-      if (p.length < 1) return protocolError("HEADERS padding");
-      pad = p[0];
-      p = p.subarray(1);
-    }
-    if (f.flags & FLAG_PRIORITY) {
-      if (p.length < 5) return protocolError("HEADERS priority");
-      p = p.subarray(5);
-    }
-    if (pad > p.length) return protocolError("HEADERS padding exceeds the payload");
-    p = p.subarray(0, p.length - pad);
-    const block: PendingBlock = {
-      streamId: f.streamId,
-      endStream: (f.flags & FLAG_END_STREAM) !== 0,
-      fragments: [p],
-      size: p.length,
-    };
-    if ((f.flags & FLAG_END_HEADERS) === 0) {
-      this.#block = block;
-      return null;
-    }
-    return this.#onHeaderBlock(block, p);
+    return this.#onHeaderBlock(this.#blocks.headers(f));
   }
 
-  #onContinuation(f: Frame): ConnectionError | null {
-    const block = this.#block;
-    if (block === null) return protocolError("CONTINUATION without HEADERS");
-    block.fragments.push(f.payload);
-    block.size += f.payload.length;
-    if (block.size > MAX_HEADER_BLOCK || block.fragments.length > MAX_HEADER_FRAMES) {
-      return { code: ErrorCode.ENHANCE_YOUR_CALM, message: "header block too large" };
-    }
-    if ((f.flags & FLAG_END_HEADERS) === 0) return null;
-    this.#block = null;
-    return this.#onHeaderBlock(block, Buffer.concat(block.fragments));
-  }
-
-  #onHeaderBlock(block: PendingBlock, bytes: Uint8Array): ConnectionError | null {
+  /** A whole header block, null while CONTINUATIONs are awaited, or a connection error. */
+  #onHeaderBlock(block: HeaderBlock | null | ConnectionError): ConnectionError | null {
+    if (block === null || isConnectionError(block)) return block;
     // Every block is decoded, even for streams we refuse: HPACK state is per connection.
     let fields;
     try {
-      fields = this.#hpack.decode(bytes);
+      fields = this.#hpack.decode(block.bytes);
     } catch (e) {
       if (e instanceof HpackError) return { code: ErrorCode.COMPRESSION_ERROR, message: e.message };
       throw e;
@@ -368,7 +299,7 @@ export class H2Connection implements StreamOwner {
     const s = new H2Stream(this, {
       id,
       headers,
-      sendWindow: this.#peerInitialWindow,
+      sendWindow: this.#send.initialStream,
       recvWindow: STREAM_WINDOW,
     });
     this.#streams.set(id, s);
@@ -400,10 +331,9 @@ export class H2Connection implements StreamOwner {
       this.#recvWindow += this.#recvUnacked;
       this.#recvUnacked = 0;
     }
-    if (f.flags & FLAG_PADDED) {
-      if (p.length < 1 || p[0] >= p.length) return protocolError("DATA padding");
-      p = p.subarray(1, p.length - p[0]);
-    }
+    const data = dataPayload(f);
+    if (isConnectionError(data)) return data;
+    p = data;
     const s = this.#streams.get(f.streamId);
     if (s === undefined) {
       if (f.streamId > this.#lastStreamId) return protocolError("DATA on idle stream");
@@ -456,7 +386,7 @@ export class H2Connection implements StreamOwner {
     if (this.#closed || s.closed) return;
     const ending = s.ending;
     while (s.pending.length > 0) {
-      const allowed = Math.min(s.sendWindow, this.#sendWindow, this.#peerMaxFrame);
+      const allowed = this.#send.allowed(s.sendWindow);
       if (allowed <= 0) {
         this.#blocked.add(s);
         return;
@@ -468,7 +398,7 @@ export class H2Connection implements StreamOwner {
       else s.pending[0] = head.subarray(n);
       s.pendingBytes -= n;
       s.sendWindow -= n;
-      this.#sendWindow -= n;
+      this.#send.sent(n);
       const last = s.pending.length === 0 && ending !== null && ending.trailers === null;
       this.#queue(frameHeader(n, { type: DATA, flags: last ? FLAG_END_STREAM : 0, streamId: s.id }));
       this.#queue(piece);
@@ -510,19 +440,9 @@ export class H2Connection implements StreamOwner {
   }
 
   #queueHeaderBlock(streamId: number, block: Uint8Array, endStream: boolean): void {
-    const max = this.#peerMaxFrame;
-    let type = HEADERS;
-    let off = 0;
-    do {
-      const n = Math.min(block.length - off, max);
-      const last = off + n === block.length;
-      let flags = last ? FLAG_END_HEADERS : 0;
-      if (type === HEADERS && endStream) flags |= FLAG_END_STREAM;
-      this.#queue(frameHeader(n, { type, flags, streamId }));
-      if (n > 0) this.#queue(block.subarray(off, off + n));
-      off += n;
-      type = CONTINUATION;
-    } while (off < block.length);
+    for (const b of headerBlockFrames(block, { streamId, maxFrameSize: this.#send.maxFrame, endStream })) {
+      this.#queue(b);
+    }
   }
 
   #queueReset(streamId: number, code: number): void {
@@ -541,7 +461,7 @@ export class H2Connection implements StreamOwner {
 
   #resumeBlocked(): void {
     for (const s of [...this.#blocked]) {
-      if (this.#sendWindow <= 0) break;
+      if (this.#send.connection <= 0) break;
       this.sendPending(s);
       s.maybeDrain();
     }

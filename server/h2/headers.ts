@@ -1,10 +1,10 @@
 /**
  * Header blocks both ways: decoded request fields → a plain object (what handlers read),
  * and response headers → an HPACK block. Responses never use the dynamic table
- * (lib/hpack.ts's encoder), so a block can be encoded once and sent on every stream:
+ * (h2/hpack.ts's encoder), so a block can be encoded once and sent on every stream:
  * the gRPC layer pre-encodes its constant headers and trailers.
  */
-import { encodeHeaders, type HeaderField } from "../../lib/hpack.ts";
+import { encodeHeaders, type HeaderField } from "../../h2/hpack.ts";
 
 /** Request headers by lower-case name; repeated fields are joined with ", ". */
 export type RequestHeaders = Record<string, string>;

@@ -7,7 +7,7 @@
  * The connection (server/h2/connection.ts) owns the framing and the flow-control windows.
  */
 import { EventEmitter } from "node:events";
-import { ErrorCode } from "../../lib/h2_frame.ts";
+import { ErrorCode } from "../../h2/frame.ts";
 import { encodeHeaderBlock, type OutgoingHeaders, type RequestHeaders } from "./headers.ts";
 
 /** What a stream needs from its connection. */

@@ -6,27 +6,34 @@
  * a JIT profile learnt from a different client is a different profile: the server's
  * optimized code would be thrown away at the first grpc-go request.
  *
- * It only does what the warm-up needs: unary calls and bidi streams of small messages,
- * no TLS, no auth, no CONTINUATION.
+ * It only does what the warm-up needs: unary calls and bidi streams of small messages
+ * (it does not wait for send windows), no TLS, no auth. Framing, header blocks and HPACK
+ * are the shared HTTP/2 core's (h2/).
  */
 import * as net from "node:net";
 import {
   CLIENT_PREFACE,
+  CONTINUATION,
   DATA,
+  dataPayload,
+  DEFAULT_MAX_FRAME_SIZE,
   encodeFrame,
   FLAG_ACK,
-  FLAG_END_HEADERS,
   FLAG_END_STREAM,
   type Frame,
   FrameReader,
+  type HeaderBlock,
+  headerBlockFrames,
+  HeaderBlockReader,
   HEADERS,
+  isConnectionError,
   PING,
   RST_STREAM,
   SETTINGS,
   u32,
   WINDOW_UPDATE,
-} from "../../lib/h2_frame.ts";
-import { type HeaderField, HpackDecoder, HpackEncoder } from "../../lib/hpack.ts";
+} from "../../h2/frame.ts";
+import { type HeaderField, HpackDecoder, HpackEncoder } from "../../h2/hpack.ts";
 import { encodeFrame as grpcFrame, FrameDecoder } from "../../api/grpc-frame.ts";
 import { statusFromTrailers } from "../../client/status.ts";
 
@@ -53,6 +60,7 @@ export class GoShapedConnection {
   readonly #encoder = new HpackEncoder();
   readonly #decoder = new HpackDecoder();
   readonly #reader = new FrameReader({ preface: false });
+  readonly #headerBlocks = new HeaderBlockReader();
   readonly #streams = new Map<number, OpenStream>();
   #nextStreamId = 1;
   #pingOutstanding = false;
@@ -107,7 +115,13 @@ export class GoShapedConnection {
     const ended = new Promise<CallEnd>((r) => (onEnd = r));
     if (this.#closed !== null) onEnd(this.#closed);
     else this.#streams.set(id, { decoder: new FrameDecoder(), onMessage, onEnd });
-    this.#write(HEADERS, FLAG_END_HEADERS, id, this.#encoder.encode(this.#requestHeaders(path)));
+    const block = this.#encoder.encode(this.#requestHeaders(path));
+    const frames = headerBlockFrames(block, {
+      streamId: id,
+      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+      endStream: false,
+    });
+    if (this.#closed === null) this.#socket.write(Buffer.concat(frames));
     return {
       id,
       ended,
@@ -155,7 +169,12 @@ export class GoShapedConnection {
       case DATA:
         return this.#onData(f);
       case HEADERS:
-        return this.#onHeaders(f);
+      case CONTINUATION: {
+        const block = this.#headerBlocks.read(f);
+        if (block === null) return;
+        if (isConnectionError(block)) return this.close(`server sent a bad header block: ${block.message}`);
+        return this.#onHeaders(block);
+      }
       case RST_STREAM:
         return this.#end(f.streamId, {
           ok: false,
@@ -175,7 +194,9 @@ export class GoShapedConnection {
     }
     const s = this.#streams.get(f.streamId);
     if (s === undefined) return;
-    const msgs = s.decoder.push(f.payload);
+    const data = dataPayload(f);
+    if (isConnectionError(data)) return this.close(`server sent a bad DATA frame: ${data.message}`);
+    const msgs = s.decoder.push(data);
     if (!Array.isArray(msgs)) return this.#end(f.streamId, { ok: false, message: "bad gRPC framing" });
     for (const m of msgs) s.onMessage(m);
     if (f.flags & FLAG_END_STREAM) {
@@ -183,13 +204,12 @@ export class GoShapedConnection {
     }
   }
 
-  #onHeaders(f: Frame): void {
-    if (!(f.flags & FLAG_END_HEADERS)) return this.close("CONTINUATION frames are not supported");
+  #onHeaders(block: HeaderBlock): void {
     // Decoded even when unused: the dynamic table must follow the server's.
-    const fields = this.#decoder.decode(f.payload);
-    if (!(f.flags & FLAG_END_STREAM)) return;
+    const fields = this.#decoder.decode(block.bytes);
+    if (!block.endStream) return;
     const err = statusFromTrailers(Object.fromEntries(fields));
-    this.#end(f.streamId, err === undefined ? { ok: true } : { ok: false, message: err.message });
+    this.#end(block.streamId, err === undefined ? { ok: true } : { ok: false, message: err.message });
   }
 
   #end(streamId: number, end: CallEnd): void {

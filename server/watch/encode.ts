@@ -15,6 +15,7 @@ import {
   type WatchResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { type Event, EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
+import { ProtoWriter, varint64Size, varintSize } from "../../wire/writer.ts";
 
 /** One length-delimited field's payload: varint length + bytes, ready for `$unknown`. */
 export interface EncodedField {
@@ -27,17 +28,9 @@ const HEADER_FIELD = 1;
 const EVENTS_FIELD = 11;
 
 function lengthDelimited(no: number, bytes: Uint8Array): EncodedField {
-  const n = varintSize(BigInt(bytes.length));
-  const data = new Uint8Array(n + bytes.length);
-  let len = bytes.length;
-  let i = 0;
-  while (len >= 0x80) {
-    data[i++] = (len & 0x7f) | 0x80;
-    len >>>= 7;
-  }
-  data[i++] = len;
-  data.set(bytes, i);
-  return { no, wireType: WireType.LengthDelimited, data };
+  const w = new ProtoWriter(varintSize(bytes.length) + bytes.length);
+  w.lengthDelimited(bytes);
+  return { no, wireType: WireType.LengthDelimited, data: w.finish() };
 }
 
 /** An event as a WatchResponse `events` entry. */
@@ -162,15 +155,5 @@ function fieldSize(f: EncodedField): number {
 }
 
 function watchIdSize(id: bigint): number {
-  return id === 0n ? 0 : 1 + varintSize(id);
-}
-
-function varintSize(v: bigint): number {
-  if (v < 0n) return 10;
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
+  return id === 0n ? 0 : 1 + varint64Size(id);
 }

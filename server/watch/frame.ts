@@ -7,11 +7,10 @@
  * shared header bytes, the watcher's pre-encoded id, and the shared event bytes, copied
  * in field-number order, i.e. exactly what the schema encoder would write.
  */
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { encode } from "../../wire/writer.ts";
 import type { EncodedField } from "./encode.ts";
 
 const FRAME_PREFIX = 5;
-const WATCH_ID_TAG = (2 << 3) | 0;
 /** WatchResponse.fragment (field 7, varint) = true. */
 const FRAGMENT_FIELD = new Uint8Array([(7 << 3) | 0, 1]);
 const NO_FIELD = new Uint8Array();
@@ -22,7 +21,7 @@ const NO_FIELD = new Uint8Array();
  */
 export function watchIdField(id: bigint): Uint8Array {
   if (id === 0n) return NO_FIELD;
-  return new BinaryWriter().uint32(WATCH_ID_TAG).int64(id).finish();
+  return encode((w, v: bigint) => w.int64Field(2, v), id);
 }
 
 /** One event response (or one fragment of it) for one watcher. */

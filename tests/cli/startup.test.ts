@@ -51,10 +51,10 @@ describe("CLI startup", () => {
     expect(heavyIn(staticClosure(["main.ts", "cmd/main.ts", "cmd/root.ts"]))).toEqual([]);
   });
 
-  test("put/get/del load nothing heavy: own codec, simple printer, one-shot HTTP/2", () => {
+  test("put/get/del load nothing heavy: wire/ codecs, simple printer, one-shot HTTP/2", () => {
     const putPath = [
       "cmd/kv.ts",
-      "cmd/kv_codec.ts",
+      "wire/etcd.ts",
       "cmd/rpc.ts",
       "cmd/global.ts",
       "cmd/print/simple.ts",

@@ -9,9 +9,14 @@ import http2 from "node:http2";
 import * as net from "node:net";
 import { encodeFrame } from "../../api/grpc-frame.ts";
 import { unaryOnce } from "../../client/h2_unary.ts";
-import { encodeFrame as h2Frame, u32 } from "../../lib/h2_frame.ts";
+import { encodeFrame as h2Frame, u32 } from "../../h2/frame.ts";
 import { Client, Code, GrpcError } from "../../client/mod.ts";
-import { decodePut, decodeRange, encodePut, encodeRange } from "../../cmd/kv_codec.ts";
+import {
+  decodePutResponse as decodePut,
+  decodeRangeResponse as decodeRange,
+  encodePutRequest as encodePut,
+  encodeRangeRequest as encodeRange,
+} from "../../wire/etcd.ts";
 import type { RangeInit } from "../../cmd/kv.ts";
 import { cleanup, defer, freePort, haveRealEtcd, type ServerProcess, startServer } from "../harness.ts";
 

@@ -21,7 +21,7 @@ import {
   RST_STREAM,
   Setting,
   u32,
-} from "../../lib/h2_frame.ts";
+} from "../../h2/frame.ts";
 import type { H2Stream } from "../../server/h2/stream.ts";
 import { waitFor } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";

@@ -13,7 +13,7 @@ import {
   GOAWAY,
   HEADERS,
   PING,
-} from "../../lib/h2_frame.ts";
+} from "../../h2/frame.ts";
 import { cleanup, type ServerProcess, startServer, waitFor } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";
 import { rssMiB, rssPeak } from "./rss.ts";

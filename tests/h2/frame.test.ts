@@ -1,9 +1,9 @@
 /**
- * HTTP/2 frame codec and header blocks (lib/h2_frame.ts, server/h2/headers.ts): round
+ * HTTP/2 frame codec and header blocks (h2/frame.ts, server/h2/headers.ts): round
  * trips split at every byte, the preface check, the frame size limit, request header rules.
  */
 import { describe, expect, test } from "bun:test";
-import { HpackDecoder } from "../../lib/hpack.ts";
+import { HpackDecoder } from "../../h2/hpack.ts";
 import {
   CLIENT_PREFACE,
   DATA,
@@ -15,7 +15,7 @@ import {
   goawayPayload,
   HEADERS,
   SETTINGS,
-} from "../../lib/h2_frame.ts";
+} from "../../h2/frame.ts";
 import { encodeHeaderBlock, MalformedHeaders, requestHeaders } from "../../server/h2/headers.ts";
 
 const frames: Frame[] = [

@@ -13,7 +13,7 @@ import {
   Setting,
   SETTINGS,
   u32,
-} from "../../lib/h2_frame.ts";
+} from "../../h2/frame.ts";
 import { cleanup, CONFORMANCE_TARGETS, startServer } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";
 

@@ -4,7 +4,7 @@
  * RST_STREAM or a stream's END_STREAM.
  */
 import * as net from "node:net";
-import { encodeHeaders, type HeaderField, HpackDecoder } from "../../lib/hpack.ts";
+import { encodeHeaders, type HeaderField, HpackDecoder } from "../../h2/hpack.ts";
 import {
   CLIENT_PREFACE,
   DATA,
@@ -18,7 +18,7 @@ import {
   Setting,
   SETTINGS,
   WINDOW_UPDATE,
-} from "../../lib/h2_frame.ts";
+} from "../../h2/frame.ts";
 import { waitFor } from "../harness.ts";
 
 export class RawClient {

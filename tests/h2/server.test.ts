@@ -27,7 +27,7 @@ import {
   HEADERS,
   RST_STREAM,
   u32,
-} from "../../lib/h2_frame.ts";
+} from "../../h2/frame.ts";
 import { cleanup, etcdctl, haveRealEtcd, type ServerProcess, startServer, waitFor } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";
 

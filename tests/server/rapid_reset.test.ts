@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { encodeFrame as grpcFrame } from "../../api/grpc-frame.ts";
 import { Client } from "../../client/mod.ts";
 import { KV, PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { DATA, encodeFrame, FLAG_ACK, FLAG_END_STREAM, PING, RST_STREAM, u32 } from "../../lib/h2_frame.ts";
+import { DATA, encodeFrame, FLAG_ACK, FLAG_END_STREAM, PING, RST_STREAM, u32 } from "../../h2/frame.ts";
 import { cleanup, startServer } from "../harness.ts";
 import { RawClient } from "../h2/raw_client.ts";
 

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import * as path from "node:path";
 import { BboltReader } from "../../store/bbolt/reader.ts";
 import { BboltWriter } from "../../store/bbolt/writer.ts";
-import { decodeKeyValue, encodeKeyValue, type KvFields } from "../../api/keyvalue.ts";
+import { decodeKeyValue, encodeKeyValue, type Fields } from "../../wire/etcd.ts";
+import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { revisionKey } from "../../store/encoding.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
 import { importEtcdBackend } from "../../store/etcd_import.ts";
@@ -130,10 +131,10 @@ describe("etcd backend export and import", () => {
 });
 
 /** Every field zero: what the empty message decodes to. */
-const kv0: KvFields = decodeKeyValue(new Uint8Array(0));
+const kv0: Fields<KeyValue> = decodeKeyValue(new Uint8Array(0));
 
 test("decodeKeyValue reads what encodeKeyValue writes", () => {
-  const cases: KvFields[] = [
+  const cases: Fields<KeyValue>[] = [
     kv0,
     {
       ...kv0,

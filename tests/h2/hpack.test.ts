@@ -10,7 +10,7 @@ import {
   HpackError,
   huffmanDecode,
   huffmanEncode,
-} from "../../lib/hpack.ts";
+} from "../../h2/hpack.ts";
 
 const hex = (s: string) =>
   Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!.map((b) => Number.parseInt(b, 16)));

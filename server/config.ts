@@ -5,8 +5,10 @@
  * because it has no observable effect in etcdts (e.g. `--logger`), or it names a feature
  * not built yet and is refused with a clear error: never silently ignored.
  */
+import { parseGoDuration } from "../lib/gofmt.ts";
+import { type KeepaliveSettings, keepaliveSettings } from "./h2/keepalive.ts";
 
-export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms";
+export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms" | "duration";
 type Fate = "works" | "accepted" | "not-yet";
 
 interface FlagSpec {
@@ -42,9 +44,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "max-txn-ops": { kind: "int", def: "128", fate: "works" },
   "max-request-bytes": { kind: "int", def: "1572864", fate: "works" },
   "max-concurrent-streams": { kind: "int", def: "4294967295", fate: "works" },
-  "grpc-keepalive-min-time": { kind: "string", def: "5s", fate: "accepted" },
-  "grpc-keepalive-interval": { kind: "string", def: "2h", fate: "accepted" },
-  "grpc-keepalive-timeout": { kind: "string", def: "20s", fate: "accepted" },
+  "grpc-keepalive-min-time": { kind: "duration", def: "5s", fate: "works" },
+  "grpc-keepalive-interval": { kind: "duration", def: "2h", fate: "works" },
+  "grpc-keepalive-timeout": { kind: "duration", def: "20s", fate: "works" },
   "initial-advertise-peer-urls": { kind: "urls", def: "http://localhost:2380", fate: "works" },
   "initial-cluster": { kind: "string", def: "", fate: "works" },
   "initial-cluster-state": { kind: "string", def: "new", fate: "works" },
@@ -179,6 +181,8 @@ export interface ServerConfig {
   readonly forceNewCluster: boolean;
   /** Whether to run the JIT warm-up (server/warmup/) at startup. */
   readonly jitWarmup: boolean;
+  /** gRPC keepalive (server/h2/keepalive.ts), from the three --grpc-keepalive-* flags. */
+  readonly grpcKeepalive: KeepaliveSettings;
   /** Client and peer TLS (server/tls.ts). */
   readonly clientTls: TlsFlags;
   readonly peerTls: TlsFlags;
@@ -318,9 +322,19 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
         }
       }
       return null;
+    case "duration":
+      // Go's flag package: a time.Duration flag rejects what time.ParseDuration does.
+      return typeof parseGoDuration(v) === "number"
+        ? null
+        : `invalid value "${v}" for flag -${name}: parse error`;
     default:
       return null;
   }
+}
+
+/** A duration flag already checked by checkValue, in milliseconds. */
+function ms(v: string): number {
+  return parseGoDuration(v) as number;
 }
 
 function splitList(v: string): string[] {
@@ -423,6 +437,11 @@ function buildConfig(
     corruptCheckTime: get("experimental-corrupt-check-time"),
     watchProgressNotifyInterval: get("experimental-watch-progress-notify-interval"),
     leaseCheckpointInterval: get("experimental-lease-checkpoint-interval"),
+    grpcKeepalive: keepaliveSettings(
+      ms(get("grpc-keepalive-interval")),
+      ms(get("grpc-keepalive-timeout")),
+      ms(get("grpc-keepalive-min-time")),
+    ),
     clientTls: tlsFlags(get, ""),
     peerTls: tlsFlags(get, "peer-"),
   };

@@ -399,6 +399,7 @@ export async function startServer(
           onStream: grpc.onStream,
           fetch: app.fetch,
           maxConcurrentStreams: config.maxConcurrentStreams,
+          keepalive: config.grpcKeepalive,
           maxBodyBytes: maxJsonBytes(grpc.maxRecvMessageBytes),
           tls: url.protocol === "https:" ? clientTls : null,
           ready,

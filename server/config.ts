@@ -92,9 +92,10 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   "metrics": { kind: "string", def: "basic", fate: "accepted" },
   "listen-metrics-urls": { kind: "urls", def: "", fate: "works" },
-  "logger": { kind: "string", def: "zap", fate: "accepted" },
-  "log-output": { kind: "string", def: "default", fate: "accepted" },
-  "log-outputs": { kind: "string", def: "default", fate: "accepted" },
+  // etcd 3.4's default is capnslog (deprecated there); etcdts defaults to zap, as etcd 3.5 does.
+  "logger": { kind: "string", def: "zap", fate: "works" },
+  "log-output": { kind: "string", def: "default", fate: "works", note: "deprecated: use --log-outputs" },
+  "log-outputs": { kind: "string", def: "default", fate: "works" },
   "log-level": { kind: "string", def: "info", fate: "works" },
   "proxy": { kind: "string", def: "off", fate: "accepted" },
   "proxy-failure-wait": { kind: "int", def: "5000", fate: "accepted" },
@@ -169,6 +170,11 @@ export interface ServerConfig {
   readonly autoCompactionRetention: string;
   readonly listenMetricsUrls: readonly URL[];
   readonly logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
+  readonly logger: "zap" | "capnslog";
+  /** --log-outputs targets: default, stderr, stdout, journal or file paths. */
+  readonly logOutputs: readonly string[];
+  /** etcd's warnings about deprecated logging flags, printed to stderr before any log line. */
+  readonly logWarnings: readonly string[];
   readonly authToken: string;
   readonly bcryptCost: number;
   readonly authTokenTtl: number;
@@ -377,6 +383,8 @@ function buildConfig(
   if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(level)) {
     return { kind: "error", message: `unknown log-level "${level}"` };
   }
+  const logging = loggingFlags(get, given);
+  if (typeof logging === "string") return { kind: "error", message: logging };
   const peerAdvertise = splitList(get("initial-advertise-peer-urls"));
   // etcd's default initial cluster is "<name>=<initial advertise peer URLs>".
   const clusterSpec = given.get("initial-cluster") ?? peerAdvertise.map((u) => `${name}=${u}`).join(",");
@@ -430,6 +438,7 @@ function buildConfig(
     autoCompactionRetention: get("auto-compaction-retention"),
     listenMetricsUrls: urls("listen-metrics-urls"),
     logLevel: level as ServerConfig["logLevel"],
+    ...logging,
     authToken: get("auth-token"),
     bcryptCost: int("bcrypt-cost"),
     authTokenTtl: int("auth-token-ttl"),
@@ -453,6 +462,42 @@ function buildConfig(
     };
   }
   return { kind: "config", config, warnings };
+}
+
+/** Go's %q of a []string: ["a" "b"]. */
+function goQuoteList(v: readonly string[]): string {
+  return `[${v.map((s) => JSON.stringify(s)).join(" ")}]`;
+}
+
+/** --logger, --log-outputs (and the deprecated --log-output) checked as etcd 3.4's setupLogging does. */
+function loggingFlags(
+  get: (n: string) => string,
+  given: ReadonlyMap<string, string>,
+): Pick<ServerConfig, "logger" | "logOutputs" | "logWarnings"> | string {
+  const logger = get("logger");
+  const warnings: string[] = [];
+  let outputs = splitList(get("log-outputs"));
+  const old = splitList(get("log-output"));
+  if (!given.has("log-outputs") && given.has("log-output") && get("log-output") !== "default") {
+    warnings.push(`[WARNING] Deprecated '--log-output' flag is set to ${goQuoteList(old)}`);
+    warnings.push("Please use '--log-outputs' flag");
+    outputs = old;
+  }
+  if (outputs.length === 0) outputs = ["default"];
+  if (logger === "capnslog") {
+    warnings.push(`[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead`);
+    if (outputs.length !== 1) {
+      return `--logger=capnslog supports only 1 value in '--log-outputs', got ${goQuoteList(outputs)}`;
+    }
+    if (!["default", "stderr", "stdout"].includes(outputs[0])) {
+      return `unknown log-output "${outputs[0]}" (only supports "default", "stderr", "stdout")`;
+    }
+  } else if (logger === "zap") {
+    if (outputs.length > 1 && outputs.includes("default")) {
+      return `multi logoutput for "default" is not supported yet`;
+    }
+  } else return `unknown logger option "${logger}"`;
+  return { logger, logOutputs: outputs, logWarnings: warnings };
 }
 
 function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {

@@ -30,7 +30,7 @@ import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
 import { CLUSTER_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../api/version.ts";
-import { log } from "./log.ts";
+import { log, openLogOutputs } from "./log.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
 import { Keyspace } from "./concurrency/keyspace.ts";
@@ -93,7 +93,17 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       return 1;
   }
   const config = parsed.config;
+  for (const w of config.logWarnings) io.stderr.write(w + "\n");
+  try {
+    log.configure({ capnslog: config.logger === "capnslog", sinks: openLogOutputs(config.logOutputs) });
+  } catch (e) {
+    io.stderr.write(`etcdts: cannot open a --log-outputs target: ${(e as Error).message}\n`);
+    return 1;
+  }
   log.setLevel(config.logLevel);
+  if (config.logOutputs.includes("journal")) {
+    log.warn("etcdts does not write to systemd's journal; logging to stderr");
+  }
   if (configFile !== null) {
     log.info(
       "loaded server configuration, other configuration command line flags and environment variables " +

@@ -78,8 +78,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "peer-auto-tls": { kind: "bool", def: "false", fate: "works" },
   "peer-crl-file": { kind: "string", def: "", fate: "works" },
   "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "cors": { kind: "string", def: "*", fate: "accepted" },
-  "host-whitelist": { kind: "string", def: "*", fate: "accepted" },
+  "cors": { kind: "string", def: "*", fate: "works" },
+  "host-whitelist": { kind: "string", def: "*", fate: "works" },
   "auth-token": { kind: "string", def: "simple", fate: "works" },
   "bcrypt-cost": { kind: "int", def: "10", fate: "works" },
   "auth-token-ttl": { kind: "int", def: "300", fate: "works" },
@@ -171,6 +171,10 @@ export interface ServerConfig {
   readonly listenMetricsUrls: readonly URL[];
   readonly logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
   readonly logger: "zap" | "capnslog";
+  /** --cors: origins the client port's HTTP answers with CORS headers ("*" or none: all). */
+  readonly cors: readonly string[];
+  /** --host-whitelist: Host names plain-HTTP requests may name ("*" or none: all). */
+  readonly hostWhitelist: readonly string[];
   /** --log-outputs targets: default, stderr, stdout, journal or file paths. */
   readonly logOutputs: readonly string[];
   /** etcd's warnings about deprecated logging flags, printed to stderr before any log line. */
@@ -383,6 +387,18 @@ function buildConfig(
   if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(level)) {
     return { kind: "error", message: `unknown log-level "${level}"` };
   }
+  // etcd parses --cors as URLs (host:port required) and compares an Origin with their text.
+  const cors = splitList(get("cors"));
+  for (const u of cors) {
+    if (u !== "*" && !/^https?:\/\/[^/:]+:\d+$/.test(u)) {
+      return {
+        kind: "error",
+        message: `invalid value "${
+          get("cors")
+        }" for flag -cors: URL address does not have the form "host:port": ${u}`,
+      };
+    }
+  }
   const logging = loggingFlags(get, given);
   if (typeof logging === "string") return { kind: "error", message: logging };
   const peerAdvertise = splitList(get("initial-advertise-peer-urls"));
@@ -439,6 +455,8 @@ function buildConfig(
     listenMetricsUrls: urls("listen-metrics-urls"),
     logLevel: level as ServerConfig["logLevel"],
     ...logging,
+    cors: cors.map((u) => u === "*" ? u : new URL(u).origin),
+    hostWhitelist: splitList(get("host-whitelist")),
     authToken: get("auth-token"),
     bcryptCost: int("bcrypt-cost"),
     authTokenTtl: int("auth-token-ttl"),

@@ -324,7 +324,8 @@ export async function startServer(
     onHandled: metrics.observeHandled,
     admit: learnerAdmission(() => member.isLearner),
     // Non-gRPC HTTP/2 (h2c or TLS h2): the same hono app HTTP/1.1 reaches; `app` is made below.
-    onOtherRequest: (stream, headers) => void serveH2Fetch(stream, headers, app.fetch),
+    onOtherRequest: (stream, headers) =>
+      void serveH2Fetch(stream, headers, app.fetch, { incoming: { socket: stream.socket } }),
   });
   grpc.addService(
     KV,
@@ -383,6 +384,7 @@ export async function startServer(
     stopping: stopping.signal,
   };
   const app = httpApp({
+    access: { cors: new Set(config.cors), hosts: new Set(config.hostWhitelist) },
     unhealthyReason: (q) => unhealthyReason(health, q),
     onHealth: metrics.countHealth,
     extend: (a) => clientWebRoutes(a, web),

@@ -114,7 +114,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "experimental-compaction-batch-limit": { kind: "int", def: "1000", fate: "accepted" },
   "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
   "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
-  "experimental-warning-apply-duration": { kind: "string", def: "100ms", fate: "accepted" },
+  "experimental-warning-apply-duration": { kind: "duration", def: "100ms", fate: "works" },
   // etcdts's own: warm the JIT up on two throwaway members before the real one starts
   // (server/warmup/). Off only to start faster, as the functional tests do.
   "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
@@ -171,6 +171,8 @@ export interface ServerConfig {
   readonly listenMetricsUrls: readonly URL[];
   readonly logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
   readonly logger: "zap" | "capnslog";
+  /** --experimental-warning-apply-duration, in ms (server/slow_apply.ts). */
+  readonly warningApplyDurationMs: number;
   /** --cors: origins the client port's HTTP answers with CORS headers ("*" or none: all). */
   readonly cors: readonly string[];
   /** --host-whitelist: Host names plain-HTTP requests may name ("*" or none: all). */
@@ -455,6 +457,7 @@ function buildConfig(
     listenMetricsUrls: urls("listen-metrics-urls"),
     logLevel: level as ServerConfig["logLevel"],
     ...logging,
+    warningApplyDurationMs: ms(get("experimental-warning-apply-duration")),
     cors: cors.map((u) => u === "*" ? u : new URL(u).origin),
     hostWhitelist: splitList(get("host-whitelist")),
     authToken: get("auth-token"),

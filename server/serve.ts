@@ -31,6 +31,7 @@ import { listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
 import { CLUSTER_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../api/version.ts";
 import { log, openLogOutputs } from "./log.ts";
+import { slowApplyWarner } from "./slow_apply.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
 import { Keyspace } from "./concurrency/keyspace.ts";
@@ -306,6 +307,7 @@ export async function startServer(
   const metrics = etcdMetrics({ member, store });
   wal.observeSync = metrics.observeWalSync;
   store.observeCommit(metrics.observeBackendCommit);
+  store.observeApply(slowApplyWarner(config.warningApplyDurationMs, metrics.countSlowApply));
   transport.observeRoundTrip = metrics.observePeerRoundTrip;
   let maintenance: ReturnType<typeof startMaintenance>;
   let corruption: ReturnType<typeof corruptionChecks>;

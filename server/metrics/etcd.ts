@@ -39,6 +39,8 @@ export interface EtcdMetrics {
   readonly observeWalSync: (seconds: number) => void;
   readonly observeBackendCommit: (seconds: number) => void;
   readonly observePeerRoundTrip: (to: bigint, seconds: number) => void;
+  /** Counts an apply slower than --experimental-warning-apply-duration. */
+  readonly countSlowApply: () => void;
   /** Counts a /health answer (etcd_server_health_success / _failures). */
   readonly countHealth: (healthy: boolean) => void;
 }
@@ -61,6 +63,7 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
   const started = Date.now() / 1000;
   let healthOk = 0;
   let healthFailed = 0;
+  let slowApplies = 0;
 
   r.gauge(
     "etcd_server_has_leader",
@@ -116,6 +119,11 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
     "etcd_cluster_version",
     "Which version is running. 1 for 'cluster_version' label with current cluster version",
     () => [[{ cluster_version: CLUSTER_VERSION }, 1]],
+  );
+  r.counter(
+    "etcd_server_slow_apply_total",
+    "The total number of slow apply requests (likely overloaded from slow disk).",
+    () => slowApplies,
   );
   r.counter("etcd_server_health_success", "The total number of successful health checks", () => healthOk);
   r.counter("etcd_server_health_failures", "The total number of failed health checks", () => healthFailed);
@@ -202,6 +210,7 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
       const hex = idHex(to);
       peerRtt.observe(s, hex, () => ({ To: hex }));
     },
+    countSlowApply: () => void slowApplies++,
     countHealth(healthy) {
       if (healthy) healthOk++;
       else healthFailed++;

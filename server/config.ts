@@ -90,7 +90,7 @@ const FLAGS: Record<string, FlagSpec> = {
     fate: "not-yet",
     later: "the JSON gateway is always served on the client port",
   },
-  "metrics": { kind: "string", def: "basic", fate: "accepted" },
+  "metrics": { kind: "string", def: "basic", fate: "works" },
   "listen-metrics-urls": { kind: "urls", def: "", fate: "works" },
   // etcd 3.4's default is capnslog (deprecated there); etcdts defaults to zap, as etcd 3.5 does.
   "logger": { kind: "string", def: "zap", fate: "works" },
@@ -171,6 +171,8 @@ export interface ServerConfig {
   readonly listenMetricsUrls: readonly URL[];
   readonly logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
   readonly logger: "zap" | "capnslog";
+  /** --metrics: "extensive" adds grpc_server_handling_seconds to /metrics (etcd takes any other value as basic). */
+  readonly metrics: string;
   /** --experimental-warning-apply-duration, in ms (server/slow_apply.ts). */
   readonly warningApplyDurationMs: number;
   /** --cors: origins the client port's HTTP answers with CORS headers ("*" or none: all). */
@@ -457,6 +459,7 @@ function buildConfig(
     listenMetricsUrls: urls("listen-metrics-urls"),
     logLevel: level as ServerConfig["logLevel"],
     ...logging,
+    metrics: get("metrics"),
     warningApplyDurationMs: ms(get("experimental-warning-apply-duration")),
     cors: cors.map((u) => u === "*" ? u : new URL(u).origin),
     hostWhitelist: splitList(get("host-whitelist")),

@@ -304,7 +304,7 @@ export async function startServer(
     checkpointInterval: config.leaseCheckpointInterval,
   });
   const stopping = new AbortController();
-  const metrics = etcdMetrics({ member, store });
+  const metrics = etcdMetrics({ member, store }, { extensive: config.metrics === "extensive" });
   wal.observeSync = metrics.observeWalSync;
   store.observeCommit(metrics.observeBackendCommit);
   store.observeApply(slowApplyWarner(config.warningApplyDurationMs, metrics.countSlowApply));

@@ -127,10 +127,13 @@ export function exponentialBuckets(start: number, factor: number, count: number)
 /** The metric families of one server, written in registration order. */
 export class Registry {
   readonly #families: Family[] = [];
+  /** Families kept for the server's own use (the console's charts), not on /metrics. */
+  readonly #internal = new Set<Family>();
 
-  /** Registers an instrument created by the caller. */
-  add<F extends Family>(f: F): F {
+  /** Registers an instrument created by the caller; `internal` ones are left out of /metrics. */
+  add<F extends Family>(f: F, opts: { readonly internal?: boolean } = {}): F {
     this.#families.push(f);
+    if (opts.internal === true) this.#internal.add(f);
     return f;
   }
 
@@ -149,10 +152,11 @@ export class Registry {
     this.#families.push(new PulledFamily(name, help, "counter", samples(read)));
   }
 
-  /** The text exposition. */
-  expose(): string {
+  /** The text exposition: what /metrics shows, or with `internal` every family. */
+  expose(opts: { readonly internal?: boolean } = {}): string {
     const out: string[] = [];
     for (const f of this.#families) {
+      if (opts.internal !== true && this.#internal.has(f)) continue;
       out.push(`# HELP ${f.name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
       out.push(`# TYPE ${f.name} ${f.type}`);
       f.write(out);

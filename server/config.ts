@@ -83,7 +83,13 @@ const FLAGS: Record<string, FlagSpec> = {
   "auth-token": { kind: "string", def: "simple", fate: "works" },
   "bcrypt-cost": { kind: "int", def: "10", fate: "works" },
   "auth-token-ttl": { kind: "int", def: "300", fate: "works" },
-  "enable-pprof": { kind: "bool", def: "false", fate: "accepted" },
+  "enable-pprof": {
+    kind: "bool",
+    def: "false",
+    fate: "not-yet",
+    later: "Go's /debug/pprof profiles do not exist in a Bun process; etcdts serves none rather than " +
+      "answer go tool pprof with something it cannot read",
+  },
   "enable-grpc-gateway": {
     kind: "bool",
     def: "true",

@@ -304,7 +304,9 @@ export async function startServer(
     checkpointInterval: config.leaseCheckpointInterval,
   });
   const stopping = new AbortController();
-  const metrics = etcdMetrics({ member, store }, { extensive: config.metrics === "extensive" });
+  const metrics = etcdMetrics({ member, store, quotaBackendBytes: config.quotaBackendBytes }, {
+    extensive: config.metrics === "extensive",
+  });
   wal.observeSync = metrics.observeWalSync;
   store.observeCommit(metrics.observeBackendCommit);
   store.observeApply(slowApplyWarner(config.warningApplyDurationMs, metrics.countSlowApply));

@@ -25,7 +25,7 @@ import { kvService } from "./services/kv.ts";
 import { clusterService, promoteHere } from "./services/cluster.ts";
 import { maintenanceService } from "./services/maintenance.ts";
 import { moveLeaderService } from "./services/move-leader.ts";
-import { watchService } from "./services/watch.ts";
+import { watchService, type WatchStats } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
@@ -304,7 +304,13 @@ export async function startServer(
     checkpointInterval: config.leaseCheckpointInterval,
   });
   const stopping = new AbortController();
-  const metrics = etcdMetrics({ member, store, quotaBackendBytes: config.quotaBackendBytes }, {
+  const watchStats: WatchStats = { streams: 0, sizes: () => ({ synced: 0, unsynced: 0 }) };
+  const metrics = etcdMetrics({
+    member,
+    store,
+    quotaBackendBytes: config.quotaBackendBytes,
+    watch: watchStats,
+  }, {
     extensive: config.metrics === "extensive",
   });
   wal.observeSync = metrics.observeWalSync;
@@ -366,6 +372,7 @@ export async function startServer(
       progressNotifyInterval: config.watchProgressNotifyInterval,
       stopping: stopping.signal,
       guard,
+      stats: watchStats,
     }),
   );
   grpc.addService(Lease, leases.service);

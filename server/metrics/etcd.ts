@@ -25,6 +25,11 @@ export interface MetricsSource {
     readonly failedProposals: number;
     readonly isLearner?: boolean;
   };
+  /** Open watch streams and watchers (server/services/watch.ts fills it in). */
+  readonly watch?: {
+    readonly streams: number;
+    readonly sizes: () => { readonly synced: number; readonly unsynced: number };
+  };
   /** --quota-backend-bytes as applied (etcd_server_quota_backend_bytes). */
   readonly quotaBackendBytes?: number;
   readonly store: {
@@ -215,6 +220,12 @@ export function etcdMetrics(src: MetricsSource, opts: { readonly extensive?: boo
     grpc_server_msg_received_total: perMethod,
     grpc_server_msg_sent_total: perMethod,
     etcd_debugging_mvcc_db_total_size_in_bytes: () => store.dbSize(),
+    etcd_debugging_mvcc_watch_stream_total: () => src.watch?.streams ?? 0,
+    etcd_debugging_mvcc_watcher_total: () => {
+      const s = src.watch?.sizes();
+      return s === undefined ? 0 : s.synced + s.unsynced;
+    },
+    etcd_debugging_mvcc_slow_watcher_total: () => src.watch?.sizes().unsynced ?? 0,
     etcd_server_quota_backend_bytes: () => src.quotaBackendBytes ?? 2 ** 31,
     etcd_server_is_learner: () => member.isLearner === true ? 1 : 0,
     // Not Go: the label names the runtime that serves instead.

@@ -5,8 +5,8 @@
  * --grpc-keepalive-min-time allows gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { ErrorCode, GOAWAY, PING } from "../../lib/h2_frame.ts";
-import { cleanup, CONFORMANCE_TARGETS, startServer } from "../harness.ts";
+import { DATA, ErrorCode, GOAWAY, PING } from "../../lib/h2_frame.ts";
+import { cleanup, CONFORMANCE_TARGETS, startServer, waitFor } from "../harness.ts";
 import { RawClient, u32At } from "../h2/raw_client.ts";
 
 afterAll(cleanup);
@@ -19,6 +19,16 @@ const WATCH: [string, string][] = [
   ["content-type", "application/grpc"],
   ["te", "trailers"],
 ];
+
+/** A gRPC-framed WatchRequest{create_request{key:"k"}}. */
+const CREATE_WATCH = Uint8Array.from([0, 0, 0, 0, 5, 0x0a, 3, 0x0a, 1, 0x6b]);
+
+async function watchers(clientUrl: string): Promise<number> {
+  const text = await (await fetch(`${clientUrl}/metrics`)).text();
+  return Number(
+    text.split("\n").find((l) => l.startsWith("etcd_debugging_mvcc_watcher_total "))?.split(" ")[1],
+  );
+}
 
 function port(endpoint: string): number {
   return Number(endpoint.split(":")[1]);
@@ -44,13 +54,17 @@ for (const kind of CONFORMANCE_TARGETS) {
       const dead = await RawClient.connect(port(server.endpoint));
       const live = await RawClient.connect(port(server.endpoint));
       live.answerPings();
-      dead.request(1, WATCH, false); // a watch stream open on it changes nothing
+      // A watch on the dead connection: freed with it (etcd's watcher gauge goes back to 0).
+      dead.request(1, WATCH, false);
+      dead.send({ type: DATA, flags: 0, streamId: 1, payload: CREATE_WATCH });
       const started = Date.now();
+      await waitFor("the watcher", async () => await watchers(server.clientUrl) === 1);
       await dead.waitFrame("the server's PING", (f) => f.type === PING && f.flags === 0);
       await dead.waitFrame("the connection to close", () => dead.closed);
       const took = Date.now() - started;
       expect(took).toBeGreaterThanOrEqual(1500);
       expect(took).toBeLessThan(6000);
+      await waitFor("the watcher to be freed", async () => await watchers(server.clientUrl) === 0);
       // The live client was pinged too, answered, and is still connected.
       expect(live.frames.some((f) => f.type === PING && f.flags === 0)).toBe(true);
       expect(live.closed).toBe(false);

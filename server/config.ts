@@ -5,8 +5,10 @@
  * because it has no observable effect in etcdts (e.g. `--logger`), or it names a feature
  * not built yet and is refused with a clear error: never silently ignored.
  */
+import { parseGoDuration } from "../lib/gofmt.ts";
+import { type KeepaliveSettings, keepaliveSettings } from "./h2/keepalive.ts";
 
-export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms";
+export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms" | "duration";
 type Fate = "works" | "accepted" | "not-yet";
 
 interface FlagSpec {
@@ -42,9 +44,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "max-txn-ops": { kind: "int", def: "128", fate: "works" },
   "max-request-bytes": { kind: "int", def: "1572864", fate: "works" },
   "max-concurrent-streams": { kind: "int", def: "4294967295", fate: "works" },
-  "grpc-keepalive-min-time": { kind: "string", def: "5s", fate: "accepted" },
-  "grpc-keepalive-interval": { kind: "string", def: "2h", fate: "accepted" },
-  "grpc-keepalive-timeout": { kind: "string", def: "20s", fate: "accepted" },
+  "grpc-keepalive-min-time": { kind: "duration", def: "5s", fate: "works" },
+  "grpc-keepalive-interval": { kind: "duration", def: "2h", fate: "works" },
+  "grpc-keepalive-timeout": { kind: "duration", def: "20s", fate: "works" },
   "initial-advertise-peer-urls": { kind: "urls", def: "http://localhost:2380", fate: "works" },
   "initial-cluster": { kind: "string", def: "", fate: "works" },
   "initial-cluster-state": { kind: "string", def: "new", fate: "works" },
@@ -76,23 +78,30 @@ const FLAGS: Record<string, FlagSpec> = {
   "peer-auto-tls": { kind: "bool", def: "false", fate: "works" },
   "peer-crl-file": { kind: "string", def: "", fate: "works" },
   "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
-  "cors": { kind: "string", def: "*", fate: "accepted" },
-  "host-whitelist": { kind: "string", def: "*", fate: "accepted" },
+  "cors": { kind: "string", def: "*", fate: "works" },
+  "host-whitelist": { kind: "string", def: "*", fate: "works" },
   "auth-token": { kind: "string", def: "simple", fate: "works" },
   "bcrypt-cost": { kind: "int", def: "10", fate: "works" },
   "auth-token-ttl": { kind: "int", def: "300", fate: "works" },
-  "enable-pprof": { kind: "bool", def: "false", fate: "accepted" },
+  "enable-pprof": {
+    kind: "bool",
+    def: "false",
+    fate: "not-yet",
+    later: "Go's /debug/pprof profiles do not exist in a Bun process; etcdts serves none rather than " +
+      "answer go tool pprof with something it cannot read",
+  },
   "enable-grpc-gateway": {
     kind: "bool",
     def: "true",
     fate: "not-yet",
     later: "the JSON gateway is always served on the client port",
   },
-  "metrics": { kind: "string", def: "basic", fate: "accepted" },
+  "metrics": { kind: "string", def: "basic", fate: "works" },
   "listen-metrics-urls": { kind: "urls", def: "", fate: "works" },
-  "logger": { kind: "string", def: "zap", fate: "accepted" },
-  "log-output": { kind: "string", def: "default", fate: "accepted" },
-  "log-outputs": { kind: "string", def: "default", fate: "accepted" },
+  // etcd 3.4's default is capnslog (deprecated there); etcdts defaults to zap, as etcd 3.5 does.
+  "logger": { kind: "string", def: "zap", fate: "works" },
+  "log-output": { kind: "string", def: "default", fate: "works", note: "deprecated: use --log-outputs" },
+  "log-outputs": { kind: "string", def: "default", fate: "works" },
   "log-level": { kind: "string", def: "info", fate: "works" },
   "proxy": { kind: "string", def: "off", fate: "accepted" },
   "proxy-failure-wait": { kind: "int", def: "5000", fate: "accepted" },
@@ -114,7 +123,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "experimental-compaction-batch-limit": { kind: "int", def: "1000", fate: "accepted" },
   "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
   "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
-  "experimental-warning-apply-duration": { kind: "string", def: "100ms", fate: "accepted" },
+  "experimental-warning-apply-duration": { kind: "duration", def: "100ms", fate: "works" },
   // etcdts's own: warm the JIT up on two throwaway members before the real one starts
   // (server/warmup/). Off only to start faster, as the functional tests do.
   "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
@@ -170,6 +179,19 @@ export interface ServerConfig {
   readonly autoCompactionRetention: string;
   readonly listenMetricsUrls: readonly URL[];
   readonly logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
+  readonly logger: "zap" | "capnslog";
+  /** --metrics: "extensive" adds grpc_server_handling_seconds to /metrics (etcd takes any other value as basic). */
+  readonly metrics: string;
+  /** --experimental-warning-apply-duration, in ms (server/slow_apply.ts). */
+  readonly warningApplyDurationMs: number;
+  /** --cors: origins the client port's HTTP answers with CORS headers ("*" or none: all). */
+  readonly cors: readonly string[];
+  /** --host-whitelist: Host names plain-HTTP requests may name ("*" or none: all). */
+  readonly hostWhitelist: readonly string[];
+  /** --log-outputs targets: default, stderr, stdout, journal or file paths. */
+  readonly logOutputs: readonly string[];
+  /** etcd's warnings about deprecated logging flags, printed to stderr before any log line. */
+  readonly logWarnings: readonly string[];
   readonly authToken: string;
   readonly bcryptCost: number;
   readonly authTokenTtl: number;
@@ -184,6 +206,8 @@ export interface ServerConfig {
   readonly forceNewCluster: boolean;
   /** Whether to run the JIT warm-up (server/warmup/) at startup. */
   readonly jitWarmup: boolean;
+  /** gRPC keepalive (server/h2/keepalive.ts), from the three --grpc-keepalive-* flags. */
+  readonly grpcKeepalive: KeepaliveSettings;
   /** Client and peer TLS (server/tls.ts). */
   readonly clientTls: TlsFlags;
   readonly peerTls: TlsFlags;
@@ -323,9 +347,19 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
         }
       }
       return null;
+    case "duration":
+      // Go's flag package: a time.Duration flag rejects what time.ParseDuration does.
+      return typeof parseGoDuration(v) === "number"
+        ? null
+        : `invalid value "${v}" for flag -${name}: parse error`;
     default:
       return null;
   }
+}
+
+/** A duration flag already checked by checkValue, in milliseconds. */
+function ms(v: string): number {
+  return parseGoDuration(v) as number;
 }
 
 function splitList(v: string): string[] {
@@ -368,6 +402,20 @@ function buildConfig(
   if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(level)) {
     return { kind: "error", message: `unknown log-level "${level}"` };
   }
+  // etcd parses --cors as URLs (host:port required) and compares an Origin with their text.
+  const cors = splitList(get("cors"));
+  for (const u of cors) {
+    if (u !== "*" && !/^https?:\/\/[^/:]+:\d+$/.test(u)) {
+      return {
+        kind: "error",
+        message: `invalid value "${
+          get("cors")
+        }" for flag -cors: URL address does not have the form "host:port": ${u}`,
+      };
+    }
+  }
+  const logging = loggingFlags(get, given);
+  if (typeof logging === "string") return { kind: "error", message: logging };
   const peerAdvertise = splitList(get("initial-advertise-peer-urls"));
   // etcd's default initial cluster is "<name>=<initial advertise peer URLs>".
   const clusterSpec = given.get("initial-cluster") ?? peerAdvertise.map((u) => `${name}=${u}`).join(",");
@@ -421,6 +469,11 @@ function buildConfig(
     autoCompactionRetention: get("auto-compaction-retention"),
     listenMetricsUrls: urls("listen-metrics-urls"),
     logLevel: level as ServerConfig["logLevel"],
+    ...logging,
+    metrics: get("metrics"),
+    warningApplyDurationMs: ms(get("experimental-warning-apply-duration")),
+    cors: cors.map((u) => u === "*" ? u : new URL(u).origin),
+    hostWhitelist: splitList(get("host-whitelist")),
     authToken: get("auth-token"),
     bcryptCost: int("bcrypt-cost"),
     authTokenTtl: int("auth-token-ttl"),
@@ -429,6 +482,11 @@ function buildConfig(
     integrityScrubInterval: get("experimental-integrity-scrub-interval"),
     watchProgressNotifyInterval: get("experimental-watch-progress-notify-interval"),
     leaseCheckpointInterval: get("experimental-lease-checkpoint-interval"),
+    grpcKeepalive: keepaliveSettings(
+      ms(get("grpc-keepalive-interval")),
+      ms(get("grpc-keepalive-timeout")),
+      ms(get("grpc-keepalive-min-time")),
+    ),
     clientTls: tlsFlags(get, ""),
     peerTls: tlsFlags(get, "peer-"),
   };
@@ -440,6 +498,42 @@ function buildConfig(
     };
   }
   return { kind: "config", config, warnings };
+}
+
+/** Go's %q of a []string: ["a" "b"]. */
+function goQuoteList(v: readonly string[]): string {
+  return `[${v.map((s) => JSON.stringify(s)).join(" ")}]`;
+}
+
+/** --logger, --log-outputs (and the deprecated --log-output) checked as etcd 3.4's setupLogging does. */
+function loggingFlags(
+  get: (n: string) => string,
+  given: ReadonlyMap<string, string>,
+): Pick<ServerConfig, "logger" | "logOutputs" | "logWarnings"> | string {
+  const logger = get("logger");
+  const warnings: string[] = [];
+  let outputs = splitList(get("log-outputs"));
+  const old = splitList(get("log-output"));
+  if (!given.has("log-outputs") && given.has("log-output") && get("log-output") !== "default") {
+    warnings.push(`[WARNING] Deprecated '--log-output' flag is set to ${goQuoteList(old)}`);
+    warnings.push("Please use '--log-outputs' flag");
+    outputs = old;
+  }
+  if (outputs.length === 0) outputs = ["default"];
+  if (logger === "capnslog") {
+    warnings.push(`[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead`);
+    if (outputs.length !== 1) {
+      return `--logger=capnslog supports only 1 value in '--log-outputs', got ${goQuoteList(outputs)}`;
+    }
+    if (!["default", "stderr", "stdout"].includes(outputs[0])) {
+      return `unknown log-output "${outputs[0]}" (only supports "default", "stderr", "stdout")`;
+    }
+  } else if (logger === "zap") {
+    if (outputs.length > 1 && outputs.includes("default")) {
+      return `multi logoutput for "default" is not supported yet`;
+    }
+  } else return `unknown logger option "${logger}"`;
+  return { logger, logOutputs: outputs, logWarnings: warnings };
 }
 
 function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {

@@ -28,7 +28,16 @@ export interface H2ServerStream {
 /** Request headers as HTTP/2 servers hand them over: pseudo-headers plus lower-case fields. */
 export type H2RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
-export type FetchHandler = (req: Request) => Response | Promise<Response>;
+/**
+ * `env` is what @hono/node-server hands a handler: `incoming.socket` is the connection's
+ * socket (its `encrypted` says TLS, which etcd's DNS-rebinding check trusts).
+ */
+export type FetchHandler = (req: Request, env?: FetchEnv) => Response | Promise<Response>;
+
+/** The connection a request came on. */
+export interface FetchEnv {
+  readonly incoming: { readonly socket: unknown };
+}
 
 /** Header fields HTTP/2 forbids (RFC 9113 §8.2.2); a fetch handler may still set them. */
 const CONNECTION_SPECIFIC = new Set([
@@ -44,6 +53,7 @@ export async function serveH2Fetch(
   stream: H2ServerStream,
   headers: H2RequestHeaders,
   fetch: FetchHandler,
+  env?: FetchEnv,
 ): Promise<void> {
   const aborted = new AbortController();
   let finished = false;
@@ -53,7 +63,7 @@ export async function serveH2Fetch(
   const method = first(headers[":method"]) ?? "GET";
   let response: Response;
   try {
-    response = await fetch(requestOf(stream, headers, method, aborted.signal));
+    response = await fetch(requestOf(stream, headers, method, aborted.signal), env);
   } catch (e) {
     response = new Response(`internal error: ${(e as Error)?.message ?? e}\n`, { status: 500 });
   }

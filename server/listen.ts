@@ -11,6 +11,7 @@ import { getRequestListener } from "@hono/node-server";
 import { CLIENT_PREFACE } from "../h2/frame.ts";
 import { H2Connection } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
+import type { KeepaliveSettings } from "./h2/keepalive.ts";
 import { upgradeListener } from "./upgrade.ts";
 import { refuseRevoked, type ServerTls } from "./tls.ts";
 
@@ -18,6 +19,8 @@ export interface ClientListenerOptions {
   readonly onStream: (stream: H2Stream) => void;
   readonly fetch: (req: Request) => Response | Promise<Response>;
   readonly maxConcurrentStreams: number;
+  /** gRPC keepalive for every HTTP/2 connection (server/h2/keepalive.ts). */
+  readonly keepalive?: KeepaliveSettings;
   /** The largest HTTP/1.1 request body buffered whole (an upgrade request served as plain HTTP/1.1). */
   readonly maxBodyBytes: number;
   /** For https:// URLs (server/tls.ts): ALPN picks gRPC (h2) or HTTP/1.1 instead of sniffing. */
@@ -52,6 +55,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
       maxConcurrentStreams: opts.maxConcurrentStreams,
       onStream: opts.onStream,
       initial,
+      keepalive: opts.keepalive,
     });
     h2Conns.add(conn);
     socket.on("close", () => h2Conns.delete(conn));

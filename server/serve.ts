@@ -25,12 +25,13 @@ import { kvService } from "./services/kv.ts";
 import { clusterService, promoteHere } from "./services/cluster.ts";
 import { maintenanceService } from "./services/maintenance.ts";
 import { moveLeaderService } from "./services/move-leader.ts";
-import { watchService } from "./services/watch.ts";
+import { watchService, type WatchStats } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
 import { CLUSTER_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../api/version.ts";
-import { log } from "./log.ts";
+import { log, openLogOutputs } from "./log.ts";
+import { slowApplyWarner } from "./slow_apply.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
 import { Keyspace } from "./concurrency/keyspace.ts";
@@ -94,7 +95,17 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       return 1;
   }
   const config = parsed.config;
+  for (const w of config.logWarnings) io.stderr.write(w + "\n");
+  try {
+    log.configure({ capnslog: config.logger === "capnslog", sinks: openLogOutputs(config.logOutputs) });
+  } catch (e) {
+    io.stderr.write(`etcdts: cannot open a --log-outputs target: ${(e as Error).message}\n`);
+    return 1;
+  }
   log.setLevel(config.logLevel);
+  if (config.logOutputs.includes("journal")) {
+    log.warn("etcdts does not write to systemd's journal; logging to stderr");
+  }
   if (configFile !== null) {
     log.info(
       "loaded server configuration, other configuration command line flags and environment variables " +
@@ -295,9 +306,18 @@ export async function startServer(
     checkpointInterval: config.leaseCheckpointInterval,
   });
   const stopping = new AbortController();
-  const metrics = etcdMetrics({ member, store });
+  const watchStats: WatchStats = { streams: 0, sizes: () => ({ synced: 0, unsynced: 0 }) };
+  const metrics = etcdMetrics({
+    member,
+    store,
+    quotaBackendBytes: config.quotaBackendBytes,
+    watch: watchStats,
+  }, {
+    extensive: config.metrics === "extensive",
+  });
   wal.observeSync = metrics.observeWalSync;
   store.observeCommit(metrics.observeBackendCommit);
+  store.observeApply(slowApplyWarner(config.warningApplyDurationMs, metrics.countSlowApply));
   transport.observeRoundTrip = metrics.observePeerRoundTrip;
   let maintenance: ReturnType<typeof startMaintenance>;
   let corruption: ReturnType<typeof corruptionChecks>;
@@ -318,7 +338,8 @@ export async function startServer(
     onHandled: metrics.observeHandled,
     admit: learnerAdmission(() => member.isLearner),
     // Non-gRPC HTTP/2 (h2c or TLS h2): the same hono app HTTP/1.1 reaches; `app` is made below.
-    onOtherRequest: (stream, headers) => void serveH2Fetch(stream, headers, app.fetch),
+    onOtherRequest: (stream, headers) =>
+      void serveH2Fetch(stream, headers, app.fetch, { incoming: { socket: stream.socket } }),
   });
   grpc.addService(
     KV,
@@ -355,6 +376,7 @@ export async function startServer(
       progressNotifyInterval: config.watchProgressNotifyInterval,
       stopping: stopping.signal,
       guard,
+      stats: watchStats,
     }),
   );
   grpc.addService(Lease, leases.service);
@@ -377,6 +399,7 @@ export async function startServer(
     stopping: stopping.signal,
   };
   const app = httpApp({
+    access: { cors: new Set(config.cors), hosts: new Set(config.hostWhitelist) },
     unhealthyReason: (q) => unhealthyReason(health, q),
     onHealth: metrics.countHealth,
     extend: (a) => clientWebRoutes(a, web),
@@ -403,6 +426,7 @@ export async function startServer(
           onStream: grpc.onStream,
           fetch: app.fetch,
           maxConcurrentStreams: config.maxConcurrentStreams,
+          keepalive: config.grpcKeepalive,
           maxBodyBytes: maxJsonBytes(grpc.maxRecvMessageBytes),
           tls: url.protocol === "https:" ? clientTls : null,
           ready,

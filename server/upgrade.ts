@@ -90,7 +90,7 @@ function bridge(ws: WebSocket, req: http.IncomingMessage, fetch: FetchHandler): 
   } as RequestInit);
   (async () => {
     try {
-      const res = await fetch(request);
+      const res = await fetch(request, { incoming: req });
       if (res.body !== null) await sendLines(res.body, ws, hungUp.signal);
     } catch {
       // the call failed or the socket went away: the connection just ends, as in etcd

@@ -91,6 +91,7 @@ export class MvccStore {
   #pageSize = -1;
 
   readonly #path: string;
+  #observeApply: ((request: InternalRaftRequest, ms: number) => void) | null = null;
 
   private constructor(db: Database, path: string, opts: GroupCommitOptions) {
     this.#db = db;
@@ -242,11 +243,13 @@ export class MvccStore {
         for (const entry of entries) {
           this.#advanceApplied(entry);
           if (entry.memberChange !== undefined) applyMemberChange(this.#db, entry.memberChange);
-          outcomes.push(
-            entry.request === null
-              ? { ok: true, revision: this.#progress.currentRev, response: null, events: [] }
-              : applyRequest(this.#deps, entry.request),
-          );
+          if (entry.request === null) {
+            outcomes.push({ ok: true, revision: this.#progress.currentRev, response: null, events: [] });
+          } else {
+            const started = this.#observeApply === null ? 0 : performance.now();
+            outcomes.push(applyRequest(this.#deps, entry.request));
+            this.#observeApply?.(entry.request, performance.now() - started);
+          }
           if (this.#progress.currentRev < before.currentRev) {
             throw new Error("store: revision went backwards");
           }
@@ -406,6 +409,11 @@ export class MvccStore {
   }
 
   /** Tells `fn` each backend commit's duration in seconds (metrics). */
+  /** Told how long each request took to apply, in ms (--experimental-warning-apply-duration). */
+  observeApply(fn: (request: InternalRaftRequest, ms: number) => void): void {
+    this.#observeApply = fn;
+  }
+
   observeCommit(fn: (seconds: number) => void): void {
     this.#committer.observeCommit = fn;
   }

@@ -48,6 +48,7 @@ import {
 import { MalformedHeaders, requestHeaders } from "./headers.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
 import { errorFields, log } from "../log.ts";
+import { type KeepaliveSettings, PingPolicy, ServerPinger } from "./keepalive.ts";
 
 /** The socket side a connection needs: a net.Socket or tls.TLSSocket. */
 export interface H2Socket {
@@ -67,6 +68,8 @@ export interface H2ConnectionOptions {
   readonly onStream: (stream: H2Stream) => void;
   /** Bytes already read from the socket (the sniffed preface). */
   readonly initial?: Buffer;
+  /** gRPC keepalive (./keepalive.ts); without it, no pings are sent and none are judged. */
+  readonly keepalive?: KeepaliveSettings;
 }
 
 /** What we let a client send on one stream before it must wait for WINDOW_UPDATE. */
@@ -80,6 +83,8 @@ const CONNECTION_WINDOW = 1 << 24;
  */
 const MAX_UNREAD_ANSWERS = 10_000;
 const NO_PAYLOAD = new Uint8Array(0);
+/** The payload of our keepalive PING (grpc-go sends zeros too). */
+const KEEPALIVE_PING = new Uint8Array(8);
 
 export class H2Connection implements StreamOwner {
   readonly socket: H2Socket;
@@ -103,6 +108,9 @@ export class H2Connection implements StreamOwner {
   #writeBlocked = false;
   /** Answers to the peer queued since the socket backed up (see #queueAnswer). */
   #unreadAnswers = 0;
+  readonly #pinger: ServerPinger | null = null;
+  readonly #pingPolicy: PingPolicy | null = null;
+  #keepaliveTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(socket: H2Socket, opts: H2ConnectionOptions) {
     this.socket = socket;
@@ -125,6 +133,11 @@ export class H2Connection implements StreamOwner {
     socket.on("data", (chunk) => this.#read(chunk));
     socket.on("drain", () => this.#onSocketDrain());
     socket.on("close", () => this.#onSocketClose());
+    if (opts.keepalive !== undefined) {
+      this.#pinger = new ServerPinger(opts.keepalive, performance.now());
+      this.#pingPolicy = new PingPolicy(opts.keepalive);
+      this.#armKeepalive(this.#pinger.firstDelayMs);
+    }
     if (opts.initial !== undefined && opts.initial.length > 0) this.#read(opts.initial);
   }
 
@@ -146,6 +159,7 @@ export class H2Connection implements StreamOwner {
 
   #read(chunk: Buffer): void {
     if (this.#closed) return;
+    this.#pinger?.read(performance.now());
     let err: ConnectionError | null;
     try {
       err = this.#reader.push(chunk, this.#onFrame);
@@ -187,7 +201,12 @@ export class H2Connection implements StreamOwner {
       case PING:
         if (f.streamId !== 0) return protocolError("PING on a stream");
         if (f.payload.length !== 8) return { code: ErrorCode.FRAME_SIZE_ERROR, message: "PING size" };
-        if ((f.flags & FLAG_ACK) === 0) this.#queueAnswer(encodeFrame({ ...f, flags: FLAG_ACK }));
+        if ((f.flags & FLAG_ACK) !== 0) return null;
+        this.#queueAnswer(encodeFrame({ ...f, flags: FLAG_ACK }));
+        if (this.#pingPolicy !== null && !this.#pingPolicy.ping(performance.now(), this.#streams.size)) {
+          log.warn("too many pings from the client, closing the connection");
+          return { code: ErrorCode.ENHANCE_YOUR_CALM, message: "too_many_pings" };
+        }
         return null;
       case RST_STREAM:
         return this.#onReset(f);
@@ -440,6 +459,7 @@ export class H2Connection implements StreamOwner {
   }
 
   #queueHeaderBlock(streamId: number, block: Uint8Array, endStream: boolean): void {
+    this.#pingPolicy?.sentHeaders();
     for (const b of headerBlockFrames(block, { streamId, maxFrameSize: this.#send.maxFrame, endStream })) {
       this.#queue(b);
     }
@@ -495,9 +515,37 @@ export class H2Connection implements StreamOwner {
     for (const s of this.#streams.values()) s.maybeDrain();
   }
 
+  #armKeepalive(delayMs: number): void {
+    this.#keepaliveTimer = setTimeout(this.#onKeepalive, delayMs);
+    this.#keepaliveTimer.unref?.();
+  }
+
+  readonly #onKeepalive = (): void => {
+    this.#keepaliveTimer = null;
+    if (this.#closed || this.#pinger === null) return;
+    const step = this.#pinger.fire(performance.now());
+    if (step.close) {
+      // grpc-go closes the transport without a GOAWAY: the peer is not reading anyway.
+      log.info("closing a client connection whose keepalive ping was not answered");
+      this.#closed = true;
+      this.#out = [];
+      for (const s of [...this.#streams.values()]) this.#closeStream(s, ErrorCode.CANCEL);
+      this.socket.destroy();
+      return;
+    }
+    if (step.ping) this.#queue(encodeFrame({ type: PING, flags: 0, streamId: 0, payload: KEEPALIVE_PING }));
+    this.#armKeepalive(step.delayMs);
+  };
+
+  #stopKeepalive(): void {
+    if (this.#keepaliveTimer !== null) clearTimeout(this.#keepaliveTimer);
+    this.#keepaliveTimer = null;
+  }
+
   /** Ends the connection: GOAWAY with `err`, then the socket closes. */
   #fail(err: ConnectionError): void {
     if (this.#closed) return;
+    this.#stopKeepalive();
     this.#queue(encodeFrame({
       type: GOAWAY,
       flags: 0,
@@ -518,6 +566,7 @@ export class H2Connection implements StreamOwner {
   }
 
   #onSocketClose(): void {
+    this.#stopKeepalive();
     if (this.#closed) return;
     this.#closed = true;
     this.#out = [];

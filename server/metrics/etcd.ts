@@ -9,7 +9,8 @@ import { Code } from "../../api/errors.ts";
 import type { HandledCall } from "../grpc/server.ts";
 import { idHex } from "../ids.ts";
 import { CLUSTER_VERSION, SERVER_VERSION } from "../../api/version.ts";
-import { CounterVec, exponentialBuckets, Registry } from "./exposition.ts";
+import { CounterVec, exponentialBuckets, Histogram, type Labels, Registry } from "./exposition.ts";
+import { MORE_FAMILIES } from "./etcd_families.ts";
 
 /** What the metrics read from the running member. */
 export interface MetricsSource {
@@ -22,7 +23,15 @@ export interface MetricsSource {
     readonly appliedIndex: bigint;
     readonly pendingProposals: number;
     readonly failedProposals: number;
+    readonly isLearner?: boolean;
   };
+  /** Open watch streams and watchers (server/services/watch.ts fills it in). */
+  readonly watch?: {
+    readonly streams: number;
+    readonly sizes: () => { readonly synced: number; readonly unsynced: number };
+  };
+  /** --quota-backend-bytes as applied (etcd_server_quota_backend_bytes). */
+  readonly quotaBackendBytes?: number;
   readonly store: {
     dbSize(): number;
     dbSizeInUse(): number;
@@ -39,6 +48,8 @@ export interface EtcdMetrics {
   readonly observeWalSync: (seconds: number) => void;
   readonly observeBackendCommit: (seconds: number) => void;
   readonly observePeerRoundTrip: (to: bigint, seconds: number) => void;
+  /** Counts an apply slower than --experimental-warning-apply-duration. */
+  readonly countSlowApply: () => void;
   /** Counts a /health answer (etcd_server_health_success / _failures). */
   readonly countHealth: (healthy: boolean) => void;
 }
@@ -55,12 +66,13 @@ const GRPC_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** Builds the registry of one server. */
-export function etcdMetrics(src: MetricsSource): EtcdMetrics {
+export function etcdMetrics(src: MetricsSource, opts: { readonly extensive?: boolean } = {}): EtcdMetrics {
   const r = new Registry();
   const { member, store } = src;
   const started = Date.now() / 1000;
   let healthOk = 0;
   let healthFailed = 0;
+  let slowApplies = 0;
 
   r.gauge(
     "etcd_server_has_leader",
@@ -117,6 +129,11 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
     "Which version is running. 1 for 'cluster_version' label with current cluster version",
     () => [[{ cluster_version: CLUSTER_VERSION }, 1]],
   );
+  r.counter(
+    "etcd_server_slow_apply_total",
+    "The total number of slow apply requests (likely overloaded from slow disk).",
+    () => slowApplies,
+  );
   r.counter("etcd_server_health_success", "The total number of successful health checks", () => healthOk);
   r.counter("etcd_server_health_failures", "The total number of failed health checks", () => healthFailed);
   r.gauge(
@@ -157,6 +174,7 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
     "etcd_network_peer_round_trip_time_seconds",
     "Round-Trip-Time histogram between peers",
     exponentialBuckets(0.0001, 2, 14),
+    { labelled: true },
   );
   const handled = r.add(
     new CounterVec(
@@ -164,12 +182,62 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
       "Total number of RPCs completed on the server, regardless of success or failure.",
     ),
   );
-  // etcd exports this one with --metrics=extensive; the console charts latency from it.
-  const handling = r.histogram(
-    "grpc_server_handling_seconds",
-    "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  // etcd exports this one only with --metrics=extensive; the console charts latency from it always.
+  const handling = r.add(
+    new Histogram(
+      "grpc_server_handling_seconds",
+      "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      true,
+    ),
+    { internal: opts.extensive !== true },
   );
+
+  // Calls by method, for the per-method counters etcd keeps (mvcc's put/range/txn/delete, grpc_server_*).
+  const calls = new Map<string, { labels: Labels; n: number; stream: boolean }>();
+  const kv = (method: string) => () => calls.get(`/etcdserverpb.KV/${method}`)?.n ?? 0;
+  const perMethod = () => [...calls.values()].map((c) => [c.labels, c.n] as const);
+  const byType = () => {
+    let unary = 0;
+    let stream = 0;
+    for (const c of calls.values()) c.stream ? stream += c.n : unary += c.n;
+    return [
+      [{ client_api_version: "3.4", type: "unary" }, unary],
+      [{ client_api_version: "3.4", type: "stream" }, stream],
+    ] as const;
+  };
+  const values: Record<string, () => number | Iterable<readonly [Labels, number]>> = {
+    etcd_mvcc_put_total: kv("Put"),
+    etcd_mvcc_range_total: kv("Range"),
+    etcd_mvcc_txn_total: kv("Txn"),
+    etcd_mvcc_delete_total: kv("DeleteRange"),
+    etcd_debugging_mvcc_put_total: kv("Put"),
+    etcd_debugging_mvcc_range_total: kv("Range"),
+    etcd_debugging_mvcc_txn_total: kv("Txn"),
+    etcd_debugging_mvcc_delete_total: kv("DeleteRange"),
+    etcd_server_client_requests_total: byType,
+    grpc_server_started_total: perMethod,
+    grpc_server_msg_received_total: perMethod,
+    grpc_server_msg_sent_total: perMethod,
+    etcd_debugging_mvcc_db_total_size_in_bytes: () => store.dbSize(),
+    etcd_debugging_mvcc_watch_stream_total: () => src.watch?.streams ?? 0,
+    etcd_debugging_mvcc_watcher_total: () => {
+      const s = src.watch?.sizes();
+      return s === undefined ? 0 : s.synced + s.unsynced;
+    },
+    etcd_debugging_mvcc_slow_watcher_total: () => src.watch?.sizes().unsynced ?? 0,
+    etcd_server_quota_backend_bytes: () => src.quotaBackendBytes ?? 2 ** 31,
+    etcd_server_is_learner: () => member.isLearner === true ? 1 : 0,
+    // Not Go: the label names the runtime that serves instead.
+    etcd_server_go_version: () => [[{ server_go_version: `bun${Bun.version}` }, 1]],
+    process_max_fds: () => procLimit("Max open files"),
+    process_virtual_memory_bytes: () => procStatField(23),
+    process_virtual_memory_max_bytes: () => procLimit("Max address space"),
+  };
+  for (const f of MORE_FAMILIES) {
+    if (f.type === "histogram") r.histogram(f.name, f.help, f.buckets ?? []);
+    else r[f.type](f.name, f.help, values[f.name] ?? (() => 0));
+  }
 
   r.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", () => {
     const u = process.cpuUsage();
@@ -192,6 +260,9 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
   return {
     registry: r,
     observeHandled(call) {
+      const c = calls.get(call.path);
+      if (c !== undefined) c.n++;
+      else calls.set(call.path, { labels: grpcLabels(call), n: 1, stream: call.kind !== "unary" });
       const key = `${call.path}\0${call.code}`;
       handled.inc(key, () => grpcLabels(call, CODE_NAMES[call.code] ?? String(call.code)));
       handling.observe(call.seconds, call.path, () => grpcLabels(call));
@@ -202,11 +273,33 @@ export function etcdMetrics(src: MetricsSource): EtcdMetrics {
       const hex = idHex(to);
       peerRtt.observe(s, hex, () => ({ To: hex }));
     },
+    countSlowApply: () => void slowApplies++,
     countHealth(healthy) {
       if (healthy) healthOk++;
       else healthFailed++;
     },
   };
+}
+
+/** A soft limit from /proc/self/limits ("unlimited" as Prometheus' Go client shows it). */
+function procLimit(name: string): number {
+  try {
+    const line = fs.readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith(name));
+    const soft = line?.slice(26).trim().split(/\s+/)[0];
+    return soft === "unlimited" ? 2 ** 64 : Number(soft);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Field `n` of /proc/self/stat, numbered as proc(5) numbers them (23: vsize). */
+function procStatField(n: number): number {
+  try {
+    const stat = fs.readFileSync("/proc/self/stat", "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[n - 3]);
+  } catch {
+    return NaN;
+  }
 }
 
 function grpcLabels(call: HandledCall, code?: string): Record<string, string> {

@@ -6,7 +6,7 @@
  * from getters at scrape time (pull-style), so shared code only exposes numbers.
  */
 
-type Labels = Readonly<Record<string, string>>;
+export type Labels = Readonly<Record<string, string>>;
 
 /** One metric family as written in the exposition. */
 interface Family {
@@ -82,8 +82,12 @@ export class Histogram implements Family {
   readonly #buckets: readonly number[];
   readonly #children = new Map<string, HistogramChild>();
 
-  constructor(readonly name: string, readonly help: string, buckets: readonly number[]) {
+  readonly #labelled: boolean;
+
+  /** A `labelled` histogram (a Go HistogramVec) shows nothing until its first observation. */
+  constructor(readonly name: string, readonly help: string, buckets: readonly number[], labelled = false) {
     this.#buckets = buckets;
+    this.#labelled = labelled;
   }
 
   /** Records one observation; `key`/`labels` select a child (none: the unlabelled one). */
@@ -105,7 +109,9 @@ export class Histogram implements Family {
   }
 
   write(out: string[]): void {
-    if (this.#children.size === 0) this.#children.set("", new HistogramChild({}, this.#buckets.length));
+    if (this.#children.size === 0 && !this.#labelled) {
+      this.#children.set("", new HistogramChild({}, this.#buckets.length));
+    }
     for (const c of this.#children.values()) {
       let cumulative = 0;
       for (let i = 0; i < this.#buckets.length; i++) {
@@ -127,16 +133,24 @@ export function exponentialBuckets(start: number, factor: number, count: number)
 /** The metric families of one server, written in registration order. */
 export class Registry {
   readonly #families: Family[] = [];
+  /** Families kept for the server's own use (the console's charts), not on /metrics. */
+  readonly #internal = new Set<Family>();
 
-  /** Registers an instrument created by the caller. */
-  add<F extends Family>(f: F): F {
+  /** Registers an instrument created by the caller; `internal` ones are left out of /metrics. */
+  add<F extends Family>(f: F, opts: { readonly internal?: boolean } = {}): F {
     this.#families.push(f);
+    if (opts.internal === true) this.#internal.add(f);
     return f;
   }
 
   /** A histogram the code observes into (labelled children come with their first observation). */
-  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
+  histogram(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    opts: { labelled?: boolean } = {},
+  ): Histogram {
+    return this.add(new Histogram(name, help, buckets, opts.labelled === true));
   }
 
   /** A gauge read at scrape time: one unlabelled sample, or labelled samples. */
@@ -149,13 +163,18 @@ export class Registry {
     this.#families.push(new PulledFamily(name, help, "counter", samples(read)));
   }
 
-  /** The text exposition. */
-  expose(): string {
+  /** The text exposition: what /metrics shows, or with `internal` every family. */
+  expose(opts: { readonly internal?: boolean } = {}): string {
     const out: string[] = [];
     for (const f of this.#families) {
+      if (opts.internal !== true && this.#internal.has(f)) continue;
+      // As Go's client: a family without samples (a vector nobody used yet) is left out.
+      const lines: string[] = [];
+      f.write(lines);
+      if (lines.length === 0) continue;
       out.push(`# HELP ${f.name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
       out.push(`# TYPE ${f.name} ${f.type}`);
-      f.write(out);
+      for (const l of lines) out.push(l);
     }
     return out.join("\n") + "\n";
   }

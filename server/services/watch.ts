@@ -27,12 +27,21 @@ export interface WatchDeps {
   readonly stopping?: AbortSignal;
   /** Auth: checks each create request (etcd's isWatchPermitted). */
   readonly guard?: AuthGuard;
+  /** Filled in for metrics: open streams and the hub's watcher counts. */
+  readonly stats?: WatchStats;
+}
+
+/** What etcd's watch gauges read (etcd_debugging_mvcc_watch_stream_total, _watcher_total, ...). */
+export interface WatchStats {
+  streams: number;
+  sizes: () => { synced: number; unsynced: number };
 }
 
 /** The Watch service; registers the hub on the member's applied-batch feed. */
 export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
   const header = (revision: bigint) => responseHeader(deps.member, revision);
   const hub = new WatchHub(deps.store, { header });
+  if (deps.stats !== undefined) deps.stats.sizes = () => hub.sizes();
   deps.member.onApplied((b) => hub.notify(b));
   deps.member.onSnapshotInstalled((s) => hub.resync(s.previousRevision));
   deps.stopping?.addEventListener("abort", () => hub.close(), { once: true });
@@ -54,10 +63,12 @@ export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
           (r) => !guard.stillReadable(who, r.key, storeRangeEnd(r)),
         );
       });
+      if (deps.stats !== undefined) deps.stats.streams++;
       try {
         await stream.serve(input, ctx.signal);
       } finally {
         unsubscribe?.();
+        if (deps.stats !== undefined) deps.stats.streams--;
       }
     },
   };

@@ -52,7 +52,7 @@ export class MetricsHistory {
 
   /** Takes one sample. */
   sample(): void {
-    const sums = sumSamples(this.#registry.expose(), SAMPLED);
+    const sums = sumSamples(this.#registry.expose({ internal: true }), SAMPLED);
     this.#samples.push([this.#now(), ...SAMPLED.map((name) => sums.get(name) ?? 0)]);
     if (this.#samples.length > this.#keep) this.#samples.shift();
   }

@@ -15,6 +15,7 @@ import {
   type Frame,
   FrameReader,
   HEADERS,
+  PING,
   Setting,
   SETTINGS,
   WINDOW_UPDATE,
@@ -32,6 +33,7 @@ export class RawClient {
   #initialWindow = DEFAULT_WINDOW;
   readonly #streamCredit = new Map<number, number>();
   #onCredit: (() => void) | null = null;
+  #answerPings = false;
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -41,6 +43,9 @@ export class RawClient {
         const copy = { ...f, payload: Uint8Array.from(f.payload) };
         this.frames.push(copy);
         this.#credit(copy);
+        if (this.#answerPings && f.type === PING && (f.flags & FLAG_ACK) === 0) {
+          socket.write(encodeFrame({ type: PING, flags: FLAG_ACK, streamId: 0, payload: copy.payload }));
+        }
         if (f.type === SETTINGS && (f.flags & FLAG_ACK) === 0) {
           socket.write(
             encodeFrame({ type: SETTINGS, flags: FLAG_ACK, streamId: 0, payload: new Uint8Array(0) }),
@@ -63,6 +68,11 @@ export class RawClient {
     c.write(CLIENT_PREFACE);
     c.send({ type: SETTINGS, flags: 0, streamId: 0, payload: encodeSettings(settings) });
     return c;
+  }
+
+  /** From now on, ACK the server's PINGs as a live client library does (by default they go unanswered). */
+  answerPings(): void {
+    this.#answerPings = true;
   }
 
   write(bytes: Uint8Array): void {

@@ -429,6 +429,7 @@ export const checkCommand: Command = {
     run: datascaleRun,
   }, {
     use: "integrity [options]",
+    face: "etcdts", // not etcdctl's: its help stays etcdctl's
     short: "Check that every revision in a member's store matches its checksum (offline)",
     long:
       "An etcdts extension, offline: reads the store in --data-dir directly (no server needed), prints each revision that does not match its checksum and exits 1 if any does.",

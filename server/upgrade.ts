@@ -90,7 +90,9 @@ function bridge(ws: WebSocket, req: http.IncomingMessage, fetch: FetchHandler): 
   } as RequestInit);
   (async () => {
     try {
-      const res = await fetch(request, { incoming: req });
+      // Only the connection (TLS or not, for the host check): the call's body is the
+      // socket's messages, not the upgrade request's, so the gateway must not read `req`.
+      const res = await fetch(request, { incoming: { socket: req.socket } });
       if (res.body !== null) await sendLines(res.body, ws, hungUp.signal);
     } catch {
       // the call failed or the socket went away: the connection just ends, as in etcd

@@ -418,6 +418,7 @@ export class H2Connection implements StreamOwner {
       s.pendingBytes -= n;
       s.sendWindow -= n;
       this.#send.sent(n);
+      this.#pingPolicy?.wrote();
       const last = s.pending.length === 0 && ending !== null && ending.trailers === null;
       this.#queue(frameHeader(n, { type: DATA, flags: last ? FLAG_END_STREAM : 0, streamId: s.id }));
       this.#queue(piece);
@@ -459,7 +460,7 @@ export class H2Connection implements StreamOwner {
   }
 
   #queueHeaderBlock(streamId: number, block: Uint8Array, endStream: boolean): void {
-    this.#pingPolicy?.sentHeaders();
+    this.#pingPolicy?.wrote();
     for (const b of headerBlockFrames(block, { streamId, maxFrameSize: this.#send.maxFrame, endStream })) {
       this.#queue(b);
     }

@@ -112,8 +112,13 @@ export class PingPolicy {
     this.#minTime = settings.minTimeMs;
   }
 
-  /** We sent headers or trailers: the next ping is not judged (grpc-go's resetPingStrikes). */
-  sentHeaders(): void {
+  /**
+   * We wrote headers, trailers or DATA: the next ping is not judged (grpc-go's
+   * setResetPingStrikes runs on every header and data write). A client's BDP estimator
+   * pings after each DATA it receives, so judging those pings would end busy watch and
+   * lease keep-alive connections with "too_many_pings".
+   */
+  wrote(): void {
     this.#reset = true;
   }
 

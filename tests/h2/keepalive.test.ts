@@ -85,12 +85,12 @@ describe("PingPolicy", () => {
     expect(p.ping(3 * hour, 0)).toBe(false);
   });
 
-  test("headers or trailers sent reset the strikes, and that ping is not judged", () => {
+  test("headers, trailers or DATA written reset the strikes, and that ping is not judged", () => {
     const p = new PingPolicy(keepaliveSettings(0, 0, 5 * S));
     p.ping(0, 1);
     p.ping(1, 1);
     p.ping(2, 1);
-    p.sentHeaders();
+    p.wrote();
     expect(p.ping(3, 1)).toBe(true);
     expect(p.ping(4, 1)).toBe(true);
     expect(p.ping(5, 1)).toBe(true);

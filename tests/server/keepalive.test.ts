@@ -85,6 +85,35 @@ for (const kind of CONFORMANCE_TARGETS) {
       await expectTooManyPings(c);
     });
 
+    test("a ping after each DATA the server writes is never a strike (a client's BDP estimator)", async () => {
+      // grpc-go's client pings after every DATA it receives to size its window; grpc-go's
+      // server resets the strikes on each header and data write, so a busy watch stream
+      // never gets too_many_pings however fast its events come.
+      const server = await startServer(kind);
+      const c = await RawClient.connect(port(server.endpoint));
+      c.request(1, WATCH, false);
+      c.send({ type: DATA, flags: 0, streamId: 1, payload: CREATE_WATCH });
+      const dataFrames = () => c.frames.filter((f) => f.type === DATA && f.streamId === 1).length;
+      await c.waitFrame("the watch's created response", (f) => f.type === DATA && f.streamId === 1);
+      for (let i = 0; i < 8; i++) {
+        const before = dataFrames();
+        const put = await fetch(`${server.clientUrl}/v3/kv/put`, {
+          method: "POST",
+          body: JSON.stringify({ key: btoa("k"), value: btoa(String(i)) }),
+        });
+        expect(put.status).toBe(200);
+        await c.waitFrame(`event ${i}`, () => dataFrames() > before);
+        ping(c, i);
+      }
+      await c.waitFrame(
+        "8 PING ACKs",
+        () => c.frames.filter((f) => f.type === PING && f.flags === 1).length === 8,
+      );
+      expect(c.frames.some((f) => f.type === GOAWAY)).toBe(false);
+      expect(c.closed).toBe(false);
+      c.close();
+    });
+
     test("with a stream open, pings min-time apart are fine and faster ones are not", async () => {
       const server = await startServer(kind, { extraArgs: ["--grpc-keepalive-min-time=300ms"] });
       const c = await RawClient.connect(port(server.endpoint));

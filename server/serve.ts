@@ -51,14 +51,7 @@ import { withQuota } from "./quota.ts";
 import { corruptionChecks, DataInconsistency } from "./corrupt/checker.ts";
 import { watchIntegrity } from "./corrupt/integrity.ts";
 import { learnerAdmission } from "./learner.ts";
-import { servingJitPolicy } from "../lib/jit_options.ts";
-import { JitThreadPriority } from "../lib/jit_threads.ts";
-
-// Enough rounds for the request path's functions to reach JSC's optimizing tier (about
-// a thousand calls each); the budget caps the startup cost on a slow machine (about 400
-// rounds fit on the 2-core benchmark machine).
-const WARMUP_ROUNDS = 1500;
-const WARMUP_BUDGET_MS = 800;
+import { JitMachinery } from "./jit/mod.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -95,6 +88,8 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       return 1;
   }
   const config = parsed.config;
+  // Before anything is written: it may restart this process with JSC's options.
+  const jit = await JitMachinery.prepare(config.jitWarmup, process.env);
   for (const w of config.logWarnings) io.stderr.write(w + "\n");
   try {
     log.configure({ capnslog: config.logger === "capnslog", sinks: openLogOutputs(config.logOutputs) });
@@ -113,14 +108,13 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       { path: configFile },
     );
   }
-  for (const w of parsed.warnings) log.warn(w);
+  for (const w of [...parsed.warnings, ...jit.warnings]) log.warn(w);
   // A signal during the warm-up ends it (and its directory) before we exit.
   const signalled = new AbortController();
   const onSignal = (name: string) => () => signalled.abort(`received ${name}, shutting down`);
   process.once("SIGINT", onSignal("SIGINT"));
   process.once("SIGTERM", onSignal("SIGTERM"));
-  if (config.jitWarmup) await warmUpJit(signalled.signal);
-  servingJitPolicy();
+  await jit.warmUp((config) => startServer(config), signalled.signal);
   if (signalled.signal.aborted) {
     log.info(String(signalled.signal.reason));
     return 0;
@@ -135,8 +129,7 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
     return 1;
   }
   const running = server;
-  // Not during the warm-up, which wants its compiles done soonest.
-  const jitThreads = await JitThreadPriority.start();
+  jit.start();
   log.info(
     `serving client requests on ${config.listenClientUrls.map((u) => u.href).join(", ")} as member ${
       idHex(running.member.memberId)
@@ -148,32 +141,13 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       if (stopping) return;
       stopping = true;
       log.info(why);
-      jitThreads?.stop();
+      jit.stop();
       running.stop().then(() => resolve(0), () => resolve(1));
     };
     signalled.signal.addEventListener("abort", () => stop(String(signalled.signal.reason)));
     // etcd exits once it learns it was removed from the cluster.
     whenRemoved.then(() => setTimeout(() => stop("removed from the cluster, shutting down"), 500));
   });
-}
-
-/**
- * Warms the JIT up (server/warmup/) before the member starts: clients then meet optimized
- * code from their first request, for up to 0.8 s more startup. Never fails the server: a
- * warm-up that cannot run is logged and skipped.
- */
-async function warmUpJit(signal: AbortSignal): Promise<void> {
-  const { warmUp } = await import("./warmup/warmup.ts");
-  // The scratch members' lifecycle lines are not the served member's: keep them out of the log.
-  const level = log.level;
-  log.setLevel("error");
-  const report = await warmUp((config) => startServer(config), {
-    rounds: WARMUP_ROUNDS,
-    budgetMs: WARMUP_BUDGET_MS,
-    stop: () => signal.aborted,
-  }).finally(() => log.setLevel(level));
-  if (report instanceof Error) log.warn(`JIT warm-up skipped: ${report.message}`);
-  else log.info(`JIT warm-up: ${report.rounds} rounds in ${Math.round(report.ms)} ms`);
 }
 
 /** Opens the data dir and starts serving; used by `serveMain` and in-process tests. */

@@ -23,9 +23,7 @@ if (name !== "etcdctl" && Object.hasOwn(notBuilt, args[0] ?? "")) {
   process.stderr.write(`etcdts: ${args[0]} (${notBuilt[args[0]]}) is not available yet\n`);
   process.exit(1);
 } else if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
-  const { ensureServerJitOptions } = await import("./lib/jit_options.ts");
-  await ensureServerJitOptions();
-  const { serveMain } = await import("./server/serve.ts");
+  const { serveMain } = await import("./server/serve_main.ts");
   const code = await serveMain(name === "etcd" ? args : args.slice(1), {
     stdout: process.stdout,
     stderr: process.stderr,

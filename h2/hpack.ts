@@ -2,7 +2,7 @@
  * HPACK (RFC 7541) for the one-shot HTTP/2 client (client/h2_unary.ts): a complete decoder
  * (static and dynamic tables, Huffman strings, table size updates) and an encoder that
  * writes every field as a literal without indexing, which any decoder accepts. The server's
- * JIT warm-up (server/warmup/) speaks as grpc-go does, with `HpackEncoder`: indexing and
+ * JIT warm-up (server/jit/) speaks as grpc-go does, with `HpackEncoder`: indexing and
  * Huffman coding.
  *
  * Why hand-written: the npm choices (hpack.js) are unmaintained and pull node streams in,

@@ -124,8 +124,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
   "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
   "experimental-warning-apply-duration": { kind: "duration", def: "100ms", fate: "works" },
-  // etcdts's own: warm the JIT up on two throwaway members before the real one starts
-  // (server/warmup/). Off only to start faster, as the functional tests do.
+  // etcdts's own: the JIT machinery (server/jit/): JSC's options by re-exec, the warm-up on
+  // two throwaway members, compiler threads at nice 19. Off only to start faster, as the
+  // functional tests do.
   "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
   "force-new-cluster": {
     kind: "bool",
@@ -204,7 +205,7 @@ export interface ServerConfig {
   readonly leaseCheckpointInterval: string;
   /** Restart as a one-member cluster (server/force_new_cluster.ts). */
   readonly forceNewCluster: boolean;
-  /** Whether to run the JIT warm-up (server/warmup/) at startup. */
+  /** Whether to run the JIT warm-up (server/jit/) at startup. */
   readonly jitWarmup: boolean;
   /** gRPC keepalive (server/h2/keepalive.ts), from the three --grpc-keepalive-* flags. */
   readonly grpcKeepalive: KeepaliveSettings;

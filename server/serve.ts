@@ -8,7 +8,7 @@ import { IdleGc } from "./idle_gc.ts";
 import { AlarmType, Auth, Cluster, KV, Lease, Maintenance, Watch } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Lock } from "../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
-import { parseServerArgs, type ServerConfig, serverUsage } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
 import { GRPC_OVERHEAD_BYTES, GrpcServer } from "./grpc/server.ts";
 import { maxJsonBytes } from "./gateway/body.ts";
 import { clusterId, idHex, memberId } from "./ids.ts";
@@ -29,8 +29,8 @@ import { watchService, type WatchStats } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
 import { listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
-import { CLUSTER_VERSION, ETCDTS_VERSION, SERVER_VERSION } from "../api/version.ts";
-import { log, openLogOutputs } from "./log.ts";
+import { CLUSTER_VERSION } from "../api/version.ts";
+import { log } from "./log.ts";
 import { slowApplyWarner } from "./slow_apply.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
@@ -51,19 +51,6 @@ import { withQuota } from "./quota.ts";
 import { corruptionChecks, DataInconsistency } from "./corrupt/checker.ts";
 import { watchIntegrity } from "./corrupt/integrity.ts";
 import { learnerAdmission } from "./learner.ts";
-import { servingJitPolicy } from "../lib/jit_options.ts";
-import { JitThreadPriority } from "../lib/jit_threads.ts";
-
-// Enough rounds for the request path's functions to reach JSC's optimizing tier (about
-// a thousand calls each); the budget caps the startup cost on a slow machine (about 400
-// rounds fit on the 2-core benchmark machine).
-const WARMUP_ROUNDS = 1500;
-const WARMUP_BUDGET_MS = 800;
-
-export interface Io {
-  readonly stdout: { write(s: string): unknown };
-  readonly stderr: { write(s: string): unknown };
-}
 
 /** A running server; `stop()` ends it cleanly. */
 export interface RunningServer {
@@ -74,109 +61,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Entry point for `etcdts serve ARGS`; resolves with the exit code once the server stops. */
-export async function serveMain(args: readonly string[], io: Io): Promise<number> {
-  const fromArgs = parseServerArgs(args, process.env);
-  const configFile = fromArgs.kind === "file" ? fromArgs.path : null;
-  const parsed = fromArgs.kind === "file"
-    ? (await import("./config_file.ts")).loadConfigFile(fromArgs.path)
-    : fromArgs;
-  switch (parsed.kind) {
-    case "help":
-      io.stdout.write(serverUsage());
-      return 0;
-    case "version":
-      io.stdout.write(
-        `etcd Version: ${SERVER_VERSION}\netcdts Version: ${ETCDTS_VERSION}\nGo Version: none (Bun ${Bun.version})\n`,
-      );
-      return 0;
-    case "error":
-      io.stderr.write(`etcdts: ${parsed.message}\n`);
-      return 1;
-  }
-  const config = parsed.config;
-  for (const w of config.logWarnings) io.stderr.write(w + "\n");
-  try {
-    log.configure({ capnslog: config.logger === "capnslog", sinks: openLogOutputs(config.logOutputs) });
-  } catch (e) {
-    io.stderr.write(`etcdts: cannot open a --log-outputs target: ${(e as Error).message}\n`);
-    return 1;
-  }
-  log.setLevel(config.logLevel);
-  if (config.logOutputs.includes("journal")) {
-    log.warn("etcdts does not write to systemd's journal; logging to stderr");
-  }
-  if (configFile !== null) {
-    log.info(
-      "loaded server configuration, other configuration command line flags and environment variables " +
-        "will be ignored if provided",
-      { path: configFile },
-    );
-  }
-  for (const w of parsed.warnings) log.warn(w);
-  // A signal during the warm-up ends it (and its directory) before we exit.
-  const signalled = new AbortController();
-  const onSignal = (name: string) => () => signalled.abort(`received ${name}, shutting down`);
-  process.once("SIGINT", onSignal("SIGINT"));
-  process.once("SIGTERM", onSignal("SIGTERM"));
-  if (config.jitWarmup) await warmUpJit(signalled.signal);
-  servingJitPolicy();
-  if (signalled.signal.aborted) {
-    log.info(String(signalled.signal.reason));
-    return 0;
-  }
-  let server: RunningServer;
-  let removed: () => void = () => {};
-  const whenRemoved = new Promise<void>((r) => (removed = r));
-  try {
-    server = await startServer(config, { onRemoved: () => removed() });
-  } catch (e) {
-    io.stderr.write(`etcdts: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const running = server;
-  // Not during the warm-up, which wants its compiles done soonest.
-  const jitThreads = await JitThreadPriority.start();
-  log.info(
-    `serving client requests on ${config.listenClientUrls.map((u) => u.href).join(", ")} as member ${
-      idHex(running.member.memberId)
-    } of cluster ${idHex(running.member.clusterId)}, data in ${config.dataDir}`,
-  );
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info(why);
-      jitThreads?.stop();
-      running.stop().then(() => resolve(0), () => resolve(1));
-    };
-    signalled.signal.addEventListener("abort", () => stop(String(signalled.signal.reason)));
-    // etcd exits once it learns it was removed from the cluster.
-    whenRemoved.then(() => setTimeout(() => stop("removed from the cluster, shutting down"), 500));
-  });
-}
-
-/**
- * Warms the JIT up (server/warmup/) before the member starts: clients then meet optimized
- * code from their first request, for up to 0.8 s more startup. Never fails the server: a
- * warm-up that cannot run is logged and skipped.
- */
-async function warmUpJit(signal: AbortSignal): Promise<void> {
-  const { warmUp } = await import("./warmup/warmup.ts");
-  // The scratch members' lifecycle lines are not the served member's: keep them out of the log.
-  const level = log.level;
-  log.setLevel("error");
-  const report = await warmUp((config) => startServer(config), {
-    rounds: WARMUP_ROUNDS,
-    budgetMs: WARMUP_BUDGET_MS,
-    stop: () => signal.aborted,
-  }).finally(() => log.setLevel(level));
-  if (report instanceof Error) log.warn(`JIT warm-up skipped: ${report.message}`);
-  else log.info(`JIT warm-up: ${report.rounds} rounds in ${Math.round(report.ms)} ms`);
-}
-
-/** Opens the data dir and starts serving; used by `serveMain` and in-process tests. */
+/** Opens the data dir and starts serving; used by `serveMain` (serve_main.ts) and in-process tests. */
 export async function startServer(
   config: ServerConfig,
   hooks: { onRemoved?: () => void } = {},

@@ -17,9 +17,26 @@ export const ETCDTS_BIN = process.env.ETCDTS_BIN ?? path.join(ROOT, "dist", "etc
 export const ETCD_BIN = process.env.ETCD_BIN ?? "/usr/bin/etcd";
 export const ETCDCTL_BIN = process.env.ETCDCTL_BIN ?? "/usr/bin/etcdctl";
 
-/** True when the real etcd is installed (the conformance suites need it). */
+/**
+ * True when the real etcd is installed (the conformance suites need it). On a developer's
+ * machine without it those suites run against etcdts alone; under CI (`CI` set, as
+ * scripts/test.sh's CI sets it) a missing etcd throws, so every suite fails loudly instead
+ * of quietly testing one side.
+ */
 export function haveRealEtcd(): boolean {
-  return fs.existsSync(ETCD_BIN) && fs.existsSync(ETCDCTL_BIN);
+  const found = fs.existsSync(ETCD_BIN) && fs.existsSync(ETCDCTL_BIN);
+  if (!found && isCi(process.env)) {
+    throw new Error(
+      `CI needs the real etcd for the conformance suites: ${ETCD_BIN} or ${ETCDCTL_BIN} is missing ` +
+        "(scripts/test.sh installs etcd-server and etcd-client with apt)",
+    );
+  }
+  return found;
+}
+
+/** Whether this run is CI's: `CI` set to anything but empty, 0 or false. */
+function isCi(env: NodeJS.ProcessEnv): boolean {
+  return !["", "0", "false"].includes((env.CI ?? "").toLowerCase());
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];

@@ -13,6 +13,12 @@ async function leaderSeenBy(endpoint: string): Promise<string> {
   return r.code === 0 ? String(JSON.parse(r.stdout)[0].Status.leader ?? 0) : "?";
 }
 
+/** etcd_server_proposals_pending on `endpoint`'s /metrics: callers waiting for their proposal. */
+async function pendingProposals(endpoint: string): Promise<number> {
+  const text = await (await fetch(`http://${endpoint}/metrics`)).text();
+  return Number(/^etcd_server_proposals_pending (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
 test("a put during an election is answered once a leader is elected", async () => {
   const cluster = await startCluster(3);
   const all = cluster.endpoints.join(",");
@@ -29,7 +35,7 @@ test("a put during an election is answered once a leader is elected", async () =
   expect(timedOut.stderr).toBe("Error: rpc error: code = Unknown desc = context deadline exceeded\n");
 
   const put = etcdts(m0, ["put", "k", "v1", "--command-timeout=20s"]);
-  await Bun.sleep(200); // the put is held by m0 now
+  await waitFor("m0 to hold the put", async () => (await pendingProposals(m0)) === 1);
   await cluster.restart(1);
   const r = await put;
   expect(r.stderr).toBe("");

@@ -72,15 +72,22 @@ test(
     await cluster.memberIds();
 
     const history: Operation[] = [];
+    /** How many of client `id`'s calls made since `since` were answered. */
+    const answered = (id: number, since: number) =>
+      history.filter((o) => o.clientId === id && o.call >= since && o.return !== Infinity).length;
+    const everyClientAnswered = (since: number, n: number) =>
+      endpoints.every((_, i) => answered(i, since) >= n);
     let running = true;
     const clients = endpoints.map((ep, i) => startClient(i, ep, history, () => running));
-    await Bun.sleep(1500);
+    // Every client answered a few times before the cut, so the history spans it.
+    await waitFor("every client's first answers", () => everyClientAnswered(0, 5));
 
     const oldLeader = await leaderIndex(endpoints);
     const buddy = (oldLeader + 1) % 5;
     const minority = [oldLeader, buddy];
     const majority = [0, 1, 2, 3, 4].filter((i) => !minority.includes(i));
     cluster.partition([minority, majority]);
+    const cutAt = performance.now();
 
     // The majority elects a leader of its own and keeps accepting writes.
     await waitFor(
@@ -103,10 +110,15 @@ test(
       .toThrow();
     await expect(minorityClient.service(KV).range({ key: enc("a") })).rejects.toThrow();
     minorityClient.close();
-    await Bun.sleep(1000);
+    await waitFor(
+      "the majority's clients to go on while cut off",
+      () => majority.every((i) => answered(i, cutAt) >= 5),
+    );
 
     cluster.heal();
-    await Bun.sleep(1500);
+    const healedAt = performance.now();
+    // The minority's clients too, once their members rejoin.
+    await waitFor("every client to be answered after the heal", () => everyClientAnswered(healedAt, 5));
     running = false;
     await Promise.all(clients);
 

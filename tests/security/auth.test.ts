@@ -264,6 +264,7 @@ describe("tokens", () => {
     // The simple token expires after --auth-token-ttl of idleness.
     const withToken = new Client({ endpoints: [s.endpoint], token });
     expect((await withToken.service(KV).range({ key })).kvs.length).toBe(1);
+    // Idle time is the event here: polling with the token would keep renewing it.
     await Bun.sleep(2200);
     await expect(withToken.service(KV).range({ key })).rejects.toThrow("etcdserver: invalid auth token");
     withToken.close();

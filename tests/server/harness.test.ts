@@ -1,10 +1,11 @@
 /**
  * The test harness itself: a member that cannot start is reported at once, with what it
- * said, rather than after the 20 s health wait; and the ports it hands out never repeat.
+ * said, rather than after the 20 s health wait; the ports it hands out never repeat; and
+ * under CI a missing real etcd fails the conformance suites instead of skipping them.
  */
 import { afterAll, expect, test } from "bun:test";
 import * as net from "node:net";
-import { cleanup, freePort, startServer } from "../harness.ts";
+import { cleanup, freePort, ROOT, run, startServer } from "../harness.ts";
 
 afterAll(cleanup);
 
@@ -27,4 +28,21 @@ test("a server that exits while starting fails startServer at once, with its std
   } finally {
     squatter.close();
   }
+});
+
+test("without the real etcd, CI fails loudly; elsewhere the suites run against etcdts alone", async () => {
+  const probe = [
+    process.execPath,
+    "-e",
+    `const h = await import(${
+      JSON.stringify(`${ROOT}/tests/harness.ts`)
+    }); console.log(h.CONFORMANCE_TARGETS.join(","))`,
+  ];
+  const missing = { ETCD_BIN: "/nonexistent/etcd" };
+  const ci = await run(probe, { env: { ...missing, CI: "true" } });
+  expect(ci.code).not.toBe(0);
+  expect(ci.stderr).toContain("CI needs the real etcd for the conformance suites: /nonexistent/etcd");
+  const local = await run(probe, { env: { ...missing, CI: "" } });
+  expect(local.code, local.stderr).toBe(0);
+  expect(local.stdout).toBe("etcdts\n");
 });

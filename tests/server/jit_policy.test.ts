@@ -1,9 +1,9 @@
 /**
  * The server starts with an eager JIT for its warm-up and serves with JSC's normal
- * policy (lib/jit_options.ts): `servingJitPolicy` undoes the start's scale, and only ours.
+ * policy (server/jit/options.ts): `servingJitPolicy` undoes the start's scale, and only ours.
  */
 import { afterAll, afterEach, expect, spyOn, test } from "bun:test";
-import { servingJitPolicy } from "../../lib/jit_options.ts";
+import { servingJitPolicy } from "../../server/jit/options.ts";
 
 const setJITPolicy = spyOn(Bun.unsafe, "setJITPolicy").mockImplementation(() => {});
 afterEach(() => setJITPolicy.mockClear());

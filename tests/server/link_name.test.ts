@@ -1,7 +1,7 @@
 /**
  * One binary, two faces: through a link named `etcd` it is the server, through one named
  * `etcdctl` the client. The server re-executes itself once to set JSC's options
- * (lib/jit_options.ts); the link name, the arguments and the PID must survive that.
+ * (server/jit/); the link name, the arguments and the PID must survive that.
  */
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { putProposal } from "../../server/proposal_codec.ts";
 import { startServer } from "../../server/serve.ts";
-import { scratchConfig } from "../../server/warmup/warmup.ts";
+import { scratchConfig } from "../../server/jit/warmup.ts";
 import { cleanup, tempDir, waitFor } from "../harness.ts";
 
 afterAll(cleanup);

@@ -1,5 +1,5 @@
 /**
- * The JIT warm-up (server/warmup/): the real binary, with it on as users run it. It must
+ * The JIT warm-up (server/jit/): the real binary, with it on as users run it. It must
  * drive its throwaway member for real (puts, their watch events and ranges all answered),
  * leave nothing behind (no temporary directory, no key or revision in the real store),
  * and give way to a signal.

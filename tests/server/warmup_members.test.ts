@@ -1,10 +1,10 @@
 /**
- * The warm-up drives both of its throwaway members, in turn (server/warmup/warmup.ts):
+ * The warm-up drives both of its throwaway members, in turn (server/jit/warmup.ts):
  * code JSC optimized having seen one member only is thrown away at the real one.
  */
 import { afterAll, expect, test } from "bun:test";
 import { startServer } from "../../server/serve.ts";
-import { warmUp } from "../../server/warmup/warmup.ts";
+import { warmUp } from "../../server/jit/warmup.ts";
 import { cleanup } from "../harness.ts";
 
 afterAll(cleanup);

@@ -1,12 +1,13 @@
 /**
- * JSC's compiler threads run at nice 19 once the server serves (lib/jit_threads.ts):
+ * JSC's compiler threads run at nice 19 once the server serves (server/jit/compiler_threads.ts):
  * found by name among the process's threads, each lowered once, and found again when
  * JSC starts a new one.
  */
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { JitThreadPriority } from "../../lib/jit_threads.ts";
+import { JitThreadPriority } from "../../server/jit/compiler_threads.ts";
+import { findLibc } from "../../server/jit/libc.ts";
 import { cleanup, tempDir } from "../harness.ts";
 
 afterAll(cleanup);
@@ -45,9 +46,9 @@ test("a thread setpriority refused is tried again at the next scan", () => {
 });
 
 test("on this Linux, the real thing lowers the test process's own compiler threads", async () => {
-  const owner = await JitThreadPriority.start();
-  expect(owner).not.toBeNull();
-  owner!.stop();
+  const libc = await findLibc({});
+  if (libc instanceof Error) throw libc;
+  const owner = new JitThreadPriority((tid, nice) => libc.setpriority(0, tid, nice) === 0);
   const compilerNices = () => {
     const nices: number[] = [];
     for (const tid of fs.readdirSync("/proc/self/task")) {
@@ -63,7 +64,7 @@ test("on this Linux, the real thing lowers the test process's own compiler threa
   // compile): what must hold is that a scan lowers every one it finds.
   let nices = compilerNices();
   for (let tries = 0; tries < 5 && nices.some((n) => n !== 19); tries++) {
-    owner!.rescan();
+    owner.rescan();
     nices = compilerNices();
   }
   expect(nices.length).toBeGreaterThan(0);

@@ -55,8 +55,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "discovery": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
   "discovery-fallback": { kind: "string", def: "proxy", fate: "accepted" },
   "discovery-proxy": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
-  "discovery-srv": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
-  "discovery-srv-name": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "discovery-srv": { kind: "string", def: "", fate: "works" },
+  "discovery-srv-name": { kind: "string", def: "", fate: "works" },
   "strict-reconfig-check": { kind: "bool", def: "true", fate: "works" },
   "pre-vote": { kind: "bool", def: "true", fate: "works" },
   "auto-compaction-retention": { kind: "string", def: "0", fate: "works" },
@@ -161,8 +161,11 @@ export interface ServerConfig {
   /** Whether --listen-peer-urls was given: a lone member then listens too, so members can join. */
   readonly listenPeerExplicit: boolean;
   readonly initialAdvertisePeerUrls: readonly string[];
-  /** name → peer URLs, in the order given. */
+  /** name → peer URLs, in the order given; empty until resolved with --discovery-srv. */
   readonly initialCluster: ReadonlyMap<string, readonly string[]>;
+  /** --discovery-srv: the domain whose SRV records give a new member its initial cluster. */
+  readonly discoverySrv: string;
+  readonly discoverySrvName: string;
   readonly initialClusterState: "new" | "existing";
   readonly initialClusterToken: string;
   readonly maxSnapshots: number;
@@ -418,10 +421,23 @@ function buildConfig(
   if (typeof logging === "string") return { kind: "error", message: logging };
   const peerAdvertise = splitList(get("initial-advertise-peer-urls"));
   // etcd's default initial cluster is "<name>=<initial advertise peer URLs>".
-  const clusterSpec = given.get("initial-cluster") ?? peerAdvertise.map((u) => `${name}=${u}`).join(",");
-  const cluster = parseInitialCluster(clusterSpec);
+  const defaultCluster = peerAdvertise.map((u) => `${name}=${u}`).join(",");
+  const discoverySrv = get("discovery-srv");
+  // As etcd: the default initial cluster gives way to discovery; an explicit one conflicts.
+  const explicitCluster = (given.get("initial-cluster") ?? defaultCluster) !== defaultCluster;
+  if (discoverySrv !== "" && explicitCluster) {
+    return {
+      kind: "error",
+      message:
+        'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or ' +
+        '"discovery-srv"',
+    };
+  }
+  const cluster = discoverySrv !== "" ? new Map<string, string[]>() : parseInitialCluster(
+    given.get("initial-cluster") ?? defaultCluster,
+  );
   if (typeof cluster === "string") return { kind: "error", message: cluster };
-  const mine = cluster.get(name);
+  const mine = discoverySrv !== "" ? peerAdvertise : cluster.get(name);
   if (mine === undefined) {
     return {
       kind: "error",
@@ -452,6 +468,8 @@ function buildConfig(
     listenPeerExplicit: given.has("listen-peer-urls"),
     initialAdvertisePeerUrls: peerAdvertise,
     initialCluster: cluster,
+    discoverySrv,
+    discoverySrvName: get("discovery-srv-name"),
     initialClusterState: state,
     initialClusterToken: get("initial-cluster-token"),
     maxSnapshots: int("max-snapshots"),

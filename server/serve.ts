@@ -94,16 +94,18 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       io.stderr.write(`etcdts: ${parsed.message}\n`);
       return 1;
   }
-  const config = parsed.config;
-  for (const w of config.logWarnings) io.stderr.write(w + "\n");
+  for (const w of parsed.config.logWarnings) io.stderr.write(w + "\n");
   try {
-    log.configure({ capnslog: config.logger === "capnslog", sinks: openLogOutputs(config.logOutputs) });
+    log.configure({
+      capnslog: parsed.config.logger === "capnslog",
+      sinks: openLogOutputs(parsed.config.logOutputs),
+    });
   } catch (e) {
     io.stderr.write(`etcdts: cannot open a --log-outputs target: ${(e as Error).message}\n`);
     return 1;
   }
-  log.setLevel(config.logLevel);
-  if (config.logOutputs.includes("journal")) {
+  log.setLevel(parsed.config.logLevel);
+  if (parsed.config.logOutputs.includes("journal")) {
     log.warn("etcdts does not write to systemd's journal; logging to stderr");
   }
   if (configFile !== null) {
@@ -114,6 +116,12 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
     );
   }
   for (const w of parsed.warnings) log.warn(w);
+  const config = await discoveredConfig(parsed.config);
+  if (config instanceof Error) {
+    log.warn("failed to start etcd", { error: config.message });
+    log.fatal("discovery failed", { error: config.message });
+    return 1;
+  }
   // A signal during the warm-up ends it (and its directory) before we exit.
   const signalled = new AbortController();
   const onSignal = (name: string) => () => signalled.abort(`received ${name}, shutting down`);
@@ -155,6 +163,24 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
     // etcd exits once it learns it was removed from the cluster.
     whenRemoved.then(() => setTimeout(() => stop("removed from the cluster, shutting down"), 500));
   });
+}
+
+/**
+ * The configuration with its initial cluster from --discovery-srv's SRV records, for a
+ * member without a log (as etcd, which consults discovery only to bootstrap).
+ */
+async function discoveredConfig(config: ServerConfig): Promise<ServerConfig | Error> {
+  if (config.discoverySrv === "") return config;
+  if (Wal.exists(config.walDir || path.join(config.dataDir, "member", "wal"))) return config;
+  const { clusterFromSrv } = await import("./discovery/srv.ts");
+  const cluster = await clusterFromSrv({
+    name: config.name,
+    domain: config.discoverySrv,
+    serviceName: config.discoverySrvName,
+    selfPeerUrls: config.initialAdvertisePeerUrls,
+    env: process.env,
+  });
+  return cluster instanceof Error ? cluster : { ...config, initialCluster: cluster };
 }
 
 /**

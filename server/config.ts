@@ -7,6 +7,7 @@
  */
 import { parseGoDuration } from "../lib/gofmt.ts";
 import { type KeepaliveSettings, keepaliveSettings } from "./h2/keepalive.ts";
+import type { V3DiscoveryConfig } from "./discovery/v3.ts";
 
 export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms" | "duration";
 type Fate = "works" | "accepted" | "not-yet";
@@ -57,6 +58,20 @@ const FLAGS: Record<string, FlagSpec> = {
   "discovery-proxy": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
   "discovery-srv": { kind: "string", def: "", fate: "works" },
   "discovery-srv-name": { kind: "string", def: "", fate: "works" },
+  // etcd 3.6's v3 discovery: the members meet through keys on an etcd v3 cluster.
+  "discovery-token": { kind: "string", def: "", fate: "works" },
+  "discovery-endpoints": { kind: "string", def: "", fate: "works" },
+  "discovery-dial-timeout": { kind: "duration", def: "2s", fate: "works" },
+  "discovery-request-timeout": { kind: "duration", def: "5s", fate: "works" },
+  "discovery-keepalive-time": { kind: "duration", def: "2s", fate: "works" },
+  "discovery-keepalive-timeout": { kind: "duration", def: "6s", fate: "works" },
+  "discovery-insecure-transport": { kind: "bool", def: "true", fate: "works" },
+  "discovery-insecure-skip-tls-verify": { kind: "bool", def: "false", fate: "works" },
+  "discovery-cert": { kind: "string", def: "", fate: "works" },
+  "discovery-key": { kind: "string", def: "", fate: "works" },
+  "discovery-cacert": { kind: "string", def: "", fate: "works" },
+  "discovery-user": { kind: "string", def: "", fate: "works" },
+  "discovery-password": { kind: "string", def: "", fate: "works" },
   "strict-reconfig-check": { kind: "bool", def: "true", fate: "works" },
   "pre-vote": { kind: "bool", def: "true", fate: "works" },
   "auto-compaction-retention": { kind: "string", def: "0", fate: "works" },
@@ -166,6 +181,8 @@ export interface ServerConfig {
   /** --discovery-srv: the domain whose SRV records give a new member its initial cluster. */
   readonly discoverySrv: string;
   readonly discoverySrvName: string;
+  /** --discovery-token with --discovery-endpoints: v3 discovery gives a new member its initial cluster. */
+  readonly discoveryV3: V3DiscoveryConfig | null;
   readonly initialClusterState: "new" | "existing";
   readonly initialClusterToken: string;
   readonly maxSnapshots: number;
@@ -382,6 +399,31 @@ function parseInitialCluster(v: string): Map<string, string[]> | string {
   return out;
 }
 
+/** The v3 discovery settings, null without them, or etcd 3.6's complaint. */
+function v3Discovery(get: (n: string) => string): V3DiscoveryConfig | null | string {
+  const token = get("discovery-token");
+  const endpoints = splitList(get("discovery-endpoints"));
+  if ((token !== "") !== (endpoints.length > 0)) {
+    return "both --discovery-token and --discovery-endpoints must be set";
+  }
+  if (token === "") return null;
+  return {
+    token,
+    endpoints,
+    dialTimeoutMs: ms(get("discovery-dial-timeout")),
+    requestTimeoutMs: ms(get("discovery-request-timeout")),
+    keepAliveTimeMs: ms(get("discovery-keepalive-time")),
+    keepAliveTimeoutMs: ms(get("discovery-keepalive-timeout")),
+    insecureTransport: isTrue(get("discovery-insecure-transport")),
+    insecureSkipTlsVerify: isTrue(get("discovery-insecure-skip-tls-verify")),
+    cert: get("discovery-cert"),
+    key: get("discovery-key"),
+    cacert: get("discovery-cacert"),
+    user: get("discovery-user"),
+    password: get("discovery-password"),
+  };
+}
+
 function buildConfig(
   get: (n: string) => string,
   given: ReadonlyMap<string, string>,
@@ -425,12 +467,17 @@ function buildConfig(
   const discoverySrv = get("discovery-srv");
   // As etcd: the default initial cluster gives way to discovery; an explicit one conflicts.
   const explicitCluster = (given.get("initial-cluster") ?? defaultCluster) !== defaultCluster;
-  if (discoverySrv !== "" && explicitCluster) {
+  const v3 = v3Discovery(get);
+  if (typeof v3 === "string") return { kind: "error", message: v3 };
+  if ([discoverySrv !== "", explicitCluster, v3 !== null].filter((set) => set).length > 1) {
     return {
       kind: "error",
-      message:
-        'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or ' +
-        '"discovery-srv"',
+      // etcd 3.6 names the flag it added; 3.4's message otherwise.
+      message: v3 !== null
+        ? 'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery", ' +
+          '"discovery-endpoints" or "discovery-srv"'
+        : 'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or ' +
+          '"discovery-srv"',
     };
   }
   const cluster = discoverySrv !== "" ? new Map<string, string[]>() : parseInitialCluster(
@@ -470,6 +517,7 @@ function buildConfig(
     initialCluster: cluster,
     discoverySrv,
     discoverySrvName: get("discovery-srv-name"),
+    discoveryV3: v3,
     initialClusterState: state,
     initialClusterToken: get("initial-cluster-token"),
     maxSnapshots: int("max-snapshots"),

@@ -9,6 +9,7 @@ import { AlarmType, Auth, Cluster, KV, Lease, Maintenance, Watch } from "../prot
 import { Lock } from "../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
 import { parseServerArgs, type ServerConfig, serverUsage } from "./config.ts";
+import type { V3DiscoveryConfig } from "./discovery/v3.ts";
 import { GRPC_OVERHEAD_BYTES, GrpcServer } from "./grpc/server.ts";
 import { maxJsonBytes } from "./gateway/body.ts";
 import { clusterId, idHex, memberId } from "./ids.ts";
@@ -117,11 +118,7 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
   }
   for (const w of parsed.warnings) log.warn(w);
   const config = await discoveredConfig(parsed.config);
-  if (config instanceof Error) {
-    log.warn("failed to start etcd", { error: config.message });
-    log.fatal("discovery failed", { error: config.message });
-    return 1;
-  }
+  if (config === null) return 1;
   // A signal during the warm-up ends it (and its directory) before we exit.
   const signalled = new AbortController();
   const onSignal = (name: string) => () => signalled.abort(`received ${name}, shutting down`);
@@ -166,12 +163,14 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
 }
 
 /**
- * The configuration with its initial cluster from --discovery-srv's SRV records, for a
- * member without a log (as etcd, which consults discovery only to bootstrap).
+ * The configuration with its initial cluster from discovery (--discovery-srv's SRV
+ * records, or v3 discovery) for a member without a log, as etcd consults discovery only to
+ * bootstrap; null, logged as etcd logs it, when discovery failed.
  */
-async function discoveredConfig(config: ServerConfig): Promise<ServerConfig | Error> {
-  if (config.discoverySrv === "") return config;
+async function discoveredConfig(config: ServerConfig): Promise<ServerConfig | null> {
+  if (config.discoverySrv === "" && config.discoveryV3 === null) return config;
   if (Wal.exists(config.walDir || path.join(config.dataDir, "member", "wal"))) return config;
+  if (config.discoveryV3 !== null) return await v3DiscoveredConfig(config, config.discoveryV3);
   const { clusterFromSrv } = await import("./discovery/srv.ts");
   const cluster = await clusterFromSrv({
     name: config.name,
@@ -180,7 +179,40 @@ async function discoveredConfig(config: ServerConfig): Promise<ServerConfig | Er
     selfPeerUrls: config.initialAdvertisePeerUrls,
     env: process.env,
   });
-  return cluster instanceof Error ? cluster : { ...config, initialCluster: cluster };
+  if (!(cluster instanceof Error)) return { ...config, initialCluster: cluster };
+  log.warn("failed to start etcd", { error: cluster.message });
+  log.fatal("discovery failed", { error: cluster.message });
+  return null;
+}
+
+async function v3DiscoveredConfig(config: ServerConfig, v3: V3DiscoveryConfig): Promise<ServerConfig | null> {
+  const { joinDiscoveryCluster } = await import("./discovery/v3.ts");
+  log.info("Bootstrapping cluster using v3 discovery.");
+  const id = memberId(config.initialAdvertisePeerUrls, { clusterToken: config.initialClusterToken });
+  // types.URLsMap.String() of this member alone: its "name=url" pairs, sorted.
+  const self = config.initialAdvertisePeerUrls.map((u) => `${config.name}=${u}`).sort().join(",");
+  const joined = await joinDiscoveryCluster(v3, id.toString(16), self, (f) => fs.readFileSync(f, "utf8"));
+  const cluster = joined instanceof Error ? joined : clusterFromDiscovery(joined);
+  if (!(cluster instanceof Error)) return { ...config, initialCluster: cluster };
+  const error = `failed to join discovery cluster (${cluster.message})`;
+  log.warn("failed to start etcd", { error });
+  log.warn("failed to bootstrap; discovery token was already used", { "discovery-token": "", error });
+  log.warn("do not reuse discovery token; generate a new one to bootstrap a cluster");
+  return null;
+}
+
+/** The initial cluster v3 discovery returned ("name=url,..."), refused with a URL twice. */
+function clusterFromDiscovery(text: string): Map<string, string[]> | Error {
+  const cluster = new Map<string, string[]>();
+  const seen = new Set<string>();
+  for (const pair of text.split(",")) {
+    const eq = pair.indexOf("=");
+    const [name, url] = [pair.slice(0, eq), pair.slice(eq + 1)];
+    if (seen.has(url)) return new Error(`discovery cluster ${text} has duplicate url`);
+    seen.add(url);
+    cluster.set(name, [...(cluster.get(name) ?? []), url]);
+  }
+  return cluster;
 }
 
 /**

@@ -23,6 +23,8 @@ interface FlagSpec {
 }
 
 const TLS = "TLS comes with the security work";
+const V2_DISCOVERY = "the v2 discovery protocol is not supported; use --discovery-token with " +
+  "--discovery-endpoints (v3 discovery) or --discovery-srv";
 
 /** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
 const FLAGS: Record<string, FlagSpec> = {
@@ -53,9 +55,10 @@ const FLAGS: Record<string, FlagSpec> = {
   "initial-cluster-state": { kind: "string", def: "new", fate: "works" },
   "initial-cluster-token": { kind: "string", def: "etcd-cluster", fate: "works" },
   "advertise-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
-  "discovery": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "discovery": { kind: "string", def: "", fate: "not-yet", later: V2_DISCOVERY },
+  // What to do when v2 discovery finds the cluster full; etcdts has no v2 discovery.
   "discovery-fallback": { kind: "string", def: "proxy", fate: "accepted" },
-  "discovery-proxy": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "discovery-proxy": { kind: "string", def: "", fate: "not-yet", later: V2_DISCOVERY },
   "discovery-srv": { kind: "string", def: "", fate: "works" },
   "discovery-srv-name": { kind: "string", def: "", fate: "works" },
   // etcd 3.6's v3 discovery: the members meet through keys on an etcd v3 cluster.
@@ -437,6 +440,13 @@ function buildConfig(
     return {
       kind: "error",
       message: `invalid value "${state}" for flag -initial-cluster-state: valid values are "new", "existing"`,
+    };
+  }
+  const fallback = get("discovery-fallback");
+  if (fallback !== "exit" && fallback !== "proxy") {
+    return {
+      kind: "error",
+      message: `invalid value "${fallback}" for flag -discovery-fallback: invalid value`,
     };
   }
   const mode = get("auto-compaction-mode");

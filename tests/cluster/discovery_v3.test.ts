@@ -158,3 +158,26 @@ test("--discovery-token needs --discovery-endpoints, and conflicts with --initia
       '"discovery-endpoints" or "discovery-srv"\n',
   );
 });
+
+test("the v2 discovery URL is refused with what to use instead", async () => {
+  const r = await serve([
+    "--data-dir",
+    tempDir("etcdts-v3disc-"),
+    "--discovery",
+    "http://127.0.0.1:1/v2/keys/x",
+  ]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(
+    "etcdts: --discovery is not supported by etcdts yet (the v2 discovery protocol is not supported; use " +
+      "--discovery-token with --discovery-endpoints (v3 discovery) or --discovery-srv)\n",
+  );
+});
+
+for (const kind of CONFORMANCE_TARGETS) {
+  test(`${kind}: --discovery-fallback takes exit or proxy`, async () => {
+    const bin = kind === "etcdts" ? [ETCDTS_BIN, "serve"] : ["/usr/bin/etcd"];
+    const r = await run([...bin, "--data-dir", tempDir("etcdts-v3disc-"), "--discovery-fallback", "bogus"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('invalid value "bogus" for flag -discovery-fallback: invalid value');
+  });
+}

@@ -23,8 +23,6 @@ interface FlagSpec {
 }
 
 const TLS = "TLS comes with the security work";
-const V2_DISCOVERY = "the v2 discovery protocol is not supported; use --discovery-token with " +
-  "--discovery-endpoints (v3 discovery) or --discovery-srv";
 
 /** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
 const FLAGS: Record<string, FlagSpec> = {
@@ -55,10 +53,10 @@ const FLAGS: Record<string, FlagSpec> = {
   "initial-cluster-state": { kind: "string", def: "new", fate: "works" },
   "initial-cluster-token": { kind: "string", def: "etcd-cluster", fate: "works" },
   "advertise-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
-  "discovery": { kind: "string", def: "", fate: "not-yet", later: V2_DISCOVERY },
-  // What to do when v2 discovery finds the cluster full; etcdts has no v2 discovery.
-  "discovery-fallback": { kind: "string", def: "proxy", fate: "accepted" },
-  "discovery-proxy": { kind: "string", def: "", fate: "not-yet", later: V2_DISCOVERY },
+  "discovery": { kind: "string", def: "", fate: "works" },
+  // What to do when v2 discovery finds the cluster full: etcdts has no v2 proxy to become.
+  "discovery-fallback": { kind: "string", def: "proxy", fate: "works" },
+  "discovery-proxy": { kind: "string", def: "", fate: "works" },
   "discovery-srv": { kind: "string", def: "", fate: "works" },
   "discovery-srv-name": { kind: "string", def: "", fate: "works" },
   // etcd 3.6's v3 discovery: the members meet through keys on an etcd v3 cluster.
@@ -186,6 +184,10 @@ export interface ServerConfig {
   readonly discoverySrvName: string;
   /** --discovery-token with --discovery-endpoints: v3 discovery gives a new member its initial cluster. */
   readonly discoveryV3: V3DiscoveryConfig | null;
+  /** --discovery (v2 discovery), through --discovery-proxy if set; --discovery-fallback when it is full. */
+  readonly discoveryUrl: string;
+  readonly discoveryProxy: string;
+  readonly discoveryFallback: "exit" | "proxy";
   readonly initialClusterState: "new" | "existing";
   readonly initialClusterToken: string;
   readonly maxSnapshots: number;
@@ -479,7 +481,8 @@ function buildConfig(
   const explicitCluster = (given.get("initial-cluster") ?? defaultCluster) !== defaultCluster;
   const v3 = v3Discovery(get);
   if (typeof v3 === "string") return { kind: "error", message: v3 };
-  if ([discoverySrv !== "", explicitCluster, v3 !== null].filter((set) => set).length > 1) {
+  const durl = get("discovery");
+  if ([durl !== "", discoverySrv !== "", explicitCluster, v3 !== null].filter((set) => set).length > 1) {
     return {
       kind: "error",
       // etcd 3.6 names the flag it added; 3.4's message otherwise.
@@ -528,8 +531,12 @@ function buildConfig(
     discoverySrv,
     discoverySrvName: get("discovery-srv-name"),
     discoveryV3: v3,
+    discoveryUrl: durl,
+    discoveryProxy: get("discovery-proxy"),
+    discoveryFallback: fallback,
     initialClusterState: state,
-    initialClusterToken: get("initial-cluster-token"),
+    // etcd bootstraps a v2-discovered cluster with the discovery URL as its token.
+    initialClusterToken: durl !== "" ? durl : get("initial-cluster-token"),
     maxSnapshots: int("max-snapshots"),
     maxWals: int("max-wals"),
     snapshotCatchUpEntries: int("experimental-snapshot-catchup-entries"),

@@ -168,9 +168,10 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
  * bootstrap; null, logged as etcd logs it, when discovery failed.
  */
 async function discoveredConfig(config: ServerConfig): Promise<ServerConfig | null> {
-  if (config.discoverySrv === "" && config.discoveryV3 === null) return config;
+  if (config.discoverySrv === "" && config.discoveryV3 === null && config.discoveryUrl === "") return config;
   if (Wal.exists(config.walDir || path.join(config.dataDir, "member", "wal"))) return config;
   if (config.discoveryV3 !== null) return await v3DiscoveredConfig(config, config.discoveryV3);
+  if (config.discoveryUrl !== "") return await v2DiscoveredConfig(config);
   const { clusterFromSrv } = await import("./discovery/srv.ts");
   const cluster = await clusterFromSrv({
     name: config.name,
@@ -188,10 +189,12 @@ async function discoveredConfig(config: ServerConfig): Promise<ServerConfig | nu
 async function v3DiscoveredConfig(config: ServerConfig, v3: V3DiscoveryConfig): Promise<ServerConfig | null> {
   const { joinDiscoveryCluster } = await import("./discovery/v3.ts");
   log.info("Bootstrapping cluster using v3 discovery.");
-  const id = memberId(config.initialAdvertisePeerUrls, { clusterToken: config.initialClusterToken });
-  // types.URLsMap.String() of this member alone: its "name=url" pairs, sorted.
-  const self = config.initialAdvertisePeerUrls.map((u) => `${config.name}=${u}`).sort().join(",");
-  const joined = await joinDiscoveryCluster(v3, id.toString(16), self, (f) => fs.readFileSync(f, "utf8"));
+  const joined = await joinDiscoveryCluster(
+    v3,
+    ownId(config),
+    selfEntry(config),
+    (f) => fs.readFileSync(f, "utf8"),
+  );
   const cluster = joined instanceof Error ? joined : clusterFromDiscovery(joined);
   if (!(cluster instanceof Error)) return { ...config, initialCluster: cluster };
   const error = `failed to join discovery cluster (${cluster.message})`;
@@ -201,7 +204,54 @@ async function v3DiscoveredConfig(config: ServerConfig, v3: V3DiscoveryConfig): 
   return null;
 }
 
-/** The initial cluster v3 discovery returned ("name=url,..."), refused with a URL twice. */
+async function v2DiscoveredConfig(config: ServerConfig): Promise<ServerConfig | null> {
+  const v2 = await import("./discovery/v2.ts");
+  const joined = await v2.joinV2Discovery(
+    config.discoveryUrl,
+    config.discoveryProxy,
+    ownId(config),
+    selfEntry(config),
+  );
+  const cluster = joined instanceof Error ? joined : clusterFromDiscovery(joined);
+  if (!(cluster instanceof Error)) return { ...config, initialCluster: cluster };
+  const error = `failed to join discovery cluster (${cluster.message})`;
+  const token = { "discovery-token": config.discoveryUrl };
+  if (cluster.message === v2.ERR_FULL_CLUSTER && config.discoveryFallback === "proxy") {
+    log.warn("discovery cluster is full, falling back to proxy", { "fallback-proxy": "proxy", error });
+    log.fatal("discovery failed", {
+      error: "etcdts has no v2 proxy to fall back to; start this member with --discovery-fallback=exit, " +
+        "or add it to the running cluster with member add and --initial-cluster-state existing",
+    });
+    return null;
+  }
+  log.warn("failed to start etcd", { error });
+  if (cluster.message === v2.ERR_DUPLICATE_ID) {
+    log.warn("member has been registered with discovery service", { name: config.name, ...token, error });
+    log.warn("but could not find valid cluster configuration", { "data-dir": config.dataDir });
+    log.warn("check data dir if previous bootstrap succeeded");
+    log.warn("or use a new discovery token if previous bootstrap failed");
+  } else if (cluster.message === v2.ERR_DUPLICATE_NAME) {
+    log.warn("member with duplicated name has already been registered", { ...token, error });
+    log.warn("cURL the discovery token URL for details");
+    log.warn("do not reuse discovery token; generate a new one to bootstrap a cluster");
+  } else {
+    log.warn("failed to bootstrap; discovery token was already used", { ...token, error });
+    log.warn("do not reuse discovery token; generate a new one to bootstrap a cluster");
+  }
+  return null;
+}
+
+/** This member's ID in hex as discovery keys it (types.ID.String()). */
+function ownId(config: ServerConfig): string {
+  return memberId(config.initialAdvertisePeerUrls, { clusterToken: config.initialClusterToken }).toString(16);
+}
+
+/** types.URLsMap.String() of this member alone: its "name=url" pairs, sorted. */
+function selfEntry(config: ServerConfig): string {
+  return config.initialAdvertisePeerUrls.map((u) => `${config.name}=${u}`).sort().join(",");
+}
+
+/** The initial cluster discovery returned ("name=url,..."), refused with a URL twice. */
 function clusterFromDiscovery(text: string): Map<string, string[]> | Error {
   const cluster = new Map<string, string[]>();
   const seen = new Set<string>();

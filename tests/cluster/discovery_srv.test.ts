@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import path from "node:path";
 import { cleanup, ETCDTS_BIN, freePort, run, startServer, tempDir, waitFor } from "../harness.ts";
 import { haveDnsmasq, startDnsmasq } from "../dnsmasq.ts";
+import { memberArgs } from "./discovery_member.ts";
 import { CONFORMANCE_TARGETS } from "../harness.ts";
 
 afterAll(cleanup);
@@ -18,31 +19,12 @@ async function member(
   dns: string,
   opts: { name: string; peer: number; client: number; dir: string; extra?: readonly string[] },
 ) {
-  const clientUrl = `http://127.0.0.1:${opts.client}`;
   return await startServer("etcdts", {
     clientPort: opts.client,
     dataDir: path.join(opts.dir, opts.name),
     healthCheck: "tcp",
     env: { ETCDTS_DNS_SERVER: dns },
-    args: [
-      "--name",
-      opts.name,
-      "--data-dir",
-      path.join(opts.dir, opts.name),
-      "--listen-client-urls",
-      clientUrl,
-      "--advertise-client-urls",
-      clientUrl,
-      "--listen-peer-urls",
-      `http://127.0.0.1:${opts.peer}`,
-      "--initial-advertise-peer-urls",
-      `http://127.0.0.1:${opts.peer}`,
-      "--heartbeat-interval",
-      "50",
-      "--election-timeout",
-      "500",
-      ...(opts.extra ?? []),
-    ],
+    args: memberArgs(opts.name, opts, opts.dir, opts.extra ?? []),
   });
 }
 

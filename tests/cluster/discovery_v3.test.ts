@@ -5,50 +5,13 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import path from "node:path";
-import {
-  cleanup,
-  CONFORMANCE_TARGETS,
-  ETCDTS_BIN,
-  freePort,
-  run,
-  startServer,
-  tempDir,
-  waitFor,
-} from "../harness.ts";
+import { cleanup, CONFORMANCE_TARGETS, ETCDTS_BIN, run, startServer, tempDir, waitFor } from "../harness.ts";
+import { memberArgs, memberPorts } from "./discovery_member.ts";
 
 afterAll(cleanup);
 
-interface Member {
-  name: string;
-  peer: number;
-  client: number;
-}
-
-function memberArgs(m: Member, dir: string, more: readonly string[]): string[] {
-  const clientUrl = `http://127.0.0.1:${m.client}`;
-  return [
-    "--name",
-    m.name,
-    "--data-dir",
-    path.join(dir, m.name),
-    "--listen-client-urls",
-    clientUrl,
-    "--advertise-client-urls",
-    clientUrl,
-    "--listen-peer-urls",
-    `http://127.0.0.1:${m.peer}`,
-    "--initial-advertise-peer-urls",
-    `http://127.0.0.1:${m.peer}`,
-    "--heartbeat-interval",
-    "50",
-    "--election-timeout",
-    "500",
-    ...more,
-  ];
-}
-
-async function newMember(name: string): Promise<Member> {
-  return { name, peer: await freePort(), client: await freePort() };
+async function newMember(name: string) {
+  return { name, ...(await memberPorts()) };
 }
 
 const serve = (args: readonly string[]) =>
@@ -75,7 +38,7 @@ for (const kind of CONFORMANCE_TARGETS) {
           clientPort: m.client,
           dataDir: path.join(dir, m.name),
           healthCheck: "tcp",
-          args: memberArgs(m, dir, discovery),
+          args: memberArgs(m.name, m, dir, discovery),
         })
       ));
       const endpoints = specs.map((m) => `127.0.0.1:${m.client}`).join(",");
@@ -106,7 +69,7 @@ for (const kind of CONFORMANCE_TARGETS) {
       for (const m of specs) expect(registry.stdout).toContain(`${m.name}=http://127.0.0.1:${m.peer}`);
 
       const late = await newMember("d");
-      const full = await serve(memberArgs(late, dir, discovery));
+      const full = await serve(memberArgs(late.name, late, dir, discovery));
       expect(full.code).toBe(1);
       expect(full.stderr).toContain(
         '"msg":"failed to start etcd","error":"failed to join discovery cluster (discovery: cluster is full)"',
@@ -120,7 +83,7 @@ for (const kind of CONFORMANCE_TARGETS) {
       const service = await startServer(kind);
       const dir = tempDir("etcdts-v3disc-");
       const r = await serve(
-        memberArgs(await newMember("a"), dir, [
+        memberArgs("a", await memberPorts(), dir, [
           "--discovery-token",
           "none",
           "--discovery-endpoints",
@@ -156,20 +119,6 @@ test("--discovery-token needs --discovery-endpoints, and conflicts with --initia
   expect(both.stderr).toBe(
     'etcdts: multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery", ' +
       '"discovery-endpoints" or "discovery-srv"\n',
-  );
-});
-
-test("the v2 discovery URL is refused with what to use instead", async () => {
-  const r = await serve([
-    "--data-dir",
-    tempDir("etcdts-v3disc-"),
-    "--discovery",
-    "http://127.0.0.1:1/v2/keys/x",
-  ]);
-  expect(r.code).toBe(1);
-  expect(r.stderr).toBe(
-    "etcdts: --discovery is not supported by etcdts yet (the v2 discovery protocol is not supported; use " +
-      "--discovery-token with --discovery-endpoints (v3 discovery) or --discovery-srv)\n",
   );
 });
 

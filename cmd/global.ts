@@ -251,11 +251,14 @@ function tlsSettings(ctx: RunContext): TlsOptions {
       );
     }
   };
+  // etcdctl checks the servers' certificates against the SRV domain unless --insecure-discovery.
+  const domain = flagValue<boolean>(ctx, "insecure-discovery") ? "" : flagValue<string>(ctx, "discovery-srv");
   return {
     ca: read("cacert"),
     cert: read("cert"),
     key: read("key"),
     insecureSkipVerify: flagValue<boolean>(ctx, "insecure-skip-tls-verify"),
+    ...(domain !== "" ? { serverName: domain } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import path from "node:path";
 import { cleanup, ETCDTS_BIN, freePort, run, startServer, tempDir, waitFor } from "../harness.ts";
 import { haveDnsmasq, startDnsmasq } from "../dnsmasq.ts";
 import { memberArgs } from "./discovery_member.ts";
+import { makeCerts } from "../security/certs.ts";
 import { CONFORMANCE_TARGETS } from "../harness.ts";
 
 afterAll(cleanup);
@@ -209,4 +210,48 @@ describe("--discovery-srv with --initial-cluster", () => {
       );
     });
   }
+});
+
+describe.skipIf(!haveDnsmasq())("DNS SRV discovery of TLS endpoints", () => {
+  test("with --insecure-discovery=false, _etcd-client-ssl servers are verified by the domain", async () => {
+    const certs = tempDir("etcdts-srv-certs-");
+    makeCerts(certs, { moreNames: [DOMAIN] });
+    const server = await startServer("etcdts", {
+      clientScheme: "https",
+      extraArgs: [`--cert-file=${certs}/server.pem`, `--key-file=${certs}/server.key`],
+    });
+    const port = Number(server.clientUrl.split(":")[2]);
+    const dns = await startDnsmasq({
+      domains: [DOMAIN, "other.test"],
+      srv: [DOMAIN, "other.test"].map((d) => ({
+        service: `_etcd-client-ssl._tcp.${d}`,
+        target: "localhost",
+        port,
+      })),
+    });
+    const cli = (args: readonly string[]) =>
+      run([ETCDTS_BIN, "--discovery-srv", DOMAIN, `--cacert=${certs}/ca.pem`, "--dial-timeout=2s", ...args], {
+        env: { ETCDTS_DNS_SERVER: dns.server },
+      });
+    // The certificate does not name other.test: found there, the server is refused.
+    const elsewhere = await run([
+      ETCDTS_BIN,
+      "--discovery-srv",
+      "other.test",
+      `--cacert=${certs}/ca.pem`,
+      "--dial-timeout=1s",
+      "--insecure-discovery=false",
+      "get",
+      "k",
+    ], { env: { ETCDTS_DNS_SERVER: dns.server } });
+    expect(elsewhere.code).toBe(1);
+    expect(await cli(["--insecure-discovery=false", "put", "k", "v"])).toEqual({
+      stdout: "OK\n",
+      stderr: "",
+      code: 0,
+    });
+    // Without it, the target's own name: "localhost." is localhost (etcdctl 3.4 fails to verify
+    // a name with its trailing dot; etcdts dials and verifies it without the dot).
+    expect(await cli(["get", "k", "--print-value-only"])).toEqual({ stdout: "v\n", stderr: "", code: 0 });
+  }, 30_000);
 });

@@ -5,7 +5,16 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import path from "node:path";
-import { cleanup, CONFORMANCE_TARGETS, ETCDTS_BIN, run, startServer, tempDir, waitFor } from "../harness.ts";
+import {
+  cleanEnv,
+  cleanup,
+  CONFORMANCE_TARGETS,
+  ETCDTS_BIN,
+  run,
+  startServer,
+  tempDir,
+  waitFor,
+} from "../harness.ts";
 import { memberArgs, memberPorts } from "./discovery_member.ts";
 
 afterAll(cleanup);
@@ -97,6 +106,47 @@ for (const kind of CONFORMANCE_TARGETS) {
     }, 30_000);
   });
 }
+
+test("a discovery service with auth on: --discovery-user and --discovery-password", async () => {
+  const kind = CONFORMANCE_TARGETS[CONFORMANCE_TARGETS.length - 1];
+  const service = await startServer(kind);
+  const admin = (args: readonly string[]) => run([ETCDTS_BIN, `--endpoints=${service.endpoint}`, ...args]);
+  expect((await admin(["user", "add", "root:secret", "--interactive=false"])).code).toBe(0);
+  expect((await admin(["auth", "enable"])).code).toBe(0);
+  expect((await admin(["--user=root:secret", "put", "/_etcd/registry/authed/_config/size", "1"])).code).toBe(
+    0,
+  );
+  const m = await memberPorts();
+  const dir = tempDir("etcdts-v3disc-");
+  const discovery = ["--discovery-token", "authed", "--discovery-endpoints", service.clientUrl];
+  // Without credentials the service refuses; etcd retries that, with backoff, for ever.
+  const denied = Bun.spawn([ETCDTS_BIN, "serve", ...memberArgs("x", m, dir, discovery)], {
+    env: { ...cleanEnv(), ETCD_EXPERIMENTAL_JIT_WARMUP: "false" },
+    stderr: "pipe",
+  });
+  let log = "";
+  for await (const chunk of denied.stderr) {
+    log += new TextDecoder().decode(chunk);
+    if (log.includes('"msg":"retry connecting to discovery service"')) break;
+  }
+  denied.kill("SIGKILL");
+  await denied.exited;
+  expect(log).toContain('"msg":"failed to get cluster size from discovery service"');
+  expect(log).toContain('"msg":"retry connecting to discovery service"');
+  await startServer("etcdts", {
+    clientPort: m.client,
+    dataDir: path.join(dir, "solo"),
+    args: memberArgs("solo", m, dir, [
+      ...discovery,
+      "--discovery-user",
+      "root",
+      "--discovery-password",
+      "secret",
+    ]),
+  });
+  const registry = await admin(["--user=root:secret", "get", "/_etcd/registry/authed/members/", "--prefix"]);
+  expect(registry.stdout).toContain(`solo=http://127.0.0.1:${m.peer}`);
+}, 30_000);
 
 test("--discovery-token needs --discovery-endpoints, and conflicts with --initial-cluster", async () => {
   const dir = tempDir("etcdts-v3disc-");

@@ -55,12 +55,22 @@ const FLAGS: Record<string, FlagSpec> = {
   "advertise-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
   "discovery": { kind: "string", def: "", fate: "works" },
   // What to do when v2 discovery finds the cluster full: etcdts has no v2 proxy to become.
-  "discovery-fallback": { kind: "string", def: "proxy", fate: "works" },
+  "discovery-fallback": {
+    kind: "string",
+    def: "proxy",
+    fate: "works",
+    note: "exit or proxy when --discovery finds the cluster full; with no v2 proxy, both exit",
+  },
   "discovery-proxy": { kind: "string", def: "", fate: "works" },
   "discovery-srv": { kind: "string", def: "", fate: "works" },
   "discovery-srv-name": { kind: "string", def: "", fate: "works" },
   // etcd 3.6's v3 discovery: the members meet through keys on an etcd v3 cluster.
-  "discovery-token": { kind: "string", def: "", fate: "works" },
+  "discovery-token": {
+    kind: "string",
+    def: "",
+    fate: "works",
+    note: "etcd 3.6's v3 discovery, with --discovery-endpoints",
+  },
   "discovery-endpoints": { kind: "string", def: "", fate: "works" },
   "discovery-dial-timeout": { kind: "duration", def: "2s", fate: "works" },
   "discovery-request-timeout": { kind: "duration", def: "5s", fate: "works" },

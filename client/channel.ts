@@ -114,7 +114,12 @@ export class Channel {
       deadline === undefined ? Infinity : Math.max(0, deadline - Date.now()),
     );
     // node:http2 costs ~6 ms to load and set up in the compiled binary: only when a session is made.
-    return import("node:http2").then(({ default: h2 }) => this.#connectWith(h2, url, connectOpts, budget));
+    // A fully qualified name ("host.", as SRV targets come) names the same host, but
+    // getaddrinfo finds names listed only in /etc/hosts ("localhost") without the dot.
+    const dialUrl = url.replace(/^(https?:\/\/[^/:[\]]+)\.(?=[:/]|$)/, "$1");
+    return import("node:http2").then(({ default: h2 }) =>
+      this.#connectWith(h2, dialUrl, connectOpts, budget)
+    );
   }
 
   #connectWith(

@@ -191,9 +191,7 @@ export async function clientSettings(
   }
   const secure = ["cert", "key", "cacert"].some((n) => flagValue<string>(ctx, n) !== "") ||
     !flagValue<boolean>(ctx, "insecure-transport");
-  if (flagValue<string>(ctx, "discovery-srv") !== "") {
-    throw new CliError(ExitCode.Error, "DNS discovery (--discovery-srv) is not supported by etcdts yet");
-  }
+  const discovered = await discoveredEndpoints(ctx);
   const tls = tlsSettings(ctx);
   const user = await userSettings(ctx);
   const printer = await printerFor(ctx);
@@ -202,9 +200,9 @@ export async function clientSettings(
       tls,
       user,
       // With TLS configured, clientv3 dials endpoints given without a scheme over TLS.
-      endpoints: flagValue<string[]>(ctx, "endpoints").map((e) => e.trim()).map((e) =>
-        secure && !/^[a-z]+:\/\//.test(e) ? `https://${e}` : e
-      ),
+      endpoints: (discovered.length > 0 ? discovered : flagValue<string[]>(ctx, "endpoints")).map((e) =>
+        e.trim()
+      ).map((e) => secure && !/^[a-z]+:\/\//.test(e) ? `https://${e}` : e),
       dialTimeoutMs: flagValue<number>(ctx, "dial-timeout"),
       keepAliveTimeMs: flagValue<number>(ctx, "keepalive-time"),
       keepAliveTimeoutMs: flagValue<number>(ctx, "keepalive-timeout"),
@@ -212,6 +210,30 @@ export async function clientSettings(
     },
     printer,
   };
+}
+
+/**
+ * etcdctl's endpointsFromFlagValue: with --discovery-srv, the endpoints of the
+ * `_etcd-client[-ssl][-NAME]._tcp` records; http ones only with --insecure-discovery
+ * (the default). None found means --endpoints.
+ */
+async function discoveredEndpoints(ctx: RunContext): Promise<string[]> {
+  const domain = flagValue<string>(ctx, "discovery-srv");
+  if (domain === "") return [];
+  const { getClient, srvResolver } = await import("../lib/srv.ts");
+  const found = await getClient(
+    srvResolver(ctx.io.env),
+    "etcd-client",
+    domain,
+    flagValue<string>(ctx, "discovery-srv-name"),
+  );
+  if (found instanceof Error) throw new CliError(ExitCode.Error, found.message);
+  if (flagValue<boolean>(ctx, "insecure-discovery")) return found;
+  return found.filter((ep) => {
+    if (!ep.startsWith("http://")) return true;
+    ctx.io.stderr.write(`ignoring discovered insecure endpoint ${JSON.stringify(ep)}\n`);
+    return false;
+  });
 }
 
 function tlsSettings(ctx: RunContext): TlsOptions {
@@ -229,11 +251,14 @@ function tlsSettings(ctx: RunContext): TlsOptions {
       );
     }
   };
+  // etcdctl checks the servers' certificates against the SRV domain unless --insecure-discovery.
+  const domain = flagValue<boolean>(ctx, "insecure-discovery") ? "" : flagValue<string>(ctx, "discovery-srv");
   return {
     ca: read("cacert"),
     cert: read("cert"),
     key: read("key"),
     insecureSkipVerify: flagValue<boolean>(ctx, "insecure-skip-tls-verify"),
+    ...(domain !== "" ? { serverName: domain } : {}),
   };
 }
 

@@ -34,6 +34,8 @@ if [ -n "${CI:-}" ] && [ "${CI}" != false ] && [ "${CI}" != 0 ] &&
 fi
 command -v chromium >/dev/null 2>&1 ||
   apt_install "the web console tests (tests/ui)" chromium
+[ -x /usr/sbin/dnsmasq ] ||
+  apt_install "the DNS SRV discovery tests (tests/cluster/discovery_srv.test.ts)" dnsmasq-base
 [ -f /usr/lib/python3/dist-packages/tooz/tests/test_coordination.py ] &&
   /usr/bin/python3 -c "import pytest, oslotest, testtools, etcd3gw" 2>/dev/null ||
   apt_install "the gateway clients' own suites (tests/gateway/python_clients.test.ts)" \

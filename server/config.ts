@@ -7,6 +7,7 @@
  */
 import { parseGoDuration } from "../lib/gofmt.ts";
 import { type KeepaliveSettings, keepaliveSettings } from "./h2/keepalive.ts";
+import type { V3DiscoveryConfig } from "./discovery/v3.ts";
 
 export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms" | "duration";
 type Fate = "works" | "accepted" | "not-yet";
@@ -52,11 +53,36 @@ const FLAGS: Record<string, FlagSpec> = {
   "initial-cluster-state": { kind: "string", def: "new", fate: "works" },
   "initial-cluster-token": { kind: "string", def: "etcd-cluster", fate: "works" },
   "advertise-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
-  "discovery": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
-  "discovery-fallback": { kind: "string", def: "proxy", fate: "accepted" },
-  "discovery-proxy": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
-  "discovery-srv": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
-  "discovery-srv-name": { kind: "string", def: "", fate: "not-yet", later: "discovery is not supported" },
+  "discovery": { kind: "string", def: "", fate: "works" },
+  // What to do when v2 discovery finds the cluster full: etcdts has no v2 proxy to become.
+  "discovery-fallback": {
+    kind: "string",
+    def: "proxy",
+    fate: "works",
+    note: "exit or proxy when --discovery finds the cluster full; with no v2 proxy, both exit",
+  },
+  "discovery-proxy": { kind: "string", def: "", fate: "works" },
+  "discovery-srv": { kind: "string", def: "", fate: "works" },
+  "discovery-srv-name": { kind: "string", def: "", fate: "works" },
+  // etcd 3.6's v3 discovery: the members meet through keys on an etcd v3 cluster.
+  "discovery-token": {
+    kind: "string",
+    def: "",
+    fate: "works",
+    note: "etcd 3.6's v3 discovery, with --discovery-endpoints",
+  },
+  "discovery-endpoints": { kind: "string", def: "", fate: "works" },
+  "discovery-dial-timeout": { kind: "duration", def: "2s", fate: "works" },
+  "discovery-request-timeout": { kind: "duration", def: "5s", fate: "works" },
+  "discovery-keepalive-time": { kind: "duration", def: "2s", fate: "works" },
+  "discovery-keepalive-timeout": { kind: "duration", def: "6s", fate: "works" },
+  "discovery-insecure-transport": { kind: "bool", def: "true", fate: "works" },
+  "discovery-insecure-skip-tls-verify": { kind: "bool", def: "false", fate: "works" },
+  "discovery-cert": { kind: "string", def: "", fate: "works" },
+  "discovery-key": { kind: "string", def: "", fate: "works" },
+  "discovery-cacert": { kind: "string", def: "", fate: "works" },
+  "discovery-user": { kind: "string", def: "", fate: "works" },
+  "discovery-password": { kind: "string", def: "", fate: "works" },
   "strict-reconfig-check": { kind: "bool", def: "true", fate: "works" },
   "pre-vote": { kind: "bool", def: "true", fate: "works" },
   "auto-compaction-retention": { kind: "string", def: "0", fate: "works" },
@@ -162,8 +188,17 @@ export interface ServerConfig {
   /** Whether --listen-peer-urls was given: a lone member then listens too, so members can join. */
   readonly listenPeerExplicit: boolean;
   readonly initialAdvertisePeerUrls: readonly string[];
-  /** name → peer URLs, in the order given. */
+  /** name → peer URLs, in the order given; empty until resolved with --discovery-srv. */
   readonly initialCluster: ReadonlyMap<string, readonly string[]>;
+  /** --discovery-srv: the domain whose SRV records give a new member its initial cluster. */
+  readonly discoverySrv: string;
+  readonly discoverySrvName: string;
+  /** --discovery-token with --discovery-endpoints: v3 discovery gives a new member its initial cluster. */
+  readonly discoveryV3: V3DiscoveryConfig | null;
+  /** --discovery (v2 discovery), through --discovery-proxy if set; --discovery-fallback when it is full. */
+  readonly discoveryUrl: string;
+  readonly discoveryProxy: string;
+  readonly discoveryFallback: "exit" | "proxy";
   readonly initialClusterState: "new" | "existing";
   readonly initialClusterToken: string;
   readonly maxSnapshots: number;
@@ -380,6 +415,31 @@ function parseInitialCluster(v: string): Map<string, string[]> | string {
   return out;
 }
 
+/** The v3 discovery settings, null without them, or etcd 3.6's complaint. */
+function v3Discovery(get: (n: string) => string): V3DiscoveryConfig | null | string {
+  const token = get("discovery-token");
+  const endpoints = splitList(get("discovery-endpoints"));
+  if ((token !== "") !== (endpoints.length > 0)) {
+    return "both --discovery-token and --discovery-endpoints must be set";
+  }
+  if (token === "") return null;
+  return {
+    token,
+    endpoints,
+    dialTimeoutMs: ms(get("discovery-dial-timeout")),
+    requestTimeoutMs: ms(get("discovery-request-timeout")),
+    keepAliveTimeMs: ms(get("discovery-keepalive-time")),
+    keepAliveTimeoutMs: ms(get("discovery-keepalive-timeout")),
+    insecureTransport: isTrue(get("discovery-insecure-transport")),
+    insecureSkipTlsVerify: isTrue(get("discovery-insecure-skip-tls-verify")),
+    cert: get("discovery-cert"),
+    key: get("discovery-key"),
+    cacert: get("discovery-cacert"),
+    user: get("discovery-user"),
+    password: get("discovery-password"),
+  };
+}
+
 function buildConfig(
   get: (n: string) => string,
   given: ReadonlyMap<string, string>,
@@ -393,6 +453,13 @@ function buildConfig(
     return {
       kind: "error",
       message: `invalid value "${state}" for flag -initial-cluster-state: valid values are "new", "existing"`,
+    };
+  }
+  const fallback = get("discovery-fallback");
+  if (fallback !== "exit" && fallback !== "proxy") {
+    return {
+      kind: "error",
+      message: `invalid value "${fallback}" for flag -discovery-fallback: invalid value`,
     };
   }
   const mode = get("auto-compaction-mode");
@@ -419,10 +486,29 @@ function buildConfig(
   if (typeof logging === "string") return { kind: "error", message: logging };
   const peerAdvertise = splitList(get("initial-advertise-peer-urls"));
   // etcd's default initial cluster is "<name>=<initial advertise peer URLs>".
-  const clusterSpec = given.get("initial-cluster") ?? peerAdvertise.map((u) => `${name}=${u}`).join(",");
-  const cluster = parseInitialCluster(clusterSpec);
+  const defaultCluster = peerAdvertise.map((u) => `${name}=${u}`).join(",");
+  const discoverySrv = get("discovery-srv");
+  // As etcd: the default initial cluster gives way to discovery; an explicit one conflicts.
+  const explicitCluster = (given.get("initial-cluster") ?? defaultCluster) !== defaultCluster;
+  const v3 = v3Discovery(get);
+  if (typeof v3 === "string") return { kind: "error", message: v3 };
+  const durl = get("discovery");
+  if ([durl !== "", discoverySrv !== "", explicitCluster, v3 !== null].filter((set) => set).length > 1) {
+    return {
+      kind: "error",
+      // etcd 3.6 names the flag it added; 3.4's message otherwise.
+      message: v3 !== null
+        ? 'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery", ' +
+          '"discovery-endpoints" or "discovery-srv"'
+        : 'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or ' +
+          '"discovery-srv"',
+    };
+  }
+  const cluster = discoverySrv !== "" ? new Map<string, string[]>() : parseInitialCluster(
+    given.get("initial-cluster") ?? defaultCluster,
+  );
   if (typeof cluster === "string") return { kind: "error", message: cluster };
-  const mine = cluster.get(name);
+  const mine = discoverySrv !== "" ? peerAdvertise : cluster.get(name);
   if (mine === undefined) {
     return {
       kind: "error",
@@ -453,8 +539,15 @@ function buildConfig(
     listenPeerExplicit: given.has("listen-peer-urls"),
     initialAdvertisePeerUrls: peerAdvertise,
     initialCluster: cluster,
+    discoverySrv,
+    discoverySrvName: get("discovery-srv-name"),
+    discoveryV3: v3,
+    discoveryUrl: durl,
+    discoveryProxy: get("discovery-proxy"),
+    discoveryFallback: fallback,
     initialClusterState: state,
-    initialClusterToken: get("initial-cluster-token"),
+    // etcd bootstraps a v2-discovered cluster with the discovery URL as its token.
+    initialClusterToken: durl !== "" ? durl : get("initial-cluster-token"),
     maxSnapshots: int("max-snapshots"),
     maxWals: int("max-wals"),
     snapshotCatchUpEntries: int("experimental-snapshot-catchup-entries"),

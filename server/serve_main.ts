@@ -35,18 +35,18 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
       io.stderr.write(`etcdts: ${parsed.message}\n`);
       return 1;
   }
-  const config = parsed.config;
+  const given = parsed.config;
   // Before anything is written: it may restart this process with JSC's options.
-  const jit = await JitMachinery.prepare(config.jitWarmup, process.env);
-  for (const w of config.logWarnings) io.stderr.write(w + "\n");
+  const jit = await JitMachinery.prepare(given.jitWarmup, process.env);
+  for (const w of given.logWarnings) io.stderr.write(w + "\n");
   try {
-    log.configure({ capnslog: config.logger === "capnslog", sinks: openLogOutputs(config.logOutputs) });
+    log.configure({ capnslog: given.logger === "capnslog", sinks: openLogOutputs(given.logOutputs) });
   } catch (e) {
     io.stderr.write(`etcdts: cannot open a --log-outputs target: ${(e as Error).message}\n`);
     return 1;
   }
-  log.setLevel(config.logLevel);
-  if (config.logOutputs.includes("journal")) {
+  log.setLevel(given.logLevel);
+  if (given.logOutputs.includes("journal")) {
     log.warn("etcdts does not write to systemd's journal; logging to stderr");
   }
   if (configFile !== null) {
@@ -57,6 +57,8 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
     );
   }
   for (const w of [...parsed.warnings, ...jit.warnings]) log.warn(w);
+  const config = await (await import("./discovery/bootstrap.ts")).discoveredConfig(given);
+  if (config === null) return 1;
   // A signal during the warm-up ends it (and its directory) before we exit.
   const signalled = new AbortController();
   const onSignal = (name: string) => () => signalled.abort(`received ${name}, shutting down`);

@@ -12,10 +12,10 @@ function openssl(dir: string, args: string[]): void {
 }
 
 /**
- * Writes ca.pem, server.{pem,key}, root/alice/mallory/evil.{pem,key} and the CRLs revoking
+ * Writes ca.pem, server.{pem,key} (also for `moreNames`), root/alice/mallory/evil.{pem,key} and the CRLs revoking
  * mallory (crl.pem, crl.der, and crl-expired.pem, long past its nextUpdate) into `dir`.
  */
-export function makeCerts(dir: string): void {
+export function makeCerts(dir: string, opts: { moreNames?: readonly string[] } = {}): void {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   for (const ca of ["ca", "evil-ca"]) {
     openssl(dir, [
@@ -32,7 +32,8 @@ export function makeCerts(dir: string): void {
       `${ca}.pem`,
     ]);
   }
-  fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const names = ["IP:127.0.0.1", "DNS:localhost", ...(opts.moreNames ?? []).map((n) => `DNS:${n}`)];
+  fs.writeFileSync(path.join(dir, "ext.cnf"), `subjectAltName=${names.join(",")}\n`);
   const issue = (name: string, cn: string, ca: string) => {
     openssl(dir, ["req", ...ec, "-subj", `/CN=${cn}`, "-keyout", `${name}.key`, "-out", `${name}.csr`]);
     openssl(dir, [

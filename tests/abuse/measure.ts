@@ -3,6 +3,8 @@
  * RSS peaks at most PEAK_BUDGET_MIB above idle, comes back within AFTER_BUDGET_MIB of idle
  * once the abuse ends, and another client's requests keep a p99 within P99_BUDGET_MS.
  * `underAbuse` measures all three around a probe and prints them as one row of the table.
+ * The suites run against etcdts, or against `ABUSE_TARGET=etcd` for bench/abuse-memory.sh
+ * (etcd's rows for comparison; the suites' other assertions are etcdts's).
  */
 import { expect } from "bun:test";
 import * as os from "node:os";
@@ -53,12 +55,9 @@ export async function underAbuse<T>(
   // Its first line comes once its connection answers: the abuse starts after that.
   await readUntil(() => text.includes("ready\n"));
   const peak = rssPeak(server.pid);
-  let result: T;
-  try {
-    result = await abuse();
-  } finally {
-    probe.stdin.end();
-  }
+  // A probe that throws (a server that never ends the connection, say) still gets its row.
+  const outcome = await abuse().then((value) => ({ value }), (error: unknown) => ({ error }));
+  probe.stdin.end();
   const top = peak.stop();
   await readUntil(() => false);
   await probe.exited;
@@ -73,12 +72,15 @@ export async function underAbuse<T>(
   } catch {
     // reported below; the caller asserts
   }
-  const f = { result, idle, peak: top, after, p99: lat.p99, max: lat.max, requests: lat.n };
-  console.log(
-    `| ${name} | idle ${idle.toFixed(0)} MiB | peak +${(top - idle).toFixed(0)} MiB | after +${
-      (after - idle).toFixed(0)
-    } MiB | other client p99 ${lat.p99.toFixed(1)} ms (max ${lat.max.toFixed(1)}, ${lat.n} requests) |`,
-  );
+  const row = `| ${name} | idle ${idle.toFixed(0)} MiB | peak +${(top - idle).toFixed(0)} MiB | after +${
+    (after - idle).toFixed(0)
+  } MiB | other client p99 ${lat.p99.toFixed(1)} ms (max ${lat.max.toFixed(1)}, ${lat.n} requests) |`;
+  if ("error" in outcome) {
+    console.log(`${row} probe failed: ${String(outcome.error).split("\n")[0]}`);
+    throw outcome.error;
+  }
+  console.log(row);
+  const f = { result: outcome.value, idle, peak: top, after, p99: lat.p99, max: lat.max, requests: lat.n };
   return f;
 }
 
@@ -102,3 +104,6 @@ export function expectWithinTargets(f: AbuseFigures<unknown>, latencyMiss?: stri
     expect(f.p99).toBeLessThanOrEqual(P99_BUDGET_MS);
   }
 }
+
+/** The server kind the abuse suites start (see the head comment). */
+export const ABUSE_TARGET: "etcdts" | "etcd" = process.env.ABUSE_TARGET === "etcd" ? "etcd" : "etcdts";

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import * as net from "node:net";
 import { cleanup, type ServerProcess, startServer, waitFor } from "../harness.ts";
-import { expectWithinTargets, underAbuse } from "../abuse/measure.ts";
+import { ABUSE_TARGET, expectWithinTargets, underAbuse } from "../abuse/measure.ts";
 
 /** Body bytes offered per probe: well past any buffer the server may keep. */
 const OFFERED_BYTES = 160 << 20;
@@ -19,7 +19,7 @@ const CHUNK = 1 << 20;
 let server: ServerProcess;
 let port = 0;
 beforeAll(async () => {
-  server = await startServer("etcdts");
+  server = await startServer(ABUSE_TARGET);
   port = Number(server.endpoint.split(":")[1]);
 });
 afterAll(cleanup);

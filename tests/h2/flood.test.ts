@@ -16,14 +16,14 @@ import {
 } from "../../h2/frame.ts";
 import { cleanup, type ServerProcess, startServer, waitFor } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";
-import { expectWithinTargets, underAbuse } from "../abuse/measure.ts";
+import { ABUSE_TARGET, expectWithinTargets, underAbuse } from "../abuse/measure.ts";
 /** Frames written per socket write. */
 const BATCH = 4096;
 
 let server: ServerProcess;
 let port = 0;
 beforeAll(async () => {
-  server = await startServer("etcdts");
+  server = await startServer(ABUSE_TARGET);
   port = Number(server.endpoint.split(":")[1]);
 });
 afterAll(cleanup);

@@ -9,7 +9,7 @@ import { encodeFrame } from "../../api/grpc-frame.ts";
 import { LeaseKeepAliveRequestSchema, WatchRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { cleanup, type ServerProcess, startServer } from "../harness.ts";
 import { RawClient } from "./raw_client.ts";
-import { expectWithinTargets, underAbuse } from "../abuse/measure.ts";
+import { ABUSE_TARGET, expectWithinTargets, underAbuse } from "../abuse/measure.ts";
 
 /** Request bytes offered: without backpressure the server took them all (and GiBs of RSS). */
 const OFFERED_BYTES = 48 << 20;
@@ -18,7 +18,7 @@ const STALL_MS = 1500;
 
 let server: ServerProcess;
 beforeAll(async () => {
-  server = await startServer("etcdts");
+  server = await startServer(ABUSE_TARGET);
 });
 afterAll(cleanup);
 

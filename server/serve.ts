@@ -179,7 +179,7 @@ export async function startServer(
   });
   member.start();
   receiver = member;
-  // After a write burst, give the garbage back (see idle_gc.ts).
+  // After a burst of work, give the garbage back (see idle_gc.ts).
   const idleGc = new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) });
   member.onApplied(() => idleGc.touch());
   const leases = setupLeases({
@@ -308,8 +308,10 @@ export async function startServer(
     for (const url of config.listenClientUrls) {
       listening.push(
         await listenClient(url, {
-          onStream: grpc.onStream,
-          fetch: app.fetch,
+          // Any request may leave garbage (a refused body's MiBs, an abandoned stream's
+          // buffers), not only writes: each counts as work for the idle collection.
+          onStream: (...a: Parameters<typeof grpc.onStream>) => (idleGc.touch(), grpc.onStream(...a)),
+          fetch: (...a: Parameters<typeof app.fetch>) => (idleGc.touch(), app.fetch(...a)),
           maxConcurrentStreams: config.maxConcurrentStreams,
           keepalive: config.grpcKeepalive,
           maxBodyBytes: maxJsonBytes(grpc.maxRecvMessageBytes),

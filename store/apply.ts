@@ -51,7 +51,12 @@ export type ApplyOutcome =
     /** Every change of this entry's revision, in order, prevKv filled (empty if nothing changed). */
     events: Event[];
   }
-  | { ok: false; error: EtcdError };
+  | {
+    ok: false;
+    error: EtcdError;
+    /** What the entry changed all the same (it read a damaged row: see MvccStore), if anything. */
+    events?: Event[];
+  };
 
 /** The store's revision counters, mutated only by the apply path. */
 export interface Revisions {

@@ -70,11 +70,17 @@ export function checksumOf(row: KvRow | StoredRow, sub: bigint | number): number
   return Bun.hash.crc32(PREFIXES[n] ??= SCRATCH.subarray(0, n));
 }
 
+/** The mismatch of `row` with its stored checksum, or null if it matches (or has none). */
+export function mismatchOf(row: StoredRow): ChecksumMismatch | null {
+  const stored = row[7];
+  if (stored === null || Number(stored) === checksumOf(row, row[6])) return null;
+  return new ChecksumMismatch({ key: row[0], revision: row[2], sub: row[6] });
+}
+
 /** Throws ChecksumMismatch if `row` does not match its stored checksum (a row without one passes). */
 export function verifyRow(row: StoredRow): void {
-  const stored = row[7];
-  if (stored === null || Number(stored) === checksumOf(row, row[6])) return;
-  throw new ChecksumMismatch({ key: row[0], revision: row[2], sub: row[6] });
+  const m = mismatchOf(row);
+  if (m !== null) throw m;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * Watch catch-up: the events of past revisions, read back from history in the order they
- * happened (revision, then position within the revision).
+ * happened (revision, then position within the revision). Every row read, and every prevKv
+ * (through the verifying reader), is checked against its checksum: ChecksumMismatch is
+ * thrown rather than a damaged value sent to a watcher.
  */
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
@@ -8,6 +10,7 @@ import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { type KeyRange, keyRange, rangeArgs, rangeCondition } from "./keys.ts";
 import { deleteEvent, keyValue, kvFromRow, putEvent } from "./kv.ts";
 import type { KvReader } from "./reader.ts";
+import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 
 /** Which events to read. */
 export interface EventsQuery {
@@ -24,12 +27,10 @@ export interface EventsQuery {
   limit?: number;
 }
 
-type HistoryRow = [Uint8Array, bigint, bigint, bigint, bigint, Uint8Array];
-
 /**
  * Reads events in [fromRev, toRev]. Like etcd's watchable store, a start below the
  * compaction revision is Compacted; starting exactly at it yields what the compaction
- * kept of that revision.
+ * kept of that revision. Throws ChecksumMismatch at a damaged row.
  */
 export function eventsSince(
   from: { db: Database; reader: KvReader; compactRev: bigint },
@@ -41,15 +42,16 @@ export function eventsSince(
   const limit = q.limit ?? 0;
   const toRev = limit > 0 ? lastRevisionWithin(db, range, q, limit) : q.toRev;
   const rows = db.query(
-    `SELECT key, mod_rev, create_rev, version, lease, value FROM history
+    `SELECT ${STORED_COLUMNS} FROM history
      WHERE mod_rev >= ?1 AND mod_rev <= ?2 AND ${rangeCondition(range, 3)} ORDER BY mod_rev, sub`,
-  ).values(q.fromRev, toRev, ...rangeArgs(range)) as unknown as HistoryRow[];
+  ).values(q.fromRev, toRev, ...rangeArgs(range)) as unknown as StoredRow[];
+  for (const row of rows) verifyRow(row);
   const previous = (key: Uint8Array, rev: bigint) => {
     if (!q.prevKv) return undefined;
     const row = reader.before(key, rev);
     return row === null ? undefined : kvFromRow(row);
   };
-  return rows.map(([key, modRevision, createRevision, version, lease, value]) => {
+  return rows.map(([key, createRevision, modRevision, version, lease, value]) => {
     if (version === 0n) return deleteEvent(key, modRevision, previous(key, modRevision));
     const kv = keyValue(key, { createRevision, modRevision, version, lease, value });
     return putEvent(kv, version === 1n ? undefined : previous(key, modRevision));

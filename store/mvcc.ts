@@ -20,6 +20,7 @@ import { type AlarmMember, AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange, executeRangeInSteps } from "./range.ts";
 import { KeyIndex } from "./key_index.ts";
+import { compareBytes } from "./keys.ts";
 import { KvReader } from "./reader.ts";
 import { replaceContents } from "./copy.ts";
 import { copyStore } from "./snapshot.ts";
@@ -84,6 +85,8 @@ export class MvccStore {
   readonly #committer: GroupCommitter;
   readonly #leaseListeners: ((c: LeaseChange) => void)[] = [];
   readonly #damageListeners: ((m: ChecksumMismatch, foundBy: string) => void)[] = [];
+  /** Damaged rows the entry being applied has read (emptied after each entry). */
+  readonly #applyDamage: ChecksumMismatch[] = [];
   #durableAppliedIndex: bigint;
   /** page_count × page_size, cached until the next write (-1: unknown); the quota asks per put. */
   #dbSize = -1;
@@ -97,9 +100,10 @@ export class MvccStore {
     this.#db = db;
     this.#path = path;
     this.#index = KeyIndex.load(db);
-    // What clients read is checked against the checksums; what the apply loop reads to make
-    // a write is not: a damaged row there could not be refused without this member's
-    // results differing from the others' (the scrub finds it instead).
+    // What clients read is checked against the checksums, and so is what the apply loop
+    // reads (a put's or delete's previous value, a txn's compares and reads); but the loop
+    // cannot refuse a write every other member makes without its state parting from
+    // theirs, so it only collects the mismatches: see #answerDamaged.
     this.#reader = new KvReader(db, this.#index, { verify: true });
     this.#progress = readProgress(db);
     this.#saveProgress = db.prepare(
@@ -112,7 +116,7 @@ export class MvccStore {
     });
     this.#deps = {
       db,
-      reader: new KvReader(db, this.#index),
+      reader: new KvReader(db, this.#index, { verify: true, onMismatch: (m) => this.#applyDamage.push(m) }),
       writeStatements: new WriteStatements(db, this.#index),
       index: this.#index,
       alarms: new RaisedAlarms(db),
@@ -247,7 +251,8 @@ export class MvccStore {
             outcomes.push({ ok: true, revision: this.#progress.currentRev, response: null, events: [] });
           } else {
             const started = this.#observeApply === null ? 0 : performance.now();
-            outcomes.push(applyRequest(this.#deps, entry.request));
+            const outcome = applyRequest(this.#deps, entry.request);
+            outcomes.push(this.#applyDamage.length === 0 ? outcome : this.#answerDamaged(outcome));
             this.#observeApply?.(entry.request, performance.now() - started);
           }
           if (this.#progress.currentRev < before.currentRev) {
@@ -268,6 +273,28 @@ export class MvccStore {
     } finally {
       this.#dbSize = -1;
     }
+  }
+
+  /**
+   * The outcome of an entry that read a damaged row: what it changed stays (every member
+   * made the same write), but its caller is answered DataLoss naming the row instead of a
+   * reply carrying the damaged value or decided by it, the events keep the change but not
+   * the damaged previous value, and the listeners hear of it (the server raises CORRUPT).
+   */
+  #answerDamaged(outcome: ApplyOutcome): ApplyOutcome {
+    const damage = this.#applyDamage.splice(0);
+    for (const m of damage) this.reportDamage(m, "apply");
+    const events = outcome.ok ? outcome.events : [];
+    for (const ev of events) {
+      const prev = ev.prevKv;
+      if (
+        prev !== undefined &&
+        damage.some((m) => m.revision === prev.modRevision && compareBytes(m.key, prev.key) === 0)
+      ) {
+        ev.prevKv = undefined;
+      }
+    }
+    return { ok: false, error: corruptStoreError(damage[0]), events };
   }
 
   /** The current members, as the applied log decided them. */
@@ -387,9 +414,12 @@ export class MvccStore {
     return corruptStoreError(m);
   }
 
-  /** Watch catch-up: past events in revision order (see EventsQuery). */
+  /** Watch catch-up: past events in revision order (see EventsQuery), or why not. */
   eventsSince(query: EventsQuery): Event[] | EtcdError {
-    return eventsSince({ db: this.#db, reader: this.#reader, compactRev: this.#progress.compactRev }, query);
+    return this.#checked(
+      "watch",
+      () => eventsSince({ db: this.#db, reader: this.#reader, compactRev: this.#progress.compactRev }, query),
+    );
   }
 
   /** Size of the database file in bytes (Status.dbSize). */

@@ -7,7 +7,7 @@ import type { Database, Statement } from "bun:sqlite";
 import type { KeyIndex, RevisionKey } from "./key_index.ts";
 import type { KeyRange } from "./keys.ts";
 import type { KvRow } from "./kv.ts";
-import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
+import { type ChecksumMismatch, mismatchOf, STORED_COLUMNS, type StoredRow } from "./checksum.ts";
 
 /** Options of `KvReader.rows`. */
 export interface RowsOptions {
@@ -32,6 +32,12 @@ export interface ReaderOptions {
    * checksum covers the value, which they do not read.
    */
   verify?: boolean;
+  /**
+   * With `verify`: hand each mismatch here and return the row as stored, instead of
+   * throwing. For the apply loop, which must make the same write as every other member
+   * whatever it read, and so can only report what it found (see MvccStore.applyBatch).
+   */
+  onMismatch?: (m: ChecksumMismatch) => void;
 }
 
 /** Reads existing keys at the head or at a historical revision. */
@@ -39,6 +45,7 @@ export class KvReader {
   readonly #db: Database;
   readonly #index: KeyIndex;
   readonly #verify: boolean;
+  readonly #onMismatch: ((m: ChecksumMismatch) => void) | undefined;
   /** The columns of a read with values. */
   readonly #columns: string;
   readonly #getRevision: Statement;
@@ -50,6 +57,7 @@ export class KvReader {
     this.#db = db;
     this.#index = index;
     this.#verify = opts.verify === true;
+    this.#onMismatch = opts.onMismatch;
     this.#columns = this.#verify ? STORED_COLUMNS : "key, create_rev, mod_rev, version, lease, value";
     this.#getRevision = db.prepare(
       `SELECT ${this.#columns} FROM history WHERE mod_rev = ?1 AND sub = ?2`,
@@ -64,7 +72,7 @@ export class KvReader {
     const stmt = values ? this.#getRevision : this.#getRevisionNoValue;
     const row = stmt.values(rev[0], rev[1])[0] as unknown as KvRow | undefined;
     if (row === undefined) throw new Error(`store: key index names revision ${rev} that history lacks`);
-    if (values && this.#verify) verifyRow(row as unknown as StoredRow);
+    if (values && this.#verify) this.#check(row);
     return row;
   }
 
@@ -137,8 +145,16 @@ export class KvReader {
     if (rows.length !== n) {
       throw new Error(`store: key index names ${n} revisions, history has ${rows.length}`);
     }
-    if (values && this.#verify) { for (const row of rows) verifyRow(row as unknown as StoredRow); }
+    if (values && this.#verify) { for (const row of rows) this.#check(row); }
     for (const row of rows) out.push(row);
+  }
+
+  /** Throws the row's checksum mismatch, or hands it to `onMismatch` if there is one. */
+  #check(row: KvRow): void {
+    const m = mismatchOf(row as unknown as StoredRow);
+    if (m === null) return;
+    if (this.#onMismatch === undefined) throw m;
+    this.#onMismatch(m);
   }
 
   #chunkStatement(size: number, values: boolean): Statement {

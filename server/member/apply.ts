@@ -182,7 +182,7 @@ export class Applier {
     const events: Event[] = [];
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
-      if (o.ok) { for (const ev of o.events) events.push(ev); }
+      for (const ev of o.events ?? []) events.push(ev);
       waiters[i]?.resolve(o);
     }
     if (events.length > 0 && this.#listeners.length > 0) {

@@ -5,7 +5,7 @@
  * client stopped reading) are caught up from the store's history, then rejoin the synced
  * group. A slow client therefore costs a revision number per watcher, never a queue.
  */
-import { type EtcdError, isEtcdError } from "../../api/errors.ts";
+import { Errors, type EtcdError, isEtcdError } from "../../api/errors.ts";
 import type { ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type { EventsQuery } from "../../store/events.ts";
@@ -272,8 +272,15 @@ export class WatchHub {
       }));
     if (isEtcdError(r)) {
       this.#unsynced.delete(w);
-      w.state = "compacted";
-      w.sink.sendCompacted(w, this.#store.compactRevision());
+      if (r.message === Errors.Compacted.message) {
+        w.state = "compacted";
+        w.sink.sendCompacted(w, this.#store.compactRevision());
+      } else {
+        // A damaged stored revision (the store raised CORRUPT): the watcher cannot be
+        // caught up truthfully, so it ends, telling the client why.
+        w.state = "canceled";
+        w.sink.sendCanceled(w, r.message);
+      }
       return;
     }
     // A full batch may have stopped short of `cur`: report only what it covers.

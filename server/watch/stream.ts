@@ -216,6 +216,17 @@ export class WatchStream implements WatcherSink {
     this.#answerProgressIfCaughtUp();
   }
 
+  sendCanceled(w: Watcher, reason: string): void {
+    this.#watchers.delete(w.spec.id);
+    this.#control({
+      revision: this.#hub.currentRevision(),
+      watchId: w.spec.id,
+      canceled: true,
+      cancelReason: reason,
+    });
+    this.#answerProgressIfCaughtUp();
+  }
+
   caughtUp(_w: Watcher): void {
     this.#answerProgressIfCaughtUp();
   }

@@ -18,6 +18,8 @@ export interface WatcherSink {
   sendEvents(w: Watcher, header: EncodedField, events: readonly EncodedField[]): void;
   /** The watcher's start is compacted away: etcd answers compact_revision and cancels. */
   sendCompacted(w: Watcher, compactRevision: bigint): void;
+  /** The hub cannot feed the watcher any more (`reason` says why): cancel it. */
+  sendCanceled(w: Watcher, reason: string): void;
   /** The watcher caught up with the live stream (a deferred progress answer may now go out). */
   caughtUp(w: Watcher): void;
   /**

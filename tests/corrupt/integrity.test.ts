@@ -6,62 +6,17 @@
  * the key and revision and raises CORRUPT; the scrub finds such damage where nobody reads.
  * An undamaged store passes.
  */
-import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  cleanup,
-  etcdts,
-  ETCDTS_BIN,
-  run,
-  type ServerProcess,
-  startServer,
-  tempDir,
-  waitFor,
-} from "../harness.ts";
+import { cleanup, etcdts, ETCDTS_BIN, run, startServer, tempDir, waitFor } from "../harness.ts";
+import { CORRUPT_ALARM, flipByte, ok, stoppedMember } from "./damage.ts";
 
 afterAll(cleanup);
-
-const enc = new TextEncoder();
-
-/** A stopped member whose store holds k0..k9, and k5's revision. */
-async function stoppedMember(extraArgs: string[]): Promise<{ dataDir: string; k5: bigint }> {
-  const server = await startServer("etcdts", { extraArgs });
-  for (let i = 0; i < 10; i++) await ok(server, ["put", `k${i}`, `value ${i}`]);
-  const k5 = BigInt(JSON.parse(await ok(server, ["get", "k5", "-w", "json"])).kvs[0].mod_revision);
-  expect(await server.stop()).toBe(0);
-  return { dataDir: server.dataDir, k5 };
-}
-
-async function ok(server: ServerProcess, args: string[]): Promise<string> {
-  const r = await etcdts(server.endpoint, args);
-  if (r.code !== 0) throw new Error(`etcdts ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Flips one bit of k5's stored value, as a disk might, leaving its checksum alone. */
-function flipByte(dataDir: string): void {
-  const db = new Database(path.join(dataDir, "member", "snap", "db"));
-  try {
-    const [value] = db.query("SELECT value FROM history WHERE key = ?1").values(enc.encode("k5"))[0] as [
-      Uint8Array,
-    ];
-    const bad = new Uint8Array(value);
-    bad[0] ^= 0x20; // "value 5" becomes "Value 5"
-    expect(db.query("UPDATE history SET value = ?1 WHERE key = ?2").run(bad, enc.encode("k5")).changes).toBe(
-      1,
-    );
-  } finally {
-    db.close();
-  }
-}
 
 function checkIntegrity(dataDir: string) {
   return run([ETCDTS_BIN, "check", "integrity", "--data-dir", dataDir]);
 }
-
-const CORRUPT_ALARM = /^memberID:\d+ alarm:CORRUPT \n$/;
 
 test("check integrity: an undamaged store passes, a flipped byte is named by key and revision", async () => {
   const { dataDir, k5 } = await stoppedMember(["--experimental-integrity-scrub-interval=0"]);

@@ -19,7 +19,7 @@ import { restoreSnapshot } from "../../store/restore.ts";
 import { SCHEMA_VERSION } from "../../store/schema.ts";
 import { copyStore } from "../../store/snapshot.ts";
 import { cleanup, tempDir } from "../harness.ts";
-import { b, Driver, op, range, txn } from "./helpers.ts";
+import { b, Driver, op, put, range, req, txn } from "./helpers.ts";
 
 afterAll(cleanup);
 
@@ -128,9 +128,48 @@ describe("a damaged value", () => {
       expect(d.get("k6").kvs.map((kv) => new TextDecoder().decode(kv.value))).toEqual(["value 6"]);
       // Keys-only reads do not read the value the checksum covers.
       expect(d.keys("k5", "", { keysOnly: true })).toEqual(["k5"]);
-      // A write over it is a new, sound revision.
-      d.put("k5", "fresh");
-      expect(d.get("k5").kvs.length).toBe(1);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("read by the apply loop: the write applies, its caller is answered DataLoss, events lose the damaged prevKv", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    flipByte(file, "k5", 7n);
+    const { store, damage } = openWatched(file);
+    const d = new Driver(store);
+    try {
+      const [o] = d.apply(req({ put: put("k5", "fresh", { prevKv: true }) }));
+      expect(o.ok).toBe(false);
+      if (o.ok) return;
+      expect([o.error.code, o.error.message]).toEqual([Code.DataLoss, `etcdserver: corrupt store: ${K5}`]);
+      expect(o.events?.map((e) => [new TextDecoder().decode(e.kv!.value), e.prevKv])).toEqual([[
+        "fresh",
+        undefined,
+      ]]);
+      expect(damage).toEqual([`apply: ${K5}`]);
+      // Every member makes the same write: the store moved on as theirs did.
+      expect(d.get("k5").kvs.map((kv) => new TextDecoder().decode(kv.value))).toEqual(["fresh"]);
+      expect(d.put("k6", "x").ok).toBe(true);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("read by a watch catch-up is refused, with the key and revision", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    flipByte(file, "k5", 7n);
+    const { store, damage } = openWatched(file);
+    try {
+      const q = { key: b("k"), rangeEnd: b("l"), fromRev: 1n, toRev: store.currentRevision(), prevKv: false };
+      const r = store.eventsSince(q);
+      expect(isEtcdError(r) && [r.code, r.message]).toEqual([
+        Code.DataLoss,
+        `etcdserver: corrupt store: ${K5}`,
+      ]);
+      expect(damage).toEqual([`watch: ${K5}`]);
+      // Past the damaged revision, a catch-up without previous values reads sound rows only.
+      expect(isEtcdError(store.eventsSince({ ...q, fromRev: 8n }))).toBe(false);
     } finally {
       store.close();
     }

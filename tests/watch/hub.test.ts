@@ -23,6 +23,7 @@ class Recorder implements WatcherSink {
   blocked = false;
   readonly responses: WatchResponse[] = [];
   readonly compacted: bigint[] = [];
+  readonly canceled: string[] = [];
   caughtUps = 0;
   /** Responses sent but not yet flushed (the hub must flush before it returns). */
   unflushed = 0;
@@ -41,6 +42,10 @@ class Recorder implements WatcherSink {
 
   sendCompacted(_w: Watcher, compactRevision: bigint): void {
     this.compacted.push(compactRevision);
+  }
+
+  sendCanceled(_w: Watcher, reason: string): void {
+    this.canceled.push(reason);
   }
 
   caughtUp(_w: Watcher): void {

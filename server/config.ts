@@ -6,6 +6,7 @@
  * not built yet and is refused with a clear error: never silently ignored.
  */
 import { parseGoDuration } from "../lib/gofmt.ts";
+import { opensslCiphers } from "./cipher_suites.ts";
 import { type KeepaliveSettings, keepaliveSettings } from "./h2/keepalive.ts";
 
 export type FlagKind = "string" | "bool" | "int" | "urls" | "duration-ms" | "duration";
@@ -20,8 +21,6 @@ interface FlagSpec {
   /** What `serve --help` says of a working flag whose effect its name does not tell. */
   readonly note?: string;
 }
-
-const TLS = "TLS comes with the security work";
 
 /** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
 const FLAGS: Record<string, FlagSpec> = {
@@ -66,7 +65,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "key-file": { kind: "string", def: "", fate: "works" },
   "client-cert-auth": { kind: "bool", def: "false", fate: "works" },
   "client-crl-file": { kind: "string", def: "", fate: "works" },
-  "client-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "client-cert-allowed-hostname": { kind: "string", def: "", fate: "works" },
   "trusted-ca-file": { kind: "string", def: "", fate: "works" },
   "auto-tls": { kind: "bool", def: "false", fate: "works" },
   "peer-cert-file": { kind: "string", def: "", fate: "works" },
@@ -77,7 +76,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "peer-cert-allowed-hostname": { kind: "string", def: "", fate: "works" },
   "peer-auto-tls": { kind: "bool", def: "false", fate: "works" },
   "peer-crl-file": { kind: "string", def: "", fate: "works" },
-  "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "cipher-suites": { kind: "string", def: "", fate: "works" },
   "cors": { kind: "string", def: "*", fate: "works" },
   "host-whitelist": { kind: "string", def: "*", fate: "works" },
   "auth-token": { kind: "string", def: "simple", fate: "works" },
@@ -223,8 +222,10 @@ export interface TlsFlags {
   readonly autoTls: boolean;
   /** The CN a connecting side's certificate must carry (--peer-cert-allowed-cn); "" any. */
   readonly allowedCn: string;
-  /** The host a connecting side's certificate must be valid for (--peer-cert-allowed-hostname); "" any. */
+  /** The host a connecting side's certificate must be valid for (--[peer-|client-]cert-allowed-hostname); "" any. */
   readonly allowedHostname: string;
+  /** --cipher-suites as OpenSSL's cipher list (server/cipher_suites.ts); "" for the defaults. */
+  readonly ciphers: string;
 }
 
 export type ParseResult =
@@ -439,6 +440,8 @@ function buildConfig(
   const maxReq = int("max-request-bytes");
   if (maxReq <= 0) return { kind: "error", message: "--max-request-bytes must be positive" };
   const quota = int("quota-backend-bytes");
+  const suites = opensslCiphers(splitList(get("cipher-suites")));
+  if ("error" in suites) return { kind: "error", message: suites.error };
   const config: ServerConfig = {
     name,
     dataDir: get("data-dir") || `${name}.etcd`,
@@ -487,8 +490,8 @@ function buildConfig(
       ms(get("grpc-keepalive-timeout")),
       ms(get("grpc-keepalive-min-time")),
     ),
-    clientTls: tlsFlags(get, ""),
-    peerTls: tlsFlags(get, "peer-"),
+    clientTls: tlsFlags(get, "", suites.ciphers),
+    peerTls: tlsFlags(get, "peer-", suites.ciphers),
   };
   if (config.heartbeatIntervalMs <= 0 || config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     return {
@@ -536,7 +539,7 @@ function loggingFlags(
   return { logger, logOutputs: outputs, logWarnings: warnings };
 }
 
-function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {
+function tlsFlags(get: (n: string) => string, prefix: "" | "peer-", ciphers: string): TlsFlags {
   return {
     certFile: get(`${prefix}cert-file`),
     keyFile: get(`${prefix}key-file`),
@@ -544,9 +547,10 @@ function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {
     clientCertAuth: isTrue(get(`${prefix}client-cert-auth`)),
     crlFile: get(prefix === "" ? "client-crl-file" : "peer-crl-file"),
     autoTls: isTrue(get(`${prefix}auto-tls`)),
-    // The client side's --client-cert-allowed-hostname is not supported yet (refused above).
+    // etcd 3.4 has no --client-cert-allowed-cn.
     allowedCn: prefix === "peer-" ? get("peer-cert-allowed-cn") : "",
-    allowedHostname: prefix === "peer-" ? get("peer-cert-allowed-hostname") : "",
+    allowedHostname: get(`${prefix === "" ? "client-" : prefix}cert-allowed-hostname`),
+    ciphers,
   };
 }
 

@@ -13,7 +13,7 @@ import { H2Connection } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
 import type { KeepaliveSettings } from "./h2/keepalive.ts";
 import { upgradeListener } from "./upgrade.ts";
-import { refuseRevoked, type ServerTls } from "./tls.ts";
+import { refuseCertificates, type ServerTls } from "./tls.ts";
 
 export interface ClientListenerOptions {
   readonly onStream: (stream: H2Stream) => void;
@@ -76,7 +76,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     else opts.ready!.then(() => socket.destroyed || serve());
   };
   const onTls = (socket: tls.TLSSocket) => {
-    if (socket.destroyed) return; // refused by refuseRevoked
+    if (socket.destroyed) return; // refused by refuseCertificates
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
@@ -112,7 +112,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     };
     whenReady(socket, () => socket.on("data", sniff));
   });
-  if (tcp instanceof tls.Server) refuseRevoked(tcp, opts.tls!);
+  if (tcp instanceof tls.Server) refuseCertificates(tcp, opts.tls!);
   const host = bindHost(url);
   const port = Number(url.port || 2379);
   // A failed handshake (untrusted or revoked client certificate) only ends that connection.

@@ -10,7 +10,7 @@
  * a removed member 410.
  */
 import { bindHost } from "./listen.ts";
-import { refuseRevoked, type ServerTls } from "./tls.ts";
+import { refuseCertificates, type ServerTls } from "./tls.ts";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -63,8 +63,6 @@ export interface PeerTransportOptions {
 /** Both halves of peer TLS: serving https and dialling peers with this member's certificate. */
 export interface PeerTls {
   readonly server: ServerTls;
-  /** Which verified certificates may connect (--peer-cert-allowed-cn/hostname); absent, any. */
-  readonly admits?: (cert: tls.PeerCertificate) => boolean;
   /** Bun fetch's `tls` option: our certificate as client certificate, the CA to check peers with. */
   readonly client: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
 }
@@ -209,8 +207,7 @@ export class PeerTransport {
         new Error(`${url.href}: https peer URL without --peer-cert-file/--peer-auto-tls`),
       );
     }
-    const admits = this.#opts.tls?.admits;
-    const filtered = url.protocol === "https:" && admits !== undefined;
+    const filtered = url.protocol === "https:" && tlsOpts?.admits !== undefined;
     const server = url.protocol === "https:" && !filtered
       ? https.createServer(tlsOpts!, listener)
       : http.createServer(listener);
@@ -218,13 +215,12 @@ export class PeerTransport {
     // certificate filter, a TLS server in front checks it after the handshake (etcd refuses
     // in the handshake) and hands what it admits to a plain HTTP server.
     const bound: net.Server = !filtered ? server : tls.createServer(tlsOpts!, (socket) => {
-      if (socket.destroyed) return; // refused by the CRL check below
-      if (!admitted(admits!, socket)) return socket.destroy();
+      if (socket.destroyed) return; // refused by refuseCertificates below
       this.#incoming.add(socket);
       socket.once("close", () => this.#incoming.delete(socket));
       server.emit("connection", socket);
     });
-    if (bound instanceof https.Server || bound instanceof tls.Server) refuseRevoked(bound, tlsOpts!);
+    if (bound instanceof https.Server || bound instanceof tls.Server) refuseCertificates(bound, tlsOpts!);
     server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.#closed) return socket.destroy();
       this.#incoming.add(socket);
@@ -365,19 +361,4 @@ export class PeerTransport {
     for (const s of this.#servers) (s as Partial<http.Server>).closeAllConnections?.();
     await Promise.all(closing);
   }
-}
-
-/** Whether `admits` takes the connection's certificate; a refusal is logged as etcd does. */
-function admitted(admits: (cert: tls.PeerCertificate) => boolean, socket: tls.TLSSocket): boolean {
-  const cert = socket.getPeerCertificate();
-  if (admits(cert)) return true;
-  const names = (cert.subjectaltname ?? "").split(", ");
-  log.warn("rejected connection", {
-    "remote-addr": `${socket.remoteAddress}:${socket.remotePort}`,
-    "server-name": typeof socket.servername === "string" ? socket.servername : "",
-    "ip-addresses": names.filter((n) => n.startsWith("IP Address:")).map((n) => n.slice(11)),
-    "dns-names": names.filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4)),
-    error: "client certificate authentication failed",
-  });
-  return false;
 }

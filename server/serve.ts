@@ -41,7 +41,7 @@ import { electionService } from "./services/election.ts";
 import { tokenProvider } from "./auth/tokens.ts";
 import { AuthGuard } from "./auth/guard.ts";
 import { authService } from "./services/auth.ts";
-import { certificateFilter, peerExposure, serverTls } from "./tls.ts";
+import { peerExposure, serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { promoteAtLeader, servePromoteRoute } from "./promote_forward.ts";
@@ -536,7 +536,6 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
   return {
     // Peers speak HTTP/1.1 (fetch); offering h2 would only confuse the negotiation.
     server: { ...server, ALPNProtocols: ["http/1.1"] },
-    admits: certificateFilter(config.peerTls) ?? undefined,
     client: {
       cert: server.cert as Buffer,
       key: server.key as Buffer,

@@ -262,6 +262,8 @@ export function parseServerArgs(
     const body = a.replace(/^--?/, "");
     const eq = body.indexOf("=");
     const name = eq >= 0 ? body.slice(0, eq) : body;
+    // Go's flag package stops at -h or -help (etcd defines neither), whatever follows.
+    if (name === "h" || name === "help") return { kind: "help" };
     const spec = FLAGS[name];
     if (spec === undefined) return { kind: "error", message: `flag provided but not defined: -${name}` };
     let value: string;
@@ -274,7 +276,6 @@ export function parseServerArgs(
     if (bad !== null) return { kind: "error", message: bad };
     given.set(name, value);
   }
-  if (isTrue(given.get("help"))) return { kind: "help" };
   if (isTrue(given.get("version"))) return { kind: "version" };
   // etcd reads ETCD_CONFIG_FILE before any other variable, to know whether to read them at all.
   const file = given.get("config-file") || env.ETCD_CONFIG_FILE || "";

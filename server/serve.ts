@@ -75,7 +75,11 @@ export interface RunningServer {
 }
 
 /** Entry point for `etcdts serve ARGS`; resolves with the exit code once the server stops. */
-export async function serveMain(args: readonly string[], io: Io): Promise<number> {
+export async function serveMain(
+  args: readonly string[],
+  io: Io,
+  face: "etcd" | "etcdts" = "etcdts",
+): Promise<number> {
   const fromArgs = parseServerArgs(args, process.env);
   const configFile = fromArgs.kind === "file" ? fromArgs.path : null;
   const parsed = fromArgs.kind === "file"
@@ -83,7 +87,15 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
     : fromArgs;
   switch (parsed.kind) {
     case "help":
-      io.stdout.write(serverUsage());
+      if (face === "etcdts") {
+        io.stdout.write(serverUsage());
+        return 0;
+      }
+      {
+        const { ETCD_USAGE, ETCD_FLAGS_HELP } = await import("./etcd_help.ts");
+        io.stderr.write(ETCD_USAGE);
+        io.stdout.write(ETCD_FLAGS_HELP);
+      }
       return 0;
     case "version":
       io.stdout.write(

@@ -416,8 +416,18 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
       for (const u of splitList(v)) {
         try {
           const url = new URL(u);
-          if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "unix:") {
+          if (!["http:", "https:", "unix:", "unixs:"].includes(url.protocol)) {
             return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
+          }
+          // etcd's types.NewURLs: "host:port" (a unix socket's file name too) and no path.
+          const [, authority, rest] = u.match(/^[a-z]+:\/\/([^/?#]*)(.*)$/i) ?? [];
+          if (
+            authority === undefined || !/^(\[[^\]]*\]|[^:[\]]*):[^:]*$/.test(authority.replace(/^.*@/, ""))
+          ) {
+            return `invalid value "${v}" for flag -${name}: URL address does not have the form "host:port": ${u}`;
+          }
+          if (/^\/[^?#]*/.test(rest)) {
+            return `invalid value "${v}" for flag -${name}: URL must not contain a path: ${u}`;
           }
         } catch {
           return `invalid value "${v}" for flag -${name}: parse ${u}: invalid URL`;

@@ -9,7 +9,7 @@
  * the cluster ID; a member of another cluster is refused (etcd answers 412 the same way),
  * a removed member 410.
  */
-import { bindHost } from "./listen.ts";
+import { bind, isSecure } from "./listen.ts";
 import { refuseCertificates, type ServerTls } from "./tls.ts";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -198,19 +198,18 @@ export class PeerTransport {
     return null;
   }
 
-  /** Serves the peer port on `url`. */
-  listen(url: URL): Promise<void> {
+  /** Serves the peer port on `url`; resolves with the URL bound (its real port if it asked for 0). */
+  listen(url: URL): Promise<URL> {
     const listener = getRequestListener(this.app().fetch);
     const tlsOpts = this.#opts.tls?.server;
-    if (url.protocol === "https:" && tlsOpts === undefined) {
+    const secure = isSecure(url);
+    if (secure && tlsOpts === undefined) {
       return Promise.reject(
         new Error(`${url.href}: https peer URL without --peer-cert-file/--peer-auto-tls`),
       );
     }
-    const filtered = url.protocol === "https:" && tlsOpts?.admits !== undefined;
-    const server = url.protocol === "https:" && !filtered
-      ? https.createServer(tlsOpts!, listener)
-      : http.createServer(listener);
+    const filtered = secure && tlsOpts?.admits !== undefined;
+    const server = secure && !filtered ? https.createServer(tlsOpts!, listener) : http.createServer(listener);
     // Bun's https sockets do not show the client's certificate, node:tls ones do: with a
     // certificate filter, a TLS server in front checks it after the handshake (etcd refuses
     // in the handshake) and hands what it admits to a plain HTTP server.
@@ -243,14 +242,7 @@ export class PeerTransport {
     });
     server.keepAliveTimeout = 60_000;
     this.#servers.push(bound);
-    const host = bindHost(url);
-    return new Promise((resolve, reject) => {
-      bound.once("error", reject);
-      bound.listen(Number(url.port || 2380), host, () => {
-        bound.off("error", reject);
-        resolve();
-      });
-    });
+    return bind(bound, url, { defaultPort: 2380, side: "peer" });
   }
 
   /** fetch with this member's peer TLS settings for https peers. */

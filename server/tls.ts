@@ -132,7 +132,7 @@ function certificateFilter(flags: TlsFlags): ((cert: tls.PeerCertificate) => boo
  * keeps clients out; short of that, the network must.
  */
 export function peerExposure(url: URL, flags: TlsFlags): string | null {
-  if (url.protocol !== "https:") {
+  if (url.protocol !== "https:" && url.protocol !== "unixs:") {
     return "serving peer traffic insecurely; the peer port must not be reachable by clients: " +
       "without peer TLS and --peer-client-cert-auth, whoever connects can act as a member";
   }

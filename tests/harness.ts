@@ -264,9 +264,10 @@ export interface RunResult {
 /** Runs a command to completion with optional stdin. */
 export async function run(
   cmd: readonly string[],
-  opts: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { stdin?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   const proc = Bun.spawn([...cmd], {
+    cwd: opts.cwd,
     stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
     stdout: "pipe",
     stderr: "pipe",

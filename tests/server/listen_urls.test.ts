@@ -20,6 +20,7 @@ import {
   tempDir,
   waitFor,
 } from "../harness.ts";
+import { makeCerts } from "../security/certs.ts";
 
 afterAll(cleanup);
 
@@ -58,9 +59,14 @@ async function addresses(m: { stderr: () => string }, msg: string, n: number): P
   return found();
 }
 
-async function putGet(cli: "etcdctl" | "etcdts", endpoint: string, cwd: string): Promise<string> {
+async function putGet(
+  cli: "etcdctl" | "etcdts",
+  endpoint: string,
+  cwd: string,
+  flags: string[] = [],
+): Promise<string> {
   const bin = cli === "etcdctl" ? ETCDCTL_BIN : ETCDTS_BIN;
-  const base = [bin, `--endpoints=${endpoint}`, "--dial-timeout=3s"];
+  const base = [bin, `--endpoints=${endpoint}`, "--dial-timeout=3s", ...flags];
   const opts = { cwd, env: { ETCDCTL_API: "3" } };
   const put = await run([...base, "put", "k", cli], opts);
   expect(put.stderr).toBe("");
@@ -126,6 +132,24 @@ for (const kind of CONFORMANCE_TARGETS) {
       for (const cli of ["etcdctl", "etcdts"] as const) {
         expect(await putGet(cli, `unix://localhost:${c1}`, dir)).toBe(`${cli}\n`);
         expect(await putGet(cli, `unix://127.0.0.1:${c2}`, dir)).toBe(`${cli}\n`);
+      }
+    }, 40_000);
+
+    test("unixs://: TLS on a unix socket, for etcdctl and etcdts with --cacert", async () => {
+      const dir = tempDir();
+      makeCerts(dir);
+      const port = await freePort();
+      const m = member(kind, dir, [
+        `--listen-client-urls=unixs://localhost:${port}`,
+        `--listen-peer-urls=http://127.0.0.1:${await freePort()}`,
+        `--cert-file=${dir}/server.pem`,
+        `--key-file=${dir}/server.key`,
+      ]);
+      expect(await addresses(m, "serving client traffic securely", 1)).toEqual([`localhost:${port}`]);
+      for (const cli of ["etcdctl", "etcdts"] as const) {
+        expect(await putGet(cli, `unixs://localhost:${port}`, dir, [`--cacert=${dir}/ca.pem`])).toBe(
+          `${cli}\n`,
+        );
       }
     }, 40_000);
 

@@ -88,7 +88,9 @@ export function serverTls(
   };
   if (flags.ciphers !== "") out.ciphers = flags.ciphers;
   if (flags.trustedCaFile !== "") out.ca = read("trusted CA", flags.trustedCaFile);
-  if (flags.clientCertAuth) {
+  // etcd 3.4 asks for a client certificate whenever it has a CA to check one with
+  // (TLSInfo.ServerConfig), --client-cert-auth or not; the flag adds the CN as auth user.
+  if (flags.clientCertAuth || flags.trustedCaFile !== "") {
     // Go's RequireAndVerifyClientCert: no certificate, or one the CA did not sign, is refused.
     out.requestCert = true;
     out.rejectUnauthorized = true;

@@ -55,6 +55,19 @@ async function handshake(port: number, opts: string[]): Promise<boolean> {
   return p.exitCode === 0 && /Cipher is (?!\(NONE\))/.test(out);
 }
 
+/** Whether a TLS client without a certificate gets an answer from the server's /health. */
+async function handshakeWithoutCert(s: ServerProcess): Promise<boolean> {
+  try {
+    const r = await fetch(`${s.clientUrl}/health`, {
+      tls: { ca: Bun.file(f("ca.pem")) },
+      signal: AbortSignal.timeout(5000),
+    } as RequestInit);
+    return r.status > 0;
+  } catch {
+    return false;
+  }
+}
+
 const serverCert = () => [`--cert-file=${f("server.pem")}`, `--key-file=${f("server.key")}`];
 
 for (const kind of CONFORMANCE_TARGETS) {
@@ -79,6 +92,16 @@ for (const kind of CONFORMANCE_TARGETS) {
       },
       60_000,
     );
+
+    test("--trusted-ca-file alone requires a client certificate the CA signed", async () => {
+      const s = await startServer(kind, {
+        clientScheme: "https",
+        extraArgs: [...serverCert(), `--trusted-ca-file=${f("ca.pem")}`],
+      });
+      expect(await getAs(s, "root")).toBe(0);
+      expect(await getAs(s, "evil")).not.toBe(0);
+      expect(await handshakeWithoutCert(s)).toBe(false);
+    }, 60_000);
 
     test("--cipher-suites: TLS 1.2 only with a listed suite, on the client and peer ports", async () => {
       const clientPort = await freePort();

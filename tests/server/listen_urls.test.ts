@@ -10,6 +10,7 @@ import * as path from "node:path";
 import {
   cleanEnv,
   cleanup,
+  collected,
   CONFORMANCE_TARGETS,
   defer,
   ETCD_BIN,
@@ -38,16 +39,11 @@ function member(kind: "etcdts" | "etcd", cwd: string, urls: string[]): { stderr:
   const cmd = kind === "etcdts" ? [ETCDTS_BIN, "serve", ...args] : [ETCD_BIN, ...args];
   const env = { ...cleanEnv(), ...(kind === "etcdts" ? { ETCD_EXPERIMENTAL_JIT_WARMUP: "false" } : {}) };
   const proc = Bun.spawn(cmd, { cwd, env, stdout: "ignore", stderr: "pipe" });
-  let err = "";
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += dec.decode(chunk);
-  })();
   defer(async () => {
     proc.kill("SIGKILL");
     await proc.exited;
   });
-  return { stderr: () => err };
+  return { stderr: collected(proc.stderr) };
 }
 
 /** The addresses of the log lines with message `msg`, once `n` of them are logged. */

@@ -150,9 +150,11 @@ export async function serveMain(
   // Not during the warm-up, which wants its compiles done soonest.
   const jitThreads = await JitThreadPriority.start();
   log.info(
-    `serving client requests on ${config.listenClientUrls.map((u) => u.href).join(", ")} as member ${
-      idHex(running.member.memberId)
-    } of cluster ${idHex(running.member.clusterId)}, data in ${config.dataDir}`,
+    `serving client requests on ${
+      running.listening.slice(0, config.listenClientUrls.length).map((l) => l.url.href).join(", ")
+    } as member ${idHex(running.member.memberId)} of cluster ${
+      idHex(running.member.clusterId)
+    }, data in ${config.dataDir}`,
   );
   return await new Promise<number>((resolve) => {
     let stopping = false;

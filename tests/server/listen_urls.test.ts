@@ -108,7 +108,8 @@ for (const kind of CONFORMANCE_TARGETS) {
       expect((await fetch(`http://${peer}/members`)).ok).toBe(true);
       // etcdts's own summary line names the bound port too.
       if (kind === "etcdts") {
-        expect(m.stderr()).toContain(`serving client requests on http://${client}/ as member`);
+        const summary = `serving client requests on http://${client}/ as member`;
+        await waitFor("the summary line", () => m.stderr().includes(summary));
       }
     }, 40_000);
 

@@ -10,6 +10,7 @@
  * a removed member 410.
  */
 import { bind, isSecure } from "./listen.ts";
+import { type PeerClientTls, peerFetch } from "./peer_dial.ts";
 import { refuseCertificates, type ServerTls } from "./tls.ts";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -63,8 +64,8 @@ export interface PeerTransportOptions {
 /** Both halves of peer TLS: serving https and dialling peers with this member's certificate. */
 export interface PeerTls {
   readonly server: ServerTls;
-  /** Bun fetch's `tls` option: our certificate as client certificate, the CA to check peers with. */
-  readonly client: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
+  /** Our certificate as client certificate, the CA to check peers with. */
+  readonly client: PeerClientTls;
 }
 
 interface Outbox {
@@ -252,9 +253,7 @@ export class PeerTransport {
       ...init,
       headers: { ...(init.headers as Record<string, string>), [FROM_HEADER]: idHex(this.#opts.memberId) },
     };
-    const t = this.#opts.tls;
-    if (t === undefined || !url.startsWith("https:")) return fetch(url, init);
-    return fetch(url, { ...init, tls: t.client } as RequestInit);
+    return peerFetch(url, init, this.#opts.tls?.client);
   }
 
   /** Queues messages for their recipients; returns at once. */

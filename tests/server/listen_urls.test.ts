@@ -28,15 +28,20 @@ afterAll(cleanup);
 /** A lone member started with `urls` (listen and advertise flags), in `cwd`; its stderr. */
 function member(kind: "etcdts" | "etcd", cwd: string, urls: string[]): { stderr: () => string } {
   const peer = "http://127.0.0.1:2380"; // advertised only: a lone member never dials it
-  const args = [
-    "--logger=zap",
+  return spawnMember(kind, cwd, [
     `--data-dir=${path.join(cwd, "data")}`,
     `--initial-advertise-peer-urls=${peer}`,
     `--initial-cluster=default=${peer}`,
     "--advertise-client-urls=http://127.0.0.1:2379",
     ...urls,
-  ];
-  const cmd = kind === "etcdts" ? [ETCDTS_BIN, "serve", ...args] : [ETCD_BIN, ...args];
+  ]);
+}
+
+/** `kind` started with `args` (zap logging) in `cwd`, killed at cleanup; its stderr. */
+function spawnMember(kind: "etcdts" | "etcd", cwd: string, args: string[]): { stderr: () => string } {
+  const cmd = kind === "etcdts"
+    ? [ETCDTS_BIN, "serve", "--logger=zap", ...args]
+    : [ETCD_BIN, "--logger=zap", ...args];
   const env = { ...cleanEnv(), ...(kind === "etcdts" ? { ETCD_EXPERIMENTAL_JIT_WARMUP: "false" } : {}) };
   const proc = Bun.spawn(cmd, { cwd, env, stdout: "ignore", stderr: "pipe" });
   defer(async () => {
@@ -153,6 +158,40 @@ for (const kind of CONFORMANCE_TARGETS) {
         );
       }
     }, 40_000);
+
+    test("members talk over unix:// peer URLs", async () => {
+      const dir = tempDir();
+      const names = ["a", "b", "c"];
+      const peers = await Promise.all(names.map(async () => `unix://localhost:${await freePort()}`));
+      const clients = await Promise.all(names.map(async () => `http://127.0.0.1:${await freePort()}`));
+      const cluster = names.map((n, i) => `${n}=${peers[i]}`).join(",");
+      names.forEach((n, i) =>
+        spawnMember(kind, dir, [
+          `--name=${n}`,
+          `--data-dir=${path.join(dir, n)}`,
+          `--listen-peer-urls=${peers[i]}`,
+          `--initial-advertise-peer-urls=${peers[i]}`,
+          `--initial-cluster=${cluster}`,
+          `--listen-client-urls=${clients[i]}`,
+          `--advertise-client-urls=${clients[i]}`,
+        ])
+      );
+      const ctl = (i: number, args: string[]) =>
+        run([ETCDCTL_BIN, `--endpoints=${clients[i]}`, "--dial-timeout=2s", ...args], {
+          env: { ETCDCTL_API: "3" },
+        });
+      await waitFor("a write through the cluster", async () => (await ctl(0, ["put", "k", "v"])).code === 0, {
+        timeoutMs: 30_000,
+      });
+      // The peer ports are socket files, nothing on TCP: the members dialed each other's files.
+      for (const p of peers) expect(fs.statSync(path.join(dir, new URL(p).host)).isSocket()).toBe(true);
+      for (const i of [1, 2]) {
+        await waitFor(
+          `member ${i} to read it`,
+          async () => (await ctl(i, ["get", "k", "--print-value-only"])).stdout === "v\n",
+        );
+      }
+    }, 60_000);
 
     test("a URL without a port or with a path is refused, as etcd's URL flags do", async () => {
       const dir = tempDir();

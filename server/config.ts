@@ -80,7 +80,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "pre-vote": { kind: "bool", def: "true", fate: "works" },
   "auto-compaction-retention": { kind: "string", def: "0", fate: "works" },
   "auto-compaction-mode": { kind: "string", def: "periodic", fate: "works" },
-  "enable-v2": { kind: "bool", def: "false", fate: "not-yet", later: "the v2 API is not supported" },
+  "enable-v2": { kind: "bool", def: "false", fate: "not-yet", later: "the v2 API is not supported; use v3" },
   "cert-file": { kind: "string", def: "", fate: "works" },
   "key-file": { kind: "string", def: "", fate: "works" },
   "client-cert-auth": { kind: "bool", def: "false", fate: "works" },

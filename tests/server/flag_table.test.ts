@@ -10,11 +10,16 @@ import { flagFates, flagTable } from "../../server/config.ts";
 import { ETCD_FLAGS_HELP } from "../../server/etcd_help.ts";
 import { ROOT } from "../harness.ts";
 
+const TABLE = /(<!-- flag-table-start -->\n)([^]*?)(<!-- flag-table-end -->)/;
+
 test("the README's flag table is the one server/config.ts generates", () => {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-  const table = readme.match(/<!-- flag-table-start -->\n([^]*?)<!-- flag-table-end -->/)?.[1];
-  // On a mismatch, paste flagTable()'s output between the markers.
-  expect(table).toBe(flagTable());
+  const file = path.join(ROOT, "README.md");
+  // After changing a flag: UPDATE_FLAG_TABLE=1 bun test tests/server/flag_table.test.ts
+  if (process.env.UPDATE_FLAG_TABLE === "1") {
+    const readme = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, readme.replace(TABLE, (_all, start, _old, end) => start + flagTable() + end));
+  }
+  expect(fs.readFileSync(file, "utf8").match(TABLE)?.[2]).toBe(flagTable());
 });
 
 test("every flag of etcd 3.4's help is known", () => {

@@ -89,6 +89,17 @@ for (const kind of CONFORMANCE_TARGETS) {
         expect(await getAs(await withHost("localhost"), "root")).toBe(0);
         const other = await withHost("db.example.com");
         expect(await getAs(other, "root")).not.toBe(0);
+        if (kind === "etcdts") {
+          // etcd's warning (embed/config_logging.go), with the certificate's names.
+          const line = other.stderr().split("\n").find((l) => l.includes('"rejected connection"'));
+          expect(JSON.parse(line!)).toMatchObject({
+            level: "warn",
+            msg: "rejected connection",
+            "ip-addresses": ["127.0.0.1"],
+            "dns-names": ["localhost"],
+            error: "client certificate authentication failed",
+          });
+        }
       },
       60_000,
     );

@@ -27,7 +27,7 @@ if (name !== "etcdctl" && Object.hasOwn(notBuilt, args[0] ?? "")) {
   const code = await serveMain(name === "etcd" ? args : args.slice(1), {
     stdout: process.stdout,
     stderr: process.stderr,
-  });
+  }, name === "etcd" ? "etcd" : "etcdts");
   process.exit(code);
 } else {
   const { runCli } = await import("./cmd/main.ts");

@@ -63,6 +63,16 @@ export function endpointUrl(endpoint: string): string {
 }
 
 /**
+ * The socket file a unix:// or unixs:// endpoint names, as clientv3 reads it (host and
+ * path: `unix://localhost:2379` is the file `localhost:2379`), or null for TCP endpoints.
+ */
+export function unixSocketFile(endpoint: string): string | null {
+  if (!endpoint.startsWith("unix://") && !endpoint.startsWith("unixs://")) return null;
+  const url = new URL(endpoint);
+  return url.host + url.pathname;
+}
+
+/**
  * A lazily connected HTTP/2 session to one endpoint. Reconnects on the next call after the
  * session dies. Not shared between Client instances.
  */
@@ -93,7 +103,9 @@ export class Channel {
   }
 
   #dial(deadline?: number): Promise<http2.ClientHttp2Session> {
-    const url = this.#url;
+    let url = this.#url;
+    const socketFile = unixSocketFile(url);
+    if (socketFile !== null) url = url.startsWith("unixs://") ? "https://localhost" : "http://localhost";
     if (!url.startsWith("http://") && !url.startsWith("https://")) {
       return Promise.reject(
         new GrpcError(Code.Unavailable, `unsupported endpoint scheme: ${this.endpoint}`, { local: true }),
@@ -117,9 +129,22 @@ export class Channel {
     // A fully qualified name ("host.", as SRV targets come) names the same host, but
     // getaddrinfo finds names listed only in /etc/hosts ("localhost") without the dot.
     const dialUrl = url.replace(/^(https?:\/\/[^/:[\]]+)\.(?=[:/]|$)/, "$1");
-    return import("node:http2").then(({ default: h2 }) =>
-      this.#connectWith(h2, dialUrl, connectOpts, budget)
-    );
+    return import("node:http2").then(async ({ default: h2 }) => {
+      if (socketFile === null) return this.#connectWith(h2, dialUrl, connectOpts, budget);
+      const [net, tlsMod] = await Promise.all([import("node:net"), import("node:tls")]);
+      const secure = url.startsWith("https://");
+      const createConnection = () =>
+        secure
+          ? tlsMod.connect(
+            {
+              ...connectOpts,
+              path: socketFile,
+              ALPNProtocols: ["h2"],
+            } as import("node:tls").ConnectionOptions,
+          )
+          : net.connect(socketFile);
+      return this.#connectWith(h2, url, { ...connectOpts, createConnection }, budget);
+    });
   }
 
   #connectWith(

@@ -6,6 +6,7 @@
  * not built yet and is refused with a clear error: never silently ignored.
  */
 import { parseGoDuration } from "../lib/gofmt.ts";
+import { opensslCiphers } from "./cipher_suites.ts";
 import { type KeepaliveSettings, keepaliveSettings } from "./h2/keepalive.ts";
 import type { V3DiscoveryConfig } from "./discovery/v3.ts";
 
@@ -18,11 +19,14 @@ interface FlagSpec {
   readonly fate: Fate;
   /** For not-yet flags: which piece of work brings them. */
   readonly later?: string;
-  /** What `serve --help` says of a working flag whose effect its name does not tell. */
+  /**
+   * What `serve --help` and the README say of a working flag whose effect its name does
+   * not tell, or why an accepted flag has no effect (every accepted flag has one).
+   */
   readonly note?: string;
 }
 
-const TLS = "TLS comes with the security work";
+const PROXY = "only used by --proxy, which etcdts refuses";
 
 /** etcd 3.4's flags (`etcd --help`), with our defaults (etcd's) and fates. */
 const FLAGS: Record<string, FlagSpec> = {
@@ -32,16 +36,31 @@ const FLAGS: Record<string, FlagSpec> = {
   "snapshot-count": { kind: "int", def: "100000", fate: "works" },
   "heartbeat-interval": { kind: "int", def: "100", fate: "works" },
   "election-timeout": { kind: "int", def: "1000", fate: "works" },
-  "initial-election-tick-advance": { kind: "bool", def: "true", fate: "accepted" },
+  "initial-election-tick-advance": {
+    kind: "bool",
+    def: "true",
+    fate: "accepted",
+    note: "members do not fast-forward election ticks at start: the first election waits --election-timeout",
+  },
   "listen-peer-urls": { kind: "urls", def: "http://localhost:2380", fate: "works" },
   "listen-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
   "max-snapshots": { kind: "int", def: "5", fate: "works" },
   "max-wals": { kind: "int", def: "5", fate: "works" },
   // etcd 3.5.14+: entries kept after a snapshot for followers that are only a little behind.
-  "experimental-snapshot-catchup-entries": { kind: "int", def: "5000", fate: "works" },
+  "experimental-snapshot-catchup-entries": { kind: "int", def: "5000", fate: "works", note: "etcd 3.5's" },
   "quota-backend-bytes": { kind: "int", def: "0", fate: "works" },
-  "backend-batch-interval": { kind: "string", def: "", fate: "accepted" },
-  "backend-batch-limit": { kind: "int", def: "0", fate: "accepted" },
+  "backend-batch-interval": {
+    kind: "string",
+    def: "",
+    fate: "accepted",
+    note: "bbolt's commit interval; the SQLite store commits each applied batch, fsyncs grouped every 100 ms",
+  },
+  "backend-batch-limit": {
+    kind: "int",
+    def: "0",
+    fate: "accepted",
+    note: "bbolt's commit size; the SQLite store commits each applied batch, fsyncs grouped every 100 ms",
+  },
   "max-txn-ops": { kind: "int", def: "128", fate: "works" },
   "max-request-bytes": { kind: "int", def: "1572864", fate: "works" },
   "max-concurrent-streams": { kind: "int", def: "4294967295", fate: "works" },
@@ -87,12 +106,12 @@ const FLAGS: Record<string, FlagSpec> = {
   "pre-vote": { kind: "bool", def: "true", fate: "works" },
   "auto-compaction-retention": { kind: "string", def: "0", fate: "works" },
   "auto-compaction-mode": { kind: "string", def: "periodic", fate: "works" },
-  "enable-v2": { kind: "bool", def: "false", fate: "not-yet", later: "the v2 API is not supported" },
+  "enable-v2": { kind: "bool", def: "false", fate: "not-yet", later: "the v2 API is not supported; use v3" },
   "cert-file": { kind: "string", def: "", fate: "works" },
   "key-file": { kind: "string", def: "", fate: "works" },
   "client-cert-auth": { kind: "bool", def: "false", fate: "works" },
   "client-crl-file": { kind: "string", def: "", fate: "works" },
-  "client-cert-allowed-hostname": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "client-cert-allowed-hostname": { kind: "string", def: "", fate: "works" },
   "trusted-ca-file": { kind: "string", def: "", fate: "works" },
   "auto-tls": { kind: "bool", def: "false", fate: "works" },
   "peer-cert-file": { kind: "string", def: "", fate: "works" },
@@ -103,7 +122,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "peer-cert-allowed-hostname": { kind: "string", def: "", fate: "works" },
   "peer-auto-tls": { kind: "bool", def: "false", fate: "works" },
   "peer-crl-file": { kind: "string", def: "", fate: "works" },
-  "cipher-suites": { kind: "string", def: "", fate: "not-yet", later: TLS },
+  "cipher-suites": { kind: "string", def: "", fate: "works" },
   "cors": { kind: "string", def: "*", fate: "works" },
   "host-whitelist": { kind: "string", def: "*", fate: "works" },
   "auth-token": { kind: "string", def: "simple", fate: "works" },
@@ -129,40 +148,96 @@ const FLAGS: Record<string, FlagSpec> = {
   "log-output": { kind: "string", def: "default", fate: "works", note: "deprecated: use --log-outputs" },
   "log-outputs": { kind: "string", def: "default", fate: "works" },
   "log-level": { kind: "string", def: "info", fate: "works" },
-  "proxy": { kind: "string", def: "off", fate: "accepted" },
-  "proxy-failure-wait": { kind: "int", def: "5000", fate: "accepted" },
-  "proxy-refresh-interval": { kind: "int", def: "30000", fate: "accepted" },
-  "proxy-dial-timeout": { kind: "int", def: "1000", fate: "accepted" },
-  "proxy-write-timeout": { kind: "int", def: "5000", fate: "accepted" },
-  "proxy-read-timeout": { kind: "int", def: "0", fate: "accepted" },
+  "proxy": {
+    kind: "string",
+    def: "off",
+    fate: "not-yet",
+    later: "etcd's proxy mode serves only the v2 API, which etcdts does not have; run a member instead",
+  },
+  "proxy-failure-wait": { kind: "int", def: "5000", fate: "accepted", note: PROXY },
+  "proxy-refresh-interval": { kind: "int", def: "30000", fate: "accepted", note: PROXY },
+  "proxy-dial-timeout": { kind: "int", def: "1000", fate: "accepted", note: PROXY },
+  "proxy-write-timeout": { kind: "int", def: "5000", fate: "accepted", note: PROXY },
+  "proxy-read-timeout": { kind: "int", def: "0", fate: "accepted", note: PROXY },
   "experimental-initial-corrupt-check": { kind: "bool", def: "false", fate: "works" },
   "experimental-corrupt-check-time": { kind: "string", def: "0s", fate: "works" },
   // etcdts's own: how often to compare every stored revision with its checksum
   // (server/corrupt/integrity.ts); 0 turns the scrub off.
-  "experimental-integrity-scrub-interval": { kind: "string", def: "24h", fate: "works" },
-  "experimental-enable-v2v3": { kind: "string", def: "", fate: "accepted" },
-  "experimental-backend-bbolt-freelist-type": { kind: "string", def: "array", fate: "accepted" },
-  "experimental-enable-lease-checkpoint": { kind: "bool", def: "false", fate: "accepted" },
+  "experimental-integrity-scrub-interval": {
+    kind: "string",
+    def: "24h",
+    fate: "works",
+    note: "etcdts's own: how often every stored revision's checksum is verified; 0 never",
+  },
+  "experimental-enable-v2v3": {
+    kind: "string",
+    def: "",
+    fate: "accepted",
+    note: "v2 emulation, only served with --enable-v2, which etcdts refuses",
+  },
+  "experimental-backend-bbolt-freelist-type": {
+    kind: "string",
+    def: "array",
+    fate: "accepted",
+    note: "the store is SQLite, which has no bbolt freelist",
+  },
+  "experimental-enable-lease-checkpoint": {
+    kind: "bool",
+    def: "false",
+    fate: "accepted",
+    note: "remaining lease TTLs are always checkpointed, every --experimental-lease-checkpoint-interval",
+  },
   // Remaining TTLs are always persisted with their checkpoints, as etcd 3.6 does.
-  "experimental-enable-lease-checkpoint-persist": { kind: "bool", def: "false", fate: "accepted" },
+  "experimental-enable-lease-checkpoint-persist": {
+    kind: "bool",
+    def: "false",
+    fate: "accepted",
+    note: "checkpointed TTLs are always persisted, as in etcd 3.6",
+  },
   "experimental-lease-checkpoint-interval": { kind: "string", def: "5m", fate: "works" },
-  "experimental-compaction-batch-limit": { kind: "int", def: "1000", fate: "accepted" },
-  "experimental-peer-skip-client-san-verification": { kind: "bool", def: "false", fate: "accepted" },
+  "experimental-compaction-batch-limit": {
+    kind: "int",
+    def: "1000",
+    fate: "accepted",
+    note: "compaction's step size is etcdts's own and not tunable",
+  },
+  "experimental-peer-skip-client-san-verification": {
+    kind: "bool",
+    def: "false",
+    fate: "accepted",
+    note: "etcdts never checks a peer certificate's SANs against the connecting address, so nothing to skip",
+  },
   "experimental-watch-progress-notify-interval": { kind: "string", def: "10m", fate: "works" },
   "experimental-warning-apply-duration": { kind: "duration", def: "100ms", fate: "works" },
   // etcdts's own: the JIT machinery (server/jit/): JSC's options by re-exec, the warm-up on
   // two throwaway members, compiler threads at nice 19. Off only to start faster, as the
   // functional tests do.
-  "experimental-jit-warmup": { kind: "bool", def: "true", fate: "works" },
+  "experimental-jit-warmup": {
+    kind: "bool",
+    def: "true",
+    fate: "works",
+    note:
+      "etcdts's own: JSC's options, a JIT warm-up before serving and its compiler threads niced; false starts 0.8 s sooner",
+  },
   "force-new-cluster": {
     kind: "bool",
     def: "false",
     fate: "works",
     note: "restart a member that has a log as a one-member cluster with its data; unsafe",
   },
-  "debug": { kind: "bool", def: "false", fate: "accepted" },
-  "unsafe-no-fsync": { kind: "bool", def: "false", fate: "accepted" },
-  "log-package-levels": { kind: "string", def: "", fate: "accepted" },
+  "debug": { kind: "bool", def: "false", fate: "works", note: "deprecated: use --log-level=debug" },
+  "unsafe-no-fsync": {
+    kind: "bool",
+    def: "false",
+    fate: "accepted",
+    note: "etcdts always fsyncs; group commit already keeps fsyncs few",
+  },
+  "log-package-levels": {
+    kind: "string",
+    def: "",
+    fate: "accepted",
+    note: "capnslog's per-package levels (deprecated in etcd 3.4); use --log-level",
+  },
   // Read by serveMain (server/config_file.ts): the file then replaces every flag and variable.
   "config-file": {
     kind: "string",
@@ -259,8 +334,10 @@ export interface TlsFlags {
   readonly autoTls: boolean;
   /** The CN a connecting side's certificate must carry (--peer-cert-allowed-cn); "" any. */
   readonly allowedCn: string;
-  /** The host a connecting side's certificate must be valid for (--peer-cert-allowed-hostname); "" any. */
+  /** The host a connecting side's certificate must be valid for (--[peer-|client-]cert-allowed-hostname); "" any. */
   readonly allowedHostname: string;
+  /** --cipher-suites as OpenSSL's cipher list (server/cipher_suites.ts); "" for the defaults. */
+  readonly ciphers: string;
 }
 
 export type ParseResult =
@@ -297,6 +374,8 @@ export function parseServerArgs(
     const body = a.replace(/^--?/, "");
     const eq = body.indexOf("=");
     const name = eq >= 0 ? body.slice(0, eq) : body;
+    // Go's flag package stops at -h or -help (etcd defines neither), whatever follows.
+    if (name === "h" || name === "help") return { kind: "help" };
     const spec = FLAGS[name];
     if (spec === undefined) return { kind: "error", message: `flag provided but not defined: -${name}` };
     let value: string;
@@ -309,7 +388,6 @@ export function parseServerArgs(
     if (bad !== null) return { kind: "error", message: bad };
     given.set(name, value);
   }
-  if (isTrue(given.get("help"))) return { kind: "help" };
   if (isTrue(given.get("version"))) return { kind: "version" };
   // etcd reads ETCD_CONFIG_FILE before any other variable, to know whether to read them at all.
   const file = given.get("config-file") || env.ETCD_CONFIG_FILE || "";
@@ -375,8 +453,18 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
       for (const u of splitList(v)) {
         try {
           const url = new URL(u);
-          if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "unix:") {
+          if (!["http:", "https:", "unix:", "unixs:"].includes(url.protocol)) {
             return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
+          }
+          // etcd's types.NewURLs: "host:port" (a unix socket's file name too) and no path.
+          const [, authority, rest] = u.match(/^[a-z]+:\/\/([^/?#]*)(.*)$/i) ?? [];
+          if (
+            authority === undefined || !/^(\[[^\]]*\]|[^:[\]]*):[^:]*$/.test(authority.replace(/^.*@/, ""))
+          ) {
+            return `invalid value "${v}" for flag -${name}: URL address does not have the form "host:port": ${u}`;
+          }
+          if (/^\/[^?#]*/.test(rest)) {
+            return `invalid value "${v}" for flag -${name}: URL must not contain a path: ${u}`;
           }
         } catch {
           return `invalid value "${v}" for flag -${name}: parse ${u}: invalid URL`;
@@ -526,6 +614,8 @@ function buildConfig(
   const maxReq = int("max-request-bytes");
   if (maxReq <= 0) return { kind: "error", message: "--max-request-bytes must be positive" };
   const quota = int("quota-backend-bytes");
+  const suites = opensslCiphers(splitList(get("cipher-suites")));
+  if ("error" in suites) return { kind: "error", message: suites.error };
   const config: ServerConfig = {
     name,
     dataDir: get("data-dir") || `${name}.etcd`,
@@ -581,8 +671,8 @@ function buildConfig(
       ms(get("grpc-keepalive-timeout")),
       ms(get("grpc-keepalive-min-time")),
     ),
-    clientTls: tlsFlags(get, ""),
-    peerTls: tlsFlags(get, "peer-"),
+    clientTls: tlsFlags(get, "", suites.ciphers),
+    peerTls: tlsFlags(get, "peer-", suites.ciphers),
   };
   if (config.heartbeatIntervalMs <= 0 || config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     return {
@@ -603,7 +693,9 @@ function goQuoteList(v: readonly string[]): string {
 function loggingFlags(
   get: (n: string) => string,
   given: ReadonlyMap<string, string>,
-): Pick<ServerConfig, "logger" | "logOutputs" | "logWarnings"> | string {
+):
+  | Pick<ServerConfig, "logger" | "logOutputs" | "logWarnings"> & Partial<Pick<ServerConfig, "logLevel">>
+  | string {
   const logger = get("logger");
   const warnings: string[] = [];
   let outputs = splitList(get("log-outputs"));
@@ -614,8 +706,28 @@ function loggingFlags(
     outputs = old;
   }
   if (outputs.length === 0) outputs = ["default"];
+  // etcd 3.4's --debug means --log-level=debug, with its warnings (their typo included).
+  const debug = isTrue(get("debug"));
+  if (debug) {
+    warnings.push(`[WARNING] Deprecated '--debug' flag is set to true (use '--log-level=debug' instead`);
+    if (get("log-level") !== "debug") {
+      warnings.push(
+        `[WARNING] Deprecated '--debug' flag is set to true with inconsistent '--log-level=${
+          get("log-level")
+        }' flag`,
+      );
+    }
+  }
   if (logger === "capnslog") {
     warnings.push(`[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead`);
+  }
+  const pkgLevels = get("log-package-levels");
+  if (pkgLevels !== "") {
+    warnings.push(
+      `[WARNING] Deprecated '--log-package-levels=${pkgLevels}' flag is set; use '--logger=zap' flag instead`,
+    );
+  }
+  if (logger === "capnslog") {
     if (outputs.length !== 1) {
       return `--logger=capnslog supports only 1 value in '--log-outputs', got ${goQuoteList(outputs)}`;
     }
@@ -627,10 +739,15 @@ function loggingFlags(
       return `multi logoutput for "default" is not supported yet`;
     }
   } else return `unknown logger option "${logger}"`;
-  return { logger, logOutputs: outputs, logWarnings: warnings };
+  return {
+    logger,
+    logOutputs: outputs,
+    logWarnings: warnings,
+    ...(debug ? { logLevel: "debug" as const } : {}),
+  };
 }
 
-function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {
+function tlsFlags(get: (n: string) => string, prefix: "" | "peer-", ciphers: string): TlsFlags {
   return {
     certFile: get(`${prefix}cert-file`),
     keyFile: get(`${prefix}key-file`),
@@ -638,9 +755,10 @@ function tlsFlags(get: (n: string) => string, prefix: "" | "peer-"): TlsFlags {
     clientCertAuth: isTrue(get(`${prefix}client-cert-auth`)),
     crlFile: get(prefix === "" ? "client-crl-file" : "peer-crl-file"),
     autoTls: isTrue(get(`${prefix}auto-tls`)),
-    // The client side's --client-cert-allowed-hostname is not supported yet (refused above).
+    // etcd 3.4 has no --client-cert-allowed-cn.
     allowedCn: prefix === "peer-" ? get("peer-cert-allowed-cn") : "",
-    allowedHostname: prefix === "peer-" ? get("peer-cert-allowed-hostname") : "",
+    allowedHostname: get(`${prefix === "" ? "client-" : prefix}cert-allowed-hostname`),
+    ciphers,
   };
 }
 
@@ -655,14 +773,34 @@ export function serverUsage(): string {
     "Flags (etcd's names; each also as ETCD_<NAME>):",
   ];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const note = spec.fate === "not-yet"
-      ? `  (not supported yet: ${spec.later})`
-      : spec.fate === "accepted"
-      ? "  (accepted, no effect)"
-      : spec.note !== undefined
-      ? `  (${spec.note})`
-      : "";
-    lines.push(`  --${name} '${spec.def}'${note}`);
+    const why = fateText(spec);
+    lines.push(`  --${name} '${spec.def}'${why === "" ? "" : `  (${why})`}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** What etcdts does with a flag, beyond working as etcd's: "" when it simply works. */
+function fateText(spec: FlagSpec): string {
+  if (spec.fate === "not-yet") return `not supported yet: ${spec.later}`;
+  if (spec.fate === "accepted") return `accepted, no effect: ${spec.note}`;
+  return spec.note ?? "";
+}
+
+/**
+ * The README's flag table: a row per flag, generated so it cannot drift from the flags
+ * (tests/server/flag_table.test.ts compares). One line per flag, unpadded, so a flag's
+ * change of fate is a one-line change.
+ */
+export function flagTable(): string {
+  const fates: Record<Fate, string> = { works: "works", accepted: "accepted", "not-yet": "refused" };
+  const rows = Object.entries(FLAGS).map(([name, spec]) => {
+    const why = spec.fate === "not-yet" ? spec.later! : spec.note ?? "";
+    return `| \`--${name}\` | ${fates[spec.fate]} | ${why.replaceAll("|", "\\|")} |`;
+  });
+  return ["| flag | in etcdts | notes |", "| --- | --- | --- |", ...rows].join("\n") + "\n";
+}
+
+/** Every flag's name and fate, for tests. */
+export function flagFates(): ReadonlyMap<string, { fate: Fate; note?: string; later?: string }> {
+  return new Map(Object.entries(FLAGS));
 }

@@ -6,6 +6,7 @@
  */
 import type { MemberRecord } from "../store/mvcc.ts";
 import { MEMBERS_PATH, type PeerTls } from "./peer.ts";
+import { peerFetch } from "./peer_dial.ts";
 
 /** What a joining member learns from the cluster. */
 export interface Joined {
@@ -37,8 +38,11 @@ export async function joinCluster(
   for (const url of opts.peerUrls) {
     if (opts.selfPeerUrls.includes(url)) continue;
     try {
-      const init = { signal: AbortSignal.timeout(opts.timeoutMs), tls: opts.tls } as RequestInit;
-      const r = await fetch(url.replace(/\/$/, "") + MEMBERS_PATH, init);
+      const r = await peerFetch(
+        url.replace(/\/$/, "") + MEMBERS_PATH,
+        { signal: AbortSignal.timeout(opts.timeoutMs) },
+        opts.tls,
+      );
       if (!r.ok) {
         lastError = `${url} answered ${r.status}`;
         continue;

@@ -4,6 +4,7 @@
  * (server/h2/), anything else to the HTTP/1.1 app (which answers garbage with 400 and
  * closes). With TLS, ALPN decides.
  */
+import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -13,7 +14,7 @@ import { H2Connection } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
 import type { KeepaliveSettings } from "./h2/keepalive.ts";
 import { upgradeListener } from "./upgrade.ts";
-import { refuseRevoked, type ServerTls } from "./tls.ts";
+import { refuseCertificates, type ServerTls } from "./tls.ts";
 
 export interface ClientListenerOptions {
   readonly onStream: (stream: H2Stream) => void;
@@ -42,11 +43,68 @@ const PREFACE = CLIENT_PREFACE.subarray(0, "PRI * HTTP/2.0".length);
 
 function ignore(): void {}
 
-/** Starts serving on `url` (http://host:port); resolves once bound. */
 /** A URL's host as `listen()` takes it: localhost as IPv4 loopback, an IPv6 address without brackets. */
 export function bindHost(url: URL): string {
   return url.hostname === "localhost" ? "127.0.0.1" : url.hostname.replace(/^\[|\]$/g, "");
 }
+
+/** Whether a listen URL serves TLS: https://, or a unix socket as unixs://. */
+export function isSecure(url: URL): boolean {
+  return url.protocol === "https:" || url.protocol === "unixs:";
+}
+
+/**
+ * Where a listen URL binds: a TCP host and port, or for unix:// and unixs:// the socket
+ * file etcd names by it: `unix://host:port` is a file called `host:port` in the working
+ * directory, `unix:///abs/path` that path. etcd's client listeners take host and path
+ * (embed/etcd.go), its peer listeners the host alone (pkg/transport/listener.go).
+ */
+export function bindAddress(
+  url: URL,
+  opts: { defaultPort: number; side: "client" | "peer" },
+): { path: string } | { host: string; port: number } {
+  if (url.protocol === "unix:" || url.protocol === "unixs:") {
+    return { path: opts.side === "client" ? url.host + url.pathname : url.host };
+  }
+  return { host: bindHost(url), port: Number(url.port || opts.defaultPort) };
+}
+
+/** How etcd's logs name a listener's address: host:port, or a unix socket's file. */
+export function listenAddress(url: URL, side: "client" | "peer"): string {
+  const at = bindAddress(url, { defaultPort: 0, side });
+  return "path" in at ? at.path : url.host;
+}
+
+/**
+ * Binds `server` where `url` says; resolves with the URL it listens on, whose port is the
+ * one the system chose when the URL asked for port 0 (as etcd's logs name it). A unix
+ * socket's file is removed when the server closes, as Go's listener does.
+ */
+export function bind(
+  server: net.Server,
+  url: URL,
+  opts: { defaultPort: number; side: "client" | "peer" },
+): Promise<URL> {
+  const at = bindAddress(url, opts);
+  if ("path" in at) {
+    // etcd's peer listener replaces a stale socket file; its client listener does not.
+    if (opts.side === "peer") fs.rmSync(at.path, { force: true });
+    server.once("close", () => fs.rmSync(at.path, { force: true }));
+  }
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    const done = () => {
+      server.off("error", reject);
+      const bound = new URL(url.href);
+      if ("port" in at && at.port === 0) bound.port = String((server.address() as net.AddressInfo).port);
+      resolve(bound);
+    };
+    if ("path" in at) server.listen(at.path, done);
+    else server.listen(at.port, at.host, done);
+  });
+}
+
+/** Starts serving on `url` (http(s):// or unix(s)://); resolves once bound. */
 
 export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Listening> {
   const h2Conns = new Set<H2Connection>();
@@ -76,7 +134,7 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     else opts.ready!.then(() => socket.destroyed || serve());
   };
   const onTls = (socket: tls.TLSSocket) => {
-    if (socket.destroyed) return; // refused by refuseRevoked
+    if (socket.destroyed) return; // refused by refuseCertificates
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
@@ -86,10 +144,10 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
       else h1.emit("connection", socket);
     });
   };
-  if (url.protocol === "https:" && !opts.tls) {
+  if (isSecure(url) && !opts.tls) {
     return Promise.reject(new Error(`${url.href}: https needs --cert-file and --key-file, or --auto-tls`));
   }
-  const tcp = url.protocol === "https:" ? tls.createServer(opts.tls!, onTls) : net.createServer((socket) => {
+  const tcp = isSecure(url) ? tls.createServer(opts.tls!, onTls) : net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", ignore);
@@ -112,28 +170,17 @@ export function listenClient(url: URL, opts: ClientListenerOptions): Promise<Lis
     };
     whenReady(socket, () => socket.on("data", sniff));
   });
-  if (tcp instanceof tls.Server) refuseRevoked(tcp, opts.tls!);
-  const host = bindHost(url);
-  const port = Number(url.port || 2379);
+  if (tcp instanceof tls.Server) refuseCertificates(tcp, opts.tls!);
   // A failed handshake (untrusted or revoked client certificate) only ends that connection.
   tcp.on("tlsClientError", ignore);
-  return new Promise((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(port, host, () => {
-      tcp.off("error", reject);
-      // Port 0 asks for any free port: report the one we got.
-      const bound = new URL(url.href);
-      if (port === 0) bound.port = String((tcp.address() as net.AddressInfo).port);
-      resolve({
-        url: bound,
-        close: () =>
-          new Promise<void>((done) => {
-            tcp.close(() => done());
-            for (const c of h2Conns) c.close();
-            for (const s of sockets) s.destroy();
-            h1.close();
-          }),
-      });
-    });
-  });
+  return bind(tcp, url, { defaultPort: 2379, side: "client" }).then((bound) => ({
+    url: bound,
+    close: () =>
+      new Promise<void>((done) => {
+        tcp.close(() => done());
+        for (const c of h2Conns) c.close();
+        for (const s of sockets) s.destroy();
+        h1.close();
+      }),
+  }));
 }

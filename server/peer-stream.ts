@@ -5,8 +5,8 @@
  * from HTTP (so the peer port, its TLS and the cluster-ID check stay as they are) and then
  * writes length-prefixed messages on it, like etcd's stream transport.
  */
-import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as net from "node:net";
+import { type PeerClientTls, peerSocket } from "./peer_dial.ts";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { encodeFrames, FrameDecoder } from "../api/grpc-frame.ts";
@@ -37,23 +37,19 @@ export class PeerStream {
     opts: {
       clusterIdHex: string;
       fromHex: string;
-      tls?: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
+      tls?: PeerClientTls;
       onReady: () => void;
       onEnd: (why: StreamEnd) => void;
     },
   ) {
     this.#onReady = opts.onReady;
     this.#onEnd = opts.onEnd;
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
     const hello = () =>
       this.#socket.write(
         `GET ${STREAM_PATH} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: Upgrade\r\nUpgrade: ${PROTOCOL}\r\n` +
           `X-Etcd-Cluster-ID: ${opts.clusterIdHex}\r\nX-Server-From: ${opts.fromHex}\r\n\r\n`,
       );
-    this.#socket = url.protocol === "https:"
-      ? tls.connect({ host, port, ...opts.tls, ALPNProtocols: ["http/1.1"] }, hello)
-      : net.connect({ host, port }, hello);
+    this.#socket = peerSocket(url, opts.tls, hello);
     this.#socket.setNoDelay(true);
     let head = "";
     const onData = (d: Buffer) => {

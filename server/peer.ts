@@ -9,8 +9,9 @@
  * the cluster ID; a member of another cluster is refused (etcd answers 412 the same way),
  * a removed member 410.
  */
-import { bindHost } from "./listen.ts";
-import { refuseRevoked, type ServerTls } from "./tls.ts";
+import { bind, isSecure } from "./listen.ts";
+import { type PeerClientTls, peerFetch } from "./peer_dial.ts";
+import { refuseCertificates, type ServerTls } from "./tls.ts";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -63,10 +64,8 @@ export interface PeerTransportOptions {
 /** Both halves of peer TLS: serving https and dialling peers with this member's certificate. */
 export interface PeerTls {
   readonly server: ServerTls;
-  /** Which verified certificates may connect (--peer-cert-allowed-cn/hostname); absent, any. */
-  readonly admits?: (cert: tls.PeerCertificate) => boolean;
-  /** Bun fetch's `tls` option: our certificate as client certificate, the CA to check peers with. */
-  readonly client: { cert?: Buffer; key?: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
+  /** Our certificate as client certificate, the CA to check peers with. */
+  readonly client: PeerClientTls;
 }
 
 interface Outbox {
@@ -200,31 +199,28 @@ export class PeerTransport {
     return null;
   }
 
-  /** Serves the peer port on `url`. */
-  listen(url: URL): Promise<void> {
+  /** Serves the peer port on `url`; resolves with the URL bound (its real port if it asked for 0). */
+  listen(url: URL): Promise<URL> {
     const listener = getRequestListener(this.app().fetch);
     const tlsOpts = this.#opts.tls?.server;
-    if (url.protocol === "https:" && tlsOpts === undefined) {
+    const secure = isSecure(url);
+    if (secure && tlsOpts === undefined) {
       return Promise.reject(
         new Error(`${url.href}: https peer URL without --peer-cert-file/--peer-auto-tls`),
       );
     }
-    const admits = this.#opts.tls?.admits;
-    const filtered = url.protocol === "https:" && admits !== undefined;
-    const server = url.protocol === "https:" && !filtered
-      ? https.createServer(tlsOpts!, listener)
-      : http.createServer(listener);
+    const filtered = secure && tlsOpts?.admits !== undefined;
+    const server = secure && !filtered ? https.createServer(tlsOpts!, listener) : http.createServer(listener);
     // Bun's https sockets do not show the client's certificate, node:tls ones do: with a
     // certificate filter, a TLS server in front checks it after the handshake (etcd refuses
     // in the handshake) and hands what it admits to a plain HTTP server.
     const bound: net.Server = !filtered ? server : tls.createServer(tlsOpts!, (socket) => {
-      if (socket.destroyed) return; // refused by the CRL check below
-      if (!admitted(admits!, socket)) return socket.destroy();
+      if (socket.destroyed) return; // refused by refuseCertificates below
       this.#incoming.add(socket);
       socket.once("close", () => this.#incoming.delete(socket));
       server.emit("connection", socket);
     });
-    if (bound instanceof https.Server || bound instanceof tls.Server) refuseRevoked(bound, tlsOpts!);
+    if (bound instanceof https.Server || bound instanceof tls.Server) refuseCertificates(bound, tlsOpts!);
     server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.#closed) return socket.destroy();
       this.#incoming.add(socket);
@@ -247,14 +243,7 @@ export class PeerTransport {
     });
     server.keepAliveTimeout = 60_000;
     this.#servers.push(bound);
-    const host = bindHost(url);
-    return new Promise((resolve, reject) => {
-      bound.once("error", reject);
-      bound.listen(Number(url.port || 2380), host, () => {
-        bound.off("error", reject);
-        resolve();
-      });
-    });
+    return bind(bound, url, { defaultPort: 2380, side: "peer" });
   }
 
   /** fetch with this member's peer TLS settings for https peers. */
@@ -264,9 +253,7 @@ export class PeerTransport {
       ...init,
       headers: { ...(init.headers as Record<string, string>), [FROM_HEADER]: idHex(this.#opts.memberId) },
     };
-    const t = this.#opts.tls;
-    if (t === undefined || !url.startsWith("https:")) return fetch(url, init);
-    return fetch(url, { ...init, tls: t.client } as RequestInit);
+    return peerFetch(url, init, this.#opts.tls?.client);
   }
 
   /** Queues messages for their recipients; returns at once. */
@@ -365,19 +352,4 @@ export class PeerTransport {
     for (const s of this.#servers) (s as Partial<http.Server>).closeAllConnections?.();
     await Promise.all(closing);
   }
-}
-
-/** Whether `admits` takes the connection's certificate; a refusal is logged as etcd does. */
-function admitted(admits: (cert: tls.PeerCertificate) => boolean, socket: tls.TLSSocket): boolean {
-  const cert = socket.getPeerCertificate();
-  if (admits(cert)) return true;
-  const names = (cert.subjectaltname ?? "").split(", ");
-  log.warn("rejected connection", {
-    "remote-addr": `${socket.remoteAddress}:${socket.remotePort}`,
-    "server-name": typeof socket.servername === "string" ? socket.servername : "",
-    "ip-addresses": names.filter((n) => n.startsWith("IP Address:")).map((n) => n.slice(11)),
-    "dns-names": names.filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4)),
-    error: "client certificate authentication failed",
-  });
-  return false;
 }

@@ -27,7 +27,7 @@ import { maintenanceService } from "./services/maintenance.ts";
 import { moveLeaderService } from "./services/move-leader.ts";
 import { watchService, type WatchStats } from "./services/watch.ts";
 import { httpApp } from "./http.ts";
-import { listenClient, type Listening } from "./listen.ts";
+import { isSecure, listenAddress, listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
 import { CLUSTER_VERSION } from "../api/version.ts";
 import { log } from "./log.ts";
@@ -41,7 +41,7 @@ import { electionService } from "./services/election.ts";
 import { tokenProvider } from "./auth/tokens.ts";
 import { AuthGuard } from "./auth/guard.ts";
 import { authService } from "./services/auth.ts";
-import { certificateFilter, peerExposure, serverTls } from "./tls.ts";
+import { peerExposure, serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
 import { unhealthyReason } from "./health.ts";
 import { promoteAtLeader, servePromoteRoute } from "./promote_forward.ts";
@@ -300,9 +300,9 @@ export async function startServer(
     if (listensToPeers) {
       for (const url of config.listenPeerUrls) {
         const exposed = peerExposure(url, config.peerTls);
-        if (exposed !== null) log.warn(exposed, { address: url.host });
-        await transport.listen(url);
-        log.info("serving peer traffic", { address: url.host });
+        if (exposed !== null) log.warn(exposed, { address: listenAddress(url, "peer") });
+        const bound = await transport.listen(url);
+        log.info("serving peer traffic", { address: listenAddress(bound, "peer") });
       }
     }
     for (const url of config.listenClientUrls) {
@@ -315,7 +315,7 @@ export async function startServer(
           maxConcurrentStreams: config.maxConcurrentStreams,
           keepalive: config.grpcKeepalive,
           maxBodyBytes: maxJsonBytes(grpc.maxRecvMessageBytes),
-          tls: url.protocol === "https:" ? clientTls : null,
+          tls: isSecure(url) ? clientTls : null,
           ready,
         }),
       );
@@ -344,10 +344,9 @@ export async function startServer(
     if (!published) return;
     log.info("ready to serve client requests");
     for (const { url } of listening.slice(0, config.listenClientUrls.length)) { // metrics listeners follow
-      if (url.protocol === "https:") log.info("serving client traffic securely", { address: url.host });
-      else {log.info("serving client traffic insecurely; this is strongly discouraged!", {
-          address: url.host,
-        });}
+      const address = listenAddress(url, "client");
+      if (isSecure(url)) log.info("serving client traffic securely", { address });
+      else log.info("serving client traffic insecurely; this is strongly discouraged!", { address });
     }
     open();
   });
@@ -423,7 +422,6 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
   return {
     // Peers speak HTTP/1.1 (fetch); offering h2 would only confuse the negotiation.
     server: { ...server, ALPNProtocols: ["http/1.1"] },
-    admits: certificateFilter(config.peerTls) ?? undefined,
     client: {
       cert: server.cert as Buffer,
       key: server.key as Buffer,

@@ -16,7 +16,11 @@ export interface Io {
 }
 
 /** Entry point for `etcdts serve ARGS`; resolves with the exit code once the server stops. */
-export async function serveMain(args: readonly string[], io: Io): Promise<number> {
+export async function serveMain(
+  args: readonly string[],
+  io: Io,
+  face: "etcd" | "etcdts" = "etcdts",
+): Promise<number> {
   const fromArgs = parseServerArgs(args, process.env);
   const configFile = fromArgs.kind === "file" ? fromArgs.path : null;
   const parsed = fromArgs.kind === "file"
@@ -24,7 +28,15 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
     : fromArgs;
   switch (parsed.kind) {
     case "help":
-      io.stdout.write(serverUsage());
+      if (face === "etcdts") {
+        io.stdout.write(serverUsage());
+        return 0;
+      }
+      {
+        const { ETCD_USAGE, ETCD_FLAGS_HELP } = await import("./etcd_help.ts");
+        io.stderr.write(ETCD_USAGE);
+        io.stdout.write(ETCD_FLAGS_HELP);
+      }
       return 0;
     case "version":
       io.stdout.write(
@@ -83,9 +95,11 @@ export async function serveMain(args: readonly string[], io: Io): Promise<number
   const running = server;
   jit.start();
   log.info(
-    `serving client requests on ${config.listenClientUrls.map((u) => u.href).join(", ")} as member ${
-      idHex(running.member.memberId)
-    } of cluster ${idHex(running.member.clusterId)}, data in ${config.dataDir}`,
+    `serving client requests on ${
+      running.listening.slice(0, config.listenClientUrls.length).map((l) => l.url.href).join(", ")
+    } as member ${idHex(running.member.memberId)} of cluster ${
+      idHex(running.member.clusterId)
+    }, data in ${config.dataDir}`,
   );
   return await new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,6 +1,7 @@
 /**
  * Server TLS settings from etcd's flags (--cert-file, --key-file, --trusted-ca-file,
- * --client-cert-auth, --client-crl-file, --auto-tls, and the --peer-* twins).
+ * --client-cert-auth, --client-crl-file, --auto-tls, --client-cert-allowed-hostname,
+ * --cipher-suites, and the --peer-* twins).
  *
  * `--auto-tls` makes a self-signed certificate at start, as etcd does, under
  * `<data-dir>/fixtures/{client,peer}`, with openssl (installed on every system etcdts
@@ -13,30 +14,51 @@ import type { TlsFlags } from "./config.ts";
 import { CrlFile } from "./crl.ts";
 import { log } from "./log.ts";
 
-/** What a TLS listener needs: node:tls server options plus etcd's revocation check. */
+/** What a TLS listener needs: node:tls server options plus etcd's certificate checks. */
 export interface ServerTls extends tls.TlsOptions {
-  /** --*-crl-file, checked once each handshake is done (`refuseRevoked`). */
+  /** --*-crl-file, checked once each handshake is done (`refuseCertificates`). */
   readonly revocations?: CrlFile;
+  /** Which verified certificates may connect (--*-cert-allowed-cn/hostname); absent, any. */
+  readonly admits?: (cert: tls.PeerCertificate) => boolean;
 }
 
 /**
  * Makes `server` refuse, right after the handshake, a connection whose certificate the CRL
- * revokes (etcd's listener check and its "rejected connection" warning). Registered first,
- * so the connection is gone before any handler reads from it.
+ * revokes or the allowed CN/hostname does not admit (etcd's listener checks and their
+ * "rejected connection" warning). Registered first, so the connection is gone before any
+ * handler reads from it. etcd refuses in the handshake; node:tls shows the certificate
+ * only once it is done.
  */
-export function refuseRevoked(server: tls.Server, opts: ServerTls): void {
-  const crl = opts.revocations;
-  if (crl === undefined) return;
+export function refuseCertificates(server: tls.Server, opts: ServerTls): void {
+  const { revocations: crl, admits } = opts;
+  if (crl === undefined && admits === undefined) return;
   server.prependListener("secureConnection", (socket: tls.TLSSocket) => {
-    const why = crl.refusal(socket);
-    if (why === null) return;
+    const revoked = crl?.refusal(socket) ?? null;
+    if (revoked !== null) {
+      log.warn("rejected connection", {
+        "remote-addr": `${socket.remoteAddress}:${socket.remotePort}`,
+        "server-name": serverName(socket),
+        error: revoked,
+      });
+      return socket.destroy();
+    }
+    if (admits === undefined) return;
+    const cert = socket.getPeerCertificate();
+    if (admits(cert)) return;
+    const names = (cert.subjectaltname ?? "").split(", ");
     log.warn("rejected connection", {
       "remote-addr": `${socket.remoteAddress}:${socket.remotePort}`,
-      "server-name": (socket as { servername?: string | false }).servername || "",
-      error: why,
+      "server-name": serverName(socket),
+      "ip-addresses": names.filter((n) => n.startsWith("IP Address:")).map((n) => n.slice(11)),
+      "dns-names": names.filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4)),
+      error: "client certificate authentication failed",
     });
     socket.destroy();
   });
+}
+
+function serverName(socket: tls.TLSSocket): string {
+  return (socket as { servername?: string | false }).servername || "";
 }
 
 /**
@@ -64,23 +86,30 @@ export function serverTls(
     key: read("key", keyFile),
     ALPNProtocols: ["h2", "http/1.1"],
   };
+  if (flags.ciphers !== "") out.ciphers = flags.ciphers;
   if (flags.trustedCaFile !== "") out.ca = read("trusted CA", flags.trustedCaFile);
-  if (flags.clientCertAuth) {
+  // etcd 3.4 asks for a client certificate whenever it has a CA to check one with
+  // (TLSInfo.ServerConfig), --client-cert-auth or not; the flag adds the CN as auth user.
+  if (flags.clientCertAuth || flags.trustedCaFile !== "") {
     // Go's RequireAndVerifyClientCert: no certificate, or one the CA did not sign, is refused.
     out.requestCert = true;
     out.rejectUnauthorized = true;
   }
-  if (flags.crlFile === "") return out;
-  return { ...out, revocations: new CrlFile(flags.crlFile) };
+  const admits = certificateFilter(flags);
+  return {
+    ...out,
+    ...(admits === null ? {} : { admits }),
+    ...(flags.crlFile === "" ? {} : { revocations: new CrlFile(flags.crlFile) }),
+  };
 }
 
 /**
- * etcd's --peer-cert-allowed-cn and --peer-cert-allowed-hostname: which verified
- * certificates the peer port admits, so that a client certificate from the same CA does
- * not pass for a member's. Null when any certificate the CA signed will do. Throws, as
+ * etcd's --peer-cert-allowed-cn, --peer-cert-allowed-hostname and
+ * --client-cert-allowed-hostname: which verified certificates a port admits (on the peer
+ * port, so that a client certificate from the same CA does not pass for a member's). Null when any certificate the CA signed will do. Throws, as
  * etcd refuses to start, when both are given.
  */
-export function certificateFilter(flags: TlsFlags): ((cert: tls.PeerCertificate) => boolean) | null {
+function certificateFilter(flags: TlsFlags): ((cert: tls.PeerCertificate) => boolean) | null {
   const { allowedCn, allowedHostname } = flags;
   if (allowedCn !== "" && allowedHostname !== "") {
     throw new Error(
@@ -105,7 +134,7 @@ export function certificateFilter(flags: TlsFlags): ((cert: tls.PeerCertificate)
  * keeps clients out; short of that, the network must.
  */
 export function peerExposure(url: URL, flags: TlsFlags): string | null {
-  if (url.protocol !== "https:") {
+  if (url.protocol !== "https:" && url.protocol !== "unixs:") {
     return "serving peer traffic insecurely; the peer port must not be reachable by clients: " +
       "without peer TLS and --peer-client-cert-auth, whoever connects can act as a member";
   }

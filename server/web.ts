@@ -11,7 +11,7 @@ import { gatewayRoutes } from "./gateway/gateway.ts";
 import { type HealthSource, probeRoutes, unhealthyReason } from "./health.ts";
 import { EXPOSITION_CONTENT_TYPE, type Registry } from "./metrics/exposition.ts";
 import { consoleRoutes } from "./ui/console.ts";
-import { bindHost, type Listening } from "./listen.ts";
+import { bind, type Listening } from "./listen.ts";
 import { httpApp } from "./http.ts";
 
 export interface WebDeps {
@@ -47,19 +47,12 @@ export function listenMetrics(url: URL, deps: WebDeps): Promise<Listening> {
     extend: (a) => observabilityRoutes(a, deps),
   });
   const server = http.createServer(getRequestListener(app.fetch));
-  const host = bindHost(url);
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(url.port || 80), host, () => {
-      server.off("error", reject);
-      resolve({
-        url,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections?.();
-          }),
-      });
-    });
-  });
+  return bind(server, url, { defaultPort: 80, side: "client" }).then((bound) => ({
+    url: bound,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections?.();
+      }),
+  }));
 }

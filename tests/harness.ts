@@ -202,7 +202,6 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
     ...(opts.extraArgs ?? []),
   ];
   const cmd = kind === "etcdts" ? [ETCDTS_BIN, "serve", ...args] : [ETCD_BIN, ...args];
-  let err = "";
   const proc = Bun.spawn(cmd, {
     stdout: "ignore",
     stderr: "pipe",
@@ -214,17 +213,14 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
       ...opts.env,
     },
   });
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += dec.decode(chunk);
-  })();
+  const err = collected(proc.stderr as ReadableStream<Uint8Array>);
   const server: ServerProcess = {
     kind,
     endpoint: `127.0.0.1:${clientPort}`,
     clientUrl,
     dataDir,
     proc,
-    stderr: () => err,
+    stderr: err,
     async stop() {
       proc.kill("SIGTERM");
       return await proc.exited;
@@ -249,17 +245,27 @@ export async function startServer(kind: "etcdts" | "etcd", opts: StartOptions = 
         : await isHealthy(clientUrl);
     });
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n--- ${kind} stderr ---\n${err}`);
+    throw new Error(`${(e as Error).message}\n--- ${kind} stderr ---\n${err()}`);
   }
   if (exited()) {
     await Bun.sleep(100); // the last of its stderr
     throw new Error(
       `${kind} on ${clientUrl} exited (${
         proc.exitCode ?? proc.signalCode
-      }) while starting\n--- ${kind} stderr ---\n${err}`,
+      }) while starting\n--- ${kind} stderr ---\n${err()}`,
     );
   }
   return server;
+}
+
+/** What `stream` has delivered so far, read in the background: a process's stderr, say. */
+export function collected(stream: ReadableStream<Uint8Array>): () => string {
+  let text = "";
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) text += dec.decode(chunk);
+  })();
+  return () => text;
 }
 
 /** The environment without ETCD_/ETCDCTL_ variables, so tests do not inherit a user's settings. */
@@ -281,9 +287,10 @@ export interface RunResult {
 /** Runs a command to completion with optional stdin. */
 export async function run(
   cmd: readonly string[],
-  opts: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { stdin?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   const proc = Bun.spawn([...cmd], {
+    cwd: opts.cwd,
     stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
     stdout: "pipe",
     stderr: "pipe",

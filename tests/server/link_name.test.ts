@@ -6,7 +6,17 @@
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cleanup, defer, ETCDTS_BIN, freePort, run, tempDir, waitFor } from "../harness.ts";
+import {
+  cleanup,
+  defer,
+  ETCD_BIN,
+  ETCDTS_BIN,
+  freePort,
+  haveRealEtcd,
+  run,
+  tempDir,
+  waitFor,
+} from "../harness.ts";
 
 afterAll(cleanup);
 
@@ -80,4 +90,28 @@ test("a JSC option the user set wins over the server's", async () => {
   const s = await serving([ETCDTS_BIN, "serve"], { BUN_JSC_useFTLJIT: "1" });
   expect(s.environ()).toContain("BUN_JSC_useFTLJIT=1");
   expect(s.environ()).not.toContain("BUN_JSC_useFTLJIT=0");
+});
+
+test.skipIf(!haveRealEtcd())(
+  "through a link named etcd, --help and -h print etcd 3.4's help byte for byte",
+  async () => {
+    const { etcd } = links();
+    for (const flag of ["--help", "-h", "-help"]) {
+      const ours = await run([etcd, flag]);
+      const theirs = await run([ETCD_BIN, flag]);
+      expect(ours.code).toBe(theirs.code);
+      expect(ours.stdout).toBe(theirs.stdout);
+      expect(ours.stderr).toBe(theirs.stderr);
+    }
+    // Help wins over what follows it, as Go's flag package stops there.
+    expect((await run([etcd, "--help", "--no-such-flag"])).stdout).toBe(
+      (await run([ETCD_BIN, "--help"])).stdout,
+    );
+  },
+);
+
+test("etcdts serve --help stays etcdts's own list of flags and their fates", async () => {
+  const r = await run([ETCDTS_BIN, "serve", "--help"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toStartWith("Usage:\n\n  etcdts serve [flags]\n");
 });

@@ -51,6 +51,18 @@ for (const kind of CONFORMANCE_TARGETS) {
       expect(rest.some((l) => l.startsWith("{"))).toBe(false);
     });
 
+    test("--debug and --log-package-levels: etcd 3.4's deprecation warnings", async () => {
+      const server = await startServer(kind, {
+        extraArgs: ["--logger=zap", "--debug", "--log-package-levels=etcdmain=INFO"],
+      });
+      const warnings = server.stderr().split("\n").filter((l) => l.startsWith("[WARNING]"));
+      expect(warnings.slice(0, 3)).toEqual([
+        "[WARNING] Deprecated '--debug' flag is set to true (use '--log-level=debug' instead",
+        "[WARNING] Deprecated '--debug' flag is set to true with inconsistent '--log-level=info' flag",
+        "[WARNING] Deprecated '--log-package-levels=etcdmain=INFO' flag is set; use '--logger=zap' flag instead",
+      ]);
+    });
+
     for (
       const [args, message] of [
         [["--logger=foo"], `unknown logger option "foo"`],

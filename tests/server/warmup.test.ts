@@ -7,14 +7,13 @@
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cleanup, defer, ETCDTS_BIN, freePort, run, tempDir, waitFor } from "../harness.ts";
+import { cleanup, collected, defer, ETCDTS_BIN, freePort, run, tempDir, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
 
 async function spawnServer(tmp: string) {
   const dataDir = path.join(tempDir("etcdts-warmup-data-"), "d");
   const url = `http://127.0.0.1:${await freePort()}`;
-  let stderr = "";
   const proc = Bun.spawn(
     [ETCDTS_BIN, "serve", "--data-dir", dataDir, "--listen-client-urls", url, "--advertise-client-urls", url],
     // TMPDIR is where the warm-up makes its directory: one of the test's own, to watch.
@@ -24,15 +23,12 @@ async function spawnServer(tmp: string) {
       env: { ...process.env, TMPDIR: tmp, ETCD_EXPERIMENTAL_JIT_WARMUP: "true" },
     },
   );
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) stderr += dec.decode(chunk);
-  })();
+  const stderr = collected(proc.stderr);
   defer(async () => {
     proc.kill("SIGKILL");
     await proc.exited;
   });
-  return { proc, url, stderr: () => stderr };
+  return { proc, url, stderr };
 }
 
 test("the warm-up drives a throwaway member and leaves nothing of it behind", async () => {

@@ -45,7 +45,7 @@ export function refuseRevoked(server: tls.Server, opts: ServerTls): void {
  */
 export function serverTls(
   flags: TlsFlags,
-  opts: { dataDir: string; side: "client" | "peer"; hosts: readonly string[] },
+  opts: { dataDir: string; side: "client" | "peer" | "proxy"; hosts: readonly string[] },
 ): ServerTls | null {
   let { certFile, keyFile } = flags;
   if (certFile === "" && keyFile === "" && flags.autoTls) {

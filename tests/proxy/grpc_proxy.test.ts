@@ -1,0 +1,80 @@
+/**
+ * `etcd grpc-proxy start` in front of one member: the CLI works through it (put, get, txn,
+ * watch, lease keep-alive, member list), with our proxy in front of etcdts, etcd's own in
+ * front of etcd, and our proxy in front of etcd.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import {
+  cleanup,
+  ETCD_BIN,
+  etcdts,
+  ETCDTS_BIN,
+  haveRealEtcd,
+  run,
+  startServer,
+  waitFor,
+} from "../harness.ts";
+import { startProxy } from "./proxy_process.ts";
+
+afterAll(cleanup);
+
+const SETUPS: { name: string; server: "etcdts" | "etcd"; proxy: "etcdts" | "etcd" }[] = [
+  { name: "etcdts's proxy in front of etcdts", server: "etcdts", proxy: "etcdts" },
+  ...(haveRealEtcd()
+    ? [
+      { name: "etcd's proxy in front of etcd", server: "etcd" as const, proxy: "etcd" as const },
+      { name: "etcdts's proxy in front of etcd", server: "etcd" as const, proxy: "etcdts" as const },
+    ]
+    : []),
+];
+
+describe.each(SETUPS)("$name", ({ server: serverKind, proxy: proxyKind }) => {
+  test("put, get, txn, watch, lease keep-alive and member list through the proxy", async () => {
+    const server = await startServer(serverKind);
+    const proxy = await startProxy(proxyKind, "grpc-proxy", ["--endpoints", server.endpoint]);
+    const ep = proxy.endpoint;
+    expect((await etcdts(ep, ["put", "k", "v1"])).stdout).toBe("OK\n");
+    expect((await etcdts(ep, ["get", "k"])).stdout).toBe("k\nv1\n");
+    expect((await etcdts(ep, ["get", "k", "--consistency=s", "--print-value-only"])).stdout).toBe("v1\n");
+    const txn = await etcdts(ep, ["txn"], { stdin: 'value("k") = "v1"\n\nput k v2\n\nput k v3\n\n' });
+    expect(txn.stdout).toBe("SUCCESS\n\nOK\n");
+    expect((await etcdts(server.endpoint, ["get", "k", "--print-value-only"])).stdout).toBe("v2\n");
+
+    const watch = Bun.spawn([ETCDTS_BIN, `--endpoints=${ep}`, "watch", "w"], { stdout: "pipe" });
+    let seen = "";
+    (async () => {
+      for await (const c of watch.stdout) seen += new TextDecoder().decode(c);
+    })();
+    // The watch is open once a put made now reaches it.
+    await waitFor("the watch through the proxy", async () => {
+      await etcdts(ep, ["put", "w", "x"]);
+      return seen.includes("PUT\nw\nx\n");
+    });
+    watch.kill();
+
+    const grant = await etcdts(ep, ["lease", "grant", "60"]);
+    const id = /lease ([0-9a-f]+) granted/.exec(grant.stdout)![1];
+    const ka = await etcdts(ep, ["lease", "keep-alive", "--once", id]);
+    expect(ka.stdout).toBe(`lease ${id} keepalived with TTL(60)\n`);
+
+    const members = await etcdts(ep, ["member", "list", "-w", "simple"]);
+    expect(members.code).toBe(0);
+    expect(members.stdout).toContain(", started, ");
+  });
+});
+
+test("grpc-proxy refuses what etcd refuses, with etcd's message", async () => {
+  for (const args of [["--resolver-prefix", "p"], ["--resolver-ttl", "5"]]) {
+    const ours = await run([ETCDTS_BIN, "grpc-proxy", "start", ...args]);
+    expect(ours.code).toBe(1);
+    if (haveRealEtcd()) {
+      const theirs = await run([ETCD_BIN, "grpc-proxy", "start", ...args]);
+      expect(ours.stderr).toBe(theirs.stderr);
+    }
+  }
+  const pprof = await run([ETCDTS_BIN, "grpc-proxy", "start", "--enable-pprof"]);
+  expect(pprof).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining("--enable-pprof is not supported"),
+  });
+});

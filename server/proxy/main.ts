@@ -21,6 +21,8 @@ import { log } from "../log.ts";
 import { type Output, parseStart } from "../subcommand.ts";
 import { GRPC_PROXY_COMMAND, type ProxyConfig, proxyConfig, refusedFlag } from "./flags.ts";
 import { forwardService } from "./forward.ts";
+import { watchProxy } from "./watch.ts";
+import { proxyHttp } from "./http.ts";
 
 /** etcd's checkArgs: the resolver flags go together. */
 function resolverArgsError(c: ProxyConfig): string | null {
@@ -101,7 +103,8 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   });
   const grpc = new GrpcServer({ maxRecvMessageBytes: config.maxRecvBytes });
   grpc.addService(KV, forwardService(KV, client));
-  grpc.addService(Watch, forwardService(Watch, client));
+  const watches = watchProxy(client);
+  grpc.addService(Watch, { watch: watches.watch });
   grpc.addService(Lease, forwardService(Lease, client));
   grpc.addService(Cluster, forwardService(Cluster, client));
   grpc.addService(Maintenance, forwardService(Maintenance, client));
@@ -114,7 +117,7 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   try {
     listening = await listenClient(new URL(`${scheme}://${config.listenAddr}`), {
       onStream: grpc.onStream,
-      fetch: () => new Response("404 page not found\n", { status: 404 }),
+      fetch: proxyHttp({ client, endpoints: config.endpoints, watches: watches.stats }),
       maxConcurrentStreams: config.maxConcurrentStreams,
       maxBodyBytes: config.maxRecvBytes,
       tls: tlsIn,

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Client } from "../../client/client.ts";
 import type { BidiStream } from "../../client/client.ts";
-import { KV, Watch, type WatchRequest, type WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV, Watch, type WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WatchRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { cleanup, haveRealEtcd, startServer, waitFor } from "../harness.ts";

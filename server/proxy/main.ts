@@ -22,6 +22,8 @@ import { type Output, parseStart } from "../subcommand.ts";
 import { GRPC_PROXY_COMMAND, type ProxyConfig, proxyConfig, refusedFlag } from "./flags.ts";
 import { forwardService } from "./forward.ts";
 import { watchProxy } from "./watch.ts";
+import { kvProxy } from "./kv.ts";
+import { Namespace } from "./namespace.ts";
 import { proxyHttp } from "./http.ts";
 
 /** etcd's checkArgs: the resolver flags go together. */
@@ -102,8 +104,9 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
     tls: tlsOut,
   });
   const grpc = new GrpcServer({ maxRecvMessageBytes: config.maxRecvBytes });
-  grpc.addService(KV, forwardService(KV, client));
-  const watches = watchProxy(client);
+  const ns = config.namespace === "" ? null : new Namespace(config.namespace);
+  grpc.addService(KV, kvProxy(client, ns));
+  const watches = watchProxy(client, ns);
   grpc.addService(Watch, { watch: watches.watch });
   grpc.addService(Lease, forwardService(Lease, client));
   grpc.addService(Cluster, forwardService(Cluster, client));

@@ -20,6 +20,7 @@ import {
 import type { BidiStream, Client } from "../../client/client.ts";
 import type { BidiHandler, CallContext, StreamSink } from "../grpc/server.ts";
 import { upstreamCall } from "./forward.ts";
+import type { Namespace } from "./namespace.ts";
 
 /** What the proxy counts about coalescing (etcd's etcd_grpc_proxy_* metrics). */
 export interface WatchStats {
@@ -43,15 +44,22 @@ class Broadcast {
   readonly #upstream: BidiStream<unknown, WatchResponse>;
   readonly #onEnd: () => void;
   readonly #onEvents: (n: number) => void;
+  readonly #view: (r: WatchResponse) => WatchResponse;
 
   constructor(
     upstream: BidiStream<unknown, WatchResponse>,
     create: WatchCreateRequest,
-    hooks: { onEnd: () => void; onEvents: (deliveredToOthers: number) => void },
+    hooks: {
+      onEnd: () => void;
+      onEvents: (deliveredToOthers: number) => void;
+      /** The namespace's view of a response (its keys unprefixed). */
+      view: (r: WatchResponse) => WatchResponse;
+    },
   ) {
     this.#upstream = upstream;
     this.#onEnd = hooks.onEnd;
     this.#onEvents = hooks.onEvents;
+    this.#view = hooks.view;
     void upstream.send({ requestUnion: { case: "createRequest", value: { ...create, watchId: 0n } } });
     void this.#pump();
   }
@@ -77,7 +85,8 @@ class Broadcast {
 
   async #pump(): Promise<void> {
     try {
-      for await (const r of this.#upstream) {
+      for await (const upstream of this.#upstream) {
+        const r = this.#view(upstream);
         if (r.header !== undefined) this.header = r.header;
         if (r.events.length > 0) this.#onEvents(this.members.size - 1);
         for (const m of this.members) {
@@ -113,6 +122,7 @@ function coalescingKey(c: WatchCreateRequest, ctx: CallContext): string | null {
 /** The Watch service of a proxy in front of `client`'s cluster, and its coalescing counts. */
 export function watchProxy(
   client: Client,
+  ns: Namespace | null,
 ): { watch: BidiHandler<WatchRequest, WatchResponse>; stats: WatchStats } {
   const broadcasts = new Map<string, Broadcast>();
   let eventsCoalescing = 0;
@@ -125,7 +135,8 @@ export function watchProxy(
   };
   const upstreamWatch = client.service(Watch).watch;
 
-  function join(c: WatchCreateRequest, m: Member, ctx: CallContext): Broadcast {
+  function join(asked: WatchCreateRequest, m: Member, ctx: CallContext): Broadcast {
+    const c = ns === null ? asked : ns.watchCreate(asked);
     const key = coalescingKey(c, ctx);
     const existing = key === null ? undefined : broadcasts.get(key);
     if (existing !== undefined) {
@@ -137,6 +148,7 @@ export function watchProxy(
         if (key !== null && broadcasts.get(key) === b) broadcasts.delete(key);
       },
       onEvents: (n) => (eventsCoalescing += n),
+      view: ns === null ? (r) => r : (r) => ns.watchResponse(r),
     });
     if (key !== null) broadcasts.set(key, b);
     b.add(m);

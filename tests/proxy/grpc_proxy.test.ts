@@ -78,3 +78,37 @@ test("grpc-proxy refuses what etcd refuses, with etcd's message", async () => {
     stderr: expect.stringContaining("--enable-pprof is not supported"),
   });
 });
+
+describe.each(SETUPS)("--namespace, $name", ({ server: serverKind, proxy: proxyKind }) => {
+  test("keys through the proxy live under the prefix; ranges, txns and watches see them without it", async () => {
+    const server = await startServer(serverKind);
+    const proxy = await startProxy(proxyKind, "grpc-proxy", [
+      "--endpoints",
+      server.endpoint,
+      "--namespace",
+      "ns/",
+    ]);
+    const ep = proxy.endpoint;
+    const watch = Bun.spawn([ETCDTS_BIN, `--endpoints=${ep}`, "watch", "--prefix", "a"], { stdout: "pipe" });
+    let seen = "";
+    (async () => {
+      for await (const c of watch.stdout) seen += new TextDecoder().decode(c);
+    })();
+    await waitFor("the namespaced watch", async () => {
+      await etcdts(ep, ["put", "a1", "x"]);
+      return seen.includes("PUT\na1\nx\n");
+    });
+    watch.kill();
+    expect((await etcdts(ep, ["put", "a2", "y"])).stdout).toBe("OK\n");
+    await etcdts(server.endpoint, ["put", "outside", "z"]);
+    expect((await etcdts(server.endpoint, ["get", "ns/", "--prefix", "--keys-only"])).stdout).toBe(
+      "ns/a1\n\nns/a2\n\n",
+    );
+    expect((await etcdts(ep, ["get", "", "--from-key", "--keys-only"])).stdout).toBe("a1\n\na2\n\n");
+    expect((await etcdts(ep, ["get", "a", "--prefix", "-w", "fields"])).stdout).toContain('"Key" : "a1"');
+    const txn = await etcdts(ep, ["txn"], { stdin: 'value("a1") = "x"\n\nget a2\n\n\n' });
+    expect(txn.stdout).toBe("SUCCESS\n\na2\ny\n");
+    expect((await etcdts(ep, ["del", "a", "--prefix", "--prev-kv"])).stdout).toBe("2\na1\nx\na2\ny\n");
+    expect((await etcdts(server.endpoint, ["get", "outside", "--print-value-only"])).stdout).toBe("z\n");
+  });
+});

@@ -23,6 +23,7 @@ import { GRPC_PROXY_COMMAND, type ProxyConfig, proxyConfig, refusedFlag } from "
 import { forwardService } from "./forward.ts";
 import { watchProxy } from "./watch.ts";
 import { kvProxy } from "./kv.ts";
+import { clusterProxy, register } from "./cluster.ts";
 import { Namespace } from "./namespace.ts";
 import { proxyHttp } from "./http.ts";
 
@@ -109,7 +110,14 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   const watches = watchProxy(client, ns);
   grpc.addService(Watch, { watch: watches.watch });
   grpc.addService(Lease, forwardService(Lease, client));
-  grpc.addService(Cluster, forwardService(Cluster, client));
+  grpc.addService(Cluster, clusterProxy(client, config));
+  const stopping = new AbortController();
+  const registered = config.resolverPrefix === "" ? Promise.resolve() : register(client, {
+    prefix: config.resolverPrefix,
+    addr: config.advertiseClientUrl,
+    ttlSeconds: config.resolverTtl,
+    signal: stopping.signal,
+  });
   grpc.addService(Maintenance, forwardService(Maintenance, client));
   grpc.addService(Auth, forwardService(Auth, client));
   grpc.addService(Lock, forwardService(Lock, client));
@@ -132,6 +140,8 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   log.info("started gRPC proxy", { address: config.listenAddr });
   return await new Promise<number>((resolve) => {
     const stop = async () => {
+      stopping.abort();
+      await registered;
       await listening.close();
       client.close();
       resolve(0);

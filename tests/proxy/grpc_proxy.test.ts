@@ -14,6 +14,7 @@ import {
   startServer,
   waitFor,
 } from "../harness.ts";
+import * as os from "node:os";
 import { startProxy } from "./proxy_process.ts";
 
 afterAll(cleanup);
@@ -110,5 +111,40 @@ describe.each(SETUPS)("--namespace, $name", ({ server: serverKind, proxy: proxyK
     expect(txn.stdout).toBe("SUCCESS\n\na2\ny\n");
     expect((await etcdts(ep, ["del", "a", "--prefix", "--prev-kv"])).stdout).toBe("2\na1\nx\na2\ny\n");
     expect((await etcdts(server.endpoint, ["get", "outside", "--print-value-only"])).stdout).toBe("z\n");
+  });
+});
+
+describe.each(SETUPS)("--resolver-prefix, $name", ({ server: serverKind, proxy: proxyKind }) => {
+  test("two proxies register under the prefix with a lease, and member list names them", async () => {
+    const server = await startServer(serverKind);
+    const flags = (addr: string) => [
+      "--endpoints",
+      server.endpoint,
+      "--resolver-prefix",
+      "proxies",
+      "--resolver-ttl",
+      "5",
+      "--advertise-client-url",
+      addr,
+    ];
+    const a = await startProxy(proxyKind, "grpc-proxy", flags("127.0.0.1:1001"));
+    await startProxy(proxyKind, "grpc-proxy", flags("127.0.0.1:1002"));
+    await waitFor("both registrations", async () => {
+      const r = await etcdts(server.endpoint, ["get", "proxies/", "--prefix", "--keys-only"]);
+      return r.stdout === "proxies/127.0.0.1:1001\n\nproxies/127.0.0.1:1002\n\n";
+    });
+    const v = await etcdts(server.endpoint, ["get", "proxies/127.0.0.1:1001", "--print-value-only"]);
+    expect(JSON.parse(v.stdout)).toEqual({
+      Op: 0,
+      Addr: "127.0.0.1:1001",
+      Metadata: `{"name":"${os.hostname()}"}`,
+    });
+    const kv = await etcdts(server.endpoint, ["get", "proxies/127.0.0.1:1001", "-w", "json"]);
+    expect(JSON.parse(kv.stdout).kvs[0].lease).toBeGreaterThan(0);
+    await waitFor("member list through a proxy to name both", async () => {
+      const list = await etcdts(a.endpoint, ["member", "list"]);
+      return list.stdout.split("\n").filter((l) => l.includes(`, started, ${os.hostname()}, , 127.0.0.1:100`))
+        .length === 2;
+    });
   });
 });

@@ -8,18 +8,29 @@ import type { Client } from "../../client/client.ts";
 import { GrpcError } from "../../client/status.ts";
 import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { WatchStats } from "./watch.ts";
+import type { RangeCache } from "./cache.ts";
 
 export interface ProxyHttpDeps {
   readonly client: Client;
   readonly endpoints: readonly string[];
   readonly watches: WatchStats;
+  readonly cache: RangeCache;
 }
 
 const NOT_FOUND = () =>
   new Response("404 page not found\n", { status: 404, headers: { "content-type": "text/plain" } });
 
-function ownMetrics(w: WatchStats): string {
+function ownMetrics(w: WatchStats, cache: RangeCache): string {
   return [
+    "# HELP etcd_grpc_proxy_cache_hits_total Total number of cache hits",
+    "# TYPE etcd_grpc_proxy_cache_hits_total gauge",
+    `etcd_grpc_proxy_cache_hits_total ${cache.hits}`,
+    "# HELP etcd_grpc_proxy_cache_keys_total Total number of keys/ranges cached",
+    "# TYPE etcd_grpc_proxy_cache_keys_total gauge",
+    `etcd_grpc_proxy_cache_keys_total ${cache.size}`,
+    "# HELP etcd_grpc_proxy_cache_misses_total Total number of cache misses",
+    "# TYPE etcd_grpc_proxy_cache_misses_total gauge",
+    `etcd_grpc_proxy_cache_misses_total ${cache.misses}`,
     "# HELP etcd_grpc_proxy_events_coalescing_total Total number of events coalescing",
     "# TYPE etcd_grpc_proxy_events_coalescing_total counter",
     `etcd_grpc_proxy_events_coalescing_total ${w.eventsCoalescing}`,
@@ -44,7 +55,7 @@ export function proxyHttp(deps: ProxyHttpDeps): (req: Request) => Promise<Respon
   return async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/proxy/metrics") {
-      return new Response(ownMetrics(deps.watches), {
+      return new Response(ownMetrics(deps.watches, deps.cache), {
         headers: { "content-type": "text/plain; version=0.0.4" },
       });
     }

@@ -1,8 +1,10 @@
 /**
  * The proxy's KV service: forwarded upstream, through the --namespace mapping when one is
- * given (requests prefixed on the way up, responses unprefixed on the way down).
+ * given (requests prefixed on the way up, responses unprefixed on the way down), with
+ * serializable ranges answered from the proxy's cache (cache.ts) when it can.
  */
-import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV, type TxnRequest } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { RangeCache } from "./cache.ts";
 import type { Client } from "../../client/client.ts";
 import { type EtcdError, isEtcdError } from "../../api/errors.ts";
 import type { CallContext, ImplOf } from "../grpc/server.ts";
@@ -25,9 +27,51 @@ function mapped<I, O>(
   };
 }
 
-export function kvProxy(client: Client, ns: Namespace | null): KvImpl {
+/** Drops what a txn's compares and writes may change from the cache, nested txns too. */
+function invalidateTxn(cache: RangeCache, t: TxnRequest): void {
+  for (const c of t.compare) cache.invalidate(c.key, c.rangeEnd);
+  for (const op of [...t.success, ...t.failure]) {
+    const q = op.request;
+    if (q.case === "requestPut") cache.invalidate(q.value.key, new Uint8Array());
+    else if (q.case === "requestDeleteRange") cache.invalidate(q.value.key, q.value.rangeEnd);
+    else if (q.case === "requestTxn") invalidateTxn(cache, q.value);
+  }
+}
+
+/** `kv` with serializable ranges answered from `cache` and writes dropping what they touch. */
+function withCache(kv: KvImpl, cache: RangeCache): KvImpl {
+  return {
+    ...kv,
+    range: async (r, ctx) => {
+      if (r.serializable) {
+        const hit = cache.get(r);
+        if (hit !== undefined) return hit;
+      }
+      const out = await kv.range(r, ctx);
+      if (!isEtcdError(out)) cache.add(r, out);
+      return out;
+    },
+    put: (r, ctx) => {
+      cache.invalidate(r.key, new Uint8Array());
+      return kv.put(r, ctx);
+    },
+    deleteRange: (r, ctx) => {
+      cache.invalidate(r.key, r.rangeEnd);
+      return kv.deleteRange(r, ctx);
+    },
+    txn: (r, ctx) => {
+      invalidateTxn(cache, r);
+      return kv.txn(r, ctx);
+    },
+  };
+}
+
+export function kvProxy(client: Client, ns: Namespace | null, cache: RangeCache): KvImpl {
   const forward = forwardService(KV, client);
-  if (ns === null) return forward;
+  return withCache(ns === null ? forward : namespaced(forward, ns), cache);
+}
+
+function namespaced(forward: KvImpl, ns: Namespace): KvImpl {
   return {
     ...forward,
     range: mapped(forward.range, (r) => ns.range(r), (r) => ns.rangeResponse(r)),

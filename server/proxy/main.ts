@@ -23,6 +23,7 @@ import { GRPC_PROXY_COMMAND, type ProxyConfig, proxyConfig, refusedFlag } from "
 import { forwardService } from "./forward.ts";
 import { watchProxy } from "./watch.ts";
 import { kvProxy } from "./kv.ts";
+import { RangeCache } from "./cache.ts";
 import { clusterProxy, register } from "./cluster.ts";
 import { Namespace } from "./namespace.ts";
 import { proxyHttp } from "./http.ts";
@@ -106,7 +107,8 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   });
   const grpc = new GrpcServer({ maxRecvMessageBytes: config.maxRecvBytes });
   const ns = config.namespace === "" ? null : new Namespace(config.namespace);
-  grpc.addService(KV, kvProxy(client, ns));
+  const cache = new RangeCache();
+  grpc.addService(KV, kvProxy(client, ns, cache));
   const watches = watchProxy(client, ns);
   grpc.addService(Watch, { watch: watches.watch });
   grpc.addService(Lease, forwardService(Lease, client));
@@ -128,7 +130,7 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   try {
     listening = await listenClient(new URL(`${scheme}://${config.listenAddr}`), {
       onStream: grpc.onStream,
-      fetch: proxyHttp({ client, endpoints: config.endpoints, watches: watches.stats }),
+      fetch: proxyHttp({ client, endpoints: config.endpoints, watches: watches.stats, cache }),
       maxConcurrentStreams: config.maxConcurrentStreams,
       maxBodyBytes: config.maxRecvBytes,
       tls: tlsIn,

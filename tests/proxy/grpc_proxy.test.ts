@@ -148,3 +148,25 @@ describe.each(SETUPS)("--resolver-prefix, $name", ({ server: serverKind, proxy: 
     });
   });
 });
+
+describe.each(SETUPS)("the range cache, $name", ({ server: serverKind, proxy: proxyKind }) => {
+  test("serializable reads may miss writes made elsewhere; the proxy's own writes and linearizable reads do not", async () => {
+    const server = await startServer(serverKind);
+    const proxy = await startProxy(proxyKind, "grpc-proxy", ["--endpoints", server.endpoint]);
+    const ep = proxy.endpoint;
+    const serializable = async () =>
+      (await etcdts(ep, ["get", "c", "--consistency=s", "--print-value-only"])).stdout;
+    await etcdts(ep, ["put", "c", "1"]);
+    expect(await serializable()).toBe("1\n");
+    await etcdts(server.endpoint, ["put", "c", "2"]); // behind the proxy's back
+    expect(await serializable()).toBe("1\n");
+    expect((await etcdts(ep, ["get", "c", "--print-value-only"])).stdout).toBe("2\n");
+    await etcdts(server.endpoint, ["put", "c", "3"]);
+    await etcdts(ep, ["put", "c", "4"]);
+    expect(await serializable()).toBe("4\n");
+    if (proxyKind === "etcdts") {
+      const metrics = await (await fetch(`http://${ep}/proxy/metrics`)).text();
+      expect(metrics).toMatch(/^etcd_grpc_proxy_cache_hits_total [1-9]/m);
+    }
+  });
+});

@@ -15,13 +15,18 @@ export interface ProxyHttpDeps {
   readonly endpoints: readonly string[];
   readonly watches: WatchStats;
   readonly cache: RangeCache;
+  /** Client keep-alives answered by another client's upstream keep-alive. */
+  readonly keepAlivesCoalesced: () => number;
 }
 
 const NOT_FOUND = () =>
   new Response("404 page not found\n", { status: 404, headers: { "content-type": "text/plain" } });
 
-function ownMetrics(w: WatchStats, cache: RangeCache): string {
+function ownMetrics(w: WatchStats, cache: RangeCache, keepAlives: number): string {
   return [
+    "# HELP etcdts_grpc_proxy_keepalives_coalescing_total Total number of lease keep-alives answered without one of their own upstream",
+    "# TYPE etcdts_grpc_proxy_keepalives_coalescing_total counter",
+    `etcdts_grpc_proxy_keepalives_coalescing_total ${keepAlives}`,
     "# HELP etcd_grpc_proxy_cache_hits_total Total number of cache hits",
     "# TYPE etcd_grpc_proxy_cache_hits_total gauge",
     `etcd_grpc_proxy_cache_hits_total ${cache.hits}`,
@@ -55,7 +60,7 @@ export function proxyHttp(deps: ProxyHttpDeps): (req: Request) => Promise<Respon
   return async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/proxy/metrics") {
-      return new Response(ownMetrics(deps.watches, deps.cache), {
+      return new Response(ownMetrics(deps.watches, deps.cache, deps.keepAlivesCoalesced()), {
         headers: { "content-type": "text/plain; version=0.0.4" },
       });
     }

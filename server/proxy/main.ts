@@ -23,6 +23,7 @@ import { GRPC_PROXY_COMMAND, type ProxyConfig, proxyConfig, refusedFlag } from "
 import { forwardService } from "./forward.ts";
 import { watchProxy } from "./watch.ts";
 import { kvProxy } from "./kv.ts";
+import { leaseProxy } from "./lease.ts";
 import { RangeCache } from "./cache.ts";
 import { clusterProxy, register } from "./cluster.ts";
 import { Namespace } from "./namespace.ts";
@@ -111,7 +112,8 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   grpc.addService(KV, kvProxy(client, ns, cache));
   const watches = watchProxy(client, ns);
   grpc.addService(Watch, { watch: watches.watch });
-  grpc.addService(Lease, forwardService(Lease, client));
+  const leases = leaseProxy(client);
+  grpc.addService(Lease, leases.service);
   grpc.addService(Cluster, clusterProxy(client, config));
   const stopping = new AbortController();
   const registered = config.resolverPrefix === "" ? Promise.resolve() : register(client, {
@@ -130,7 +132,13 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   try {
     listening = await listenClient(new URL(`${scheme}://${config.listenAddr}`), {
       onStream: grpc.onStream,
-      fetch: proxyHttp({ client, endpoints: config.endpoints, watches: watches.stats, cache }),
+      fetch: proxyHttp({
+        client,
+        endpoints: config.endpoints,
+        watches: watches.stats,
+        cache,
+        keepAlivesCoalesced: leases.coalesced,
+      }),
       maxConcurrentStreams: config.maxConcurrentStreams,
       maxBodyBytes: config.maxRecvBytes,
       tls: tlsIn,

@@ -81,7 +81,8 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   let tlsOut: TlsOptions | undefined;
   let tlsIn: ReturnType<typeof serverTls>;
   try {
-    const cnError = commonNameError(config.upstream.cert) ?? commonNameError(config.listen.cert);
+    // etcd checks the client side only: its proxy serves with a named certificate.
+    const cnError = commonNameError(config.upstream.cert);
     if (cnError !== null) {
       err.write(`${cnError}\n`);
       return 1;

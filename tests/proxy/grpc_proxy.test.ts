@@ -9,13 +9,16 @@ import {
   ETCD_BIN,
   etcdts,
   ETCDTS_BIN,
+  freePort,
   haveRealEtcd,
   run,
   startServer,
+  tempDir,
   waitFor,
 } from "../harness.ts";
 import * as os from "node:os";
 import { startProxy } from "./proxy_process.ts";
+import { makeCerts } from "../security/certs.ts";
 
 afterAll(cleanup);
 
@@ -72,6 +75,28 @@ test("grpc-proxy refuses what etcd refuses, with etcd's message", async () => {
       const theirs = await run([ETCD_BIN, "grpc-proxy", "start", ...args]);
       expect(ours.stderr).toBe(theirs.stderr);
     }
+  }
+  // A client certificate with a CN would make the proxy's upstream calls that user's.
+  const dir = tempDir();
+  makeCerts(dir);
+  const listen = `127.0.0.1:${await freePort()}`;
+  const cn = [
+    "--listen-addr",
+    listen,
+    "--endpoints",
+    "127.0.0.1:1",
+    "--cert",
+    `${dir}/alice.pem`,
+    "--key",
+    `${dir}/alice.key`,
+  ];
+  const refusedCn = await run([ETCDTS_BIN, "grpc-proxy", "start", ...cn, "--cacert", `${dir}/ca.pem`]);
+  expect(refusedCn).toEqual({ code: 1, stdout: "", stderr: "cert has non empty Common Name (alice)\n" });
+  if (haveRealEtcd()) {
+    const theirs = await run([ETCD_BIN, "grpc-proxy", "start", ...cn, "--cacert", `${dir}/ca.pem`]);
+    // etcd listens (and logs it) before it makes its client; the refusal is its last line.
+    expect(theirs.code).toBe(1);
+    expect(theirs.stderr).toEndWith(`\n${refusedCn.stderr}`);
   }
   const pprof = await run([ETCDTS_BIN, "grpc-proxy", "start", "--enable-pprof"]);
   expect(pprof).toMatchObject({

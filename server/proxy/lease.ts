@@ -3,7 +3,8 @@
  * keep-alives of every client stream for one lease that arrive while one is already on
  * its way upstream wait for that one's answer instead of sending their own, so N clients
  * keeping one lease alive cost the member one keep-alive per round trip, not N. All keep-
- * alives of one caller (token) share one upstream stream. The other methods pass through.
+ * alives of one caller (token) share one upstream stream. TimeToLive's keys are seen
+ * through --namespace; the other methods pass through.
  */
 import {
   Lease,
@@ -15,6 +16,7 @@ import type { EtcdError } from "../../api/errors.ts";
 import { isEtcdError } from "../../api/errors.ts";
 import type { ImplOf } from "../grpc/server.ts";
 import { forwardService, upstreamError } from "./forward.ts";
+import type { Namespace } from "./namespace.ts";
 
 type Waiter = (r: LeaseKeepAliveResponse | EtcdError) => void;
 
@@ -65,7 +67,10 @@ class KeepAliveChannel {
 }
 
 /** The Lease service of a proxy, and how many keep-alives it saved the member. */
-export function leaseProxy(client: Client): { service: ImplOf<typeof Lease>; coalesced: () => number } {
+export function leaseProxy(
+  client: Client,
+  ns: Namespace | null,
+): { service: ImplOf<typeof Lease>; coalesced: () => number } {
   const channels = new Map<string, KeepAliveChannel>();
   let coalescedByClosed = 0;
   const channel = (token: string): KeepAliveChannel => {
@@ -81,8 +86,13 @@ export function leaseProxy(client: Client): { service: ImplOf<typeof Lease>; coa
     }
     return c;
   };
+  const forward = forwardService(Lease, client);
   const service: ImplOf<typeof Lease> = {
-    ...forwardService(Lease, client),
+    ...forward,
+    leaseTimeToLive: async (req, ctx) => {
+      const r = await forward.leaseTimeToLive(req, ctx);
+      return ns === null || isEtcdError(r) ? r : ns.leaseTimeToLive(r);
+    },
     leaseKeepAlive: async (input: AsyncIterable<LeaseKeepAliveRequest>, out, ctx) => {
       const token = typeof ctx.headers.token === "string" ? ctx.headers.token : "";
       let failed: EtcdError | undefined;

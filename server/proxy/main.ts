@@ -113,7 +113,7 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   grpc.addService(KV, kvProxy(client, ns, cache));
   const watches = watchProxy(client, ns);
   grpc.addService(Watch, { watch: watches.watch });
-  const leases = leaseProxy(client);
+  const leases = leaseProxy(client, ns);
   grpc.addService(Lease, leases.service);
   grpc.addService(Cluster, clusterProxy(client, config));
   const stopping = new AbortController();

@@ -8,6 +8,7 @@ import type {
   Compare,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  LeaseTimeToLiveResponse,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -127,6 +128,13 @@ export class Namespace {
       ? this.txnResponse(p.value)
       : undefined;
     return value === undefined ? op : { ...op, response: { case: p.case, value } as ResponseOp["response"] };
+  }
+
+  /** A lease's keys as the namespace sees them: its own, unprefixed; others' left out. */
+  leaseTimeToLive(r: LeaseTimeToLiveResponse): LeaseTimeToLiveResponse {
+    const p = this.#prefix;
+    const own = r.keys.filter((k) => k.length >= p.length && Buffer.from(k.subarray(0, p.length)).equals(p));
+    return { ...r, keys: own.map((k) => this.#strip(k)) };
   }
 
   watchCreate(c: WatchCreateRequest): WatchCreateRequest {

@@ -136,6 +136,12 @@ describe.each(SETUPS)("--namespace, $name", ({ server: serverKind, proxy: proxyK
     expect(txn.stdout).toBe("SUCCESS\n\na2\ny\n");
     expect((await etcdts(ep, ["del", "a", "--prefix", "--prev-kv"])).stdout).toBe("2\na1\nx\na2\ny\n");
     expect((await etcdts(server.endpoint, ["get", "outside", "--print-value-only"])).stdout).toBe("z\n");
+    const grant = await etcdts(ep, ["lease", "grant", "60"]);
+    const id = /lease ([0-9a-f]+) granted/.exec(grant.stdout)![1];
+    await etcdts(ep, ["put", "leased", "v", "--lease", id]);
+    await etcdts(server.endpoint, ["put", "elsewhere", "v", "--lease", id]);
+    const ttl = await etcdts(ep, ["lease", "timetolive", id, "--keys"]);
+    expect(ttl.stdout).toEndWith(", attached keys([leased])\n");
   });
 });
 

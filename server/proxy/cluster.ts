@@ -18,6 +18,7 @@ import {
 import type { Client } from "../../client/client.ts";
 import type { ImplOf } from "../grpc/server.ts";
 import { log } from "../log.ts";
+import { prefixEnd } from "../../api/keys.ts";
 import { forwardService, upstreamCall, upstreamError } from "./forward.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -25,15 +26,6 @@ const enc = (s: string) => new TextEncoder().encode(s);
 /** The registration's value, as clientv3/naming/endpoints stores an Add update. */
 function endpointValue(addr: string): string {
   return JSON.stringify({ Op: 0, Addr: addr, Metadata: JSON.stringify({ name: os.hostname() }) });
-}
-
-/** The end of the range of keys starting with `prefix`. */
-function prefixEnd(prefix: Uint8Array): Uint8Array {
-  const end = prefix.slice();
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (++end[i] !== 0) return end.subarray(0, i + 1);
-  }
-  return new Uint8Array([0]);
 }
 
 /** Waits `ms`, or less when `signal` aborts first. */

@@ -22,16 +22,7 @@ import type {
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { Errors, type EtcdError, isEtcdError } from "../../api/errors.ts";
-
-/** The end of the keyspace under `prefix`: the prefix plus one, or "\0" when it is all 0xff. */
-function prefixEnd(prefix: Uint8Array): Uint8Array {
-  const end = prefix.slice();
-  for (let i = end.length - 1; i >= 0; i--) {
-    end[i] = (end[i] + 1) & 0xff;
-    if (end[i] !== 0) return end;
-  }
-  return new Uint8Array([0]);
-}
+import { prefixEnd } from "../../api/keys.ts";
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
@@ -48,7 +39,11 @@ export class Namespace {
     this.#prefix = new TextEncoder().encode(prefix);
   }
 
-  /** A key and range end inside the namespace (clientv3/namespace's prefixInterval). */
+  /**
+   * A key and range end inside the namespace (clientv3/namespace's prefixInterval). "To the
+   * end" ends at the first key after the prefix's keys; for a prefix ending in 0xff bytes
+   * etcd's own increment lands one key further ("a\xff" → "b\x00", taking "b" in).
+   */
   interval(key: Uint8Array, end: Uint8Array): { key: Uint8Array; rangeEnd: Uint8Array } {
     const rangeEnd = end.length === 1 && end[0] === 0
       ? prefixEnd(this.#prefix)

@@ -112,6 +112,7 @@ export interface ProxyConfig {
   /** To the proxy's clients: --cert-file, --key-file, --trusted-ca-file, --auto-tls, --client-crl-file. */
   readonly listen: { cert: string; key: string; ca: string; autoTls: boolean; crl: string };
   readonly debug: boolean;
+  readonly serializableOrdering: boolean;
 }
 
 export function proxyConfig(fv: FlagValues): ProxyConfig {
@@ -145,6 +146,7 @@ export function proxyConfig(fv: FlagValues): ProxyConfig {
       crl: s("client-crl-file"),
     },
     debug: b("debug"),
+    serializableOrdering: b("experimental-serializable-ordering"),
   };
 }
 

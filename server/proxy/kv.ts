@@ -66,9 +66,37 @@ function withCache(kv: KvImpl, cache: RangeCache): KvImpl {
   };
 }
 
-export function kvProxy(client: Client, ns: Namespace | null, cache: RangeCache): KvImpl {
+/**
+ * --experimental-serializable-ordering (clientv3/ordering): a serializable range is never
+ * answered from an older revision than one the proxy already saw. Where etcd's ordering
+ * KV switches endpoints and retries, this asks again linearizably, which cannot be older.
+ */
+function ordered(kv: KvImpl): KvImpl {
+  let highest = 0n;
+  const seen = <T extends { header?: { revision: bigint } } | EtcdError>(r: T): T => {
+    if (!isEtcdError(r) && r.header !== undefined && r.header.revision > highest) highest = r.header.revision;
+    return r;
+  };
+  return {
+    ...kv,
+    range: async (r, ctx) => {
+      const out = seen(await kv.range(r, ctx));
+      if (!r.serializable || isEtcdError(out) || (out.header?.revision ?? 0n) >= highest) return out;
+      return seen(await kv.range({ ...r, serializable: false }, ctx));
+    },
+    put: async (r, ctx) => seen(await kv.put(r, ctx)),
+    deleteRange: async (r, ctx) => seen(await kv.deleteRange(r, ctx)),
+    txn: async (r, ctx) => seen(await kv.txn(r, ctx)),
+  };
+}
+
+export function kvProxy(
+  client: Client,
+  opts: { ns: Namespace | null; cache: RangeCache; serializableOrdering: boolean },
+): KvImpl {
   const forward = forwardService(KV, client);
-  return withCache(ns === null ? forward : namespaced(forward, ns), cache);
+  const upstream = opts.ns === null ? forward : namespaced(forward, opts.ns);
+  return withCache(opts.serializableOrdering ? ordered(upstream) : upstream, opts.cache);
 }
 
 function namespaced(forward: KvImpl, ns: Namespace): KvImpl {

@@ -110,7 +110,7 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
   const grpc = new GrpcServer({ maxRecvMessageBytes: config.maxRecvBytes });
   const ns = config.namespace === "" ? null : new Namespace(config.namespace);
   const cache = new RangeCache();
-  grpc.addService(KV, kvProxy(client, ns, cache));
+  grpc.addService(KV, kvProxy(client, { ns, cache, serializableOrdering: config.serializableOrdering }));
   const watches = watchProxy(client, ns);
   grpc.addService(Watch, { watch: watches.watch });
   const leases = leaseProxy(client, ns);
@@ -148,6 +148,7 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
     err.write(`listen tcp ${config.listenAddr}: ${(e as Error).message}\n`);
     return 1;
   }
+  log.info("listening for gRPC proxy client requests", { address: config.listenAddr });
   log.info("started gRPC proxy", { address: config.listenAddr });
   return await new Promise<number>((resolve) => {
     const stop = async () => {

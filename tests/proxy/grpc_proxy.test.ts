@@ -201,3 +201,15 @@ describe.each(SETUPS)("the range cache, $name", ({ server: serverKind, proxy: pr
     }
   });
 });
+
+test("--experimental-serializable-ordering: serializable reads through the proxy still answer", async () => {
+  const server = await startServer("etcdts");
+  const proxy = await startProxy("etcdts", "grpc-proxy", [
+    "--endpoints",
+    server.endpoint,
+    "--experimental-serializable-ordering",
+  ]);
+  await etcdts(proxy.endpoint, ["put", "o", "1"]);
+  const r = await etcdts(proxy.endpoint, ["get", "o", "--consistency=s", "-w", "json"]);
+  expect(JSON.parse(r.stdout).header.revision).toBe(2);
+});

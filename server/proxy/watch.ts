@@ -20,6 +20,7 @@ import {
 import type { BidiStream, Client } from "../../client/client.ts";
 import type { BidiHandler, CallContext, StreamSink } from "../grpc/server.ts";
 import { upstreamCall } from "./forward.ts";
+import { Code, etcdError } from "../../api/errors.ts";
 import type { Namespace } from "./namespace.ts";
 
 /** What the proxy counts about coalescing (etcd's etcd_grpc_proxy_* metrics). */
@@ -30,10 +31,51 @@ export interface WatchStats {
   readonly eventsCoalescing: number;
 }
 
+/**
+ * Responses a client stream may have queued unread before the proxy drops it, as etcd's
+ * proxy drops a stream whose 1024-response channel is full: one slow client must not make
+ * the proxy hold every event for it.
+ */
+const MAX_UNREAD = 1024;
+
+/** A client's watch stream as broadcasts write to it: dropped when it reads too slowly. */
+class ClientSink {
+  readonly #out: StreamSink<WatchResponse>;
+  readonly #onSlow: () => void;
+  #unread = 0;
+  #waiting = false;
+  dropped = false;
+
+  constructor(out: StreamSink<WatchResponse>, onSlow: () => void) {
+    this.#out = out;
+    this.#onSlow = onSlow;
+  }
+
+  get closed(): boolean {
+    return this.dropped || this.#out.closed;
+  }
+
+  send(msg: WatchResponse): void {
+    if (this.closed) return;
+    if (this.#out.send(msg)) return;
+    if (++this.#unread > MAX_UNREAD) {
+      this.dropped = true;
+      this.#onSlow();
+      return;
+    }
+    if (this.#waiting) return;
+    this.#waiting = true;
+    void this.#out.drained().then(() => {
+      this.#waiting = false;
+      this.#unread = 0;
+    });
+  }
+}
+
 /** One client watcher: where its responses go and under which ID. */
 interface Member {
   readonly id: bigint;
-  readonly out: StreamSink<WatchResponse>;
+  readonly out: ClientSink;
 }
 
 /** One upstream watcher and the client watchers it serves. */
@@ -155,11 +197,15 @@ export function watchProxy(
     return b;
   }
 
-  const watch: BidiHandler<WatchRequest, WatchResponse> = async (input, out, ctx) => {
+  const watch: BidiHandler<WatchRequest, WatchResponse> = async (input, stream, ctx) => {
     const mine = new Map<bigint, { member: Member; broadcast: Broadcast }>();
+    const slow = new AbortController();
+    const out = new ClientSink(stream, () => slow.abort());
+    const ended = AbortSignal.any([ctx.signal, slow.signal]);
     let nextId = 0n;
-    try {
+    const reading = (async () => {
       for await (const req of input) {
+        if (ended.aborted) return;
         const u = req.requestUnion;
         if (u.case === "createRequest") {
           const id = u.value.watchId !== 0n ? u.value.watchId : nextId++;
@@ -177,13 +223,14 @@ export function watchProxy(
           }));
         }
       }
-      // A client that half-closes still gets its events, as from etcd: until it goes.
-      if (!ctx.signal.aborted) {
-        await new Promise((r) => ctx.signal.addEventListener("abort", r, { once: true }));
-      }
-    } finally {
-      for (const w of mine.values()) w.broadcast.remove(w.member);
-    }
+    })().catch(() => {});
+    // A client that half-closes still gets its events, as from etcd: until it goes, or is
+    // dropped for reading too slowly.
+    if (!ended.aborted) await new Promise((r) => ended.addEventListener("abort", r, { once: true }));
+    for (const w of mine.values()) w.broadcast.remove(w.member);
+    mine.clear();
+    void reading;
+    if (slow.signal.aborted) return etcdError(Code.Canceled, "context canceled");
   };
   return { watch, stats };
 }

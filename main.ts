@@ -12,16 +12,21 @@ const invokedAs = [process.argv0, process.argv[1] ?? ""].map((p) => path.basenam
 const name = invokedAs.find((n) => n === "etcd" || n === "etcdctl") ?? "";
 const args = process.argv.slice(2);
 
-// etcd's other server commands (`etcd grpc-proxy start`, `etcd gateway start`), which
-// `etcdts --help` lists as not available yet.
-const notBuilt: Record<string, string> = {
-  "grpc-proxy": "etcd's gRPC proxy",
-  "gateway": "etcd's TCP gateway",
+// etcd's other server commands (`etcd gateway start`, `etcd grpc-proxy start`).
+const proxyCommands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  "gateway": async () => {
+    const { gatewayMain } = await import("./server/tcpproxy/gateway.ts");
+    return (a) => gatewayMain(a, process.stdout, process.stderr);
+  },
+  "grpc-proxy": async () => {
+    const { grpcProxyMain } = await import("./server/proxy/main.ts");
+    return (a) => grpcProxyMain(a, process.stdout, process.stderr);
+  },
 };
 
-if (name !== "etcdctl" && Object.hasOwn(notBuilt, args[0] ?? "")) {
-  process.stderr.write(`etcdts: ${args[0]} (${notBuilt[args[0]]}) is not available yet\n`);
-  process.exit(1);
+if (name !== "etcdctl" && Object.hasOwn(proxyCommands, args[0] ?? "")) {
+  const main = await proxyCommands[args[0]]();
+  process.exit(await main(args.slice(1)));
 } else if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {
   const { serveMain } = await import("./server/serve_main.ts");
   const code = await serveMain(name === "etcd" ? args : args.slice(1), {

@@ -10,10 +10,11 @@ import {
   parseGoBool,
   parseGoDuration,
   parseGoInt64,
+  parseGoUint64,
 } from "./gofmt.ts";
 
 /** A flag's value type, as pflag names them in help and errors. */
-export type FlagKind = "bool" | "string" | "stringSlice" | "duration" | "int64";
+export type FlagKind = "bool" | "string" | "stringSlice" | "duration" | "int64" | "uint32";
 
 /** One flag as a command declares it. `def` is the default in the flag's own type. */
 export interface FlagSpec {
@@ -79,6 +80,13 @@ function parseValue(kind: FlagKind, text: string): FlagValue | { error: string }
       return parseGoDuration(text);
     case "int64":
       return parseGoInt64(text, 0);
+    case "uint32": {
+      const v = parseGoUint64(text, 0);
+      if (typeof v === "bigint" && v >= 1n << 32n) {
+        return { error: `strconv.ParseUint: parsing ${goQuote(text)}: value out of range` };
+      }
+      return v;
+    }
   }
 }
 
@@ -194,6 +202,7 @@ export function pflagUsages(specs: readonly FlagSpec[]): string {
     stringSlice: "strings",
     duration: "duration",
     int64: "int",
+    uint32: "uint32",
   };
   const rows = specs.filter((f) => !f.hidden).map((f) => {
     let head = f.short ? `  -${f.short}, --${f.name}` : `      --${f.name}`;

@@ -25,8 +25,8 @@ export interface HelpOptions {
  */
 const SERVER_COMMANDS = [
   "\tserve\tStarts an etcd-compatible server (etcd's flags: 'etcdts serve --help'; or run it as 'etcd')\n",
-  "\tgrpc-proxy\tetcd's stateless gRPC proxy (not available yet)\n",
-  "\tgateway\tetcd's TCP gateway (not available yet)\n",
+  "\tgrpc-proxy start\tetcd's stateless gRPC proxy ('etcdts grpc-proxy start --help')\n",
+  "\tgateway start\tetcd's L4 TCP gateway ('etcdts gateway start --help')\n",
 ].join("");
 
 /** The help text for the last command of `chain` (root first). */

@@ -67,7 +67,7 @@ function serverName(socket: tls.TLSSocket): string {
  */
 export function serverTls(
   flags: TlsFlags,
-  opts: { dataDir: string; side: "client" | "peer"; hosts: readonly string[] },
+  opts: { dataDir: string; side: "client" | "peer" | "proxy"; hosts: readonly string[] },
 ): ServerTls | null {
   let { certFile, keyFile } = flags;
   if (certFile === "" && keyFile === "" && flags.autoTls) {

@@ -163,7 +163,8 @@ async function isHealthy(url: string): Promise<boolean> {
   return r.ok;
 }
 
-function isListening(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on the loopback port. */
+export function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, "127.0.0.1");
     s.once("connect", () => {

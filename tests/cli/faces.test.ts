@@ -1,12 +1,12 @@
 /**
  * The help a user sees depends on the name the binary runs by: as `etcdts` it names the
- * server (`serve`, and etcd's `grpc-proxy` and `gateway`, not available yet) above etcdctl's
+ * server (`serve`, and etcd's `grpc-proxy` and `gateway`) above etcdctl's
  * commands; through a link named `etcdctl` it is the real etcdctl 3.4's help, byte for byte.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cleanup, ETCDCTL_BIN, ETCDTS_BIN, haveRealEtcd, run, tempDir } from "../harness.ts";
+import { cleanup, ETCD_BIN, ETCDCTL_BIN, ETCDTS_BIN, haveRealEtcd, run, tempDir } from "../harness.ts";
 
 afterAll(cleanup);
 
@@ -44,8 +44,8 @@ describe("as etcdts", () => {
       expect(client).toBeGreaterThan(server);
       const serverPart = out.slice(server, client);
       expect(serverPart).toMatch(/\n\tserve\s+Starts an etcd-compatible server/);
-      expect(serverPart).toMatch(/\n\tgrpc-proxy\s+.*not available yet/);
-      expect(serverPart).toMatch(/\n\tgateway\s+.*not available yet/);
+      expect(serverPart).toMatch(/\n\tgrpc-proxy start\s+etcd's stateless gRPC proxy/);
+      expect(serverPart).toMatch(/\n\tgateway start\s+etcd's L4 TCP gateway/);
       // etcdts's own commands; etcdctl 3.4's that it does not build are not listed.
       expect(out.slice(client)).toMatch(/\n\tauth status\s/);
       expect(out.slice(client)).not.toContain("completion");
@@ -60,11 +60,21 @@ describe("as etcdts", () => {
     expect(r.stdout).toMatch(/\n {2}--force-new-cluster 'false' {2}\(restart a member/);
   });
 
-  test("grpc-proxy and gateway say they are not available, as etcdts and as etcd", async () => {
-    for (const cmd of [[ETCDTS_BIN, "grpc-proxy", "start"], [link("etcd"), "gateway", "start"]]) {
-      const r = await run(cmd);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^etcdts: (grpc-proxy|gateway) \(etcd's .*\) is not available yet\n$/);
+  test("grpc-proxy and gateway help and flag errors are etcd 3.4's, byte for byte, as etcdts and as etcd", async () => {
+    const cases = [
+      ["grpc-proxy"],
+      ["grpc-proxy", "start", "--help"],
+      ["grpc-proxy", "start", "--bogus"],
+      ["gateway"],
+      ["gateway", "start", "-h"],
+      ["gateway", "start", "--retry-delay", "x"],
+    ];
+    for (const args of cases) {
+      const ours = [await run([ETCDTS_BIN, ...args]), await run([link("etcd"), ...args])];
+      for (const r of ours) {
+        expect(r.code).toBe(args.includes("--bogus") || args.includes("x") ? 1 : 0);
+        if (haveRealEtcd()) expect(r).toEqual(await run([ETCD_BIN, ...args]));
+      }
     }
   });
 

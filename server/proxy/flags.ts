@@ -98,6 +98,8 @@ export const GRPC_PROXY_COMMAND: StartCommand = {
 export interface ProxyConfig {
   readonly listenAddr: string;
   readonly endpoints: readonly string[];
+  /** --discovery-srv, --discovery-srv-name, --insecure-discovery: endpoints from DNS SRV. */
+  readonly discovery: { domain: string; serviceName: string; insecure: boolean };
   readonly advertiseClientUrl: string;
   readonly resolverPrefix: string;
   readonly resolverTtl: number;
@@ -110,7 +112,15 @@ export interface ProxyConfig {
   /** To the upstream cluster: --cert, --key, --cacert, --insecure-skip-tls-verify. */
   readonly upstream: { cert: string; key: string; ca: string; insecureSkipVerify: boolean };
   /** To the proxy's clients: --cert-file, --key-file, --trusted-ca-file, --auto-tls, --client-crl-file. */
-  readonly listen: { cert: string; key: string; ca: string; autoTls: boolean; crl: string };
+  readonly listen: {
+    cert: string;
+    key: string;
+    ca: string;
+    autoTls: boolean;
+    crl: string;
+    /** --listen-cipher-suites, Go's names. */
+    cipherSuites: readonly string[];
+  };
   readonly debug: boolean;
   readonly serializableOrdering: boolean;
 }
@@ -123,6 +133,11 @@ export function proxyConfig(fv: FlagValues): ProxyConfig {
   return {
     listenAddr: s("listen-addr"),
     endpoints: v.get("endpoints") as string[],
+    discovery: {
+      domain: s("discovery-srv"),
+      serviceName: s("discovery-srv-name"),
+      insecure: b("insecure-discovery"),
+    },
     advertiseClientUrl: s("advertise-client-url"),
     resolverPrefix: s("resolver-prefix"),
     resolverTtl: n("resolver-ttl"),
@@ -144,6 +159,7 @@ export function proxyConfig(fv: FlagValues): ProxyConfig {
       ca: s("trusted-ca-file"),
       autoTls: b("auto-tls"),
       crl: s("client-crl-file"),
+      cipherSuites: v.get("listen-cipher-suites") as string[],
     },
     debug: b("debug"),
     serializableOrdering: b("experimental-serializable-ordering"),
@@ -159,14 +175,8 @@ export function refusedFlag(fv: FlagValues): string | null {
   if (v.get("enable-pprof") === true) {
     return "--enable-pprof is not supported: etcdts runs on Bun, which has no Go runtime profiles to serve";
   }
-  if (v.get("discovery-srv") !== "") {
-    return "--discovery-srv is not available yet (DNS SRV discovery); give --endpoints";
-  }
   if (v.get("experimental-leasing-prefix") !== "") {
     return "--experimental-leasing-prefix is not supported: etcdts has no leasing KV (clientv3/leasing)";
-  }
-  if ((v.get("listen-cipher-suites") as string[]).length > 0) {
-    return "--listen-cipher-suites is not supported: Go's cipher suite names do not map onto Bun's TLS";
   }
   return null;
 }

@@ -17,6 +17,8 @@ import type { TlsOptions } from "../../client/channel.ts";
 import { GrpcServer } from "../grpc/server.ts";
 import { listenClient } from "../listen.ts";
 import { serverTls } from "../tls.ts";
+import { opensslCiphers } from "../cipher_suites.ts";
+import { discoverClientEndpoints } from "../discovery/clients.ts";
 import { log } from "../log.ts";
 import { type Output, parseStart } from "../subcommand.ts";
 import { GRPC_PROXY_COMMAND, type ProxyConfig, proxyConfig, refusedFlag } from "./flags.ts";
@@ -88,6 +90,11 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
       return 1;
     }
     tlsOut = upstreamTls(config);
+    const suites = opensslCiphers(config.listen.cipherSuites);
+    if ("error" in suites) {
+      err.write(`${suites.error}\n`);
+      return 1;
+    }
     tlsIn = serverTls({
       certFile: config.listen.cert,
       keyFile: config.listen.key,
@@ -97,13 +104,19 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
       autoTls: config.listen.autoTls,
       allowedCn: "",
       allowedHostname: "",
+      ciphers: suites.ciphers,
     }, { dataDir: config.dataDir, side: "proxy", hosts: [config.listenAddr.replace(/:\d+$/, "")] });
   } catch (e) {
     err.write(`${(e as Error).message}\n`);
     return 1;
   }
+  const endpoints = await upstreamEndpoints(config);
+  if (endpoints instanceof Error) {
+    err.write(`${endpoints.message}\n`);
+    return 1;
+  }
   const client = new Client({
-    endpoints: [...config.endpoints],
+    endpoints,
     dialTimeoutMs: 5000,
     tls: tlsOut,
   });
@@ -161,4 +174,16 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+}
+
+/** --endpoints, or those --discovery-srv finds (etcd's mustNewClient: none found means --endpoints). */
+async function upstreamEndpoints(config: ProxyConfig): Promise<string[] | Error> {
+  if (config.discovery.domain === "") return [...config.endpoints];
+  const found = await discoverClientEndpoints({
+    ...config.discovery,
+    caFile: config.upstream.ca,
+    env: process.env,
+  });
+  if (found instanceof Error || found.length > 0) return found;
+  return [...config.endpoints];
 }

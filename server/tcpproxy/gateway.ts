@@ -1,11 +1,12 @@
 /**
  * `etcd gateway start` (etcdmain/gateway.go): flags, checks and messages as etcd 3.4's,
- * then a TcpProxy on --listen-addr. --discovery-srv is refused until SRV discovery lands.
+ * then a TcpProxy on --listen-addr, to --endpoints or the endpoints --discovery-srv finds.
  */
 import * as net from "node:net";
 import type { FlagSpec } from "../../cmd/flags.ts";
 import { type Output, parseStart, type StartCommand } from "../subcommand.ts";
 import { TcpProxy } from "./tcpproxy.ts";
+import { discoverClientEndpoints } from "../discovery/clients.ts";
 
 const FLAGS: FlagSpec[] = [
   { name: "listen-addr", kind: "string", def: "127.0.0.1:23790", usage: "listen address" },
@@ -65,18 +66,31 @@ export async function gatewayMain(args: readonly string[], out: Output, err: Out
   const parsed = parseStart(COMMAND, args, out, err);
   if (parsed.kind === "exit") return parsed.code;
   const v = parsed.flags.values;
+  let given = v.get("endpoints") as string[];
   if (v.get("discovery-srv") !== "") {
-    err.write("etcdts: gateway --discovery-srv is not available yet (DNS SRV discovery); give --endpoints\n");
-    return 1;
+    const found = await discoverClientEndpoints({
+      domain: v.get("discovery-srv") as string,
+      serviceName: v.get("discovery-srv-name") as string,
+      insecure: v.get("insecure-discovery") as boolean,
+      caFile: v.get("trusted-ca-file") as string,
+      env: process.env,
+    });
+    if (found instanceof Error) {
+      err.write(`${found.message}\n`);
+      return 1;
+    }
+    // None found: the given endpoints, as etcd falls back to them.
+    if (found.length > 0) given = found;
   }
   const endpoints: { host: string; port: number }[] = [];
-  for (const ep of (v.get("endpoints") as string[]).map(stripScheme)) {
+  for (const ep of given.map(stripScheme)) {
     const hp = splitHostPort(ep);
     if (hp === null) {
       out.write(`error parsing endpoint ${JSON.stringify(ep)}`);
       return 1;
     }
-    endpoints.push({ host: hp.host, port: Number.parseInt(hp.port, 10) || 0 });
+    // An SRV target's trailing dot names the same host; getaddrinfo may not know it with one.
+    endpoints.push({ host: hp.host.replace(/\.$/, ""), port: Number.parseInt(hp.port, 10) || 0 });
   }
   const listenAddr = v.get("listen-addr") as string;
   const listen = splitHostPort(listenAddr);

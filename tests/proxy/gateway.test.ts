@@ -4,7 +4,7 @@
  * in front of etcdts and etcd's own in front of etcd.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanup, CONFORMANCE_TARGETS, etcdctl, ETCDTS_BIN, run, startCluster } from "../harness.ts";
+import { cleanup, CONFORMANCE_TARGETS, etcdctl, startCluster } from "../harness.ts";
 import { startProxy } from "./proxy_process.ts";
 
 afterAll(cleanup);
@@ -37,10 +37,4 @@ describe.each(CONFORMANCE_TARGETS)("gateway in front of a 3-member %s cluster", 
     }
     if (kind === "etcdts") expect(gw.stderr()).toContain('"msg":"deactivated endpoint"');
   });
-});
-
-test("the gateway refuses --discovery-srv until SRV discovery is built in", async () => {
-  const r = await run([ETCDTS_BIN, "gateway", "start", "--discovery-srv", "x.test"]);
-  expect(r.code).toBe(1);
-  expect(r.stderr).toContain("--discovery-srv is not available yet");
 });

@@ -16,12 +16,14 @@ export async function startProxy(
   kind: "etcdts" | "etcd",
   command: "grpc-proxy" | "gateway",
   args: readonly string[],
+  env?: Record<string, string>,
 ): Promise<ProxyProcess> {
   const port = await freePort();
   const bin = kind === "etcdts" ? ETCDTS_BIN : ETCD_BIN;
   const proc = Bun.spawn([bin, command, "start", "--listen-addr", `127.0.0.1:${port}`, ...args], {
     stdout: "pipe",
     stderr: "pipe",
+    ...(env !== undefined ? { env: { ...process.env, ...env } } : {}),
   });
   let err = "";
   (async () => {

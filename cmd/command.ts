@@ -2,7 +2,7 @@
  * The command tree and how a command line is resolved to a command, with spf13/cobra's
  * rules as etcdctl 3.4 configures them (prefix matching on, suggestions by edit distance).
  */
-import type { FlagSpec, FlagValues } from "./flags.ts";
+import type { FlagSpec, FlagValues } from "../lib/pflag.ts";
 import type { CliIo } from "./io.ts";
 
 /** What a command's run function gets. */

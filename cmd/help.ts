@@ -3,7 +3,7 @@
  * flags listed as pflag would, the whole aligned by Go's tabwriter.
  */
 import { type Command, commandName, type Face, flagsOf, sortedSubcommands } from "./command.ts";
-import { defaultText, type FlagSpec } from "./flags.ts";
+import { defaultText, type FlagSpec } from "../lib/pflag.ts";
 import { goQuote } from "./gofmt.ts";
 import { tabwrite } from "./tabwriter.ts";
 

@@ -4,7 +4,7 @@
  */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode, fail } from "./errors.ts";
-import type { FlagSpec, FlagValues } from "./flags.ts";
+import type { FlagSpec, FlagValues } from "../lib/pflag.ts";
 import { utf8 } from "./gofmt.ts";
 import { parseGoInt64 } from "./gofmt.ts";
 import { readAll } from "./io.ts";

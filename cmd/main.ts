@@ -5,7 +5,7 @@
  */
 import { type Command, type Face, findCommand, type RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
-import { defaults, parseFlags } from "./flags.ts";
+import { defaults, parseFlags } from "../lib/pflag.ts";
 import { type HelpOptions, renderHelp } from "./help.ts";
 import type { CliIo } from "./io.ts";
 import { rootCommand } from "./root.ts";

@@ -5,7 +5,7 @@
  */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
-import type { FlagSpec } from "./flags.ts";
+import type { FlagSpec } from "../lib/pflag.ts";
 import { clientSettings, flagValue, newClient } from "./global.ts";
 import { utf8 } from "./gofmt.ts";
 import { rpcErrorText } from "./rpc_error.ts";

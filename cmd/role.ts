@@ -1,7 +1,7 @@
 /** `role add|delete|get|list|grant-permission|revoke-permission` (etcdctl's role_command.go). */
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
-import type { FlagSpec } from "./flags.ts";
+import type { FlagSpec } from "../lib/pflag.ts";
 import { prefixRangeEnd, roleGetText } from "./print/auth.ts";
 import { runAuth } from "./auth.ts";
 

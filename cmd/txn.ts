@@ -5,7 +5,7 @@
  */
 import { type Command, findCommand, type RunContext } from "./command.ts";
 import { CliError, ExitCode, fail } from "./errors.ts";
-import { defaults, parseFlags, pflagUsages } from "./flags.ts";
+import { defaults, parseFlags, pflagUsages } from "../lib/pflag.ts";
 import { parseGoInt64, utf8 } from "./gofmt.ts";
 import { LineReader } from "./io.ts";
 import { delCommand, deleteRequest, getCommand, putCommand, putRequest, rangeRequest } from "./kv.ts";

@@ -9,7 +9,7 @@ import type { Client } from "../client/client.ts";
 import type { Command, RunContext } from "./command.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import { relayCommand } from "./exec.ts";
-import { defaults, type FlagSpec, parseFlags } from "./flags.ts";
+import { defaults, type FlagSpec, parseFlags } from "../lib/pflag.ts";
 import { clientSettings, flagValue, newClient } from "./global.ts";
 import { goQuote, hexEscaped, utf8 } from "./gofmt.ts";
 import { LineReader } from "./io.ts";

@@ -3,7 +3,7 @@
  * commands: their help, usage and flag errors are cobra's, byte for byte, because scripts
  * and people read them. This module owns that shape; each command brings its flags.
  */
-import { defaults, type FlagSpec, type FlagValues, parseFlags, pflagUsages } from "../cmd/flags.ts";
+import { defaults, type FlagSpec, type FlagValues, parseFlags, pflagUsages } from "../lib/pflag.ts";
 
 /** A command group such as `etcd gateway` with its one `start` subcommand. */
 export interface StartCommand {

@@ -1,5 +1,5 @@
 /** `etcd grpc-proxy start`'s flags, as etcd 3.4 declares them (etcdmain/grpc_proxy.go). */
-import type { FlagSpec, FlagValues } from "../../cmd/flags.ts";
+import type { FlagSpec, FlagValues } from "../../lib/pflag.ts";
 import type { StartCommand } from "../subcommand.ts";
 
 function str(name: string, usage: string, def = ""): FlagSpec {

@@ -3,7 +3,7 @@
  * then a TcpProxy on --listen-addr, to --endpoints or the endpoints --discovery-srv finds.
  */
 import * as net from "node:net";
-import type { FlagSpec } from "../../cmd/flags.ts";
+import type { FlagSpec } from "../../lib/pflag.ts";
 import { type Output, parseStart, type StartCommand } from "../subcommand.ts";
 import { TcpProxy } from "./tcpproxy.ts";
 import { discoverClientEndpoints } from "../discovery/clients.ts";

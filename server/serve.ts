@@ -5,6 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { IdleGc } from "./idle_gc.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { PeerInbox } from "./peer_inbox.ts";
 import { AlarmType, Auth, Cluster, KV, Lease, Maintenance, Watch } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Lock } from "../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
@@ -108,7 +110,9 @@ export async function startServer(
     side: "client",
     hosts: config.listenClientUrls.map((u) => u.hostname),
   });
-  const store = MvccStore.open(path.join(memberDir, "snap", "db"));
+  // Every part started from here on is stopped by `parts`, newest first, on any failure too.
+  const parts = new Lifecycle();
+  const store = parts.add("the store", MvccStore.open(path.join(memberDir, "snap", "db")), (s) => s.close());
   // Without a log there is nothing to force: the member starts as its flags say, as in etcd.
   if (hadLog && config.forceNewCluster) {
     const forced = forceStandalone(wal, () => store.members());
@@ -134,8 +138,7 @@ export async function startServer(
   });
   const known = store.members();
   const peersOf = (members: readonly MemberRecord[]) => new Map(members.map((m) => [m.id, m.peerUrls]));
-  // The transport delivers to the member, which sends through the transport: tie the knot.
-  let receiver: Member | null = null;
+  const inbox = new PeerInbox();
   let removed = false;
   const onRemoved = () => {
     if (removed) return;
@@ -147,12 +150,12 @@ export async function startServer(
     clusterId: who.clusterId,
     memberId: who.memberId,
     peers: peersOf(known.length > 0 ? known : bootstrap),
-    onMessage: (m) => receiver?.step(m),
-    onUnreachable: (id) => receiver?.reportUnreachable(id),
+    onMessage: inbox.message,
+    onUnreachable: inbox.unreachable,
     members: () => store.members(),
     isRemoved: (id) => store.removedMembers().has(id),
     onRemoved,
-    onSnapshot: (m, file) => receiver?.stepSnapshot(m, file),
+    onSnapshot: inbox.snapshot,
     tls: peerTls ?? undefined,
     snapDir: path.join(memberDir, "snap"),
   });
@@ -178,19 +181,30 @@ export async function startServer(
     snapDir: path.join(memberDir, "snap"),
   });
   member.start();
-  receiver = member;
+  parts.add("the member", member, (m) => m.stop());
+  inbox.attach(member);
+  // Closed before the member stops: no peer message arrives at a stopping member.
+  parts.add("the peer transport", transport, (t) => t.close());
   // After a burst of work, give the garbage back (see idle_gc.ts).
-  const idleGc = new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) });
+  const idleGc = parts.add(
+    "the idle collector",
+    new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) }),
+    (g) => g.stop(),
+  );
   member.onApplied(() => idleGc.touch());
-  const leases = setupLeases({
-    member,
-    store,
-    transport,
-    heartbeatMs: config.heartbeatIntervalMs,
-    electionMs: config.electionTimeoutMs,
-    checkpointInterval: config.leaseCheckpointInterval,
-  });
-  const stopping = new AbortController();
+  const leases = parts.add(
+    "the lessor",
+    setupLeases({
+      member,
+      store,
+      transport,
+      heartbeatMs: config.heartbeatIntervalMs,
+      electionMs: config.electionTimeoutMs,
+      checkpointInterval: config.leaseCheckpointInterval,
+    }),
+    (l) => l.stop(),
+  );
+  const stopping = parts.stopping;
   const watchStats: WatchStats = { streams: 0, sizes: () => ({ synced: 0, unsynced: 0 }) };
   const metrics = etcdMetrics({
     member,
@@ -210,10 +224,9 @@ export async function startServer(
   try {
     corruption = corruptionChecks(config, { member, store, transport });
     integrity = watchIntegrity(config, { member, store });
-    maintenance = startMaintenance(config, { store, member });
+    maintenance = parts.add("maintenance", startMaintenance(config, { store, member }), (m) => m.stop());
   } catch (e) {
-    await member.stop();
-    store.close();
+    await parts.stop();
     throw e;
   }
 
@@ -259,7 +272,7 @@ export async function startServer(
       store,
       maxRequestBytes: config.maxRequestBytes,
       progressNotifyInterval: config.watchProgressNotifyInterval,
-      stopping: stopping.signal,
+      stopping,
       guard,
       stats: watchStats,
     }),
@@ -281,7 +294,7 @@ export async function startServer(
     registry: metrics.registry,
     health,
     countHealth: metrics.countHealth,
-    stopping: stopping.signal,
+    stopping,
   };
   const app = httpApp({
     access: { cors: new Set(config.cors), hosts: new Set(config.hostWhitelist) },
@@ -291,6 +304,8 @@ export async function startServer(
   });
 
   const listening: Listening[] = [];
+  const listened = (l: Listening) =>
+    listening.push(parts.add(`the listener on ${l.url.href}`, l, (x) => x.close()));
   let open!: () => void;
   const ready = new Promise<void>((resolve) => (open = resolve));
   const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
@@ -306,7 +321,7 @@ export async function startServer(
       }
     }
     for (const url of config.listenClientUrls) {
-      listening.push(
+      listened(
         await listenClient(url, {
           // Any request may leave garbage (a refused body's MiBs, an abandoned stream's
           // buffers), not only writes: each counts as work for the idle collection.
@@ -321,24 +336,18 @@ export async function startServer(
       );
     }
     // etcd serves these before the member is ready: /health there says why it is not.
-    for (const url of config.listenMetricsUrls) listening.push(await listenMetrics(url, web));
+    for (const url of config.listenMetricsUrls) listened(await listenMetrics(url, web));
   } catch (e) {
-    stopping.abort();
-    maintenance.stop();
-    for (const l of listening) await l.close();
-    await transport.close();
-    leases.stop();
-    await member.stop();
-    store.close();
+    await parts.stop();
     if (e instanceof DataInconsistency) throw e;
     throw new Error(`listen failed: ${(e as Error).message}`);
   }
-  corruption.startPeriodic(stopping.signal);
-  integrity.startScrub(stopping.signal);
+  corruption.startPeriodic(stopping);
+  integrity.startScrub(stopping);
   publishAttributes(member, {
     name: config.name,
     clientUrls: config.advertiseClientUrls,
-    stopping: stopping.signal,
+    stopping,
     timeoutMs: 5000 + 2 * config.electionTimeoutMs,
   }).then((published) => {
     if (!published) return;
@@ -354,15 +363,7 @@ export async function startServer(
     member,
     listening,
     ready,
-    async stop() {
-      stopping.abort();
-      maintenance.stop();
-      for (const l of listening) await l.close();
-      await transport.close();
-      leases.stop();
-      await member.stop();
-      store.close();
-    },
+    stop: () => parts.stop(),
   };
 }
 

@@ -98,11 +98,12 @@ const KEYS: Readonly<Record<string, GoType>> = {
   "experimental-jit-warmup": "bool",
 };
 
-/** The two TLS objects: the flag prefix of each one's settings. */
-const SECURITY: Readonly<Record<string, "" | "peer-">> = {
-  "client-transport-security": "",
-  "peer-transport-security": "peer-",
-};
+/** A key inside one of the file's objects: the flag it sets, or why etcdts ignores it. */
+type Field = { readonly flag: string; readonly type: GoType } | { readonly ignored: string };
+/** One of the file's objects: its keys, each a setting or an object of its own. */
+interface Shape {
+  readonly [key: string]: Field | Shape;
+}
 
 /** What a TLS object holds in etcd 3.4 (its securityConfig). CRL files are flags only. */
 const SECURITY_FIELDS: Readonly<Record<string, GoType>> = {
@@ -113,8 +114,61 @@ const SECURITY_FIELDS: Readonly<Record<string, GoType>> = {
   "auto-tls": "bool",
 };
 
+function securityShape(prefix: "" | "peer-"): Shape {
+  return Object.fromEntries(
+    Object.entries(SECURITY_FIELDS).map(([k, type]) => [k, { flag: `${prefix}${k}`, type }]),
+  );
+}
+
+/**
+ * The objects of the file: the two TLS objects of etcd 3.4, and etcd 3.6's
+ * `discovery-config` (v3discovery.DiscoveryConfig: a token and a clientv3.ConfigSpec under
+ * `client`), each key the flag of the same meaning.
+ */
+const OBJECTS: Readonly<Record<string, Shape>> = {
+  "client-transport-security": securityShape(""),
+  "peer-transport-security": securityShape("peer-"),
+  "discovery-config": {
+    "token": { flag: "discovery-token", type: "string" },
+    "client": {
+      "endpoints": { flag: "discovery-endpoints", type: "strings" },
+      "request-timeout": { flag: "discovery-request-timeout", type: "duration" },
+      "dial-timeout": { flag: "discovery-dial-timeout", type: "duration" },
+      "keepalive-time": { flag: "discovery-keepalive-time", type: "duration" },
+      "keepalive-timeout": { flag: "discovery-keepalive-timeout", type: "duration" },
+      "max-request-bytes": { ignored: "etcdts's discovery client sends only small requests" },
+      "max-recv-bytes": { ignored: "etcdts's discovery client takes any response size" },
+      "secure": {
+        "cert": { flag: "discovery-cert", type: "string" },
+        "key": { flag: "discovery-key", type: "string" },
+        "cacert": { flag: "discovery-cacert", type: "string" },
+        "server-name": { ignored: "the server name is each endpoint's host, as with the flags" },
+        "insecure-transport": { flag: "discovery-insecure-transport", type: "bool" },
+        "insecure-skip-tls-verify": { flag: "discovery-insecure-skip-tls-verify", type: "bool" },
+      },
+      "auth": {
+        "username": { flag: "discovery-user", type: "string" },
+        "password": { flag: "discovery-password", type: "string" },
+        "token": { ignored: "etcd has no flag for it either; give username and password" },
+      },
+    },
+  },
+};
+
+function isField(v: Field | Shape): v is Field {
+  return typeof (v as { flag?: unknown }).flag === "string" ||
+    typeof (v as { ignored?: unknown }).ignored === "string";
+}
+
 /** Every key this reads, for tests: each must be a server flag. */
-export const CONFIG_FILE_KEYS: readonly string[] = Object.keys(KEYS);
+export const CONFIG_FILE_KEYS: readonly string[] = [
+  ...Object.keys(KEYS),
+  ...Object.values(OBJECTS).flatMap(flagsOf),
+];
+
+function flagsOf(shape: Shape): string[] {
+  return Object.values(shape).flatMap((v) => isField(v) ? ("flag" in v ? [v.flag] : []) : flagsOf(v));
+}
 
 const UNSIGNED_MAX: Partial<Record<GoType, bigint>> = {
   uint: 2n ** 64n - 1n,
@@ -172,19 +226,18 @@ export function settingsFromYaml(
   if (doc.errors.length > 0) {
     return { error: `: ${doc.errors[0].message.split("\n")[0].replace(/:$/, "")}` };
   }
+  // Each key's line, by its dotted path ("discovery-config.client.endpoints").
   const keyLines = new Map<string, number>();
-  if (isMap(doc.contents)) {
-    for (const pair of doc.contents.items) {
+  const noteLines = (node: unknown, path: string) => {
+    if (!isMap(node)) return;
+    for (const pair of node.items) {
       if (!isScalar(pair.key) || pair.key.range == null) continue;
-      const key = String(pair.key.value);
+      const key = `${path}${pair.key.value}`;
       keyLines.set(key, lines.linePos(pair.key.range[0]).line);
-      if (!isMap(pair.value)) continue;
-      for (const inner of pair.value.items) {
-        if (!isScalar(inner.key) || inner.key.range == null) continue;
-        keyLines.set(`${key}.${inner.key.value}`, lines.linePos(inner.key.range[0]).line);
-      }
+      noteLines(pair.value, `${key}.`);
     }
-  }
+  };
+  noteLines(doc.contents, "");
   const top: unknown = doc.toJS();
   if (top === null || top === undefined) return { given, warnings };
   if (!isPlainObject(top)) {
@@ -194,37 +247,54 @@ export function settingsFromYaml(
     const line = keyLines.get(path);
     return { error: `${line === undefined ? "" : `, line ${line}`}: ${path} ${message}` };
   };
+  // An object's keys into `given`; the first value of the wrong type is the error.
+  const readObject = (obj: Record<string, unknown>, shape: Shape, path: string): { error: string } | null => {
+    for (const [rawKey, value] of Object.entries(obj)) {
+      const key = known(rawKey, shape);
+      const at = `${path}${rawKey}`;
+      if (key === undefined) {
+        warnings.push(`config file: ignored the unknown key ${JSON.stringify(at)}`);
+        continue;
+      }
+      if (value === null) continue; // as in Go, null leaves the default
+      const inner = shape[key];
+      if (isField(inner)) {
+        if ("ignored" in inner) {
+          warnings.push(`config file: ignored ${JSON.stringify(at)}: ${inner.ignored}`);
+          continue;
+        }
+        const v = convert(value, inner.type);
+        if (typeof v !== "string") return fail(at, v.error);
+        given.set(inner.flag, v);
+        continue;
+      }
+      if (!isPlainObject(value)) {
+        return fail(at, `must be a mapping of ${Object.keys(inner).join(", ")}, not ${describe(value)}`);
+      }
+      const err = readObject(value, inner, `${at}.`);
+      if (err !== null) return err;
+    }
+    return null;
+  };
   for (const [rawKey, value] of Object.entries(top)) {
-    const key = known(rawKey, { ...KEYS, ...SECURITY });
+    const key = known(rawKey, { ...KEYS, ...OBJECTS });
     if (key === undefined) {
       warnings.push(`config file: ignored the unknown key ${JSON.stringify(rawKey)}${ignoredWhy(rawKey)}`);
       continue;
     }
     if (value === null) continue; // as in Go, null leaves the default
-    const prefix = SECURITY[key];
-    if (prefix === undefined) {
+    const shape = OBJECTS[key];
+    if (shape === undefined) {
       const v = convert(value, KEYS[key]);
       if (typeof v !== "string") return fail(rawKey, v.error);
       given.set(key, v);
       continue;
     }
     if (!isPlainObject(value)) {
-      return fail(
-        rawKey,
-        `must be a mapping of ${Object.keys(SECURITY_FIELDS).join(", ")}, not ${describe(value)}`,
-      );
+      return fail(rawKey, `must be a mapping of ${Object.keys(shape).join(", ")}, not ${describe(value)}`);
     }
-    for (const [rawField, fieldValue] of Object.entries(value)) {
-      const field = known(rawField, SECURITY_FIELDS);
-      if (field === undefined) {
-        warnings.push(`config file: ignored the unknown key ${JSON.stringify(`${rawKey}.${rawField}`)}`);
-        continue;
-      }
-      if (fieldValue === null) continue;
-      const v = convert(fieldValue, SECURITY_FIELDS[field]);
-      if (typeof v !== "string") return fail(`${rawKey}.${rawField}`, v.error);
-      given.set(`${prefix}${field}`, v);
-    }
+    const err = readObject(value, shape, `${rawKey}.`);
+    if (err !== null) return err;
   }
   return { given, warnings };
 }

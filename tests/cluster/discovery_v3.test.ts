@@ -4,6 +4,7 @@
  * cluster, and a member beyond the size finds the cluster full.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import fs from "node:fs";
 import path from "node:path";
 import {
   cleanEnv,
@@ -180,3 +181,52 @@ for (const kind of CONFORMANCE_TARGETS) {
     expect(r.stderr).toContain('invalid value "bogus" for flag -discovery-fallback: invalid value');
   });
 }
+
+test("etcd 3.6's discovery-config in a config file bootstraps a member as the flags do", async () => {
+  const kind = CONFORMANCE_TARGETS[CONFORMANCE_TARGETS.length - 1];
+  const service = await startServer(kind);
+  const put = await run([
+    ETCDTS_BIN,
+    `--endpoints=${service.endpoint}`,
+    "put",
+    "/_etcd/registry/filed/_config/size",
+    "1",
+  ]);
+  expect(put.code).toBe(0);
+  const m = await memberPorts();
+  const dir = tempDir("etcdts-v3disc-");
+  const file = path.join(dir, "etcd.conf.yml");
+  const peer = `http://127.0.0.1:${m.peer}`;
+  const client = `http://127.0.0.1:${m.client}`;
+  fs.writeFileSync(
+    file,
+    [
+      "name: filed",
+      `data-dir: ${path.join(dir, "filed")}`,
+      `listen-peer-urls: ${peer}`,
+      `initial-advertise-peer-urls: ${peer}`,
+      `listen-client-urls: ${client}`,
+      `advertise-client-urls: ${client}`,
+      "experimental-jit-warmup: false",
+      "discovery-config:",
+      "  token: filed",
+      "  client:",
+      `    endpoints: [${service.clientUrl}]`,
+      "    dial-timeout: 2000000000",
+    ].join("\n") + "\n",
+  );
+  await startServer("etcdts", {
+    clientPort: m.client,
+    dataDir: path.join(dir, "filed"),
+    args: ["--config-file", file],
+  });
+  const registry = await run([
+    ETCDTS_BIN,
+    `--endpoints=${service.endpoint}`,
+    "get",
+    "/_etcd/registry/filed/members/",
+    "--prefix",
+  ]);
+  expect(registry.stdout).toContain(`filed=${peer}`);
+  expect((await run([ETCDTS_BIN, `--endpoints=127.0.0.1:${m.client}`, "put", "k", "v"])).stdout).toBe("OK\n");
+}, 30_000);

@@ -62,6 +62,56 @@ describe("reading the YAML", () => {
     ]);
   });
 
+  test("etcd 3.6's discovery-config object sets the v3 discovery flags", () => {
+    const r = settingsFromYaml([
+      "discovery-config:",
+      "  token: tok",
+      "  client:",
+      "    endpoints: [http://127.0.0.1:2379, http://127.0.0.1:22379]",
+      "    dial-timeout: 3000000000",
+      "    request-timeout: 7000000000",
+      "    keepalive-time: 2000000000",
+      "    keepalive-timeout: 6000000000",
+      "    max-request-bytes: 1024",
+      "    secure:",
+      "      cacert: /ca.pem",
+      "      cert: /c.pem",
+      "      key: /c.key",
+      "      insecure-transport: false",
+      "      insecure-skip-tls-verify: true",
+      "    auth:",
+      "      username: alice",
+      "      password: secret",
+      "      colour: blue",
+    ].join("\n"));
+    if ("error" in r) throw new Error(r.error);
+    expect(Object.fromEntries(r.given)).toEqual({
+      "discovery-token": "tok",
+      "discovery-endpoints": "http://127.0.0.1:2379,http://127.0.0.1:22379",
+      "discovery-dial-timeout": "3s",
+      "discovery-request-timeout": "7s",
+      "discovery-keepalive-time": "2s",
+      "discovery-keepalive-timeout": "6s",
+      "discovery-cacert": "/ca.pem",
+      "discovery-cert": "/c.pem",
+      "discovery-key": "/c.key",
+      "discovery-insecure-transport": "false",
+      "discovery-insecure-skip-tls-verify": "true",
+      "discovery-user": "alice",
+      "discovery-password": "secret",
+    });
+    expect(r.warnings).toEqual([
+      'config file: ignored "discovery-config.client.max-request-bytes": ' +
+      "etcdts's discovery client sends only small requests",
+      'config file: ignored the unknown key "discovery-config.client.auth.colour"',
+    ]);
+    const bad = settingsFromYaml("discovery-config:\n  client:\n    dial-timeout: 2s\n");
+    expect(bad).toEqual({
+      error: ", line 3: discovery-config.client.dial-timeout must be a whole number of nanoseconds " +
+        '(etcd reads a duration so in its config file: 5000000000 is 5s), not the string "2s"',
+    });
+  });
+
   test("an empty file leaves every default", () => {
     expect(settingsFromYaml("")).toEqual({ given: new Map(), warnings: [] });
     expect(settingsFromYaml("# nothing\n")).toEqual({ given: new Map(), warnings: [] });

@@ -14,6 +14,8 @@ export interface PeerClientTls {
   key?: Buffer;
   ca?: Buffer;
   rejectUnauthorized: boolean;
+  /** --cipher-suites as OpenSSL names: what we offer a TLS 1.2 peer (TLS 1.3 has its own). */
+  ciphers?: string;
 }
 
 function isUnix(url: URL): boolean {

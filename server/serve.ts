@@ -428,6 +428,8 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
       key: server.key as Buffer,
       ca: server.ca as Buffer | undefined,
       rejectUnauthorized: server.ca !== undefined,
+      // etcd's --cipher-suites hold for the peer connections we dial too.
+      ...(server.ciphers !== undefined ? { ciphers: server.ciphers } : {}),
     },
   };
 }

@@ -104,6 +104,24 @@ export class WalCorruption extends Error {
 
 const ZERO_STATE: HardState = { term: 0, vote: 0n, commit: 0 };
 
+/**
+ * The first segment whose records replay needs. Every segment opens with the metadata, the
+ * snapshot mark and the hard state current when it was cut, so the last segment's opening
+ * mark covers every segment whose entries all lie at or below it (the segments
+ * `releaseTo` may delete, kept only for --max-wals): those are neither read nor checked,
+ * as etcd reads its log only from the snapshot on. At 1M keys that was most of a restart's
+ * log replay (320 MB of CRCs for entries the store already holds).
+ */
+function firstNeeded(segments: readonly Segment[], lastRecords: readonly WalRecord[]): number {
+  const opening = lastRecords.find((r) => r.type === RecordType.Snapshot);
+  if (opening === undefined || opening.type !== RecordType.Snapshot) return 0;
+  let first = 0;
+  // Segment i holds entries below segment i+1's first index (a rewrite lowers that index,
+  // and then the rewritten entries in later segments supersede the old ones).
+  while (first < segments.length - 1 && segments[first + 1].firstIndex - 1 <= opening.snapshot.index) first++;
+  return first;
+}
+
 /** A WAL directory opened for appending. */
 export class Wal {
   readonly dir: string;
@@ -164,11 +182,13 @@ export class Wal {
     let entries: Entry[] = [];
     let truncatedBytes = 0;
     let lastSize = 0;
-    for (let i = 0; i < segments.length; i++) {
+    const lastBytes = fs.readFileSync(segments[segments.length - 1].file);
+    const lastDecoded = decodeRecords(lastBytes);
+    for (let i = firstNeeded(segments, lastDecoded.records); i < segments.length; i++) {
       const seg = segments[i];
-      const bytes = fs.readFileSync(seg.file);
-      const { records, goodBytes, damage, resumesAt } = decodeRecords(bytes);
       const isLast = i === segments.length - 1;
+      const bytes = isLast ? lastBytes : fs.readFileSync(seg.file);
+      const { records, goodBytes, damage, resumesAt } = isLast ? lastDecoded : decodeRecords(bytes);
       for (const r of records) {
         switch (r.type) {
           case RecordType.Metadata:

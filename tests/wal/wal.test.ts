@@ -105,6 +105,32 @@ describe("wal", () => {
     expect(err.file).toBe(first);
   });
 
+  test("segments wholly below the snapshot the last segment opens with are not read (as etcd reads from its snapshot)", async () => {
+    const dir = tempDir();
+    const w = Wal.open(dir, { segmentBytes: 200 });
+    for (let i = 1; i <= 20; i++) w.save([entry(i)], { term: 1, vote: 1n, commit: i });
+    w.saveSnapshot({ index: 15, term: 1 });
+    for (let i = 21; i <= 40; i++) w.save([entry(i)], { term: 1, vote: 1n, commit: i });
+    await w.sync();
+    w.close();
+    const files = fs.readdirSync(dir).sort().map((f) => path.join(dir, f));
+    expect(files.length).toBeGreaterThan(4);
+    // Damage in the first segment (entries far below the snapshot): not read, so not refused.
+    const bytes = fs.readFileSync(files[0]);
+    bytes[bytes.length - 1] ^= 0xff;
+    fs.writeFileSync(files[0], bytes);
+    const r = Wal.open(dir).replay;
+    expect(r.snapshot).toEqual({ index: 15, term: 1 });
+    expect(r.entries.map((e) => e.index)).toEqual(Array.from({ length: 25 }, (_, i) => 16 + i));
+    expect(r.hardState.commit).toBe(40);
+    // Damage in a segment holding entries after the snapshot is still refused.
+    const needed = files.at(-2)!;
+    const b2 = fs.readFileSync(needed);
+    b2[b2.length - 1] ^= 0xff;
+    fs.writeFileSync(needed, b2);
+    expect(openError(dir).file).toBe(needed);
+  });
+
   test("a torn tail of the last segment is cut even when that segment follows others", async () => {
     const dir = tempDir();
     const last = (await segmentedLog(dir)).at(-1)!;

@@ -25,6 +25,7 @@
  */
 import type { Database } from "bun:sqlite";
 import * as sortedBtree from "sorted-btree";
+import { bulkLoad } from "sorted-btree/extended/bulkLoad";
 import type { KeyRange } from "./keys.ts";
 
 // sorted-btree is CommonJS with `exports.default = BTree`: `bun run` hands the class to a
@@ -73,11 +74,13 @@ function pack(pairs: number[]): Revisions {
 }
 
 /** Rows read per step while loading. */
-const LOAD_PAGE = 4096;
+const LOAD_PAGE = 16384;
+/** The tree's node size: sorted-btree's default, given explicitly since bulkLoad needs it. */
+const NODE_SIZE = 32;
 
 /** The in-memory key → revisions index; the store's single writer changes it. */
 export class KeyIndex {
-  #tree = new BTree<string, Revisions>(undefined, compareStrings);
+  #tree = new BTree<string, Revisions>(undefined, compareStrings, NODE_SIZE);
   /** The lease of each existing key that has one, and the keys of each lease. */
   #leaseOf = new Map<string, bigint>();
   #keysOf = new Map<bigint, Set<string>>();
@@ -100,40 +103,43 @@ export class KeyIndex {
 
   /** Replaces the whole index with what `history` holds now (after a snapshot install). */
   reload(db: Database): void {
-    const byKey = new Map<string, number[]>();
+    const byKey = new Map<string, Revisions>();
     const leases = new Map<string, bigint>();
-    const first = db.query(
-      `SELECT key, mod_rev, sub, version, lease FROM history ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
-    );
+    // Revisions and versions read as doubles (exact below 2^53, as the index keeps them),
+    // leases as text, exact: no BigInt per row for the common columns. At 1M keys this
+    // scan is most of a restart.
+    const columns = "key, mod_rev, sub, version, CASE lease WHEN 0 THEN NULL ELSE CAST(lease AS TEXT) END";
+    const first = db.query(`SELECT ${columns} FROM history ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`);
     const next = db.query(
-      `SELECT key, mod_rev, sub, version, lease FROM history WHERE (mod_rev, sub) > (?1, ?2)
-       ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
+      `SELECT ${columns} FROM history WHERE (mod_rev, sub) > (?1, ?2) ORDER BY mod_rev, sub LIMIT ${LOAD_PAGE}`,
     );
-    type Row = [Uint8Array, bigint, bigint, bigint, bigint];
-    let rows = first.values() as Row[];
+    first.safeIntegers(false);
+    next.safeIntegers(false);
+    type Row = [Uint8Array, number, number, number, string | null];
+    let rows = first.values() as unknown as Row[];
     while (rows.length > 0) {
       for (const [key, main, sub, version, lease] of rows) {
         const k = indexKey(key);
-        const pairs = byKey.get(k);
-        const code = version === 0n ? -Number(sub) - 1 : Number(sub);
-        if (pairs === undefined) byKey.set(k, [Number(main), code]);
-        else pairs.push(Number(main), code);
-        if (lease !== 0n && version !== 0n) leases.set(k, lease);
-        else leases.delete(k);
+        const code = version === 0 ? -sub - 1 : sub;
+        const had = byKey.get(k);
+        // Most keys have one put at sub 0: held as the bare number, as `pack` leaves it.
+        if (had === undefined) byKey.set(k, code === 0 ? main : [main, code]);
+        else if (typeof had === "number") byKey.set(k, [had, 0, main, code]);
+        else had.push(main, code);
+        if (lease !== null && version !== 0) leases.set(k, BigInt(lease));
+        else if (leases.size > 0) leases.delete(k);
       }
       if (rows.length < LOAD_PAGE) break;
       const last = rows[rows.length - 1];
-      rows = next.values(last[1], last[2]) as Row[];
+      rows = next.values(last[1], last[2]) as unknown as Row[];
     }
     const keys = [...byKey.keys()].sort();
-    const tree = new BTree<string, Revisions>(undefined, compareStrings);
+    const values = keys.map((k) => byKey.get(k)!);
     let existing = 0;
-    for (const k of keys) {
-      const pairs = byKey.get(k)!;
-      tree.set(k, pack(pairs));
-      if (pairs[pairs.length - 1] >= 0) existing++;
-    }
-    this.#tree = tree;
+    for (const revs of values) if (typeof revs === "number" || revs[revs.length - 1] >= 0) existing++;
+    this.#tree = keys.length > 0
+      ? bulkLoad(keys, values, NODE_SIZE, compareStrings)
+      : new BTree<string, Revisions>(undefined, compareStrings, NODE_SIZE);
     this.#existing = existing;
     this.#leaseOf = new Map();
     this.#keysOf = new Map();

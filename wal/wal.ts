@@ -19,6 +19,7 @@ import {
   RecordWriter,
   type SnapshotMark,
   type WalMetadata,
+  type WalRecord,
 } from "./record.ts";
 
 export type { Entry, HardState, SnapshotMark, WalMetadata } from "./record.ts";

@@ -9,10 +9,34 @@
  */
 export function revisionKey(main: bigint, sub: bigint, tombstone: boolean): Uint8Array {
   const out = new Uint8Array(tombstone ? 18 : 17);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt.asUintN(64, main));
+  setUint64BE(out, 0, main);
   out[8] = 0x5f; // '_'
-  view.setBigUint64(9, BigInt.asUintN(64, sub));
+  setUint64BE(out, 9, sub);
   if (tombstone) out[17] = 0x74; // 't'
   return out;
+}
+
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Writes `v` as 8 big-endian bytes (two's complement). Numbers below 2^53, which every
+ * revision is, go byte by byte: a DataView over a fresh array makes JSC materialize its
+ * ArrayBuffer, once per key of a snapshot.
+ */
+function setUint64BE(out: Uint8Array, at: number, v: bigint): void {
+  const n = Number(v);
+  if (n < 0 || n > Number.MAX_SAFE_INTEGER) {
+    new DataView(out.buffer, out.byteOffset).setBigUint64(at, BigInt.asUintN(64, v));
+    return;
+  }
+  const hi = Math.floor(n / TWO_32);
+  const lo = n >>> 0;
+  out[at] = hi >>> 24;
+  out[at + 1] = hi >>> 16;
+  out[at + 2] = hi >>> 8;
+  out[at + 3] = hi;
+  out[at + 4] = lo >>> 24;
+  out[at + 5] = lo >>> 16;
+  out[at + 6] = lo >>> 8;
+  out[at + 7] = lo;
 }

@@ -6,7 +6,7 @@
  * not built yet and is refused with a clear error: never silently ignored.
  */
 import { parseGoDuration } from "../lib/gofmt.ts";
-import { opensslCiphers } from "./cipher_suites.ts";
+import { type CipherPolicy, opensslCiphers } from "./cipher_suites.ts";
 import { type KeepaliveSettings, keepaliveSettings } from "./h2/keepalive.ts";
 import type { V3DiscoveryConfig } from "./discovery/v3.ts";
 
@@ -336,8 +336,8 @@ export interface TlsFlags {
   readonly allowedCn: string;
   /** The host a connecting side's certificate must be valid for (--[peer-|client-]cert-allowed-hostname); "" any. */
   readonly allowedHostname: string;
-  /** --cipher-suites as OpenSSL's cipher list (server/cipher_suites.ts); "" for the defaults. */
-  readonly ciphers: string;
+  /** --cipher-suites (server/cipher_suites.ts). */
+  readonly ciphers: CipherPolicy;
 }
 
 export type ParseResult =
@@ -671,8 +671,8 @@ function buildConfig(
       ms(get("grpc-keepalive-timeout")),
       ms(get("grpc-keepalive-min-time")),
     ),
-    clientTls: tlsFlags(get, "", suites.ciphers),
-    peerTls: tlsFlags(get, "peer-", suites.ciphers),
+    clientTls: tlsFlags(get, "", suites),
+    peerTls: tlsFlags(get, "peer-", suites),
   };
   if (config.heartbeatIntervalMs <= 0 || config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     return {
@@ -747,7 +747,7 @@ function loggingFlags(
   };
 }
 
-function tlsFlags(get: (n: string) => string, prefix: "" | "peer-", ciphers: string): TlsFlags {
+function tlsFlags(get: (n: string) => string, prefix: "" | "peer-", ciphers: CipherPolicy): TlsFlags {
   return {
     certFile: get(`${prefix}cert-file`),
     keyFile: get(`${prefix}key-file`),

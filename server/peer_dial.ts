@@ -16,6 +16,8 @@ export interface PeerClientTls {
   rejectUnauthorized: boolean;
   /** --cipher-suites as OpenSSL names: what we offer a TLS 1.2 peer (TLS 1.3 has its own). */
   ciphers?: string;
+  /** TLS 1.3 only, when --cipher-suites named only TLS 1.3 suites. */
+  minVersion?: "TLSv1.3";
 }
 
 function isUnix(url: URL): boolean {

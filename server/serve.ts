@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { IdleGc } from "./idle_gc.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { cipherOptions } from "./cipher_suites.ts";
 import { PeerInbox } from "./peer_inbox.ts";
 import { AlarmType, Auth, Cluster, KV, Lease, Maintenance, Watch } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Lock } from "../proto/gen/v3lockpb/v3lock_pb.ts";
@@ -429,7 +430,7 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
       ca: server.ca as Buffer | undefined,
       rejectUnauthorized: server.ca !== undefined,
       // etcd's --cipher-suites hold for the peer connections we dial too.
-      ...(server.ciphers !== undefined ? { ciphers: server.ciphers } : {}),
+      ...cipherOptions(config.peerTls.ciphers),
     },
   };
 }

@@ -13,6 +13,7 @@ import * as tls from "node:tls";
 import type { TlsFlags } from "./config.ts";
 import { CrlFile } from "./crl.ts";
 import { log } from "./log.ts";
+import { cipherOptions } from "./cipher_suites.ts";
 
 /** What a TLS listener needs: node:tls server options plus etcd's certificate checks. */
 export interface ServerTls extends tls.TlsOptions {
@@ -86,7 +87,7 @@ export function serverTls(
     key: read("key", keyFile),
     ALPNProtocols: ["h2", "http/1.1"],
   };
-  if (flags.ciphers !== "") out.ciphers = flags.ciphers;
+  Object.assign(out, cipherOptions(flags.ciphers));
   if (flags.trustedCaFile !== "") out.ca = read("trusted CA", flags.trustedCaFile);
   // etcd 3.4 asks for a client certificate whenever it has a CA to check one with
   // (TLSInfo.ServerConfig), --client-cert-auth or not; the flag adds the CN as auth user.

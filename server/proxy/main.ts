@@ -104,7 +104,7 @@ export async function grpcProxyMain(args: readonly string[], out: Output, err: O
       autoTls: config.listen.autoTls,
       allowedCn: "",
       allowedHostname: "",
-      ciphers: suites.ciphers,
+      ciphers: suites,
     }, { dataDir: config.dataDir, side: "proxy", hosts: [config.listenAddr.replace(/:\d+$/, "")] });
   } catch (e) {
     err.write(`${(e as Error).message}\n`);

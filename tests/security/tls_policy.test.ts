@@ -143,6 +143,22 @@ for (const kind of CONFORMANCE_TARGETS) {
         expect(await handshake(port, ["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"])).toBe(true);
       }
     }, 60_000);
+
+    // etcd 3.4.23 itself crashes on such a list (a nil logger's SIGSEGV in serveCtx.serve when
+    // its TLS listener fails): nothing to compare, so etcdts alone, doing what Go's TLS would.
+    test.skipIf(kind === "etcd")(
+      "--cipher-suites of TLS 1.3 suites alone: TLS 1.2 has none, 1.3 connects",
+      async () => {
+        const s = await startServer(kind, {
+          clientScheme: "https",
+          extraArgs: [...serverCert(), "--cipher-suites=TLS_AES_128_GCM_SHA256"],
+        });
+        const port = Number(s.endpoint.split(":")[1]);
+        expect(await handshake(port, ["-tls1_2"])).toBe(false);
+        expect(await handshake(port, ["-tls1_3"])).toBe(true);
+      },
+      60_000,
+    );
   });
 }
 

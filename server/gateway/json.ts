@@ -166,15 +166,18 @@ function nextOf(s: string, ch: string, from: number): number {
 
 export class JsonValueSplitter {
   readonly #max: number;
-  #buf = "";
+  /**
+   * The text of the value being read, as it arrived: joined once when the value ends. (A
+   * string grown by `+=` and scanned after each chunk was flattened again per chunk: a 3 MB
+   * body took 0.1 s to refuse, stalling every other client.)
+   */
+  #parts: string[] = [];
   /** Characters taken since the last complete value (whitespace before it included). */
   #taken = 0;
   #tooLarge = false;
   #depth = 0;
   #inString = false;
   #escaped = false;
-  #start = -1;
-  #scanned = 0;
   #error: string | null = null;
 
   /** `maxValueChars`: past this much text without a complete value, the split stops. */
@@ -194,15 +197,13 @@ export class JsonValueSplitter {
 
   /** True when text of an unfinished value is buffered (at the end of a body: unexpected EOF). */
   get incomplete(): boolean {
-    return this.#buf.trim() !== "";
+    return this.#depth > 0;
   }
 
   /** Feeds text; returns the values it completed (parsed by `parseJson`). */
-  push(text: string): unknown[] {
+  push(b: string): unknown[] {
     if (this.#error !== null) return [];
-    this.#buf += text;
     const out: unknown[] = [];
-    const b = this.#buf;
     // By char code, with the state in locals, and through a string's plain run with
     // indexOf: ~50 ns a char stalled every other client for the 0.1-0.2 s a too-large
     // body took to refuse. (A failure needs no state saved: the split is over.)
@@ -211,8 +212,9 @@ export class JsonValueSplitter {
     let depth = this.#depth;
     let inString = this.#inString;
     let escaped = this.#escaped;
-    let start = this.#start;
-    for (let i = this.#scanned; i < b.length; i++) {
+    // Where the value being read starts in `b`: 0 if it began in an earlier chunk.
+    let start = depth > 0 ? 0 : -1;
+    for (let i = 0; i < b.length; i++) {
       if (++taken > max) {
         this.#tooLarge = true;
         const size = taken + b.length - i - 1;
@@ -240,7 +242,9 @@ export class JsonValueSplitter {
         if (depth++ === 0) start = i;
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         if (--depth === 0) {
-          const value = b.slice(start, i + 1);
+          this.#parts.push(b.slice(start, i + 1));
+          const value = this.#parts.join("");
+          this.#parts = [];
           try {
             out.push(parseJson(value));
           } catch {
@@ -257,18 +261,13 @@ export class JsonValueSplitter {
     this.#depth = depth;
     this.#inString = inString;
     this.#escaped = escaped;
-    this.#start = start;
-    if (this.#start >= 0) {
-      this.#buf = b.slice(this.#start);
-      this.#start = 0;
-    } else this.#buf = "";
-    this.#scanned = this.#buf.length;
+    if (depth > 0) this.#parts.push(start === 0 ? b : b.slice(start));
     return out;
   }
 
   #fail(out: unknown[], message: string): unknown[] {
     this.#error = message;
-    this.#buf = "";
+    this.#parts = [];
     return out;
   }
 }

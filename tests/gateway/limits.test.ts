@@ -124,11 +124,12 @@ test("an Upgrade request declaring a 600 MB body is refused before it is read", 
 }, 60_000);
 
 /**
- * Refusing a too-large gateway body still holds other clients up for 0.1-0.25 s (it took
- * 2 s before; the JSON scan is no longer the cost): issue 19's "cheaper big requests".
+ * Refusing a too-large gateway body still holds other clients up for 60-90 ms (2 s once,
+ * then 0.1-0.25 s until the JSON split stopped re-flattening its buffer per chunk; what is
+ * left is reading the chunked body): near the 100 ms budget, so not asserted yet.
  */
 const TOO_LARGE_STALL =
-  "a too-large gateway body stalls other clients 0.1-0.25 s (issue 19, cheaper big requests)";
+  "a too-large gateway body stalls other clients 60-90 ms, near the 100 ms budget (issue 19)";
 
 const PUT_HEAD = "POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
   "Transfer-Encoding: chunked\r\n\r\n";

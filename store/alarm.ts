@@ -1,22 +1,11 @@
 /**
  * Alarms (etcd's v3alarm.AlarmStore): which member raised which alarm. They live in the
  * store, written only by the apply loop, so every member agrees on them and a restart or a
- * snapshot keeps them. While NOSPACE is raised the store refuses what would grow it;
- * while CORRUPT is raised it refuses all KV and lease requests (etcd's capped and corrupt
- * appliers). The gate reads the alarms of the state being applied, so it is deterministic.
+ * snapshot keeps them. The store keeps them in its own terms (a member and etcd's AlarmType
+ * number, the value the table holds); what a request makes of them (AlarmRequest, the
+ * NOSPACE and CORRUPT gates) is in alarm_requests.ts.
  */
 import type { Database } from "bun:sqlite";
-import { Errors, type EtcdError } from "../api/errors.ts";
-import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import {
-  type AlarmMember,
-  type AlarmRequest,
-  AlarmRequest_AlarmAction,
-  type AlarmResponse,
-  AlarmType,
-  type RequestOp,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { responseHeader } from "./responses.ts";
 
 /** The table; created with the rest of the schema (schema.ts includes it). */
 export const ALARMS_DDL = `
@@ -27,80 +16,52 @@ CREATE TABLE IF NOT EXISTS alarms (
 ) WITHOUT ROWID;
 `;
 
-function alarmMember(memberId: bigint, alarm: AlarmType): AlarmMember {
-  return { $typeName: "etcdserverpb.AlarmMember", memberID: memberId, alarm };
+/** etcd's AlarmType numbers, as the table stores them. */
+export const ALARM_NONE = 0;
+export const ALARM_NOSPACE = 1;
+export const ALARM_CORRUPT = 2;
+
+/** One raised alarm: the member that raised it and etcd's AlarmType number. */
+export interface RaisedAlarm {
+  readonly memberID: bigint;
+  readonly alarm: number;
 }
 
 /**
- * The raised alarms of `type` (NONE = all), ordered by member then type. Member IDs are
- * uint64 stored as SQLite's int64: they round-trip through BigInt.asUintN.
+ * The raised alarms of `type` (ALARM_NONE = all), ordered by member then type. Member IDs
+ * are uint64 stored as SQLite's int64: they round-trip through BigInt.asUintN.
  */
-export function listAlarms(db: Database, type: AlarmType = AlarmType.NONE): AlarmMember[] {
+export function listAlarms(db: Database, type: number = ALARM_NONE): RaisedAlarm[] {
   const rows =
-    (type === AlarmType.NONE
+    (type === ALARM_NONE
       ? db.query("SELECT member_id, alarm FROM alarms ORDER BY member_id, alarm").values()
       : db.query("SELECT member_id, alarm FROM alarms WHERE alarm = ?1 ORDER BY member_id").values(
         type,
       )) as bigint[][];
-  return rows.map((r) => alarmMember(BigInt.asUintN(64, r[0]), Number(r[1]) as AlarmType));
+  return rows.map((r) => ({ memberID: BigInt.asUintN(64, r[0]), alarm: Number(r[1]) }));
 }
 
-/** Applies an AlarmRequest (GET, ACTIVATE, DEACTIVATE) as etcd's applierV3backend.Alarm does. */
-export function applyAlarm(db: Database, req: AlarmRequest, revision: bigint): AlarmResponse {
-  const resp: AlarmResponse = {
-    $typeName: "etcdserverpb.AlarmResponse",
-    header: responseHeader(revision),
-    alarms: [],
-  };
-  const id = BigInt.asIntN(64, req.memberID);
-  switch (req.action) {
-    case AlarmRequest_AlarmAction.GET:
-      resp.alarms = listAlarms(db, req.alarm);
-      break;
-    case AlarmRequest_AlarmAction.ACTIVATE:
-      // etcd answers the alarm even when it was already raised; NONE is not an alarm.
-      if (req.alarm === AlarmType.NONE) break;
-      db.query("INSERT OR IGNORE INTO alarms (member_id, alarm) VALUES (?1, ?2)").run(id, req.alarm);
-      resp.alarms.push(alarmMember(req.memberID, req.alarm));
-      break;
-    case AlarmRequest_AlarmAction.DEACTIVATE: {
-      const gone = db.query("DELETE FROM alarms WHERE member_id = ?1 AND alarm = ?2").run(id, req.alarm);
-      if (gone.changes > 0) resp.alarms.push(alarmMember(req.memberID, req.alarm));
-      break;
-    }
-  }
-  return resp;
-}
-
-/** Whether any alarm of `type` is raised. */
-export function hasAlarm(db: Database, type: AlarmType): boolean {
-  return db.query("SELECT 1 FROM alarms WHERE alarm = ?1 LIMIT 1").values(type).length > 0;
-}
-
-/** etcd's quota cost rule: a txn costs if any branch (here also a nested one) puts. */
-export function txnPuts(ops: readonly RequestOp[]): boolean {
-  return ops.some((op) =>
-    op.request.case === "requestPut" ||
-    (op.request.case === "requestTxn" &&
-      (txnPuts(op.request.value.success) || txnPuts(op.request.value.failure)))
+/** Raises `type` for `memberId` (raising it again changes nothing). */
+export function raiseAlarm(db: Database, memberId: bigint, type: number): void {
+  db.query("INSERT OR IGNORE INTO alarms (member_id, alarm) VALUES (?1, ?2)").run(
+    BigInt.asIntN(64, memberId),
+    type,
   );
 }
 
-/** Whether a request would grow the store (what NOSPACE refuses). */
-export function growsStore(req: InternalRaftRequest): boolean {
-  if (req.put !== undefined || req.leaseGrant !== undefined) return true;
-  return req.txn !== undefined && (txnPuts(req.txn.success) || txnPuts(req.txn.failure));
+/** Clears `type` for `memberId`; whether it was raised. */
+export function clearAlarm(db: Database, memberId: bigint, type: number): boolean {
+  return db.query("DELETE FROM alarms WHERE member_id = ?1 AND alarm = ?2").run(
+    BigInt.asIntN(64, memberId),
+    type,
+  )
+    .changes > 0;
 }
 
-const CORRUPT_REFUSES = [
-  "put",
-  "range",
-  "deleteRange",
-  "txn",
-  "compaction",
-  "leaseGrant",
-  "leaseRevoke",
-] as const;
+/** Whether any alarm of `type` is raised. */
+export function hasAlarm(db: Database, type: number): boolean {
+  return db.query("SELECT 1 FROM alarms WHERE alarm = ?1 LIMIT 1").values(type).length > 0;
+}
 
 /**
  * The raised alarm types, read from the table once and kept until an applied alarm entry or
@@ -128,19 +89,4 @@ export class RaisedAlarms {
   invalidate(): void {
     this.#types = null;
   }
-}
-
-/**
- * The error a raised alarm makes of `req` at apply time, or null: CORRUPT refuses KV and
- * lease requests, NOSPACE refuses those that grow the store.
- */
-export function alarmGate(raised: RaisedAlarms, req: InternalRaftRequest): EtcdError | null {
-  if (req.alarm !== undefined) return null;
-  const types = raised.types();
-  if (types.size === 0) return null;
-  if (types.has(AlarmType.CORRUPT) && CORRUPT_REFUSES.some((k) => req[k] !== undefined)) {
-    return Errors.Corrupt;
-  }
-  if (types.has(AlarmType.NOSPACE) && growsStore(req)) return Errors.NoSpace;
-  return null;
 }

@@ -18,10 +18,12 @@ import type {
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
-import { alarmGate, applyAlarm, type RaisedAlarms } from "./alarm.ts";
+import type { RaisedAlarms } from "./alarm.ts";
+import { alarmGate, applyAlarm } from "./alarm_requests.ts";
 import { checkCompaction, compactHistory } from "./compaction.ts";
 import type { KeyIndex } from "./key_index.ts";
-import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke, type LeaseChange } from "./lease.ts";
+import type { LeaseChange } from "./lease.ts";
+import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke } from "./lease_requests.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
 import { setMemberAttributes } from "./members.ts";

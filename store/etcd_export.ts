@@ -10,6 +10,9 @@
 import { Database } from "bun:sqlite";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { LeaseSchema } from "../proto/gen/leasepb/lease_pb.ts";
+// etcd's alarm bucket is keyed by a marshalled etcdserverpb.AlarmMember: that message is
+// part of the backend file format, so this file-format module (and etcd_import.ts) is where
+// store/ meets the RPC schema; the store's own alarms are alarm.ts's RaisedAlarm.
 import { AlarmMemberSchema, type AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { BboltWriter, type BucketBuilder, type BucketValue, type WrittenDatabase } from "./bbolt/writer.ts";
 import { encodeKeyValue } from "../wire/etcd.ts";

@@ -8,7 +8,9 @@ import type { Database } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
 import { LeaseSchema } from "../proto/gen/leasepb/lease_pb.ts";
 import { RoleSchema, UserSchema } from "../proto/gen/authpb/auth_pb.ts";
+// etcd's alarm bucket is keyed by a marshalled etcdserverpb.AlarmMember (see etcd_export.ts).
 import { AlarmMemberSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import { raiseAlarm } from "./alarm.ts";
 import { BboltError, type BboltReader, type Entry } from "./bbolt/reader.ts";
 import { compactHistory } from "./compaction.ts";
 import { decodeKeyValue } from "../wire/etcd.ts";
@@ -107,10 +109,7 @@ function importAll(r: BboltReader, db: Database): Error | null {
     }],
     [Bucket.alarm, (e) => {
       const a = fromBinary(AlarmMemberSchema, e.key);
-      db.query("INSERT OR IGNORE INTO alarms (member_id, alarm) VALUES (?1, ?2)").run(
-        BigInt.asIntN(64, a.memberID),
-        a.alarm,
-      );
+      raiseAlarm(db, a.memberID, a.alarm);
     }],
   ];
   try {

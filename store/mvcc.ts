@@ -15,8 +15,7 @@ import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AuthStore } from "./auth.ts";
 import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
 import { type EventsQuery, eventsSince } from "./events.ts";
-import { listAlarms, RaisedAlarms } from "./alarm.ts";
-import { type AlarmMember, AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import { ALARM_NONE, listAlarms, type RaisedAlarm, RaisedAlarms } from "./alarm.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { executeRange, executeRangeInSteps } from "./range.ts";
 import { KeyIndex } from "./key_index.ts";
@@ -40,6 +39,7 @@ import { ChecksumMismatch, corruptStoreError } from "./checksum.ts";
 import { verifyHistory, type VerifyOptions, type VerifyReport } from "./integrity.ts";
 
 export type { ApplyOutcome } from "./apply.ts";
+export type { RaisedAlarm } from "./alarm.ts";
 export { ChecksumMismatch } from "./checksum.ts";
 export type { VerifyOptions, VerifyReport } from "./integrity.ts";
 export type { EventsQuery } from "./events.ts";
@@ -453,8 +453,8 @@ export class MvccStore {
     return this.#index.existing;
   }
 
-  /** Raised alarms of `type` (NONE = all): the quota check and /health read them. */
-  alarms(type: AlarmType = AlarmType.NONE): AlarmMember[] {
+  /** Raised alarms of `type` (etcd's AlarmType number; NONE = all): the quota check and /health read them. */
+  alarms(type: number = ALARM_NONE): RaisedAlarm[] {
     return listAlarms(this.#db, type);
   }
 

@@ -1,7 +1,6 @@
 /** The Maintenance service: status, hashes, alarms, snapshots and defrag of this member. */
 import { create } from "@bufbuild/protobuf";
 import {
-  type AlarmMember,
   type AlarmResponse,
   AlarmType,
   DefragmentResponseSchema,
@@ -14,7 +13,7 @@ import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_int
 import type { ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
-import type { MvccStore } from "../../store/mvcc.ts";
+import type { MvccStore, RaisedAlarm } from "../../store/mvcc.ts";
 import { ChecksumMismatch, corruptStoreError } from "../../store/checksum.ts";
 import { Code, Errors, etcdError, isEtcdError } from "../../api/errors.ts";
 import { SERVER_VERSION } from "../../api/version.ts";
@@ -31,7 +30,7 @@ export interface MaintenanceDeps {
 }
 
 /** gogo/protobuf's compact text of an AlarmMember, as etcd puts it in Status.errors. */
-export function alarmText(a: AlarmMember): string {
+export function alarmText(a: RaisedAlarm): string {
   return `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `;
 }
 

@@ -242,9 +242,13 @@ export class JsonValueSplitter {
         if (depth++ === 0) start = i;
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         if (--depth === 0) {
-          this.#parts.push(b.slice(start, i + 1));
-          const value = this.#parts.join("");
-          this.#parts = [];
+          // Most values arrive whole in one chunk: no join for those.
+          let value = b.slice(start, i + 1);
+          if (this.#parts.length > 0) {
+            this.#parts.push(value);
+            value = this.#parts.join("");
+            this.#parts = [];
+          }
           try {
             out.push(parseJson(value));
           } catch {

@@ -100,8 +100,19 @@ test("with auth on, a follower forwards a promotion to the leader over the peer 
   await waitFor("a leader", async () => (await etcdts(all, ["put", "k", "v"])).code === 0);
   const root = ["--user", "root:secret"];
   // A learner that never starts is never in sync: the leader's refusal must come back.
-  const stale = await etcdts(all, ["member", "add", "stale", "--learner", "--peer-urls=http://127.0.0.1:1"]);
-  const staleId = /Member ([0-9a-f]+) added/.exec(stale.stdout)![1];
+  // On a loaded machine the first add can time out (its outcome then unknown): add until the
+  // member list has it.
+  let staleId = "";
+  await waitFor("the stale learner to be added", async () => {
+    const list = await etcdts(all, ["member", "list"]);
+    const line = list.stdout.split("\n").find((l) => l.includes(", http://127.0.0.1:1, "));
+    if (line !== undefined) {
+      staleId = line.split(",")[0];
+      return true;
+    }
+    await etcdts(all, ["member", "add", "stale", "--learner", "--peer-urls=http://127.0.0.1:1"]);
+    return false;
+  });
   for (const args of [["user", "add", "root:secret"], ["auth", "enable"]]) {
     expect((await etcdts(all, args)).code).toBe(0);
   }

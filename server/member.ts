@@ -293,7 +293,13 @@ export class Member {
    * store's outcome, or with an error value (too large, refused by a leader, timed out,
    * no leader before the deadline, stopped). Made while no leader is known, it waits for one.
    */
-  propose(request: InternalRaftRequest): Promise<ApplyOutcome | EtcdError> {
+  /**
+   * Proposes `request`; resolves once it is applied here, or with an error value. `signal`
+   * is the caller's: a proposal still held for a leader when it aborts (the client's
+   * deadline passed, or it went away) is dropped, never to be applied, as etcd's Propose
+   * gives up with its request's context. One already in the log cannot be taken back.
+   */
+  propose(request: InternalRaftRequest, signal?: AbortSignal): Promise<ApplyOutcome | EtcdError> {
     if (this.#stopped) return Promise.resolve(Errors.Stopped);
     const id = this.#proposals.nextId();
     const data = encodeProposal(request, id);
@@ -304,9 +310,21 @@ export class Member {
       this.#proposals.refused();
       return Promise.resolve(Errors.LeaderChanged);
     }
-    if (err !== null) this.#proposals.hold(id, data);
-    else this.#driver.schedule();
-    return this.#proposals.wait(id, request);
+    if (err === null) {
+      this.#driver.schedule();
+      return this.#proposals.wait(id, request);
+    }
+    this.#proposals.hold(id, data);
+    const outcome = this.#proposals.wait(id, request);
+    if (signal !== undefined) {
+      const drop = () => this.#proposals.dropHeld(id, Errors.ProposalDeadline);
+      if (signal.aborted) drop();
+      else {
+        signal.addEventListener("abort", drop, { once: true });
+        outcome.finally(() => signal.removeEventListener("abort", drop));
+      }
+    }
+    return outcome;
   }
 
   /**

@@ -107,6 +107,15 @@ export class ProposalRegistry {
     this.#held.set(id, data);
   }
 
+  /** Forgets proposal `id` if it is still held for a leader, answering its caller with `err`. */
+  dropHeld(id: bigint, err: EtcdError): void {
+    if (!this.#held.delete(id)) return;
+    this.#failed++;
+    const w = this.#waiting.get(id);
+    this.#waiting.delete(id);
+    w?.resolve(err);
+  }
+
   /** Whether proposals are held for a leader. */
   get holding(): boolean {
     return this.#held.size > 0;

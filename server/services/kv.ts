@@ -134,14 +134,17 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
     async put(req, ctx) {
       const bad = validatePut(req);
       if (bad) return bad;
-      return answer(deps, await member.propose(stamped(putProposal(req), ctx)));
+      return answer(deps, await member.propose(stamped(putProposal(req), ctx), ctx.signal));
     },
     async deleteRange(req, ctx) {
       const bad = validateDeleteRange(req);
       if (bad) return bad;
       return answer(
         deps,
-        await member.propose(stamped(create(InternalRaftRequestSchema, { deleteRange: req }), ctx)),
+        await member.propose(
+          stamped(create(InternalRaftRequestSchema, { deleteRange: req }), ctx),
+          ctx.signal,
+        ),
       );
     },
     async txn(req, ctx) {
@@ -156,7 +159,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
       }
       return answer(
         deps,
-        await member.propose(stamped(create(InternalRaftRequestSchema, { txn: req }), ctx)),
+        await member.propose(stamped(create(InternalRaftRequestSchema, { txn: req }), ctx), ctx.signal),
       );
     },
     async compact(req) {

@@ -97,6 +97,30 @@ describe("ProposalRegistry", () => {
     proposals.stop();
   });
 
+  test("a held proposal whose caller gave up is dropped and never offered to the leader", async () => {
+    const { proposals } = registry({ known: false });
+    const gone = proposals.nextId();
+    const kept = proposals.nextId();
+    const answers = [gone, kept].map((id, i) => {
+      const a = track(proposals.wait(id, request));
+      proposals.hold(id, new Uint8Array([i]));
+      return a;
+    });
+    proposals.dropHeld(gone, Errors.ProposalDeadline);
+    proposals.dropHeld(kept + 100n, Errors.ProposalDeadline); // not held: nothing happens
+    await microtasks();
+    expect(answers[0].value).toBe(Errors.ProposalDeadline);
+    const offered: number[] = [];
+    proposals.releaseHeld((data) => (offered.push(data[0]), true));
+    expect(offered).toEqual([1]);
+    expect(answers[1].value).toBeUndefined();
+    expect(proposals.take(kept)?.request).toBe(request);
+    // Once offered, a proposal is in the log: dropping it is no longer possible.
+    proposals.dropHeld(kept, Errors.ProposalDeadline);
+    expect(proposals.failed).toBe(1);
+    proposals.stop();
+  });
+
   test("membership changes time out too, without counting as failed proposals", async () => {
     const { clock, proposals } = registry({ known: true });
     const done = track(proposals.waitConf(proposals.nextId()));

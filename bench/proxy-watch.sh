@@ -8,23 +8,16 @@
 # machine; a smoke run: bench/proxy-watch.sh 20 20
 #   bench/proxy-watch.sh [watchers=1000] [puts=500] [base-port=25700]
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 W=${1:-1000}
 PUTS=${2:-500}
 BASE=${3:-25700}
-root="$(cd "$(dirname "$0")/.." && pwd)"
-L=${LOADGEN:-/tmp/etcd-bench/bin/loadgen}
-export PATH="$root/node_modules/.bin:$PATH"
-(cd "$root" && npm run --silent build >/dev/null)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+need_loadgen bench/proxy-watch.sh
+need_etcd bench/proxy-watch.sh
+export PATH="$bench_root/node_modules/.bin:$PATH"
+# Always rebuilt: the figures are for the source as it is.
+(cd "$bench_root" && npm run --silent build >/dev/null)
+bench_workdir etcdts-proxy-watch
 
 wait_port() {
   for _ in $(seq 200); do
@@ -52,7 +45,7 @@ run_case() { # kind path endpoint member-url member-pid proxy-pid
   local sampler=$! before=0
   [ "$ppid" != - ] && before=$(cpu_ticks "$ppid")
   local json
-  json=$("$L" watch-latency --endpoints "$ep" --watchers "$W" --conns 4 --total "$PUTS" \
+  json=$("$loadgen" watch-latency --endpoints "$ep" --watchers "$W" --conns 4 --total "$PUTS" \
     --server-pid "$mpid" --tag "server=$kind" --tag "path=$path" --quiet)
   touch "$stop"
   wait "$sampler"
@@ -74,27 +67,20 @@ echo "watchers=$W puts=$PUTS"
 echo "server   path    upstream    events  member-ms/ev  proxy-ms/ev   p99-ms"
 port=$BASE
 for kind in etcdts etcd; do
-  client=$port peer=$((port + 1)) proxyport=$((port + 2))
+  client=$port proxyport=$((port + 2))
   port=$((port + 10))
   if [ "$kind" = etcdts ]; then
-    server=("$root/dist/etcdts" serve)
-    proxy=("$root/dist/etcdts" grpc-proxy start)
+    proxy=("$bench_root/dist/etcdts" grpc-proxy start)
   else
-    server=(etcd)
-    proxy=(etcd grpc-proxy start)
+    proxy=("$etcd_bin" grpc-proxy start)
   fi
-  "${server[@]}" --data-dir "$work/$kind.data" --listen-client-urls "http://127.0.0.1:$client" \
-    --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "default=http://127.0.0.1:$peer" \
-    >"$work/$kind.log" 2>&1 &
-  mpid=$!
-  pids+=("$mpid")
+  start_member "$kind" "$client" "$work/$kind.data"
+  mpid=$member_pid
   "${proxy[@]}" --endpoints "127.0.0.1:$client" --listen-addr "127.0.0.1:$proxyport" >"$work/$kind-proxy.log" 2>&1 &
   ppid=$!
-  pids+=("$ppid")
   wait_port "$client"
   wait_port "$proxyport"
-  "$L" health --endpoints "127.0.0.1:$client" --wait 30s >/dev/null 2>&1
+  "$loadgen" health --endpoints "127.0.0.1:$client" --wait 30s >/dev/null 2>&1
   run_case "$kind" direct "127.0.0.1:$client" "http://127.0.0.1:$client" "$mpid" -
   run_case "$kind" proxy "127.0.0.1:$proxyport" "http://127.0.0.1:$client" "$mpid" "$ppid"
 done

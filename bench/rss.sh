@@ -14,11 +14,9 @@
 # after `--` go to `etcdts serve`. Prints one table row per workload, in MiB (VmRSS of
 # the server process, which counts the executable's pages it touched).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-export PATH="$root/node_modules/.bin:$PATH"
+source "$(dirname "$0")/lib.sh"
+export PATH="$bench_root/node_modules/.bin:$PATH"
 
-loadgen="${LOADGEN:-/tmp/etcd-bench/bin/loadgen}"
-etcd="${ETCD:-/usr/bin/etcd}"
 servers="etcd,etcdts"
 settle=5
 idle_wait=3
@@ -39,17 +37,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -x "$loadgen" ]; then
-  echo "rss.sh: the shared load generator is missing at $loadgen." >&2
-  echo "  Build it with ../shared/bench/build.sh (needs golang-go and golang-etcd-server-dev)," >&2
-  echo "  or point LOADGEN at a built loadgen binary." >&2
-  exit 1
-fi
-case ",$servers," in *,etcd,*) [ -x "$etcd" ] || {
-  echo "rss.sh: etcd not found at $etcd (apt-get install etcd-server, or set ETCD, or --servers etcdts)" >&2
-  exit 1
-} ;; esac
-[ -x "$root/dist/etcdts" ] || (cd "$root" && npm run --silent build)
+need_loadgen rss.sh
+case ",$servers," in *,etcd,*) need_etcd rss.sh ;; esac
+need_built
 
 # The quick suite's loadgen arguments (../shared/bench/workloads/quick.txt), without warm-up.
 args_of() {
@@ -66,9 +56,8 @@ args_of() {
   esac
 }
 
-rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
-
-tmp="$(mktemp -d /tmp/etcdts-rss.XXXXXX)"
+bench_workdir etcdts-rss
+tmp=$work
 pid=""
 stop() {
   if [ -n "$pid" ]; then
@@ -77,20 +66,10 @@ stop() {
     pid=""
   fi
 }
-trap 'stop; rm -rf "$tmp"' EXIT
 
 start() { # server data-dir
-  local peer=$((port + 1)) url="http://127.0.0.1:$port"
-  if [ "$1" = etcd ]; then
-    "$etcd" --data-dir "$2" --listen-client-urls "$url" --advertise-client-urls "$url" \
-      --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-      --initial-cluster "default=http://127.0.0.1:$peer" >"$2.log" 2>&1 &
-  else
-    "$root/dist/etcdts" serve --data-dir "$2" --listen-client-urls "$url" --advertise-client-urls "$url" \
-      --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-      --initial-cluster "default=http://127.0.0.1:$peer" "${extra[@]}" >"$2.log" 2>&1 &
-  fi
-  pid=$!
+  if [ "$1" = etcdts ]; then start_member etcdts "$port" "$2" "${extra[@]}"; else start_member etcd "$port" "$2"; fi
+  pid=$member_pid
   "$loadgen" health --endpoints "127.0.0.1:$port" --wait 30s --quiet 2>/dev/null || {
     echo "rss.sh: $1 did not become healthy; log tail:" >&2
     tail -n 20 "$2.log" >&2
@@ -120,9 +99,9 @@ for w in $workloads; do
     sleep "$idle_wait"
     idle="$(rss_mib "$pid")"
     line="$("$loadgen" "${wargs[@]}" --endpoints "127.0.0.1:$port" --server-pid "$pid" --settle "${settle}s" --quiet)"
-    after="$(echo "$line" | sed -n 's/.*"rss_kb_after":\([0-9]*\).*/\1/p')"
-    settled="$(echo "$line" | sed -n 's/.*"rss_kb_settled":\([0-9]*\).*/\1/p')"
-    rps="$(echo "$line" | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p')"
+    after="$(echo "$line" | json_number rss_kb_after)"
+    settled="$(echo "$line" | json_number rss_kb_settled)"
+    rps="$(echo "$line" | json_number rps)"
     printf ' | %-6s %6s %7.1f %7.1f' "" "$idle" "$(awk "BEGIN { print ${after:-0} / 1024 }")" \
       "$(awk "BEGIN { print ${settled:-0} / 1024 }")"
     echo "$s $w rps=${rps:-?}" >>"$tmp/rates"

@@ -6,48 +6,19 @@
 # Needs the shared load generator (../shared/bench: ./build.sh makes
 # /tmp/etcd-bench/bin/loadgen), the real etcd and etcdctl 3.4 (/usr/bin/etcd, /usr/bin/etcdctl).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 keys="${1:-1000000}"
 base="${2:-25700}"
-loadgen="${LOADGEN:-/tmp/etcd-bench/bin/loadgen}"
-etcd_bin="${ETCD_BIN:-/usr/bin/etcd}"
 etcdctl_bin="${ETCDCTL_BIN:-/usr/bin/etcdctl}"
-if [ ! -x "$loadgen" ]; then
-  echo "bench/scale.sh: no load generator at $loadgen; build it with ../shared/bench/build.sh (or set LOADGEN)" >&2
-  exit 1
-fi
-for b in "$etcd_bin" "$etcdctl_bin"; do
-  [ -x "$b" ] || { echo "bench/scale.sh: $b not found (apt-get install etcd-server etcd-client)" >&2; exit 1; }
-done
-[ -x "$root/dist/etcdts" ] || (cd "$root" && PATH="$root/node_modules/.bin:$PATH" npm run --silent build)
-
-work="$(mktemp -d /tmp/etcdts-scale.XXXXXX)"
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+need_loadgen bench/scale.sh
+need_etcd bench/scale.sh
+[ -x "$etcdctl_bin" ] || { echo "bench/scale.sh: $etcdctl_bin not found (apt-get install etcd-client)" >&2; exit 1; }
+need_built
+bench_workdir etcdts-scale
 
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
-rss_mib() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-rps() { sed -n 's/.*"rps":\([0-9.]*\).*/\1/p'; }
-
-# start KIND PORT DATA: the server in the background; sets $pid.
-start() {
-  local kind=$1 port=$2 data=$3 peer=$(($2 + 1))
-  local common=(--data-dir "$data" --listen-client-urls "http://127.0.0.1:$port"
-    --advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$peer"
-    --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "default=http://127.0.0.1:$peer"
-    --quota-backend-bytes 8589934592)
-  if [ "$kind" = etcd ]; then
-    "$etcd_bin" "${common[@]}" >>"$work/$kind.log" 2>&1 &
-  else
-    "$root/dist/etcdts" serve "${common[@]}" >>"$work/$kind.log" 2>&1 &
-  fi
-  pid=$!
-}
+rps() { json_number rps; }
 
 healthy() { "$loadgen" health --endpoints "127.0.0.1:$1" --wait 300s >/dev/null 2>&1; }
 
@@ -64,7 +35,8 @@ for kind in etcd etcdts; do
   data="$work/$kind.data"
   ep="127.0.0.1:$port"
   echo "== $kind: $keys keys" >&2
-  start "$kind" "$port" "$data"
+  start_member "$kind" "$port" "$data" --quota-backend-bytes 8589934592
+  pid=$member_pid
   healthy "$port"
   t0=$(now)
   "$loadgen" put --endpoints "$ep" --clients 64 --conns 8 --total "$keys" --key-space "$keys" --seq-keys \
@@ -82,7 +54,8 @@ for kind in etcd etcdts; do
   result[$kind.snap_mib]=$(du -m "$work/$kind.snap.db" | cut -f1)
   stop
   t0=$(now)
-  start "$kind" "$port" "$data"
+  start_member "$kind" "$port" "$data" --quota-backend-bytes 8589934592
+  pid=$member_pid
   healthy "$port"
   result[$kind.restart_s]=$(secs "$t0" "$(now)")
   sleep 3

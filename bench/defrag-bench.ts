@@ -19,7 +19,8 @@ import {
   RangeRequestSchema,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Defragmenter } from "../server/defrag.ts";
-import { type LogEntry, MvccStore } from "../store/mvcc.ts";
+import { MvccStore } from "../store/mvcc.ts";
+import { type Entry as LogEntry, StateMachine } from "../server/apply/state_machine.ts";
 import { copyStore } from "../store/snapshot.ts";
 
 const MIB = 2 ** 20;
@@ -38,6 +39,7 @@ async function withReadLoop(
   store: MvccStore,
   work: () => Promise<unknown>,
 ): Promise<{ ms: number; reads: number }> {
+  const state = new StateMachine(store);
   let longest = 0;
   let reads = 0;
   let last = performance.now();
@@ -50,7 +52,7 @@ async function withReadLoop(
       longest = Math.max(longest, now - last);
       last = now;
       if (done) break;
-      store.range(req);
+      state.range(req);
       reads++;
       await new Promise((r) => setImmediate(r));
     }
@@ -64,6 +66,7 @@ async function withReadLoop(
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "etcdts-defrag-bench-"));
   const store = MvccStore.open(join(dir, "db"));
+  const state = new StateMachine(store);
   try {
     let t = performance.now();
     let n = 0;
@@ -74,7 +77,7 @@ async function main(): Promise<void> {
           put: create(PutRequestSchema, { key: keyOf(n++), value: VALUE }),
         })));
       }
-      store.applyBatch(batch);
+      state.applyBatch(batch);
     }
     store.flush();
     console.log(
@@ -85,11 +88,11 @@ async function main(): Promise<void> {
     t = performance.now();
     // Keep every tenth key: delete the rest, then compact away their history.
     for (let i = 0; i < n; i += 10) {
-      store.applyBatch([entry(create(InternalRaftRequestSchema, {
+      state.applyBatch([entry(create(InternalRaftRequestSchema, {
         deleteRange: create(DeleteRangeRequestSchema, { key: keyOf(i + 1), rangeEnd: keyOf(i + 10) }),
       }))]);
     }
-    store.applyBatch([entry(create(InternalRaftRequestSchema, {
+    state.applyBatch([entry(create(InternalRaftRequestSchema, {
       compaction: create(CompactionRequestSchema, { revision: store.currentRevision() }),
     }))]);
     store.flush();

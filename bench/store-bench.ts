@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { PutRequestSchema, RangeRequestSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { MvccStore } from "../store/mvcc.ts";
+import { StateMachine } from "../server/apply/state_machine.ts";
 
 const KEYS = Number(process.argv[2] ?? 100_000);
 const BATCH = 64;
@@ -45,7 +46,7 @@ function main(): void {
       "code" in h ? h : "",
     );
     const c = performance.now();
-    const [compacted] = store.applyBatch([{
+    const [compacted] = machine(store).applyBatch([{
       index: store.appliedIndex() + 1n,
       term: 1n,
       request: create(InternalRaftRequestSchema, { compaction: { revision: store.currentRevision() } }),
@@ -103,13 +104,13 @@ function writeAll(store: MvccStore, n: number, keyIndex: (i: number) => number):
       const put = create(PutRequestSchema, { key: keyOf(keyIndex(j)), value: VALUE });
       entries.push({ index: ++index, term: 1n, request: create(InternalRaftRequestSchema, { put }) });
     }
-    for (const o of store.applyBatch(entries)) if (!o.ok) throw new Error(o.error.message);
+    for (const o of machine(store).applyBatch(entries)) if (!o.ok) throw new Error(o.error.message);
   }
 }
 
 function pointGets(store: MvccStore, n: number): void {
   for (let i = 0; i < n; i++) {
-    const r = store.range(create(RangeRequestSchema, { key: keyOf((i * 7919) % KEYS) }));
+    const r = machine(store).range(create(RangeRequestSchema, { key: keyOf((i * 7919) % KEYS) }));
     if ("code" in r || r.kvs.length !== 1) throw new Error("missing key");
   }
 }
@@ -117,9 +118,20 @@ function pointGets(store: MvccStore, n: number): void {
 function ranges100(store: MvccStore, n: number): void {
   for (let i = 0; i < n; i++) {
     const start = (i * 7919) % (KEYS - 100);
-    const r = store.range(create(RangeRequestSchema, { key: keyOf(start), rangeEnd: keyOf(start + 100) }));
+    const r = machine(store).range(
+      create(RangeRequestSchema, { key: keyOf(start), rangeEnd: keyOf(start + 100) }),
+    );
     if ("code" in r || r.kvs.length !== 100) throw new Error("short range");
   }
 }
 
 main();
+
+const machines = new WeakMap<MvccStore, StateMachine>();
+
+/** The state machine over `store`, made once. */
+function machine(store: MvccStore): StateMachine {
+  let m = machines.get(store);
+  if (m === undefined) machines.set(store, m = new StateMachine(store));
+  return m;
+}

@@ -16,6 +16,7 @@ import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_intern
 import { mismatchOf, STORED_COLUMNS, type StoredRow, verifyRow } from "../store/checksum.ts";
 import { KeyIndex } from "../store/key_index.ts";
 import { MvccStore } from "../store/mvcc.ts";
+import { StateMachine } from "../server/apply/state_machine.ts";
 import { KvReader } from "../store/reader.ts";
 
 const KEYS = Number(process.argv[2] ?? 20_000);
@@ -40,6 +41,7 @@ function main(): void {
   const path = join(dir, "store.db");
   try {
     const store = MvccStore.open(path);
+    const state = new StateMachine(store);
     let index = store.appliedIndex();
     const putAll = () => {
       for (let i = 0; i < KEYS; i += 64) {
@@ -48,7 +50,7 @@ function main(): void {
           const request = create(InternalRaftRequestSchema, { put: { key: keyOf(j), value: VALUE } });
           batch.push({ index: ++index, term: 1n, request });
         }
-        store.applyBatch(batch);
+        state.applyBatch(batch);
       }
     };
     putAll();

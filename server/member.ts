@@ -12,7 +12,9 @@
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import type { Wal } from "../wal/wal.ts";
-import type { ApplyOutcome, MemberChange, MemberRecord, MvccStore } from "../store/mvcc.ts";
+import type { MemberChange, MemberRecord, MvccStore } from "../store/mvcc.ts";
+import type { Outcome } from "./apply/apply.ts";
+import type { StateMachine } from "./apply/state_machine.ts";
 import { confChangeFor } from "./conf-change.ts";
 import { encodeProposal } from "./proposal_codec.ts";
 import { logStoreMismatch } from "./log_store_check.ts";
@@ -31,7 +33,8 @@ export interface MemberOptions {
   readonly memberId: bigint;
   readonly clusterId: bigint;
   readonly wal: Wal;
-  readonly store: MvccStore;
+  /** The store and what applies requests to it. */
+  readonly state: StateMachine;
   readonly maxRequestBytes: number;
   /**
    * Voters of a brand-new cluster (this member included), with each one's conf change
@@ -110,7 +113,7 @@ export class Member {
     this.memberId = opts.memberId;
     this.clusterId = opts.clusterId;
     this.#wal = opts.wal;
-    this.#store = opts.store;
+    this.#store = opts.state.store;
     this.#maxRequestBytes = opts.maxRequestBytes;
     this.#heartbeatMs = opts.heartbeatMs;
     const clock = this.#clock = opts.clock ?? systemClock;
@@ -120,10 +123,10 @@ export class Member {
     const replay = opts.wal.replay;
     const mismatch = logStoreMismatch(
       { snapshotIndex: BigInt(replay.snapshot.index), lastIndex: BigInt(opts.wal.lastIndex) },
-      opts.store.appliedIndex(),
+      opts.state.store.appliedIndex(),
     );
     if (mismatch !== null) throw mismatch;
-    const { storage, confState } = restoreStorage(opts.wal, opts.store);
+    const { storage, confState } = restoreStorage(opts.wal, opts.state.store);
     // Like etcd, Raft restarts from the snapshot and re-delivers the entries after it, so
     // conf changes rebuild the membership; entries the store already holds are skipped.
     const snapshotIndex = replay.snapshot.index;
@@ -155,7 +158,7 @@ export class Member {
         node.readIndex(ctx);
         this.#driver.schedule();
       },
-      appliedIndex: () => Number(opts.store.appliedIndex()),
+      appliedIndex: () => Number(opts.state.store.appliedIndex()),
     });
     const snapshots = this.#snapshots = new SnapshotFiles(
       opts.snapDir ?? os.tmpdir(),
@@ -163,7 +166,7 @@ export class Member {
     );
     const applier = this.#applier = new Applier({
       memberId: opts.memberId,
-      store: opts.store,
+      state: opts.state,
       wal: opts.wal,
       storage,
       applyConfChange: (cc) => node.applyConfChange(cc),
@@ -188,7 +191,7 @@ export class Member {
       lonely: opts.initialVoters.length === 1 && opts.initialVoters[0] === opts.memberId,
       send: opts.send ?? (() => {}),
       sendSnapshot: opts.sendSnapshot ?? (() => Promise.resolve(false)),
-      copyStore: (file) => opts.store.copyTo(file),
+      copyStore: (file) => opts.state.store.copyTo(file),
       snapshots,
       handler: {
         installSnapshot: (snap) => applier.installSnapshot(snap),
@@ -299,7 +302,7 @@ export class Member {
    * deadline passed, or it went away) is dropped, never to be applied, as etcd's Propose
    * gives up with its request's context. One already in the log cannot be taken back.
    */
-  propose(request: InternalRaftRequest, signal?: AbortSignal): Promise<ApplyOutcome | EtcdError> {
+  propose(request: InternalRaftRequest, signal?: AbortSignal): Promise<Outcome | EtcdError> {
     if (this.#stopped) return Promise.resolve(Errors.Stopped);
     const id = this.#proposals.nextId();
     const data = encodeProposal(request, id);

@@ -17,7 +17,7 @@ import {
   type RequestHeader,
 } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { PutRequest } from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { REQUEST_KINDS } from "../store/apply.ts";
+import { REQUEST_KINDS } from "./apply/apply.ts";
 import { MESSAGE_RECURSION_LIMIT } from "./txn_nesting.ts";
 import { encode, type FieldWriter } from "../wire/writer.ts";
 import { ProtoReader, WireError } from "../wire/reader.ts";

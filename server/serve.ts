@@ -17,6 +17,7 @@ import { maxJsonBytes } from "./gateway/body.ts";
 import { clusterId, idHex, memberId } from "./ids.ts";
 import { Member } from "./member.ts";
 import { type MemberRecord, MvccStore } from "../store/mvcc.ts";
+import { StateMachine } from "./apply/state_machine.ts";
 import { create } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { isEtcdError } from "../api/errors.ts";
@@ -114,6 +115,7 @@ export async function startServer(
   // Every part started from here on is stopped by `parts`, newest first, on any failure too.
   const parts = new Lifecycle();
   const store = parts.add("the store", MvccStore.open(path.join(memberDir, "snap", "db")), (s) => s.close());
+  const state = new StateMachine(store);
   // Without a log there is nothing to force: the member starts as its flags say, as in etcd.
   if (hadLog && config.forceNewCluster) {
     const forced = forceStandalone(wal, () => store.members());
@@ -130,9 +132,9 @@ export async function startServer(
     wal = Wal.open(walDir);
   }
   // Before the member replays the log: simple tokens are learnt from applied entries.
-  store.auth.listen(tokens);
+  state.auth.listen(tokens);
   const guard = new AuthGuard({
-    auth: store.auth,
+    auth: state.auth,
     tokens,
     clientCertAuth: config.clientTls.clientCertAuth,
     leaseKeys: (id) => store.leaseKeys(id),
@@ -165,7 +167,7 @@ export async function startServer(
     memberId: who.memberId,
     clusterId: who.clusterId,
     wal,
-    store,
+    state,
     maxRequestBytes: config.maxRequestBytes,
     initialVoters: newCluster ? roster.map((m) => m.id) : [],
     initialContexts: newCluster ? bootstrapContexts(roster) : undefined,
@@ -197,7 +199,7 @@ export async function startServer(
     "the lessor",
     setupLeases({
       member,
-      store,
+      state,
       transport,
       heartbeatMs: config.heartbeatIntervalMs,
       electionMs: config.electionTimeoutMs,
@@ -217,7 +219,7 @@ export async function startServer(
   });
   wal.observeSync = metrics.observeWalSync;
   store.observeCommit(metrics.observeBackendCommit);
-  store.observeApply(slowApplyWarner(config.warningApplyDurationMs, metrics.countSlowApply));
+  state.observeApply(slowApplyWarner(config.warningApplyDurationMs, metrics.countSlowApply));
   transport.observeRoundTrip = metrics.observePeerRoundTrip;
   let maintenance: ReturnType<typeof startMaintenance>;
   let corruption: ReturnType<typeof corruptionChecks>;
@@ -242,7 +244,7 @@ export async function startServer(
   });
   grpc.addService(
     KV,
-    withQuota(kvService({ member, store, maxTxnOps: config.maxTxnOps }), maintenance.quota),
+    withQuota(kvService({ member, state, maxTxnOps: config.maxTxnOps }), maintenance.quota),
   );
   grpc.addService(
     Cluster,
@@ -279,8 +281,8 @@ export async function startServer(
     }),
   );
   grpc.addService(Lease, leases.service);
-  grpc.addService(Auth, authService({ member, store, tokens, bcryptCost: config.bcryptCost }));
-  const keyspace = new Keyspace(member, store);
+  grpc.addService(Auth, authService({ member, state, tokens, bcryptCost: config.bcryptCost }));
+  const keyspace = new Keyspace(member, state);
   const recipeLeases = sessionLeases(leases.grant);
   grpc.addService(Lock, lockService(keyspace, recipeLeases));
   grpc.addService(Election, electionService(keyspace, recipeLeases));

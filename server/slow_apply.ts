@@ -5,10 +5,10 @@
  */
 import { formatGoDuration } from "../lib/gofmt.ts";
 import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import { requestKind } from "../store/apply.ts";
+import { requestKind } from "./apply/apply.ts";
 import { log } from "./log.ts";
 
-/** The observer MvccStore.observeApply takes. */
+/** The observer StateMachine.observeApply takes. */
 export function slowApplyWarner(
   thresholdMs: number,
   countSlow: () => void,

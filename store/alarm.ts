@@ -3,7 +3,7 @@
  * store, written only by the apply loop, so every member agrees on them and a restart or a
  * snapshot keeps them. The store keeps them in its own terms (a member and etcd's AlarmType
  * number, the value the table holds); what a request makes of them (AlarmRequest, the
- * NOSPACE and CORRUPT gates) is in alarm_requests.ts.
+ * NOSPACE and CORRUPT gates) is in server/apply/alarm.ts.
  */
 import type { Database } from "bun:sqlite";
 

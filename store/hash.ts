@@ -9,7 +9,7 @@ import { crc32cUpdate } from "./crc32c.ts";
 import { encodeKeyValue } from "../wire/etcd.ts";
 import { revisionKey } from "./encoding.ts";
 import type { KeyIndex } from "./key_index.ts";
-import type { Revisions } from "./apply.ts";
+import type { Revisions } from "./applier.ts";
 import { type StoredRow, verifyRow } from "./checksum.ts";
 import { storedColumnsOf } from "./integrity.ts";
 

@@ -1,7 +1,7 @@
 /**
  * Leases in the store: the rows the lessor and the Lease service read, and what applying a
  * lease entry changed. The apply side of LeaseGrant, LeaseRevoke and LeaseCheckpoint
- * requests is lease_requests.ts.
+ * requests is server/apply/lease.ts.
  *
  * A lease is a row in `leases` (its granted TTL and the last checkpointed remaining TTL);
  * the keys attached to it are those whose latest revision names it (the key index tracks

@@ -4,41 +4,26 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import type { EtcdError } from "../api/errors.ts";
-import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import type {
-  RangeRequest,
-  RangeResponse,
-  TxnRequest,
-  TxnResponse,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
-import { AuthStore } from "./auth.ts";
-import { type ApplyDeps, type ApplyOutcome, applyRequest, type Revisions } from "./apply.ts";
+import { AuthTables } from "./auth_tables.ts";
+import type { Applier, ApplyDeps, ApplyOutcome, LogEntry, ReadDeps, Revisions } from "./applier.ts";
 import { type EventsQuery, eventsSince } from "./events.ts";
 import { ALARM_NONE, listAlarms, type RaisedAlarm, RaisedAlarms } from "./alarm.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
-import { executeRange, executeRangeInSteps } from "./range.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
 import { KvReader } from "./reader.ts";
 import { replaceContents } from "./copy.ts";
 import { copyStore } from "./snapshot.ts";
-import {
-  applyMemberChange,
-  listMembers,
-  type MemberChange,
-  type MemberRecord,
-  removedMembers,
-} from "./members.ts";
+import { applyMemberChange, listMembers, type MemberRecord, removedMembers } from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
-import { type LeaseChange, type LeaseRow, leaseRows } from "./lease.ts";
+import { type LeaseRow, leaseRows } from "./lease.ts";
 import { openDatabase, type OpenOptions as DatabaseOptions, upgradeSchema } from "./schema.ts";
-import { applyTxn, isReadOnly } from "./txn.ts";
-import { RevisionWrite, WriteStatements } from "./writer.ts";
+import { WriteStatements } from "./writer.ts";
 import { ChecksumMismatch, corruptStoreError } from "./checksum.ts";
 import { verifyHistory, type VerifyOptions, type VerifyReport } from "./integrity.ts";
 
-export type { ApplyOutcome } from "./apply.ts";
+export type { Applier, ApplyDeps, ApplyOutcome, LogEntry, ReadDeps, ReadView, Revisions } from "./applier.ts";
 export type { RaisedAlarm } from "./alarm.ts";
 export { ChecksumMismatch } from "./checksum.ts";
 export type { VerifyOptions, VerifyReport } from "./integrity.ts";
@@ -49,17 +34,6 @@ export type { MemberChange, MemberRecord } from "./members.ts";
 
 /** Options of `MvccStore.open`. */
 export interface OpenOptions extends DatabaseOptions, GroupCommitOptions {}
-/** Whether a txn only reads (etcd's isTxnReadonly): such a txn may be served by `readTxn`. */
-export { isReadOnly as isTxnReadOnly } from "./txn.ts";
-
-/** A committed log entry to apply; `request: null` is an empty or conf-change entry. */
-export interface LogEntry {
-  readonly index: bigint;
-  readonly term: bigint;
-  readonly request: InternalRaftRequest | null;
-  /** The membership change of a conf-change entry. */
-  readonly memberChange?: MemberChange;
-}
 
 interface Progress extends Revisions {
   appliedIndex: bigint;
@@ -83,7 +57,6 @@ export class MvccStore {
   readonly #saveProgress: Statement;
   readonly #hasLease: Statement;
   readonly #committer: GroupCommitter;
-  readonly #leaseListeners: ((c: LeaseChange) => void)[] = [];
   readonly #damageListeners: ((m: ChecksumMismatch, foundBy: string) => void)[] = [];
   /** Damaged rows the entry being applied has read (emptied after each entry). */
   readonly #applyDamage: ChecksumMismatch[] = [];
@@ -94,7 +67,8 @@ export class MvccStore {
   #pageSize = -1;
 
   readonly #path: string;
-  #observeApply: ((request: InternalRaftRequest, ms: number) => void) | null = null;
+  /** The users, roles and auth flag rows (the rules over them are the server's). */
+  readonly authTables: AuthTables;
 
   private constructor(db: Database, path: string, opts: GroupCommitOptions) {
     this.#db = db;
@@ -122,17 +96,9 @@ export class MvccStore {
       alarms: new RaisedAlarms(db),
       revisions: this.#progress,
       hasLease: (id) => this.hasLease(id),
-      leaseChanged: (c) => {
-        for (const l of this.#leaseListeners) l(c);
-      },
-      auth: new AuthStore(db),
       appliedIndex: () => this.#progress.appliedIndex,
     };
-  }
-
-  /** The replicated users, roles and auth flag; read-only outside the apply loop. */
-  get auth(): AuthStore {
-    return this.#deps.auth;
+    this.authTables = new AuthTables(db);
   }
 
   /** Opens or creates the store at `path` (":memory:" for tests). */
@@ -216,11 +182,6 @@ export class MvccStore {
     return this.#hasLease.values(id).length > 0;
   }
 
-  /** Subscribes to lease changes as entries are applied (the lessor's feed). */
-  onLeaseChange(listener: (c: LeaseChange) => void): void {
-    this.#leaseListeners.push(listener);
-  }
-
   /** Every lease, by ID. */
   leases(): LeaseRow[] {
     return leaseRows(this.#db);
@@ -236,24 +197,22 @@ export class MvccStore {
    * and term, so a crash leaves either all of them applied or none. Batches are group
    * committed (see commit.ts): `durableAppliedIndex()` says what reached the disk.
    * Indexes must strictly increase past `appliedIndex()`; anything else is a bug and
-   * throws, rolling the whole batch back.
+   * throws, rolling the whole batch back. `apply` makes each request into writes.
    */
-  applyBatch(entries: readonly LogEntry[]): ApplyOutcome[] {
+  applyBatch<R, Resp>(entries: readonly LogEntry<R>[], apply: Applier<R, Resp>): ApplyOutcome<Resp>[] {
     if (entries.length === 0) return [];
     const before = { ...this.#progress };
     try {
       const outcomes = this.#committer.atomically(entries.length, () => {
-        const outcomes: ApplyOutcome[] = [];
+        const outcomes: ApplyOutcome<Resp>[] = [];
         for (const entry of entries) {
           this.#advanceApplied(entry);
           if (entry.memberChange !== undefined) applyMemberChange(this.#db, entry.memberChange);
           if (entry.request === null) {
             outcomes.push({ ok: true, revision: this.#progress.currentRev, response: null, events: [] });
           } else {
-            const started = this.#observeApply === null ? 0 : performance.now();
-            const outcome = applyRequest(this.#deps, entry.request);
+            const outcome = apply(this.#deps, entry.request);
             outcomes.push(this.#applyDamage.length === 0 ? outcome : this.#answerDamaged(outcome));
-            this.#observeApply?.(entry.request, performance.now() - started);
           }
           if (this.#progress.currentRev < before.currentRev) {
             throw new Error("store: revision went backwards");
@@ -281,7 +240,7 @@ export class MvccStore {
    * reply carrying the damaged value or decided by it, the events keep the change but not
    * the damaged previous value, and the listeners hear of it (the server raises CORRUPT).
    */
-  #answerDamaged(outcome: ApplyOutcome): ApplyOutcome {
+  #answerDamaged<Resp>(outcome: ApplyOutcome<Resp>): ApplyOutcome<Resp> {
     const damage = this.#applyDamage.splice(0);
     for (const m of damage) this.reportDamage(m, "apply");
     const events = outcome.ok ? outcome.events : [];
@@ -307,47 +266,35 @@ export class MvccStore {
     return removedMembers(this.#db);
   }
 
-  /** Serves a range at the head or a retained revision (serializable reads call this directly). */
-  range(req: RangeRequest): RangeResponse | EtcdError {
-    return this.#checked("range", () =>
-      executeRange(this.#reader, req, {
-        rev: this.#progress.currentRev,
-        compactRev: this.#progress.compactRev,
-      }));
+  /**
+   * Runs a read outside the apply loop (serializable reads, and linearizable ones after
+   * a read index) at the current revisions, with verified rows; a damaged row read is
+   * answered with the error a client gets instead, and the `onDamage` listeners hear of it
+   * as found by `foundBy`.
+   */
+  read<T>(foundBy: string, read: (deps: ReadDeps) => T): T | EtcdError {
+    return this.#checked(foundBy, () => read(this.#readDeps()));
   }
 
   /**
-   * `range`, reading the rows a statement at a time with `between()` after each (see
-   * KvReader.rowsInSteps): the state it answers is the one at the call.
+   * `read` for a read that yields between steps (a range read a statement at a time): the
+   * state it answers is the one at the call.
    */
-  async rangeInSteps(
-    req: RangeRequest,
-    between: () => Promise<void> | null,
-  ): Promise<RangeResponse | EtcdError> {
+  async readInSteps<T>(foundBy: string, read: (deps: ReadDeps) => Promise<T>): Promise<T | EtcdError> {
     try {
-      return await executeRangeInSteps(this.#reader, req, {
-        rev: this.#progress.currentRev,
-        compactRev: this.#progress.compactRev,
-      }, between);
+      return await read(this.#readDeps());
     } catch (e) {
       if (!(e instanceof ChecksumMismatch)) throw e;
-      return this.#damaged(e, "range");
+      return this.#damaged(e, foundBy);
     }
   }
 
-  /**
-   * Serves a read-only txn (see `isTxnReadOnly`) without going through the log, as etcd
-   * does for serializable ones and, after a read index, linearizable ones.
-   */
-  readTxn(req: TxnRequest): TxnResponse | EtcdError {
-    if (!isReadOnly(req)) throw new Error("store: readTxn given a txn that may write");
-    return this.#checked("txn", () => {
-      const w = new RevisionWrite(this.#deps.writeStatements, this.#reader, this.#progress.currentRev);
-      const env = { reader: this.#reader, compactRev: this.#progress.compactRev, hasLease: () => false };
-      const resp = applyTxn(env, w, req);
-      if (w.changed()) throw new Error("store: a read-only txn changed the store");
-      return resp;
-    });
+  #readDeps(): ReadDeps {
+    return {
+      reader: this.#reader,
+      view: { rev: this.#progress.currentRev, compactRev: this.#progress.compactRev },
+      writeStatements: this.#deps.writeStatements,
+    };
   }
 
   /**
@@ -439,11 +386,6 @@ export class MvccStore {
   }
 
   /** Tells `fn` each backend commit's duration in seconds (metrics). */
-  /** Told how long each request took to apply, in ms (--experimental-warning-apply-duration). */
-  observeApply(fn: (request: InternalRaftRequest, ms: number) => void): void {
-    this.#observeApply = fn;
-  }
-
   observeCommit(fn: (seconds: number) => void): void {
     this.#committer.observeCommit = fn;
   }
@@ -506,7 +448,7 @@ export class MvccStore {
     return Number((this.#db.query(`PRAGMA ${name}`).values()[0] as bigint[])[0]);
   }
 
-  #advanceApplied(entry: LogEntry): void {
+  #advanceApplied(entry: LogEntry<unknown>): void {
     const p = this.#progress;
     if (entry.index <= p.appliedIndex) {
       throw new Error(`store: entry index ${entry.index} does not follow applied index ${p.appliedIndex}`);

@@ -14,10 +14,10 @@
  *   of the entries they name), current and compacted revision.
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
  * - `members`, `members_removed`: the membership the log decided (members.ts owns them).
- * - `auth_meta`, `auth_users`, `auth_roles`: users, roles and the auth flag (auth.ts owns them).
+ * - `auth_meta`, `auth_users`, `auth_roles`: users, roles and the auth flag (auth_tables.ts holds them).
  */
 import { Database } from "bun:sqlite";
-import { AUTH_DDL } from "./auth.ts";
+import { AUTH_DDL } from "./auth_tables.ts";
 import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
 import { fillChecksums, storedColumnsOf } from "./integrity.ts";

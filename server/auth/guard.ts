@@ -29,7 +29,7 @@ import {
   type TxnRequest,
   type WatchCreateRequest,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { Access, AuthStore } from "../../store/auth.ts";
+import type { Access, AuthStore } from "./store.ts";
 import type { AuthInfo, TokenProvider } from "./tokens.ts";
 
 /** Where the caller's credentials come from. */

@@ -13,7 +13,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { parseGoDuration } from "../../lib/gofmt.ts";
-import type { AuthListener } from "../../store/auth.ts";
+import type { AuthListener } from "./store.ts";
 
 /** Who a request comes from and at which auth revision its credentials were checked. */
 export interface AuthInfo {

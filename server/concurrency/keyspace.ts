@@ -20,7 +20,7 @@ import {
   type TxnResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { type Event, Event_EventType, type KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
-import type { MvccStore } from "../../store/mvcc.ts";
+import type { StateMachine } from "../apply/state_machine.ts";
 import { responseHeader } from "../header.ts";
 import type { AppliedBatch, Member } from "../member.ts";
 import { prefixEnd } from "../../api/keys.ts";
@@ -118,19 +118,19 @@ export function rangeAt(r: TxnResponse, i: number): KeyValue[] {
 /** Keys, txns and deletions as the recipes see them. */
 export class Keyspace {
   readonly #member: Member;
-  readonly #store: MvccStore;
+  readonly #state: StateMachine;
   readonly #feeds = new Set<(b: AppliedBatch) => void>();
 
-  constructor(member: Member, store: MvccStore) {
+  constructor(member: Member, state: StateMachine) {
     this.#member = member;
-    this.#store = store;
+    this.#state = state;
     member.onApplied((b) => {
       for (const f of this.#feeds) f(b);
     });
   }
 
   /** A response header at the store's current revision. */
-  header(revision = this.#store.currentRevision()): ResponseHeader {
+  header(revision = this.#state.store.currentRevision()): ResponseHeader {
     return responseHeader(this.#member, revision);
   }
 
@@ -173,7 +173,7 @@ export class Keyspace {
   async firstCreated(pfx: Uint8Array): Promise<RangeResponse | EtcdError> {
     const err = await this.#member.readIndex();
     if (err) return err;
-    const r = this.#store.range(
+    const r = this.#state.range(
       create(RangeRequestSchema, {
         key: pfx,
         rangeEnd: prefixEnd(pfx),
@@ -199,7 +199,7 @@ export class Keyspace {
   ): Promise<ResponseHeader | null> {
     for (;;) {
       if (signal.aborted) return null;
-      const r = this.#store.range(
+      const r = this.#state.range(
         create(RangeRequestSchema, {
           key: pfx,
           rangeEnd: prefixEnd(pfx),
@@ -243,7 +243,7 @@ export class Keyspace {
       const onAbort = () => done(false);
       this.#feeds.add(feed);
       signal.addEventListener("abort", onAbort);
-      const r = this.#store.range(create(RangeRequestSchema, { key, countOnly: true }));
+      const r = this.#state.range(create(RangeRequestSchema, { key, countOnly: true }));
       if (!isEtcdError(r) && r.count === 0n) done(true);
     });
   }

@@ -81,7 +81,7 @@ export class Lessor {
     return this.#primary;
   }
 
-  /** Feed of applied lease entries (MvccStore.onLeaseChange). */
+  /** Feed of applied lease entries (StateMachine.onLeaseChange). */
   applied(c: LeaseChange): void {
     switch (c.kind) {
       case "grant": {

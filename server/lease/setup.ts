@@ -4,7 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import type { MvccStore } from "../../store/mvcc.ts";
+import type { StateMachine } from "../apply/state_machine.ts";
 import { parseGoDuration } from "../../lib/gofmt.ts";
 import type { Member } from "../member.ts";
 import type { PeerTransport } from "../peer.ts";
@@ -17,7 +17,7 @@ import { peerLeaderLink, serveLeaseRoutes } from "./forward.ts";
 
 export interface LeaseSetupOptions {
   readonly member: Member;
-  readonly store: MvccStore;
+  readonly state: StateMachine;
   /** The peer transport, for a cluster of more than one member. */
   readonly transport: PeerTransport | null;
   readonly heartbeatMs: number;
@@ -41,7 +41,8 @@ export interface Leases {
  * lessor's initial view is the store as opened, and every later change comes from apply.
  */
 export function setupLeases(opts: LeaseSetupOptions): Leases {
-  const { member, store } = opts;
+  const { member, state } = opts;
+  const { store } = state;
   const interval = parseGoDuration(opts.checkpointInterval);
   if (typeof interval !== "number") throw new Error(`invalid lease checkpoint interval: ${interval.error}`);
   const lessor = new Lessor({
@@ -59,7 +60,7 @@ export function setupLeases(opts: LeaseSetupOptions): Leases {
       void member.propose(req);
     },
   });
-  store.onLeaseChange((c) => lessor.applied(c));
+  state.onLeaseChange((c) => lessor.applied(c));
   member.onSnapshotInstalled(() => lessor.restore(store.leases()));
   member.onLeaderChange((leading) => leading ? lessor.promote(opts.electionMs) : lessor.demote());
   const deps = {

@@ -6,7 +6,8 @@
  */
 import type { InternalRaftRequest } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type { Wal } from "../../wal/wal.ts";
-import type { LogEntry as StoreEntry, MemberRecord, MvccStore } from "../../store/mvcc.ts";
+import type { MemberRecord, MvccStore } from "../../store/mvcc.ts";
+import type { Entry as StoreEntry, StateMachine } from "../apply/state_machine.ts";
 import type { Event } from "../../proto/gen/mvccpb/kv_pb.ts";
 import {
   type ConfChange,
@@ -40,7 +41,7 @@ export interface SnapshotInstalled {
 
 export interface ApplierOptions {
   readonly memberId: bigint;
-  readonly store: MvccStore;
+  readonly state: StateMachine;
   readonly wal: Wal;
   /** Raft's log storage: compacted after a snapshot. */
   readonly storage: MemoryStorage;
@@ -76,7 +77,7 @@ export class Applier {
 
   constructor(opts: ApplierOptions) {
     this.#o = opts;
-    this.#store = opts.store;
+    this.#store = opts.state.store;
     this.#proposals = opts.proposals;
     this.#confState = opts.confState;
     this.#snapshotIndex = opts.snapshotIndex;
@@ -107,7 +108,7 @@ export class Applier {
       throw new Error(`member: raft accepted snapshot ${index} whose store copy is missing`);
     }
     const previousRevision = store.currentRevision();
-    store.installCopy(file);
+    this.#o.state.installCopy(file);
     if (store.appliedIndex() < BigInt(index)) {
       throw new Error(`member: snapshot ${index} came with a store at ${store.appliedIndex()}`);
     }
@@ -178,7 +179,7 @@ export class Applier {
       waiters.push(waiter);
     }
     if (batch.length === 0) return;
-    const outcomes = this.#store.applyBatch(batch);
+    const outcomes = this.#o.state.applyBatch(batch);
     const events: Event[] = [];
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];

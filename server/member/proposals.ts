@@ -6,12 +6,13 @@
  */
 import type { InternalRaftRequest } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { Errors, type EtcdError } from "../../api/errors.ts";
-import type { ApplyOutcome, MemberRecord } from "../../store/mvcc.ts";
+import type { MemberRecord } from "../../store/mvcc.ts";
+import type { Outcome } from "../apply/apply.ts";
 import type { Clock, Timer } from "./clock.ts";
 
 /** A caller waiting for its proposal to be applied. */
 export interface Proposal {
-  readonly resolve: (outcome: ApplyOutcome | EtcdError) => void;
+  readonly resolve: (outcome: Outcome | EtcdError) => void;
   readonly request: InternalRaftRequest;
   readonly startedMs: number;
 }
@@ -96,7 +97,7 @@ export class ProposalRegistry {
   }
 
   /** Registers the caller of proposal `id`; resolves once apply or a deadline answers it. */
-  wait(id: bigint, request: InternalRaftRequest): Promise<ApplyOutcome | EtcdError> {
+  wait(id: bigint, request: InternalRaftRequest): Promise<Outcome | EtcdError> {
     return new Promise((resolve) =>
       this.#waiting.set(id, { resolve, request, startedMs: this.#clock.now() })
     );

@@ -1,5 +1,5 @@
 /**
- * The Auth service. Every change goes through the log and is applied by store/auth.ts on
+ * The Auth service. Every change goes through the log and is applied by server/auth/store.ts on
  * every member. Passwords are hashed (and checked) here, before proposing, never in
  * apply: bcrypt is slow and its salt random. Authenticate checks the password, then
  * proposes, so the token is issued in log order with user changes (etcd does the same).
@@ -11,15 +11,15 @@ import { Code, Errors, type EtcdError, etcdError, isEtcdError } from "../../api/
 import type { ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
-import type { MvccStore } from "../../store/mvcc.ts";
-import type { AuthResponse } from "../../store/auth.ts";
+import type { StateMachine } from "../apply/state_machine.ts";
+import type { AuthResponse } from "../auth/store.ts";
 import type { AuthInfo, TokenProvider } from "../auth/tokens.ts";
 import { hashPassword, verifyPassword } from "../auth/password.ts";
 import { stamped } from "../auth/stamp.ts";
 
 export interface AuthDeps {
   readonly member: Member;
-  readonly store: MvccStore;
+  readonly state: StateMachine;
   readonly tokens: TokenProvider;
   /** --bcrypt-cost. */
   readonly bcryptCost: number;
@@ -27,7 +27,8 @@ export interface AuthDeps {
 
 /** The Auth service. */
 export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
-  const { member, store } = deps;
+  const { member, state } = deps;
+  const { store, auth } = state;
   const propose = async <T extends AuthResponse>(
     req: MessageInitShape<typeof InternalRaftRequestSchema>,
     ctx: { readonly auth?: AuthInfo },
@@ -46,7 +47,7 @@ export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
     async authStatus() {
       const err = await member.readIndex();
       if (err) return err;
-      const r = store.auth.status();
+      const r = auth.status();
       r.header = responseHeader(member, store.currentRevision());
       return r;
     },
@@ -54,7 +55,6 @@ export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
       // The password is checked against the state at some revision; if a user change was
       // applied meanwhile, check again (etcd retries the same way).
       for (let attempt = 0;; attempt++) {
-        const auth = store.auth;
         if (!auth.enabled) return Errors.AuthNotEnabled;
         const user = auth.user(req.name);
         if (user === undefined) return Errors.AuthFailed;
@@ -87,7 +87,7 @@ export function authService(deps: AuthDeps): ImplOf<typeof Auth> {
     userList: (req, ctx) => propose({ authUserList: req }, ctx),
     userDelete: (req, ctx) => propose({ authUserDelete: req }, ctx),
     async userChangePassword(req, ctx) {
-      if (store.auth.user(req.name) === undefined) return Errors.UserNotFound;
+      if (auth.user(req.name) === undefined) return Errors.UserNotFound;
       const hashedPassword = req.hashedPassword || await hashPassword(req.password, deps.bcryptCost);
       return propose({ authUserChangePassword: { ...req, password: "", hashedPassword } }, ctx);
     },

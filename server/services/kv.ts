@@ -11,18 +11,19 @@ import { responseHeader } from "../header.ts";
 import { putProposal } from "../proposal_codec.ts";
 import { stamped } from "../auth/stamp.ts";
 import type { Member } from "../member.ts";
-import type { ApplyOutcome, MvccStore } from "../../store/mvcc.ts";
-import { isReadOnly as isReadOnlyTxn } from "../../store/txn.ts";
+import type { Outcome } from "../apply/apply.ts";
+import type { StateMachine } from "../apply/state_machine.ts";
+import { isReadOnly as isReadOnlyTxn } from "../apply/txn.ts";
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from "../validate.ts";
 
 export interface KvDeps {
   readonly member: Member;
-  readonly store: MvccStore;
+  readonly state: StateMachine;
   readonly maxTxnOps: number;
 }
 
 /** Unwraps an apply outcome into the response it carries, with a header at its revision. */
-function answer<T extends { header?: unknown }>(deps: KvDeps, o: ApplyOutcome | EtcdError): T | EtcdError {
+function answer<T extends { header?: unknown }>(deps: KvDeps, o: Outcome | EtcdError): T | EtcdError {
   if (isEtcdError(o)) return o;
   if (!o.ok) return o.error;
   if (o.response === null) return etcdError(Code.Internal, "etcdts: apply produced no response");
@@ -47,7 +48,7 @@ async function localRead<T extends { header?: unknown }>(
   if (pacer.heavy) await pacer.nextTurn();
   const started = performance.now();
   // The state read is the one at the start (a read in steps answers for that moment).
-  const revision = deps.store.currentRevision();
+  const revision = deps.state.store.currentRevision();
   const r = await opts.read();
   pacer.ran(performance.now() - started);
   if (isEtcdError(r)) return r;
@@ -121,14 +122,14 @@ class ReadPacer {
 
 export function kvService(deps: KvDeps): ImplOf<typeof KV> {
   const pacer = new ReadPacer();
-  const { member, store } = deps;
+  const { member, state } = deps;
   return {
     async range(req) {
       const bad = validateRange(req);
       if (bad) return bad;
       return localRead(deps, pacer, {
         serializable: req.serializable,
-        read: () => store.rangeInSteps(req, yieldEvery(READ_STEP_MS)),
+        read: () => state.rangeInSteps(req, yieldEvery(READ_STEP_MS)),
       });
     },
     async put(req, ctx) {
@@ -154,7 +155,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
         // Like etcd: a txn that writes nothing is a read, served without the log.
         return localRead(deps, pacer, {
           serializable: isSerializableTxn(req),
-          read: () => store.readTxn(req),
+          read: () => state.readTxn(req),
         });
       }
       return answer(

@@ -13,7 +13,8 @@ import type {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { ApplyOutcome, MvccStore } from "../../store/mvcc.ts";
+import type { MvccStore } from "../../store/mvcc.ts";
+import type { Outcome } from "../apply/apply.ts";
 import { MAX_LEASE_TTL } from "../../store/lease.ts";
 import type { ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
@@ -115,7 +116,7 @@ export class LeaseIdGenerator {
   }
 }
 
-function answer<T>(deps: LeaseDeps, o: ApplyOutcome | EtcdError): T | EtcdError {
+function answer<T>(deps: LeaseDeps, o: Outcome | EtcdError): T | EtcdError {
   if (isEtcdError(o)) return o;
   if (!o.ok) return o.error;
   if (o.response === null) return etcdError(Code.Internal, "etcdts: apply produced no response");

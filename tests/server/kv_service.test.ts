@@ -8,6 +8,7 @@ import {
 import { kvService } from "../../server/services/kv.ts";
 import type { Member } from "../../server/member.ts";
 import { MvccStore } from "../../store/mvcc.ts";
+import { StateMachine } from "../../server/apply/state_machine.ts";
 
 const enc = new TextEncoder();
 
@@ -38,7 +39,7 @@ function rangeOp(key: string, serializable: boolean) {
 describe("read-only txn consistency (etcd's isTxnSerializable)", () => {
   const store = MvccStore.open(":memory:");
   const { member, rounds } = countingMember();
-  const kv = kvService({ member, store, maxTxnOps: 128 });
+  const kv = kvService({ member, state: new StateMachine(store), maxTxnOps: 128 });
 
   test("a txn whose every op is a serializable range skips the ReadIndex round", async () => {
     const before = rounds();

@@ -41,7 +41,7 @@ function as(username: string, rev: bigint, r: InternalRaftRequest): InternalRaft
 }
 
 test("a write checked before a revocation that applied first is refused as old; rechecked, it is denied", () => {
-  const rev = d.store.auth.revision;
+  const rev = d.state.auth.revision;
   const [first, revoke, raced] = d.apply(
     as("alice", rev, req({ put: put("k", "1") })),
     as("root", rev, req({ authRoleRevokePermission: { role: "w", key: b("k") } })),
@@ -59,11 +59,11 @@ test("a write checked before a revocation that applied first is refused as old; 
     "etcdserver: revision of auth store is old",
   );
   // Stamped at the current revision it applies (the guard already said yes).
-  expect(d.ok(as("alice", d.store.auth.revision, req({ put: put("k", "3") }))).revision).toBeGreaterThan(0n);
+  expect(d.ok(as("alice", d.state.auth.revision, req({ put: put("k", "3") }))).revision).toBeGreaterThan(0n);
 });
 
 test("an admin request is checked against the roles at apply; unstamped requests are the server's own", () => {
-  const rev = d.store.auth.revision;
+  const rev = d.state.auth.revision;
   expect(d.fail(as("alice", rev, req({ authRoleAdd: { name: "x" } }))).message).toBe(
     "etcdserver: permission denied",
   );
@@ -72,12 +72,12 @@ test("an admin request is checked against the roles at apply; unstamped requests
   d.ok(as("root", rev - 3n, req({ authRoleAdd: { name: "y" } })));
   d.ok(req({ put: put("server-own", "1") }));
   // With auth disabled nothing is rechecked.
-  d.ok(as("root", d.store.auth.revision, req({ authDisable: {} })));
+  d.ok(as("root", d.state.auth.revision, req({ authDisable: {} })));
   d.ok(as("alice", 1n, req({ put: put("k", "4") })));
 });
 
 test("raising or clearing an alarm is root's at apply too; listing them is anyone's", () => {
-  const rev = d.store.auth.revision;
+  const rev = d.state.auth.revision;
   const alarm = (action: AlarmRequest_AlarmAction) =>
     req({ alarm: { action, memberID: 1n, alarm: AlarmType.NOSPACE } });
   expect(d.fail(as("alice", rev, alarm(AlarmRequest_AlarmAction.ACTIVATE))).message).toBe(

@@ -19,7 +19,7 @@ import { restoreSnapshot } from "../../store/restore.ts";
 import { SCHEMA_VERSION } from "../../store/schema.ts";
 import { copyStore } from "../../store/snapshot.ts";
 import { cleanup, tempDir } from "../harness.ts";
-import { b, Driver, op, put, range, req, txn } from "./helpers.ts";
+import { b, Driver, machine, op, put, range, req, txn } from "./helpers.ts";
 
 afterAll(cleanup);
 
@@ -112,9 +112,9 @@ describe("a damaged value", () => {
     try {
       for (
         const r of [
-          store.range(range("k5")),
-          store.range(range("k", "l")),
-          store.readTxn(txn([], [op.range(range("k5"))])),
+          machine(store).range(range("k5")),
+          machine(store).range(range("k", "l")),
+          machine(store).readTxn(txn([], [op.range(range("k5"))])),
           store.hashKV(0n),
           store.hash(),
         ]

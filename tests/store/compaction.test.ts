@@ -67,7 +67,7 @@ describe("HashKV matches etcd 3.4.23 on the same history", () => {
   test("Maintenance.Hash is deterministic and ignores the applied index", () => {
     replayReferenceHistory();
     const other = new Driver(MvccStore.open(":memory:"));
-    other.store.applyBatch([{ index: 10n, term: 1n, request: null }]);
+    other.state.applyBatch([{ index: 10n, term: 1n, request: null }]);
     const [a, b2] = [d, other];
     b2.put("a", "1");
     b2.put("b", "2");
@@ -103,7 +103,7 @@ describe("compaction", () => {
     d.put("a", "3"); // 4
     d.del("b"); // 5
     d.ok(req({ compaction: { revision: 4n } }));
-    expect(d.store.range(range("a", "", { revision: 3n }))).toBe(Errors.Compacted);
+    expect(d.state.range(range("a", "", { revision: 3n }))).toBe(Errors.Compacted);
     const at = d.get("a", "\0", { revision: 4n });
     expect(at.kvs.map((kv) => [s(kv.key), s(kv.value), kv.version])).toEqual([["a", "3", 2n], [
       "b",

@@ -22,7 +22,18 @@ import {
   TxnRequestSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ApplyOutcome, MvccStore } from "../../store/mvcc.ts";
+import type { MvccStore } from "../../store/mvcc.ts";
+import type { Outcome } from "../../server/apply/apply.ts";
+import { StateMachine } from "../../server/apply/state_machine.ts";
+
+const machines = new WeakMap<MvccStore, StateMachine>();
+
+/** The state machine over `store` (one per store, so its auth image is the one applied to). */
+export function machine(store: MvccStore): StateMachine {
+  let m = machines.get(store);
+  if (m === undefined) machines.set(store, m = new StateMachine(store));
+  return m;
+}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -87,15 +98,19 @@ export function req(init: MessageInitShape<typeof InternalRaftRequestSchema>): I
 
 /** Applies requests one entry each, continuing the store's log; returns the outcomes. */
 export class Driver {
-  constructor(readonly store: MvccStore, public term = 1n) {}
+  readonly state: StateMachine;
 
-  apply(...requests: InternalRaftRequest[]): ApplyOutcome[] {
+  constructor(readonly store: MvccStore, public term = 1n) {
+    this.state = machine(store);
+  }
+
+  apply(...requests: InternalRaftRequest[]): Outcome[] {
     let index = this.store.appliedIndex();
-    return this.store.applyBatch(requests.map((request) => ({ index: ++index, term: this.term, request })));
+    return this.state.applyBatch(requests.map((request) => ({ index: ++index, term: this.term, request })));
   }
 
   /** Applies one request and returns its successful outcome (fails the test otherwise). */
-  ok(request: InternalRaftRequest): Extract<ApplyOutcome, { ok: true }> {
+  ok(request: InternalRaftRequest): Extract<Outcome, { ok: true }> {
     const [o] = this.apply(request);
     if (!o.ok) throw new Error(`expected success, got ${o.error.message}`);
     return o;
@@ -118,7 +133,7 @@ export class Driver {
 
   /** Serves a range that must succeed. */
   get(key: string, end = "", opts: Parameters<typeof range>[2] = {}): RangeResponse {
-    const r = this.store.range(range(key, end, opts));
+    const r = this.state.range(range(key, end, opts));
     if (isEtcdError(r)) throw new Error(`expected success, got ${r.message}`);
     return r;
   }

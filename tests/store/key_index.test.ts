@@ -10,7 +10,7 @@ import { KeyIndex } from "../../store/key_index.ts";
 import { keyRange } from "../../store/keys.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { openDatabase } from "../../store/schema.ts";
-import { b, del, Driver, put, range, req, s } from "./helpers.ts";
+import { b, del, Driver, machine, put, range, req, s } from "./helpers.ts";
 
 const ALL = keyRange(b("\0"), b("\0"));
 const everyKey = keyRange(new Uint8Array(0), b("\0"));
@@ -196,7 +196,7 @@ describe("key index through the store", () => {
       const snapshot = (store: MvccStore) => {
         const out: unknown[] = [];
         for (let r = from; r <= head; r++) {
-          const resp = store.range(range("k", "l", { revision: r }));
+          const resp = machine(store).range(range("k", "l", { revision: r }));
           if ("code" in resp) throw new Error(resp.message);
           out.push(resp.kvs.map((kv) => [s(kv.key), kv.modRevision, kv.version, s(kv.value)]), resp.count);
         }
@@ -228,7 +228,7 @@ describe("key index through the store", () => {
     const rev = d.store.currentRevision();
     let index = d.store.appliedIndex();
     expect(() =>
-      d.store.applyBatch([
+      d.state.applyBatch([
         { index: ++index, term: 1n, request: req({ put: put("a", "2") }) },
         { index: index, term: 1n, request: req({ put: put("b", "2") }) }, // not increasing: throws
       ])

@@ -9,7 +9,7 @@ import {
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Event_EventType } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { MvccStore } from "../../store/mvcc.ts";
-import { b, del, Driver, put, range, req, s } from "./helpers.ts";
+import { b, del, Driver, machine, put, range, req, s } from "./helpers.ts";
 
 let d: Driver;
 beforeEach(() => {
@@ -135,7 +135,7 @@ describe("range", () => {
     expect(d.keys("a", "b")).toEqual(["a", "ab", "a\xff"]);
     const hi = new Uint8Array([0xff, 0x00]);
     d.ok(req({ put: { ...put("x", "v"), key: hi } }));
-    const r = d.store.range({ ...range("z", "\0"), key: new Uint8Array([0x80]) });
+    const r = d.state.range({ ...range("z", "\0"), key: new Uint8Array([0x80]) });
     expect("kvs" in r && r.kvs.map((kv) => kv.key)).toEqual([hi]);
   });
 
@@ -201,7 +201,7 @@ describe("range", () => {
   });
 
   test("a future revision is an error", () => {
-    expect(d.store.range(range("a", "", { revision: 8n }))).toBe(Errors.FutureRev);
+    expect(d.state.range(range("a", "", { revision: 8n }))).toBe(Errors.FutureRev);
   });
 });
 
@@ -210,7 +210,7 @@ describe("applied index", () => {
     const dir = mkdtempSync(join(tmpdir(), "etcdts-store-"));
     const path = `${dir}/db.sqlite`;
     const store = MvccStore.open(path);
-    store.applyBatch([
+    machine(store).applyBatch([
       { index: 1n, term: 1n, request: null },
       { index: 2n, term: 2n, request: req({ put: put("a", "1") }) },
       { index: 5n, term: 2n, request: req({ put: put("b", "1") }) },
@@ -224,7 +224,7 @@ describe("applied index", () => {
   });
 
   test("an empty entry only advances the applied index", () => {
-    const [o] = d.store.applyBatch([{ index: 1n, term: 3n, request: null }]);
+    const [o] = d.state.applyBatch([{ index: 1n, term: 3n, request: null }]);
     expect(o).toEqual({ ok: true, revision: 1n, response: null, events: [] });
     expect([d.store.appliedIndex(), d.store.appliedTerm(), d.store.currentRevision()]).toEqual([1n, 3n, 1n]);
   });
@@ -232,7 +232,7 @@ describe("applied index", () => {
   test("a batch is atomic: a failure mid-batch leaves the previous state", () => {
     d.put("a", "1");
     expect(() =>
-      d.store.applyBatch([
+      d.state.applyBatch([
         { index: 2n, term: 1n, request: req({ put: put("b", "1") }) },
         { index: 3n, term: 1n, request: req({ put: put("a", "2") }) },
         { index: 3n, term: 1n, request: req({ put: put("c", "1") }) }, // index repeats: a bug
@@ -246,9 +246,9 @@ describe("applied index", () => {
   });
 
   test("indexes must increase and terms must not go back", () => {
-    d.store.applyBatch([{ index: 4n, term: 2n, request: null }]);
-    expect(() => d.store.applyBatch([{ index: 4n, term: 2n, request: null }])).toThrow();
-    expect(() => d.store.applyBatch([{ index: 5n, term: 1n, request: null }])).toThrow();
+    d.state.applyBatch([{ index: 4n, term: 2n, request: null }]);
+    expect(() => d.state.applyBatch([{ index: 4n, term: 2n, request: null }])).toThrow();
+    expect(() => d.state.applyBatch([{ index: 5n, term: 1n, request: null }])).toThrow();
     expect(d.store.appliedIndex()).toBe(4n);
   });
 
@@ -285,19 +285,19 @@ describe("a range read in steps", () => {
     ];
     for (const r of requests) {
       let waits = 0;
-      const stepped = await d.store.rangeInSteps(r, () => {
+      const stepped = await d.state.rangeInSteps(r, () => {
         waits++;
         return Promise.resolve();
       });
-      expect(stepped).toEqual(d.store.range(r));
+      expect(stepped).toEqual(d.state.range(r));
       if (r.key.length === 2 && !r.countOnly && r.limit === 0n) expect(waits).toBeGreaterThan(1);
     }
   });
 
   test("answers for the state at its start, whatever is written while it waits", async () => {
     for (let i = 0; i < 40; i++) d.put(`k/${i}`, "old");
-    const before = d.store.range(range("k/", "k0"));
-    const stepped = d.store.rangeInSteps(range("k/", "k0"), () => {
+    const before = d.state.range(range("k/", "k0"));
+    const stepped = d.state.rangeInSteps(range("k/", "k0"), () => {
       d.put("k/0", "new");
       d.put("k/zz", "new");
       return Promise.resolve();

@@ -13,7 +13,7 @@ let changes: LeaseChange[];
 beforeEach(() => {
   d = new Driver(MvccStore.open(":memory:"));
   changes = [];
-  d.store.onLeaseChange((c) => changes.push(c));
+  d.state.onLeaseChange((c) => changes.push(c));
 });
 afterEach(() => d.store.close());
 

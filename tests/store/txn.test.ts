@@ -5,7 +5,8 @@ import {
   Compare_CompareTarget as T,
   type TxnResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { isTxnReadOnly, MvccStore } from "../../store/mvcc.ts";
+import { MvccStore } from "../../store/mvcc.ts";
+import { isReadOnly as isTxnReadOnly } from "../../server/apply/txn.ts";
 import { b, cmp, del, Driver, op, put, range, req, s, txn } from "./helpers.ts";
 
 let d: Driver;
@@ -326,14 +327,14 @@ describe("read-only txns outside the log", () => {
       result: R.EQUAL,
       targetUnion: { case: "value", value: b("1") },
     });
-    const r = d.store.readTxn(txn([c], [op.range(range("a", "\0"))], [op.range(range("b"))]));
+    const r = d.state.readTxn(txn([c], [op.range(range("a", "\0"))], [op.range(range("b"))]));
     if ("code" in r) throw new Error(r.message);
     expect(r.succeeded).toBe(true);
     expect(r.header?.revision).toBe(4n);
     const inner = r.responses[0].response;
     expect(inner.case === "responseRange" && inner.value.kvs.map((kv) => s(kv.key))).toEqual(["a", "b"]);
-    expect(d.store.readTxn(txn([], [op.range(range("a", "", { revision: 9n }))]))).toBe(Errors.FutureRev);
-    expect(() => d.store.readTxn(txn([], [op.put(put("x", "1"))]))).toThrow();
+    expect(d.state.readTxn(txn([], [op.range(range("a", "", { revision: 9n }))]))).toBe(Errors.FutureRev);
+    expect(() => d.state.readTxn(txn([], [op.put(put("x", "1"))]))).toThrow();
     expect(d.store.appliedIndex()).toBe(3n);
   });
 

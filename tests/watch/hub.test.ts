@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { type WatchResponse, WatchResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Event_EventType } from "../../proto/gen/mvccpb/kv_pb.ts";
-import type { ApplyOutcome } from "../../store/mvcc.ts";
+import type { Outcome } from "../../server/apply/apply.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import type { EncodedField } from "../../server/watch/encode.ts";
 import { eventFilter } from "../../server/watch/filters.ts";
@@ -93,7 +93,7 @@ function newHub(maxRevisionsPerCatchUp?: number): WatchHub {
 }
 
 /** Reports an applied entry's events to the hub, as the member does right after applying. */
-function live(o: ApplyOutcome): ApplyOutcome {
+function live(o: Outcome): Outcome {
   if (o.ok && o.events.length > 0) hub.notify({ events: o.events });
   return o;
 }

@@ -3,7 +3,7 @@
  * both standalone requests and txn branches (etcd's applierV3backend.Put/DeleteRange/Range
  * given a write txn).
  */
-import { Errors, type EtcdError } from "../api/errors.ts";
+import { Errors, type EtcdError } from "../../api/errors.ts";
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -11,13 +11,13 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { keyRange } from "./keys.ts";
-import { kvFromRow } from "./kv.ts";
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { keyRange } from "../../store/keys.ts";
+import { kvFromRow } from "../../store/kv.ts";
 import { executeRange } from "./range.ts";
-import type { KvReader } from "./reader.ts";
+import type { KvReader } from "../../store/reader.ts";
 import { responseHeader } from "./responses.ts";
-import type { RevisionWrite } from "./writer.ts";
+import type { RevisionWrite } from "../../store/writer.ts";
 
 /** What the apply paths need besides the revision write. */
 export interface ApplyEnv {

@@ -2,26 +2,19 @@
  * etcd's Range semantics (applierV3backend.Range over mvcc rangeKeys): revision checks,
  * limit with `more`, `count` of all matching keys, post-fetch filters and sorting.
  */
-import { Errors, type EtcdError } from "../api/errors.ts";
-import type { KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
+import { Errors, type EtcdError } from "../../api/errors.ts";
+import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import {
   type RangeRequest,
   RangeRequest_SortOrder as SortOrder,
   RangeRequest_SortTarget as SortTarget,
   type RangeResponse,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { compareBytes, keyRange } from "./keys.ts";
-import { kvFromRow, type KvRow } from "./kv.ts";
-import type { KvReader } from "./reader.ts";
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { compareBytes, keyRange } from "../../store/keys.ts";
+import { kvFromRow, type KvRow } from "../../store/kv.ts";
+import type { KvReader } from "../../store/reader.ts";
+import type { ReadView } from "../../store/applier.ts";
 import { responseHeader } from "./responses.ts";
-
-/** The revisions a read is checked against. */
-export interface ReadView {
-  /** What a read with revision 0 sees; includes the open write's own changes. */
-  readonly rev: bigint;
-  /** etcd's compactMainRev: -1 before the first compaction. */
-  readonly compactRev: bigint;
-}
 
 /**
  * Resolves a requested revision to the one to read at: `null` for the head, or an

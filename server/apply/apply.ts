@@ -1,10 +1,10 @@
 /**
- * Applies one committed request to the store: a dispatch table keyed by request kind, so
- * later work (leases, alarms, auth) adds a handler without touching the others.
+ * Applies one committed request to the store (etcd's applierV3): a dispatch table keyed by
+ * request kind, so later work adds a handler without touching the others. The store gives
+ * its parts (store/applier.ts); what requests mean and what they are answered is here.
  */
-import type { Database } from "bun:sqlite";
-import { Code, type EtcdError, etcdError, isEtcdError } from "../api/errors.ts";
-import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import { Code, type EtcdError, etcdError, isEtcdError } from "../../api/errors.ts";
+import type { InternalRaftRequest } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import type {
   AlarmResponse,
   CompactionResponse,
@@ -15,76 +15,47 @@ import type {
   PutResponse,
   RangeResponse,
   TxnResponse,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
-import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "./auth.ts";
-import type { RaisedAlarms } from "./alarm.ts";
-import { alarmGate, applyAlarm } from "./alarm_requests.ts";
-import { checkCompaction, compactHistory } from "./compaction.ts";
-import type { KeyIndex } from "./key_index.ts";
-import type { LeaseChange } from "./lease.ts";
-import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke } from "./lease_requests.ts";
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { Event } from "../../proto/gen/mvccpb/kv_pb.ts";
+import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "../auth/store.ts";
+import type { Applier, ApplyDeps, ApplyOutcome } from "../../store/applier.ts";
+import { alarmGate, applyAlarm } from "./alarm.ts";
+import { checkCompaction, compactHistory } from "../../store/compaction.ts";
+import type { LeaseChange } from "../../store/lease.ts";
+import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke } from "./lease.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
 import { executeRange } from "./range.ts";
-import { setMemberAttributes } from "./members.ts";
-import type { KvReader } from "./reader.ts";
+import { setMemberAttributes } from "../../store/members.ts";
 import { responseHeader } from "./responses.ts";
 import { applyTxn } from "./txn.ts";
-import { RevisionWrite, type WriteStatements } from "./writer.ts";
+import { RevisionWrite } from "../../store/writer.ts";
 
-/** The result of applying one log entry: the reply for the waiting caller and the events to publish. */
-export type ApplyOutcome =
-  | {
-    ok: true;
-    /** The store revision after this entry. */
-    revision: bigint;
-    response:
-      | PutResponse
-      | DeleteRangeResponse
-      | TxnResponse
-      | CompactionResponse
-      | RangeResponse
-      | AuthResponse
-      | AlarmResponse
-      | LeaseGrantResponse
-      | LeaseRevokeResponse
-      | LeaseCheckpointResponse
-      | null;
-    /** Every change of this entry's revision, in order, prevKv filled (empty if nothing changed). */
-    events: Event[];
-  }
-  | {
-    ok: false;
-    error: EtcdError;
-    /** What the entry changed all the same (it read a damaged row: see MvccStore), if anything. */
-    events?: Event[];
-  };
+/** Any reply of an applied request. */
+export type Response =
+  | PutResponse
+  | DeleteRangeResponse
+  | TxnResponse
+  | CompactionResponse
+  | RangeResponse
+  | AuthResponse
+  | AlarmResponse
+  | LeaseGrantResponse
+  | LeaseRevokeResponse
+  | LeaseCheckpointResponse;
 
-/** The store's revision counters, mutated only by the apply path. */
-export interface Revisions {
-  currentRev: bigint;
-  /** etcd's compactMainRev: -1 before the first compaction. */
-  compactRev: bigint;
+/** The result of applying one request: its reply or error, and its events. */
+export type Outcome = ApplyOutcome<Response>;
+
+/** What requests touch besides the store: the auth rules and the lessor's feed. */
+export interface ServerParts {
+  /** Users, roles and the auth flag (server/auth/store.ts). */
+  readonly auth: AuthStore;
+  /** Tells the lessor what an applied lease entry changed (in-memory bookkeeping only). */
+  leaseChanged(change: LeaseChange): void;
 }
 
 /** Everything a handler may touch. */
-export interface ApplyDeps {
-  readonly db: Database;
-  readonly reader: KvReader;
-  readonly writeStatements: WriteStatements;
-  /** Which revisions each key has (compaction trims it). */
-  readonly index: KeyIndex;
-  /** The raised alarms the gate checks (cached; invalidated when an alarm entry applies). */
-  readonly alarms: RaisedAlarms;
-  readonly revisions: Revisions;
-  hasLease(id: bigint): boolean;
-  /** Tells the lessor what an applied lease entry changed (in-memory bookkeeping only). */
-  leaseChanged(change: LeaseChange): void;
-  /** Users, roles and the auth flag (store/auth.ts). */
-  readonly auth: AuthStore;
-  /** Index of the entry being applied. */
-  appliedIndex(): bigint;
-}
+type HandlerDeps = ApplyDeps & ServerParts;
 
 /** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
 export const REQUEST_KINDS = [
@@ -105,9 +76,9 @@ export const REQUEST_KINDS = [
 export type RequestKind = typeof REQUEST_KINDS[number];
 
 type Handler<K extends RequestKind> = (
-  deps: ApplyDeps,
+  deps: HandlerDeps,
   req: NonNullable<InternalRaftRequest[K]>,
-) => ApplyOutcome;
+) => Outcome;
 
 /** Handlers by kind; a kind without one is answered Unimplemented. */
 const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
@@ -161,8 +132,21 @@ export function requestKind(req: InternalRaftRequest): RequestKind | null {
   return null;
 }
 
-/** Applies one request inside the caller's transaction. */
-export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOutcome {
+/**
+ * The applier of etcd's requests for `MvccStore.applyBatch`. The store hands the same
+ * parts object to every call, so the handlers' view of it joined with `parts` is made
+ * once per store, not per request.
+ */
+export function requestApplier(parts: ServerParts): Applier<InternalRaftRequest, Response> {
+  let joined: { from: ApplyDeps; deps: HandlerDeps } | null = null;
+  return (deps, req) => {
+    if (joined?.from !== deps) joined = { from: deps, deps: { ...deps, ...parts } };
+    return applyRequest(joined.deps, req);
+  };
+}
+
+/** Applies one request inside the store's transaction. */
+function applyRequest(deps: HandlerDeps, req: InternalRaftRequest): Outcome {
   const kind = requestKind(req);
   if (kind === null) return outcome(null, deps.revisions.currentRev, []);
   const refused = alarmGate(deps.alarms, req) ?? deps.auth.recheck(req, kind);
@@ -176,9 +160,9 @@ export function applyRequest(deps: ApplyDeps, req: InternalRaftRequest): ApplyOu
 
 /** Runs a mutating request at the next revision and advances the revision if it changed anything. */
 function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse | LeaseRevokeResponse>(
-  deps: ApplyDeps,
+  deps: HandlerDeps,
   run: (env: ApplyEnv, w: RevisionWrite) => R | EtcdError,
-): ApplyOutcome {
+): Outcome {
   const revs = deps.revisions;
   const w = new RevisionWrite(deps.writeStatements, deps.reader, revs.currentRev);
   const env: ApplyEnv = {
@@ -196,9 +180,7 @@ function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse | 
   return outcome(result, revs.currentRev, w.events);
 }
 
-type Response = Extract<ApplyOutcome, { ok: true }>["response"];
-
-function outcome(response: Response | EtcdError, revision: bigint, events: Event[]): ApplyOutcome {
+function outcome(response: Response | null | EtcdError, revision: bigint, events: Event[]): Outcome {
   if (response !== null && isEtcdError(response)) return { ok: false, error: response };
   return { ok: true, revision, response, events };
 }

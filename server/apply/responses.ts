@@ -1,5 +1,5 @@
 /** Response pieces shared by the apply paths. */
-import type { ResponseHeader } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 
 /**
  * A header carrying only the revision: the server fills cluster, member and term at the

@@ -3,7 +3,7 @@
  * `leases` (lease.ts) and their responses.
  */
 import type { Database } from "bun:sqlite";
-import { Errors, type EtcdError } from "../api/errors.ts";
+import { Errors, type EtcdError } from "../../api/errors.ts";
 import type {
   LeaseCheckpointRequest,
   LeaseCheckpointResponse,
@@ -11,8 +11,8 @@ import type {
   LeaseGrantResponse,
   LeaseRevokeRequest,
   LeaseRevokeResponse,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { KeyIndex } from "./key_index.ts";
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { KeyIndex } from "../../store/key_index.ts";
 import {
   checkpointLease,
   deleteLease,
@@ -20,9 +20,9 @@ import {
   type LeaseChange,
   leaseRow,
   MAX_LEASE_TTL,
-} from "./lease.ts";
+} from "../../store/lease.ts";
 import { responseHeader } from "./responses.ts";
-import type { RevisionWrite } from "./writer.ts";
+import type { RevisionWrite } from "../../store/writer.ts";
 
 /** What the lease handlers touch. */
 export interface LeaseApplyDeps {

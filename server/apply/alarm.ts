@@ -6,8 +6,8 @@
  * deterministic.
  */
 import type { Database } from "bun:sqlite";
-import { Errors, type EtcdError } from "../api/errors.ts";
-import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+import { Errors, type EtcdError } from "../../api/errors.ts";
+import type { InternalRaftRequest } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import {
   type AlarmMember,
   type AlarmRequest,
@@ -15,8 +15,14 @@ import {
   type AlarmResponse,
   AlarmType,
   type RequestOp,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { clearAlarm, listAlarms, raiseAlarm, type RaisedAlarm, type RaisedAlarms } from "./alarm.ts";
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import {
+  clearAlarm,
+  listAlarms,
+  raiseAlarm,
+  type RaisedAlarm,
+  type RaisedAlarms,
+} from "../../store/alarm.ts";
 import { responseHeader } from "./responses.ts";
 
 function alarmMember(a: RaisedAlarm): AlarmMember {

@@ -1,16 +1,16 @@
 /**
  * The replicated auth state: users, roles, the enabled flag and the auth revision, kept in
  * the store's SQLite file (so it survives restarts and travels with snapshots) and changed
- * only by the apply loop, deterministically, through `applyAuth`. etcd's rules and error
+ * only by the apply loop, deterministically, through `apply`; the rows are
+ * store/auth_tables.ts's. etcd's rules and error
  * texts (auth/store.go). Reads (the permission guard) use an in-memory copy that every
  * change refreshes, so a permission check touches no SQL.
  *
  * Nothing here hashes or compares passwords: bcrypt runs on the member before proposing,
  * and the request carries the hash (etcd 3.5's hashedPassword).
  */
-import type { Database, Statement } from "bun:sqlite";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Errors, type EtcdError } from "../api/errors.ts";
+import { create } from "@bufbuild/protobuf";
+import { Errors, type EtcdError } from "../../api/errors.ts";
 import {
   type Permission,
   Permission_Type,
@@ -19,8 +19,8 @@ import {
   RoleSchema,
   type User,
   UserSchema,
-} from "../proto/gen/authpb/auth_pb.ts";
-import type { InternalRaftRequest } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
+} from "../../proto/gen/authpb/auth_pb.ts";
+import type { InternalRaftRequest } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import {
   AlarmRequest_AlarmAction,
   type AuthDisableResponse,
@@ -40,20 +40,9 @@ import {
   type AuthUserGrantRoleResponse,
   type AuthUserListResponse,
   type AuthUserRevokeRoleResponse,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { responseHeader } from "./responses.ts";
-
-/** The tables (created with the store's schema). */
-export const AUTH_DDL = `
-CREATE TABLE IF NOT EXISTS auth_meta (
-  id INTEGER PRIMARY KEY CHECK (id = 0),
-  enabled INTEGER NOT NULL,
-  revision INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO auth_meta VALUES (0, 0, 1);
-CREATE TABLE IF NOT EXISTS auth_users (name TEXT PRIMARY KEY, user BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS auth_roles (name TEXT PRIMARY KEY, role BLOB NOT NULL) WITHOUT ROWID;
-`;
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { responseHeader } from "../apply/responses.ts";
+import type { AuthTables } from "../../store/auth_tables.ts";
 
 export const ROOT = "root";
 
@@ -149,41 +138,44 @@ interface Interval {
   readonly end: Uint8Array | null;
 }
 
-/** The store's auth tables and their in-memory image. */
+/** etcd's auth rules over the store's auth tables, and the tables' in-memory image. */
 export class AuthStore {
-  readonly #putUser: Statement;
-  readonly #delUser: Statement;
-  readonly #putRole: Statement;
-  readonly #delRole: Statement;
-  readonly #saveMeta: Statement;
-  #enabled: boolean;
-  #revision: bigint;
-  readonly #users = new Map<string, User>();
-  readonly #roles = new Map<string, Role>();
+  readonly #tables: AuthTables;
+  #enabled = false;
+  #revision = 1n;
+  #users = new Map<string, User>();
+  #roles = new Map<string, Role>();
   readonly #permCache = new Map<string, { read: Interval[]; write: Interval[] }>();
   readonly #listeners: AuthListener[] = [];
 
-  constructor(db: Database) {
-    const meta = db.query("SELECT enabled, revision FROM auth_meta WHERE id = 0").values()[0] as bigint[];
-    this.#enabled = meta[0] === 1n;
+  constructor(tables: AuthTables) {
+    this.#tables = tables;
+    this.reload();
+  }
+
+  /**
+   * Reads the image again from the tables: at open, and after the store was replaced
+   * whole (a snapshot from the leader), whose users, roles and flag may all differ.
+   */
+  reload(): void {
+    const meta = this.#tables.meta();
+    const before = { enabled: this.#enabled, users: this.#users };
+    this.#enabled = meta.enabled;
     // etcd starts a new store's auth revision at 1 (0 means "no credentials"); older
     // data dirs of ours start at 0 and are read the same way.
-    this.#revision = meta[1] === 0n ? 1n : meta[1];
-    for (
-      const [name, blob] of db.query("SELECT name, user FROM auth_users").values() as [string, Uint8Array][]
-    ) {
-      this.#users.set(name, fromBinary(UserSchema, blob));
+    this.#revision = meta.revision === 0n ? 1n : meta.revision;
+    this.#users = this.#tables.users();
+    this.#roles = this.#tables.roles();
+    this.#permCache.clear();
+    // What the replaced state voids, told as the entries that made it would have told it.
+    for (const [name, u] of before.users) {
+      const now = this.#users.get(name);
+      if (now === undefined || !bytesEqual(now.password, u.password)) {
+        for (const l of this.#listeners) l.userInvalidated?.(name);
+      }
     }
-    for (
-      const [name, blob] of db.query("SELECT name, role FROM auth_roles").values() as [string, Uint8Array][]
-    ) {
-      this.#roles.set(name, fromBinary(RoleSchema, blob));
-    }
-    this.#putUser = db.prepare("INSERT OR REPLACE INTO auth_users (name, user) VALUES (?1, ?2)");
-    this.#delUser = db.prepare("DELETE FROM auth_users WHERE name = ?1");
-    this.#putRole = db.prepare("INSERT OR REPLACE INTO auth_roles (name, role) VALUES (?1, ?2)");
-    this.#delRole = db.prepare("DELETE FROM auth_roles WHERE name = ?1");
-    this.#saveMeta = db.prepare("UPDATE auth_meta SET enabled = ?1, revision = ?2 WHERE id = 0");
+    if (before.enabled && !this.#enabled) { for (const l of this.#listeners) l.disabled?.(); }
+    for (const l of this.#listeners) l.changed?.();
   }
 
   /** Subscribes the server's token providers to applied auth changes. */
@@ -346,7 +338,7 @@ export class AuthStore {
     if (root === undefined) return Errors.RootUserNotExist;
     if (!root.roles.includes(ROOT)) return Errors.RootRoleNotExist;
     this.#enabled = true;
-    this.#saveMeta.run(1, this.#revision);
+    this.#tables.saveMeta({ enabled: true, revision: this.#revision });
     return resp("AuthEnableResponse", {});
   }
 
@@ -374,7 +366,7 @@ export class AuthStore {
     if (this.#enabled && name === ROOT) return Errors.InvalidAuthMgmt;
     if (!this.#users.has(name)) return Errors.UserNotFound;
     this.#users.delete(name);
-    this.#delUser.run(name);
+    this.#tables.deleteUser(name);
     this.#commit();
     for (const l of this.#listeners) l.userInvalidated?.(name);
     return resp("AuthUserDeleteResponse", {});
@@ -455,7 +447,7 @@ export class AuthStore {
     if (this.#enabled && name === ROOT) return Errors.InvalidAuthMgmt;
     if (!this.#roles.has(name)) return Errors.RoleNotFound;
     this.#roles.delete(name);
-    this.#delRole.run(name);
+    this.#tables.deleteRole(name);
     for (const u of [...this.#users.values()]) {
       if (u.roles.includes(name)) {
         this.#saveUser(create(UserSchema, { ...u, roles: u.roles.filter((r) => r !== name) }));
@@ -468,14 +460,14 @@ export class AuthStore {
   #saveUser(u: User): void {
     const name = new TextDecoder().decode(u.name);
     this.#users.set(name, u);
-    this.#putUser.run(name, toBinary(UserSchema, u));
+    this.#tables.putUser(name, u);
     this.#commit();
   }
 
   #saveRole(r: Role): void {
     const name = new TextDecoder().decode(r.name);
     this.#roles.set(name, r);
-    this.#putRole.run(name, toBinary(RoleSchema, r));
+    this.#tables.putRole(name, r);
     this.#commit();
   }
 
@@ -483,7 +475,7 @@ export class AuthStore {
   #commit(): void {
     this.#revision++;
     this.#permCache.clear();
-    this.#saveMeta.run(this.#enabled ? 1 : 0, this.#revision);
+    this.#tables.saveMeta({ enabled: this.#enabled, revision: this.#revision });
   }
 }
 

@@ -3,7 +3,7 @@
  * against the state before the txn; then the chosen ops are checked (leases, ignore_*
  * flags, read revisions) and only then executed, in order, all at one revision.
  */
-import { Errors, type EtcdError, isEtcdError } from "../api/errors.ts";
+import { Errors, type EtcdError, isEtcdError } from "../../api/errors.ts";
 import {
   type Compare,
   Compare_CompareResult as Result,
@@ -12,12 +12,12 @@ import {
   type ResponseOp,
   type TxnRequest,
   type TxnResponse,
-} from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { compareBytes, keyRange } from "./keys.ts";
-import type { KvRow } from "./kv.ts";
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { compareBytes, keyRange } from "../../store/keys.ts";
+import type { KvRow } from "../../store/kv.ts";
 import { applyDeleteRange, type ApplyEnv, applyPutChecked, applyRange } from "./ops.ts";
 import { responseHeader } from "./responses.ts";
-import type { RevisionWrite } from "./writer.ts";
+import type { RevisionWrite } from "../../store/writer.ts";
 
 /** The branch each txn on the chosen path takes, decided before anything executes. */
 interface TxnPlan {

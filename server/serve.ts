@@ -18,6 +18,8 @@ import { clusterId, idHex, memberId } from "./ids.ts";
 import { Member } from "./member.ts";
 import { type MemberRecord, MvccStore } from "../store/mvcc.ts";
 import { StateMachine } from "./apply/state_machine.ts";
+import { WatchHub } from "./watch/hub.ts";
+import { responseHeader } from "./header.ts";
 import { create } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { isEtcdError } from "../api/errors.ts";
@@ -131,8 +133,6 @@ export async function startServer(
     wal.close();
     wal = Wal.open(walDir);
   }
-  // Before the member replays the log: simple tokens are learnt from applied entries.
-  state.auth.listen(tokens);
   const guard = new AuthGuard({
     auth: state.auth,
     tokens,
@@ -183,9 +183,7 @@ export async function startServer(
     catchUpEntries: config.snapshotCatchUpEntries,
     snapDir: path.join(memberDir, "snap"),
   });
-  member.start();
   parts.add("the member", member, (m) => m.stop());
-  inbox.attach(member);
   // Closed before the member stops: no peer message arrives at a stopping member.
   parts.add("the peer transport", transport, (t) => t.close());
   // After a burst of work, give the garbage back (see idle_gc.ts).
@@ -194,12 +192,11 @@ export async function startServer(
     new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) }),
     (g) => g.stop(),
   );
-  member.onApplied(() => idleGc.touch());
   const leases = parts.add(
     "the lessor",
     setupLeases({
       member,
-      state,
+      store,
       transport,
       heartbeatMs: config.heartbeatIntervalMs,
       electionMs: config.electionTimeoutMs,
@@ -208,6 +205,7 @@ export async function startServer(
     (l) => l.stop(),
   );
   const stopping = parts.stopping;
+  const hub = new WatchHub(store, { header: (revision) => responseHeader(member, revision) });
   const watchStats: WatchStats = { streams: 0, sizes: () => ({ synced: 0, unsynced: 0 }) };
   const metrics = etcdMetrics({
     member,
@@ -272,7 +270,7 @@ export async function startServer(
     Watch,
     watchService({
       member,
-      store,
+      hub,
       maxRequestBytes: config.maxRequestBytes,
       progressNotifyInterval: config.watchProgressNotifyInterval,
       stopping,
@@ -283,6 +281,27 @@ export async function startServer(
   grpc.addService(Lease, leases.service);
   grpc.addService(Auth, authService({ member, state, tokens, bcryptCost: config.bcryptCost }));
   const keyspace = new Keyspace(member, state);
+  // Where each kind of result goes, all in one place; nothing else subscribes. Wired before
+  // the member starts, so the first applied entry (a replay of the log) reaches them all:
+  // simple tokens, for one, are learnt from applied Authenticate entries.
+  member.onApplied((b) => {
+    idleGc.touch();
+    hub.notify(b);
+    keyspace.applied(b);
+  });
+  member.onSnapshotInstalled((s) => {
+    leases.lessor.restore(store.leases());
+    hub.resync(s.previousRevision);
+  });
+  member.onLeaderChange((leading) =>
+    leading ? leases.lessor.promote(config.electionTimeoutMs) : leases.lessor.demote()
+  );
+  state.onLeaseChange((c) => leases.lessor.applied(c));
+  state.auth.listen(tokens);
+  state.auth.listen({ changed: () => guard.authChanged() });
+  store.onDamage((m, foundBy) => integrity.damaged(m, foundBy));
+  member.start();
+  inbox.attach(member);
   const recipeLeases = sessionLeases(leases.grant);
   grpc.addService(Lock, lockService(keyspace, recipeLeases));
   grpc.addService(Election, electionService(keyspace, recipeLeases));

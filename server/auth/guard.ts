@@ -132,7 +132,11 @@ export class AuthGuard {
 
   constructor(opts: GuardOptions) {
     this.#o = opts;
-    opts.auth.listen({ changed: () => this.#changeListeners.forEach((f) => f()) });
+  }
+
+  /** An applied entry changed users, roles or the auth flag: tells the `onChange` subscribers. */
+  authChanged(): void {
+    for (const f of this.#changeListeners) f();
   }
 
   /** The token provider (the Auth service issues tokens with it). */

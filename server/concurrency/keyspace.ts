@@ -124,9 +124,11 @@ export class Keyspace {
   constructor(member: Member, state: StateMachine) {
     this.#member = member;
     this.#state = state;
-    member.onApplied((b) => {
-      for (const f of this.#feeds) f(b);
-    });
+  }
+
+  /** An applied batch: the recipes' waits see it. */
+  applied(b: AppliedBatch): void {
+    for (const f of this.#feeds) f(b);
   }
 
   /** A response header at the store's current revision. */

@@ -44,13 +44,15 @@ export interface IntegrityDeps {
 
 /** The scrub of one member, as serve.ts drives it. */
 export interface Integrity {
+  /** A damaged revision the store found or was told of (serve.ts feeds `store.onDamage` here). */
+  damaged(m: ChecksumMismatch, foundBy: string): void;
   /** Starts the periodic scrub (unless its interval is 0) until `stop` aborts. */
   startScrub(stop: AbortSignal): void;
 }
 
 /**
- * Raises CORRUPT for every damaged revision the store reports from now on, and prepares
- * the scrub; throws on an invalid --experimental-integrity-scrub-interval.
+ * Raises CORRUPT for every damaged revision it is told of, and prepares the scrub; throws
+ * on an invalid --experimental-integrity-scrub-interval.
  */
 export function watchIntegrity(config: { integrityScrubInterval: string }, deps: IntegrityDeps): Integrity {
   const interval = parseGoDuration(config.integrityScrubInterval);
@@ -61,7 +63,7 @@ export function watchIntegrity(config: { integrityScrubInterval: string }, deps:
   }
   const logged = new Set<string>();
   let raising = false;
-  deps.store.onDamage((m, foundBy) => {
+  const damaged = (m: ChecksumMismatch, foundBy: string): void => {
     const at = `${m.revision}_${m.sub} ${foundBy}`;
     if (logged.size < MAX_LOGGED && !logged.has(at)) {
       logged.add(at);
@@ -77,8 +79,9 @@ export function watchIntegrity(config: { integrityScrubInterval: string }, deps:
     if (raising || raised(deps)) return;
     raising = true;
     raiseCorrupt(deps, m).finally(() => (raising = false));
-  });
+  };
   return {
+    damaged,
     startScrub(stop) {
       if (interval <= 0) return;
       log.info("enabled integrity scrub", {

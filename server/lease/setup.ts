@@ -1,10 +1,11 @@
 /**
- * Wires leases into a member: the lessor fed by the store's applied lease entries and
- * by leadership changes, its proposals into the log, forwarding over the peer port.
+ * Builds a member's lease machinery: the lessor, its proposals into the log, forwarding
+ * over the peer port. What feeds the lessor (applied lease entries, snapshots, leadership)
+ * is wired with every other event in serve.ts.
  */
 import { create } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import type { StateMachine } from "../apply/state_machine.ts";
+import type { MvccStore } from "../../store/mvcc.ts";
 import { parseGoDuration } from "../../lib/gofmt.ts";
 import type { Member } from "../member.ts";
 import type { PeerTransport } from "../peer.ts";
@@ -17,7 +18,7 @@ import { peerLeaderLink, serveLeaseRoutes } from "./forward.ts";
 
 export interface LeaseSetupOptions {
   readonly member: Member;
-  readonly state: StateMachine;
+  readonly store: MvccStore;
   /** The peer transport, for a cluster of more than one member. */
   readonly transport: PeerTransport | null;
   readonly heartbeatMs: number;
@@ -37,12 +38,11 @@ export interface Leases {
 }
 
 /**
- * Must run before the member applies anything (right after constructing it): the
- * lessor's initial view is the store as opened, and every later change comes from apply.
+ * Must run before the member applies anything: the lessor's initial view is the store as
+ * opened, and every later change comes from apply.
  */
 export function setupLeases(opts: LeaseSetupOptions): Leases {
-  const { member, state } = opts;
-  const { store } = state;
+  const { member, store } = opts;
   const interval = parseGoDuration(opts.checkpointInterval);
   if (typeof interval !== "number") throw new Error(`invalid lease checkpoint interval: ${interval.error}`);
   const lessor = new Lessor({
@@ -60,9 +60,6 @@ export function setupLeases(opts: LeaseSetupOptions): Leases {
       void member.propose(req);
     },
   });
-  state.onLeaseChange((c) => lessor.applied(c));
-  member.onSnapshotInstalled(() => lessor.restore(store.leases()));
-  member.onLeaderChange((leading) => leading ? lessor.promote(opts.electionMs) : lessor.demote());
   const deps = {
     member,
     store,

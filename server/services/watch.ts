@@ -1,13 +1,13 @@
 /**
- * The Watch service: one hub per member, fed by the apply loop; one WatchStream per call.
+ * The Watch service: one WatchStream per call, on the member's hub (which serve.ts feeds
+ * with applied batches and snapshot installs).
  */
 import type { Watch, WatchCreateRequest } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { GRPC_OVERHEAD_BYTES, type ImplOf } from "../grpc/server.ts";
 import { responseHeader } from "../header.ts";
 import type { Member } from "../member.ts";
-import type { MvccStore } from "../../store/mvcc.ts";
 import { parseGoDuration } from "../../lib/gofmt.ts";
-import { WatchHub } from "../watch/hub.ts";
+import type { WatchHub } from "../watch/hub.ts";
 import { WatchStream } from "../watch/stream.ts";
 import type { AuthGuard } from "../auth/guard.ts";
 import { Errors } from "../../api/errors.ts";
@@ -18,7 +18,7 @@ const MIN_PROGRESS_MS = 100;
 
 export interface WatchDeps {
   readonly member: Member;
-  readonly store: MvccStore;
+  readonly hub: WatchHub;
   /** --max-request-bytes: fragmenting watchers split responses above it (plus gRPC overhead). */
   readonly maxRequestBytes: number;
   /** --experimental-watch-progress-notify-interval, a Go duration ("10m") or milliseconds; 0 disables. */
@@ -37,13 +37,11 @@ export interface WatchStats {
   sizes: () => { synced: number; unsynced: number };
 }
 
-/** The Watch service; registers the hub on the member's applied-batch feed. */
+/** The Watch service over the member's hub. */
 export function watchService(deps: WatchDeps): Partial<ImplOf<typeof Watch>> {
   const header = (revision: bigint) => responseHeader(deps.member, revision);
-  const hub = new WatchHub(deps.store, { header });
+  const { hub } = deps;
   if (deps.stats !== undefined) deps.stats.sizes = () => hub.sizes();
-  deps.member.onApplied((b) => hub.notify(b));
-  deps.member.onSnapshotInstalled((s) => hub.resync(s.previousRevision));
   deps.stopping?.addEventListener("abort", () => hub.close(), { once: true });
   const progressIntervalMs = progressInterval(deps.progressNotifyInterval ?? "10m");
   const maxResponseBytes = deps.maxRequestBytes + GRPC_OVERHEAD_BYTES;

@@ -23,7 +23,10 @@ export class Lifecycle {
     return this.#stopping.signal;
   }
 
-  /** Registers a part that has started; returns it. */
+  /**
+   * Registers a part, started or made ready to start (its stop must be safe either way);
+   * returns it.
+   */
   add<T>(name: string, part: T, stop: (part: T) => void | Promise<void>): T {
     if (this.#stopped !== null) throw new Error(`${name} started after the server began to stop`);
     this.#parts.push({ name, stop: () => stop(part) });

@@ -272,8 +272,8 @@ export class Member {
   }
 
   /**
-   * Subscribes to this member becoming or ceasing to be the leader (the lessor promotes
-   * and demotes itself on it). Called after the Ready that changed it was handled.
+   * Subscribes to this member becoming or ceasing to be the leader (serve.ts promotes and
+   * demotes the lessor on it). Called after the Ready that changed it was handled.
    */
   onLeaderChange(listener: (isLeader: boolean) => void): void {
     this.#driver.onLeaderChange(listener);

@@ -132,7 +132,8 @@ export class MvccStore {
 
   /**
    * Replaces the whole store with the copy at `src` (a snapshot from the leader), with its
-   * applied index and revisions. Only the apply loop calls this, between batches.
+   * applied index and revisions. Only the apply loop calls this, between batches, through
+   * StateMachine.installCopy, which also reloads what it keeps in memory over the store.
    */
   installCopy(src: string): void {
     this.#committer.outsideTransaction(() => {

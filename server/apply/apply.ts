@@ -54,9 +54,6 @@ export interface ServerParts {
   leaseChanged(change: LeaseChange): void;
 }
 
-/** Everything a handler may touch. */
-type HandlerDeps = ApplyDeps & ServerParts;
-
 /** The request kinds of InternalRaftRequest, in etcd's dispatch order. */
 export const REQUEST_KINDS = [
   "range",
@@ -76,8 +73,9 @@ export const REQUEST_KINDS = [
 export type RequestKind = typeof REQUEST_KINDS[number];
 
 type Handler<K extends RequestKind> = (
-  deps: HandlerDeps,
+  deps: ApplyDeps,
   req: NonNullable<InternalRaftRequest[K]>,
+  parts: ServerParts,
 ) => Outcome;
 
 /** Handlers by kind; a kind without one is answered Unimplemented. */
@@ -109,17 +107,20 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
     deps.alarms.invalidate();
     return outcome(applyAlarm(deps.db, req, deps.revisions.currentRev), deps.revisions.currentRev, []);
   },
-  leaseGrant: (deps, req) => outcome(applyLeaseGrant(deps, req), deps.revisions.currentRev, []),
-  leaseRevoke: (deps, req) => applyWrite(deps, (_env, w) => applyLeaseRevoke(deps, w, req)),
-  leaseCheckpoint: (deps, req) => outcome(applyLeaseCheckpoint(deps, req), deps.revisions.currentRev, []),
+  leaseGrant: (deps, req, parts) =>
+    outcome(applyLeaseGrant(deps, parts.leaseChanged, req), deps.revisions.currentRev, []),
+  leaseRevoke: (deps, req, parts) =>
+    applyWrite(deps, (_env, w) => applyLeaseRevoke(deps, parts.leaseChanged, w, req)),
+  leaseCheckpoint: (deps, req, parts) =>
+    outcome(applyLeaseCheckpoint(deps, parts.leaseChanged, req), deps.revisions.currentRev, []),
 };
 
 /** One handler per auth kind, all served by the AuthStore; they change no key revision. */
 function authHandlers(): { [K in AuthKind]: Handler<K> } {
   const out: Partial<Record<AuthKind, Handler<AuthKind>>> = {};
   for (const kind of AUTH_KINDS) {
-    out[kind] = (deps, req) =>
-      outcome(deps.auth.apply(kind, req, deps.appliedIndex()), deps.revisions.currentRev, []);
+    out[kind] = (deps, req, parts) =>
+      outcome(parts.auth.apply(kind, req, deps.appliedIndex()), deps.revisions.currentRev, []);
   }
   return out as { [K in AuthKind]: Handler<K> };
 }
@@ -132,35 +133,27 @@ export function requestKind(req: InternalRaftRequest): RequestKind | null {
   return null;
 }
 
-/**
- * The applier of etcd's requests for `MvccStore.applyBatch`. The store hands the same
- * parts object to every call, so the handlers' view of it joined with `parts` is made
- * once per store, not per request.
- */
+/** The applier of etcd's requests for `MvccStore.applyBatch`. */
 export function requestApplier(parts: ServerParts): Applier<InternalRaftRequest, Response> {
-  let joined: { from: ApplyDeps; deps: HandlerDeps } | null = null;
-  return (deps, req) => {
-    if (joined?.from !== deps) joined = { from: deps, deps: { ...deps, ...parts } };
-    return applyRequest(joined.deps, req);
-  };
+  return (deps, req) => applyRequest(deps, parts, req);
 }
 
 /** Applies one request inside the store's transaction. */
-function applyRequest(deps: HandlerDeps, req: InternalRaftRequest): Outcome {
+function applyRequest(deps: ApplyDeps, parts: ServerParts, req: InternalRaftRequest): Outcome {
   const kind = requestKind(req);
   if (kind === null) return outcome(null, deps.revisions.currentRev, []);
-  const refused = alarmGate(deps.alarms, req) ?? deps.auth.recheck(req, kind);
+  const refused = alarmGate(deps.alarms, req) ?? parts.auth.recheck(req, kind);
   if (refused !== null) return { ok: false, error: refused };
   const handler = HANDLERS[kind] as Handler<typeof kind> | undefined;
   if (handler === undefined) {
     return { ok: false, error: etcdError(Code.Unimplemented, `etcdserver: ${kind} is not implemented`) };
   }
-  return handler(deps, req[kind] as NonNullable<InternalRaftRequest[typeof kind]>);
+  return handler(deps, req[kind] as NonNullable<InternalRaftRequest[typeof kind]>, parts);
 }
 
 /** Runs a mutating request at the next revision and advances the revision if it changed anything. */
 function applyWrite<R extends PutResponse | DeleteRangeResponse | TxnResponse | LeaseRevokeResponse>(
-  deps: HandlerDeps,
+  deps: ApplyDeps,
   run: (env: ApplyEnv, w: RevisionWrite) => R | EtcdError,
 ): Outcome {
   const revs = deps.revisions;

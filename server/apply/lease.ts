@@ -1,6 +1,6 @@
 /**
  * The apply side of LeaseGrant, LeaseRevoke and LeaseCheckpoint: requests made into rows of
- * `leases` (lease.ts) and their responses.
+ * `leases` (store/lease.ts) and their responses.
  */
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../../api/errors.ts";
@@ -30,12 +30,15 @@ export interface LeaseApplyDeps {
   /** Knows the keys attached to each lease. */
   readonly index: KeyIndex;
   readonly revisions: { readonly currentRev: bigint };
-  leaseChanged(change: LeaseChange): void;
 }
+
+/** Tells the lessor what an applied lease entry changed. */
+type Changed = (change: LeaseChange) => void;
 
 /** Grants a lease with the ID and TTL the proposer chose (the TTL already raised to the minimum). */
 export function applyLeaseGrant(
   deps: LeaseApplyDeps,
+  changed: Changed,
   req: LeaseGrantRequest,
 ): LeaseGrantResponse | EtcdError {
   // etcd's lessor.Grant: ID 0 is "no lease", which cannot be granted.
@@ -43,7 +46,7 @@ export function applyLeaseGrant(
   if (req.TTL > MAX_LEASE_TTL) return Errors.LeaseTTLTooLarge;
   if (leaseRow(deps.db, req.ID) !== null) return Errors.LeaseExist;
   insertLease(deps.db, req.ID, req.TTL);
-  deps.leaseChanged({ kind: "grant", id: req.ID, ttl: req.TTL });
+  changed({ kind: "grant", id: req.ID, ttl: req.TTL });
   return {
     $typeName: "etcdserverpb.LeaseGrantResponse",
     header: responseHeader(deps.revisions.currentRev),
@@ -59,13 +62,14 @@ export function applyLeaseGrant(
  */
 export function applyLeaseRevoke(
   deps: LeaseApplyDeps,
+  changed: Changed,
   w: RevisionWrite,
   req: LeaseRevokeRequest,
 ): LeaseRevokeResponse | EtcdError {
   if (leaseRow(deps.db, req.ID) === null) return Errors.LeaseNotFound;
   for (const key of deps.index.leaseKeys(req.ID)) w.deleteRange({ kind: "single", key });
   deleteLease(deps.db, req.ID);
-  deps.leaseChanged({ kind: "revoke", id: req.ID });
+  changed({ kind: "revoke", id: req.ID });
   return {
     $typeName: "etcdserverpb.LeaseRevokeResponse",
     header: responseHeader(w.changed() ? w.beginRev + 1n : w.beginRev),
@@ -75,12 +79,13 @@ export function applyLeaseRevoke(
 /** Records remaining TTLs so a restart or a new leader does not hand out full TTLs again. */
 export function applyLeaseCheckpoint(
   deps: LeaseApplyDeps,
+  changed: Changed,
   req: LeaseCheckpointRequest,
 ): LeaseCheckpointResponse {
   for (const cp of req.checkpoints) {
     // A checkpoint of a lease revoked meanwhile is not an error (etcd ignores it too).
     if (checkpointLease(deps.db, cp.ID, cp.remainingTTL)) {
-      deps.leaseChanged({ kind: "checkpoint", id: cp.ID, remainingTtl: cp.remainingTTL });
+      changed({ kind: "checkpoint", id: cp.ID, remainingTtl: cp.remainingTTL });
     }
   }
   return {

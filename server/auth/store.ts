@@ -1,10 +1,10 @@
 /**
  * The replicated auth state: users, roles, the enabled flag and the auth revision, kept in
- * the store's SQLite file (so it survives restarts and travels with snapshots) and changed
- * only by the apply loop, deterministically, through `apply`; the rows are
- * store/auth_tables.ts's. etcd's rules and error
- * texts (auth/store.go). Reads (the permission guard) use an in-memory copy that every
- * change refreshes, so a permission check touches no SQL.
+ * the store's SQLite file (store/auth_tables.ts: so it survives restarts and travels with
+ * snapshots) and changed only by the apply loop, deterministically: entry by entry through
+ * `apply`, or all at once when a leader's snapshot replaces the store (`reload`). etcd's
+ * rules and error texts (auth/store.go). Reads (the permission guard) use an in-memory
+ * copy that every change refreshes, so a permission check touches no SQL.
  *
  * Nothing here hashes or compares passwords: bcrypt runs on the member before proposing,
  * and the request carries the hash (etcd 3.5's hashedPassword).
@@ -123,9 +123,9 @@ export interface AuthListener {
   authenticated?(user: string, token: string): void;
   /** The user's password changed or the user was deleted: its tokens are void. */
   userInvalidated?(user: string): void;
-  /** Auth was disabled: every token is void. */
+  /** Auth was disabled, or a snapshot replaced users and roles: every token is void. */
   disabled?(): void;
-  /** An applied entry changed users, roles or the enabled flag (the auth revision moved). */
+  /** Users, roles or the enabled flag changed (an applied entry, or a snapshot's state). */
   changed?(): void;
 }
 
@@ -159,7 +159,7 @@ export class AuthStore {
    */
   reload(): void {
     const meta = this.#tables.meta();
-    const before = { enabled: this.#enabled, users: this.#users };
+    const before = { enabled: this.#enabled, revision: this.#revision };
     this.#enabled = meta.enabled;
     // etcd starts a new store's auth revision at 1 (0 means "no credentials"); older
     // data dirs of ours start at 0 and are read the same way.
@@ -167,15 +167,13 @@ export class AuthStore {
     this.#users = this.#tables.users();
     this.#roles = this.#tables.roles();
     this.#permCache.clear();
-    // What the replaced state voids, told as the entries that made it would have told it.
-    for (const [name, u] of before.users) {
-      const now = this.#users.get(name);
-      if (now === undefined || !bytesEqual(now.password, u.password)) {
-        for (const l of this.#listeners) l.userInvalidated?.(name);
-      }
+    // Every change but enabling moves the revision. When it moved, the entries in between
+    // are not known (a disable and enable, a user deleted and added again with the same
+    // hash), so no token issued before can be trusted: all are void, as after a disable.
+    if (this.#revision !== before.revision) { for (const l of this.#listeners) l.disabled?.(); }
+    if (this.#revision !== before.revision || this.#enabled !== before.enabled) {
+      for (const l of this.#listeners) l.changed?.();
     }
-    if (before.enabled && !this.#enabled) { for (const l of this.#listeners) l.disabled?.(); }
-    for (const l of this.#listeners) l.changed?.();
   }
 
   /** Subscribes the server's token providers to applied auth changes. */

@@ -7,9 +7,9 @@
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { KV, Maintenance, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Auth, KV, Maintenance, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Client } from "../../client/mod.ts";
-import { cleanup, startCluster, waitFor } from "../harness.ts";
+import { cleanup, errorOf, startCluster, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
 
@@ -156,6 +156,64 @@ test(
       "member 0 to apply writes after its restart",
       async () => (await count(endpoints[0], "restart/")) === 20n,
     );
+  },
+  120_000,
+);
+
+test(
+  "a running member that catches up from a snapshot enforces the auth enabled while it was behind",
+  async () => {
+    const cluster = await startCluster(3, {
+      extraArgs: ["--snapshot-count", "100", "--experimental-snapshot-catchup-entries", "20"],
+    });
+    const { endpoints } = cluster;
+    await waitFor("a leader", async () => {
+      await putMany(endpoints, "warm/", 1);
+      return true;
+    });
+    await cluster.members[2].stop();
+    const live = endpoints.slice(0, 2);
+    const admin = new Client({ endpoints: [...live], callTimeoutMs: 5000 });
+    const auth = admin.service(Auth);
+    await auth.userAdd({ name: "root", password: "pw" });
+    await auth.userGrantRole({ user: "root", role: "root" });
+    await auth.authEnable({});
+    admin.close();
+    // Enough entries after the enable that member 2 can only catch up from a snapshot.
+    const root = new Client({
+      endpoints: [...live],
+      callTimeoutMs: 5000,
+      user: { name: "root", password: "pw" },
+    });
+    for (let i = 0; i < 300; i++) await root.service(KV).put({ key: enc(`k/${i}`), value: enc("v") });
+    root.close();
+
+    // It restarts with auth off (its own store) and learns auth is on from the snapshot
+    // while it runs: from then on, a caller without credentials is refused there too.
+    await cluster.restart(2);
+    await waitFor(
+      "member 2 to install the leader's snapshot",
+      () => cluster.members[2].stderr().includes("installed a snapshot from the leader"),
+      { timeoutMs: 30_000 },
+    );
+    const anonymous = new Client({ endpoints: [endpoints[2]], callTimeoutMs: 3000 });
+    try {
+      const refused = await errorOf(anonymous.service(KV).range({ key: enc("k/0"), serializable: true }));
+      expect(refused.message).toBe("etcdserver: user name is empty");
+    } finally {
+      anonymous.close();
+    }
+    const member2 = new Client({
+      endpoints: [endpoints[2]],
+      callTimeoutMs: 3000,
+      user: { name: "root", password: "pw" },
+    });
+    try {
+      const r = await member2.service(KV).range({ key: enc("k/299"), serializable: true });
+      expect(r.kvs.length).toBe(1);
+    } finally {
+      member2.close();
+    }
   },
   120_000,
 );

@@ -16,10 +16,19 @@ import type { StreamSink } from "./grpc/server.ts";
 import { log } from "./log.ts";
 import type { MvccStore } from "../store/mvcc.ts";
 import { exportEtcdBackend } from "../store/etcd_export.ts";
+import { GRPC_PREFIX_BYTES, writePrefix } from "../api/grpc-frame.ts";
+import { ProtoWriter, varintSize } from "../wire/writer.ts";
 import { ChecksumMismatch, corruptStoreError } from "../store/checksum.ts";
 
 /** etcd's snapshotSendBufferSize. */
 const CHUNK_BYTES = 32 * 1024;
+/**
+ * Messages read into one buffer and written at once to a gRPC stream: each message read
+ * from the file straight to its place in its frame, instead of copied from a read buffer
+ * into a message, then into a frame (measured: a 103 MB snapshot streamed in 1.4-2.5 s, most
+ * of it copies and allocation).
+ */
+const MESSAGES_PER_WRITE = 16;
 
 /** Streams a snapshot of `store` to `out`; an error value if it could not be made or sent. */
 export async function streamSnapshot(
@@ -44,20 +53,17 @@ export async function streamSnapshot(
     try {
       let sent = 0;
       while (sent < total) {
-        const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, total - sent));
-        const n = fs.readSync(fd, buf, 0, buf.length, sent);
-        if (n === 0) break;
-        sent += n;
-        const blob = buf.subarray(0, n);
-        hash.update(blob);
-        if (
-          !await send(
-            out,
-            create(SnapshotResponseSchema, { remainingBytes: BigInt(total - sent), blob }),
-            signal,
-          )
-        ) {
-          return;
+        if (out.sendFrames === undefined) {
+          const blob = readChunk(fd, sent, Math.min(CHUNK_BYTES, total - sent));
+          sent += blob.length;
+          hash.update(blob);
+          const msg = create(SnapshotResponseSchema, { remainingBytes: BigInt(total - sent), blob });
+          if (!await send(out, msg, signal)) return;
+        } else {
+          const batch = readFrames(fd, sent, total);
+          for (const blob of batch.blobs) hash.update(blob);
+          sent = batch.sent;
+          if (!await sendWith(out, () => out.sendFrames!(batch.frames), signal)) return;
         }
       }
     } finally {
@@ -83,12 +89,71 @@ export async function streamSnapshot(
 }
 
 /** Sends with backpressure; false once the client is gone. */
-async function send(
+function send(
   out: StreamSink<SnapshotResponse>,
   msg: SnapshotResponse,
   signal: AbortSignal,
 ): Promise<boolean> {
+  return sendWith(out, () => out.send(msg), signal);
+}
+
+async function sendWith(
+  out: StreamSink<SnapshotResponse>,
+  write: () => boolean,
+  signal: AbortSignal,
+): Promise<boolean> {
   if (out.closed || signal.aborted) return false;
-  if (!out.send(msg)) await out.drained();
+  if (!write()) await out.drained();
   return !out.closed && !signal.aborted;
+}
+
+/** `n` bytes of the file at `at`. */
+function readChunk(fd: number, at: number, n: number): Uint8Array {
+  const buf = new Uint8Array(n);
+  const got = fs.readSync(fd, buf, 0, n, at);
+  if (got !== n) throw new Error(`snapshot file ended at ${at + got} of ${at + n} bytes`);
+  return buf;
+}
+
+/**
+ * Up to MESSAGES_PER_WRITE gRPC frames of SnapshotResponse{remaining_bytes = 2, blob = 3},
+ * as etcd sends them (CHUNK_BYTES of the file each), the file read into their blobs in
+ * place; `blobs` views them for the hash, `sent` is the file offset after them.
+ */
+function readFrames(
+  fd: number,
+  from: number,
+  total: number,
+): { frames: Uint8Array; blobs: Uint8Array[]; sent: number } {
+  const chunks: number[] = [];
+  let size = 0;
+  for (let at = from; at < total && chunks.length < MESSAGES_PER_WRITE;) {
+    const n = Math.min(CHUNK_BYTES, total - at);
+    at += n;
+    chunks.push(n);
+    size += GRPC_PREFIX_BYTES + messageBytes(total - at, n);
+  }
+  const w = new ProtoWriter(size);
+  const blobs: Uint8Array[] = [];
+  let at = from;
+  for (const n of chunks) {
+    const frame = w.pos;
+    const remaining = total - at - n;
+    w.pos += GRPC_PREFIX_BYTES;
+    w.uintField(2, remaining);
+    w.messageHeader(3, n);
+    const blob = w.buf.subarray(w.pos, w.pos + n);
+    const got = fs.readSync(fd, blob, 0, n, at);
+    if (got !== n) throw new Error(`snapshot file ended at ${at + got} of ${at + n} bytes`);
+    blobs.push(blob);
+    w.pos += n;
+    at += n;
+    writePrefix(w.buf, frame, messageBytes(remaining, n));
+  }
+  return { frames: w.buf, blobs, sent: at };
+}
+
+/** The encoded size of SnapshotResponse{remaining_bytes, blob of n bytes}. */
+function messageBytes(remaining: number, n: number): number {
+  return (remaining === 0 ? 0 : 1 + varintSize(remaining)) + 1 + varintSize(n) + n;
 }

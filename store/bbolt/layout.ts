@@ -100,14 +100,14 @@ export function readLeafElement(b: Uint8Array, page: number, i: number): LeafEle
   };
 }
 
-/** Writes leaf element `i` of the page at offset 0 of `b`, its key at page offset `keyAt`. */
-export function writeLeafElement(b: Uint8Array, i: number, e: LeafElement): void {
+/** Writes leaf element `i` of the page at offset `page` of `b`, its key at page offset `keyAt`. */
+export function writeLeafElement(b: Uint8Array, i: number, e: LeafElement, page = 0): void {
   // Byte by byte rather than through a DataView: this runs once per key of a snapshot, and
   // a view over a fresh array makes JSC materialize its ArrayBuffer (measured: a third of
   // an export's time went to that).
-  const at = PAGE_HEADER_BYTES + i * ELEMENT_BYTES;
+  const at = page + PAGE_HEADER_BYTES + i * ELEMENT_BYTES;
   setUint32LE(b, at, e.flags);
-  setUint32LE(b, at + 4, e.keyAt - at);
+  setUint32LE(b, at + 4, page + e.keyAt - at);
   setUint32LE(b, at + 8, e.keyBytes);
   setUint32LE(b, at + 12, e.valueBytes);
 }

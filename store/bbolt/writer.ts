@@ -163,9 +163,29 @@ export class BboltWriter {
     this.#chunkFirstPage = this.#nextPage;
   }
 
-  /** Writes a leaf node; returns its page (for BucketBuilder). */
+  /**
+   * Writes a leaf node; returns its page (for BucketBuilder). Laid out in place in the
+   * write chunk when it fits: a fresh array per page, filled and then copied into the chunk,
+   * was most of an export's page building (300k keys: 0.34-0.59 s, in place 0.12-0.16 s).
+   */
   writeLeaf(items: readonly LeafItem[]): number {
-    return this.#writeNode(PageFlag.leaf, items.length, leafBody(items));
+    const size = leafSize(items);
+    const bytes = Math.ceil(size / this.pageSize) * this.pageSize;
+    if (bytes > this.#chunk.length) return this.#writeNode(PageFlag.leaf, items.length, leafBody(items));
+    if (this.#chunkUsed + bytes > this.#chunk.length) this.#flush();
+    const at = this.#chunkUsed;
+    layoutLeaf(this.#chunk, at, items);
+    this.#chunk.fill(0, at + size, at + bytes);
+    const id = this.#nextPage;
+    writePageHeader(this.#chunk, {
+      id: BigInt(id),
+      flags: PageFlag.leaf,
+      count: items.length,
+      overflow: bytes / this.pageSize - 1,
+    }, at);
+    this.#nextPage += bytes / this.pageSize;
+    this.#chunkUsed += bytes;
+    return id;
   }
 
   /** Writes a branch node; returns its page (for BucketBuilder). */
@@ -183,24 +203,44 @@ export class BboltWriter {
   }
 }
 
-/** A leaf node's bytes (header left for the caller): elements, then each key and value. */
-function leafBody(items: readonly LeafItem[]): Uint8Array {
+/** A leaf node's size in bytes, its header included. */
+function leafSize(items: readonly LeafItem[]): number {
   let size = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
-  for (const it of items) size += it.key.length + it.value.length;
-  const body = new Uint8Array(size);
-  let at = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
-  items.forEach((it, i) => {
-    writeLeafElement(body, i, {
+  for (let i = 0; i < items.length; i++) size += items[i].key.length + items[i].value.length;
+  return size;
+}
+
+/** A leaf node's bytes in an array of their own (header left for the caller). */
+function leafBody(items: readonly LeafItem[]): Uint8Array {
+  const body = new Uint8Array(leafSize(items));
+  layoutLeaf(body, 0, items);
+  return body;
+}
+
+/** Lays out a leaf node's elements, then each key and value, at `base` of `b` (header left). */
+function layoutLeaf(b: Uint8Array, base: number, items: readonly LeafItem[]): void {
+  let at = base + PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    writeLeafElement(b, i, {
       flags: it.flags,
-      keyAt: at,
+      keyAt: at - base,
       keyBytes: it.key.length,
       valueBytes: it.value.length,
-    });
-    body.set(it.key, at);
-    body.set(it.value, at + it.key.length);
+    }, base);
+    copyInto(b, it.key, at);
+    copyInto(b, it.value, at + it.key.length);
     at += it.key.length + it.value.length;
-  });
-  return body;
+  }
+}
+
+/** `b.set(src, at)`, by hand for the short keys of a snapshot (a call to set costs more there). */
+function copyInto(b: Uint8Array, src: Uint8Array, at: number): void {
+  if (src.length > 32) {
+    b.set(src, at);
+    return;
+  }
+  for (let i = 0; i < src.length; i++) b[at + i] = src[i];
 }
 
 /** One bucket's content being written; keys must strictly increase. */

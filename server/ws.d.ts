@@ -4,6 +4,8 @@ declare module "ws" {
   import type { Duplex } from "node:stream";
 
   export interface WebSocket {
+    /** 0 connecting, 1 open, 2 closing, 3 closed. */
+    readonly readyState: number;
     on(event: "message", listener: (data: Buffer | ArrayBuffer | Buffer[]) => void): unknown;
     on(event: "close", listener: () => void): unknown;
     on(event: "error", listener: (err: Error) => void): unknown;

@@ -214,6 +214,12 @@ export class JsonValueSplitter {
     let escaped = this.#escaped;
     // Where the value being read starts in `b`: 0 if it began in an earlier chunk.
     let start = depth > 0 ? 0 : -1;
+    // The next quote and backslash in `b` as last looked up, looked up again only once
+    // passed: a chunk is searched through once. (Looked up afresh in every string, a chunk
+    // with no backslash was searched to its end per string: a 512 KiB read of keep-alives,
+    // 70,000 short strings, took 0.15 s, stalling every other client.)
+    let quoteAt = -1;
+    let backslashAt = -1;
     for (let i = 0; i < b.length; i++) {
       if (++taken > max) {
         this.#tooLarge = true;
@@ -227,11 +233,9 @@ export class JsonValueSplitter {
         else if (c === QUOTE) inString = false;
         else {
           // Skip to the next quote or backslash, but no further than the size limit allows.
-          const end = Math.min(
-            nextOf(b, QUOTE_CHAR, i + 1),
-            nextOf(b, BACKSLASH_CHAR, i + 1),
-            i + 1 + max - taken,
-          );
+          if (quoteAt <= i) quoteAt = nextOf(b, QUOTE_CHAR, i + 1);
+          if (backslashAt <= i) backslashAt = nextOf(b, BACKSLASH_CHAR, i + 1);
+          const end = Math.min(quoteAt, backslashAt, i + 1 + max - taken);
           taken += end - i - 1;
           i = end - 1;
         }

@@ -131,14 +131,6 @@ test("an Upgrade request declaring a 600 MB body is refused before it is read", 
 const TOO_LARGE_STALL =
   "a too-large gateway body stalls other clients 60-90 ms, near the 100 ms budget (issue 19)";
 
-/**
- * While a keepalive stream over the gateway or a WebSocket is never read, another client's
- * requests are usually answered in a few ms (p99 5-8 ms), but some runs see stalls of
- * 0.3-0.9 s that put the p99 at 0.25-0.6 s; the cause is not found yet.
- */
-const KEEPALIVE_STALL =
-  "another client stalls 0.3-0.9 s in some runs while a gateway keepalive is never read (issue 19)";
-
 const PUT_HEAD = "POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
   "Transfer-Encoding: chunked\r\n\r\n";
 
@@ -174,7 +166,7 @@ test("a gateway keepalive stream whose client reads no responses stops being rea
   });
   // What the socket buffers of both ends hold is all it may take (a few MiB).
   expect(f.result.sent).toBeLessThan(OFFERED_BYTES / 8);
-  expectWithinTargets(f, KEEPALIVE_STALL);
+  expectWithinTargets(f);
 }, 60_000);
 
 test("a WebSocket keepalive whose client reads no responses stops being read", async () => {
@@ -191,5 +183,5 @@ test("a WebSocket keepalive whose client reads no responses stops being read", a
     read: false,
   });
   expect(f.result.sent).toBeLessThan(OFFERED_BYTES / 8);
-  expectWithinTargets(f, KEEPALIVE_STALL);
+  expectWithinTargets(f);
 }, 60_000);

@@ -110,6 +110,30 @@ describe("streaming request bodies", () => {
     expect(s.push("{}")).toEqual([]);
   });
 
+  test("strings with and without escapes, many in one chunk, split alike", () => {
+    const values = [{ a: "x" }, { b: 'q\\"' }, { c: "y", d: "\\" }, { e: "" }, { f: "z" }];
+    const text = values.map((v) => JSON.stringify(v)).join("\n").repeat(3);
+    expect(new JsonValueSplitter().push(text)).toEqual([...values, ...values, ...values]);
+  });
+
+  test("a chunk of many short strings splits in time linear in its size", () => {
+    // Each string used to search the rest of its chunk for a backslash: 1 MiB took 0.65 s.
+    const one = '{"ID":"12345"}\n';
+    const took = (bytes: number) => {
+      const text = one.repeat(Math.floor(bytes / one.length));
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        new JsonValueSplitter().push(text);
+        best = Math.min(best, performance.now() - t);
+      }
+      return best;
+    };
+    const small = took(64 << 10);
+    // 16 times the text: ~16 times the time if linear, ~250 if quadratic.
+    expect(took(1 << 20) / Math.max(small, 0.5)).toBeLessThan(64);
+  });
+
   test("an unfinished value is pending", () => {
     const s = new JsonValueSplitter();
     expect(s.push('{"a":')).toEqual([]);

@@ -125,6 +125,17 @@ for (const kind of CONFORMANCE_TARGETS) {
       seen.set("h2c-offer", normalise(answer, ids));
     }, 30_000);
 
+    test("messages sent back to back, many to a socket read, are each answered", async () => {
+      const grant = JSON.parse((await post(`${s.clientUrl}/v3/lease/grant`, { TTL: 60 })).body);
+      const n = 500;
+      const x = await session(ws + "/v3/lease/keepalive", Array(n).fill(JSON.stringify({ ID: grant.ID })));
+      const got = await x.received(n);
+      expect(got.length).toBe(n);
+      for (const m of got) expect(JSON.parse(m).result).toMatchObject({ ID: grant.ID, TTL: "60" });
+      x.close();
+      await x.closed;
+    }, 30_000);
+
     test(
       "a Bearer subprotocol is echoed and its token passed on as etcd does (which auth rejects)",
       async () => {

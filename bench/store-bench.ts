@@ -11,6 +11,15 @@ import { PutRequestSchema, RangeRequestSchema } from "../proto/gen/etcdserverpb/
 import { MvccStore } from "../store/mvcc.ts";
 import { StateMachine } from "../server/apply/state_machine.ts";
 
+const machines = new WeakMap<MvccStore, StateMachine>();
+
+/** The state machine over `store`, made once. */
+function machine(store: MvccStore): StateMachine {
+  let m = machines.get(store);
+  if (m === undefined) machines.set(store, m = new StateMachine(store));
+  return m;
+}
+
 const KEYS = Number(process.argv[2] ?? 100_000);
 const BATCH = 64;
 const VALUE = new Uint8Array(256).fill(120);
@@ -126,12 +135,3 @@ function ranges100(store: MvccStore, n: number): void {
 }
 
 main();
-
-const machines = new WeakMap<MvccStore, StateMachine>();
-
-/** The state machine over `store`, made once. */
-function machine(store: MvccStore): StateMachine {
-  let m = machines.get(store);
-  if (m === undefined) machines.set(store, m = new StateMachine(store));
-  return m;
-}

@@ -33,7 +33,7 @@ for round in $(seq 1 "$R"); do
     data="$work/$kind-$round"
     start_member "$kind" "$port" "$data"
     pid=$member_pid
-    "$loadgen" health --endpoints "$ep" --wait 60s >/dev/null
+    "$loadgen" health --endpoints "$ep" --wait 60s >/dev/null 2>&1
     "$loadgen" put --endpoints "$ep" --clients 4 --conns 2 --total 1000 --key-space 1000 --seq-keys \
       --val-size 102400 --quiet >/dev/null
     # Warm: one big read and some small ones before measuring.

@@ -22,7 +22,7 @@ const CHUNK = 64;
 const CHUNK_SIZES = [4, 16, 64];
 const NO_REVISION: RevisionKey = [-1, -1];
 /** Value bytes `rowsInSteps` reads per statement at most, where rows allow (one row may be more). */
-const STEP_BYTES = 4 << 20;
+const STEP_BYTES = 1 << 20;
 
 /** Options of a KvReader. */
 export interface ReaderOptions {

@@ -25,6 +25,7 @@ import {
 } from "./fast_codecs.ts";
 import { errorFields, log } from "../log.ts";
 import { isTooDeep, MESSAGE_RECURSION_LIMIT } from "../txn_nesting.ts";
+import { steppedWork } from "../turns.ts";
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -149,7 +150,7 @@ export const MAX_QUEUED_REQUESTS = 64;
  * other client for their whole encoding (~0.3 s apiece here).
  */
 const LARGE_RESPONSE_BYTES = 8 << 20;
-const ENCODE_STEP_BYTES = 4 << 20;
+const ENCODE_STEP_BYTES = 1 << 20;
 
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
 // The same on every response: encoded once (our HPACK output never uses the dynamic table).
@@ -550,7 +551,7 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
         return this.#crash(e);
       }
       if (done) this.#respondOk(encoding.frame());
-      else setImmediate(step);
+      else steppedWork.after(step);
     };
     step();
   }

@@ -15,6 +15,7 @@ import type { Outcome } from "../apply/apply.ts";
 import type { StateMachine } from "../apply/state_machine.ts";
 import { isReadOnly as isReadOnlyTxn } from "../apply/txn.ts";
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from "../validate.ts";
+import { steppedWork } from "../turns.ts";
 
 export interface KvDeps {
   readonly member: Member;
@@ -84,19 +85,15 @@ function yieldEvery(ms: number): () => Promise<void> | null {
   let since = performance.now();
   return () => {
     if (performance.now() - since < ms) return null;
-    return new Promise((resolve) =>
-      setImmediate(() => {
-        since = performance.now();
-        resolve();
-      })
-    );
+    return steppedWork.next().then(() => {
+      since = performance.now();
+    });
   };
 }
 
 /** Spaces heavy reads out over event-loop turns, so that other clients are served between them. */
 class ReadPacer {
   #heavy = false;
-  #turn: Promise<void> | null = null;
 
   get heavy(): boolean {
     return this.#heavy;
@@ -110,13 +107,7 @@ class ReadPacer {
 
   /** Resolves in a later turn (one per waiting read: each goes in its own turn). */
   nextTurn(): Promise<void> {
-    const after = this.#turn ?? Promise.resolve();
-    const mine = after.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
-    this.#turn = mine;
-    mine.then(() => {
-      if (this.#turn === mine) this.#turn = null;
-    });
-    return mine;
+    return steppedWork.next();
   }
 }
 

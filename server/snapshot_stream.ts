@@ -16,8 +16,7 @@ import type { StreamSink } from "./grpc/server.ts";
 import { log } from "./log.ts";
 import type { MvccStore } from "../store/mvcc.ts";
 import { exportEtcdBackend } from "../store/etcd_export.ts";
-import { GRPC_PREFIX_BYTES, writePrefix } from "../api/grpc-frame.ts";
-import { ProtoWriter, varintSize } from "../wire/writer.ts";
+import { type SnapshotChunk, snapshotResponseFrames } from "../wire/etcd.ts";
 import { ChecksumMismatch, corruptStoreError } from "../store/checksum.ts";
 
 /** etcd's snapshotSendBufferSize. */
@@ -116,8 +115,8 @@ function readChunk(fd: number, at: number, n: number): Uint8Array {
 }
 
 /**
- * Up to MESSAGES_PER_WRITE gRPC frames of SnapshotResponse{remaining_bytes = 2, blob = 3},
- * as etcd sends them (CHUNK_BYTES of the file each), the file read into their blobs in
+ * Up to MESSAGES_PER_WRITE gRPC frames of SnapshotResponse, as etcd sends them (CHUNK_BYTES
+ * of the file each, with the bytes still to come), the file read into their blobs in
  * place; `blobs` views them for the hash, `sent` is the file offset after them.
  */
 function readFrames(
@@ -125,35 +124,21 @@ function readFrames(
   from: number,
   total: number,
 ): { frames: Uint8Array; blobs: Uint8Array[]; sent: number } {
-  const chunks: number[] = [];
-  let size = 0;
+  const chunks: SnapshotChunk[] = [];
   for (let at = from; at < total && chunks.length < MESSAGES_PER_WRITE;) {
-    const n = Math.min(CHUNK_BYTES, total - at);
-    at += n;
-    chunks.push(n);
-    size += GRPC_PREFIX_BYTES + messageBytes(total - at, n);
+    const bytes = Math.min(CHUNK_BYTES, total - at);
+    at += bytes;
+    chunks.push({ bytes, remaining: total - at });
   }
-  const w = new ProtoWriter(size);
   const blobs: Uint8Array[] = [];
   let at = from;
-  for (const n of chunks) {
-    const frame = w.pos;
-    const remaining = total - at - n;
-    w.pos += GRPC_PREFIX_BYTES;
-    w.uintField(2, remaining);
-    w.messageHeader(3, n);
-    const blob = w.buf.subarray(w.pos, w.pos + n);
-    const got = fs.readSync(fd, blob, 0, n, at);
-    if (got !== n) throw new Error(`snapshot file ended at ${at + got} of ${at + n} bytes`);
+  const frames = snapshotResponseFrames(chunks, (blob) => {
+    const got = fs.readSync(fd, blob, 0, blob.length, at);
+    if (got !== blob.length) {
+      throw new Error(`snapshot file ended at ${at + got} of ${at + blob.length} bytes`);
+    }
     blobs.push(blob);
-    w.pos += n;
-    at += n;
-    writePrefix(w.buf, frame, messageBytes(remaining, n));
-  }
-  return { frames: w.buf, blobs, sent: at };
-}
-
-/** The encoded size of SnapshotResponse{remaining_bytes, blob of n bytes}. */
-function messageBytes(remaining: number, n: number): number {
-  return (remaining === 0 ? 0 : 1 + varintSize(remaining)) + 1 + varintSize(n) + n;
+    at += blob.length;
+  });
+  return { frames, blobs, sent: at };
 }

@@ -19,7 +19,8 @@ import type {
   RangeResponse,
   ResponseHeader,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { encode, type FieldWriter } from "./writer.ts";
+import { encode, type FieldWriter, ProtoWriter, varintSize } from "./writer.ts";
+import { GRPC_PREFIX_BYTES, writePrefix } from "../api/grpc-frame.ts";
 import { ProtoReader, WireError } from "./reader.ts";
 
 /** A message's fields without protobuf-es's bookkeeping. */
@@ -263,4 +264,40 @@ export function decodeAuthenticateToken(bytes: Uint8Array): string {
     else r.skip(tag & 7);
   }
   return token;
+}
+
+/** One SnapshotResponse of a snapshot stream: its blob's size and the bytes after it. */
+export interface SnapshotChunk {
+  readonly bytes: number;
+  readonly remaining: number;
+}
+
+/**
+ * gRPC frames of SnapshotResponse{remaining_bytes = 2, blob = 3}, one per chunk, in one
+ * buffer; `fill` writes each blob in place (a snapshot's file is read straight into them).
+ */
+export function snapshotResponseFrames(
+  chunks: readonly SnapshotChunk[],
+  fill: (blob: Uint8Array) => void,
+): Uint8Array {
+  let size = 0;
+  for (const c of chunks) size += GRPC_PREFIX_BYTES + snapshotResponseBytes(c);
+  const w = new ProtoWriter(size);
+  for (const c of chunks) {
+    const frame = w.pos;
+    w.pos += GRPC_PREFIX_BYTES;
+    w.uintField(2, c.remaining);
+    if (c.bytes > 0) {
+      w.messageHeader(3, c.bytes);
+      fill(w.buf.subarray(w.pos, w.pos + c.bytes));
+      w.pos += c.bytes;
+    }
+    writePrefix(w.buf, frame, snapshotResponseBytes(c));
+  }
+  return w.buf;
+}
+
+function snapshotResponseBytes(c: SnapshotChunk): number {
+  return (c.remaining === 0 ? 0 : 1 + varintSize(c.remaining)) +
+    (c.bytes === 0 ? 0 : 1 + varintSize(c.bytes) + c.bytes);
 }

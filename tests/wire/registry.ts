@@ -166,6 +166,23 @@ const etcdCodecs: HandCodec[] = [
     canonical: true,
   }),
   codec({
+    name: "SnapshotResponse frame (wire/etcd)",
+    schema: rpc.SnapshotResponseSchema,
+    samples: [
+      { remainingBytes: 1n << 40n, blob: b("chunk") },
+      { remainingBytes: 0n, blob: new Uint8Array(40_000).fill(7) },
+      { remainingBytes: 300n, blob: new Uint8Array(0) },
+    ],
+    encode: (m) => {
+      const frames = etcd.snapshotResponseFrames(
+        [{ bytes: m.blob.length, remaining: Number(m.remainingBytes) }],
+        (blob) => blob.set(m.blob),
+      );
+      return frames.subarray(5);
+    },
+    canonical: true,
+  }),
+  codec({
     name: "DeleteRangeResponse (wire/etcd)",
     schema: rpc.DeleteRangeResponseSchema,
     samples: [{ header: headers[0], deleted: 2n, prevKvs: kvs }, { header: headers[1], deleted: -1n }],

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Auth, KV, Maintenance, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Client } from "../../client/mod.ts";
-import { cleanup, errorOf, startCluster, waitFor } from "../harness.ts";
+import { cleanup, startCluster, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
 
@@ -173,6 +173,8 @@ test(
     });
     await cluster.members[2].stop();
     const live = endpoints.slice(0, 2);
+    // Member 2 may have led: wait for the other two to have a leader.
+    await putMany(live, "warm/", 1);
     const admin = new Client({ endpoints: [...live], callTimeoutMs: 5000 });
     const auth = admin.service(Auth);
     await auth.userAdd({ name: "root", password: "pw" });
@@ -189,28 +191,33 @@ test(
     root.close();
 
     // It restarts with auth off (its own store) and learns auth is on from the snapshot
-    // while it runs: from then on, a caller without credentials is refused there too.
+    // while it runs: from then on, a caller without credentials is refused there too (a
+    // member that kept its old auth image answers it forever).
     await cluster.restart(2);
-    await waitFor(
-      "member 2 to install the leader's snapshot",
-      () => cluster.members[2].stderr().includes("installed a snapshot from the leader"),
-      { timeoutMs: 30_000 },
-    );
     const anonymous = new Client({ endpoints: [endpoints[2]], callTimeoutMs: 3000 });
     try {
-      const refused = await errorOf(anonymous.service(KV).range({ key: enc("k/0"), serializable: true }));
-      expect(refused.message).toBe("etcdserver: user name is empty");
+      await waitFor("member 2 to refuse a caller without credentials", async () => {
+        try {
+          await anonymous.service(KV).range({ key: enc("k/0"), serializable: true });
+          return false;
+        } catch (e) {
+          return (e as Error).message === "etcdserver: user name is empty";
+        }
+      }, { timeoutMs: 30_000 });
     } finally {
       anonymous.close();
     }
+    expect(cluster.members[2].stderr()).toContain("installed a snapshot from the leader");
     const member2 = new Client({
       endpoints: [endpoints[2]],
       callTimeoutMs: 3000,
       user: { name: "root", password: "pw" },
     });
     try {
-      const r = await member2.service(KV).range({ key: enc("k/299"), serializable: true });
-      expect(r.kvs.length).toBe(1);
+      await waitFor("member 2 to serve the last write", async () => {
+        const r = await member2.service(KV).range({ key: enc("k/299"), serializable: true });
+        return r.kvs.length === 1;
+      });
     } finally {
       member2.close();
     }

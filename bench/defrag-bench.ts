@@ -20,7 +20,8 @@ import {
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Defragmenter } from "../server/defrag.ts";
 import { MvccStore } from "../store/mvcc.ts";
-import { type Entry as LogEntry, StateMachine } from "../server/apply/state_machine.ts";
+import type { Entry as LogEntry } from "../server/apply/state_machine.ts";
+import { machine } from "../tests/store/helpers.ts";
 import { copyStore } from "../store/snapshot.ts";
 
 const MIB = 2 ** 20;
@@ -39,7 +40,7 @@ async function withReadLoop(
   store: MvccStore,
   work: () => Promise<unknown>,
 ): Promise<{ ms: number; reads: number }> {
-  const state = new StateMachine(store);
+  const state = machine(store);
   let longest = 0;
   let reads = 0;
   let last = performance.now();
@@ -66,7 +67,7 @@ async function withReadLoop(
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "etcdts-defrag-bench-"));
   const store = MvccStore.open(join(dir, "db"));
-  const state = new StateMachine(store);
+  const state = machine(store);
   try {
     let t = performance.now();
     let n = 0;

@@ -9,16 +9,7 @@ import { join } from "node:path";
 import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { PutRequestSchema, RangeRequestSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { MvccStore } from "../store/mvcc.ts";
-import { StateMachine } from "../server/apply/state_machine.ts";
-
-const machines = new WeakMap<MvccStore, StateMachine>();
-
-/** The state machine over `store`, made once. */
-function machine(store: MvccStore): StateMachine {
-  let m = machines.get(store);
-  if (m === undefined) machines.set(store, m = new StateMachine(store));
-  return m;
-}
+import { machine } from "../tests/store/helpers.ts";
 
 const KEYS = Number(process.argv[2] ?? 100_000);
 const BATCH = 64;

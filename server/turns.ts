@@ -38,3 +38,17 @@ export class Turns {
 
 /** The process's one event loop, shared by every stepped piece of work. */
 export const steppedWork = new Turns();
+
+/**
+ * A `between` for work that runs in stretches: null (go on) until `ms` have passed since
+ * the last turn, then the wait for the next one (steppedWork's).
+ */
+export function yieldEvery(ms: number): () => Promise<void> | null {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < ms) return null;
+    return steppedWork.next().then(() => {
+      since = performance.now();
+    });
+  };
+}

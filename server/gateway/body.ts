@@ -6,7 +6,7 @@
  */
 import { Code } from "../../api/errors.ts";
 import { JsonValueSplitter } from "./json.ts";
-import { steppedWork } from "../turns.ts";
+import { yieldEvery } from "../turns.ts";
 
 /**
  * The most JSON text one request value may take, for a gRPC limit of `maxMessageBytes`:
@@ -54,7 +54,7 @@ export class JsonBody {
   /** Text read and not split yet. */
   #text = "";
   #ended = false;
-  #turnStarted = performance.now();
+  readonly #turn = yieldEvery(SPLIT_TURN_MS);
 
   /** `maxValueBytes`: the JSON text one value may take (leading whitespace included). */
   constructor(body: ReadableStream<Uint8Array> | null, maxValueBytes = Infinity) {
@@ -73,10 +73,8 @@ export class JsonBody {
         return this.#splitter.tooLarge ? { error, code: Code.ResourceExhausted } : { error };
       }
       if (this.#text !== "") {
-        if (performance.now() - this.#turnStarted > SPLIT_TURN_MS) {
-          await steppedWork.next();
-          this.#turnStarted = performance.now();
-        }
+        const wait = this.#turn();
+        if (wait !== null) await wait;
         const slice = this.#text.slice(0, SPLIT_SLICE_CHARS);
         this.#text = this.#text.slice(slice.length);
         this.#ready.push(...this.#splitter.push(slice));

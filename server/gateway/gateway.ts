@@ -27,6 +27,7 @@ import {
 import { type BodyValue, JsonBody, maxJsonBytes } from "./body.ts";
 import { frameErrorMessage } from "../../api/grpc-frame.ts";
 import { type BodySource, requestBody } from "../request_body.ts";
+import { yieldEvery } from "../turns.ts";
 
 /**
  * The longest a stream's requests are handed to its call without the event loop getting
@@ -173,7 +174,7 @@ function callContext(c: Context, path: string): CallContext & { readonly abort: 
 function requestStream(head: BodyValue, body: JsonBody, info: MethodInfo): AsyncQueue<unknown> {
   const queue = new AsyncQueue<unknown>({ highWater: MAX_QUEUED_REQUESTS });
   (async () => {
-    let turn = performance.now();
+    const turn = yieldEvery(REQUESTS_TURN_MS);
     for (let v = head; "value" in v; v = await body.next()) {
       const msg = decodeValue(info.input, v.value);
       // grpc-gateway stops sending on a bad request and leaves the stream open.
@@ -182,10 +183,8 @@ function requestStream(head: BodyValue, body: JsonBody, info: MethodInfo): Async
       // A handler that is not keeping up (its client reads no responses) stops the body
       // being read, as a gRPC call stops reading its stream.
       if (queue.full) await queue.room();
-      if (performance.now() - turn >= REQUESTS_TURN_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        turn = performance.now();
-      }
+      const wait = turn();
+      if (wait !== null) await wait;
     }
     body.drain();
     queue.end();

@@ -498,10 +498,14 @@ export class H2Connection implements StreamOwner {
   #queue(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#out.push(bytes);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
-    }
+    this.#scheduleFlush(queueMicrotask);
+  }
+
+  /** Flushes with `when` (this turn's end, or a later turn), unless a flush is already due. */
+  #scheduleFlush(when: (flush: () => void) => void): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    when(this.#flush);
   }
 
   /**
@@ -517,10 +521,7 @@ export class H2Connection implements StreamOwner {
     for (let bytes = 0; n < out.length && bytes < FLUSH_TURN_BYTES; n++) bytes += out[n].length;
     this.#out = n === out.length ? [] : out.slice(n);
     this.#write(n === out.length ? out : out.slice(0, n));
-    if (this.#out.length > 0 && !this.#writeBlocked && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
+    if (this.#out.length > 0 && !this.#writeBlocked) this.#scheduleFlush(setImmediate);
   };
 
   /** Writes everything queued at once, backed up or not (the last words before a close). */
@@ -543,10 +544,7 @@ export class H2Connection implements StreamOwner {
   #onSocketDrain(): void {
     this.#writeBlocked = false;
     this.#unreadAnswers = 0;
-    if (this.#out.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
-    }
+    if (this.#out.length > 0) this.#scheduleFlush(queueMicrotask);
     for (const s of this.#streams.values()) s.maybeDrain();
   }
 

@@ -15,7 +15,7 @@ import type { Outcome } from "../apply/apply.ts";
 import type { StateMachine } from "../apply/state_machine.ts";
 import { isReadOnly as isReadOnlyTxn } from "../apply/txn.ts";
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from "../validate.ts";
-import { steppedWork } from "../turns.ts";
+import { steppedWork, yieldEvery } from "../turns.ts";
 
 export interface KvDeps {
   readonly member: Member;
@@ -46,7 +46,8 @@ async function localRead<T extends { header?: unknown }>(
     const err = await deps.member.readIndex();
     if (err) return err;
   }
-  if (pacer.heavy) await pacer.nextTurn();
+  // One waiting read per turn (steppedWork runs one step per event-loop iteration).
+  if (pacer.heavy) await steppedWork.next();
   const started = performance.now();
   // The state read is the one at the start (a read in steps answers for that moment).
   const revision = deps.state.store.currentRevision();
@@ -80,17 +81,6 @@ const HEAVY_READ_MS = 20;
 /** A range read yields to other work after this long (between statements). */
 const READ_STEP_MS = 10;
 
-/** A `between` for rangeInSteps: a turn's wait once `ms` have passed since the last one. */
-function yieldEvery(ms: number): () => Promise<void> | null {
-  let since = performance.now();
-  return () => {
-    if (performance.now() - since < ms) return null;
-    return steppedWork.next().then(() => {
-      since = performance.now();
-    });
-  };
-}
-
 /** Spaces heavy reads out over event-loop turns, so that other clients are served between them. */
 class ReadPacer {
   #heavy = false;
@@ -103,11 +93,6 @@ class ReadPacer {
     if (ms < HEAVY_READ_MS || this.#heavy) return;
     this.#heavy = true;
     setImmediate(() => (this.#heavy = false));
-  }
-
-  /** Resolves in a later turn (one per waiting read: each goes in its own turn). */
-  nextTurn(): Promise<void> {
-    return steppedWork.next();
   }
 }
 

@@ -56,6 +56,23 @@ async function count(endpoint: string, prefix: string): Promise<bigint> {
   }
 }
 
+/**
+ * A 3-member cluster that snapshots every 100 entries and keeps 20 after, with a leader
+ * elected, then member 2 stopped: `live` are the other two's endpoints.
+ */
+async function withMember2Down(extraArgs: readonly string[] = []) {
+  const cluster = await startCluster(3, {
+    extraArgs: ["--snapshot-count", "100", "--experimental-snapshot-catchup-entries", "20", ...extraArgs],
+  });
+  const { endpoints } = cluster;
+  await waitFor("a leader", async () => {
+    await putMany(endpoints, "warm/", 1);
+    return true;
+  });
+  await cluster.members[2].stop();
+  return { cluster, endpoints, live: endpoints.slice(0, 2) };
+}
+
 function walSegments(dataDir: string): number {
   return fs.readdirSync(path.join(dataDir, "member", "wal")).filter((f) => f.endsWith(".wal")).length;
 }
@@ -63,25 +80,8 @@ function walSegments(dataDir: string): number {
 test(
   "a member that fell behind the compacted log catches up from a snapshot; so does a new one",
   async () => {
-    const cluster = await startCluster(3, {
-      extraArgs: [
-        "--snapshot-count",
-        "100",
-        "--experimental-snapshot-catchup-entries",
-        "20",
-        "--max-wals",
-        "2",
-      ],
-    });
-    const { endpoints } = cluster;
-    await waitFor("a leader", async () => {
-      await putMany(endpoints, "warm/", 1);
-      return true;
-    });
-
     // Member 2 goes down; a watcher on it will have to resume after the restart.
-    await cluster.members[2].stop();
-    const live = endpoints.slice(0, 2);
+    const { cluster, endpoints, live } = await withMember2Down(["--max-wals", "2"]);
     await putMany(live, "k/", 600);
     for (const ep of live) expect(await count(ep, "k/")).toBe(600n);
 
@@ -163,16 +163,7 @@ test(
 test(
   "a running member that catches up from a snapshot enforces the auth enabled while it was behind",
   async () => {
-    const cluster = await startCluster(3, {
-      extraArgs: ["--snapshot-count", "100", "--experimental-snapshot-catchup-entries", "20"],
-    });
-    const { endpoints } = cluster;
-    await waitFor("a leader", async () => {
-      await putMany(endpoints, "warm/", 1);
-      return true;
-    });
-    await cluster.members[2].stop();
-    const live = endpoints.slice(0, 2);
+    const { cluster, endpoints, live } = await withMember2Down();
     // Member 2 may have led: wait for the other two to have a leader.
     await putMany(live, "warm/", 1);
     const admin = new Client({ endpoints: [...live], callTimeoutMs: 5000 });

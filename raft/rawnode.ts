@@ -309,6 +309,16 @@ export class RawNode {
     };
   }
 
+  /**
+   * Whether this node is the only voter of its configuration: nobody else can win or
+   * lose an election for it, so waiting out an election timeout only delays the first
+   * leader (etcd fast-forwards a single member's election ticks for the same reason).
+   */
+  isSoleVoter(): boolean {
+    const r = this.raft;
+    return r.tracker.isSingleton() && r.tracker.voters.has(r.id);
+  }
+
   /** basicStatus() and, on the leader, every member's progress (etcd's Status). */
   status(): Status {
     const r = this.raft;

@@ -40,7 +40,8 @@ const FLAGS: Record<string, FlagSpec> = {
     kind: "bool",
     def: "true",
     fate: "accepted",
-    note: "members do not fast-forward election ticks at start: the first election waits --election-timeout",
+    note:
+      "a single member campaigns at once at start (etcd fast-forwards its ticks); members of larger clusters do not fast-forward: their first election waits --election-timeout",
   },
   "listen-peer-urls": { kind: "urls", def: "http://localhost:2380", fate: "works" },
   "listen-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },

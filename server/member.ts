@@ -130,12 +130,13 @@ export class Member {
     // Like etcd, Raft restarts from the snapshot and re-delivers the entries after it, so
     // conf changes rebuild the membership; entries the store already holds are skipped.
     const snapshotIndex = replay.snapshot.index;
+    const electionTicks = Math.max(2, Math.round(opts.electionMs / opts.heartbeatMs));
     const node = this.#node = new RawNode({
       id: opts.memberId,
       peers: opts.initialVoters,
       peerContexts: opts.initialContexts,
       storage,
-      electionTick: Math.max(2, Math.round(opts.electionMs / opts.heartbeatMs)),
+      electionTick: electionTicks,
       heartbeatTick: 1,
       preVote: opts.preVote,
       checkQuorum: true,
@@ -188,7 +189,7 @@ export class Member {
       wal: opts.wal,
       clock,
       heartbeatMs: opts.heartbeatMs,
-      lonely: opts.initialVoters.length === 1 && opts.initialVoters[0] === opts.memberId,
+      electionTicks,
       send: opts.send ?? (() => {}),
       sendSnapshot: opts.sendSnapshot ?? (() => Promise.resolve(false)),
       copyStore: (file) => opts.state.store.copyTo(file),

@@ -17,6 +17,7 @@ import {
   type SoftState,
   StateType,
 } from "../../raft/mod.ts";
+import { formatGoDuration } from "../../lib/gofmt.ts";
 import { errorFields, log } from "../log.ts";
 import { softStateLines } from "../raft_events.ts";
 import { type Clock, sleep, type Timer } from "./clock.ts";
@@ -44,8 +45,8 @@ export interface RaftDriverOptions {
   readonly wal: Wal;
   readonly clock: Clock;
   readonly heartbeatMs: number;
-  /** The only voter: campaigns at once instead of waiting out an election timeout. */
-  readonly lonely: boolean;
+  /** Heartbeats without a leader before a follower campaigns. */
+  readonly electionTicks: number;
   readonly send: (messages: readonly Message[]) => void;
   /** Sends a MsgSnap with the store copy at `file`; resolves whether it arrived. */
   readonly sendSnapshot: (m: Message, file: string) => Promise<boolean>;
@@ -70,6 +71,8 @@ export class RaftDriver {
   #running = false;
   #stopped = false;
   #ticker: Timer | null = null;
+  /** Whether the sole voter's first campaign (etcd's fast-forward) was logged. */
+  #fastForwarded = false;
 
   constructor(opts: RaftDriverOptions) {
     this.#o = opts;
@@ -84,7 +87,32 @@ export class RaftDriver {
       this.#node.tick();
       this.schedule();
     });
+    this.#campaignIfAlone();
     this.schedule();
+  }
+
+  /**
+   * The only voter (a fresh single member, or one restarting) campaigns at once instead of
+   * waiting out an election timeout, as etcd's fast-forwarded ticks do but without the
+   * randomized remainder. Raft refuses while conf changes are unapplied, so the drain loop
+   * asks again after each Ready until they are.
+   */
+  #campaignIfAlone(): void {
+    if (this.#lead !== 0n || this.#node.basicStatus().state !== StateType.Follower) return;
+    if (!this.#node.isSoleVoter()) return;
+    if (!this.#fastForwarded) {
+      this.#fastForwarded = true;
+      const ticks = this.#o.electionTicks;
+      const duration = formatGoDuration(ticks * this.#o.heartbeatMs);
+      log.info("started as single-node; fast-forwarding election ticks", {
+        "local-member-id": this.#o.memberId.toString(16),
+        "forward-ticks": ticks,
+        "forward-duration": duration,
+        "election-ticks": ticks,
+        "election-timeout": duration,
+      });
+    }
+    this.#node.campaign();
   }
 
   /** Stops ticking and starting Readys; resolves once the Ready in progress is done. */
@@ -142,10 +170,7 @@ export class RaftDriver {
         this.#wasLeader = isLeader;
         for (const l of this.#leaderListeners) l(isLeader);
       }
-      // Raft refuses to campaign while conf changes (the bootstrap ones) are unapplied.
-      if (this.#o.lonely && this.#lead === 0n && this.#node.basicStatus().state === StateType.Follower) {
-        this.#node.campaign();
-      }
+      this.#campaignIfAlone();
       if (this.#lead !== 0n) this.#handler.leaderKnown();
     }
   }

@@ -24,7 +24,11 @@ const proxyCommands: Record<string, () => Promise<(args: string[]) => Promise<nu
   },
 };
 
-if (name !== "etcdctl" && Object.hasOwn(proxyCommands, args[0] ?? "")) {
+if (args[0] === "__export-etcd-backend") {
+  // A server's snapshot export, run by the server itself (server/export_child.ts).
+  const { exportChildMain } = await import("./server/export_child.ts");
+  process.exit(await exportChildMain(args.slice(1)));
+} else if (name !== "etcdctl" && Object.hasOwn(proxyCommands, args[0] ?? "")) {
   const main = await proxyCommands[args[0]]();
   process.exit(await main(args.slice(1)));
 } else if (name === "etcd" || (name !== "etcdctl" && args[0] === "serve")) {

@@ -1,6 +1,6 @@
 /**
  * Maintenance.Snapshot: a consistent view of the store written as an etcd 3.4 backend
- * (store/etcd_export.ts), streamed in 32 KiB messages with the bytes still to come, then
+ * (store/etcd_export.ts, run in a child process: export_child.ts), streamed in 32 KiB messages with the bytes still to come, then
  * one message carrying the sha256 of everything sent, exactly as etcd streams it;
  * `snapshot save` keeps both, so a saved file is what etcd's own save makes and every etcd
  * tool reads. (Members catching up inside a cluster get the SQLite copy instead, see
@@ -15,9 +15,9 @@ import { type SnapshotResponse, SnapshotResponseSchema } from "../proto/gen/etcd
 import type { StreamSink } from "./grpc/server.ts";
 import { log } from "./log.ts";
 import type { MvccStore } from "../store/mvcc.ts";
-import { exportEtcdBackend } from "../store/etcd_export.ts";
 import { type SnapshotChunk, snapshotResponseFrames } from "../wire/etcd.ts";
 import { ChecksumMismatch, corruptStoreError } from "../store/checksum.ts";
+import { exportInChild } from "./export_child.ts";
 
 /** etcd's snapshotSendBufferSize. */
 const CHUNK_BYTES = 32 * 1024;
@@ -43,7 +43,7 @@ export async function streamSnapshot(
   try {
     // Commit what is applied so the copy is as fresh as the reply headers claim.
     store.flush();
-    await exportEtcdBackend(dbPath, tmp, { signal });
+    await exportInChild(dbPath, tmp, signal);
     const total = fs.statSync(tmp).size;
     log.info("sending database snapshot to client", { "total-bytes": total });
     const start = performance.now();

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { Code, isEtcdError } from "../../api/errors.ts";
 import { ChecksumMismatch, checksumOf } from "../../store/checksum.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
+import { exportInChild } from "../../server/export_child.ts";
 import { checkStoreFile, verifyHistorySync } from "../../store/integrity.ts";
 import type { KvRow } from "../../store/kv.ts";
 import { MvccStore } from "../../store/mvcc.ts";
@@ -182,6 +183,25 @@ describe("a damaged value", () => {
     const err = await exportEtcdBackend(file, path.join(dir, "bolt")).catch((e) => e);
     expect(err).toBeInstanceOf(ChecksumMismatch);
     expect((err as Error).message).toBe(K5);
+    // The server runs it in a child process (server/export_child.ts): the same error comes back.
+    const fromChild = await exportInChild(file, path.join(dir, "bolt2"), new AbortController().signal)
+      .catch((e) => e);
+    expect(fromChild).toBeInstanceOf(ChecksumMismatch);
+    expect(fromChild).toMatchObject({ message: K5, key: b("k5"), revision: 7n, sub: 0n });
+  });
+
+  test("an export in a child process writes what the export in process writes", async () => {
+    const dir = tempDir("etcdts-cksum-");
+    const file = storeWithKeys(dir);
+    await exportEtcdBackend(file, path.join(dir, "here"));
+    await exportInChild(file, path.join(dir, "there"), new AbortController().signal);
+    expect(fs.readFileSync(path.join(dir, "there")).equals(fs.readFileSync(path.join(dir, "here")))).toBe(
+      true,
+    );
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(await exportInChild(file, path.join(dir, "none"), aborted.signal).catch((e) => e.message))
+      .toBe("snapshot: canceled");
   });
 
   test("is found by the store's own pass, which reports it", async () => {

@@ -19,7 +19,7 @@ import type {
   RangeResponse,
   ResponseHeader,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { encode, type FieldWriter, ProtoWriter, varint64Size, varintSize } from "./writer.ts";
+import { encode, type FieldWriter, ProtoWriter, varintSize } from "./writer.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../api/grpc-frame.ts";
 import { ProtoReader, WireError } from "./reader.ts";
 
@@ -43,25 +43,6 @@ export function writeKeyValue(w: FieldWriter, kv: Fields<KeyValue>): void {
 /** mvccpb.KeyValue in canonical form, byte-identical to etcd's gogo-protobuf Marshal. */
 export function encodeKeyValue(kv: Fields<KeyValue>): Uint8Array {
   return encode(writeKeyValue, kv);
-}
-
-/**
- * The length of encodeKeyValue's bytes for a KeyValue with a key and a value of these
- * lengths: a snapshot export plans its pages from sizes before it reads the values
- * (store/etcd_export.ts). Every field number here is below 16, so each tag is one byte.
- */
-export function keyValueSize(
-  keyBytes: number,
-  createRevision: bigint,
-  modRevision: bigint,
-  version: bigint,
-  valueBytes: number,
-  lease: bigint,
-): number {
-  const bytes = (n: number) => n === 0 ? 0 : 1 + varintSize(n) + n;
-  const int64 = (v: bigint) => v === 0n ? 0 : 1 + varint64Size(v);
-  return bytes(keyBytes) + int64(createRevision) + int64(modRevision) + int64(version) + bytes(valueBytes) +
-    int64(lease);
 }
 
 /** A KeyValue with every field present; unknown fields are skipped, malformed bytes throw. */

@@ -8,11 +8,6 @@
  * Usage: `bucket()` gives a builder; `put` (and `putBucket` for a nested one) in strictly
  * increasing key order; `end()` gives the bucket's value for its parent; `finish` writes
  * the root bucket holding the top-level buckets, the freelist and the two meta pages.
- *
- * A file can also be written front to back, for streaming (store/etcd_export.ts): pages go
- * to any PageOutput in page order, a bucket's leaves may be written by one writer and its
- * branches by another (`endLeaves`, `bucketOfLeaves`) once their first keys and pages are
- * planned, and the meta pages are made by `metaPages` from `endPages`'s result.
  */
 import * as fs from "node:fs";
 import { compareBytes } from "../keys.ts";
@@ -52,24 +47,9 @@ interface LeafItem {
   readonly flags: number;
 }
 
-/** A written node as its parent branch names it: its first key and its page. */
-export interface BranchItem {
+interface BranchItem {
   readonly key: Uint8Array;
   readonly pgid: number;
-}
-
-/** Where written pages go, in increasing page order for a streamed file. */
-export interface PageOutput {
-  /** `bytes` (whole pages) starting at page `firstPage`. */
-  write(bytes: Uint8Array, firstPage: number): void;
-}
-
-/** Where the root bucket, the freelist and the end of the file are: what the metas name. */
-export interface FileEnd {
-  readonly root: number;
-  readonly freelist: number;
-  /** Pages in the file (bbolt's high water mark). */
-  readonly pages: number;
 }
 
 /** Writes go out in chunks of this many bytes (whole pages), not a syscall per page. */
@@ -80,51 +60,27 @@ const MAX_ELEMENTS = 0xffff;
 /** A bbolt file being written. */
 export class BboltWriter {
   readonly pageSize: number;
-  readonly #out: PageOutput;
-  /** The file behind `#out`, when `create` made one: fsynced and closed by `finish`. */
-  readonly #fd: number | null;
-  /** The next page to allocate; pages 0 and 1 are the metas. */
-  #nextPage: number;
+  readonly #fd: number;
+  /** The next page to allocate; pages 0 and 1 are the metas, written last. */
+  #nextPage = 2;
   readonly #chunk: Uint8Array;
-  #chunkFirstPage: number;
+  #chunkFirstPage = 2;
   #chunkUsed = 0;
   #finished = false;
 
-  /** A writer whose pages, from `firstPage` on, go to `out`. */
-  constructor(
-    out: PageOutput,
-    opts: { pageSize?: number; firstPage?: number } = {},
-    fd: number | null = null,
-  ) {
-    const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
-    if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
-      throw new Error(`bbolt: page size ${pageSize} is not a power of two of at least 512`);
-    }
-    this.#out = out;
+  private constructor(fd: number, pageSize: number) {
     this.#fd = fd;
     this.pageSize = pageSize;
-    this.#nextPage = this.#chunkFirstPage = opts.firstPage ?? 2;
     this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES - CHUNK_BYTES % pageSize, pageSize));
   }
 
   /** Creates (truncating) the file at `path`. */
   static create(path: string, opts: { pageSize?: number } = {}): BboltWriter {
-    const fd = fs.openSync(path, "w", 0o600);
     const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
-    const out: PageOutput = {
-      write: (bytes, firstPage) => void fs.writeSync(fd, bytes, 0, bytes.length, firstPage * pageSize),
-    };
-    try {
-      return new BboltWriter(out, opts, fd);
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
+    if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
+      throw new Error(`bbolt: page size ${pageSize} is not a power of two of at least 512`);
     }
-  }
-
-  /** The next page a node would be written to. */
-  get nextPage(): number {
-    return this.#nextPage;
+    return new BboltWriter(fs.openSync(path, "w", 0o600), pageSize);
   }
 
   /** A builder for a new bucket's content. */
@@ -134,49 +90,44 @@ export class BboltWriter {
 
   /**
    * Writes the root bucket holding `buckets` (any order), an empty freelist and both meta
-   * pages, fsyncs and closes the file (a writer from `create`).
+   * pages, fsyncs and closes the file.
    */
   finish(buckets: Iterable<readonly [Uint8Array, BucketValue]>): WrittenDatabase {
-    const end = this.endPages(buckets);
-    this.#out.write(metaPages(this.pageSize, end), 0);
-    if (this.#fd !== null) fs.fsyncSync(this.#fd);
-    this.close();
-    return { pages: end.pages, bytes: end.pages * this.pageSize };
-  }
-
-  /**
-   * Writes the root bucket holding `buckets` (any order) and an empty freelist, and flushes:
-   * the file's last pages. What the metas must name is returned.
-   */
-  endPages(buckets: Iterable<readonly [Uint8Array, BucketValue]>): FileEnd {
     const root = this.bucket();
     for (const [name, value] of [...buckets].sort((a, b) => compareBytes(a[0], b[0]))) {
       root.putBucket(name, value);
     }
     const rootPage = root.endRoot();
     const freelist = this.#writeNode(PageFlag.freelist, 0, new Uint8Array(PAGE_HEADER_BYTES));
-    this.flush();
-    return { root: rootPage, freelist, pages: this.#nextPage };
+    this.#flush();
+    const pages = this.#nextPage;
+    // Two metas as a fresh bbolt file has them (txids 0 and 1): readers take the newer.
+    for (const txid of [0, 1]) {
+      const page = new Uint8Array(this.pageSize);
+      writePageHeader(page, { id: BigInt(txid), flags: PageFlag.meta, count: 0, overflow: 0 });
+      writeMeta(page, {
+        magic: MAGIC,
+        version: VERSION,
+        pageSize: this.pageSize,
+        flags: 0,
+        root: BigInt(rootPage),
+        sequence: 0n,
+        freelist: BigInt(freelist),
+        pgid: BigInt(pages),
+        txid: BigInt(txid),
+      });
+      fs.writeSync(this.#fd, page, 0, page.length, txid * this.pageSize);
+    }
+    fs.fsyncSync(this.#fd);
+    this.close();
+    return { pages, bytes: pages * this.pageSize };
   }
 
-  /** Closes the file of a writer from `create` (after `finish`, or to give up; the caller removes a partial file). */
+  /** Closes the file (after `finish`, or to give up; the caller removes a partial file). */
   close(): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#fd !== null) fs.closeSync(this.#fd);
-  }
-
-  /**
-   * The value of a bucket whose leaves were written elsewhere, in key order: each one's
-   * first key and page. Writes its branch levels here.
-   */
-  bucketOfLeaves(leaves: readonly BranchItem[]): BucketValue {
-    if (leaves.length === 0) throw new Error("bbolt: a bucket on pages has at least one leaf");
-    let level = leaves;
-    while (level.length > 1) level = branchLevel(this, level);
-    const bytes = new Uint8Array(BUCKET_HEADER_BYTES);
-    writeBucketHeader(bytes, { root: BigInt(level[0].pgid), sequence: 0n });
-    return { bytes };
+    fs.closeSync(this.#fd);
   }
 
   /**
@@ -187,14 +138,14 @@ export class BboltWriter {
     if (this.#finished) throw new Error("bbolt: writer already finished");
     const pages = Math.ceil(body.length / this.pageSize);
     const bytes = pages * this.pageSize;
-    if (this.#chunkUsed + bytes > this.#chunk.length) this.flush();
+    if (this.#chunkUsed + bytes > this.#chunk.length) this.#flush();
     const id = this.#nextPage;
     writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
     this.#nextPage += pages;
     if (bytes > this.#chunk.length) {
       const whole = new Uint8Array(bytes);
       whole.set(body);
-      this.#out.write(whole, id);
+      fs.writeSync(this.#fd, whole, 0, bytes, id * this.pageSize);
       this.#chunkFirstPage = this.#nextPage;
       return id;
     }
@@ -204,9 +155,10 @@ export class BboltWriter {
     return id;
   }
 
-  /** Hands the pages laid out so far to the output. */
-  flush(): void {
-    if (this.#chunkUsed > 0) this.#out.write(this.#chunk.subarray(0, this.#chunkUsed), this.#chunkFirstPage);
+  #flush(): void {
+    if (this.#chunkUsed > 0) {
+      fs.writeSync(this.#fd, this.#chunk, 0, this.#chunkUsed, this.#chunkFirstPage * this.pageSize);
+    }
     this.#chunkUsed = 0;
     this.#chunkFirstPage = this.#nextPage;
   }
@@ -220,7 +172,7 @@ export class BboltWriter {
     const size = leafSize(items);
     const bytes = Math.ceil(size / this.pageSize) * this.pageSize;
     if (bytes > this.#chunk.length) return this.#writeNode(PageFlag.leaf, items.length, leafBody(items));
-    if (this.#chunkUsed + bytes > this.#chunk.length) this.flush();
+    if (this.#chunkUsed + bytes > this.#chunk.length) this.#flush();
     const at = this.#chunkUsed;
     layoutLeaf(this.#chunk, at, items);
     this.#chunk.fill(0, at + size, at + bytes);
@@ -295,7 +247,7 @@ function copyInto(b: Uint8Array, src: Uint8Array, at: number): void {
 export class BucketBuilder {
   readonly #w: BboltWriter;
   #leaf: LeafItem[] = [];
-  readonly #split: LeafSplit;
+  #leafBytes = PAGE_HEADER_BYTES;
   /** The written leaves: each one's first key and page. */
   readonly #leaves: BranchItem[] = [];
   #last: Uint8Array | null = null;
@@ -304,7 +256,6 @@ export class BucketBuilder {
 
   constructor(w: BboltWriter) {
     this.#w = w;
-    this.#split = new LeafSplit(w.pageSize);
   }
 
   /** Adds a key and its value. */
@@ -325,26 +276,22 @@ export class BucketBuilder {
       throw new Error("bbolt: keys must be put in strictly increasing order");
     }
     this.#last = item.key;
-    if (this.#split.add(ELEMENT_BYTES + item.key.length + item.value.length)) this.#flushLeaf();
+    const size = ELEMENT_BYTES + item.key.length + item.value.length;
+    if (
+      this.#leaf.length > 0 &&
+      (this.#leafBytes + size > this.#w.pageSize || this.#leaf.length === MAX_ELEMENTS)
+    ) {
+      this.#flushLeaf();
+    }
     this.#leaf.push(item);
+    this.#leafBytes += size;
   }
 
   #flushLeaf(): void {
     const key = this.#leaf[0]?.key ?? new Uint8Array(0);
     this.#leaves.push({ key, pgid: this.#w.writeLeaf(this.#leaf) });
     this.#leaf = [];
-  }
-
-  /**
-   * Ends the bucket's leaves without its branches (another writer writes those, see
-   * BboltWriter.bucketOfLeaves): each leaf's first key and page, all of them flushed.
-   */
-  endLeaves(): BranchItem[] {
-    if (this.#ended) throw new Error("bbolt: bucket ended twice");
-    this.#ended = true;
-    if (this.#leaf.length > 0 || this.#leaves.length === 0) this.#flushLeaf();
-    this.#w.flush();
-    return this.#leaves;
+    this.#leafBytes = PAGE_HEADER_BYTES;
   }
 
   /**
@@ -355,10 +302,10 @@ export class BucketBuilder {
   end(): BucketValue {
     if (
       !this.#ended && this.#leaves.length === 0 && !this.#hasBuckets &&
-      this.#split.bytes <= this.#w.pageSize / INLINE_PAGE_RATIO
+      this.#leafBytes <= this.#w.pageSize / INLINE_PAGE_RATIO
     ) {
       this.#ended = true;
-      const bytes = new Uint8Array(BUCKET_HEADER_BYTES + this.#split.bytes);
+      const bytes = new Uint8Array(BUCKET_HEADER_BYTES + this.#leafBytes);
       writeBucketHeader(bytes, { root: 0n, sequence: 0n });
       const page = leafBody(this.#leaf);
       writePageHeader(page, { id: 0n, flags: PageFlag.leaf, count: this.#leaf.length, overflow: 0 });
@@ -376,89 +323,27 @@ export class BucketBuilder {
     this.#ended = true;
     if (this.#leaf.length > 0 || this.#leaves.length === 0) this.#flushLeaf();
     let level = this.#leaves;
-    while (level.length > 1) level = branchLevel(this.#w, level);
+    while (level.length > 1) level = this.#branchLevel(level);
     return level[0].pgid;
   }
-}
 
-/** Writes the branch pages over `children` with `w`; returns the level above. */
-function branchLevel(w: BboltWriter, children: readonly BranchItem[]): BranchItem[] {
-  const up: BranchItem[] = [];
-  let page: BranchItem[] = [];
-  let bytes = PAGE_HEADER_BYTES;
-  const flush = () => {
-    up.push({ key: page[0].key, pgid: w.writeBranch(page) });
-    page = [];
-    bytes = PAGE_HEADER_BYTES;
-  };
-  for (const c of children) {
-    const size = ELEMENT_BYTES + c.key.length;
-    if (page.length >= 2 && (bytes + size > w.pageSize || page.length === MAX_ELEMENTS)) flush();
-    page.push(c);
-    bytes += size;
-  }
-  flush();
-  return up;
-}
-
-/**
- * Where a bucket's leaves split, bbolt's way: items in key order fill a page until the
- * next one would not fit (or the page holds the most elements a page can count). One rule
- * for the writer and for an export that plans its pages from sizes alone.
- */
-export class LeafSplit {
-  readonly #pageSize: number;
-  #count = 0;
-  #bytes = PAGE_HEADER_BYTES;
-
-  constructor(pageSize: number) {
-    this.#pageSize = pageSize;
-  }
-
-  /**
-   * Adds an item of `itemBytes` (its element, key and value); true when it starts a new
-   * leaf, the previous one being complete.
-   */
-  add(itemBytes: number): boolean {
-    const split = this.#count > 0 &&
-      (this.#bytes + itemBytes > this.#pageSize || this.#count === MAX_ELEMENTS);
-    if (split) {
-      this.#count = 0;
-      this.#bytes = PAGE_HEADER_BYTES;
+  /** Writes the branch pages over `children`; returns the level above. */
+  #branchLevel(children: readonly BranchItem[]): BranchItem[] {
+    const up: BranchItem[] = [];
+    let page: BranchItem[] = [];
+    let bytes = PAGE_HEADER_BYTES;
+    const flush = () => {
+      up.push({ key: page[0].key, pgid: this.#w.writeBranch(page) });
+      page = [];
+      bytes = PAGE_HEADER_BYTES;
+    };
+    for (const c of children) {
+      const size = ELEMENT_BYTES + c.key.length;
+      if (page.length >= 2 && (bytes + size > this.#w.pageSize || page.length === MAX_ELEMENTS)) flush();
+      page.push(c);
+      bytes += size;
     }
-    this.#count++;
-    this.#bytes += itemBytes;
-    return split;
+    flush();
+    return up;
   }
-
-  /** The current leaf's size, its header included. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** Pages the current leaf takes. */
-  get pages(): number {
-    return Math.ceil(this.#bytes / this.#pageSize);
-  }
-}
-
-/** The two meta pages naming `end`, as a fresh bbolt file has them (txids 0 and 1: readers take the newer). */
-export function metaPages(pageSize: number, end: FileEnd): Uint8Array {
-  const pages = new Uint8Array(2 * pageSize);
-  for (const txid of [0, 1]) {
-    const page = pages.subarray(txid * pageSize, (txid + 1) * pageSize);
-    writePageHeader(page, { id: BigInt(txid), flags: PageFlag.meta, count: 0, overflow: 0 });
-    writeMeta(page, {
-      magic: MAGIC,
-      version: VERSION,
-      pageSize,
-      flags: 0,
-      root: BigInt(end.root),
-      sequence: 0n,
-      freelist: BigInt(end.freelist),
-      pgid: BigInt(end.pages),
-      txid: BigInt(txid),
-    });
-  }
-  return pages;
 }

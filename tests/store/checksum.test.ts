@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Code, isEtcdError } from "../../api/errors.ts";
 import { ChecksumMismatch, checksumOf } from "../../store/checksum.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
-import { ChildExport } from "../../server/export_child.ts";
+import { exportInChild } from "../../server/export_child.ts";
 import { checkStoreFile, verifyHistorySync } from "../../store/integrity.ts";
 import type { KvRow } from "../../store/kv.ts";
 import { MvccStore } from "../../store/mvcc.ts";
@@ -23,19 +23,6 @@ import { cleanup, tempDir } from "../harness.ts";
 import { b, Driver, machine, op, put, range, req, txn } from "./helpers.ts";
 
 afterAll(cleanup);
-
-/** The export of the store at `file` as the server gets it, from a child process. */
-async function exportThroughChild(file: string, signal = new AbortController().signal): Promise<Uint8Array> {
-  const made = new ChildExport(file, `${file}.bolt`, signal);
-  try {
-    const out = new Uint8Array(await made.size());
-    await made.read(out);
-    await made.done();
-    return out;
-  } finally {
-    made.stop();
-  }
-}
 
 /** A store file with k0..k9 (k3 written twice): revisions 2..12. */
 function storeWithKeys(dir: string): string {
@@ -197,7 +184,8 @@ describe("a damaged value", () => {
     expect(err).toBeInstanceOf(ChecksumMismatch);
     expect((err as Error).message).toBe(K5);
     // The server runs it in a child process (server/export_child.ts): the same error comes back.
-    const fromChild = await exportThroughChild(file).catch((e: Error) => e);
+    const fromChild = await exportInChild(file, path.join(dir, "bolt2"), new AbortController().signal)
+      .catch((e) => e);
     expect(fromChild).toBeInstanceOf(ChecksumMismatch);
     expect(fromChild).toMatchObject({ message: K5, key: b("k5"), revision: 7n, sub: 0n });
   });
@@ -206,13 +194,14 @@ describe("a damaged value", () => {
     const dir = tempDir("etcdts-cksum-");
     const file = storeWithKeys(dir);
     await exportEtcdBackend(file, path.join(dir, "here"));
-    const here = fs.readFileSync(path.join(dir, "here"));
-    expect(Buffer.from(await exportThroughChild(file)).equals(here)).toBe(true);
+    await exportInChild(file, path.join(dir, "there"), new AbortController().signal);
+    expect(fs.readFileSync(path.join(dir, "there")).equals(fs.readFileSync(path.join(dir, "here")))).toBe(
+      true,
+    );
     const aborted = new AbortController();
     aborted.abort();
-    expect(await exportThroughChild(file, aborted.signal).catch((e: Error) => e.message)).toBe(
-      "snapshot: canceled",
-    );
+    expect(await exportInChild(file, path.join(dir, "none"), aborted.signal).catch((e) => e.message))
+      .toBe("snapshot: canceled");
   });
 
   test("is found by the store's own pass, which reports it", async () => {

@@ -6,19 +6,18 @@
  * decoder reads what the encoder writes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { BboltReader } from "../../store/bbolt/reader.ts";
 import { BboltWriter } from "../../store/bbolt/writer.ts";
 import { decodeKeyValue, encodeKeyValue, type Fields } from "../../wire/etcd.ts";
 import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { revisionKey } from "../../store/encoding.ts";
-import { exportEtcdBackend, streamEtcdBackend } from "../../store/etcd_export.ts";
+import { exportEtcdBackend } from "../../store/etcd_export.ts";
 import { importEtcdBackend } from "../../store/etcd_import.ts";
 import { Bucket, compactMark, MetaKey } from "../../store/etcd_layout.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { openDatabase } from "../../store/schema.ts";
-import { cleanup, ETCDCTL_BIN, haveRealEtcd, run, tempDir } from "../harness.ts";
+import { cleanup, tempDir } from "../harness.ts";
 import { b, Driver, req } from "./helpers.ts";
 
 afterAll(cleanup);
@@ -89,61 +88,6 @@ describe("etcd backend export and import", () => {
     expect(copy.leases()).toEqual(store.leases());
     copy.close();
     store.close();
-  });
-
-  test("a key bucket of many leaves goes out front to back and reads the same", async () => {
-    const src = path.join(dir, "many.db");
-    const store = MvccStore.open(src);
-    const d = new Driver(store);
-    d.ok(req({ leaseGrant: { ID: 9n, TTL: 100n } }));
-    for (let i = 0; i < 600; i++) {
-      d.put(`k${i % 200}`, "v".repeat(i % 7 === 0 ? 3000 : 40), { lease: i % 5 === 0 ? 9n : 0n });
-    }
-    d.put("huge", "h".repeat(3 << 20)); // one node larger than the writer's 1 MiB chunk
-    d.put("big", "b".repeat(20_000)); // a leaf on several pages
-    for (let i = 0; i < 50; i++) d.del(`k${i}`);
-    d.ok(req({ compaction: { revision: 300n } }));
-    store.flush();
-    const bolt = path.join(dir, "many.bolt");
-    const writes: number[] = [];
-    let size = -1;
-    const chunks: Uint8Array[] = [];
-    const { bytes } = await streamEtcdBackend(src, {
-      size: (n) => void (size = n),
-      write: (b) => {
-        writes.push(b.length);
-        chunks.push(b.slice());
-      },
-    });
-    expect(size).toBe(bytes);
-    fs.writeFileSync(bolt, Buffer.concat(chunks));
-    expect(fs.statSync(bolt).size).toBe(bytes);
-    // The metas first, then everything else: the stream could start before the leaves were read.
-    expect(writes[0]).toBe(2 * 4096);
-    const reader = BboltReader.open(bolt) as BboltReader;
-    const keys = reader.bucket(Bucket.key);
-    reader.close();
-    // On pages of its own, right after the metas: the leaves the stream wrote as it read them.
-    expect(keys !== null && !(keys instanceof Error) && keys.root > 2n).toBe(true);
-    const dest = path.join(dir, "many-dest.db");
-    expect(importInto(bolt, dest)).toBeNull();
-    const copy = MvccStore.open(dest);
-    const e = new Driver(copy);
-    for (const rev of [300n, 400n, store.currentRevision()]) {
-      expect(e.get("", "\0", { revision: rev }).kvs).toEqual(d.get("", "\0", { revision: rev }).kvs);
-      expect(copy.hashKV(rev)).toEqual(store.hashKV(rev));
-    }
-    expect(copy.leases()).toEqual(store.leases());
-    copy.close();
-    store.close();
-    if (haveRealEtcd()) {
-      // etcdctl 3.4's status runs bbolt's tx.Check over every page.
-      const r = await run([ETCDCTL_BIN, "snapshot", "status", bolt, "-w", "json"], {
-        env: { ETCDCTL_API: "3" },
-      });
-      expect(r.stderr).toBe("");
-      expect(JSON.parse(r.stdout).totalKey).toBeGreaterThan(500);
-    }
   });
 
   test("a compaction scheduled but not finished is finished by the import", () => {

@@ -3,7 +3,6 @@ import { describe, expect, test } from "bun:test";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ProtoWriter, sizeOf, varint64Size } from "../../wire/writer.ts";
 import { ProtoReader, WireError } from "../../wire/reader.ts";
-import { encodeKeyValue, keyValueSize } from "../../wire/etcd.ts";
 
 const INT64 = [
   0n,
@@ -70,24 +69,4 @@ describe("varints", () => {
       expect(w.finish().length).toBe(sizeOf(write, v));
     }
   });
-});
-
-test("keyValueSize is the length of encodeKeyValue's bytes, at every varint edge", () => {
-  const lengths = [0, 1, 127, 128, 16383, 16384, 1 << 21];
-  for (const keyBytes of lengths) {
-    for (const valueBytes of lengths) {
-      for (const v of INT64) {
-        const fields = { createRevision: v, modRevision: -v, version: v >> 1n, lease: v };
-        const encoded = encodeKeyValue({
-          key: new Uint8Array(keyBytes),
-          value: new Uint8Array(valueBytes),
-          ...fields,
-        });
-        expect(
-          keyValueSize(keyBytes, fields.createRevision, fields.modRevision, fields.version, valueBytes, v),
-        )
-          .toBe(encoded.length);
-      }
-    }
-  }
 });

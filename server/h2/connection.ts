@@ -52,7 +52,6 @@ import { type KeepaliveSettings, PingPolicy, ServerPinger } from "./keepalive.ts
 
 /** The socket side a connection needs: a net.Socket or tls.TLSSocket. */
 export interface H2Socket {
-  /** Sends `data`, copying what it cannot send at once: the caller reuses `data` after. */
   write(data: Uint8Array): boolean;
   end(): void;
   destroy(): void;
@@ -91,30 +90,6 @@ const NO_PAYLOAD = new Uint8Array(0);
  * reads waited that long.
  */
 const FLUSH_TURN_BYTES = 1 << 20;
-/**
- * Where a turn's frames are joined for one socket write, reused by every connection: Bun's
- * socket.write copies whatever it cannot send at once (tests/h2/socket_copy.test.ts), so the
- * bytes are free again when it returns. A fresh buffer per write cost a page fault per 4 KiB:
- * streaming a 103 MB snapshot spent ~0.3 s in Buffer.concat alone. Larger joins (the last
- * words before a close) take a buffer of their own, so this one stays at about a turn's size.
- */
-class JoinBuffer {
-  #buf = new Uint8Array(0);
-
-  join(pieces: readonly Uint8Array[]): Uint8Array {
-    let total = 0;
-    for (const p of pieces) total += p.length;
-    if (total > 2 * FLUSH_TURN_BYTES) return Buffer.concat(pieces, total);
-    if (total > this.#buf.length) this.#buf = new Uint8Array(Math.max(total, FLUSH_TURN_BYTES + (64 << 10)));
-    let at = 0;
-    for (const p of pieces) {
-      this.#buf.set(p, at);
-      at += p.length;
-    }
-    return this.#buf.subarray(0, total);
-  }
-}
-const joined = new JoinBuffer();
 /** The payload of our keepalive PING (grpc-go sends zeros too). */
 const KEEPALIVE_PING = new Uint8Array(8);
 
@@ -558,7 +533,7 @@ export class H2Connection implements StreamOwner {
 
   #write(pieces: readonly Uint8Array[]): void {
     try {
-      if (!this.socket.write(pieces.length === 1 ? pieces[0] : joined.join(pieces))) {
+      if (!this.socket.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces))) {
         this.#writeBlocked = true;
       }
     } catch {

@@ -10,6 +10,7 @@
  * A damaged row (ChecksumMismatch) comes back as one line of JSON on the child's stdout and
  * is thrown here as the same error, so the caller reports the damage as before.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { ChecksumMismatch } from "../store/checksum.ts";
 
@@ -41,7 +42,7 @@ function selfCommand(): string[] {
  */
 export async function exportInChild(srcPath: string, destPath: string, signal: AbortSignal): Promise<void> {
   if (signal.aborted) throw new Error("snapshot: canceled");
-  const child = Bun.spawn([...selfCommand(), EXPORT_CHILD_COMMAND, srcPath, destPath], {
+  const child = Bun.spawn([...selfCommand(), EXPORT_CHILD_COMMAND, srcPath, destPath, String(process.pid)], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -70,19 +71,29 @@ export async function exportInChild(srcPath: string, destPath: string, signal: A
   }
 }
 
-/** The child's side: `[srcPath, destPath]`; its exit code. */
+/** The child's side: `[srcPath, destPath, the member's PID]`; its exit code. */
 export async function exportChildMain(args: readonly string[]): Promise<number> {
-  const [srcPath, destPath] = args;
-  if (args.length !== 2) {
-    process.stderr.write(`${EXPORT_CHILD_COMMAND} expects a source and a destination\n`);
+  const [srcPath, destPath, parentPid] = args;
+  const parent = Number(parentPid);
+  if (args.length !== 3 || !Number.isSafeInteger(parent)) {
+    process.stderr.write(`${EXPORT_CHILD_COMMAND} expects a source, a destination and the member's PID\n`);
     return 2;
   }
   const { exportEtcdBackend } = await import("../store/etcd_export.ts");
+  // A member that dies (kill -9) cannot stop its child: the child stops itself when it is
+  // handed to another parent, instead of finishing a file nobody reads.
+  const orphaned = new AbortController();
+  const check = () => {
+    if (process.ppid !== parent) orphaned.abort();
+  };
+  check();
+  const watch = setInterval(check, ORPHAN_CHECK_MS);
   try {
-    // Nothing else runs here: no slices, no turns to give.
-    await exportEtcdBackend(srcPath, destPath, { sliceMs: Infinity });
+    // Nothing else runs here: slices only long enough for the check above to run.
+    await exportEtcdBackend(srcPath, destPath, { sliceMs: ORPHAN_CHECK_MS, signal: orphaned.signal });
     return 0;
   } catch (e) {
+    fs.rmSync(destPath, { force: true });
     if (e instanceof ChecksumMismatch) {
       const row: DamagedRow = {
         key: Buffer.from(e.key).toString("base64"),
@@ -94,5 +105,10 @@ export async function exportChildMain(args: readonly string[]): Promise<number> 
     }
     process.stderr.write(`${(e as Error).message}\n`);
     return 1;
+  } finally {
+    clearInterval(watch);
   }
 }
+
+/** How often the child checks that the member that started it is still there. */
+const ORPHAN_CHECK_MS = 100;

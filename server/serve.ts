@@ -49,6 +49,7 @@ import { AuthGuard } from "./auth/guard.ts";
 import { authService } from "./services/auth.ts";
 import { peerExposure, serverTls } from "./tls.ts";
 import { etcdMetrics } from "./metrics/etcd.ts";
+import { removeStaleSnapshotFiles } from "./snapshot_stream.ts";
 import { unhealthyReason } from "./health.ts";
 import { promoteAtLeader, servePromoteRoute } from "./promote_forward.ts";
 import { clientWebRoutes, listenMetrics } from "./web.ts";
@@ -117,6 +118,11 @@ export async function startServer(
   // Every part started from here on is stopped by `parts`, newest first, on any failure too.
   const parts = new Lifecycle();
   const store = parts.add("the store", MvccStore.open(path.join(memberDir, "snap", "db")), (s) => s.close());
+  for (const name of removeStaleSnapshotFiles(path.join(memberDir, "snap"))) {
+    log.info("removed a snapshot file left by a stopped member", {
+      path: path.join(memberDir, "snap", name),
+    });
+  }
   const state = new StateMachine(store);
   // Without a log there is nothing to force: the member starts as its flags say, as in etcd.
   if (hadLog && config.forceNewCluster) {

@@ -19,6 +19,25 @@ import { type SnapshotChunk, snapshotResponseFrames } from "../wire/etcd.ts";
 import { ChecksumMismatch, corruptStoreError } from "../store/checksum.ts";
 import { exportInChild } from "./export_child.ts";
 
+/** Files being sent are `snapshot-<pid>-<time>-<random>.tmp` beside the store. */
+const TMP_PREFIX = "snapshot-";
+const TMP_NAME = /^snapshot-\d+-\d+-[0-9a-z]+\.tmp$/;
+
+/**
+ * Removes what a member killed while sending a snapshot left beside its store (`dir`):
+ * at start, no snapshot is being sent. Returns the names removed.
+ */
+export function removeStaleSnapshotFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => TMP_NAME.test(n));
+  } catch {
+    return [];
+  }
+  for (const n of names) fs.rmSync(path.join(dir, n), { force: true });
+  return names;
+}
+
 /** etcd's snapshotSendBufferSize. */
 const CHUNK_BYTES = 32 * 1024;
 /**
@@ -38,7 +57,7 @@ export async function streamSnapshot(
   const dbPath = store.path();
   const tmp = path.join(
     path.dirname(dbPath),
-    `snapshot-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`,
+    `${TMP_PREFIX}${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`,
   );
   try {
     // Commit what is applied so the copy is as fresh as the reply headers claim.

@@ -53,6 +53,7 @@ export async function exportEtcdBackend(
   destPath: string,
   opts: ExportOptions = {},
 ): Promise<WrittenDatabase> {
+  if (opts.signal?.aborted) throw new Error("snapshot: canceled");
   const sliceMs = opts.sliceMs ?? 8;
   // Read-write open (nothing is written): a read-only connection may not join the WAL.
   const src = new Database(srcPath, { readwrite: true, create: false, safeIntegers: true, strict: true });

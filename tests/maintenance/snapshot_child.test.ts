@@ -1,0 +1,65 @@
+/**
+ * The snapshot export's child process (server/export_child.ts) does not outlive the member
+ * that started it, and a file a killed member left beside its store is removed at the
+ * next start (server/snapshot_stream.ts).
+ */
+import { afterAll, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { EXPORT_CHILD_COMMAND } from "../../server/export_child.ts";
+import { removeStaleSnapshotFiles } from "../../server/snapshot_stream.ts";
+import { MvccStore } from "../../store/mvcc.ts";
+import { cleanup, ETCDTS_BIN, tempDir, waitFor } from "../harness.ts";
+import { Driver } from "../store/helpers.ts";
+
+afterAll(cleanup);
+
+test("an export whose parent is gone stops and removes its file", async () => {
+  const dir = tempDir("snapshot-child-");
+  const src = path.join(dir, "db");
+  const store = MvccStore.open(src);
+  const d = new Driver(store);
+  for (let i = 0; i < 20; i++) d.put(`k${i}`, String(i % 10).repeat(1 << 20));
+  store.flush();
+  const dest = path.join(dir, "out.bolt");
+  // A shell starts the export in the background and exits at once: the export is orphaned.
+  const sh = Bun.spawnSync([
+    "sh",
+    "-c",
+    `"$0" ${EXPORT_CHILD_COMMAND} "$1" "$2" $$ >/dev/null 2>&1 & echo $!`,
+    ETCDTS_BIN,
+    src,
+    dest,
+  ]);
+  const pid = Number(new TextDecoder().decode(sh.stdout).trim());
+  expect(pid).toBeGreaterThan(0);
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await waitFor("the orphaned export to stop", () => !alive(), { timeoutMs: 10_000 });
+  expect(fs.existsSync(dest)).toBe(false);
+  store.close();
+}, 60_000);
+
+test("files a killed member was sending are removed at start, nothing else", () => {
+  const dir = tempDir("snapshot-stale-");
+  for (
+    const n of [
+      "snapshot-123-1796536637696-k2j4.tmp",
+      "db",
+      "db-wal",
+      "snapshot-x.tmp",
+      "0000000000000001.snap",
+    ]
+  ) {
+    fs.writeFileSync(path.join(dir, n), "x");
+  }
+  expect(removeStaleSnapshotFiles(dir)).toEqual(["snapshot-123-1796536637696-k2j4.tmp"]);
+  expect(fs.readdirSync(dir).sort()).toEqual(["0000000000000001.snap", "db", "db-wal", "snapshot-x.tmp"]);
+  expect(removeStaleSnapshotFiles(path.join(dir, "missing"))).toEqual([]);
+});

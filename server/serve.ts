@@ -268,6 +268,7 @@ export async function startServer(
         store,
         quotaBackendBytes: config.quotaBackendBytes,
         defragmenter: maintenance.defragmenter,
+        busy: () => idleGc.touch(),
       }),
       ...moveLeaderService({ member, store }),
     },

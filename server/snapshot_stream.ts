@@ -48,11 +48,15 @@ const CHUNK_BYTES = 32 * 1024;
  */
 const MESSAGES_PER_WRITE = 16;
 
-/** Streams a snapshot of `store` to `out`; an error value if it could not be made or sent. */
+/**
+ * Streams a snapshot of `store` to `out`; an error value if it could not be made or sent.
+ * `sending` is called as each batch goes out: the member is busy, not idle.
+ */
 export async function streamSnapshot(
   store: MvccStore,
   out: StreamSink<SnapshotResponse>,
   signal: AbortSignal,
+  sending: () => void = () => {},
 ): Promise<EtcdError | void> {
   const dbPath = store.path();
   const tmp = path.join(
@@ -81,6 +85,7 @@ export async function streamSnapshot(
           const batch = readFrames(fd, sent, total);
           for (const blob of batch.blobs) hash.update(blob);
           sent = batch.sent;
+          sending();
           if (!await sendWith(out, () => out.sendFrames!(batch.frames), signal)) return;
         }
       }

@@ -27,6 +27,12 @@ export interface MaintenanceDeps {
   readonly quotaBackendBytes: number;
   /** Shared with whoever else defragments this store; one is made if absent. */
   readonly defragmenter?: Defragmenter;
+  /**
+   * Called as a snapshot's bytes go out: a stream is one request, and without this the idle
+   * collector took a long send for idleness and ran a full collection in the middle of it
+   * (300k keys just loaded: the send took 0.93-1.25 s with it, 0.71-1.0 s without).
+   */
+  readonly busy?: () => void;
 }
 
 /** gogo/protobuf's compact text of an AlarmMember, as etcd puts it in Status.errors. */
@@ -92,7 +98,7 @@ export function maintenanceService(deps: MaintenanceDeps): Partial<ImplOf<typeof
       return create(DefragmentResponseSchema, { header: header() });
     },
     snapshot(_req, out, ctx) {
-      return streamSnapshot(store, out, ctx.signal);
+      return streamSnapshot(store, out, ctx.signal, deps.busy);
     },
   };
 }

@@ -5,7 +5,8 @@
  * without yielding. Measured on 300k keys (103 MB): the member's own CPU per save 1.4-1.6 s
  * -> 0.5 s, the whole save 1.65 -> 1.54 s (the export alone 0.67 s in the child, 0.9-1.0 s
  * in slices on the loop). The child opens the store's file on its own connection inside
- * one read transaction, as the in-process export did, so it sees the last committed state.
+ * one read transaction, so it sees one committed state: the last when it started, which is
+ * at least what the member flushed before it spawned the child.
  *
  * A damaged row (ChecksumMismatch) comes back as one line of JSON on the child's stdout and
  * is thrown here as the same error, so the caller reports the damage as before.
@@ -33,7 +34,9 @@ interface DamagedRow {
  */
 function selfCommand(): string[] {
   const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
-  return compiled ? [process.execPath] : [process.execPath, path.join(import.meta.dir, "..", "main.ts")];
+  // /proc/self/exe is this very binary even if its file was replaced by an upgrade since.
+  const self = compiled && fs.existsSync("/proc/self/exe") ? "/proc/self/exe" : process.execPath;
+  return compiled ? [self] : [self, path.join(import.meta.dir, "..", "main.ts")];
 }
 
 /**
@@ -58,7 +61,7 @@ export async function exportInChild(srcPath: string, destPath: string, signal: A
     if (signal.aborted) throw new Error("snapshot: canceled");
     if (code === 0) return;
     if (code === DAMAGED) {
-      const row = JSON.parse(out) as DamagedRow;
+      const row = JSON.parse(out.trim().split("\n").pop()!) as DamagedRow;
       throw new ChecksumMismatch({
         key: new Uint8Array(Buffer.from(row.key, "base64")),
         revision: BigInt(row.revision),

@@ -100,19 +100,19 @@ export class RaftDriver {
   #campaignIfAlone(): void {
     if (this.#lead !== 0n || this.#node.basicStatus().state !== StateType.Follower) return;
     if (!this.#node.isSoleVoter()) return;
-    if (!this.#fastForwarded) {
-      this.#fastForwarded = true;
-      const ticks = this.#o.electionTicks;
-      const duration = formatGoDuration(ticks * this.#o.heartbeatMs);
-      log.info("started as single-node; fast-forwarding election ticks", {
-        "local-member-id": this.#o.memberId.toString(16),
-        "forward-ticks": ticks,
-        "forward-duration": duration,
-        "election-ticks": ticks,
-        "election-timeout": duration,
-      });
-    }
     this.#node.campaign();
+    // Logged once, when the campaign went ahead (Raft refuses it while conf changes are
+    // unapplied), with etcd's fields: etcd forwards all ticks but one.
+    if (this.#fastForwarded || this.#node.basicStatus().state === StateType.Follower) return;
+    this.#fastForwarded = true;
+    const ticks = this.#o.electionTicks;
+    log.info("started as single-node; fast-forwarding election ticks", {
+      "local-member-id": this.#o.memberId.toString(16),
+      "forward-ticks": ticks - 1,
+      "forward-duration": formatGoDuration((ticks - 1) * this.#o.heartbeatMs),
+      "election-ticks": ticks,
+      "election-timeout": formatGoDuration(ticks * this.#o.heartbeatMs),
+    });
   }
 
   /** Stops ticking and starting Readys; resolves once the Ready in progress is done. */

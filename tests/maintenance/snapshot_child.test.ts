@@ -21,28 +21,38 @@ test("an export whose parent is gone stops and removes its file", async () => {
   const d = new Driver(store);
   for (let i = 0; i < 20; i++) d.put(`k${i}`, String(i % 10).repeat(1 << 20));
   store.flush();
+  // With its member alive, the child writes the file and exits 0.
+  const kept = path.join(dir, "kept.bolt");
+  const child = Bun.spawn([ETCDTS_BIN, EXPORT_CHILD_COMMAND, src, kept, String(process.pid)], {
+    stderr: "pipe",
+  });
+  expect(await child.exited).toBe(0);
+  expect(fs.statSync(kept).size).toBeGreaterThan(20 << 20);
+  // A shell starts the export in the background with itself as the member, and exits at once.
   const dest = path.join(dir, "out.bolt");
-  // A shell starts the export in the background and exits at once: the export is orphaned.
+  const err = path.join(dir, "err.txt");
   const sh = Bun.spawnSync([
     "sh",
     "-c",
-    `"$0" ${EXPORT_CHILD_COMMAND} "$1" "$2" $$ >/dev/null 2>&1 & echo $!`,
+    `"$0" ${EXPORT_CHILD_COMMAND} "$1" "$2" $$ >/dev/null 2>"$3" & echo $!`,
     ETCDTS_BIN,
     src,
     dest,
+    err,
   ]);
   const pid = Number(new TextDecoder().decode(sh.stdout).trim());
   expect(pid).toBeGreaterThan(0);
+  // Gone, or a zombie where nobody reaps orphans.
   const alive = () => {
     try {
-      process.kill(pid, 0);
-      return true;
+      return fs.readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]?.[0] !== "Z";
     } catch {
       return false;
     }
   };
   await waitFor("the orphaned export to stop", () => !alive(), { timeoutMs: 10_000 });
   expect(fs.existsSync(dest)).toBe(false);
+  expect(fs.readFileSync(err, "utf8")).toBe("snapshot: canceled\n");
   store.close();
 }, 60_000);
 

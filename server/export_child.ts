@@ -20,6 +20,8 @@ export const EXPORT_CHILD_COMMAND = "__export-etcd-backend";
 
 /** Exit code of a child that found a damaged row (and printed it). */
 const DAMAGED = 3;
+/** How often the child checks that the member that started it is still there. */
+const ORPHAN_CHECK_MS = 100;
 
 interface DamagedRow {
   readonly key: string; // base64
@@ -112,6 +114,3 @@ export async function exportChildMain(args: readonly string[]): Promise<number> 
     clearInterval(watch);
   }
 }
-
-/** How often the child checks that the member that started it is still there. */
-const ORPHAN_CHECK_MS = 100;

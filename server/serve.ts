@@ -117,11 +117,10 @@ export async function startServer(
   });
   // Every part started from here on is stopped by `parts`, newest first, on any failure too.
   const parts = new Lifecycle();
-  const store = parts.add("the store", MvccStore.open(path.join(memberDir, "snap", "db")), (s) => s.close());
-  for (const name of removeStaleSnapshotFiles(path.join(memberDir, "snap"))) {
-    log.info("removed a snapshot file left by a stopped member", {
-      path: path.join(memberDir, "snap", name),
-    });
+  const snapDir = path.join(memberDir, "snap");
+  const store = parts.add("the store", MvccStore.open(path.join(snapDir, "db")), (s) => s.close());
+  for (const name of removeStaleSnapshotFiles(snapDir)) {
+    log.info("removed a snapshot file left by a stopped member", { path: path.join(snapDir, name) });
   }
   const state = new StateMachine(store);
   // Without a log there is nothing to force: the member starts as its flags say, as in etcd.
@@ -166,7 +165,7 @@ export async function startServer(
     onRemoved,
     onSnapshot: inbox.snapshot,
     tls: peerTls ?? undefined,
-    snapDir: path.join(memberDir, "snap"),
+    snapDir,
   });
   const newCluster = !hadLog && config.initialClusterState === "new";
   const member = new Member({
@@ -187,7 +186,7 @@ export async function startServer(
     snapshotCount: config.snapshotCount,
     maxWals: config.maxWals,
     catchUpEntries: config.snapshotCatchUpEntries,
-    snapDir: path.join(memberDir, "snap"),
+    snapDir,
   });
   parts.add("the member", member, (m) => m.stop());
   // Closed before the member stops: no peer message arrives at a stopping member.

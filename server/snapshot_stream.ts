@@ -1,7 +1,8 @@
 /**
  * Maintenance.Snapshot: a consistent view of the store written as an etcd 3.4 backend
- * (store/etcd_export.ts, run in a child process: export_child.ts), streamed in 32 KiB messages with the bytes still to come, then
- * one message carrying the sha256 of everything sent, exactly as etcd streams it;
+ * (store/etcd_export.ts, run in a child process: export_child.ts), streamed in 32 KiB
+ * messages with the bytes still to come, then one message carrying the sha256 of
+ * everything sent, exactly as etcd streams it;
  * `snapshot save` keeps both, so a saved file is what etcd's own save makes and every etcd
  * tool reads. (Members catching up inside a cluster get the SQLite copy instead, see
  * MvccStore.copyTo: faster to make and to install.)
@@ -20,8 +21,15 @@ import { ChecksumMismatch, corruptStoreError } from "../store/checksum.ts";
 import { exportInChild } from "./export_child.ts";
 
 /** Files being sent are `snapshot-<pid>-<time>-<random>.tmp` beside the store. */
-const TMP_PREFIX = "snapshot-";
 const TMP_NAME = /^snapshot-\d+-\d+-[0-9a-z]+\.tmp$/;
+
+/** A new name of that form beside the store at `dbPath`. */
+function tmpPath(dbPath: string): string {
+  return path.join(
+    path.dirname(dbPath),
+    `snapshot-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`,
+  );
+}
 
 /**
  * Removes what a member killed while sending a snapshot left beside its store (`dir`):
@@ -59,10 +67,7 @@ export async function streamSnapshot(
   sending: () => void = () => {},
 ): Promise<EtcdError | void> {
   const dbPath = store.path();
-  const tmp = path.join(
-    path.dirname(dbPath),
-    `${TMP_PREFIX}${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`,
-  );
+  const tmp = tmpPath(dbPath);
   try {
     // Commit what is applied so the copy is as fresh as the reply headers claim.
     store.flush();
@@ -75,6 +80,7 @@ export async function streamSnapshot(
     try {
       let sent = 0;
       while (sent < total) {
+        sending();
         if (out.sendFrames === undefined) {
           const blob = readChunk(fd, sent, Math.min(CHUNK_BYTES, total - sent));
           sent += blob.length;
@@ -85,7 +91,6 @@ export async function streamSnapshot(
           const batch = readFrames(fd, sent, total);
           for (const blob of batch.blobs) hash.update(blob);
           sent = batch.sent;
-          sending();
           if (!await sendWith(out, () => out.sendFrames!(batch.frames), signal)) return;
         }
       }

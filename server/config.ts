@@ -39,9 +39,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "initial-election-tick-advance": {
     kind: "bool",
     def: "true",
-    fate: "accepted",
-    note:
-      "a single member campaigns at once at start (etcd fast-forwards its ticks); members of larger clusters do not fast-forward: their first election waits --election-timeout",
+    fate: "works",
+    note: "a single member campaigns at once, without etcd's randomized remainder",
   },
   "listen-peer-urls": { kind: "urls", def: "http://localhost:2380", fate: "works" },
   "listen-client-urls": { kind: "urls", def: "http://localhost:2379", fate: "works" },
@@ -287,6 +286,8 @@ export interface ServerConfig {
   readonly maxConcurrentStreams: number;
   readonly strictReconfigCheck: boolean;
   readonly preVote: boolean;
+  /** --initial-election-tick-advance (server/member/tick_advance.ts). */
+  readonly initialElectionTickAdvance: boolean;
   readonly autoCompactionMode: "periodic" | "revision";
   readonly autoCompactionRetention: string;
   readonly listenMetricsUrls: readonly URL[];
@@ -648,6 +649,7 @@ function buildConfig(
     maxConcurrentStreams: int("max-concurrent-streams"),
     strictReconfigCheck: isTrue(get("strict-reconfig-check")),
     preVote: isTrue(get("pre-vote")),
+    initialElectionTickAdvance: isTrue(get("initial-election-tick-advance")),
     jitWarmup: isTrue(get("experimental-jit-warmup")),
     forceNewCluster: isTrue(get("force-new-cluster")),
     autoCompactionMode: mode,

@@ -20,7 +20,8 @@ import { encodeProposal } from "./proposal_codec.ts";
 import { logStoreMismatch } from "./log_store_check.ts";
 import * as os from "node:os";
 import { type ConfState, MemoryStorage, type Message, RawNode, StateType } from "../raft/mod.ts";
-import { type Clock, sleep, systemClock } from "./member/clock.ts";
+import { type Clock, sleep, systemClock, type Timer } from "./member/clock.ts";
+import { startTickAdvance, type TickAdvanceOptions } from "./member/tick_advance.ts";
 import { ProposalRegistry } from "./member/proposals.ts";
 import { ReadLoop } from "./member/read_loop.ts";
 import { type AppliedBatch, Applier, type SnapshotInstalled } from "./member/apply.ts";
@@ -64,6 +65,16 @@ export interface MemberOptions {
   readonly maxWals?: number;
   /** A directory for store copies on their way to or from peers. */
   readonly snapDir?: string;
+  /**
+   * etcd's initial election tick advance for a member with peers (tick_advance.ts): whether
+   * it is on (--initial-election-tick-advance), how many other members are configured, and
+   * how many of them are reachable now.
+   */
+  readonly tickAdvance?: {
+    readonly enabled: boolean;
+    readonly remoteMembers: number;
+    readonly activePeers: () => number;
+  };
   /** Time and timers (default: the process's). */
   readonly clock?: Clock;
   /** File removal (default: node:fs). */
@@ -107,6 +118,8 @@ export class Member {
   readonly #applier: Applier;
   readonly #driver: RaftDriver;
   readonly #snapshots: SnapshotFiles;
+  readonly #tickAdvanceOptions: TickAdvanceOptions;
+  #tickAdvance: Timer | null = null;
   #stopped = false;
 
   constructor(opts: MemberOptions) {
@@ -131,6 +144,17 @@ export class Member {
     // conf changes rebuild the membership; entries the store already holds are skipped.
     const snapshotIndex = replay.snapshot.index;
     const electionTicks = Math.max(2, Math.round(opts.electionMs / opts.heartbeatMs));
+    const advance = opts.tickAdvance;
+    this.#tickAdvanceOptions = {
+      memberId: opts.memberId,
+      enabled: advance?.enabled ?? false,
+      clock,
+      heartbeatMs: opts.heartbeatMs,
+      electionTicks,
+      remoteMembers: advance?.remoteMembers ?? 0,
+      activePeers: advance?.activePeers ?? (() => 0),
+      advance: (ticks) => this.#driver.advanceTicks(ticks),
+    };
     const node = this.#node = new RawNode({
       id: opts.memberId,
       peers: opts.initialVoters,
@@ -211,6 +235,7 @@ export class Member {
     this.#proposals.start();
     this.#reads.start();
     this.#driver.start();
+    this.#tickAdvance = startTickAdvance(this.#tickAdvanceOptions);
   }
 
   get term(): bigint {
@@ -392,6 +417,7 @@ export class Member {
   /** Stops accepting work, finishes the Ready in progress, and makes the log durable. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#tickAdvance?.cancel();
     await this.#driver.stop();
     this.#reads.stop();
     this.#proposals.stop();

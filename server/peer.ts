@@ -299,6 +299,26 @@ export class PeerTransport {
       this.#opts.onUnreachable(id);
       return;
     }
+    this.#open(id, box);
+  }
+
+  /**
+   * How many peers have an open stream (etcd's ActivePeers). Streams open on demand, so
+   * this also dials every peer without one, outside its back-off after a failure: at
+   * start, before any message is sent, this is how a member learns its peers are up.
+   */
+  activePeers(): number {
+    if (this.#closed) return 0;
+    let active = 0;
+    for (const [id, box] of this.#outboxes) {
+      if (box.stream?.ready) active++;
+      else if (box.stream === null && Date.now() >= box.retryAt) this.#open(id, box);
+    }
+    return active;
+  }
+
+  /** Opens the message stream to `id`; what is queued leaves once it is ready. */
+  #open(id: bigint, box: Outbox): void {
     const url = new URL(box.urls[box.nextUrl % box.urls.length]);
     box.stream = new PeerStream(url, {
       clusterIdHex: idHex(this.#opts.clusterId),

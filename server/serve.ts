@@ -154,10 +154,11 @@ export async function startServer(
     log.warn("the member has been permanently removed from the cluster");
     hooks.onRemoved?.();
   };
+  const configured = known.length > 0 ? known : bootstrap;
   const transport = new PeerTransport({
     clusterId: who.clusterId,
     memberId: who.memberId,
-    peers: peersOf(known.length > 0 ? known : bootstrap),
+    peers: peersOf(configured),
     onMessage: inbox.message,
     onUnreachable: inbox.unreachable,
     members: () => store.members(),
@@ -180,6 +181,11 @@ export async function startServer(
     heartbeatMs: config.heartbeatIntervalMs,
     electionMs: config.electionTimeoutMs,
     preVote: config.preVote,
+    tickAdvance: {
+      enabled: config.initialElectionTickAdvance,
+      remoteMembers: configured.filter((m) => m.id !== who.memberId).length,
+      activePeers: () => transport.activePeers(),
+    },
     onMembersChanged: (members) => transport.setPeers(peersOf(members)),
     onRemoved,
     sendSnapshot: (m, file) => transport.sendSnapshot(m, file),

@@ -115,6 +115,13 @@ export class RaftDriver {
     });
   }
 
+  /** Forwards the election clock by `ticks` at once (etcd's advanceTicks). */
+  advanceTicks(ticks: number): void {
+    if (this.#stopped) return;
+    for (let i = 0; i < ticks; i++) this.#node.tick();
+    this.schedule();
+  }
+
   /** Stops ticking and starting Readys; resolves once the Ready in progress is done. */
   async stop(): Promise<void> {
     this.#stopped = true;

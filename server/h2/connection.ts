@@ -49,10 +49,12 @@ import { MalformedHeaders, requestHeaders } from "./headers.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
 import { errorFields, log } from "../log.ts";
 import { type KeepaliveSettings, PingPolicy, ServerPinger } from "./keepalive.ts";
+import { joinBuffers, joinInto } from "./join_buffers.ts";
 
 /** The socket side a connection needs: a net.Socket or tls.TLSSocket. */
 export interface H2Socket {
-  write(data: Uint8Array): boolean;
+  /** `done` once the socket no longer needs `data` (written, or the socket failed). */
+  write(data: Uint8Array, done?: () => void): boolean;
   end(): void;
   destroy(): void;
   /** Stops reading (a failed connection reads nothing more while its GOAWAY goes out). */
@@ -533,12 +535,20 @@ export class H2Connection implements StreamOwner {
 
   #write(pieces: readonly Uint8Array[]): void {
     try {
-      if (!this.socket.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces))) {
-        this.#writeBlocked = true;
-      }
+      if (!this.#writeJoined(pieces)) this.#writeBlocked = true;
     } catch {
       this.#onSocketClose();
     }
+  }
+
+  /** One socket write of `pieces`, joined in a reused buffer when there are several. */
+  #writeJoined(pieces: readonly Uint8Array[]): boolean {
+    if (pieces.length === 1) return this.socket.write(pieces[0]);
+    let bytes = 0;
+    for (const p of pieces) bytes += p.length;
+    const pooled = joinBuffers.take(bytes);
+    if (pooled === null) return this.socket.write(Buffer.concat(pieces, bytes));
+    return this.socket.write(joinInto(pooled.buf, pieces), pooled.release);
   }
 
   #onSocketDrain(): void {

@@ -8,7 +8,7 @@
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { PutResponse, RangeResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { encode, type FieldWriter, ProtoWriter, sizeOf, Sizer } from "../../wire/writer.ts";
+import { encode, type FieldWriter, GatheringWriter, ProtoWriter, sizeOf, Sizer } from "../../wire/writer.ts";
 import { decodePutRequest, writeKeyValue } from "../../wire/etcd.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../../api/grpc-frame.ts";
 
@@ -148,19 +148,34 @@ function writeRangeResponse(
 
 /**
  * A large response written in steps: each `step()` writes about `stepBytes` more and
- * answers true once all is written; `frame()` is then the gRPC frame (prefix included).
+ * answers true once all is written; `pieces()` is then the gRPC frame (prefix included),
+ * in pieces to be sent one after the other.
  */
 export interface SteppedEncoding {
   step(stepBytes: number): boolean;
-  frame(): Uint8Array;
+  pieces(): readonly Uint8Array[];
+}
+
+/**
+ * In a large response, keys and values this big are sent from where they are, not copied
+ * into the response (wire/writer.ts's GatheringWriter).
+ */
+const GATHER_FROM = 4096;
+
+/** The bytes of `kv` a GatheringWriter copies: its encoding less the fields it gathers. */
+function copiedBytes(kv: RangeResponse["kvs"][number], encoded: number): number {
+  let n = encoded;
+  if (kv.key.length >= GATHER_FROM) n -= kv.key.length;
+  if (kv.value.length >= GATHER_FROM) n -= kv.value.length;
+  return n;
 }
 
 /**
  * RangeResponse as a gRPC frame, written in place after its prefix (no copy to frame
- * it). From `largeBytes` on it is written a slice of KeyValues at a time, so that a
- * range of a hundred MB is encoded over several event-loop turns (the first touch of
- * fresh memory costs ~3 ms per MB here) instead of stalling every other client for the
- * whole of it. Null: not one the fast path writes.
+ * it). From `largeBytes` on, big keys and values stay where they are (the frame comes in
+ * pieces) and the rest is written a slice of KeyValues at a time, so that a range of a
+ * million small keys is encoded over several event-loop turns instead of stalling every
+ * other client for the whole of it. Null: not one the fast path writes.
  */
 export function rangeResponseFrame(
   m: RangeResponse,
@@ -168,26 +183,31 @@ export function rangeResponseFrame(
 ): Uint8Array | SteppedEncoding | null {
   const plan = planRangeResponse(m);
   if (plan === null) return null;
-  const w = new ProtoWriter(plan.size, GRPC_PREFIX_BYTES);
-  const frame = () => {
+  if (plan.size < largeBytes) {
+    const w = new ProtoWriter(plan.size, GRPC_PREFIX_BYTES);
+    writeRangeResponse(w, m, plan, 0, m.kvs.length);
     const bytes = w.finish();
     writePrefix(bytes, 0, plan.size);
     return bytes;
-  };
-  if (plan.size < largeBytes) {
-    writeRangeResponse(w, m, plan, 0, m.kvs.length);
-    return frame();
   }
+  let gathered = 0;
+  for (let i = 0; i < m.kvs.length; i++) gathered += plan.kvSizes[i] - copiedBytes(m.kvs[i], plan.kvSizes[i]);
+  const w = new GatheringWriter(plan.size - gathered, GRPC_PREFIX_BYTES, GATHER_FROM);
+  writePrefix(w.buf, 0, plan.size);
   let next = 0;
   return {
     step(stepBytes: number): boolean {
       let to = next;
       let bytes = 0;
-      while (to < m.kvs.length && (bytes < stepBytes || to === next)) bytes += plan.kvSizes[to++];
+      while (to < m.kvs.length && (bytes < stepBytes || to === next)) {
+        // Gathered fields cost no copy, but each KeyValue some work.
+        bytes += copiedBytes(m.kvs[to], plan.kvSizes[to]) + 64;
+        to++;
+      }
       if (next === 0 || to > next) writeRangeResponse(w, m, plan, next, to);
       next = to;
       return next === m.kvs.length;
     },
-    frame,
+    pieces: () => w.pieces(),
   };
 }

@@ -550,13 +550,13 @@ class Call<I, O> implements StreamSink<O>, CallContext, StreamEvents {
       } catch (e) {
         return this.#crash(e);
       }
-      if (done) this.#respondOk(encoding.frame());
+      if (done) this.#respondOk(encoding.pieces());
       else steppedWork.after(step);
     };
     step();
   }
 
-  #respondOk(bytes: Uint8Array): void {
+  #respondOk(bytes: Uint8Array | readonly Uint8Array[]): void {
     this.#finished = true;
     this.#reportHandled(0);
     this.deadlines?.cancel(this.#deadline);

@@ -136,16 +136,16 @@ export class H2Stream extends EventEmitter {
     return !this.#needDrain;
   }
 
-  /** Ends the response after `chunk`, with `trailers` (an object or a pre-encoded block) if given. */
-  end(chunk?: Uint8Array | string, trailers?: OutgoingHeaders | Uint8Array): void {
+  /**
+   * Ends the response after `chunk` (or its pieces, sent one after the other), with
+   * `trailers` (an object or a pre-encoded block) if given.
+   */
+  end(chunk?: Uint8Array | string | readonly Uint8Array[], trailers?: OutgoingHeaders | Uint8Array): void {
     if (this.#closed || this.ending !== null) return;
     if (!this.#headersSent) this.respond({ ":status": 200 });
-    if (chunk !== undefined) {
-      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
-      if (bytes.length > 0) {
-        this.pending.push(bytes);
-        this.pendingBytes += bytes.length;
-      }
+    if (Array.isArray(chunk)) { for (const piece of chunk) this.#pend(piece); }
+    else if (chunk !== undefined) {
+      this.#pend(typeof chunk === "string" ? encoder.encode(chunk) : chunk as Uint8Array);
     }
     const block = trailers === undefined
       ? null
@@ -154,6 +154,12 @@ export class H2Stream extends EventEmitter {
       : encodeHeaderBlock(trailers);
     this.ending = { trailers: block };
     this.#owner.sendPending(this);
+  }
+
+  #pend(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
   }
 
   /** Resets the stream (RST_STREAM, CANCEL unless told). */

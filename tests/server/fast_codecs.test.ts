@@ -129,7 +129,17 @@ describe("RangeResponse as a gRPC frame", () => {
     let steps = 1;
     while (!framed.step(4000)) steps++;
     expect(steps).toBeGreaterThan(2);
-    expect(Buffer.from(framed.frame()).equals(Buffer.from(expected))).toBe(true);
+    expect(Buffer.concat(framed.pieces()).equals(Buffer.from(expected))).toBe(true);
+  });
+
+  test("a large one sends its big values from where they are, not copied", () => {
+    const framed = rangeFrame(message, 1);
+    if (framed === null || framed instanceof Uint8Array) throw new Error("expected a stepped encoding");
+    while (!framed.step(1 << 20));
+    const pieces = framed.pieces();
+    // Values of 5000 bytes and more are pieces of their own; the rest is one buffer's.
+    for (const kv of kvs) expect(pieces.includes(kv.value)).toBe(kv.value.length >= 4096);
+    expect(pieces.length).toBe(2 * 5 + 1);
   });
 
   test("an empty one in steps", () => {
@@ -137,7 +147,9 @@ describe("RangeResponse as a gRPC frame", () => {
     const framed = rangeFrame(empty, 0);
     if (framed === null || framed instanceof Uint8Array) throw new Error("expected a stepped encoding");
     expect(framed.step(4000)).toBe(true);
-    expect(Buffer.from(framed.frame()).equals(Buffer.from(encodeFrame(toBinary(RangeResponseSchema, empty)))))
+    expect(
+      Buffer.concat(framed.pieces()).equals(Buffer.from(encodeFrame(toBinary(RangeResponseSchema, empty)))),
+    )
       .toBe(true);
   });
 });

@@ -60,6 +60,8 @@ const kvs = [
     lease: MAX_INT64,
   },
   { key: new Uint8Array([0, 255, 128]), createRevision: -1n, modRevision: -(1n << 63n), lease: -7n },
+  // Big enough for a large range response to send from where they are (fast_codecs.ts).
+  { key: new Uint8Array(5000).fill(1), value: new Uint8Array(70_000).fill(2), modRevision: 3n, version: 2n },
 ];
 const headers = [
   { clusterId: 0xbf9973fbc534d7bfn, memberId: 0x6fe13ed764fae1afn, revision: 1n, raftTerm: 2n },
@@ -81,6 +83,7 @@ function codec<S extends DescMessage>(c: HandCodec<S>): HandCodec {
 
 const rangeResponses = [
   { header: headers[0], kvs: kvs.slice(0, 3), more: true, count: MAX_INT64 },
+  { header: headers[0], kvs: [kvs[1], kvs[4], kvs[2], kvs[4]], count: 4n },
   { header: headers[1], kvs: [], count: 0n },
   { header: headers[2], kvs, count: -1n },
 ];
@@ -161,7 +164,7 @@ const etcdCodecs: HandCodec[] = [
       const f = rangeResponseFrame(m, 0);
       if (f === null || f instanceof Uint8Array) return null;
       while (!f.step(1));
-      return f.frame().subarray(5);
+      return Buffer.concat(f.pieces()).subarray(5);
     },
     canonical: true,
   }),

@@ -323,12 +323,18 @@ export class Member {
    * no leader before the deadline, stopped). Made while no leader is known, it waits for one.
    */
   /**
-   * Proposes `request`; resolves once it is applied here, or with an error value. `signal`
-   * is the caller's: a proposal still held for a leader when it aborts (the client's
-   * deadline passed, or it went away) is dropped, never to be applied, as etcd's Propose
-   * gives up with its request's context. One already in the log cannot be taken back.
+   * Proposes `request`; resolves once it is applied here, or with an error value. `caller`
+   * is the client's call: a proposal still held for a leader when its signal aborts (the
+   * client's deadline passed, or it went away) is dropped, never to be applied, as etcd's
+   * Propose gives up with its request's context. One already in the log cannot be taken
+   * back. The signal is read only for a held proposal: a call makes its AbortController on
+   * first use, and one made is aborted when the call closes (measured: creating and
+   * aborting one per put was ~9% of a put's CPU with 64 clients).
    */
-  propose(request: InternalRaftRequest, signal?: AbortSignal): Promise<Outcome | EtcdError> {
+  propose(
+    request: InternalRaftRequest,
+    caller?: { readonly signal: AbortSignal },
+  ): Promise<Outcome | EtcdError> {
     if (this.#stopped) return Promise.resolve(Errors.Stopped);
     const id = this.#proposals.nextId();
     const data = encodeProposal(request, id);
@@ -345,7 +351,8 @@ export class Member {
     }
     this.#proposals.hold(id, data);
     const outcome = this.#proposals.wait(id, request);
-    if (signal !== undefined) {
+    if (caller !== undefined) {
+      const signal = caller.signal;
       const drop = () => this.#proposals.dropHeld(id, Errors.ProposalDeadline);
       if (signal.aborted) drop();
       else {

@@ -111,7 +111,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
     async put(req, ctx) {
       const bad = validatePut(req);
       if (bad) return bad;
-      return answer(deps, await member.propose(stamped(putProposal(req), ctx), ctx.signal));
+      return answer(deps, await member.propose(stamped(putProposal(req), ctx), ctx));
     },
     async deleteRange(req, ctx) {
       const bad = validateDeleteRange(req);
@@ -120,7 +120,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
         deps,
         await member.propose(
           stamped(create(InternalRaftRequestSchema, { deleteRange: req }), ctx),
-          ctx.signal,
+          ctx,
         ),
       );
     },
@@ -136,7 +136,7 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
       }
       return answer(
         deps,
-        await member.propose(stamped(create(InternalRaftRequestSchema, { txn: req }), ctx), ctx.signal),
+        await member.propose(stamped(create(InternalRaftRequestSchema, { txn: req }), ctx), ctx),
       );
     },
     async compact(req) {

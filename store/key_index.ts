@@ -93,6 +93,30 @@ export class KeyIndex {
   readonly #undoKeys: string[] = [];
   readonly #undoPairs: (Revisions | null)[] = [];
   readonly #undoLeases: bigint[] = [];
+  /**
+   * The last key looked up and what the tree held for it then (undefined: absent), kept
+   * current by #append and forgotten by every other change. A put looks its key up to
+   * read the previous version and then appends to it: with this the append does not search
+   * the tree again, and a new key costs one search and one insert instead of three
+   * searches (string comparisons were ~7% of a put's CPU with 64 clients).
+   */
+  #lastKey: string | null = null;
+  #lastRevs: Revisions | undefined = undefined;
+
+  /** The tree's value for `k`, remembered for the next lookup of the same key. */
+  #lookup(k: string): Revisions | undefined {
+    if (k === this.#lastKey) return this.#lastRevs;
+    const revs = this.#tree.get(k);
+    this.#lastKey = k;
+    this.#lastRevs = revs;
+    return revs;
+  }
+
+  /** Forgets the last lookup: the tree changed other than through #append. */
+  #forgetLookup(): void {
+    this.#lastKey = null;
+    this.#lastRevs = undefined;
+  }
 
   /** Builds the index from the `history` table, in revision order. */
   static load(db: Database): KeyIndex {
@@ -140,6 +164,7 @@ export class KeyIndex {
     this.#tree = keys.length > 0
       ? bulkLoad(keys, values, NODE_SIZE, compareStrings)
       : new BTree<string, Revisions>(undefined, compareStrings, NODE_SIZE);
+    this.#forgetLookup();
     this.#existing = existing;
     this.#leaseOf = new Map();
     this.#keysOf = new Map();
@@ -182,6 +207,7 @@ export class KeyIndex {
 
   /** Undoes every change since the last `release()`, newest first. */
   rollback(): void {
+    this.#forgetLookup();
     for (let i = this.#undoKeys.length - 1; i >= 0; i--) {
       const k = this.#undoKeys[i];
       const old = this.#undoPairs[i];
@@ -203,7 +229,7 @@ export class KeyIndex {
 
   /** The latest revision of `key` if it exists now. */
   latest(key: Uint8Array): RevisionKey | null {
-    const revs = this.#tree.get(indexKey(key));
+    const revs = this.#lookup(indexKey(key));
     if (revs === undefined) return null;
     if (typeof revs === "number") return [revs, 0];
     const pairs = revs;
@@ -300,6 +326,7 @@ export class KeyIndex {
       this.#undoPairs.push(revs);
       this.#undoLeases.push(0n); // unused: compaction keeps an existing key's latest revision
     });
+    this.#forgetLookup();
     for (const [k, kept] of edits) {
       if (kept === null) this.#tree.delete(k);
       else this.#tree.set(k, kept);
@@ -312,10 +339,10 @@ export class KeyIndex {
     if (!Number.isSafeInteger(main)) {
       throw new Error(`store: revision ${main} is beyond the key index's range`);
     }
-    const revs = this.#tree.get(k);
+    const revs = this.#lookup(k);
     const existed = revs !== undefined && (typeof revs === "number" || revs[revs.length - 1] >= 0);
-    if (revs === undefined) this.#tree.set(k, code === 0 ? main : [main, code]);
-    else if (typeof revs === "number") this.#tree.set(k, [revs, 0, main, code]);
+    if (revs === undefined) this.#tree.set(k, this.#lastRevs = code === 0 ? main : [main, code]);
+    else if (typeof revs === "number") this.#tree.set(k, this.#lastRevs = [revs, 0, main, code]);
     else revs.push(main, code);
     this.#existing += Number(code >= 0) - Number(existed);
     this.#undoKeys.push(k);

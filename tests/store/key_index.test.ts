@@ -127,6 +127,30 @@ describe("key index", () => {
     expect(t.index.existingBefore(b("a"), 10n)).toEqual([2, 0]);
   });
 
+  test("a key looked up and then changed, rolled back or compacted is looked up afresh", () => {
+    const t = new Twin();
+    expect(t.index.latest(b("a"))).toBeNull();
+    t.put("a", 2);
+    expect(t.index.latest(b("a"))).toEqual([2, 0]);
+    t.put("a", 3, 1);
+    expect(t.index.latest(b("a"))).toEqual([3, 1]);
+    t.index.release();
+    t.index.tombstone(b("a"), 4n, 0); // the index alone: the rebuild below must not see it
+    expect(t.index.latest(b("a"))).toBeNull();
+    t.index.rollback();
+    expect(t.index.latest(b("a"))).toEqual([3, 1]);
+    t.index.tombstone(b("a"), 5n, 0);
+    t.index.release();
+    expect(t.index.latest(b("a"))).toBeNull();
+    t.index.compact(6n);
+    t.index.put(b("a"), 7n, 0, 0n);
+    expect(t.index.latest(b("a"))).toEqual([7, 0]);
+    expect(t.index.existingAt(keyRange(b("a"), new Uint8Array(0)), 7n)).toEqual([[7, 0]]);
+    expect(t.index.size).toBe(1);
+    t.index.reload(t.db); // history holds the puts at 2 and 3 only
+    expect(t.index.latest(b("a"))).toEqual([3, 1]);
+  });
+
   test("lease attachments follow each key's latest revision; existing keys are counted", () => {
     const index = new KeyIndex();
     index.put(b("a"), 2n, 0, 5n);
@@ -147,6 +171,7 @@ describe("key index", () => {
     const rnd = lcg(7);
     const t = new Twin();
     const live = new Set<string>();
+    const latest = new Map<string, [number, number]>();
     let rev = 1;
     for (let i = 0; i < 400; i++) {
       rev++;
@@ -156,12 +181,15 @@ describe("key index", () => {
         const k = `k${rnd(20)}`;
         if (touched.has(k)) continue;
         touched.add(k);
+        // Looked up first, as a put reads the key's previous version before appending.
+        expect(t.index.latest(b(k))).toEqual(live.has(k) ? latest.get(k)! : null);
         if (live.has(k) && rnd(3) === 0) {
           t.tombstone(k, rev, sub);
           live.delete(k);
         } else {
           t.put(k, rev, sub);
           live.add(k);
+          latest.set(k, [rev, sub]);
         }
       }
       if (i % 97 === 96) t.compact(rev - 5);

@@ -123,6 +123,15 @@ function firstNeeded(segments: readonly Segment[], lastRecords: readonly WalReco
   return first;
 }
 
+/**
+ * The moving average of fsync durations after one more of `ms`: it follows each fsync a
+ * quarter of the way, so one slow fsync shows at once and a slow disk is not forgotten after
+ * one fast fsync. `Infinity` stands for no fsync yet.
+ */
+export function recentSyncAverage(average: number, ms: number): number {
+  return average === Infinity ? ms : average + (ms - average) / 4;
+}
+
 /** A WAL directory opened for appending. */
 export class Wal {
   readonly dir: string;
@@ -138,6 +147,8 @@ export class Wal {
   readonly #writer = new RecordWriter();
   #dirty = false;
   #syncing: Promise<void> | null = null;
+  /** Recent fsync duration in ms, a moving average (Infinity before the first fsync). */
+  #recentSyncMs = Infinity;
   /** Told each fsync's duration in seconds (etcd_disk_wal_fsync_duration_seconds). */
   observeSync: ((seconds: number) => void) | undefined;
 
@@ -318,7 +329,7 @@ export class Wal {
       new Promise<void>((resolve, reject) => {
         const started = performance.now();
         fs.fdatasync(fd, (err) => {
-          this.observeSync?.((performance.now() - started) / 1000);
+          this.#synced(started);
           return err ? reject(err) : resolve();
         });
       })
@@ -337,8 +348,19 @@ export class Wal {
   syncNow(): void {
     const started = performance.now();
     fs.fdatasyncSync(this.#fd);
-    this.observeSync?.((performance.now() - started) / 1000);
+    this.#synced(started);
     this.#dirty = false;
+  }
+
+  /** How long this disk's fsyncs take lately, in ms (recentSyncAverage). */
+  get recentSyncMs(): number {
+    return this.#recentSyncMs;
+  }
+
+  #synced(started: number): void {
+    const ms = performance.now() - started;
+    this.#recentSyncMs = recentSyncAverage(this.#recentSyncMs, ms);
+    this.observeSync?.(ms / 1000);
   }
 
   #cut(): void {

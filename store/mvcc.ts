@@ -13,6 +13,7 @@ import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
 import { KvReader } from "./reader.ts";
+import { RowCache } from "./row_cache.ts";
 import { replaceContents } from "./copy.ts";
 import { copyStore } from "./snapshot.ts";
 import { applyMemberChange, listMembers, type MemberRecord, removedMembers } from "./members.ts";
@@ -52,6 +53,8 @@ export class MvccStore {
   readonly #db: Database;
   readonly #index: KeyIndex;
   readonly #reader: KvReader;
+  /** Rows both readers read lately (see row_cache.ts for when it must be cleared). */
+  readonly #rows = new RowCache();
   readonly #deps: ApplyDeps;
   readonly #progress: Progress;
   readonly #saveProgress: Statement;
@@ -78,7 +81,7 @@ export class MvccStore {
     // reads (a put's or delete's previous value, a txn's compares and reads); but the loop
     // cannot refuse a write every other member makes without its state parting from
     // theirs, so it only collects the mismatches: see #answerDamaged.
-    this.#reader = new KvReader(db, this.#index, { verify: true });
+    this.#reader = new KvReader(db, this.#index, { verify: true, cache: this.#rows });
     this.#progress = readProgress(db);
     this.#saveProgress = db.prepare(
       "UPDATE meta SET applied_index = ?1, applied_term = ?2, current_rev = ?3, compact_rev = ?4 WHERE id = 0",
@@ -90,7 +93,12 @@ export class MvccStore {
     });
     this.#deps = {
       db,
-      reader: new KvReader(db, this.#index, { verify: true, onMismatch: (m) => this.#applyDamage.push(m) }),
+      reader: new KvReader(db, this.#index, {
+        verify: true,
+        onMismatch: (m) => this.#applyDamage.push(m),
+        cache: this.#rows,
+        fillCache: false,
+      }),
       writeStatements: new WriteStatements(db, this.#index),
       index: this.#index,
       alarms: new RaisedAlarms(db),
@@ -141,6 +149,7 @@ export class MvccStore {
       upgradeSchema(this.#db);
     });
     this.#index.reload(this.#db);
+    this.#rows.clear();
     this.#deps.alarms.invalidate();
     this.#dbSize = -1;
     Object.assign(this.#progress, readProgress(this.#db));
@@ -228,6 +237,7 @@ export class MvccStore {
     } catch (err) {
       // The savepoint rolled back: so must everything the batch changed in memory.
       this.#index.rollback();
+      this.#rows.clear(); // the batch's rows are gone, and the next batch reuses their revisions
       Object.assign(this.#progress, before);
       throw err;
     } finally {

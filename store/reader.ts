@@ -8,6 +8,7 @@ import type { KeyIndex, RevisionKey } from "./key_index.ts";
 import type { KeyRange } from "./keys.ts";
 import type { KvRow } from "./kv.ts";
 import { type ChecksumMismatch, mismatchOf, STORED_COLUMNS, type StoredRow } from "./checksum.ts";
+import type { RowCache } from "./row_cache.ts";
 
 /** Options of `KvReader.rows`. */
 export interface RowsOptions {
@@ -38,6 +39,17 @@ export interface ReaderOptions {
    * whatever it read, and so can only report what it found (see MvccStore.applyBatch).
    */
   onMismatch?: (m: ChecksumMismatch) => void;
+  /**
+   * Rows read with values are kept here and looked for here first (keys-only reads do not
+   * use it). Only rows that passed their check go in, so `verify` must be on.
+   */
+  cache?: RowCache;
+  /**
+   * With `cache`: whether rows read go in (default true). The apply loop's reads are mostly
+   * of rows it is about to supersede (a put's or a delete's previous version): they would
+   * only push out rows that reads still want.
+   */
+  fillCache?: boolean;
 }
 
 /** Reads existing keys at the head or at a historical revision. */
@@ -46,6 +58,9 @@ export class KvReader {
   readonly #index: KeyIndex;
   readonly #verify: boolean;
   readonly #onMismatch: ((m: ChecksumMismatch) => void) | undefined;
+  readonly #cache: RowCache | undefined;
+  /** Where rows read go: the cache, or nowhere. */
+  readonly #fill: RowCache | undefined;
   /** The columns of a read with values. */
   readonly #columns: string;
   readonly #getRevision: Statement;
@@ -58,6 +73,9 @@ export class KvReader {
     this.#index = index;
     this.#verify = opts.verify === true;
     this.#onMismatch = opts.onMismatch;
+    if (opts.cache !== undefined && !this.#verify) throw new Error("store: a row cache needs verified reads");
+    this.#cache = opts.cache;
+    this.#fill = opts.fillCache === false ? undefined : opts.cache;
     this.#columns = this.#verify ? STORED_COLUMNS : "key, create_rev, mod_rev, version, lease, value";
     this.#getRevision = db.prepare(
       `SELECT ${this.#columns} FROM history WHERE mod_rev = ?1 AND sub = ?2`,
@@ -69,10 +87,12 @@ export class KvReader {
 
   /** The history row of one revision (the key index named it, so it exists). */
   revision(rev: RevisionKey, values = true): KvRow {
+    const cached = values ? this.#cache?.get(rev) : undefined;
+    if (cached !== undefined) return cached;
     const stmt = values ? this.#getRevision : this.#getRevisionNoValue;
     const row = stmt.values(rev[0], rev[1])[0] as unknown as KvRow | undefined;
     if (row === undefined) throw new Error(`store: key index names revision ${rev} that history lacks`);
-    if (values && this.#verify) this.#check(row);
+    if (values && this.#verify && this.#check(row)) this.#fill?.add(rev, row);
     return row;
   }
 
@@ -135,26 +155,52 @@ export class KvReader {
    */
   #chunk(revs: RevisionKey[], from: number, values: boolean, out: KvRow[], most = CHUNK): void {
     const n = Math.min(most, revs.length - from);
-    const size = CHUNK_SIZES.find((s) => s >= n)!;
-    const args: number[] = [];
-    for (let i = 0; i < size; i++) {
-      const rev = i < n ? revs[from + i] : NO_REVISION;
-      args.push(rev[0], rev[1]);
+    const cache = values ? this.#cache : undefined;
+    const fill = values ? this.#fill : undefined;
+    // The revisions to read: those the cache does not hold (all of them without one).
+    let missing = revs.slice(from, from + n);
+    const held: (KvRow | undefined)[] = [];
+    if (cache !== undefined) {
+      for (const rev of missing) held.push(cache.get(rev));
+      missing = missing.filter((_, i) => held[i] === undefined);
     }
-    const rows = this.#chunkStatement(size, values).values(...args) as unknown as KvRow[];
-    if (rows.length !== n) {
-      throw new Error(`store: key index names ${n} revisions, history has ${rows.length}`);
+    const rows = missing.length === 0 ? [] : this.#select(missing, values);
+    if (rows.length !== missing.length) {
+      throw new Error(`store: key index names ${missing.length} revisions, history has ${rows.length}`);
     }
-    if (values && this.#verify) { for (const row of rows) this.#check(row); }
-    for (const row of rows) out.push(row);
+    if (values && this.#verify) {
+      for (let i = 0; i < rows.length; i++) if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
+    }
+    if (cache === undefined) {
+      for (const row of rows) out.push(row);
+      return;
+    }
+    // Both lists are in key order, as the revisions are: merge them back into it.
+    let next = 0;
+    for (const row of held) out.push(row ?? rows[next++]);
   }
 
-  /** Throws the row's checksum mismatch, or hands it to `onMismatch` if there is one. */
-  #check(row: KvRow): void {
+  /** The rows of `revs` (at most CHUNK), in key order, with one statement. */
+  #select(revs: RevisionKey[], values: boolean): KvRow[] {
+    const size = CHUNK_SIZES.find((s) => s >= revs.length)!;
+    const args: number[] = [];
+    for (let i = 0; i < size; i++) {
+      const rev = i < revs.length ? revs[i] : NO_REVISION;
+      args.push(rev[0], rev[1]);
+    }
+    return this.#chunkStatement(size, values).values(...args) as unknown as KvRow[];
+  }
+
+  /**
+   * Whether the row matches its checksum; if not, throws the mismatch, or hands it to
+   * `onMismatch` if there is one.
+   */
+  #check(row: KvRow): boolean {
     const m = mismatchOf(row as unknown as StoredRow);
-    if (m === null) return;
+    if (m === null) return true;
     if (this.#onMismatch === undefined) throw m;
     this.#onMismatch(m);
+    return false;
   }
 
   #chunkStatement(size: number, values: boolean): Statement {

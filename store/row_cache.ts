@@ -1,0 +1,93 @@
+/**
+ * History rows recently read, by revision, so that reads of hot keys take no statement.
+ * SQLite's per-row cost (running the statement, making a JS array with its BigInts and
+ * byte arrays) was ~40% of a 100-key range's CPU; a row is written once and never changes
+ * under its revision, so a copy in memory stays right until that revision is gone.
+ *
+ * It does go, in two ways, and the owner must say so: a batch rolled back takes its rows
+ * with it and the next batch reuses their revisions (`clear`), and a store replaced by a
+ * snapshot has other rows under the same revisions (`clear`). Compaction only deletes
+ * revisions that no key points at any more, so their rows are never asked for again and
+ * leave in turn.
+ *
+ * Rows leave in the order they came (first in, first out), within a byte budget; rows of
+ * large values are not kept, so one big value does not push out many small ones.
+ */
+import type { RevisionKey } from "./key_index.ts";
+import type { KvRow } from "./kv.ts";
+
+/** Bytes a cached row costs besides its key and value: the array, its BigInts, the byte arrays' headers. */
+const ROW_OVERHEAD = 512;
+/** Key and value bytes past which a row is not kept. */
+const LARGEST_ROW = 64 * 1024;
+/** The default budget: the hot part of a store of tens of thousands of keys. */
+export const DEFAULT_ROW_CACHE_BYTES = 16 * 1024 * 1024;
+/** Sub-revisions from this up are not kept (a numeric cache key needs main · SUBS + sub < 2^53). */
+const SUBS = 4096;
+const LARGEST_MAIN = Number.MAX_SAFE_INTEGER / SUBS - 1;
+
+/** The cache's key of a revision, or -1 if its rows are not kept. */
+function slot(rev: RevisionKey): number {
+  return rev[1] < SUBS && rev[0] <= LARGEST_MAIN ? rev[0] * SUBS + rev[1] : -1;
+}
+
+function cost(row: KvRow): number {
+  return row[0].length + row[5].length + ROW_OVERHEAD;
+}
+
+/** Rows by revision, first in first out within a byte budget. */
+export class RowCache {
+  readonly #budget: number;
+  readonly #rows = new Map<number, KvRow>();
+  /** Keys in the order they were added (some already gone), from `#head` on. */
+  #order: number[] = [];
+  #head = 0;
+  #bytes = 0;
+
+  constructor(budgetBytes = DEFAULT_ROW_CACHE_BYTES) {
+    this.#budget = budgetBytes;
+  }
+
+  /** The row of `rev`, if it is held. */
+  get(rev: RevisionKey): KvRow | undefined {
+    const k = slot(rev);
+    return k < 0 ? undefined : this.#rows.get(k);
+  }
+
+  /** Keeps the row read for `rev` (a verified one: the cache is served without checks). */
+  add(rev: RevisionKey, row: KvRow): void {
+    const k = slot(rev);
+    if (k < 0 || row[0].length + row[5].length > LARGEST_ROW || this.#rows.has(k)) return;
+    this.#rows.set(k, row);
+    this.#order.push(k);
+    this.#bytes += cost(row);
+    while (this.#bytes > this.#budget) this.#evictOldest();
+  }
+
+  /** Forgets every row: their revisions may now name other rows. */
+  clear(): void {
+    this.#rows.clear();
+    this.#order = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  /** Rows held, and their cost in bytes (for tests and metrics). */
+  get size(): { rows: number; bytes: number } {
+    return { rows: this.#rows.size, bytes: this.#bytes };
+  }
+
+  #evictOldest(): void {
+    const k = this.#order[this.#head++];
+    const row = this.#rows.get(k);
+    if (row !== undefined) {
+      this.#rows.delete(k);
+      this.#bytes -= cost(row);
+    }
+    // Drop the consumed front now and then: a shift per eviction would copy the array.
+    if (this.#head >= 4096 && this.#head * 2 >= this.#order.length) {
+      this.#order = this.#order.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

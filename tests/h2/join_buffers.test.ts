@@ -4,26 +4,11 @@
  * connection, a joined write's bytes stay untouched while its socket still holds them.
  */
 import { expect, test } from "bun:test";
-import { EventEmitter } from "node:events";
 import { JOIN_BUFFER_BYTES, JoinBuffers, joinInto } from "../../server/h2/join_buffers.ts";
-import { H2Connection, type H2Socket } from "../../server/h2/connection.ts";
+import { H2Connection } from "../../server/h2/connection.ts";
 import type { H2Stream } from "../../server/h2/stream.ts";
-import {
-  CLIENT_PREFACE,
-  DEFAULT_WINDOW,
-  encodeFrame,
-  encodeSettings,
-  FLAG_END_HEADERS,
-  FLAG_END_STREAM,
-  HEADERS,
-  MAX_WINDOW,
-  Setting,
-  SETTINGS,
-  u32,
-  WINDOW_UPDATE,
-} from "../../h2/frame.ts";
-import { encodeHeaders } from "../../h2/hpack.ts";
 import { waitFor } from "../harness.ts";
+import { clientBytes, HoldingSocket } from "./holding_socket.ts";
 
 test("joins pieces in order", () => {
   const { buf } = new JoinBuffers().take(100_000)!;
@@ -55,51 +40,6 @@ test("the pool keeps a bounded number of free buffers", () => {
   const again = Array.from({ length: 20 }, () => pool.take(100_000)!.buf);
   expect(again.filter((b) => taken.some((t) => t.buf === b)).length).toBe(8);
 });
-
-/**
- * A socket that holds what it is given by reference, as Bun's node:net and node:tls do
- * with a write they cannot send yet: `send` ends the holding and calls the write's `done`.
- */
-class HoldingSocket extends EventEmitter implements H2Socket {
-  /** Everything written: what the socket holds, and a copy of it as it was written. */
-  readonly written: { data: Uint8Array; copy: Uint8Array }[] = [];
-  readonly #pending: (() => void)[] = [];
-  constructor(readonly blocked: boolean) {
-    super();
-  }
-  write(data: Uint8Array, done?: () => void): boolean {
-    this.written.push({ data, copy: Uint8Array.from(data) });
-    if (done !== undefined) this.#pending.push(done);
-    if (!this.blocked) this.send();
-    return !this.blocked;
-  }
-  send(): void {
-    for (const done of this.#pending.splice(0)) done();
-  }
-  end(): void {}
-  destroy(): void {}
-  pause(): void {}
-}
-
-/** A client's preface and one GET of `path` with room for the whole answer. */
-function clientBytes(path: string): Buffer {
-  return Buffer.concat([
-    CLIENT_PREFACE,
-    encodeFrame({
-      type: SETTINGS,
-      flags: 0,
-      streamId: 0,
-      payload: encodeSettings([[Setting.INITIAL_WINDOW_SIZE, MAX_WINDOW]]),
-    }),
-    encodeFrame({ type: WINDOW_UPDATE, flags: 0, streamId: 0, payload: u32(MAX_WINDOW - DEFAULT_WINDOW) }),
-    encodeFrame({
-      type: HEADERS,
-      flags: FLAG_END_HEADERS | FLAG_END_STREAM,
-      streamId: 1,
-      payload: encodeHeaders([[":method", "GET"], [":scheme", "http"], [":path", path], [":authority", "x"]]),
-    }),
-  ]);
-}
 
 test("a joined write's bytes stay as written until the socket is done with them", async () => {
   // 300 KB in 16 KiB DATA frames: many pieces, joined in a pooled buffer.

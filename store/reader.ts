@@ -169,7 +169,18 @@ export class KvReader {
       throw new Error(`store: key index names ${missing.length} revisions, history has ${rows.length}`);
     }
     if (values && this.#verify) {
-      for (let i = 0; i < rows.length; i++) if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
+      for (let i = 0; i < rows.length; i++) {
+        // Rows come in key order, as the revisions do; a row of another revision means the
+        // store was replaced under a read taken in steps (a snapshot installed between them):
+        // fail the read rather than answer, or cache, a row under a revision not its own.
+        const row = rows[i] as unknown as StoredRow;
+        if (Number(row[2]) !== missing[i][0] || Number(row[6]) !== missing[i][1]) {
+          throw new Error(
+            `store: revision ${missing[i]} read as ${row[2]},${row[6]}: the store changed under the read`,
+          );
+        }
+        if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
+      }
     }
     if (cache === undefined) {
       for (const row of rows) out.push(row);

@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import * as path from "node:path";
 import type { KvRow } from "../../store/kv.ts";
+import { keyRange } from "../../store/keys.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { RowCache } from "../../store/row_cache.ts";
 import { cleanup, tempDir } from "../harness.ts";
@@ -135,6 +136,32 @@ describe("reads through the row cache", () => {
     const kv = d.get("k").kvs[0];
     expect(kv.modRevision).toBe(2n);
     expect(s(kv.value)).toBe("theirs");
+    d.store.close();
+  });
+
+  test("a read taken in steps across a store replaced under it fails, and caches nothing wrong", async () => {
+    const dir = tempDir("etcdts-rowcache-steps-");
+    const keys = Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+    // The same revisions, naming the keys in the opposite order.
+    const other = new Driver(MvccStore.open(path.join(dir, "other")));
+    for (const k of [...keys].reverse()) other.put(k, `theirs-${k}`);
+    other.store.close();
+    const d = new Driver(MvccStore.open(path.join(dir, "mine")));
+    for (const k of keys) d.put(k, `mine-${k}`);
+    let steps = 0;
+    const read = d.store.readInSteps(
+      "range",
+      (deps) =>
+        deps.reader.rowsInSteps(keyRange(b("k"), b("l")), null, {}, () => {
+          if (steps++ === 0) d.store.installCopy(path.join(dir, "other"));
+          return null;
+        }),
+    );
+    await expect(read).rejects.toThrow("the store changed under the read");
+    for (const k of keys) {
+      const kvs = d.get(k).kvs;
+      expect(kvs.map((kv) => `${s(kv.key)}=${s(kv.value)}`)).toEqual([`${k}=theirs-${k}`]);
+    }
     d.store.close();
   });
 });

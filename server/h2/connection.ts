@@ -99,8 +99,9 @@ const FLUSH_TURN_BYTES = 1 << 20;
  * a PING (to estimate its bandwidth-delay product) whenever data arrives and none is
  * outstanding, so with requests in flight every written batch of responses drew a PING,
  * and its ACK, written alone, was half of all socket writes with 64 clients. The ACK now
- * joins the next responses, or leaves after this long on a quiet connection. RFC 9113 asks
- * that PING responses be given priority over other frames: it leads the write it joins.
+ * goes out with the next frames written, or after this long on a quiet connection. RFC 9113
+ * asks that PING responses be given priority over other frames: nothing queued after the
+ * ACK leaves before it.
  */
 const PING_ACK_DELAY_MS = 2;
 /** The payload of our keepalive PING (grpc-go sends zeros too). */
@@ -606,15 +607,18 @@ export class H2Connection implements StreamOwner {
     this.#armKeepalive(step.delayMs);
   };
 
-  #stopKeepalive(): void {
+  /** Stops the connection's timers: it is closing. */
+  #stopTimers(): void {
     if (this.#keepaliveTimer !== null) clearTimeout(this.#keepaliveTimer);
     this.#keepaliveTimer = null;
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
   }
 
   /** Ends the connection: GOAWAY with `err`, then the socket closes. */
   #fail(err: ConnectionError): void {
     if (this.#closed) return;
-    this.#stopKeepalive();
+    this.#stopTimers();
     this.#queue(encodeFrame({
       type: GOAWAY,
       flags: 0,
@@ -635,7 +639,7 @@ export class H2Connection implements StreamOwner {
   }
 
   #onSocketClose(): void {
-    this.#stopKeepalive();
+    this.#stopTimers();
     if (this.#closed) return;
     this.#closed = true;
     this.#out = [];

@@ -3,7 +3,7 @@
  * read path reads. See schema.ts for the layout.
  */
 import { Database, type Statement } from "bun:sqlite";
-import type { EtcdError } from "../api/errors.ts";
+import { Errors, type EtcdError } from "../api/errors.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AuthTables } from "./auth_tables.ts";
 import type { Applier, ApplyDeps, ApplyOutcome, LogEntry, ReadDeps, Revisions } from "./applier.ts";
@@ -12,7 +12,7 @@ import { ALARM_NONE, listAlarms, type RaisedAlarm, RaisedAlarms } from "./alarm.
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
-import { KvReader } from "./reader.ts";
+import { HistoryChanged, KvReader } from "./reader.ts";
 import { RowCache } from "./row_cache.ts";
 import { replaceContents } from "./copy.ts";
 import { copyStore } from "./snapshot.ts";
@@ -292,9 +292,14 @@ export class MvccStore {
    * state it answers is the one at the call.
    */
   async readInSteps<T>(foundBy: string, read: (deps: ReadDeps) => Promise<T>): Promise<T | EtcdError> {
+    const deps = this.#readDeps();
     try {
-      return await read(this.#readDeps());
+      return await read(deps);
     } catch (e) {
+      // A compaction past the read's revision deleted rows it had yet to read: answered as
+      // a read at a compacted revision is (etcd answers from its read transaction's view;
+      // ours is not kept across steps).
+      if (e instanceof HistoryChanged && this.#progress.compactRev > deps.view.rev) return Errors.Compacted;
       if (!(e instanceof ChecksumMismatch)) throw e;
       return this.#damaged(e, foundBy);
     }

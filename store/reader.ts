@@ -10,6 +10,13 @@ import type { KvRow } from "./kv.ts";
 import { type ChecksumMismatch, mismatchOf, STORED_COLUMNS, type StoredRow } from "./checksum.ts";
 import type { RowCache } from "./row_cache.ts";
 
+/**
+ * History no longer holds the rows the key index named for a read: a read taken in steps
+ * outlived them (a compaction past its revision, or a snapshot replacing the store, ran
+ * between its statements). The read's answer would be incomplete or mixed, so it fails.
+ */
+export class HistoryChanged extends Error {}
+
 /** Options of `KvReader.rows`. */
 export interface RowsOptions {
   /** At most this many rows; 0 = all. */
@@ -166,7 +173,9 @@ export class KvReader {
     }
     const rows = missing.length === 0 ? [] : this.#select(missing, values);
     if (rows.length !== missing.length) {
-      throw new Error(`store: key index names ${missing.length} revisions, history has ${rows.length}`);
+      throw new HistoryChanged(
+        `store: key index names ${missing.length} revisions, history has ${rows.length}`,
+      );
     }
     if (values && this.#verify) {
       for (let i = 0; i < rows.length; i++) {
@@ -175,7 +184,7 @@ export class KvReader {
         // fail the read rather than answer, or cache, a row under a revision not its own.
         const row = rows[i] as unknown as StoredRow;
         if (Number(row[2]) !== missing[i][0] || Number(row[6]) !== missing[i][1]) {
-          throw new Error(
+          throw new HistoryChanged(
             `store: revision ${missing[i]} read as ${row[2]},${row[6]}: the store changed under the read`,
           );
         }

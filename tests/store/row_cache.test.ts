@@ -1,8 +1,10 @@
 /**
  * The row cache: what it keeps and drops, and that reads through it answer exactly what
- * the database holds, across writes, deletes, compactions and a store replaced by a copy.
+ * the database holds, across writes, deletes, compactions and a store replaced by a copy;
+ * and reads taken in steps that the store changes under.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { isEtcdError } from "../../api/errors.ts";
 import * as path from "node:path";
 import type { KvRow } from "../../store/kv.ts";
 import { keyRange } from "../../store/keys.ts";
@@ -162,6 +164,30 @@ describe("reads through the row cache", () => {
       const kvs = d.get(k).kvs;
       expect(kvs.map((kv) => `${s(kv.key)}=${s(kv.value)}`)).toEqual([`${k}=theirs-${k}`]);
     }
+    d.store.close();
+  });
+
+  test("a read taken in steps that a compaction overtakes answers Compacted", async () => {
+    const d = new Driver(MvccStore.open(path.join(tempDir("etcdts-rowcache-compact-"), "db")));
+    const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+    for (const k of keys) d.put(k, `v1-${k}`);
+    let steps = 0;
+    const answer = await d.store.readInSteps(
+      "range",
+      (deps) =>
+        deps.reader.rowsInSteps(keyRange(b("k"), b("l")), null, {}, () => {
+          // Between its first and second statements: every key written again, and the
+          // versions the read is at compacted away.
+          if (steps++ === 0) {
+            for (const k of keys) d.put(k, `v2-${k}`);
+            d.ok(req({ compaction: { revision: d.store.currentRevision() } }));
+          }
+          return null;
+        }),
+    );
+    expect(isEtcdError(answer) ? answer.message : answer).toBe(
+      "etcdserver: mvcc: required revision has been compacted",
+    );
     d.store.close();
   });
 });

@@ -52,6 +52,21 @@ describe("RowCache", () => {
     expect(c.size.bytes).toBeLessThanOrEqual(64 * 1024);
   });
 
+  test("keeps few of the rows it is given while lookups mostly miss, all again once they hit", () => {
+    const c = new RowCache();
+    // A window of lookups that all miss: from now on misses are sampled.
+    for (let rev = 1; rev <= 4096; rev++) expect(c.get([rev, 0])).toBeUndefined();
+    for (let rev = 1; rev <= 4096; rev++) c.add([rev, 0], row("k", rev));
+    const sampled = c.size.rows;
+    expect(sampled).toBeGreaterThan(0);
+    expect(sampled).toBeLessThan(100);
+    // A window in which most lookups hit the rows kept: every miss is kept again.
+    const kept = Array.from({ length: 4096 }, (_, i) => i + 1).filter((rev) => c.get([rev, 0]) !== undefined);
+    for (let i = 0; i < 4096; i++) c.get([kept[i % kept.length], 0]);
+    for (let rev = 5000; rev < 5100; rev++) c.add([rev, 0], row("k", rev));
+    expect(c.size.rows).toBe(sampled + 100);
+  });
+
   test("does not keep large values, nor revisions it cannot number", () => {
     const c = new RowCache();
     c.add([1, 0], row("big", 1, 100 * 1024));

@@ -7,8 +7,8 @@
  * It does go, in two ways, and the owner must say so: a batch rolled back takes its rows
  * with it and the next batch reuses their revisions (`clear`), and a store replaced by a
  * snapshot has other rows under the same revisions (`clear`). Compaction only deletes
- * revisions that no key points at any more, so their rows are never asked for again and
- * leave in turn.
+ * revisions that no key points at any more: no new read asks for their rows (a read taken
+ * in steps before it may, and gets the rows of its own revision), and they leave in turn.
  *
  * Rows leave in the order they came (first in, first out), within a byte budget; rows of
  * large values are not kept, so one big value does not push out many small ones. While

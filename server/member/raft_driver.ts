@@ -32,9 +32,9 @@ export const BLOCKING_SYNC_MS = 1;
 
 /**
  * Whether a Ready's fsync is made on the event loop rather than on the thread pool. A
- * blocking fdatasync saves the round trip through the pool, two thread wake-ups per sync,
- * which with 64 clients cost a fifth of a put's CPU (blocking: 1.17× the puts at 0.8× the
- * CPU per put; 3-member clusters 1.09–1.19×, measured). But it holds the loop, so reads,
+ * blocking fdatasync saves the round trip through the pool, two thread wake-ups per sync
+ * (blocking, with 64 clients: 0.91× the CPU per put for 1.04× the puts over 5 paired rounds;
+ * 3-member clusters 1.09–1.19× the puts, measured). But it holds the loop, so reads,
  * watch events and new requests wait for the disk: worth it only while the disk's recent
  * fsyncs are short, or for a lone entry with at most one caller waiting (a lone client),
  * when there is no other work to overlap with the sync anyway (~10% of its put latency).

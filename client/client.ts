@@ -26,7 +26,7 @@ import type {
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { decodeAuthenticateToken, encodeAuthenticateRequest } from "../wire/etcd.ts";
 import { Channel, endpointUrl, type Metadata, type RawCall, type TlsOptions } from "./channel.ts";
-import { supportsUnaryOnce, unaryOnce } from "./h2_unary.ts";
+import { type OnceOptions, serverStreamOnce, supportsOnce, unaryOnce } from "./h2_once.ts";
 import { Code, GrpcError } from "./status.ts";
 import { Errors } from "../api/errors.ts";
 
@@ -56,12 +56,13 @@ export interface ClientOptions {
   /** Extra metadata sent on every call. */
   metadata?: Metadata;
   /**
-   * Make each `unaryBytes` call on a short connection of its own (client/h2_unary.ts)
-   * instead of the shared node:http2 session, for processes that make one call and exit
-   * (the CLI's put/get/del): node:http2 is then never loaded. Only http:// endpoints;
-   * others, streams and typed calls use the shared session as usual.
+   * Make each `unaryBytes` and `serverStreamBytes` call on a short connection of its own
+   * (client/h2_once.ts) instead of the shared node:http2 session, for processes that make
+   * one call and exit (the CLI's put/get/del, snapshot save): node:http2 is then never
+   * loaded. Only http:// endpoints; others, bidirectional streams and typed calls use the
+   * shared session as usual.
    */
-  oneShotUnary?: boolean;
+  oneShot?: boolean;
   /**
    * Credentials: the client calls Auth/Authenticate before its first call and again, once
    * per call, when the server says the token is invalid or stale (as clientv3 does).
@@ -315,7 +316,7 @@ export class Client {
   async #unaryBytes(path: string, request: Uint8Array, opts: CallOptions): Promise<Uint8Array> {
     const deadline = this.#deadline(opts);
     const urls = this.#channels.map((c) => endpointUrl(c.endpoint));
-    if (this.#opts.oneShotUnary && urls.every(supportsUnaryOnce)) {
+    if (this.#opts.oneShot && urls.every(supportsOnce)) {
       return await this.#unaryOnce(urls, path, request, opts, deadline);
     }
     let tried = 0;
@@ -333,6 +334,42 @@ export class Client {
       if (!(mayRetryElsewhere(err, opts) && tried < this.#channels.length)) throw err;
       this.#pinned = (this.#pinned + 1) % this.#channels.length;
     }
+  }
+
+  /**
+   * A server-streaming call on serialized bytes: each response goes to `onMessage` as it
+   * arrives, synchronously (a sink that blocks, like a file write, holds the stream back);
+   * resolves when the call ends with OK, rejects with its GrpcError or what `onMessage`
+   * threw. For callers that write a stream out as it comes (`snapshot save`).
+   */
+  async serverStreamBytes(
+    path: string,
+    request: Uint8Array,
+    onMessage: (m: Uint8Array) => void,
+    opts: CallOptions = {},
+  ): Promise<void> {
+    const deadline = this.#deadline(opts);
+    await this.#ensureToken(opts, true);
+    const urls = this.#channels.map((c) => endpointUrl(c.endpoint));
+    if (this.#opts.oneShot && urls.every(supportsOnce)) {
+      const once = this.#onceOptions(path, opts, deadline);
+      return await this.#firstReachable(
+        opts,
+        deadline,
+        (idx) => serverStreamOnce(urls[idx], request, once, onMessage),
+      );
+    }
+    const call = await this.#open(path, opts, deadline);
+    await call.send(request).catch(() => {}); // a failed send shows up in the status
+    call.closeSend();
+    try {
+      for (let m = await call.read(); m !== undefined; m = await call.read()) onMessage(m);
+    } catch (e) {
+      call.cancel();
+      throw e;
+    }
+    const err = await call.status;
+    if (err) throw err;
   }
 
   /** One request, a stream of responses. */
@@ -396,18 +433,11 @@ export class Client {
     opts: CallOptions,
     deadline: number | undefined,
   ): Promise<Uint8Array> {
-    const dialTimeoutMs = this.#opts.dialTimeoutMs ?? 2000;
+    const once = this.#onceOptions(path, opts, deadline);
     let tried = 0;
     for (;;) {
       try {
-        return await this.#firstReachable(opts, deadline, (idx) =>
-          unaryOnce(urls[idx], request, {
-            path,
-            metadata: this.#metadata(opts),
-            deadline,
-            signal: opts.signal,
-            dialTimeoutMs,
-          }));
+        return await this.#firstReachable(opts, deadline, (idx) => unaryOnce(urls[idx], request, once));
       } catch (e) {
         tried++;
         const retry = e instanceof GrpcError && mayRetryElsewhere(e, opts) && tried < urls.length;
@@ -415,6 +445,16 @@ export class Client {
         this.#pinned = (this.#pinned + 1) % urls.length;
       }
     }
+  }
+
+  #onceOptions(path: string, opts: CallOptions, deadline: number | undefined): OnceOptions {
+    return {
+      path,
+      metadata: this.#metadata(opts),
+      deadline,
+      signal: opts.signal,
+      dialTimeoutMs: this.#opts.dialTimeoutMs ?? 2000,
+    };
   }
 
   // Runs `attempt` on the first endpoint that accepts it, starting at the pinned one; a local

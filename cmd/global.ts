@@ -308,7 +308,7 @@ export async function newClient(settings: ClientSettings): Promise<Client> {
   const { log, ...options } = settings;
   const onFailedAttempt = log && (await import("./client_log.ts")).clientv3Warnings(log);
   // A CLI process makes one call and exits: put/get/del need no shared HTTP/2 session.
-  const client = new Client({ ...options, onFailedAttempt, oneShotUnary: true });
+  const client = new Client({ ...options, onFailedAttempt, oneShot: true });
   if (settings.user !== undefined) {
     try {
       await client.authenticate({ timeoutMs: settings.dialTimeoutMs + 5000 });

@@ -25,6 +25,8 @@ function clientLine(ctx: RunContext, level: "info" | "warn", caller: string, msg
   ctx.io.stderr.write(JSON.stringify({ level, ts: new Date().toISOString(), caller, msg, ...fields }) + "\n");
 }
 
+const SNAPSHOT = "/etcdserverpb.Maintenance/Snapshot";
+
 async function saveRun(ctx: RunContext, args: string[]): Promise<number> {
   if (args.length !== 1) fail(ExitCode.BadArgs, "snapshot save expects one argument");
   const { settings } = await clientSettings(ctx);
@@ -36,7 +38,8 @@ async function saveRun(ctx: RunContext, args: string[]): Promise<number> {
     fail5(`snapshot must be requested to one selected node, not multiple [${settings.endpoints.join(" ")}]`);
   }
   const fs = await import("node:fs");
-  const { Maintenance } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
+  const { fromBinary } = await import("@bufbuild/protobuf");
+  const { SnapshotResponseSchema } = await import("../proto/gen/etcdserverpb/rpc_pb.ts");
   const { hasChecksum } = await import("../store/snapshot_file.ts");
   const part = `${file}.part`;
   // The client first (a failed login ends the command before any file), as etcdctl does.
@@ -55,15 +58,17 @@ async function saveRun(ctx: RunContext, args: string[]): Promise<number> {
     const timeoutMs = ctx.flags.changed.has("command-timeout")
       ? ctx.flags.values.get("command-timeout") as number
       : undefined;
-    const stream = client.service(Maintenance).snapshot({}, { timeoutMs });
     clientLine(ctx, "info", "clientv3/maintenance.go:200", "opened snapshot stream; downloading");
     zapLine(ctx, "snapshot/v3_snapshot.go:127", "fetching snapshot", { endpoint: settings.endpoints[0] });
     let size = 0;
+    // Each response is written as it arrives: the stream waits on the disk, not on memory.
+    const write = (bytes: Uint8Array) => {
+      const { blob } = fromBinary(SnapshotResponseSchema, bytes);
+      fs.writeSync(fd, blob);
+      size += blob.length;
+    };
     try {
-      for await (const r of stream) {
-        fs.writeSync(fd, r.blob);
-        size += r.blob.length;
-      }
+      await client.serverStreamBytes(SNAPSHOT, new Uint8Array(0), write, { timeoutMs });
     } catch (e) {
       clientLine(
         ctx,

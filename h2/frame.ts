@@ -4,7 +4,7 @@
  * and WINDOW_UPDATE, the send windows of flow control, and header blocks split into and
  * collected from HEADERS + CONTINUATION frames (HPACK is h2/hpack.ts). Pure, no I/O: the
  * server's connection (server/h2/connection.ts), the CLI's one-shot client
- * (client/h2_unary.ts) and the warm-up's Go-shaped client (server/jit/go_wire.ts) own
+ * (client/h2_once.ts) and the warm-up's Go-shaped client (server/jit/go_wire.ts) own
  * their sockets and the state of their streams.
  */
 

@@ -1,5 +1,5 @@
 /**
- * HPACK (RFC 7541) for the one-shot HTTP/2 client (client/h2_unary.ts): a complete decoder
+ * HPACK (RFC 7541) for the one-shot HTTP/2 client (client/h2_once.ts): a complete decoder
  * (static and dynamic tables, Huffman strings, table size updates) and an encoder that
  * writes every field as a literal without indexing, which any decoder accepts. The server's
  * JIT warm-up (server/jit/) speaks as grpc-go does, with `HpackEncoder`: indexing and

@@ -59,7 +59,7 @@ describe("CLI startup", () => {
       "cmd/global.ts",
       "cmd/print/simple.ts",
       "client/client.ts",
-      "client/h2_unary.ts",
+      "client/h2_once.ts",
     ];
     expect(heavyIn(staticClosure(putPath))).toEqual([]);
   });

@@ -1,5 +1,5 @@
 /**
- * The one-shot unary path (client/h2_unary.ts, what the CLI's put/get/del use): the same
+ * The one-shot path (client/h2_once.ts, what the CLI's put/get/del and snapshot save use): the same
  * assertions against etcdts and the real etcd (their HTTP/2 stacks encode headers
  * differently: Go's uses Huffman strings and the dynamic table), then wire details from an
  * in-process node:http2 server that a real server cannot be made to show.
@@ -8,8 +8,21 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http2 from "node:http2";
 import * as net from "node:net";
 import { encodeFrame } from "../../api/grpc-frame.ts";
-import { unaryOnce } from "../../client/h2_unary.ts";
-import { encodeFrame as h2Frame, u32 } from "../../h2/frame.ts";
+import { createHash } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { serverStreamOnce, unaryOnce } from "../../client/h2_once.ts";
+import {
+  DATA,
+  encodeFrame as h2Frame,
+  FLAG_END_HEADERS,
+  FLAG_END_STREAM,
+  FrameReader,
+  HEADERS,
+  u32,
+  WINDOW_UPDATE,
+} from "../../h2/frame.ts";
+import { encodeHeaders } from "../../h2/hpack.ts";
+import { SnapshotResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Client, Code, GrpcError } from "../../client/mod.ts";
 import {
   decodePutResponse as decodePut,
@@ -118,9 +131,29 @@ for (const kind of ["etcdts", "etcd"] as const) {
       }
     });
 
-    test("Client with oneShotUnary fails over past a refused endpoint, pinning the live one", async () => {
+    test("a snapshot streamed to a sink: every message in order, its sha256 last", async () => {
+      const c = new Client({ endpoints: [server.endpoint], oneShot: true });
+      const blobs: Uint8Array[] = [];
+      const remaining: bigint[] = [];
+      await c.serverStreamBytes("/etcdserverpb.Maintenance/Snapshot", new Uint8Array(0), (m) => {
+        const r = fromBinary(SnapshotResponseSchema, m);
+        blobs.push(r.blob);
+        remaining.push(r.remainingBytes);
+      }, { timeoutMs: 10_000 });
+      c.close();
+      const sha = blobs.pop()!;
+      const total = blobs.reduce((n, b) => n + b.length, 0);
+      expect(total).toBeGreaterThan(0);
+      expect(remaining[0]).toBe(BigInt(total - blobs[0].length));
+      expect(remaining.at(-1)).toBe(0n);
+      const hash = createHash("sha256");
+      for (const b of blobs) hash.update(Buffer.from(b));
+      expect(Buffer.from(sha).toString("hex")).toBe(hash.digest("hex"));
+    });
+
+    test("Client with oneShot fails over past a refused endpoint, pinning the live one", async () => {
       const down = `127.0.0.1:${await freePort()}`;
-      const c = new Client({ endpoints: [down, server.endpoint], oneShotUnary: true });
+      const c = new Client({ endpoints: [down, server.endpoint], oneShot: true });
       const r = decodeRange(
         await c.unaryBytes("/etcdserverpb.KV/Range", rangeReq("h2/a"), { timeoutMs: 5000 }),
       );
@@ -258,6 +291,80 @@ describe("one-shot unary wire details", () => {
     expect(err.code).toBe(Code.DeadlineExceeded);
     expect(err.local).toBe(false);
     expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  test("a stream past a MiB tops up both windows as it reads; a sink that throws ends the call", async () => {
+    // A raw server: headers, 3 MiB of 64 KiB messages in 16 KiB DATA frames, OK trailers;
+    // it records the client's WINDOW_UPDATE increments per stream.
+    const message = new Uint8Array(64 * 1024).map((_, i) => i % 253);
+    const body = Buffer.concat(Array.from({ length: 48 }, () => encodeFrame(message)));
+    const updates = new Map<number, number>();
+    let clientGone = Promise.withResolvers<void>();
+    const srv = net.createServer((sock) => {
+      sock.on("error", () => {});
+      sock.on("end", () => clientGone.resolve());
+      const reader = new FrameReader();
+      let answered = false;
+      sock.on("data", (chunk: Buffer) => {
+        reader.push(chunk, (f) => {
+          if (f.type === WINDOW_UPDATE) {
+            updates.set(
+              f.streamId,
+              (updates.get(f.streamId) ?? 0) +
+                new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(0),
+            );
+          }
+        });
+        if (answered) return;
+        answered = true;
+        const out = [frame(4, 0, 0, new Uint8Array(0))];
+        out.push(
+          frame(
+            HEADERS,
+            FLAG_END_HEADERS,
+            1,
+            encodeHeaders([[":status", "200"], ["content-type", "application/grpc"]]),
+          ),
+        );
+        for (let at = 0; at < body.length; at += 16384) {
+          out.push(frame(DATA, 0, 1, body.subarray(at, at + 16384)));
+        }
+        out.push(
+          frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, encodeHeaders([["grpc-status", "0"]])),
+        );
+        sock.write(Buffer.concat(out));
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => srv.listen(port, "127.0.0.1", r));
+    defer(() => void srv.close());
+    const url = `http://127.0.0.1:${port}`;
+
+    const got: Uint8Array[] = [];
+    await serverStreamOnce(
+      url,
+      new Uint8Array(0),
+      { path: "/t/stream", dialTimeoutMs: 1000 },
+      (m) => got.push(m),
+    );
+    expect(got.length).toBe(48);
+    expect(got.every((m) => m.length === message.length && m[1000] === message[1000])).toBe(true);
+    await clientGone.promise; // every update the client sent has arrived
+    clientGone = Promise.withResolvers<void>();
+    // The 2 GiB opening grant (connection) plus a top-up per MiB read, on both levels.
+    expect(updates.get(1)).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+    expect(updates.get(0)! - (2 ** 31 - 1 - 65535)).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+
+    let calls = 0;
+    const err = await serverStreamOnce(
+      url,
+      new Uint8Array(0),
+      { path: "/t/stream", dialTimeoutMs: 1000 },
+      () => {
+        if (++calls === 3) throw new Error("disk full");
+      },
+    ).catch((e) => e);
+    expect([err.message, calls]).toEqual(["disk full", 3]);
   });
 
   test("an aborted signal cancels the call", async () => {

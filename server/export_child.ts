@@ -95,7 +95,14 @@ export async function exportChildMain(args: readonly string[]): Promise<number> 
   const watch = setInterval(check, ORPHAN_CHECK_MS);
   try {
     // Nothing else runs here: slices only long enough for the check above to run.
-    await exportEtcdBackend(srcPath, destPath, { sliceMs: ORPHAN_CHECK_MS, signal: orphaned.signal });
+    // The file is sent and removed: an fsync would only write 100 MB to disk for nothing
+    // (bench/snapshot.sh right after etcd's run, 300k keys: saves 1.92 / 1.35 s with it,
+    // 1.33 / 1.15 s without).
+    await exportEtcdBackend(srcPath, destPath, {
+      sliceMs: ORPHAN_CHECK_MS,
+      signal: orphaned.signal,
+      fsync: false,
+    });
     return 0;
   } catch (e) {
     fs.rmSync(destPath, { force: true });

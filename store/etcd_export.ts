@@ -41,12 +41,14 @@ export interface ExportOptions {
   sliceMs?: number;
   /** Stops the export (the caller removes the partial file). */
   signal?: AbortSignal;
+  /** fsync the file (default true); a snapshot sent and removed needs none. */
+  fsync?: boolean;
 }
 
 /**
  * Writes the committed state of the store at `srcPath` as an etcd backend file at
- * `destPath`, fsynced. The source may be written meanwhile. Throws ChecksumMismatch at
- * the first revision that does not match its checksum.
+ * `destPath`, fsynced unless told not to. The source may be written meanwhile. Throws
+ * ChecksumMismatch at the first revision that does not match its checksum.
  */
 export async function exportEtcdBackend(
   srcPath: string,
@@ -57,7 +59,7 @@ export async function exportEtcdBackend(
   const sliceMs = opts.sliceMs ?? 8;
   // Read-write open (nothing is written): a read-only connection may not join the WAL.
   const src = new Database(srcPath, { readwrite: true, create: false, safeIntegers: true, strict: true });
-  const w = BboltWriter.create(destPath);
+  const w = BboltWriter.create(destPath, { fsync: opts.fsync });
   let sliceStart = performance.now();
   const pause = async () => {
     if (performance.now() - sliceStart < sliceMs) return;

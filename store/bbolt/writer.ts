@@ -67,20 +67,25 @@ export class BboltWriter {
   #chunkFirstPage = 2;
   #chunkUsed = 0;
   #finished = false;
+  readonly #fsync: boolean;
 
-  private constructor(fd: number, pageSize: number) {
+  private constructor(fd: number, pageSize: number, fsync: boolean) {
     this.#fd = fd;
     this.pageSize = pageSize;
+    this.#fsync = fsync;
     this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES - CHUNK_BYTES % pageSize, pageSize));
   }
 
-  /** Creates (truncating) the file at `path`. */
-  static create(path: string, opts: { pageSize?: number } = {}): BboltWriter {
+  /**
+   * Creates (truncating) the file at `path`. `fsync: false` for a file read once and
+   * removed (a snapshot being sent): `finish` then leaves it to the page cache.
+   */
+  static create(path: string, opts: { pageSize?: number; fsync?: boolean } = {}): BboltWriter {
     const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
     if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
       throw new Error(`bbolt: page size ${pageSize} is not a power of two of at least 512`);
     }
-    return new BboltWriter(fs.openSync(path, "w", 0o600), pageSize);
+    return new BboltWriter(fs.openSync(path, "w", 0o600), pageSize, opts.fsync ?? true);
   }
 
   /** A builder for a new bucket's content. */
@@ -90,7 +95,7 @@ export class BboltWriter {
 
   /**
    * Writes the root bucket holding `buckets` (any order), an empty freelist and both meta
-   * pages, fsyncs and closes the file.
+   * pages, fsyncs (unless created without) and closes the file.
    */
   finish(buckets: Iterable<readonly [Uint8Array, BucketValue]>): WrittenDatabase {
     const root = this.bucket();
@@ -118,7 +123,7 @@ export class BboltWriter {
       });
       fs.writeSync(this.#fd, page, 0, page.length, txid * this.pageSize);
     }
-    fs.fsyncSync(this.#fd);
+    if (this.#fsync) fs.fsyncSync(this.#fd);
     this.close();
     return { pages, bytes: pages * this.pageSize };
   }

@@ -8,12 +8,28 @@
  * revision, and a trailing 't' for a tombstone.
  */
 export function revisionKey(main: bigint, sub: bigint, tombstone: boolean): Uint8Array {
-  const out = new Uint8Array(tombstone ? 18 : 17);
-  setUint64BE(out, 0, main);
-  out[8] = 0x5f; // '_'
-  setUint64BE(out, 9, sub);
-  if (tombstone) out[17] = 0x74; // 't'
+  const out = new Uint8Array(revisionKeySize(tombstone));
+  writeRevisionKey(out, 0, main, sub, tombstone);
   return out;
+}
+
+/** The length of a revision key. */
+export function revisionKeySize(tombstone: boolean): number {
+  return tombstone ? 18 : 17;
+}
+
+/** Writes `revisionKey(main, sub, tombstone)` into `out` at `at`. */
+export function writeRevisionKey(
+  out: Uint8Array,
+  at: number,
+  main: bigint,
+  sub: bigint,
+  tombstone: boolean,
+): void {
+  setUint64BE(out, at, main);
+  out[at + 8] = 0x5f; // '_'
+  setUint64BE(out, at + 9, sub);
+  if (tombstone) out[at + 17] = 0x74; // 't'
 }
 
 const TWO_32 = 0x1_0000_0000;

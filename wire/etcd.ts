@@ -19,7 +19,7 @@ import type {
   RangeResponse,
   ResponseHeader,
 } from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { encode, type FieldWriter, ProtoWriter, varintSize } from "./writer.ts";
+import { encode, type FieldWriter, ProtoWriter, varint64Size, varintSize } from "./writer.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../api/grpc-frame.ts";
 import { ProtoReader, WireError } from "./reader.ts";
 
@@ -38,6 +38,25 @@ export function writeKeyValue(w: FieldWriter, kv: Fields<KeyValue>): void {
   w.int64Field(4, kv.version);
   w.bytesField(5, kv.value);
   w.int64Field(6, kv.lease);
+}
+
+/** The length of `encodeKeyValue(kv)`, without encoding it (each field below 16: a one-byte tag). */
+export function keyValueSize(kv: Fields<KeyValue>): number {
+  const bytesField = (n: number) => n === 0 ? 0 : 1 + varintSize(n) + n;
+  const intField = (v: bigint) => v === 0n ? 0 : 1 + varint64Size(v);
+  return bytesField(kv.key.length) + intField(kv.createRevision) + intField(kv.modRevision) +
+    intField(kv.version) + bytesField(kv.value.length) + intField(kv.lease);
+}
+
+/**
+ * Writes `kv` as `encodeKeyValue` encodes it into `buf` from `at`, where the caller made
+ * room for `keyValueSize(kv)` bytes (a page being filled); the offset after it.
+ */
+export function writeKeyValueAt(buf: Uint8Array, at: number, kv: Fields<KeyValue>): number {
+  const w = ProtoWriter.over(buf);
+  w.pos = at;
+  writeKeyValue(w, kv);
+  return w.pos;
 }
 
 /** mvccpb.KeyValue in canonical form, byte-identical to etcd's gogo-protobuf Marshal. */

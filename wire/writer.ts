@@ -155,10 +155,18 @@ export class ProtoWriter implements FieldWriter {
    * bytes before it are left for the caller (a gRPC message prefix), so no copy is needed.
    * `lengths`: the submessage lengths a `Sizer` recorded for the same calls.
    */
-  constructor(size: number, reserve = 0, lengths: readonly number[] | null = null) {
-    this.buf = size + reserve === 0 ? EMPTY : new Uint8Array(reserve + size);
+  constructor(size: number, reserve = 0, lengths: readonly number[] | null = null, target?: Uint8Array) {
+    this.buf = target ?? (size + reserve === 0 ? EMPTY : new Uint8Array(reserve + size));
     this.pos = reserve;
     this.#lengths = lengths;
+  }
+
+  /**
+   * A writer into `buf`, a caller's buffer that has room for what is written, from `pos`
+   * (which the caller may move); `finish` does not apply.
+   */
+  static over(buf: Uint8Array): ProtoWriter {
+    return new ProtoWriter(0, 0, null, buf);
   }
 
   bytesField(field: number, bytes: Uint8Array): void {

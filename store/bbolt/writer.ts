@@ -41,12 +41,6 @@ export interface WrittenDatabase {
   readonly bytes: number;
 }
 
-interface LeafItem {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-  readonly flags: number;
-}
-
 interface BranchItem {
   readonly key: Uint8Array;
   readonly pgid: number;
@@ -173,19 +167,19 @@ export class BboltWriter {
    * write chunk when it fits: a fresh array per page, filled and then copied into the chunk,
    * was most of an export's page building (300k keys: 0.34-0.59 s, in place 0.12-0.16 s).
    */
-  writeLeaf(items: readonly LeafItem[]): number {
-    const size = leafSize(items);
+  writeLeaf(leaf: PendingLeaf): number {
+    const size = leaf.size();
     const bytes = Math.ceil(size / this.pageSize) * this.pageSize;
-    if (bytes > this.#chunk.length) return this.#writeNode(PageFlag.leaf, items.length, leafBody(items));
+    if (bytes > this.#chunk.length) return this.#writeNode(PageFlag.leaf, leaf.count, leafBody(leaf));
     if (this.#chunkUsed + bytes > this.#chunk.length) this.#flush();
     const at = this.#chunkUsed;
-    layoutLeaf(this.#chunk, at, items);
+    layoutLeaf(this.#chunk, at, leaf);
     this.#chunk.fill(0, at + size, at + bytes);
     const id = this.#nextPage;
     writePageHeader(this.#chunk, {
       id: BigInt(id),
       flags: PageFlag.leaf,
-      count: items.length,
+      count: leaf.count,
       overflow: bytes / this.pageSize - 1,
     }, at);
     this.#nextPage += bytes / this.pageSize;
@@ -208,95 +202,182 @@ export class BboltWriter {
   }
 }
 
-/** A leaf node's size in bytes, its header included. */
-function leafSize(items: readonly LeafItem[]): number {
-  let size = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
-  for (let i = 0; i < items.length; i++) size += items[i].key.length + items[i].value.length;
-  return size;
+/**
+ * The leaf a bucket is filling: its elements' keys and values one after the other in
+ * `data`, as a leaf page holds them after its element headers, and each element's flags
+ * and sizes. Bytes are copied in as they are put, or written in place (`putWritten`), so
+ * laying the leaf out is one copy and a caller makes no array per element.
+ */
+class PendingLeaf {
+  data: Uint8Array;
+  /** Bytes of `data` in use. */
+  used = 0;
+  count = 0;
+  readonly flags: number[] = [];
+  readonly keyBytes: number[] = [];
+  readonly valueBytes: number[] = [];
+  /** Where each element's key starts in `data`. */
+  readonly starts: number[] = [];
+
+  constructor(capacity: number) {
+    this.data = new Uint8Array(capacity);
+  }
+
+  /** Adds an element of these sizes; where its key goes in `data` (its value follows). */
+  add(flags: number, keyBytes: number, valueBytes: number): number {
+    const at = this.used;
+    const need = at + keyBytes + valueBytes;
+    if (need > this.data.length) {
+      const bigger = new Uint8Array(Math.max(need, this.data.length * 2));
+      bigger.set(this.data.subarray(0, at));
+      this.data = bigger;
+    }
+    const i = this.count++;
+    this.flags[i] = flags;
+    this.keyBytes[i] = keyBytes;
+    this.valueBytes[i] = valueBytes;
+    this.starts[i] = at;
+    this.used = need;
+    return at;
+  }
+
+  /** Element `i`'s key, copied. */
+  key(i: number): Uint8Array {
+    return this.data.slice(this.starts[i], this.starts[i] + this.keyBytes[i]);
+  }
+
+  /** The node's size in bytes, its header included. */
+  size(): number {
+    return PAGE_HEADER_BYTES + this.count * ELEMENT_BYTES + this.used;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.used = 0;
+  }
 }
 
 /** A leaf node's bytes in an array of their own (header left for the caller). */
-function leafBody(items: readonly LeafItem[]): Uint8Array {
-  const body = new Uint8Array(leafSize(items));
-  layoutLeaf(body, 0, items);
+function leafBody(leaf: PendingLeaf): Uint8Array {
+  const body = new Uint8Array(leaf.size());
+  layoutLeaf(body, 0, leaf);
   return body;
 }
 
-/** Lays out a leaf node's elements, then each key and value, at `base` of `b` (header left). */
-function layoutLeaf(b: Uint8Array, base: number, items: readonly LeafItem[]): void {
-  let at = base + PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i];
+/** Lays out a leaf node's elements, then its keys and values, at `base` of `b` (header left). */
+function layoutLeaf(b: Uint8Array, base: number, leaf: PendingLeaf): void {
+  const dataAt = base + PAGE_HEADER_BYTES + leaf.count * ELEMENT_BYTES;
+  for (let i = 0; i < leaf.count; i++) {
     writeLeafElement(b, i, {
-      flags: it.flags,
-      keyAt: at - base,
-      keyBytes: it.key.length,
-      valueBytes: it.value.length,
+      flags: leaf.flags[i],
+      keyAt: dataAt + leaf.starts[i] - base,
+      keyBytes: leaf.keyBytes[i],
+      valueBytes: leaf.valueBytes[i],
     }, base);
-    copyInto(b, it.key, at);
-    copyInto(b, it.value, at + it.key.length);
-    at += it.key.length + it.value.length;
   }
+  b.set(leaf.data.subarray(0, leaf.used), dataAt);
 }
 
-/** `b.set(src, at)`, by hand for the short keys of a snapshot (a call to set costs more there). */
-function copyInto(b: Uint8Array, src: Uint8Array, at: number): void {
-  if (src.length > 32) {
-    b.set(src, at);
-    return;
+/** Compares `a[aAt, aAt + aLen)` with `b[bAt, bAt + bLen)` as bytes, in place. */
+function compareRanges(
+  a: Uint8Array,
+  aAt: number,
+  aLen: number,
+  b: Uint8Array,
+  bAt: number,
+  bLen: number,
+): number {
+  const n = Math.min(aLen, bLen);
+  for (let i = 0; i < n; i++) {
+    const d = a[aAt + i] - b[bAt + i];
+    if (d !== 0) return d;
   }
-  for (let i = 0; i < src.length; i++) b[at + i] = src[i];
+  return aLen - bLen;
 }
 
 /** One bucket's content being written; keys must strictly increase. */
 export class BucketBuilder {
   readonly #w: BboltWriter;
-  #leaf: LeafItem[] = [];
-  #leafBytes = PAGE_HEADER_BYTES;
+  readonly #leaf: PendingLeaf;
   /** The written leaves: each one's first key and page. */
   readonly #leaves: BranchItem[] = [];
-  #last: Uint8Array | null = null;
+  /** The last key of the written leaves (the order check of the next leaf's first). */
+  #lastWritten: Uint8Array | null = null;
   #hasBuckets = false;
   #ended = false;
 
   constructor(w: BboltWriter) {
     this.#w = w;
+    this.#leaf = new PendingLeaf(2 * w.pageSize);
   }
 
-  /** Adds a key and its value. */
+  /** Adds a key and its value (both copied). */
   put(key: Uint8Array, value: Uint8Array): void {
-    this.#add({ key, value, flags: 0 });
+    const at = this.#add(0, key.length, value.length);
+    const data = this.#leaf.data;
+    data.set(key, at);
+    data.set(value, at + key.length);
+    this.#checkOrder();
+  }
+
+  /**
+   * Adds a key of `keyBytes` and a value of `valueBytes` that `write` writes in place:
+   * into `buf` from `at`, the key then the value. For a caller that encodes them anyway
+   * (an export's revisions), without an array of their own.
+   */
+  putWritten(keyBytes: number, valueBytes: number, write: (buf: Uint8Array, at: number) => void): void {
+    const at = this.#add(0, keyBytes, valueBytes);
+    write(this.#leaf.data, at);
+    this.#checkOrder();
   }
 
   /** Adds a nested bucket under `key`. */
   putBucket(key: Uint8Array, bucket: BucketValue): void {
     this.#hasBuckets = true;
-    this.#add({ key, value: bucket.bytes, flags: BUCKET_LEAF_FLAG });
+    const at = this.#add(BUCKET_LEAF_FLAG, key.length, bucket.bytes.length);
+    const data = this.#leaf.data;
+    data.set(key, at);
+    data.set(bucket.bytes, at + key.length);
+    this.#checkOrder();
   }
 
-  #add(item: LeafItem): void {
+  #add(flags: number, keyBytes: number, valueBytes: number): number {
     if (this.#ended) throw new Error("bbolt: put after the bucket ended");
-    if (item.key.length === 0) throw new Error("bbolt: empty key");
-    if (this.#last !== null && compareBytes(this.#last, item.key) >= 0) {
-      throw new Error("bbolt: keys must be put in strictly increasing order");
-    }
-    this.#last = item.key;
-    const size = ELEMENT_BYTES + item.key.length + item.value.length;
-    if (
-      this.#leaf.length > 0 &&
-      (this.#leafBytes + size > this.#w.pageSize || this.#leaf.length === MAX_ELEMENTS)
-    ) {
+    if (keyBytes === 0) throw new Error("bbolt: empty key");
+    const leaf = this.#leaf;
+    const size = ELEMENT_BYTES + keyBytes + valueBytes;
+    if (leaf.count > 0 && (leaf.size() + size > this.#w.pageSize || leaf.count === MAX_ELEMENTS)) {
       this.#flushLeaf();
     }
-    this.#leaf.push(item);
-    this.#leafBytes += size;
+    return leaf.add(flags, keyBytes, valueBytes);
+  }
+
+  /** Checks the key just added comes after the one before it. */
+  #checkOrder(): void {
+    const leaf = this.#leaf;
+    const i = leaf.count - 1;
+    const last = this.#lastWritten;
+    const order = i > 0
+      ? compareRanges(
+        leaf.data,
+        leaf.starts[i - 1],
+        leaf.keyBytes[i - 1],
+        leaf.data,
+        leaf.starts[i],
+        leaf.keyBytes[i],
+      )
+      : last === null
+      ? -1
+      : compareRanges(last, 0, last.length, leaf.data, leaf.starts[i], leaf.keyBytes[i]);
+    if (order >= 0) throw new Error("bbolt: keys must be put in strictly increasing order");
   }
 
   #flushLeaf(): void {
-    const key = this.#leaf[0]?.key ?? new Uint8Array(0);
-    this.#leaves.push({ key, pgid: this.#w.writeLeaf(this.#leaf) });
-    this.#leaf = [];
-    this.#leafBytes = PAGE_HEADER_BYTES;
+    const leaf = this.#leaf;
+    const key = leaf.count > 0 ? leaf.key(0) : new Uint8Array(0);
+    if (leaf.count > 0) this.#lastWritten = leaf.key(leaf.count - 1);
+    this.#leaves.push({ key, pgid: this.#w.writeLeaf(leaf) });
+    leaf.clear();
   }
 
   /**
@@ -305,15 +386,16 @@ export class BucketBuilder {
    * root page.
    */
   end(): BucketValue {
+    const leaf = this.#leaf;
     if (
       !this.#ended && this.#leaves.length === 0 && !this.#hasBuckets &&
-      this.#leafBytes <= this.#w.pageSize / INLINE_PAGE_RATIO
+      leaf.size() <= this.#w.pageSize / INLINE_PAGE_RATIO
     ) {
       this.#ended = true;
-      const bytes = new Uint8Array(BUCKET_HEADER_BYTES + this.#leafBytes);
+      const bytes = new Uint8Array(BUCKET_HEADER_BYTES + leaf.size());
       writeBucketHeader(bytes, { root: 0n, sequence: 0n });
-      const page = leafBody(this.#leaf);
-      writePageHeader(page, { id: 0n, flags: PageFlag.leaf, count: this.#leaf.length, overflow: 0 });
+      const page = leafBody(leaf);
+      writePageHeader(page, { id: 0n, flags: PageFlag.leaf, count: leaf.count, overflow: 0 });
       bytes.set(page, BUCKET_HEADER_BYTES);
       return { bytes };
     }
@@ -326,7 +408,7 @@ export class BucketBuilder {
   endRoot(): number {
     if (this.#ended) throw new Error("bbolt: bucket ended twice");
     this.#ended = true;
-    if (this.#leaf.length > 0 || this.#leaves.length === 0) this.#flushLeaf();
+    if (this.#leaf.count > 0 || this.#leaves.length === 0) this.#flushLeaf();
     let level = this.#leaves;
     while (level.length > 1) level = this.#branchLevel(level);
     return level[0].pgid;

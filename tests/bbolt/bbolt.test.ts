@@ -112,6 +112,44 @@ describe("bbolt round trip", () => {
     r.close();
   });
 
+  test("putWritten writes what put writes; keys out of order are refused, within a leaf and across", () => {
+    const rng = new SeededRandom(11);
+    const entries: [Uint8Array, Uint8Array][] = [];
+    for (let i = 0; i < 400; i++) {
+      entries.push([
+        enc(`k${String(i).padStart(5, "0")}`),
+        Uint8Array.from({ length: rng.int(900) }, () => rng.int(256)),
+      ]);
+    }
+    entries.push([enc("z-huge"), new Uint8Array(9000).fill(7)]); // a leaf on overflow pages
+    const files = ["put", "written"].map((how) => {
+      const file = path.join(dir, `${how}.db`);
+      const w = BboltWriter.create(file);
+      const b = w.bucket();
+      for (const [k, v] of entries) {
+        if (how === "put") b.put(k, v);
+        else {
+          b.putWritten(k.length, v.length, (buf, at) => {
+            buf.set(k, at);
+            buf.set(v, at + k.length);
+          });
+        }
+      }
+      w.finish([[enc("b"), b.end()]]);
+      return fs.readFileSync(file);
+    });
+    expect(files[1].equals(files[0])).toBe(true);
+
+    const w = BboltWriter.create(path.join(dir, "order.db"));
+    const b = w.bucket();
+    b.put(enc("b"), enc("1"));
+    expect(() => b.put(enc("a"), enc("1"))).toThrow("strictly increasing");
+    const c = w.bucket();
+    c.put(enc("m"), new Uint8Array(4000)); // fills a leaf: the next key starts another
+    expect(() => c.put(enc("m"), new Uint8Array(4000))).toThrow("strictly increasing");
+    w.close();
+  });
+
   test("other page sizes", () => {
     const buckets = sample(new SeededRandom(8));
     for (const pageSize of [1024, 16384, 65536]) {

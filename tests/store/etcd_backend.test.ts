@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import * as path from "node:path";
 import { BboltReader } from "../../store/bbolt/reader.ts";
 import { BboltWriter } from "../../store/bbolt/writer.ts";
-import { decodeKeyValue, encodeKeyValue, type Fields } from "../../wire/etcd.ts";
+import { decodeKeyValue, encodeKeyValue, type Fields, keyValueSize } from "../../wire/etcd.ts";
 import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { revisionKey } from "../../store/encoding.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
@@ -156,5 +156,33 @@ test("decodeKeyValue reads what encodeKeyValue writes", () => {
   ];
   for (const c of cases) {
     expect(decodeKeyValue(encodeKeyValue(c))).toEqual({ $typeName: "mvccpb.KeyValue", ...c });
+  }
+});
+
+test("keyValueSize is the length encodeKeyValue writes", () => {
+  const numbers = [
+    0n,
+    1n,
+    127n,
+    128n,
+    16383n,
+    16384n,
+    1n << 35n,
+    (1n << 53n) - 1n,
+    1n << 56n,
+    (1n << 63n) - 1n,
+  ];
+  for (const n of numbers) {
+    for (const lease of [0n, 300n, (1n << 56n) - 1n, (1n << 63n) - 1n, -1n]) {
+      const kv: Fields<KeyValue> = {
+        key: new Uint8Array(1 + Number(n % 300n)),
+        value: new Uint8Array(Number(n % 20_000n)),
+        createRevision: n,
+        modRevision: n + 1n,
+        version: n % 1000n,
+        lease,
+      };
+      expect(keyValueSize(kv)).toBe(encodeKeyValue(kv).length);
+    }
   }
 });

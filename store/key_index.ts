@@ -86,6 +86,7 @@ export class KeyIndex {
   #keysOf = new Map<bigint, Set<string>>();
   /** How many keys exist (their latest revision is not a tombstone). */
   #existing = 0;
+  #reloads = 0;
   /**
    * Undo journal since the last release: the key, its previous pairs (null: an append, pop
    * one pair) and, for an append, its previous lease.
@@ -125,8 +126,17 @@ export class KeyIndex {
     return index;
   }
 
+  /**
+   * How many times the index was replaced (`reload`): revisions taken from it before name
+   * rows of another store after (a read taken in steps checks this between them).
+   */
+  get reloads(): number {
+    return this.#reloads;
+  }
+
   /** Replaces the whole index with what `history` holds now (after a snapshot install). */
   reload(db: Database): void {
+    this.#reloads++;
     const byKey = new Map<string, Revisions>();
     const leases = new Map<string, bigint>();
     // Revisions and versions read as doubles (exact below 2^53, as the index keeps them),

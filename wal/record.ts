@@ -157,6 +157,17 @@ export interface DecodeResult {
   readonly resumesAt: number | null;
 }
 
+const ZEROS = new Uint8Array(1 << 16);
+
+/** Whether `bytes` from `from` on are all zeros (compared natively, a piece at a time). */
+function zerosFrom(bytes: Uint8Array, from: number): boolean {
+  for (let at = from; at < bytes.length; at += ZEROS.length) {
+    const piece = bytes.subarray(at, Math.min(bytes.length, at + ZEROS.length));
+    if (Buffer.compare(piece, ZEROS.subarray(0, piece.length)) !== 0) return false;
+  }
+  return true;
+}
+
 /** The size of the whole, checksummed record of a known type framed at `off`, or why there is none. */
 function frameAt(bytes: Uint8Array, view: DataView, off: number): number | Damage {
   if (bytes.length - off < HEADER + 1) return "torn";
@@ -186,6 +197,9 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
   while (off < bytes.length) {
     const size = frameAt(bytes, view, off);
     if (typeof size !== "number") {
+      // Zeros to the end are unused space (a segment written over zeros, or preallocated
+      // as etcd's are), not damage.
+      if (zerosFrom(bytes, off)) return { records, goodBytes: off, damage: null, resumesAt: null };
       return { records, goodBytes: off, damage: size, resumesAt: nextWholeRecord(bytes, view, off) };
     }
     const len = size - HEADER;

@@ -7,6 +7,16 @@
  * segment (a write torn by a crash, never acknowledged) is cut off and never applied.
  * Any other damage (a bad record with a whole one after it, or in an earlier segment)
  * would lose acknowledged records if cut: it is corruption, and the log refuses to open.
+ *
+ * New segments are written over zeros. Appending past a file's end makes every fdatasync
+ * also commit the file's new size to the file system's journal; overwriting blocks that
+ * exist does not (this machine's ext4: fdatasync after a 4 KiB append 0.21 ms, after an
+ * overwrite 0.11 ms; etcd preallocates with fallocate, whose unwritten extents cost as
+ * much as appending, 0.21 ms). So once a segment holds `spareAfterBytes`, the next one is
+ * prepared in the background, `0.tmp` filled with zeros and synced, and the log moves to
+ * it at the next write if the segment in use was not itself written over zeros. Zeros
+ * after the last record are unused space, as in etcd's preallocated segments, not a
+ * torn tail.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -39,6 +49,12 @@ export interface WalReplay {
 export interface WalOptions {
   /** Start a new segment after this many bytes (etcd: 64 MB). */
   readonly segmentBytes?: number;
+  /**
+   * Prepare the next segment, zeros written ahead, once the one in use holds this many
+   * bytes (default 1 MiB: a log that stays small never writes a spare); once it is half
+   * full if it was itself written over zeros.
+   */
+  readonly spareAfterBytes?: number;
   /** Written as the first record of a brand-new log and of every segment. */
   readonly meta?: WalMetadata;
 }
@@ -50,6 +66,10 @@ interface Segment {
 }
 
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+/** The next segment being prepared (etcd's file pipeline names its spares so too). */
+const SPARE_NAME = "0.tmp";
+/** Zeros are written in pieces of this many bytes. */
+const ZERO_CHUNK = 1 << 20;
 
 function segmentName(seq: bigint, firstIndex: number): string {
   return `${seq.toString(16).padStart(16, "0")}-${firstIndex.toString(16).padStart(16, "0")}.wal`;
@@ -145,6 +165,13 @@ export class Wal {
   #hardState: HardState;
   #snapshot: SnapshotMark;
   readonly #writer = new RecordWriter();
+  /** The segment in use was written over zeros up to here (its file's size; 0 or #size if not). */
+  #zeroedTo: number;
+  readonly #spareAfterBytes: number;
+  /** The next segment, zeroed and synced, once ready; and the preparation under way. */
+  #spare: string | null = null;
+  #preparing: Promise<void> | null = null;
+  #closed = false;
   #dirty = false;
   #syncing: Promise<void> | null = null;
   /** Recent fsync duration in ms, a moving average (Infinity before the first fsync). */
@@ -161,6 +188,8 @@ export class Wal {
     const last = segments[segments.length - 1];
     this.#fd = fs.openSync(last.file, "r+");
     this.#size = size;
+    this.#zeroedTo = fs.fstatSync(this.#fd).size;
+    this.#spareAfterBytes = opts.spareAfterBytes ?? 1 << 20;
     const entries = replay.entries;
     this.#lastIndex = entries.length > 0 ? entries[entries.length - 1].index : replay.snapshot.index;
     this.#hardState = replay.hardState;
@@ -175,6 +204,8 @@ export class Wal {
   /** Opens (creating if needed) the WAL in `dir` and replays it. Throws on unrecoverable damage. */
   static open(dir: string, opts: WalOptions = {}): Wal {
     fs.mkdirSync(dir, { recursive: true });
+    // A spare left by a stop while it was being written may be incomplete.
+    fs.rmSync(path.join(dir, SPARE_NAME), { force: true });
     let segments = listSegments(dir);
     if (segments.length === 0) {
       const first: Segment = { seq: 0n, firstIndex: 0, file: path.join(dir, segmentName(0n, 0)) };
@@ -296,7 +327,15 @@ export class Wal {
       this.#hardState = hardState;
     }
     this.#flushWriter();
-    if (this.#size >= this.#segmentBytes) this.#cut();
+    // Full; or written past its end while a segment over zeros is ready to take over.
+    if (this.#size >= this.#segmentBytes || (this.#spare !== null && this.#size >= this.#zeroedTo)) {
+      this.#cut();
+    } else if (this.#size >= (this.#zeroedTo > this.#size ? this.#segmentBytes / 2 : this.#spareAfterBytes)) {
+      // The next segment's zeros are written once they will be wanted: soon while this
+      // segment is appended to, at its half if it is written over zeros (the spare's
+      // 64 MB of writes then stay out of a small log's way).
+      this.#prepareSpare();
+    }
   }
 
   /** Records that everything up to `mark` now lives in a snapshot of the store. */
@@ -365,6 +404,11 @@ export class Wal {
 
   #cut(): void {
     this.syncNow();
+    // A segment is closed at its last record: zeros left after it go.
+    if (this.#zeroedTo > this.#size) {
+      fs.ftruncateSync(this.#fd, this.#size);
+      fs.fdatasyncSync(this.#fd);
+    }
     fs.closeSync(this.#fd);
     const last = this.#segments[this.#segments.length - 1];
     const seg: Segment = {
@@ -372,7 +416,15 @@ export class Wal {
       firstIndex: this.#lastIndex + 1,
       file: path.join(this.dir, segmentName(last.seq + 1n, this.#lastIndex + 1)),
     };
-    this.#fd = fs.openSync(seg.file, "w+");
+    if (this.#spare !== null) {
+      fs.renameSync(this.#spare, seg.file);
+      this.#spare = null;
+      this.#fd = fs.openSync(seg.file, "r+");
+      this.#zeroedTo = fs.fstatSync(this.#fd).size;
+    } else {
+      this.#fd = fs.openSync(seg.file, "w+");
+      this.#zeroedTo = 0;
+    }
     this.#size = 0;
     this.#segments.push(seg);
     if (this.#meta) this.#writer.metadata(this.#meta);
@@ -381,6 +433,30 @@ export class Wal {
     this.#flushWriter();
     this.syncNow();
     fsyncDir(this.dir);
+  }
+
+  /**
+   * Starts writing the next segment's zeros in the background (the thread pool), unless
+   * a spare is ready or under way; a failure leaves none, and segments are then made as
+   * before, appended to.
+   */
+  #prepareSpare(): void {
+    if (this.#spare !== null || this.#preparing !== null || this.#closed) return;
+    const file = path.join(this.dir, SPARE_NAME);
+    const bytes = this.#segmentBytes;
+    this.#preparing = writeZeros(file, bytes, () => this.#closed).then(
+      (done) => {
+        if (done && !this.#closed) this.#spare = file;
+        else fs.rmSync(file, { force: true });
+      },
+      () => fs.rmSync(file, { force: true }),
+    ).finally(() => (this.#preparing = null));
+  }
+
+  /** Settles once no spare is being prepared (for tests, and for a stop that waits). */
+  async spareSettled(): Promise<boolean> {
+    await this.#preparing;
+    return this.#spare !== null;
   }
 
   /**
@@ -407,5 +483,27 @@ export class Wal {
   close(): void {
     if (this.#dirty) this.syncNow();
     fs.closeSync(this.#fd);
+    this.#closed = true;
+    if (this.#spare !== null) fs.rmSync(this.#spare, { force: true });
+    this.#spare = null;
+  }
+}
+
+/**
+ * Writes `bytes` zeros to a new file at `file` and syncs it, a piece at a time through the
+ * thread pool; false if `stop()` said to stop first.
+ */
+async function writeZeros(file: string, bytes: number, stop: () => boolean): Promise<boolean> {
+  const zeros = new Uint8Array(Math.min(ZERO_CHUNK, bytes));
+  const fh = await fs.promises.open(file, "w", 0o644);
+  try {
+    for (let at = 0; at < bytes; at += zeros.length) {
+      if (stop()) return false;
+      await fh.write(zeros, 0, Math.min(zeros.length, bytes - at), at);
+    }
+    await fh.datasync();
+    return !stop();
+  } finally {
+    await fh.close();
   }
 }

@@ -225,4 +225,98 @@ describe("wal: torn tail or corruption", () => {
     expect(r.entries.length).toBe(50);
     expect(r.truncatedBytes).toBe(HALF_RECORD.length);
   });
+
+  describe("segments written over zeros", () => {
+    const SEGMENT = 256 * 1024;
+    const opts = { segmentBytes: SEGMENT, spareAfterBytes: 4096 };
+    const big = (i: number) => entry(i, 1, `e${i}-${"x".repeat(200)}`);
+    const segmentFiles = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".wal")).sort();
+
+    test("past spareAfterBytes the next segment is zeroed in the background; the log moves to it and replays the same", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      for (let i = 1; i <= 30; i++) w.save([big(i)]);
+      await w.sync();
+      expect(await w.spareSettled()).toBe(true);
+      expect(fs.statSync(path.join(dir, "0.tmp")).size).toBe(SEGMENT);
+      // The next write moves to it: the segment in use was appended to, not written over zeros.
+      w.save([big(31)]);
+      await w.sync();
+      expect(w.segmentCount).toBe(2);
+      const [first, second] = segmentFiles(dir);
+      expect(fs.existsSync(path.join(dir, "0.tmp"))).toBe(false);
+      expect(fs.statSync(path.join(dir, second)).size).toBe(SEGMENT);
+      // The segment left ends at its last record; the new one keeps its zeros.
+      expect(Wal.open(dir).replay.truncatedBytes).toBe(0);
+      w.save([big(32)]);
+      await w.sync();
+      w.close();
+      const sizeFirst = fs.statSync(path.join(dir, first)).size;
+      const r = Wal.open(dir, opts);
+      expect(r.replay.entries.map((e) => e.index)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+      expect(r.replay.truncatedBytes).toBe(0);
+      expect(fs.statSync(path.join(dir, first)).size).toBe(sizeFirst);
+      expect(fs.statSync(path.join(dir, second)).size).toBe(SEGMENT);
+      // Written on after a reopen, at the last record, not after the zeros.
+      r.save([big(33)]);
+      await r.sync();
+      r.close();
+      expect(Wal.open(dir).replay.entries.at(-1)!.index).toBe(33);
+    });
+
+    test("a record torn over the zeros is cut; the zeros alone are not a torn tail", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      for (let i = 1; i <= 30; i++) w.save([big(i)]);
+      await w.sync();
+      await w.spareSettled();
+      w.save([big(31)]);
+      await w.sync();
+      w.close();
+      const file = path.join(dir, segmentFiles(dir)[1]);
+      // A record header naming 100 bytes, its body never written, in the zeros after the
+      // last record (its last byte may be a zero: 64 bytes further is clear of it).
+      const at = fs.readFileSync(file).findLastIndex((b) => b !== 0) + 64;
+      const fd = fs.openSync(file, "r+");
+      fs.writeSync(fd, new Uint8Array([100, 0, 0, 0, 1, 2, 3, 4, 1]), 0, 9, at);
+      fs.closeSync(fd);
+      const r = Wal.open(dir).replay;
+      expect(r.entries.at(-1)!.index).toBe(31);
+      expect(r.truncatedBytes).toBeGreaterThan(SEGMENT - at);
+      expect(fs.statSync(file).size).toBe(SEGMENT - r.truncatedBytes);
+      expect(fs.statSync(file).size).toBeLessThan(at);
+    });
+
+    test("a full segment over zeros is cut at its last record and the next one is over zeros too", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      let i = 0;
+      // Until a second spare has been taken: three segments, the middle one cut when full.
+      while (w.segmentCount < 3) {
+        w.save([big(++i)]);
+        await w.sync();
+        await w.spareSettled();
+      }
+      w.close();
+      const files = segmentFiles(dir);
+      const middle = fs.readFileSync(path.join(dir, files[1]));
+      expect(middle.length).toBeGreaterThanOrEqual(SEGMENT);
+      expect(middle.at(-1)).not.toBe(0); // ends at its last record
+      expect(fs.statSync(path.join(dir, files[2])).size).toBe(SEGMENT);
+      expect(Wal.open(dir).replay.entries.length).toBe(i);
+    });
+
+    test("a log that stays small writes no spare, and a stop removes one", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      w.save([entry(1)]);
+      await w.sync();
+      expect(await w.spareSettled()).toBe(false);
+      for (let i = 2; i <= 30; i++) w.save([big(i)]);
+      await w.sync();
+      expect(await w.spareSettled()).toBe(true);
+      w.close();
+      expect(fs.existsSync(path.join(dir, "0.tmp"))).toBe(false);
+    });
+  });
 });

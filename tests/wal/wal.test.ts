@@ -231,6 +231,7 @@ describe("wal: torn tail or corruption", () => {
     const opts = { segmentBytes: SEGMENT, spareAfterBytes: 4096 };
     const big = (i: number) => entry(i, 1, `e${i}-${"x".repeat(200)}`);
     const segmentFiles = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".wal")).sort();
+    const spares = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"));
 
     test("past spareAfterBytes the next segment is zeroed in the background; the log moves to it and replays the same", async () => {
       const dir = tempDir();
@@ -238,13 +239,13 @@ describe("wal: torn tail or corruption", () => {
       for (let i = 1; i <= 30; i++) w.save([big(i)]);
       await w.sync();
       expect(await w.spareSettled()).toBe(true);
-      expect(fs.statSync(path.join(dir, "0.tmp")).size).toBe(SEGMENT);
+      expect(spares(dir).map((f) => fs.statSync(path.join(dir, f)).size)).toEqual([SEGMENT]);
       // The next write moves to it: the segment in use was appended to, not written over zeros.
       w.save([big(31)]);
       await w.sync();
       expect(w.segmentCount).toBe(2);
       const [first, second] = segmentFiles(dir);
-      expect(fs.existsSync(path.join(dir, "0.tmp"))).toBe(false);
+      expect(spares(dir)).toEqual([]);
       expect(fs.statSync(path.join(dir, second)).size).toBe(SEGMENT);
       // The segment left ends at its last record; the new one keeps its zeros.
       expect(Wal.open(dir).replay.truncatedBytes).toBe(0);
@@ -316,7 +317,25 @@ describe("wal: torn tail or corruption", () => {
       await w.sync();
       expect(await w.spareSettled()).toBe(true);
       w.close();
-      expect(fs.existsSync(path.join(dir, "0.tmp"))).toBe(false);
+      expect(spares(dir)).toEqual([]);
+    });
+
+    test("a log closed while its spare is written leaves nothing; the next open starts clean", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      for (let i = 1; i <= 30; i++) w.save([big(i)]);
+      await w.sync();
+      w.close(); // the spare's zeros are still being written
+      const again = Wal.open(dir, opts);
+      for (let i = 31; i <= 60; i++) again.save([big(i)]);
+      await again.sync();
+      expect(await again.spareSettled()).toBe(true);
+      await w.spareSettled(); // the first log's writer stops and removes only its own file
+      expect(spares(dir).length).toBe(1);
+      again.save([big(61)]);
+      await again.sync();
+      again.close();
+      expect(Wal.open(dir).replay.entries.length).toBe(61);
     });
   });
 });

@@ -51,8 +51,10 @@ export interface WalOptions {
   readonly segmentBytes?: number;
   /**
    * Prepare the next segment, zeros written ahead, once the one in use holds this many
-   * bytes (default 1 MiB: a log that stays small never writes a spare); once it is half
-   * full if it was itself written over zeros.
+   * bytes; once it is half full if it was itself written over zeros. The default, 16 MiB
+   * (~45k puts of 256 bytes), spares a log that stays small or a short burst of writes the
+   * spare's 64 MB: written while the burst runs they cost it more than it gains (30k puts
+   * with 64 clients, spare at 1 MiB: 0.95x); a log written on for longer gains (200k: 1.16x).
    */
   readonly spareAfterBytes?: number;
   /** Written as the first record of a brand-new log and of every segment. */
@@ -201,7 +203,7 @@ export class Wal {
     this.#fd = fs.openSync(last.file, "r+");
     this.#size = size;
     this.#zeroedTo = fs.fstatSync(this.#fd).size;
-    this.#spareAfterBytes = opts.spareAfterBytes ?? 1 << 20;
+    this.#spareAfterBytes = opts.spareAfterBytes ?? 16 << 20;
     const entries = replay.entries;
     this.#lastIndex = entries.length > 0 ? entries[entries.length - 1].index : replay.snapshot.index;
     this.#hardState = replay.hardState;

@@ -155,17 +155,47 @@ export interface DecodeResult {
    * write leaves nothing whole behind it, so a record here means the damage is corruption.
    */
   readonly resumesAt: number | null;
+  /**
+   * The damage up to `resumesAt` holds a whole 512-byte sector of zeros: a page of a write
+   * that never reached the disk while a later one did. Written over zeros, a log's pages
+   * reach the disk in no set order, so records whole after such a gap belong to the same
+   * unacknowledged write (etcd's isTornEntry judges a torn entry so).
+   */
+  readonly zeroSector: boolean;
+  /** Where the bytes after `goodBytes` stop being zeros to the end (the segment's data end). */
+  readonly dataEnd: number;
 }
 
 const ZEROS = new Uint8Array(1 << 16);
 
-/** Whether `bytes` from `from` on are all zeros (compared natively, a piece at a time). */
-function zerosFrom(bytes: Uint8Array, from: number): boolean {
-  for (let at = from; at < bytes.length; at += ZEROS.length) {
-    const piece = bytes.subarray(at, Math.min(bytes.length, at + ZEROS.length));
-    if (Buffer.compare(piece, ZEROS.subarray(0, piece.length)) !== 0) return false;
+const SECTOR = 512;
+
+/** Whether `bytes[at, at + n)` are all zeros (compared natively). */
+function zeros(bytes: Uint8Array, at: number, n: number): boolean {
+  return Buffer.compare(bytes.subarray(at, at + n), ZEROS.subarray(0, n)) === 0;
+}
+
+/**
+ * The end of `bytes` less the zeros it ends with, from `from` on (`from` if all zeros:
+ * unused space, a segment written over zeros or preallocated as etcd's are, not damage).
+ */
+function endOfData(bytes: Uint8Array, from: number): number {
+  let end = bytes.length;
+  while (end > from) {
+    const n = Math.min(ZEROS.length, end - from);
+    if (!zeros(bytes, end - n, n)) break;
+    end -= n;
   }
-  return true;
+  while (end > from && bytes[end - 1] === 0) end--;
+  return end;
+}
+
+/** Whether `bytes[from, to)` holds a whole sector-aligned 512 bytes of zeros. */
+function hasZeroSector(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let at = Math.ceil(from / SECTOR) * SECTOR; at + SECTOR <= to; at += SECTOR) {
+    if (zeros(bytes, at, SECTOR)) return true;
+  }
+  return false;
 }
 
 /** The size of the whole, checksummed record of a known type framed at `off`, or why there is none. */
@@ -199,8 +229,13 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
     if (typeof size !== "number") {
       // Zeros to the end are unused space (a segment written over zeros, or preallocated
       // as etcd's are), not damage.
-      if (zerosFrom(bytes, off)) return { records, goodBytes: off, damage: null, resumesAt: null };
-      return { records, goodBytes: off, damage: size, resumesAt: nextWholeRecord(bytes, view, off) };
+      const dataEnd = endOfData(bytes, off);
+      if (dataEnd === off) {
+        return { records, goodBytes: off, damage: null, resumesAt: null, zeroSector: false, dataEnd };
+      }
+      const resumesAt = nextWholeRecord(bytes, view, off);
+      const zeroSector = resumesAt !== null && hasZeroSector(bytes, off, resumesAt);
+      return { records, goodBytes: off, damage: size, resumesAt, zeroSector, dataEnd };
     }
     const len = size - HEADER;
     const body = bytes.subarray(off + HEADER, off + size);
@@ -244,5 +279,5 @@ export function decodeRecords(bytes: Uint8Array): DecodeResult {
     }
     off += size;
   }
-  return { records, goodBytes: off, damage: null, resumesAt: null };
+  return { records, goodBytes: off, damage: null, resumesAt: null, zeroSector: false, dataEnd: off };
 }

@@ -69,11 +69,11 @@ interface Segment {
 
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 /**
- * Spare segments being prepared are `<name>.tmp` (etcd's file pipeline names its spares
- * so too); each gets a name of its own, so a log closed while its spare was being written
- * cannot remove the next log's.
+ * Spare segments being prepared are `spare-<id>.tmp` (etcd's file pipeline names its
+ * spares `.tmp` too); each gets a name of its own, so a log closed while its spare was
+ * being written cannot remove the next log's, and no other file is taken for one.
  */
-const SPARE_RE = /^[0-9a-z]+\.tmp$/;
+const SPARE_RE = /^spare-[0-9a-z]+\.tmp$/;
 /**
  * A spare's zeros are written and synced in pieces of this many bytes, a pause between:
  * written at once and synced as one, 64 MB held the disk for a good part of a second,
@@ -247,7 +247,9 @@ export class Wal {
       const seg = segments[i];
       const isLast = i === segments.length - 1;
       const bytes = isLast ? lastBytes : fs.readFileSync(seg.file);
-      const { records, goodBytes, damage, resumesAt } = isLast ? lastDecoded : decodeRecords(bytes);
+      const { records, goodBytes, damage, resumesAt, zeroSector, dataEnd } = isLast
+        ? lastDecoded
+        : decodeRecords(bytes);
       for (const r of records) {
         switch (r.type) {
           case RecordType.Metadata:
@@ -286,14 +288,18 @@ export class Wal {
           }
         }
       }
-      if (damage !== null && (!isLast || resumesAt !== null)) {
+      // Only the last segment may end in zeros or in a torn write: a segment the log left
+      // was cut at its last record, so zeros there lost records.
+      const torn = isLast && (resumesAt === null || zeroSector);
+      if ((damage !== null && !torn) || (!isLast && goodBytes < bytes.length)) {
         const afterIndex = entries.length > 0 ? entries[entries.length - 1].index : snapshot.index;
-        throw new WalCorruption(seg.file, goodBytes, damage, afterIndex);
+        throw new WalCorruption(seg.file, goodBytes, damage ?? "torn", afterIndex);
       }
       if (isLast) {
         lastSize = goodBytes;
         if (damage !== null) {
-          truncatedBytes = bytes.length - goodBytes;
+          // The bytes of the torn write, not the zeros after it.
+          truncatedBytes = dataEnd - goodBytes;
           fs.truncateSync(seg.file, goodBytes);
           const fd = fs.openSync(seg.file, "r+");
           fs.fdatasyncSync(fd);
@@ -459,19 +465,32 @@ export class Wal {
    */
   #prepareSpare(): void {
     if (this.#spare !== null || this.#preparing !== null || this.#spareFailed || this.#closed) return;
+    const bytes = this.#segmentBytes;
+    // The spare's zeros must not take the room the log itself needs: only with twice its
+    // size free (etcd's fallocate reserves as much, but fails at once when short of it).
+    if (!roomFor(this.dir, 2 * bytes)) {
+      this.#spareFailed = true;
+      return;
+    }
     const file = path.join(
       this.dir,
-      `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`,
+      `spare-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`,
     );
-    const bytes = this.#segmentBytes;
+    const remove = () => {
+      try {
+        fs.rmSync(file, { force: true });
+      } catch {
+        // Left for the next open, which removes spares.
+      }
+    };
     this.#preparing = writeZeros(file, bytes, () => this.#closed).then(
       (done) => {
         if (done && !this.#closed) this.#spare = file;
-        else fs.rmSync(file, { force: true });
+        else remove();
       },
       () => {
         this.#spareFailed = true;
-        fs.rmSync(file, { force: true });
+        remove();
       },
     ).finally(() => (this.#preparing = null));
   }
@@ -509,6 +528,16 @@ export class Wal {
     this.#closed = true;
     if (this.#spare !== null) fs.rmSync(this.#spare, { force: true });
     this.#spare = null;
+  }
+}
+
+/** Whether the file system holding `dir` has `bytes` free (true if it cannot tell). */
+function roomFor(dir: string, bytes: number): boolean {
+  try {
+    const s = fs.statfsSync(dir);
+    return Number(s.bavail) * Number(s.bsize) >= bytes;
+  } catch {
+    return true;
   }
 }
 

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { type Entry, Wal, WalCorruption } from "../../wal/wal.ts";
+import { decodeRecords } from "../../wal/record.ts";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -232,6 +233,24 @@ describe("wal: torn tail or corruption", () => {
     const big = (i: number) => entry(i, 1, `e${i}-${"x".repeat(200)}`);
     const segmentFiles = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".wal")).sort();
     const spares = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"));
+    /** Entries 1–30, a spare written, then entry 31, which moves the log to it. */
+    const movedToSpare = async (w: Wal) => {
+      for (let i = 1; i <= 30; i++) w.save([big(i)]);
+      await w.sync();
+      await w.spareSettled();
+      w.save([big(31)]);
+      await w.sync();
+    };
+    /** Saves entries 1, 2, … one synced write each, spares let finish, until the log has `n` segments; the last index. */
+    const saveUntilSegments = async (w: Wal, n: number) => {
+      let i = 0;
+      while (w.segmentCount < n) {
+        w.save([big(++i)]);
+        await w.sync();
+        await w.spareSettled();
+      }
+      return i;
+    };
 
     test("past spareAfterBytes the next segment is zeroed in the background; the log moves to it and replays the same", async () => {
       const dir = tempDir();
@@ -247,8 +266,6 @@ describe("wal: torn tail or corruption", () => {
       const [first, second] = segmentFiles(dir);
       expect(spares(dir)).toEqual([]);
       expect(fs.statSync(path.join(dir, second)).size).toBe(SEGMENT);
-      // The segment left ends at its last record; the new one keeps its zeros.
-      expect(Wal.open(dir).replay.truncatedBytes).toBe(0);
       w.save([big(32)]);
       await w.sync();
       w.close();
@@ -268,11 +285,7 @@ describe("wal: torn tail or corruption", () => {
     test("a record torn over the zeros is cut; the zeros alone are not a torn tail", async () => {
       const dir = tempDir();
       const w = Wal.open(dir, opts);
-      for (let i = 1; i <= 30; i++) w.save([big(i)]);
-      await w.sync();
-      await w.spareSettled();
-      w.save([big(31)]);
-      await w.sync();
+      await movedToSpare(w);
       w.close();
       const file = path.join(dir, segmentFiles(dir)[1]);
       // A record header naming 100 bytes, its body never written, in the zeros after the
@@ -283,21 +296,16 @@ describe("wal: torn tail or corruption", () => {
       fs.closeSync(fd);
       const r = Wal.open(dir).replay;
       expect(r.entries.at(-1)!.index).toBe(31);
-      expect(r.truncatedBytes).toBeGreaterThan(SEGMENT - at);
-      expect(fs.statSync(file).size).toBe(SEGMENT - r.truncatedBytes);
+      // What is cut is the torn write (up to its last byte), not the zeros after it.
+      expect(r.truncatedBytes).toBe(at + 9 - fs.statSync(file).size);
       expect(fs.statSync(file).size).toBeLessThan(at);
     });
 
     test("a full segment over zeros is cut at its last record and the next one is over zeros too", async () => {
       const dir = tempDir();
       const w = Wal.open(dir, opts);
-      let i = 0;
       // Until a second spare has been taken: three segments, the middle one cut when full.
-      while (w.segmentCount < 3) {
-        w.save([big(++i)]);
-        await w.sync();
-        await w.spareSettled();
-      }
+      const i = await saveUntilSegments(w, 3);
       w.close();
       const files = segmentFiles(dir);
       const middle = fs.readFileSync(path.join(dir, files[1]));
@@ -318,6 +326,51 @@ describe("wal: torn tail or corruption", () => {
       expect(await w.spareSettled()).toBe(true);
       w.close();
       expect(spares(dir)).toEqual([]);
+    });
+
+    test("a write over zeros whose later page reached the disk and an earlier one not is a torn tail", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      let i = await saveUntilSegments(w, 2);
+      const acknowledged = i;
+      const file = path.join(dir, segmentFiles(dir)[1]);
+      const synced = fs.readFileSync(file);
+      const end = synced.findLastIndex((b) => b !== 0) + 1;
+      // A batch of 40 records (~9 KiB), written, never synced: a crash keeps its later
+      // pages and loses the one it starts on (that page reads as it was: zeros after `end`).
+      w.save(Array.from({ length: 40 }, () => big(++i)));
+      const crashed = fs.readFileSync(file);
+      w.close();
+      const firstPageEnd = (Math.floor(end / 4096) + 1) * 4096;
+      crashed.set(synced.subarray(end, firstPageEnd), end);
+      fs.writeFileSync(file, crashed);
+      const r = Wal.open(dir).replay;
+      expect(r.entries.at(-1)!.index).toBeGreaterThanOrEqual(acknowledged);
+      expect(r.entries.at(-1)!.index).toBeLessThan(i);
+      expect(r.truncatedBytes).toBeGreaterThan(0);
+    });
+
+    test("zeros at the end of a segment the log left are corruption: entries were there", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      await movedToSpare(w); // the first segment is left, cut at its last record
+      w.close();
+      const first = path.join(dir, segmentFiles(dir)[0]);
+      const bytes = fs.readFileSync(first);
+      // Its last records lost to zeros from a record's start: the segment reads as records,
+      // then zeros to its end.
+      const { goodBytes } = decodeRecords(bytes.subarray(0, bytes.length - 300));
+      bytes.fill(0, goodBytes);
+      fs.writeFileSync(first, bytes);
+      expect(() => Wal.open(dir)).toThrow(WalCorruption);
+    });
+
+    test("only the log's own spares are removed at open", async () => {
+      const dir = tempDir();
+      Wal.open(dir, opts).close();
+      for (const n of ["spare-abc123.tmp", "0.tmp", "notes.tmp"]) fs.writeFileSync(path.join(dir, n), "x");
+      Wal.open(dir, opts).close();
+      expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp")).sort()).toEqual(["0.tmp", "notes.tmp"]);
     });
 
     test("a log closed while its spare is written leaves nothing; the next open starts clean", async () => {

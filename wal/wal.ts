@@ -289,8 +289,10 @@ export class Wal {
         }
       }
       // Only the last segment may end in zeros or in a torn write: a segment the log left
-      // was cut at its last record, so zeros there lost records.
-      const torn = isLast && (resumesAt === null || zeroSector);
+      // was cut at its last record, so zeros there lost records. A sector of zeros before
+      // a whole record is a torn write only in a segment written over zeros (zeros after
+      // its data): an appended one shows a write only once all of it is on the disk.
+      const torn = isLast && (resumesAt === null || (zeroSector && dataEnd < bytes.length));
       if ((damage !== null && !torn) || (!isLast && goodBytes < bytes.length)) {
         const afterIndex = entries.length > 0 ? entries[entries.length - 1].index : snapshot.index;
         throw new WalCorruption(seg.file, goodBytes, damage ?? "torn", afterIndex);

@@ -208,6 +208,16 @@ describe("wal: torn tail or corruption", () => {
     expect(err.message).toMatch(/^wal: record length out of range: /);
   });
 
+  test("a sector of zeros mid-segment in an appended log is corruption, not a torn write", async () => {
+    const dir = tempDir();
+    const file = await fixedLog(dir, 200);
+    const bytes = fs.readFileSync(file);
+    const sector = Math.ceil(recordAt(100) / 512) * 512;
+    bytes.fill(0, sector, sector + 512);
+    fs.writeFileSync(file, bytes);
+    expect(openError(dir).afterIndex).toBeLessThan(100);
+  });
+
   test("a flipped last record at the end of the last segment is a torn tail, cut", async () => {
     const dir = tempDir();
     const file = await fixedLog(dir, 50);

@@ -199,6 +199,15 @@ export class KvReader {
         }
         if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
       }
+    } else {
+      // Rows without the sub-revision (keys-only, or unverified) are checked by their
+      // main revision: a statement that gave rows out of the revisions' order would
+      // otherwise answer keys out of order unnoticed.
+      for (let i = 0; i < rows.length; i++) {
+        if (Number(rows[i][2]) !== missing[i][0]) {
+          throw new HistoryChanged(`store: revision ${missing[i]} read as ${rows[i][2]}: rows out of order`);
+        }
+      }
     }
     if (cache === undefined) {
       for (const row of rows) out.push(row);

@@ -28,7 +28,6 @@ export interface RowsOptions {
 /** Revisions read per statement by a range, and the statement sizes (fewer distinct statements). */
 const CHUNK = 64;
 const CHUNK_SIZES = [4, 16, 64];
-const NO_REVISION: RevisionKey = [-1, -1];
 /** Reads of at most this many rows put them in the row cache (see #chunk). */
 const FILL_MAX_ROWS = 128;
 /** Value bytes `rowsInSteps` reads per statement at most, where rows allow (one row may be more). */
@@ -165,7 +164,7 @@ export class KvReader {
   /**
    * Appends the rows of revs[from, from + CHUNK), in key order, with one statement: a
    * statement per row cost ~3× as much in bun:sqlite's per-call overhead. Statements come
-   * in a few sizes, padded with a revision that matches nothing.
+   * in a few sizes, padded with NULLs, which match nothing.
    */
   #chunk(revs: RevisionKey[], from: number, values: boolean, out: KvRow[], most = CHUNK): void {
     const n = Math.min(most, revs.length - from);
@@ -221,12 +220,13 @@ export class KvReader {
   /** The rows of `revs` (at most CHUNK), in key order, with one statement. */
   #select(revs: RevisionKey[], values: boolean): KvRow[] {
     const size = CHUNK_SIZES.find((s) => s >= revs.length)!;
-    const args: number[] = [];
-    for (let i = 0; i < size; i++) {
-      const rev = i < revs.length ? revs[i] : NO_REVISION;
-      args.push(rev[0], rev[1]);
-    }
-    return this.#chunkStatement(size, values).values(...args) as unknown as KvRow[];
+    const args: (number | null)[] = [];
+    for (const rev of revs) args.push(rev[0], rev[1]);
+    // Padding to the statement's size: NULL matches nothing, and SQLite does not even look
+    // it up (a revision that matches nothing did cost a lookup: 100-row reads, padded to
+    // 128, ~15% of their statements' time).
+    while (args.length < 2 * size) args.push(null);
+    return this.#chunkStatement(size, values).values(...(args as number[])) as unknown as KvRow[];
   }
 
   /**

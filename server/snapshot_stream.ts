@@ -78,9 +78,8 @@ export async function streamSnapshot(
     const hash = createHash("sha256");
     const fd = fs.openSync(tmp, "r");
     try {
-      let sent = 0;
       if (out.sendFrames === undefined) {
-        while (sent < total) {
+        for (let sent = 0; sent < total;) {
           sending();
           const blob = readChunk(fd, sent, Math.min(CHUNK_BYTES, total - sent));
           sent += blob.length;
@@ -142,21 +141,13 @@ async function sendInBatches(
 }
 
 /** Sends with backpressure; false once the client is gone. */
-function send(
+async function send(
   out: StreamSink<SnapshotResponse>,
   msg: SnapshotResponse,
   signal: AbortSignal,
 ): Promise<boolean> {
-  return sendWith(out, () => out.send(msg), signal);
-}
-
-async function sendWith(
-  out: StreamSink<SnapshotResponse>,
-  write: () => boolean,
-  signal: AbortSignal,
-): Promise<boolean> {
   if (out.closed || signal.aborted) return false;
-  if (!write()) await out.drained();
+  if (!out.send(msg)) await out.drained();
   return !out.closed && !signal.aborted;
 }
 

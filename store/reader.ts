@@ -185,28 +185,21 @@ export class KvReader {
         `store: key index names ${missing.length} revisions, history has ${rows.length}`,
       );
     }
-    if (values && this.#verify) {
-      for (let i = 0; i < rows.length; i++) {
-        // Rows come in the revisions' order (the statement's join); a row of another
-        // revision means the statement or the store is not what this reader expects: fail
-        // the read rather than answer, or cache, a row under a revision not its own.
-        const row = rows[i] as unknown as StoredRow;
-        if (Number(row[2]) !== missing[i][0] || Number(row[6]) !== missing[i][1]) {
-          throw new HistoryChanged(
-            `store: revision ${missing[i]} read as ${row[2]},${row[6]}: the store changed under the read`,
-          );
-        }
-        if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
+    // Rows come in the revisions' order (the statement's join); a row of another revision
+    // means the statement or the store is not what this reader expects: fail the read
+    // rather than answer, or cache, a row under a revision not its own. Rows read without
+    // their sub-revision (keys-only, or unverified) are checked by main revision.
+    const verified = values && this.#verify;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as unknown as StoredRow;
+      if (Number(row[2]) !== missing[i][0] || (verified && Number(row[6]) !== missing[i][1])) {
+        throw new HistoryChanged(
+          `store: revision ${missing[i]} read as ${row[2]}${
+            verified ? `,${row[6]}` : ""
+          }: the store changed under the read`,
+        );
       }
-    } else {
-      // Rows without the sub-revision (keys-only, or unverified) are checked by their
-      // main revision: a statement that gave rows out of the revisions' order would
-      // otherwise answer keys out of order unnoticed.
-      for (let i = 0; i < rows.length; i++) {
-        if (Number(rows[i][2]) !== missing[i][0]) {
-          throw new HistoryChanged(`store: revision ${missing[i]} read as ${rows[i][2]}: rows out of order`);
-        }
-      }
+      if (verified && this.#check(rows[i])) fill?.add(missing[i], rows[i]);
     }
     if (cache === undefined) {
       for (const row of rows) out.push(row);
@@ -248,7 +241,7 @@ export class KvReader {
       const pairs = Array.from({ length: size }, (_, i) => `(?${2 * i + 1}, ?${2 * i + 2})`).join(", ");
       // The revisions come in key order, and CROSS JOIN makes them the outer loop: rows come
       // out in their order, with no sort (ORDER BY key cost a third of 1000-key ranges'
-      // reads; #chunk checks each row's revision against its place when it verifies).
+      // reads; #chunk checks each row's revision against its place).
       stmt = this.#db.prepare(
         `WITH wanted(m, s) AS (VALUES ${pairs})
          SELECT ${values ? this.#columns : "key, create_rev, mod_rev, version, lease, x''"}

@@ -51,7 +51,7 @@ function cost(row: KvRow): number {
 export class RowCache {
   readonly #budget: number;
   readonly #rows = new Map<number, KvRow>();
-  /** Keys in the order they were added (some already gone), from `#head` on. */
+  /** Keys held, in the order they were added, from `#head` on (a key is added once: see `add`). */
   #order: number[] = [];
   #head = 0;
   #bytes = 0;
@@ -103,11 +103,8 @@ export class RowCache {
 
   #evictOldest(): void {
     const k = this.#order[this.#head++];
-    const row = this.#rows.get(k);
-    if (row !== undefined) {
-      this.#rows.delete(k);
-      this.#bytes -= cost(row);
-    }
+    this.#bytes -= cost(this.#rows.get(k)!);
+    this.#rows.delete(k);
     // Drop the consumed front now and then: a shift per eviction would copy the array.
     if (this.#head >= 4096 && this.#head * 2 >= this.#order.length) {
       this.#order = this.#order.slice(this.#head);

@@ -14,6 +14,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ChecksumMismatch } from "../store/checksum.ts";
+import { isCompiledExecutable } from "../lib/executable.ts";
 
 /** The argument main.ts dispatches on to run `exportChildMain` (never typed by a user). */
 export const EXPORT_CHILD_COMMAND = "__export-etcd-backend";
@@ -35,7 +36,7 @@ interface DamagedRow {
  * test file when a test starts a server in process).
  */
 function selfCommand(): string[] {
-  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+  const compiled = isCompiledExecutable();
   // /proc/self/exe is this very binary even if its file was replaced by an upgrade since.
   const self = compiled && fs.existsSync("/proc/self/exe") ? "/proc/self/exe" : process.execPath;
   return compiled ? [self] : [self, path.join(import.meta.dir, "..", "main.ts")];

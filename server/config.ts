@@ -219,6 +219,14 @@ const FLAGS: Record<string, FlagSpec> = {
     note:
       "etcdts's own: JSC's options, a JIT warm-up before serving and its compiler threads niced; false starts 0.8 s sooner",
   },
+  // etcdts's own: threads that read and encode large ranges (store/read_workers.ts).
+  "experimental-read-threads": {
+    kind: "int",
+    def: "-1",
+    fate: "works",
+    note:
+      "etcdts's own: threads reading ranges of 256+ keys beside the event loop; -1 = one per core, at most 4; 0 = none",
+  },
   "force-new-cluster": {
     kind: "bool",
     def: "false",
@@ -319,6 +327,8 @@ export interface ServerConfig {
   readonly forceNewCluster: boolean;
   /** Whether to run the JIT warm-up (server/jit/) at startup. */
   readonly jitWarmup: boolean;
+  /** Read worker threads (store/read_workers.ts); 0 = none. */
+  readonly readThreads: number;
   /** gRPC keepalive (server/h2/keepalive.ts), from the three --grpc-keepalive-* flags. */
   readonly grpcKeepalive: KeepaliveSettings;
   /** Client and peer TLS (server/tls.ts). */
@@ -437,6 +447,16 @@ export function configFromSettings(given: ReadonlyMap<string, string>, warnings:
   }
   const get = (n: string): string => given.get(n) ?? FLAGS[n].def;
   return buildConfig(get, given, warnings);
+}
+
+/**
+ * Read threads from --experimental-read-threads: -1 = one per core, at most 4. Not one
+ * fewer than the cores: the event loop's share of a large range is a fifth of it, so on 2
+ * cores two threads read 1000-key ranges at 694-764/s where one read at 518-588/s.
+ */
+function readThreads(flag: number): number {
+  if (flag >= 0) return Math.floor(flag);
+  return Math.min(4, navigator.hardwareConcurrency);
 }
 
 function isTrue(v: string | undefined): boolean {
@@ -651,6 +671,7 @@ function buildConfig(
     preVote: isTrue(get("pre-vote")),
     initialElectionTickAdvance: isTrue(get("initial-election-tick-advance")),
     jitWarmup: isTrue(get("experimental-jit-warmup")),
+    readThreads: readThreads(int("experimental-read-threads")),
     forceNewCluster: isTrue(get("force-new-cluster")),
     autoCompactionMode: mode,
     autoCompactionRetention: get("auto-compaction-retention"),

@@ -96,6 +96,7 @@ const KEYS: Readonly<Record<string, GoType>> = {
   "experimental-snapshot-catchup-entries": "uint64",
   "experimental-lease-checkpoint-interval": "duration",
   "experimental-jit-warmup": "bool",
+  "experimental-read-threads": "int",
 };
 
 /** A key inside one of the file's objects: the flag it sets, or why etcdts ignores it. */

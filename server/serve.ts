@@ -118,7 +118,15 @@ export async function startServer(
   // Every part started from here on is stopped by `parts`, newest first, on any failure too.
   const parts = new Lifecycle();
   const snapDir = path.join(memberDir, "snap");
-  const store = parts.add("the store", MvccStore.open(path.join(snapDir, "db")), (s) => s.close());
+  const store = parts.add(
+    "the store",
+    MvccStore.open(path.join(snapDir, "db"), {
+      readThreads: config.readThreads,
+      onReadThreadFailure: (message) =>
+        log.warn("read threads failed; reads continue on the main thread", { error: message }),
+    }),
+    (s) => s.close(),
+  );
   for (const name of removeStaleSnapshotFiles(snapDir)) {
     log.info("removed a snapshot file left by a stopped member", { path: path.join(snapDir, name) });
   }

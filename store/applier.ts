@@ -9,7 +9,8 @@ import type { Database } from "bun:sqlite";
 import type { EtcdError } from "../api/errors.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import type { RaisedAlarms } from "./alarm.ts";
-import type { KeyIndex } from "./key_index.ts";
+import type { KeyIndex, RevisionKey } from "./key_index.ts";
+import type { EncodedKvs } from "./read_workers.ts";
 import type { MemberChange } from "./members.ts";
 import type { KvReader } from "./reader.ts";
 import type { WriteStatements } from "./writer.ts";
@@ -61,6 +62,11 @@ export interface ReadDeps {
   readonly view: ReadView;
   /** For a read-only txn run through the write path (which must change nothing). */
   readonly writeStatements: WriteStatements;
+  /**
+   * The rows of `revs` (in key order) encoded as RangeResponse `kvs` by a read worker, or
+   * null where the caller reads them itself (MvccStore decides which reads go).
+   */
+  readonly encodeKvs: (revs: readonly RevisionKey[], values: boolean) => Promise<EncodedKvs | null>;
 }
 
 /** Everything an applier may touch, inside the batch's transaction. */

@@ -10,7 +10,7 @@ import type { Applier, ApplyDeps, ApplyOutcome, LogEntry, ReadDeps, Revisions } 
 import { type EventsQuery, eventsSince } from "./events.ts";
 import { ALARM_NONE, listAlarms, type RaisedAlarm, RaisedAlarms } from "./alarm.ts";
 import { hashKv, type HashKvResult, hashStore } from "./hash.ts";
-import { KeyIndex } from "./key_index.ts";
+import { KeyIndex, type RevisionKey } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
 import { HistoryChanged, KvReader } from "./reader.ts";
 import { RowCache } from "./row_cache.ts";
@@ -23,18 +23,34 @@ import { openDatabase, type OpenOptions as DatabaseOptions, upgradeSchema } from
 import { WriteStatements } from "./writer.ts";
 import { ChecksumMismatch, corruptStoreError } from "./checksum.ts";
 import { verifyHistory, type VerifyOptions, type VerifyReport } from "./integrity.ts";
+import { type EncodedKvs, ReadWorkers } from "./read_workers.ts";
 
 export type { Applier, ApplyDeps, ApplyOutcome, LogEntry, ReadDeps, ReadView, Revisions } from "./applier.ts";
 export type { RaisedAlarm } from "./alarm.ts";
 export { ChecksumMismatch } from "./checksum.ts";
 export type { VerifyOptions, VerifyReport } from "./integrity.ts";
 export type { EventsQuery } from "./events.ts";
+export type { EncodedKvs } from "./read_workers.ts";
 export type { HashKvResult } from "./hash.ts";
 export type { LeaseChange, LeaseRow } from "./lease.ts";
 export type { MemberChange, MemberRecord } from "./members.ts";
 
 /** Options of `MvccStore.open`. */
-export interface OpenOptions extends DatabaseOptions, GroupCommitOptions {}
+export interface OpenOptions extends DatabaseOptions, GroupCommitOptions {
+  /**
+   * Threads that read and encode large ranges beside the event loop (read_workers.ts);
+   * 0 or absent: none, every read runs on the caller's thread.
+   */
+  readThreads?: number;
+  /** Told if the read threads fail (they stop; reads go on, on the caller's thread). */
+  onReadThreadFailure?: (message: string) => void;
+}
+
+/**
+ * Ranges of at least this many rows go to a read worker: below it the hand-over (two
+ * messages between threads) costs more of the event loop than the read it saves.
+ */
+const WORKER_MIN_ROWS = 256;
 
 interface Progress extends Revisions {
   appliedIndex: bigint;
@@ -70,10 +86,13 @@ export class MvccStore {
   #pageSize = -1;
 
   readonly #path: string;
+  /** The revision of the last commit: what another connection sees (commit.ts). */
+  #committedRev: bigint;
+  readonly #workers: ReadWorkers | null;
   /** The users, roles and auth flag rows (the rules over them are the server's). */
   readonly authTables: AuthTables;
 
-  private constructor(db: Database, path: string, opts: GroupCommitOptions) {
+  private constructor(db: Database, path: string, opts: OpenOptions) {
     this.#db = db;
     this.#path = path;
     this.#index = KeyIndex.load(db);
@@ -88,9 +107,15 @@ export class MvccStore {
     );
     this.#hasLease = db.prepare("SELECT 1 FROM leases WHERE id = ?1");
     this.#durableAppliedIndex = this.#progress.appliedIndex;
+    this.#committedRev = this.#progress.currentRev;
     this.#committer = new GroupCommitter(db, opts, () => {
       this.#durableAppliedIndex = this.#progress.appliedIndex;
+      this.#committedRev = this.#progress.currentRev;
     });
+    const threads = opts.readThreads ?? 0;
+    this.#workers = threads > 0 && path !== ":memory:"
+      ? new ReadWorkers(path, { threads, onFailure: opts.onReadThreadFailure })
+      : null;
     this.#deps = {
       db,
       reader: new KvReader(db, this.#index, {
@@ -116,6 +141,7 @@ export class MvccStore {
 
   /** Commits what is applied and closes the database; the store is unusable afterwards. */
   close(): void {
+    this.#workers?.stop();
     this.#committer.close();
     this.#db.close();
   }
@@ -154,6 +180,7 @@ export class MvccStore {
     this.#dbSize = -1;
     Object.assign(this.#progress, readProgress(this.#db));
     this.#durableAppliedIndex = this.#progress.appliedIndex;
+    this.#committedRev = this.#progress.currentRev;
   }
 
   /** Index of the last applied log entry (0 on a fresh store); reads see everything up to it. */
@@ -310,7 +337,26 @@ export class MvccStore {
       reader: this.#reader,
       view: { rev: this.#progress.currentRev, compactRev: this.#progress.compactRev },
       writeStatements: this.#deps.writeStatements,
+      encodeKvs: (revs, values) => this.#encodeKvs(revs, values),
     };
+  }
+
+  /**
+   * The rows of `revs` encoded by a read worker, or null where the caller must read them
+   * itself: no workers, too few rows to be worth the hand-over, or a revision not yet
+   * committed (the open transaction is this connection's alone). Throws HistoryChanged
+   * where the rows are gone or the store was replaced meanwhile, as a read in steps does.
+   */
+  async #encodeKvs(revs: readonly RevisionKey[], values: boolean): Promise<EncodedKvs | null> {
+    if (this.#workers === null || revs.length < WORKER_MIN_ROWS) return null;
+    const committed = Number(this.#committedRev);
+    for (const rev of revs) if (rev[0] > committed) return null;
+    const reloads = this.#index.reloads;
+    const encoded = await this.#workers.encode(revs, values);
+    if (encoded === "changed" || this.#index.reloads !== reloads) {
+      throw new HistoryChanged("store: the store changed under a read worker's read");
+    }
+    return encoded;
   }
 
   /**

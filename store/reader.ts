@@ -9,13 +9,9 @@ import type { KeyRange } from "./keys.ts";
 import type { KvRow } from "./kv.ts";
 import { type ChecksumMismatch, mismatchOf, STORED_COLUMNS, type StoredRow } from "./checksum.ts";
 import type { RowCache } from "./row_cache.ts";
+import { HistoryChanged, RevisionRows, ROWS_PER_STATEMENT, STATEMENT_SIZES } from "./revision_rows.ts";
 
-/**
- * History no longer holds the rows the key index named for a read: a read taken in steps
- * outlived them (a compaction past its revision, or a snapshot replacing the store, ran
- * between its statements). The read's answer would be incomplete or mixed, so it fails.
- */
-export class HistoryChanged extends Error {}
+export { HistoryChanged };
 
 /** Options of `KvReader.rows`. */
 export interface RowsOptions {
@@ -25,9 +21,6 @@ export interface RowsOptions {
   values?: boolean;
 }
 
-/** Revisions read per statement by a range, and the statement sizes (fewer distinct statements). */
-const CHUNK = 64;
-const CHUNK_SIZES = [4, 16, 64];
 /** Reads of at most this many rows put them in the row cache (see #chunk). */
 const FILL_MAX_ROWS = 128;
 /** Value bytes `rowsInSteps` reads per statement at most, where rows allow (one row may be more). */
@@ -73,8 +66,7 @@ export class KvReader {
   readonly #columns: string;
   readonly #getRevision: Statement;
   readonly #getRevisionNoValue: Statement;
-  /** The chunk statements, by size and whether they read values: built once each. */
-  readonly #chunkStatements = new Map<number, Statement>();
+  readonly #rows: RevisionRows;
 
   constructor(db: Database, index: KeyIndex, opts: ReaderOptions = {}) {
     this.#db = db;
@@ -91,6 +83,7 @@ export class KvReader {
     this.#getRevisionNoValue = db.prepare(
       "SELECT key, create_rev, mod_rev, version, lease, x'' FROM history WHERE mod_rev = ?1 AND sub = ?2",
     );
+    this.#rows = new RevisionRows(db, this.#verify);
   }
 
   /** The history row of one revision (the key index named it, so it exists). */
@@ -119,7 +112,7 @@ export class KvReader {
     const revs = this.#index.existingAt(range, atRev, opts.limit ?? 0);
     if (revs.length <= 1) return revs.map((rev) => this.revision(rev, values));
     const rows: KvRow[] = [];
-    for (let i = 0; i < revs.length; i += CHUNK) this.#chunk(revs, i, values, rows);
+    for (let i = 0; i < revs.length; i += ROWS_PER_STATEMENT) this.#chunk(revs, i, values, rows);
     return rows;
   }
 
@@ -129,19 +122,37 @@ export class KvReader {
    * statement per few MB instead of one event-loop turn for all of it. The revisions are
    * taken from the key index at the call, so the result is the state of that moment.
    */
-  async rowsInSteps(
+  rowsInSteps(
     range: KeyRange,
     atRev: bigint | null,
     opts: RowsOptions,
     between: () => Promise<void> | null,
   ): Promise<KvRow[]> {
-    const values = opts.values !== false;
-    const revs = this.#index.existingAt(range, atRev, opts.limit ?? 0);
+    return this.revisionsInSteps(this.revisions(range, atRev, opts.limit), opts.values !== false, between);
+  }
+
+  /**
+   * The revisions of the keys existing in `range` at `atRev` (`null` = the head), in key
+   * order: what `rows` reads, for a caller that reads them some other way.
+   */
+  revisions(range: KeyRange, atRev: bigint | null, limit = 0): RevisionKey[] {
+    return this.#index.existingAt(range, atRev, limit);
+  }
+
+  /**
+   * The rows of `revs` (from `revisions`, before any snapshot was installed since), read
+   * as `rowsInSteps` reads them.
+   */
+  async revisionsInSteps(
+    revs: RevisionKey[],
+    values: boolean,
+    between: () => Promise<void> | null,
+  ): Promise<KvRow[]> {
     if (revs.length <= 1) return revs.map((rev) => this.revision(rev, values));
     const rows: KvRow[] = [];
     const reloads = this.#index.reloads;
     // A first statement of middle size, then sized by what its rows weighed.
-    let size = CHUNK_SIZES[1];
+    let size = STATEMENT_SIZES[1];
     for (let i = 0; i < revs.length;) {
       // A snapshot installed between two statements: the revisions name another store's rows.
       if (this.#index.reloads !== reloads) {
@@ -154,19 +165,15 @@ export class KvReader {
       for (let r = from; r < rows.length; r++) bytes += rows[r][5].length;
       // The next statement's size: the largest whose rows, like these, fit one step.
       const perRow = bytes / Math.max(1, rows.length - from);
-      size = CHUNK_SIZES.findLast((s) => s === CHUNK_SIZES[0] || s * perRow <= STEP_BYTES)!;
+      size = STATEMENT_SIZES.findLast((s) => s === STATEMENT_SIZES[0] || s * perRow <= STEP_BYTES)!;
       const wait = between();
       if (wait !== null) await wait;
     }
     return rows;
   }
 
-  /**
-   * Appends the rows of revs[from, from + CHUNK), in key order, with one statement: a
-   * statement per row cost ~3× as much in bun:sqlite's per-call overhead. Statements come
-   * in a few sizes, padded with NULLs, which match nothing.
-   */
-  #chunk(revs: RevisionKey[], from: number, values: boolean, out: KvRow[], most = CHUNK): void {
+  /** Appends the rows of revs[from, from + most), in key order, with one statement (RevisionRows). */
+  #chunk(revs: RevisionKey[], from: number, values: boolean, out: KvRow[], most = ROWS_PER_STATEMENT): void {
     const n = Math.min(most, revs.length - from);
     const cache = values ? this.#cache : undefined;
     // Rows of big ranges are not kept: a scan of thousands of keys would push out every
@@ -179,27 +186,9 @@ export class KvReader {
       for (const rev of missing) held.push(cache.get(rev));
       missing = missing.filter((_, i) => held[i] === undefined);
     }
-    const rows = missing.length === 0 ? [] : this.#select(missing, values);
-    if (rows.length !== missing.length) {
-      throw new HistoryChanged(
-        `store: key index names ${missing.length} revisions, history has ${rows.length}`,
-      );
-    }
-    // Rows come in the revisions' order (the statement's join); a row of another revision
-    // means the statement or the store is not what this reader expects: fail the read
-    // rather than answer, or cache, a row under a revision not its own. Rows read without
-    // their sub-revision (keys-only, or unverified) are checked by main revision.
-    const verified = values && this.#verify;
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i] as unknown as StoredRow;
-      if (Number(row[2]) !== missing[i][0] || (verified && Number(row[6]) !== missing[i][1])) {
-        throw new HistoryChanged(
-          `store: revision ${missing[i]} read as ${row[2]}${
-            verified ? `,${row[6]}` : ""
-          }: the store changed under the read`,
-        );
-      }
-      if (verified && this.#check(rows[i])) fill?.add(missing[i], rows[i]);
+    const rows = missing.length === 0 ? [] : this.#rows.select(missing, values);
+    if (values && this.#verify) {
+      for (let i = 0; i < rows.length; i++) if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
     }
     if (cache === undefined) {
       for (const row of rows) out.push(row);
@@ -208,18 +197,6 @@ export class KvReader {
     // Both lists are in key order, as the revisions are: merge them back into it.
     let next = 0;
     for (const row of held) out.push(row ?? rows[next++]);
-  }
-
-  /** The rows of `revs` (at most CHUNK), in key order, with one statement. */
-  #select(revs: RevisionKey[], values: boolean): KvRow[] {
-    const size = CHUNK_SIZES.find((s) => s >= revs.length)!;
-    const args: (number | null)[] = [];
-    for (const rev of revs) args.push(rev[0], rev[1]);
-    // Padding to the statement's size: NULL matches nothing, and SQLite does not even look
-    // it up (a revision that matches nothing did cost a lookup: 100-row reads, padded to
-    // 128, ~15% of their statements' time).
-    while (args.length < 2 * size) args.push(null);
-    return this.#chunkStatement(size, values).values(...(args as number[])) as unknown as KvRow[];
   }
 
   /**
@@ -232,24 +209,6 @@ export class KvReader {
     if (this.#onMismatch === undefined) throw m;
     this.#onMismatch(m);
     return false;
-  }
-
-  #chunkStatement(size: number, values: boolean): Statement {
-    const id = values ? size : -size;
-    let stmt = this.#chunkStatements.get(id);
-    if (stmt === undefined) {
-      const pairs = Array.from({ length: size }, (_, i) => `(?${2 * i + 1}, ?${2 * i + 2})`).join(", ");
-      // The revisions come in key order, and CROSS JOIN makes them the outer loop: rows come
-      // out in their order, with no sort (ORDER BY key cost a third of 1000-key ranges'
-      // reads; #chunk checks each row's revision against its place).
-      stmt = this.#db.prepare(
-        `WITH wanted(m, s) AS (VALUES ${pairs})
-         SELECT ${values ? this.#columns : "key, create_rev, mod_rev, version, lease, x''"}
-         FROM wanted CROSS JOIN history ON mod_rev = m AND sub = s`,
-      );
-      this.#chunkStatements.set(id, stmt);
-    }
-    return stmt;
   }
 
   /** The version `key` had just before main revision `rev`, or null if it did not exist then. */

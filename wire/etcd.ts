@@ -244,6 +244,90 @@ export function decodeRangeResponse(bytes: Uint8Array): RangeResponse {
   return m;
 }
 
+/**
+ * A RangeResponse's `kvs` as their encoded fields (field 2, one per KeyValue, in order):
+ * what a read worker answers (store/read_workers.ts).
+ */
+export interface EncodedKvs {
+  readonly bytes: Uint8Array;
+  readonly rows: number;
+}
+
+/** RangeResponse's field number of `kvs`. */
+const KVS_FIELD = 2;
+/** A tag and a length take at most this many bytes before each KeyValue. */
+const KVS_FIELD_HEAD = 1 + 5;
+
+/** Writes KeyValues as RangeResponse `kvs` fields, into a buffer that grows as needed. */
+export class KvsWriter {
+  #w = ProtoWriter.over(new Uint8Array(64 * 1024));
+  #rows = 0;
+
+  add(kv: Fields<KeyValue>): void {
+    const size = keyValueSize(kv);
+    if (this.#w.pos + KVS_FIELD_HEAD + size > this.#w.buf.length) this.#grow(KVS_FIELD_HEAD + size);
+    this.#w.messageHeader(KVS_FIELD, size);
+    writeKeyValue(this.#w, kv);
+    this.#rows++;
+  }
+
+  finish(): EncodedKvs {
+    return { bytes: this.#w.buf.subarray(0, this.#w.pos), rows: this.#rows };
+  }
+
+  #grow(more: number): void {
+    const old = this.#w;
+    const buf = new Uint8Array(Math.max(2 * old.buf.length, old.pos + more));
+    buf.set(old.buf.subarray(0, old.pos));
+    this.#w = ProtoWriter.over(buf);
+    this.#w.pos = old.pos;
+  }
+}
+
+/** Where a RangeResponse made by `rangeResponseOfEncoded` keeps its encoded `kvs`. */
+const ENCODED_KVS = Symbol("encoded kvs");
+
+/**
+ * A RangeResponse whose `kvs` are `encoded`: the gRPC encoder writes those bytes as they
+ * are (`encodedKvsOf`); anything reading `kvs` (the JSON gateway, the proxy) gets them
+ * decoded on first access, after which the message is an ordinary one.
+ */
+export function rangeResponseOfEncoded(
+  fields: Pick<RangeResponse, "header" | "more" | "count">,
+  encoded: EncodedKvs,
+): RangeResponse {
+  const m = { $typeName: "etcdserverpb.RangeResponse", ...fields } as RangeResponse;
+  const settle = (kvs: KeyValue[]) => {
+    delete (m as { [ENCODED_KVS]?: EncodedKvs })[ENCODED_KVS];
+    Object.defineProperty(m, "kvs", { value: kvs, writable: true, enumerable: true, configurable: true });
+    return kvs;
+  };
+  Object.defineProperty(m, "kvs", {
+    enumerable: true,
+    configurable: true,
+    get: () => settle(decodeKvsFields(encoded.bytes)),
+    set: settle,
+  });
+  Object.defineProperty(m, ENCODED_KVS, { value: encoded, enumerable: false, configurable: true });
+  return m;
+}
+
+/** The encoded `kvs` of a response from `rangeResponseOfEncoded` whose `kvs` no one has read, or undefined. */
+export function encodedKvsOf(m: RangeResponse): EncodedKvs | undefined {
+  return (m as { [ENCODED_KVS]?: EncodedKvs })[ENCODED_KVS];
+}
+
+function decodeKvsFields(bytes: Uint8Array): KeyValue[] {
+  const r = new ProtoReader(bytes);
+  const kvs: KeyValue[] = [];
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag !== (KVS_FIELD << 3 | 2)) throw new WireError(`RangeResponse kvs: unexpected tag ${tag}`);
+    kvs.push(readKeyValue(r.sub()));
+  }
+  return kvs;
+}
+
 export function decodeDeleteRangeResponse(bytes: Uint8Array): DeleteRangeResponse {
   const r = new ProtoReader(bytes);
   const m: DeleteRangeResponse = {

@@ -13,7 +13,8 @@ import {
 import { compareBytes, keyRange } from "../../store/keys.ts";
 import { kvFromRow, type KvRow } from "../../store/kv.ts";
 import type { KvReader } from "../../store/reader.ts";
-import type { ReadView } from "../../store/applier.ts";
+import type { ReadDeps, ReadView } from "../../store/applier.ts";
+import { rangeResponseOfEncoded } from "../../wire/etcd.ts";
 import { responseHeader } from "./responses.ts";
 
 /**
@@ -36,20 +37,35 @@ export function executeRange(reader: KvReader, req: RangeRequest, view: ReadView
 }
 
 /**
- * `executeRange` with the rows read a statement at a time (`KvReader.rowsInSteps`),
- * `between()` after each: for ranges that may be large.
+ * `executeRange` with the rows read a statement at a time (`KvReader.revisionsInSteps`),
+ * `between()` after each: for ranges that may be large. A range answered with its rows as
+ * they are (no sort, no filter) may be read and encoded by a read worker instead
+ * (`ReadDeps.encodeKvs`), which leaves the event loop the key index's part.
  */
 export async function executeRangeInSteps(
-  reader: KvReader,
+  deps: ReadDeps,
   req: RangeRequest,
-  view: ReadView,
   between: () => Promise<void> | null,
 ): Promise<RangeResponse | EtcdError> {
+  const { reader, view } = deps;
   const plan = planRange(reader, req, view);
   if (!("fetch" in plan)) return plan;
   // Counted now: the head may move while the rows are read.
   const count = plan.fetch.limit > 0 ? reader.count(plan.range, plan.at) : undefined;
-  const rows = await reader.rowsInSteps(plan.range, plan.at, plan.fetch, between);
+  const revs = reader.revisions(plan.range, plan.at, plan.fetch.limit);
+  if (!plan.filtered && req.sortOrder === SortOrder.NONE && req.sortTarget === SortTarget.KEY) {
+    // The one revision past the limit only says there are more (see planRange).
+    const more = plan.fetch.limit > 0 && revs.length === plan.fetch.limit;
+    const sent = more ? revs.slice(0, -1) : revs;
+    const encoded = await deps.encodeKvs(sent, !req.keysOnly);
+    if (encoded !== null) {
+      return rangeResponseOfEncoded(
+        { header: responseHeader(view.rev), more, count: BigInt(more ? count! : sent.length) },
+        encoded,
+      );
+    }
+  }
+  const rows = await reader.revisionsInSteps(revs, plan.fetch.values, between);
   return finishRange(reader, req, view, plan, rows, count);
 }
 

@@ -73,7 +73,7 @@ export class StateMachine {
    * KvReader.rowsInSteps): the state it answers is the one at the call.
    */
   rangeInSteps(req: RangeRequest, between: () => Promise<void> | null): Promise<RangeResponse | EtcdError> {
-    return this.store.readInSteps("range", (d) => executeRangeInSteps(d.reader, req, d.view, between));
+    return this.store.readInSteps("range", (d) => executeRangeInSteps(d, req, between));
   }
 
   /**

@@ -9,7 +9,7 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { PutResponse, RangeResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { encode, type FieldWriter, GatheringWriter, ProtoWriter, sizeOf, Sizer } from "../../wire/writer.ts";
-import { decodePutRequest, writeKeyValue } from "../../wire/etcd.ts";
+import { decodePutRequest, type EncodedKvs, encodedKvsOf, writeKeyValue } from "../../wire/etcd.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../../api/grpc-frame.ts";
 
 /** Reads a request message; null = let the generated code do it. */
@@ -85,6 +85,8 @@ function encodePutResponse(m: PutResponse): Uint8Array | null {
 
 /** RangeResponse{header, kvs, more, count}; KeyValues with negative numbers go to the generated code. */
 function encodeRangeResponse(m: RangeResponse): Uint8Array | null {
+  const encoded = encodedKvsOf(m);
+  if (encoded !== undefined) return joined(encodedRangePieces(m, encoded, 0));
   const plan = planRangeResponse(m);
   if (plan === null) return null;
   const w = new ProtoWriter(plan.size);
@@ -141,9 +143,41 @@ function writeRangeResponse(
     w.messageHeader(2, plan.kvSizes[i]);
     writeKeyValue(w, m.kvs[i]);
   }
-  if (to !== m.kvs.length) return;
+  if (to === m.kvs.length) writeRangeTail(w, m);
+}
+
+/**
+ * A RangeResponse with encoded kvs (read_workers.ts) as three pieces: `reserve` bytes and
+ * the header, the kvs, then `more` and `count`.
+ */
+function encodedRangePieces(m: RangeResponse, encoded: EncodedKvs, reserve: number): Uint8Array[] {
+  if (m.header === undefined || m.header.$unknown !== undefined || m.$unknown !== undefined) {
+    throw new Error("grpc: a RangeResponse with encoded kvs must have a plain header");
+  }
+  const header = sizeOf(writeHeader, m.header);
+  const s = new Sizer();
+  s.messageHeader(1, header);
+  const head = new ProtoWriter(s.size + header, reserve);
+  head.messageHeader(1, header);
+  writeHeader(head, m.header);
+  const tail = new ProtoWriter(sizeOf(writeRangeTail, m));
+  writeRangeTail(tail, m);
+  return [head.finish(), encoded.bytes, tail.finish()];
+}
+
+function writeRangeTail(w: FieldWriter, m: RangeResponse): void {
   w.boolField(3, m.more);
   w.int64Field(4, m.count);
+}
+
+function joined(pieces: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
@@ -181,6 +215,13 @@ export function rangeResponseFrame(
   m: RangeResponse,
   largeBytes: number,
 ): Uint8Array | SteppedEncoding | null {
+  const encoded = encodedKvsOf(m);
+  if (encoded !== undefined) {
+    // The kvs are sent from where the read worker wrote them, between a head and a tail.
+    const pieces = encodedRangePieces(m, encoded, GRPC_PREFIX_BYTES);
+    writePrefix(pieces[0], 0, pieces[0].length + encoded.bytes.length + pieces[2].length - GRPC_PREFIX_BYTES);
+    return { step: () => true, pieces: () => pieces };
+  }
   const plan = planRangeResponse(m);
   if (plan === null) return null;
   if (plan.size < largeBytes) {

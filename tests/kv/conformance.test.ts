@@ -112,6 +112,48 @@ for (const kind of targets) {
       expect(co.count).toBe(4n);
     });
 
+    // etcdts reads ranges of 256 keys or more on its read threads once their rows are
+    // committed (group commit: within 100 ms); the same answers either way.
+    test("ranges of hundreds of keys: all of them, a limit, keys-only, a past revision", async () => {
+      const name = (i: number) => `big/${String(i).padStart(4, "0")}`;
+      let first = 0n;
+      for (let i = 0; i < 700; i += 50) {
+        const puts = [];
+        for (let j = i; j < i + 50; j++) {
+          puts.push(kv.put({ key: enc(name(j)), value: enc(`v${j}`.repeat(j % 9)) }));
+        }
+        const revs = (await Promise.all(puts)).map((p) => p.header!.revision);
+        if (first === 0n) first = revs.reduce((a, b) => (a < b ? a : b));
+      }
+      const before = await rev();
+      await kv.put({ key: enc(name(10)), value: enc("changed") });
+      await kv.deleteRange({ key: enc(name(11)) });
+      for (const settle of [0, 250]) {
+        await Bun.sleep(settle);
+        const all = await kv.range({ key: enc("big/"), rangeEnd: enc("big0") });
+        expect(all.count).toBe(699n);
+        expect(all.more).toBe(false);
+        expect(all.kvs.map((x) => dec(x.key))).toEqual(
+          [...Array(700).keys()].filter((i) => i !== 11).map(name),
+        );
+        expect(dec(all.kvs[10].value)).toBe("changed");
+        expect(dec(all.kvs[300].value)).toBe(`v301`.repeat(301 % 9));
+        expect(all.kvs[300].version).toBe(1n);
+        expect(all.kvs[300].createRevision).toBe(all.kvs[300].modRevision);
+        expect(all.kvs[300].createRevision).toBeGreaterThanOrEqual(first);
+        const lim = await kv.range({ key: enc("big/"), rangeEnd: enc("big0"), limit: 400n });
+        expect([lim.kvs.length, lim.more, lim.count]).toEqual([400, true, 699n]);
+        expect(dec(lim.kvs[399].key)).toBe(name(400));
+        const ko = await kv.range({ key: enc("big/"), rangeEnd: enc("big0"), keysOnly: true });
+        expect(ko.kvs.length).toBe(699);
+        expect(ko.kvs.every((x) => x.value.length === 0)).toBe(true);
+        const then = await kv.range({ key: enc("big/"), rangeEnd: enc("big0"), revision: before });
+        expect(then.count).toBe(700n);
+        expect(dec(then.kvs[10].value)).toBe(`v10`.repeat(1));
+        expect(dec(then.kvs[11].key)).toBe(name(11));
+      }
+    });
+
     test("sort by mod revision with no order sorts ascending (etcd's default)", async () => {
       await kv.put({ key: enc("s/2"), value: enc("x") });
       await kv.put({ key: enc("s/1"), value: enc("x") });

@@ -169,6 +169,28 @@ const etcdCodecs: HandCodec[] = [
     canonical: true,
   }),
   codec({
+    name: "RangeResponse (read worker's kvs, gRPC frame encoder)",
+    schema: rpc.RangeResponseSchema,
+    samples: rangeResponses,
+    encode: (m) => {
+      if (m.header === undefined) return null;
+      const kvs = new etcd.KvsWriter();
+      for (const kv of m.kvs) kvs.add(kv);
+      const r = etcd.rangeResponseOfEncoded({ header: m.header, more: m.more, count: m.count }, kvs.finish());
+      const f = rangeResponseFrame(r, Infinity);
+      if (f === null || f instanceof Uint8Array) throw new Error("encoded kvs are sent in pieces");
+      return Buffer.concat(f.pieces()).subarray(5);
+    },
+    decode: (bytes) => {
+      const m = etcd.decodeRangeResponse(bytes);
+      const kvs = new etcd.KvsWriter();
+      for (const kv of m.kvs) kvs.add(kv);
+      // Read back through the lazy decoder of encoded kvs.
+      return etcd.rangeResponseOfEncoded(m, kvs.finish());
+    },
+    canonical: true,
+  }),
+  codec({
     name: "SnapshotResponse frame (wire/etcd)",
     schema: rpc.SnapshotResponseSchema,
     samples: [

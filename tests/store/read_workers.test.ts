@@ -1,0 +1,174 @@
+/**
+ * Read workers (store/read_workers.ts): large ranges read and encoded on other threads
+ * answer exactly what the event loop's own read answers, byte for byte on the wire; reads
+ * they must not take (uncommitted rows, small ranges, sorted or filtered ones) stay on the
+ * caller's thread; and whatever goes wrong on a worker leaves the read to that thread.
+ */
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "bun:test";
+import { type EtcdError, isEtcdError } from "../../api/errors.ts";
+import {
+  type RangeRequest,
+  RangeRequest_SortOrder as Order,
+  type RangeResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { rangeResponseFrame } from "../../server/grpc/fast_codecs.ts";
+import { MvccStore, type OpenOptions } from "../../store/mvcc.ts";
+import { ReadWorkers } from "../../store/read_workers.ts";
+import { encodedKvsOf } from "../../wire/etcd.ts";
+import { cleanup, tempDir } from "../harness.ts";
+import { b, Driver, range, req } from "./helpers.ts";
+
+afterEach(cleanup);
+
+const stores: MvccStore[] = [];
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+});
+
+/** A store on disk with read workers, committing after every batch unless told otherwise. */
+function open(opts: OpenOptions = {}): { d: Driver; file: string } {
+  const file = join(tempDir("etcdts-readers-"), "db");
+  const store = MvccStore.open(file, { readThreads: 2, commitIntervalMs: 0, ...opts });
+  stores.push(store);
+  return { d: new Driver(store), file };
+}
+
+/** 600 keys k/000..k/599, values of assorted sizes, some on a lease whose ID needs all 64 bits. */
+const BIG_LEASE = 0x7fff_ffff_ffff_fff0n;
+function fill(d: Driver): void {
+  d.ok(req({ leaseGrant: { ID: BIG_LEASE, TTL: 100n } }));
+  for (let i = 0; i < 600; i++) {
+    const value = "v".repeat(i % 7 === 0 ? 5000 : i % 50);
+    d.put(`k/${String(i).padStart(3, "0")}`, value, i % 3 === 0 ? { lease: BIG_LEASE } : {});
+  }
+  for (let i = 0; i < 600; i += 5) d.put(`k/${String(i).padStart(3, "0")}`, `second ${i}`);
+}
+
+/** The gRPC frame the server writes for `r`, pieces joined. */
+function frame(r: RangeResponse): Uint8Array {
+  const f = rangeResponseFrame(r, 8 << 20);
+  if (f === null) throw new Error("not a fast-path response");
+  if (f instanceof Uint8Array) return f;
+  while (!f.step(1 << 20));
+  return Buffer.concat(f.pieces());
+}
+
+function ok(r: RangeResponse | EtcdError): RangeResponse {
+  if (isEtcdError(r)) throw new Error(`expected a response, got ${r.message}`);
+  return r;
+}
+
+/** The read as the event loop serves it, with no worker involved. */
+function onLoop(d: Driver, r: RangeRequest): RangeResponse {
+  return ok(d.state.range(r));
+}
+
+describe("a range read by a worker", () => {
+  test("answers byte for byte what the event loop's read answers", async () => {
+    const { d } = open();
+    fill(d);
+    const half = d.store.currentRevision() - 60n;
+    const requests = [
+      range("k/", "k0"),
+      range("k/", "k0", { limit: 300n }),
+      range("k/", "k0", { limit: 600n }),
+      range("k/", "k0", { keysOnly: true }),
+      range("k/", "k0", { revision: half }),
+      range("k/", "k0", { limit: 400n, revision: half, keysOnly: true }),
+    ];
+    for (const r of requests) {
+      const got = ok(await d.state.rangeInSteps(r, () => null));
+      expect(encodedKvsOf(got)).toBeDefined();
+      const want = onLoop(d, r);
+      expect(frame(got)).toEqual(frame(want));
+      // Read as a message (the JSON gateway does), the same response.
+      expect(got).toEqual(want);
+      expect(encodedKvsOf(got)).toBeUndefined();
+    }
+  });
+
+  test("keeps the lease's 64 bits, the count and `more`", async () => {
+    const { d } = open();
+    fill(d);
+    const got = ok(await d.state.rangeInSteps(range("k/", "k0", { limit: 300n }), () => null));
+    expect(got.more).toBe(true);
+    expect(got.count).toBe(600n);
+    expect(got.kvs.length).toBe(300);
+    expect(got.kvs[3].lease).toBe(BIG_LEASE);
+    expect(got.kvs[4].lease).toBe(0n);
+  });
+});
+
+describe("reads the workers do not take", () => {
+  test("rows not yet committed, small ranges, sorted and filtered reads stay on the event loop", async () => {
+    const { d } = open({ commitIntervalMs: 60_000 });
+    fill(d);
+    const requests = [
+      range("k/", "k0"),
+      range("k/", "k/1"),
+      range("k/", "k0", { sortOrder: Order.DESCEND }),
+      range("k/", "k0", { minModRevision: 3n }),
+    ];
+    for (const r of requests) {
+      const got = ok(await d.state.rangeInSteps(r, () => null));
+      expect(encodedKvsOf(got)).toBeUndefined();
+      expect(got).toEqual(onLoop(d, r));
+    }
+    // Once committed, the whole range goes to a worker.
+    d.store.flush();
+    expect(encodedKvsOf(ok(await d.state.rangeInSteps(range("k/", "k0"), () => null)))).toBeDefined();
+  });
+});
+
+describe("when a worker cannot answer", () => {
+  test("a damaged row is found and reported by the event loop's read, as without workers", async () => {
+    const { d: filled, file } = open();
+    fill(filled);
+    filled.store.close();
+    stores.length = 0;
+    const db = new Database(file, { safeIntegers: true });
+    db.query(
+      "UPDATE history SET crc = crc + 1 WHERE key = ?1 AND mod_rev = (SELECT max(mod_rev) FROM history WHERE key = ?1)",
+    ).run(b("k/123"));
+    db.close();
+    const store = MvccStore.open(file, { readThreads: 2 });
+    stores.push(store);
+    const d = new Driver(store);
+    const damage: string[] = [];
+    d.store.onDamage((m, foundBy) => damage.push(`${foundBy}: ${m.message}`));
+    const got = await d.state.rangeInSteps(range("k/", "k0"), () => null);
+    expect(isEtcdError(got) && got.message).toContain('corrupt store: key "k/123"');
+    expect(damage).toHaveLength(1);
+    expect(damage[0]).toStartWith('range: key "k/123"');
+  });
+
+  test("revisions history no longer holds are answered as changed", async () => {
+    const { d, file } = open();
+    fill(d);
+    const workers = new ReadWorkers(file, { threads: 1 });
+    try {
+      const revs = Array.from({ length: 300 }, (_, i): [number, number] => [1_000_000 + i, 0]);
+      expect(await workers.encode(revs, true)).toBe("changed");
+    } finally {
+      workers.stop();
+    }
+  });
+
+  test("a worker that fails stops the pool, says so once, and its reads fall back", async () => {
+    const failures: string[] = [];
+    const workers = new ReadWorkers(join(tempDir("etcdts-readers-"), "missing", "db"), {
+      threads: 2,
+      onFailure: (m) => failures.push(m),
+    });
+    try {
+      const revs = Array.from({ length: 300 }, (_, i): [number, number] => [i + 2, 0]);
+      expect(await workers.encode(revs, true)).toBeNull();
+      expect(await workers.encode(revs, true)).toBeNull();
+      expect(failures).toHaveLength(1);
+    } finally {
+      workers.stop();
+    }
+  });
+});

@@ -26,24 +26,36 @@ function open(path: string, cacheKiB: number): void {
   rows = new RevisionRows(db, true);
 }
 
+/** Revisions read per span scan at most (RevisionRows.selectSpan): bounds the rows held at once. */
+const SPAN_BATCH = 1024;
+
 /** The `kvs` fields of the rows of `revs` (pairs of main and sub revision), read in one read transaction. */
 function encodeRows(revs: Float64Array, values: boolean): EncodedKvs {
   if (db === null || rows === null) throw new Error("read worker: not open");
   const out = new KvsWriter();
   db.run("BEGIN");
   try {
-    const chunk: RevisionKey[] = [];
+    const batch: RevisionKey[] = [];
     for (let i = 0; i < revs.length; i += 2) {
-      chunk.push([revs[i], revs[i + 1]]);
-      if (chunk.length < ROWS_PER_STATEMENT && i + 2 < revs.length) continue;
-      for (const row of rows.select(chunk, values)) {
+      batch.push([revs[i], revs[i + 1]]);
+      if (batch.length < SPAN_BATCH && i + 2 < revs.length) continue;
+      let read = rows.selectSpan(batch, values);
+      if (read === null) {
+        read = [];
+        for (let from = 0; from < batch.length; from += ROWS_PER_STATEMENT) {
+          for (const row of rows.select(batch.slice(from, from + ROWS_PER_STATEMENT), values)) read.push(row);
+        }
+      }
+      const kvs = read.map((row) => {
         if (values) {
           const damaged = mismatchOf(row as unknown as StoredRow);
           if (damaged !== null) throw damaged;
         }
-        out.add(kvFromRow(row));
-      }
-      chunk.length = 0;
+        return kvFromRow(row);
+      });
+      out.room(kvs.reduce((n, kv) => n + KvsWriter.sizeOf(kv), 0));
+      for (const kv of kvs) out.add(kv);
+      batch.length = 0;
     }
   } finally {
     db.run("COMMIT");

@@ -20,6 +20,13 @@ export const ROWS_PER_STATEMENT = 64;
 /** The statement sizes (fewer distinct statements); the last is ROWS_PER_STATEMENT. */
 export const STATEMENT_SIZES = [4, 16, ROWS_PER_STATEMENT];
 
+/**
+ * `selectSpan` scans a span of revisions when it holds at most this many rows per row
+ * wanted. A scan reads ~0.7 µs per row against ~1.1 µs per row looked up in key order
+ * (1000-key ranges of a bulk-loaded prefix, 1.3% of the span not wanted: 0.70 vs 1.12 ms).
+ */
+const SPAN_ROWS_PER_WANTED = 1.5;
+
 /** The columns of a read with values without checksums: a KvRow. */
 const KV_COLUMNS = "key, create_rev, mod_rev, version, lease, value";
 /** The columns of a keys-only read: a KvRow with an empty value. */
@@ -32,6 +39,8 @@ export class RevisionRows {
   readonly verified: boolean;
   /** The statements, by size and whether they read values: built once each. */
   readonly #statements = new Map<number, Statement>();
+  /** The span scans, with values and without. */
+  readonly #spans = new Map<boolean, Statement>();
 
   constructor(db: Database, verified: boolean) {
     this.#db = db;
@@ -72,6 +81,52 @@ export class RevisionRows {
       }
     }
     return rows;
+  }
+
+  /**
+   * The rows of `revs` (in key order, any number) in their order, with one scan of the
+   * span of revisions they lie in, or null where that span holds too many other rows (the
+   * revisions of keys written together lie close; of keys updated since, apart) or lacks
+   * one of them: the caller then reads them with `select`.
+   */
+  selectSpan(revs: readonly RevisionKey[], values: boolean): KvRow[] | null {
+    if (revs.length === 0) return [];
+    let lo = revs[0][0];
+    let hi = lo;
+    for (const rev of revs) {
+      if (rev[0] < lo) lo = rev[0];
+      else if (rev[0] > hi) hi = rev[0];
+    }
+    const most = Math.ceil(revs.length * SPAN_ROWS_PER_WANTED);
+    if (hi - lo + 1 > most) return null;
+    const scanned = this.#span(values).values(lo, hi, most + 1) as unknown as StoredRow[];
+    // Sub-revisions can make a span of few main revisions hold many rows.
+    if (scanned.length > most) return null;
+    // Both in revision order: the scan by its ORDER BY, the wanted ones sorted here.
+    const order = Array.from(revs.keys()).sort((a, b) => revs[a][0] - revs[b][0] || revs[a][1] - revs[b][1]);
+    const out: KvRow[] = new Array(revs.length);
+    let next = 0;
+    for (const row of scanned) {
+      if (next === order.length) break;
+      const want = revs[order[next]];
+      if (Number(row[2]) === want[0] && Number(row[6]) === want[1]) {
+        out[order[next++]] = row as unknown as KvRow;
+      }
+    }
+    return next === order.length ? out : null;
+  }
+
+  #span(values: boolean): Statement {
+    let stmt = this.#spans.get(values);
+    if (stmt === undefined) {
+      // Every column list ends with the sub-revision at index 6 (STORED_COLUMNS has it there).
+      const columns = !values ? `${KEY_COLUMNS}, sub` : this.verified ? STORED_COLUMNS : `${KV_COLUMNS}, sub`;
+      stmt = this.#db.prepare(
+        `SELECT ${columns} FROM history WHERE mod_rev BETWEEN ?1 AND ?2 ORDER BY mod_rev, sub LIMIT ?3`,
+      );
+      this.#spans.set(values, stmt);
+    }
+    return stmt;
   }
 
   #statement(size: number, values: boolean): Statement {

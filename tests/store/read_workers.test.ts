@@ -18,7 +18,7 @@ import { MvccStore, type OpenOptions } from "../../store/mvcc.ts";
 import { ReadWorkers } from "../../store/read_workers.ts";
 import { encodedKvsOf } from "../../wire/etcd.ts";
 import { cleanup, tempDir } from "../harness.ts";
-import { b, Driver, range, req } from "./helpers.ts";
+import { b, Driver, op, put, range, req, txn } from "./helpers.ts";
 
 afterEach(cleanup);
 
@@ -86,6 +86,34 @@ describe("a range read by a worker", () => {
       // Read as a message (the JSON gateway does), the same response.
       expect(got).toEqual(want);
       expect(encodedKvsOf(got)).toBeUndefined();
+    }
+  });
+
+  test("answers the same whether its rows lie close, apart, or many to a revision", async () => {
+    const { d } = open();
+    const key = (i: number) => `k/${String(i).padStart(3, "0")}`;
+    // Keys 0-299 written together, then much else, then 300-599: the range's revisions
+    // lie in two clusters, too far apart for one scan, each close enough within a batch.
+    for (let i = 0; i < 300; i++) d.put(key(i), `a${i}`);
+    for (let i = 0; i < 2000; i++) d.put(`other/${i % 10}`, "x");
+    for (let i = 300; i < 600; i++) d.put(key(i), `b${i}`);
+    // 600 keys written by one txn: one main revision, 600 sub-revisions (t/ reads them
+    // all, t/ to t/4 a third of them: too few of its rows for one scan).
+    d.ok(req({ txn: txn([], Array.from({ length: 600 }, (_, i) => op.put(put(`t/${i}`, `t${i}`)))) }));
+    // Every other key rewritten in reverse order: revisions against key order.
+    for (let i = 598; i >= 0; i -= 2) d.put(key(i), `c${i}`);
+    for (
+      const r of [
+        range("k/", "k0"),
+        range("k/", "k/3"),
+        range("t/", "t0"),
+        range("t/", "t/4"),
+        range("k/", "k0", { keysOnly: true }),
+      ]
+    ) {
+      const got = ok(await d.state.rangeInSteps(r, () => null));
+      expect(encodedKvsOf(got)).toBeDefined();
+      expect(frame(got)).toEqual(frame(onLoop(d, r)));
     }
   });
 

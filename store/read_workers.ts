@@ -40,7 +40,12 @@ export interface ReadWorkersOptions {
   onFailure?: (message: string) => void;
 }
 
-const DEFAULT_CACHE_KIB = 8 * 1024;
+/**
+ * A worker's page cache: small, as the pages are in the kernel's cache anyway. 8 MiB each
+ * left two workers' RSS 27-30 MiB above none after a run of 1000-key ranges; 2 MiB,
+ * 9-11 MiB, at the same rate.
+ */
+const DEFAULT_CACHE_KIB = 2 * 1024;
 
 interface Pending {
   resolve(reply: ReadReply): void;

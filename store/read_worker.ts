@@ -65,8 +65,7 @@ function encodeRows(revs: Float64Array, values: boolean): EncodedKvs {
 
 function answer(req: ReadRequest & { kind: "read" }): ReadReply {
   try {
-    const { bytes, rows } = encodeRows(req.revs, req.values);
-    return { id: req.id, bytes, rows };
+    return { id: req.id, ...encodeRows(req.revs, req.values) };
   } catch (e) {
     // The member reads it again on its own connection, which reports it as it does any read.
     const failure = e instanceof HistoryChanged ? "changed" : "failed";
@@ -83,6 +82,9 @@ self.onmessage = (event: MessageEvent<ReadRequest>) => {
     return;
   }
   const reply = answer(req);
-  if ("bytes" in reply) self.postMessage(reply, [reply.bytes.buffer as ArrayBuffer]);
-  else self.postMessage(reply);
+  if ("pieces" in reply) {
+    // Handed over, not copied: the buffers written here and the values SQLite made.
+    const buffers = new Set(reply.pieces.map((p) => p.buffer as ArrayBuffer));
+    self.postMessage(reply, [...buffers]);
+  } else self.postMessage(reply);
 };

@@ -24,7 +24,7 @@ export type ReadRequest =
 
 /** What a worker answers a read: the encoded rows, or why not. */
 export type ReadReply =
-  | { id: number; bytes: Uint8Array; rows: number }
+  | ({ id: number } & EncodedKvs)
   | { id: number; failure: "changed" | "failed"; message: string };
 
 /** Options of ReadWorkers. */
@@ -100,11 +100,11 @@ export class ReadWorkers {
       const req: ReadRequest = { kind: "read", id, revs: flat, values };
       thread.worker.postMessage(req, [flat.buffer]);
     });
-    if ("bytes" in reply) {
+    if ("pieces" in reply) {
       if (reply.rows !== revs.length) {
         throw new Error(`store: a read worker answered ${reply.rows} of ${revs.length} rows`);
       }
-      return { bytes: reply.bytes, rows: reply.rows };
+      return { pieces: reply.pieces, length: reply.length, rows: reply.rows };
     }
     return reply.failure === "changed" ? "changed" : null;
   }

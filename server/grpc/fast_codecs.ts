@@ -9,7 +9,14 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { PutResponse, RangeResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { encode, type FieldWriter, GatheringWriter, ProtoWriter, sizeOf, Sizer } from "../../wire/writer.ts";
-import { decodePutRequest, type EncodedKvs, encodedKvsOf, writeKeyValue } from "../../wire/etcd.ts";
+import {
+  copiedBytes,
+  decodePutRequest,
+  type EncodedKvs,
+  encodedKvsOf,
+  GATHER_FROM,
+  writeKeyValue,
+} from "../../wire/etcd.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../../api/grpc-frame.ts";
 
 /** Reads a request message; null = let the generated code do it. */
@@ -162,7 +169,7 @@ function encodedRangePieces(m: RangeResponse, encoded: EncodedKvs, reserve: numb
   writeHeader(head, m.header);
   const tail = new ProtoWriter(sizeOf(writeRangeTail, m));
   writeRangeTail(tail, m);
-  return [head.finish(), encoded.bytes, tail.finish()];
+  return [head.finish(), ...encoded.pieces, tail.finish()];
 }
 
 function writeRangeTail(w: FieldWriter, m: RangeResponse): void {
@@ -191,20 +198,6 @@ export interface SteppedEncoding {
 }
 
 /**
- * In a large response, keys and values this big are sent from where they are, not copied
- * into the response (wire/writer.ts's GatheringWriter).
- */
-const GATHER_FROM = 4096;
-
-/** The bytes of `kv` a GatheringWriter copies: its encoding less the fields it gathers. */
-function copiedBytes(kv: RangeResponse["kvs"][number], encoded: number): number {
-  let n = encoded;
-  if (kv.key.length >= GATHER_FROM) n -= kv.key.length;
-  if (kv.value.length >= GATHER_FROM) n -= kv.value.length;
-  return n;
-}
-
-/**
  * RangeResponse as a gRPC frame, written in place after its prefix (no copy to frame
  * it). From `largeBytes` on, big keys and values stay where they are (the frame comes in
  * pieces) and the rest is written a slice of KeyValues at a time, so that a range of a
@@ -219,7 +212,8 @@ export function rangeResponseFrame(
   if (encoded !== undefined) {
     // The kvs are sent from where the read worker wrote them, between a head and a tail.
     const pieces = encodedRangePieces(m, encoded, GRPC_PREFIX_BYTES);
-    writePrefix(pieces[0], 0, pieces[0].length + encoded.bytes.length + pieces[2].length - GRPC_PREFIX_BYTES);
+    const length = pieces.reduce((n, p) => n + p.length, 0);
+    writePrefix(pieces[0], 0, length - GRPC_PREFIX_BYTES);
     return { step: () => true, pieces: () => pieces };
   }
   const plan = planRangeResponse(m);

@@ -67,6 +67,8 @@ export interface ReadDeps {
    * null where the caller reads them itself (MvccStore decides which reads go).
    */
   readonly encodeKvs: (revs: readonly RevisionKey[], values: boolean) => Promise<EncodedKvs | null>;
+  /** The compaction revision now, which a read that waited may find moved past its own. */
+  readonly compactRevNow: () => bigint;
 }
 
 /** Everything an applier may touch, inside the batch's transaction. */

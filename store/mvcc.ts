@@ -323,10 +323,6 @@ export class MvccStore {
     try {
       return await read(deps);
     } catch (e) {
-      // A compaction past the read's revision deleted rows it had yet to read: answered as
-      // a read at a compacted revision is (etcd answers from its read transaction's view;
-      // ours is not kept across steps).
-      if (e instanceof HistoryChanged && this.#progress.compactRev > deps.view.rev) return Errors.Compacted;
       if (!(e instanceof ChecksumMismatch)) throw e;
       return this.#damaged(e, foundBy);
     }
@@ -338,6 +334,7 @@ export class MvccStore {
       view: { rev: this.#progress.currentRev, compactRev: this.#progress.compactRev },
       writeStatements: this.#deps.writeStatements,
       encodeKvs: (revs, values) => this.#encodeKvs(revs, values),
+      compactRevNow: () => this.#progress.compactRev,
     };
   }
 

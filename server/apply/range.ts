@@ -12,7 +12,7 @@ import {
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { compareBytes, keyRange } from "../../store/keys.ts";
 import { kvFromRow, type KvRow } from "../../store/kv.ts";
-import type { KvReader } from "../../store/reader.ts";
+import { HistoryChanged, type KvReader } from "../../store/reader.ts";
 import type { ReadDeps, ReadView } from "../../store/applier.ts";
 import { rangeResponseOfEncoded } from "../../wire/etcd.ts";
 import { responseHeader } from "./responses.ts";
@@ -50,6 +50,24 @@ export async function executeRangeInSteps(
   const { reader, view } = deps;
   const plan = planRange(reader, req, view);
   if (!("fetch" in plan)) return plan;
+  try {
+    return await fetchInSteps(deps, req, plan, between);
+  } catch (e) {
+    // A compaction past the revision read deleted rows the read had yet to get, while it
+    // waited between steps or for a read worker: answered as a read at a compacted
+    // revision is (etcd answers from its read transaction's view, which ours does not keep).
+    if (e instanceof HistoryChanged && deps.compactRevNow() > (plan.at ?? view.rev)) return Errors.Compacted;
+    throw e;
+  }
+}
+
+async function fetchInSteps(
+  deps: ReadDeps,
+  req: RangeRequest,
+  plan: RangePlan,
+  between: () => Promise<void> | null,
+): Promise<RangeResponse> {
+  const { reader, view } = deps;
   // Counted now: the head may move while the rows are read.
   const count = plan.fetch.limit > 0 ? reader.count(plan.range, plan.at) : undefined;
   const revs = reader.revisions(plan.range, plan.at, plan.fetch.limit);

@@ -294,6 +294,20 @@ describe("a range read in steps", () => {
     }
   });
 
+  test("at a past revision, answers `compacted` when a compaction past it runs while it waits", async () => {
+    for (let i = 0; i < 150; i++) d.put(`k/${String(i).padStart(3, "0")}`, "v".repeat(2000));
+    const at = d.store.currentRevision();
+    for (let i = 0; i < 150; i++) d.put(`k/${String(i).padStart(3, "0")}`, "new");
+    let compacted = false;
+    const stepped = await d.state.rangeInSteps(range("k/", "k0", { revision: at }), () => {
+      if (!compacted) d.ok(req({ compaction: { revision: d.store.currentRevision() } }));
+      compacted = true;
+      return Promise.resolve();
+    });
+    expect(compacted).toBe(true);
+    expect(stepped).toBe(Errors.Compacted);
+  });
+
   test("answers for the state at its start, whatever is written while it waits", async () => {
     for (let i = 0; i < 40; i++) d.put(`k/${i}`, "old");
     const before = d.state.range(range("k/", "k0"));

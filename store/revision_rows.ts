@@ -27,10 +27,28 @@ export const STATEMENT_SIZES = [4, 16, ROWS_PER_STATEMENT];
  */
 const SPAN_ROWS_PER_WANTED = 1.5;
 
+/**
+ * A span scan reads keys and values up to this size; bigger ones it leaves (SQLite finds
+ * a blob's length without reading it) and `selectSpan` looks up the wanted ones: the rows
+ * in the span that are not wanted may hold any amount (a large key updated often).
+ */
+const SPAN_FIELD_MAX = 4096;
+
 /** The columns of a read with values without checksums: a KvRow. */
 const KV_COLUMNS = "key, create_rev, mod_rev, version, lease, value";
 /** The columns of a keys-only read: a KvRow with an empty value. */
 const KEY_COLUMNS = "key, create_rev, mod_rev, version, lease, x''";
+
+/** A row of a span scan: a key or value over SPAN_FIELD_MAX is left NULL. */
+type ScannedRow = [
+  key: Uint8Array | null,
+  createRev: bigint,
+  modRev: bigint,
+  version: bigint,
+  lease: bigint,
+  value: Uint8Array | null,
+  sub: bigint,
+];
 
 /** Selects rows by revision on one connection. */
 export class RevisionRows {
@@ -99,7 +117,7 @@ export class RevisionRows {
     }
     const most = Math.ceil(revs.length * SPAN_ROWS_PER_WANTED);
     if (hi - lo + 1 > most) return null;
-    const scanned = this.#span(values).values(lo, hi, most + 1) as unknown as StoredRow[];
+    const scanned = this.#span(values).values(lo, hi, most + 1) as unknown as (StoredRow | ScannedRow)[];
     // Sub-revisions can make a span of few main revisions hold many rows.
     if (scanned.length > most) return null;
     // Both in revision order: the scan by its ORDER BY, the wanted ones sorted here.
@@ -113,14 +131,31 @@ export class RevisionRows {
         out[order[next++]] = row as unknown as KvRow;
       }
     }
-    return next === order.length ? out : null;
+    if (next !== order.length) return null;
+    // Keys and values too big for the scan: looked up, a statement per ROWS_PER_STATEMENT.
+    const left: number[] = [];
+    for (let i = 0; i < out.length; i++) {
+      const row = out[i] as unknown as ScannedRow;
+      if (row[0] === null || row[5] === null) left.push(i);
+    }
+    for (let from = 0; from < left.length; from += ROWS_PER_STATEMENT) {
+      const at = left.slice(from, from + ROWS_PER_STATEMENT);
+      const rows = this.select(at.map((i) => revs[i]), values);
+      for (let j = 0; j < at.length; j++) out[at[j]] = rows[j];
+    }
+    return out;
   }
 
   #span(values: boolean): Statement {
     let stmt = this.#spans.get(values);
     if (stmt === undefined) {
-      // Every column list ends with the sub-revision at index 6 (STORED_COLUMNS has it there).
-      const columns = !values ? `${KEY_COLUMNS}, sub` : this.verified ? STORED_COLUMNS : `${KV_COLUMNS}, sub`;
+      // A KvRow, keys and values over SPAN_FIELD_MAX left NULL, then the sub-revision (at
+      // index 6) and, verified, the checksum (STORED_COLUMNS' order).
+      const key = `CASE WHEN length(key) <= ${SPAN_FIELD_MAX} THEN key END`;
+      const value = values ? `CASE WHEN length(value) <= ${SPAN_FIELD_MAX} THEN value END` : "x''";
+      const columns = `${key}, create_rev, mod_rev, version, lease, ${value}, sub${
+        values && this.verified ? ", crc" : ""
+      }`;
       stmt = this.#db.prepare(
         `SELECT ${columns} FROM history WHERE mod_rev BETWEEN ?1 AND ?2 ORDER BY mod_rev, sub LIMIT ?3`,
       );

@@ -225,7 +225,7 @@ const FLAGS: Record<string, FlagSpec> = {
     def: "-1",
     fate: "works",
     note:
-      "etcdts's own: threads reading ranges of 256+ keys beside the event loop; -1 = one per core, at most 4; 0 = none",
+      "etcdts's own: threads reading ranges of 256+ keys beside the event loop; -1 = one per core, at most 4; 0 = none; at most 64",
   },
   "force-new-cluster": {
     kind: "bool",
@@ -455,9 +455,12 @@ export function configFromSettings(given: ReadonlyMap<string, string>, warnings:
  * cores two threads read 1000-key ranges at 694-764/s where one read at 518-588/s.
  */
 function readThreads(flag: number): number {
-  if (flag >= 0) return Math.floor(flag);
+  if (flag >= 0) return Math.min(MAX_READ_THREADS, Math.floor(flag));
   return Math.min(4, navigator.hardwareConcurrency);
 }
+
+/** Read threads at most: each is a JavaScript VM of its own, all started at once. */
+const MAX_READ_THREADS = 64;
 
 function isTrue(v: string | undefined): boolean {
   return v === "true" || v === "1" || v === "t" || v === "T" || v === "TRUE" || v === "True";

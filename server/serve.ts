@@ -124,6 +124,8 @@ export async function startServer(
       readThreads: config.readThreads,
       onReadThreadFailure: (message) =>
         log.warn("read threads failed; reads continue on the main thread", { error: message }),
+      onReadThreadsServing: () =>
+        log.info("read threads serving large ranges", { threads: config.readThreads }),
     }),
     (s) => s.close(),
   );

@@ -3,7 +3,7 @@
  * read path reads. See schema.ts for the layout.
  */
 import { Database, type Statement } from "bun:sqlite";
-import { Errors, type EtcdError } from "../api/errors.ts";
+import type { EtcdError } from "../api/errors.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { AuthTables } from "./auth_tables.ts";
 import type { Applier, ApplyDeps, ApplyOutcome, LogEntry, ReadDeps, Revisions } from "./applier.ts";
@@ -44,6 +44,8 @@ export interface OpenOptions extends DatabaseOptions, GroupCommitOptions {
   readThreads?: number;
   /** Told if the read threads fail (they stop; reads go on, on the caller's thread). */
   onReadThreadFailure?: (message: string) => void;
+  /** Told once, when a read thread first answers a read. */
+  onReadThreadsServing?: () => void;
 }
 
 /**
@@ -89,6 +91,7 @@ export class MvccStore {
   /** The revision of the last commit: what another connection sees (commit.ts). */
   #committedRev: bigint;
   readonly #workers: ReadWorkers | null;
+  #closed = false;
   /** The users, roles and auth flag rows (the rules over them are the server's). */
   readonly authTables: AuthTables;
 
@@ -114,7 +117,11 @@ export class MvccStore {
     });
     const threads = opts.readThreads ?? 0;
     this.#workers = threads > 0 && path !== ":memory:"
-      ? new ReadWorkers(path, { threads, onFailure: opts.onReadThreadFailure })
+      ? new ReadWorkers(path, {
+        threads,
+        onFailure: opts.onReadThreadFailure,
+        onServing: opts.onReadThreadsServing,
+      })
       : null;
     this.#deps = {
       db,
@@ -141,6 +148,7 @@ export class MvccStore {
 
   /** Commits what is applied and closes the database; the store is unusable afterwards. */
   close(): void {
+    this.#closed = true;
     this.#workers?.stop();
     this.#committer.close();
     this.#db.close();
@@ -350,6 +358,8 @@ export class MvccStore {
     for (const rev of revs) if (rev[0] > committed) return null;
     const reloads = this.#index.reloads;
     const encoded = await this.#workers.encode(revs, values);
+    // Closed meanwhile (the workers' reads were answered null): nothing left to read from.
+    if (this.#closed) throw new Error("store: closed");
     if (encoded === "changed" || this.#index.reloads !== reloads) {
       throw new HistoryChanged("store: the store changed under a read worker's read");
     }

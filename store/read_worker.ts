@@ -29,8 +29,13 @@ function open(path: string, cacheKiB: number): void {
 /** Revisions read per span scan at most (RevisionRows.selectSpan): bounds the rows held at once. */
 const SPAN_BATCH = 1024;
 
-/** The `kvs` fields of the rows of `revs` (pairs of main and sub revision), read in one read transaction. */
-function encodeRows(revs: Float64Array, values: boolean): EncodedKvs {
+/**
+ * Reads and encodes the rows of `revs` (pairs of main and sub revision) in one read
+ * transaction, handing the pieces of each batch but the last to `part` as it goes: the
+ * event loop takes a reply's pieces in one task, ~0.5 µs each, so a range of 100k big
+ * values (a piece each) in one reply would hold it for ~30 ms.
+ */
+function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Array[]) => void): EncodedKvs {
   if (db === null || rows === null) throw new Error("read worker: not open");
   const out = new KvsWriter();
   db.run("BEGIN");
@@ -56,6 +61,7 @@ function encodeRows(revs: Float64Array, values: boolean): EncodedKvs {
       out.room(kvs.reduce((n, kv) => n + KvsWriter.sizeOf(kv), 0));
       for (const kv of kvs) out.add(kv);
       batch.length = 0;
+      if (i + 2 < revs.length) part(out.take());
     }
   } finally {
     db.run("COMMIT");
@@ -63,28 +69,28 @@ function encodeRows(revs: Float64Array, values: boolean): EncodedKvs {
   return out.finish();
 }
 
-function answer(req: ReadRequest & { kind: "read" }): ReadReply {
+declare const self: Worker;
+
+/** Posts `reply` with its pieces' buffers handed over, not copied (ours, and the values SQLite made). */
+function post(reply: ReadReply): void {
+  const pieces = "pieces" in reply ? reply.pieces : [];
+  self.postMessage(reply, [...new Set(pieces.map((p) => p.buffer as ArrayBuffer))]);
+}
+
+function answer(req: ReadRequest & { kind: "read" }): void {
+  const id = req.id;
   try {
-    return { id: req.id, ...encodeRows(req.revs, req.values) };
+    const done = encodeRows(req.revs, req.values, (pieces) => post({ id, kind: "part", pieces }));
+    post({ id, kind: "done", ...done });
   } catch (e) {
     // The member reads it again on its own connection, which reports it as it does any read.
     const failure = e instanceof HistoryChanged ? "changed" : "failed";
-    return { id: req.id, failure, message: e instanceof Error ? e.message : String(e) };
+    post({ id, kind: "failed", failure, message: e instanceof Error ? e.message : String(e) });
   }
 }
 
-declare const self: Worker;
-
 self.onmessage = (event: MessageEvent<ReadRequest>) => {
   const req = event.data;
-  if (req.kind === "open") {
-    open(req.path, req.cacheKiB);
-    return;
-  }
-  const reply = answer(req);
-  if ("pieces" in reply) {
-    // Handed over, not copied: the buffers written here and the values SQLite made.
-    const buffers = new Set(reply.pieces.map((p) => p.buffer as ArrayBuffer));
-    self.postMessage(reply, [...buffers]);
-  } else self.postMessage(reply);
+  if (req.kind === "open") open(req.path, req.cacheKiB);
+  else answer(req);
 };

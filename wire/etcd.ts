@@ -324,9 +324,20 @@ export class KvsWriter {
     this.#rows++;
   }
 
-  finish(): EncodedKvs {
+  /**
+   * The pieces written since the last `take`, handed over (their buffers may be
+   * transferred: the writer starts a buffer of its own for what comes next).
+   */
+  take(): Uint8Array[] {
     this.#cutPiece();
-    return { pieces: this.#pieces, length: this.#length, rows: this.#rows };
+    this.#w = new GatheringOver(EMPTY, this.#w.gather);
+    this.#cut = 0;
+    return this.#pieces.splice(0);
+  }
+
+  /** What is left to take, and the totals of all that was written. */
+  finish(): EncodedKvs {
+    return { pieces: this.take(), length: this.#length, rows: this.#rows };
   }
 
   #gather(bytes: Uint8Array): void {

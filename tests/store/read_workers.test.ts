@@ -11,6 +11,7 @@ import { type EtcdError, isEtcdError } from "../../api/errors.ts";
 import {
   type RangeRequest,
   RangeRequest_SortOrder as Order,
+  RangeRequest_SortTarget as Target,
   type RangeResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { rangeResponseFrame } from "../../server/grpc/fast_codecs.ts";
@@ -117,6 +118,24 @@ describe("a range read by a worker", () => {
     }
   });
 
+  test("a range of thousands of keys, big values among them, comes in parts and whole", async () => {
+    const { d } = open();
+    for (let i = 0; i < 2500; i++) {
+      d.put(`m/${String(i).padStart(4, "0")}`, i % 10 === 0 ? "B".repeat(6000 + i) : `v${i}`);
+    }
+    for (
+      const r of [
+        range("m/", "m0"),
+        range("m/", "m0", { limit: 2100n }),
+        range("m/", "m0", { keysOnly: true }),
+      ]
+    ) {
+      const got = ok(await d.state.rangeInSteps(r, () => null));
+      expect(encodedKvsOf(got)).toBeDefined();
+      expect(frame(got)).toEqual(frame(onLoop(d, r)));
+    }
+  });
+
   test("keeps the lease's 64 bits, the count and `more`", async () => {
     const { d } = open();
     fill(d);
@@ -130,22 +149,53 @@ describe("a range read by a worker", () => {
 });
 
 describe("reads the workers do not take", () => {
-  test("rows not yet committed, small ranges, sorted and filtered reads stay on the event loop", async () => {
+  test("rows not yet committed stay on the event loop until a commit", async () => {
     const { d } = open({ commitIntervalMs: 60_000 });
     fill(d);
+    const got = ok(await d.state.rangeInSteps(range("k/", "k0"), () => null));
+    expect(encodedKvsOf(got)).toBeUndefined();
+    expect(got).toEqual(onLoop(d, range("k/", "k0")));
+    d.store.flush();
+    expect(encodedKvsOf(ok(await d.state.rangeInSteps(range("k/", "k0"), () => null)))).toBeDefined();
+  });
+
+  test("small ranges, sorted and filtered reads stay on the event loop", async () => {
+    const { d } = open();
+    fill(d);
     const requests = [
-      range("k/", "k0"),
       range("k/", "k/1"),
       range("k/", "k0", { sortOrder: Order.DESCEND }),
+      // etcd sorts by a target other than the key even without an order: ascending.
+      range("k/", "k0", { sortTarget: Target.VALUE }),
+      range("k/", "k0", { sortOrder: Order.ASCEND, sortTarget: Target.MOD, limit: 300n }),
       range("k/", "k0", { minModRevision: 3n }),
+      range("k/", "k0", { maxCreateRevision: 400n }),
     ];
     for (const r of requests) {
       const got = ok(await d.state.rangeInSteps(r, () => null));
       expect(encodedKvsOf(got)).toBeUndefined();
       expect(got).toEqual(onLoop(d, r));
     }
-    // Once committed, the whole range goes to a worker.
-    d.store.flush();
+  });
+
+  test("a read that would wait behind others on every worker is read by the caller", async () => {
+    const { d } = open({ readThreads: 1 });
+    fill(d);
+    // One worker takes up to 4096 rows of reads: six of 600, not a seventh.
+    const reads = Array.from({ length: 8 }, () => d.state.rangeInSteps(range("k/", "k0"), () => null));
+    const got = (await Promise.all(reads)).map(ok);
+    expect(got.map((r) => encodedKvsOf(r) !== undefined)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+    for (const r of got) expect(frame(r)).toEqual(frame(onLoop(d, range("k/", "k0"))));
+    // Answered, the worker takes reads again.
     expect(encodedKvsOf(ok(await d.state.rangeInSteps(range("k/", "k0"), () => null)))).toBeDefined();
   });
 });

@@ -187,19 +187,15 @@ describe("reads through the row cache", () => {
     const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, "0")}`);
     for (const k of keys) d.put(k, `v1-${k}`);
     let steps = 0;
-    const answer = await d.store.readInSteps(
-      "range",
-      (deps) =>
-        deps.reader.rowsInSteps(keyRange(b("k"), b("l")), null, {}, () => {
-          // Between its first and second statements: every key written again, and the
-          // versions the read is at compacted away.
-          if (steps++ === 0) {
-            for (const k of keys) d.put(k, `v2-${k}`);
-            d.ok(req({ compaction: { revision: d.store.currentRevision() } }));
-          }
-          return null;
-        }),
-    );
+    const answer = await d.state.rangeInSteps(range("k", "l"), () => {
+      // Between its first and second statements: every key written again, and the
+      // versions the read is at compacted away.
+      if (steps++ === 0) {
+        for (const k of keys) d.put(k, `v2-${k}`);
+        d.ok(req({ compaction: { revision: d.store.currentRevision() } }));
+      }
+      return null;
+    });
     expect(isEtcdError(answer) ? answer.message : answer).toBe(
       "etcdserver: mvcc: required revision has been compacted",
     );

@@ -502,15 +502,28 @@ export class MvccStore {
     this.#committer.outsideTransaction(() => {
       this.#db.run("PRAGMA auto_vacuum = INCREMENTAL");
       this.#db.run("VACUUM");
-      this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      this.#truncateWal();
     });
     this.#dbSize = -1;
   }
 
   /** Commits and checkpoints the WAL into the file, truncating it (after a defrag). */
   checkpoint(): void {
-    this.#committer.outsideTransaction(() => this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)"));
+    this.#committer.outsideTransaction(() => this.#truncateWal());
     this.#dbSize = -1;
+  }
+
+  /**
+   * Checkpoints the WAL and truncates it. That waits for every reader to finish: a read
+   * thread's read transaction, up to a second, rather than leaving the WAL as it is.
+   */
+  #truncateWal(): void {
+    this.#db.run("PRAGMA busy_timeout = 1000");
+    try {
+      this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.#db.run("PRAGMA busy_timeout = 0");
+    }
   }
 
   #pragma(name: "page_count" | "page_size" | "freelist_count" | "auto_vacuum"): number {

@@ -181,19 +181,10 @@ describe("reads the workers do not take", () => {
   test("a read that would wait behind others on every worker is read by the caller", async () => {
     const { d } = open({ readThreads: 1 });
     fill(d);
-    // One worker takes up to 4096 rows of reads: six of 600, not a seventh.
-    const reads = Array.from({ length: 8 }, () => d.state.rangeInSteps(range("k/", "k0"), () => null));
+    // One worker takes up to 16384 rows of reads: 27 of 600, not a 28th.
+    const reads = Array.from({ length: 29 }, () => d.state.rangeInSteps(range("k/", "k0"), () => null));
     const got = (await Promise.all(reads)).map(ok);
-    expect(got.map((r) => encodedKvsOf(r) !== undefined)).toEqual([
-      true,
-      true,
-      true,
-      true,
-      true,
-      true,
-      false,
-      false,
-    ]);
+    expect(got.map((r) => encodedKvsOf(r) !== undefined)).toEqual([...Array(27).fill(true), false, false]);
     for (const r of got) expect(frame(r)).toEqual(frame(onLoop(d, range("k/", "k0"))));
     // Answered, the worker takes reads again.
     expect(encodedKvsOf(ok(await d.state.rangeInSteps(range("k/", "k0"), () => null)))).toBeDefined();

@@ -9,7 +9,7 @@ import { Database } from "bun:sqlite";
 import type { RevisionKey } from "./key_index.ts";
 import { kvFromRow } from "./kv.ts";
 import { mismatchOf, type StoredRow } from "./checksum.ts";
-import { HistoryChanged, RevisionRows, ROWS_PER_STATEMENT } from "./revision_rows.ts";
+import { HistoryChanged, RevisionRows } from "./revision_rows.ts";
 import { type EncodedKvs, KvsWriter } from "../wire/etcd.ts";
 import type { ReadReply, ReadRequest } from "./read_workers.ts";
 
@@ -26,7 +26,7 @@ function open(path: string, cacheKiB: number): void {
   rows = new RevisionRows(db, true);
 }
 
-/** Revisions read per span scan at most (RevisionRows.selectSpan): bounds the rows held at once. */
+/** Revisions read per batch at most (RevisionRows.selectMany): bounds the rows held at once. */
 const SPAN_BATCH = 1024;
 
 /**
@@ -44,13 +44,7 @@ function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Arr
     for (let i = 0; i < revs.length; i += 2) {
       batch.push([revs[i], revs[i + 1]]);
       if (batch.length < SPAN_BATCH && i + 2 < revs.length) continue;
-      let read = rows.selectSpan(batch, values);
-      if (read === null) {
-        read = [];
-        for (let from = 0; from < batch.length; from += ROWS_PER_STATEMENT) {
-          for (const row of rows.select(batch.slice(from, from + ROWS_PER_STATEMENT), values)) read.push(row);
-        }
-      }
+      const read = rows.selectMany(batch, values);
       const kvs = read.map((row) => {
         if (values) {
           const damaged = mismatchOf(row as unknown as StoredRow);

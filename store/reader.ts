@@ -25,6 +25,13 @@ export interface RowsOptions {
 const FILL_MAX_ROWS = 128;
 /** Value bytes `rowsInSteps` reads per statement at most, where rows allow (one row may be more). */
 const STEP_BYTES = 1 << 20;
+/**
+ * Rows `rowsInSteps` reads per step at most, with one scan of their span where they lie close
+ * (RevisionRows.selectSpan), or statements of ROWS_PER_STATEMENT where not.
+ */
+const SPAN_ROWS = 256;
+/** A step's sizes: statements of these many rows, or a span of SPAN_ROWS. */
+const STEP_SIZES = [...STATEMENT_SIZES, SPAN_ROWS];
 
 /** Options of a KvReader. */
 export interface ReaderOptions {
@@ -163,16 +170,19 @@ export class KvReader {
       i += rows.length - from;
       let bytes = 0;
       for (let r = from; r < rows.length; r++) bytes += rows[r][5].length;
-      // The next statement's size: the largest whose rows, like these, fit one step.
+      // The next step's size: the largest whose rows, like these, fit one step.
       const perRow = bytes / Math.max(1, rows.length - from);
-      size = STATEMENT_SIZES.findLast((s) => s === STATEMENT_SIZES[0] || s * perRow <= STEP_BYTES)!;
+      size = STEP_SIZES.findLast((s) => s === STEP_SIZES[0] || s * perRow <= STEP_BYTES)!;
       const wait = between();
       if (wait !== null) await wait;
     }
     return rows;
   }
 
-  /** Appends the rows of revs[from, from + most), in key order, with one statement (RevisionRows). */
+  /**
+   * Appends the rows of revs[from, from + most), in key order: with one statement
+   * (RevisionRows.select) up to ROWS_PER_STATEMENT, with a scan of their span if more.
+   */
   #chunk(revs: RevisionKey[], from: number, values: boolean, out: KvRow[], most = ROWS_PER_STATEMENT): void {
     const n = Math.min(most, revs.length - from);
     const cache = values ? this.#cache : undefined;
@@ -186,7 +196,7 @@ export class KvReader {
       for (const rev of missing) held.push(cache.get(rev));
       missing = missing.filter((_, i) => held[i] === undefined);
     }
-    const rows = missing.length === 0 ? [] : this.#rows.select(missing, values);
+    const rows = missing.length === 0 ? [] : this.#rows.selectMany(missing, values);
     if (values && this.#verify) {
       for (let i = 0; i < rows.length; i++) if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
     }

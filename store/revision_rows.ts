@@ -102,6 +102,21 @@ export class RevisionRows {
   }
 
   /**
+   * The rows of `revs` (in key order, any number) in their order: one scan of their span
+   * where they lie close (`selectSpan`), else a statement per ROWS_PER_STATEMENT.
+   */
+  selectMany(revs: readonly RevisionKey[], values: boolean): KvRow[] {
+    if (revs.length <= ROWS_PER_STATEMENT) return this.select(revs, values);
+    const spanned = this.selectSpan(revs, values);
+    if (spanned !== null) return spanned;
+    const rows: KvRow[] = [];
+    for (let i = 0; i < revs.length; i += ROWS_PER_STATEMENT) {
+      for (const row of this.select(revs.slice(i, i + ROWS_PER_STATEMENT), values)) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
    * The rows of `revs` (in key order, any number) in their order, with one scan of the
    * span of revisions they lie in, or null where that span holds too many other rows (the
    * revisions of keys written together lie close; of keys updated since, apart) or lacks

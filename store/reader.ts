@@ -27,7 +27,9 @@ const FILL_MAX_ROWS = 128;
 const STEP_BYTES = 1 << 20;
 /**
  * Rows `rowsInSteps` reads per step at most, with one scan of their span where they lie close
- * (RevisionRows.selectSpan), or statements of ROWS_PER_STATEMENT where not.
+ * (RevisionRows.selectSpan), or statements of ROWS_PER_STATEMENT where not; in ranges of
+ * this many rows or more only (100-key ranges, their rows mostly in the row cache, ran at
+ * 0.86x with it, CPU per range 1.11x).
  */
 const SPAN_ROWS = 256;
 /** A step's sizes: statements of these many rows, or a span of SPAN_ROWS. */
@@ -159,6 +161,7 @@ export class KvReader {
     const rows: KvRow[] = [];
     const reloads = this.#index.reloads;
     // A first statement of middle size, then sized by what its rows weighed.
+    const sizes = revs.length >= SPAN_ROWS ? STEP_SIZES : STATEMENT_SIZES;
     let size = STATEMENT_SIZES[1];
     for (let i = 0; i < revs.length;) {
       // A snapshot installed between two statements: the revisions name another store's rows.
@@ -172,7 +175,7 @@ export class KvReader {
       for (let r = from; r < rows.length; r++) bytes += rows[r][5].length;
       // The next step's size: the largest whose rows, like these, fit one step.
       const perRow = bytes / Math.max(1, rows.length - from);
-      size = STEP_SIZES.findLast((s) => s === STEP_SIZES[0] || s * perRow <= STEP_BYTES)!;
+      size = sizes.findLast((s) => s === sizes[0] || s * perRow <= STEP_BYTES)!;
       const wait = between();
       if (wait !== null) await wait;
     }

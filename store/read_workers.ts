@@ -59,7 +59,7 @@ const DEFAULT_CACHE_KIB = 2 * 1024;
  * where the event loop serves it between their steps (found in review: a 1000-key range
  * behind two range-alls of 100k keys waited 974 ms, on the event loop 10 ms). 16k rows
  * are 15-30 ms of a worker's reading; with 4096, 16 clients of 1000-key ranges sent half
- * their reads to the event loop, at 0.71-0.82x etcd's rate instead of 0.75-1.25x.
+ * their reads to the event loop, at 0.71-0.82x etcd's rate instead of 0.91-1.08x.
  */
 const QUEUE_ROWS = 16_384;
 
@@ -104,9 +104,10 @@ export class ReadWorkers {
   }
 
   /**
-   * The `kvs` bytes of the rows of `revs` (in key order); "changed" when history no
-   * longer holds them; null when a worker could not read them for another reason (the
-   * caller reads them itself, and reports what it finds).
+   * The rows of `revs` (in key order) encoded as RangeResponse `kvs`; "changed" when
+   * history no longer holds them; null when no worker takes the read (all have enough
+   * queued) or one could not read it for another reason: the caller reads it itself, and
+   * reports what it finds.
    */
   async encode(revs: readonly RevisionKey[], values: boolean): Promise<EncodedKvs | "changed" | null> {
     if (this.#stopped) return null;

@@ -25,7 +25,9 @@ stop() {
   wait "$member_pid" 2>/dev/null || true
 }
 
-# run KIND LABEL [flags...]: one fresh start on KIND's data; prints LABEL rps p99 cpu/op.
+# run KIND LABEL [flags...]: one fresh start on KIND's data; writes "LABEL rps p99 cpu/op"
+# to $work/line. Run in this shell, not in $(...): its member stays one of this script's
+# jobs (stopped on exit) and a failure stops the script.
 run() {
   local kind=$1 label=$2
   shift 2
@@ -33,8 +35,8 @@ run() {
   healthy
   local args=(--endpoints "$ep" --consistency s --range-size "$size" --clients 16 --conns 4 --key-space "$keys")
   "$loadgen" range "${args[@]}" --total 300 >/dev/null 2>&1
-  "$loadgen" range "${args[@]}" --total 3000 --warmup 200 --server-pid "$member_pid" 2>/dev/null |
-    jq -r --arg l "$label" '"\($l) \(.rps) \(.lat_ms.p99) \(.server.cpu_ms_per_op)"'
+  "$loadgen" range "${args[@]}" --total 3000 --warmup 200 --server-pid "$member_pid" 2>/dev/null >"$work/run.json"
+  jq -r --arg l "$label" '"\($l) \(.rps) \(.lat_ms.p99) \(.server.cpu_ms_per_op)"' "$work/run.json" >"$work/line"
   stop
 }
 
@@ -51,11 +53,15 @@ printf '%-8s %-14s %10s %10s %12s\n' round server "req/s" "p99 ms" "cpu ms/op" |
 for round in $(seq 1 "$rounds"); do
   for server in etcd etcdts etcdts-loop; do
     case $server in
-      etcd) line=$(run etcd etcd) ;;
-      etcdts) line=$(run etcdts etcdts) ;;
-      etcdts-loop) line=$(run etcdts etcdts-loop --experimental-read-threads 0) ;;
+      etcd) run etcd etcd ;;
+      etcdts) run etcdts etcdts ;;
+      etcdts-loop) run etcdts etcdts-loop --experimental-read-threads 0 ;;
     esac
-    read -r label rps p99 cpu <<<"$line"
+    read -r label rps p99 cpu <"$work/line"
+    if [ -z "${cpu:-}" ] || [ "$(echo "$rps > 0" | bc)" != 1 ]; then
+      echo "bench/ranges.sh: round $round, $server: no rate measured ($(cat "$work/line"))" >&2
+      exit 1
+    fi
     printf '%-8s %-14s %10.1f %10.1f %12.3f\n' "$round" "$label" "$rps" "$p99" "$cpu" | tee -a "$work/runs.txt"
   done
 done

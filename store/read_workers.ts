@@ -113,7 +113,12 @@ export class ReadWorkers {
     if (this.#stopped) return null;
     const thread = this.#leastBusy();
     if (thread === null) return null;
-    if (thread.queuedRows > 0 && thread.queuedRows + revs.length > QUEUE_ROWS) return null;
+    // A read waits behind at most QUEUE_ROWS rows, and a small one takes its place in them:
+    // a read bigger than that may queue behind small ones, which it outlasts anyway.
+    const fits = revs.length > QUEUE_ROWS
+      ? thread.queuedRows <= QUEUE_ROWS
+      : thread.queuedRows + revs.length <= QUEUE_ROWS;
+    if (!fits) return null;
     const flat = new Float64Array(2 * revs.length);
     for (let i = 0; i < revs.length; i++) {
       flat[2 * i] = revs[i][0];

@@ -23,7 +23,7 @@ export interface RowsOptions {
 
 /** Reads of at most this many rows put them in the row cache (see #chunk). */
 const FILL_MAX_ROWS = 128;
-/** Value bytes `rowsInSteps` reads per statement at most, where rows allow (one row may be more). */
+/** Key and value bytes `rowsInSteps` reads per step at most, where rows allow (one row may be more). */
 const STEP_BYTES = 1 << 20;
 /**
  * Rows `rowsInSteps` reads per step at most, with one scan of their span where they lie close
@@ -172,7 +172,7 @@ export class KvReader {
       this.#chunk(revs, i, values, rows, size);
       i += rows.length - from;
       let bytes = 0;
-      for (let r = from; r < rows.length; r++) bytes += rows[r][5].length;
+      for (let r = from; r < rows.length; r++) bytes += rows[r][0].length + rows[r][5].length;
       // The next step's size: the largest whose rows, like these, fit one step.
       const perRow = bytes / Math.max(1, rows.length - from);
       size = sizes.findLast((s) => s === sizes[0] || s * perRow <= STEP_BYTES)!;

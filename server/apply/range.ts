@@ -56,6 +56,8 @@ export async function executeRangeInSteps(
     // A compaction past the revision read deleted rows the read had yet to get, while it
     // waited between steps or for a read worker: answered as a read at a compacted
     // revision is (etcd answers from its read transaction's view, which ours does not keep).
+    // A snapshot installed meanwhile is answered so too when its compaction passed the
+    // read's revision, and fails the read otherwise.
     if (e instanceof HistoryChanged && deps.compactRevNow() > (plan.at ?? view.rev)) return Errors.Compacted;
     throw e;
   }

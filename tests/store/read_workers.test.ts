@@ -186,6 +186,18 @@ describe("reads the workers do not take", () => {
     const got = (await Promise.all(reads)).map(ok);
     expect(got.map((r) => encodedKvsOf(r) !== undefined)).toEqual([...Array(27).fill(true), false, false]);
     for (const r of got) expect(frame(r)).toEqual(frame(onLoop(d, range("k/", "k0"))));
+    // A read bigger than the bound still queues behind small ones.
+    for (let i = 0; i < 17_000; i++) d.put(`z/${String(i).padStart(5, "0")}`, "z");
+    d.store.flush();
+    const [small, big] = await Promise.all([
+      d.state.rangeInSteps(range("k/", "k0"), () => null),
+      d.state.rangeInSteps(range("z/", "z0", { keysOnly: true }), () => null),
+    ]);
+    expect([encodedKvsOf(ok(small)) !== undefined, encodedKvsOf(ok(big)) !== undefined]).toEqual([
+      true,
+      true,
+    ]);
+    expect(ok(big).kvs.length).toBe(17_000);
     // Answered, the worker takes reads again.
     expect(encodedKvsOf(ok(await d.state.rangeInSteps(range("k/", "k0"), () => null)))).toBeDefined();
   });

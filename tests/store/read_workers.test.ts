@@ -253,3 +253,65 @@ describe("when a worker cannot answer", () => {
     }
   });
 });
+
+describe("random stores", () => {
+  // Seeded, so a failure repeats: txns of many sub-revisions, keys over 4 KiB, values
+  // around 4 KiB and empty ones, updates and deletes, a row cache partly warm, reads at
+  // the head and at past revisions, keys-only, with limits. Each read is served in steps
+  // (by a worker where one takes it) and whole on the event loop, byte for byte alike.
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const N = 1500;
+  const name = (i: number) => `k/${String(i).padStart(4, "0")}${i % 97 === 0 ? "K".repeat(4100) : ""}`;
+  const value = () => {
+    const r = rnd(20);
+    return r === 0 ? "B".repeat(4090 + rnd(20)) : r === 1 ? "" : "v".repeat(rnd(300));
+  };
+
+  for (const threads of [0, 2]) {
+    test(`with ${threads} read threads, every read answers what the whole read does`, async () => {
+      const { d } = open({ readThreads: threads });
+      const revisions = [0n];
+      for (let i = 0; i < N; i += 10) {
+        const ops = [];
+        for (let j = i; j < Math.min(N, i + 10); j++) ops.push(op.put(put(name(j), value())));
+        d.ok(req({ txn: txn([], ops) }));
+      }
+      revisions.push(d.store.currentRevision());
+      for (let round = 0; round < 3; round++) {
+        for (let k = 0; k < 400; k++) d.put(name(rnd(N)), value());
+        for (let k = 0; k < 30; k++) d.del(name(rnd(N)));
+        revisions.push(d.store.currentRevision());
+      }
+      for (let k = 0; k < 300; k++) {
+        const from = rnd(N);
+        d.state.range(range(name(from), name(Math.min(N - 1, from + rnd(100)))));
+      }
+      let byWorkers = 0;
+      for (const revision of revisions) {
+        for (const keysOnly of [false, true]) {
+          const from = rnd(N - 300);
+          const requests = [
+            range("k/", "k0", { revision, keysOnly }),
+            range(name(rnd(N)), "k0", { revision, keysOnly, limit: BigInt(1 + rnd(700)) }),
+            range(name(from), name(from + 100 + rnd(200)), { revision, keysOnly }),
+            range(name(from), name(from + 256), { revision, keysOnly }),
+          ];
+          for (const r of requests) {
+            const want = onLoop(d, r);
+            for (let pass = 0; pass < 2; pass++) {
+              const got = ok(await d.state.rangeInSteps(r, () => null));
+              if (encodedKvsOf(got) !== undefined) byWorkers++;
+              expect(frame(got)).toEqual(frame(want));
+            }
+          }
+        }
+      }
+      if (threads === 0) expect(byWorkers).toBe(0);
+      else expect(byWorkers).toBeGreaterThan(20);
+    }, 30_000);
+  }
+});

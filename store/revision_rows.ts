@@ -107,8 +107,11 @@ export class RevisionRows {
    */
   selectMany(revs: readonly RevisionKey[], values: boolean): KvRow[] {
     if (revs.length <= ROWS_PER_STATEMENT) return this.select(revs, values);
-    const spanned = this.selectSpan(revs, values);
-    if (spanned !== null) return spanned;
+    return this.selectSpan(revs, values) ?? this.#selectEach(revs, values);
+  }
+
+  /** `select` over any number of revisions, ROWS_PER_STATEMENT per statement. */
+  #selectEach(revs: readonly RevisionKey[], values: boolean): KvRow[] {
     const rows: KvRow[] = [];
     for (let i = 0; i < revs.length; i += ROWS_PER_STATEMENT) {
       for (const row of this.select(revs.slice(i, i + ROWS_PER_STATEMENT), values)) rows.push(row);
@@ -153,11 +156,8 @@ export class RevisionRows {
       const row = out[i] as unknown as ScannedRow;
       if (row[0] === null || row[5] === null) left.push(i);
     }
-    for (let from = 0; from < left.length; from += ROWS_PER_STATEMENT) {
-      const at = left.slice(from, from + ROWS_PER_STATEMENT);
-      const rows = this.select(at.map((i) => revs[i]), values);
-      for (let j = 0; j < at.length; j++) out[at[j]] = rows[j];
-    }
+    const looked = this.#selectEach(left.map((i) => revs[i]), values);
+    for (let j = 0; j < left.length; j++) out[left[j]] = looked[j];
     return out;
   }
 

@@ -66,6 +66,15 @@ function onLoop(d: Driver, r: RangeRequest): RangeResponse {
   return ok(d.state.range(r));
 }
 
+/** Reads each of `requests` in steps, answered by a worker and byte for byte as the event loop's read. */
+async function expectWorkersAnswer(d: Driver, requests: RangeRequest[]): Promise<void> {
+  for (const r of requests) {
+    const got = ok(await d.state.rangeInSteps(r, () => null));
+    expect(encodedKvsOf(got)).toBeDefined();
+    expect(frame(got)).toEqual(frame(onLoop(d, r)));
+  }
+}
+
 describe("a range read by a worker", () => {
   test("answers byte for byte what the event loop's read answers", async () => {
     const { d } = open();
@@ -103,19 +112,13 @@ describe("a range read by a worker", () => {
     d.ok(req({ txn: txn([], Array.from({ length: 600 }, (_, i) => op.put(put(`t/${i}`, `t${i}`)))) }));
     // Every other key rewritten in reverse order: revisions against key order.
     for (let i = 598; i >= 0; i -= 2) d.put(key(i), `c${i}`);
-    for (
-      const r of [
-        range("k/", "k0"),
-        range("k/", "k/3"),
-        range("t/", "t0"),
-        range("t/", "t/4"),
-        range("k/", "k0", { keysOnly: true }),
-      ]
-    ) {
-      const got = ok(await d.state.rangeInSteps(r, () => null));
-      expect(encodedKvsOf(got)).toBeDefined();
-      expect(frame(got)).toEqual(frame(onLoop(d, r)));
-    }
+    await expectWorkersAnswer(d, [
+      range("k/", "k0"),
+      range("k/", "k/3"),
+      range("t/", "t0"),
+      range("t/", "t/4"),
+      range("k/", "k0", { keysOnly: true }),
+    ]);
   });
 
   test("a range of thousands of keys, big values among them, comes in parts and whole", async () => {
@@ -123,17 +126,11 @@ describe("a range read by a worker", () => {
     for (let i = 0; i < 2500; i++) {
       d.put(`m/${String(i).padStart(4, "0")}`, i % 10 === 0 ? "B".repeat(6000 + i) : `v${i}`);
     }
-    for (
-      const r of [
-        range("m/", "m0"),
-        range("m/", "m0", { limit: 2100n }),
-        range("m/", "m0", { keysOnly: true }),
-      ]
-    ) {
-      const got = ok(await d.state.rangeInSteps(r, () => null));
-      expect(encodedKvsOf(got)).toBeDefined();
-      expect(frame(got)).toEqual(frame(onLoop(d, r)));
-    }
+    await expectWorkersAnswer(d, [
+      range("m/", "m0"),
+      range("m/", "m0", { limit: 2100n }),
+      range("m/", "m0", { keysOnly: true }),
+    ]);
   });
 
   test("keeps the lease's 64 bits, the count and `more`", async () => {

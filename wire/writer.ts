@@ -288,9 +288,15 @@ export class GatheringWriter extends ProtoWriter {
     this.#cut = this.pos;
   }
 
-  /** The message's pieces, in order (empty ones left out). */
+  /** The message's pieces, in order (empty ones left out); all of `size` must be written. */
   pieces(): Uint8Array[] {
-    const all = [...this.#pieces, this.finish().subarray(this.#cut)];
+    this.finish();
+    return this.written();
+  }
+
+  /** The pieces of what is written so far, in order (empty ones left out). */
+  written(): Uint8Array[] {
+    const all = [...this.#pieces, this.buf.subarray(this.#cut, this.pos)];
     return all.filter((p) => p.length > 0);
   }
 }

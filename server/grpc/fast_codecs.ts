@@ -93,7 +93,7 @@ function encodePutResponse(m: PutResponse): Uint8Array | null {
 /** RangeResponse{header, kvs, more, count}; KeyValues with negative numbers go to the generated code. */
 function encodeRangeResponse(m: RangeResponse): Uint8Array | null {
   const encoded = encodedKvsOf(m);
-  if (encoded !== undefined) return joined(encodedRangePieces(m, encoded, 0));
+  if (encoded !== undefined) return Buffer.concat(encodedRangePieces(m, encoded, 0));
   const plan = planRangeResponse(m);
   if (plan === null) return null;
   const w = new ProtoWriter(plan.size);
@@ -175,16 +175,6 @@ function encodedRangePieces(m: RangeResponse, encoded: EncodedKvs, reserve: numb
 function writeRangeTail(w: FieldWriter, m: RangeResponse): void {
   w.boolField(3, m.more);
   w.int64Field(4, m.count);
-}
-
-function joined(pieces: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

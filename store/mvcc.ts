@@ -341,10 +341,14 @@ export class MvccStore {
       reader: this.#reader,
       view: { rev: this.#progress.currentRev, compactRev: this.#progress.compactRev },
       writeStatements: this.#deps.writeStatements,
-      encodeKvs: (revs, values) => this.#encodeKvs(revs, values),
-      compactRevNow: () => this.#progress.compactRev,
+      encodeKvs: this.#encodeKvsOnce,
+      compactRevNow: this.#compactRevNow,
     };
   }
+
+  // Made once, not per read: every read, a single key's too, gets these in its deps.
+  readonly #encodeKvsOnce = (revs: readonly RevisionKey[], values: boolean) => this.#encodeKvs(revs, values);
+  readonly #compactRevNow = () => this.#progress.compactRev;
 
   /**
    * The rows of `revs` encoded by a read worker, or null where the caller must read them

@@ -23,10 +23,10 @@ export interface RowsOptions {
 
 /** Reads of at most this many rows put them in the row cache (see #chunk). */
 const FILL_MAX_ROWS = 128;
-/** Key and value bytes `rowsInSteps` reads per step at most, where rows allow (one row may be more). */
+/** Key and value bytes `revisionsInSteps` reads per step at most, where rows allow (one row may be more). */
 const STEP_BYTES = 1 << 20;
 /**
- * Rows `rowsInSteps` reads per step at most, with one scan of their span where they lie close
+ * Rows `revisionsInSteps` reads per step at most, with one scan of their span where they lie close
  * (RevisionRows.selectSpan), or statements of ROWS_PER_STATEMENT where not; in ranges of
  * this many rows or more only (100-key ranges, their rows mostly in the row cache, ran at
  * 0.86x with it, CPU per range 1.11x).
@@ -118,26 +118,11 @@ export class KvReader {
    */
   rows(range: KeyRange, atRev: bigint | null, opts: RowsOptions = {}): KvRow[] {
     const values = opts.values !== false;
-    const revs = this.#index.existingAt(range, atRev, opts.limit ?? 0);
+    const revs = this.revisions(range, atRev, opts.limit);
     if (revs.length <= 1) return revs.map((rev) => this.revision(rev, values));
     const rows: KvRow[] = [];
     for (let i = 0; i < revs.length; i += ROWS_PER_STATEMENT) this.#chunk(revs, i, values, rows);
     return rows;
-  }
-
-  /**
-   * `rows`, read a statement at a time with `between()` after each, which may return a
-   * promise to wait on (the caller lets other work run): a range of a hundred MB is one
-   * statement per few MB instead of one event-loop turn for all of it. The revisions are
-   * taken from the key index at the call, so the result is the state of that moment.
-   */
-  rowsInSteps(
-    range: KeyRange,
-    atRev: bigint | null,
-    opts: RowsOptions,
-    between: () => Promise<void> | null,
-  ): Promise<KvRow[]> {
-    return this.revisionsInSteps(this.revisions(range, atRev, opts.limit), opts.values !== false, between);
   }
 
   /**
@@ -149,8 +134,10 @@ export class KvReader {
   }
 
   /**
-   * The rows of `revs` (from `revisions`, before any snapshot was installed since), read
-   * as `rowsInSteps` reads them.
+   * The rows of `revs` (from `revisions`, before any snapshot was installed since), as
+   * `rows` reads them but a step at a time with `between()` after each, which may return a
+   * promise to wait on (the caller lets other work run): a range of a hundred MB is one
+   * step per few MB instead of one event-loop turn for all of it.
    */
   async revisionsInSteps(
     revs: RevisionKey[],

@@ -70,7 +70,7 @@ export class StateMachine {
 
   /**
    * `range`, reading the rows a statement at a time with `between()` after each (see
-   * KvReader.rowsInSteps): the state it answers is the one at the call.
+   * KvReader.revisionsInSteps): the state it answers is the one at the call.
    */
   rangeInSteps(req: RangeRequest, between: () => Promise<void> | null): Promise<RangeResponse | EtcdError> {
     return this.store.readInSteps("range", (d) => executeRangeInSteps(d, req, between));

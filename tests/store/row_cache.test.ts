@@ -7,7 +7,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { isEtcdError } from "../../api/errors.ts";
 import * as path from "node:path";
 import type { KvRow } from "../../store/kv.ts";
-import { keyRange } from "../../store/keys.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { RowCache } from "../../store/row_cache.ts";
 import { cleanup, tempDir } from "../harness.ts";
@@ -166,14 +165,10 @@ describe("reads through the row cache", () => {
     const d = new Driver(MvccStore.open(path.join(dir, "mine")));
     for (const k of keys) d.put(k, `mine-${k}`);
     let steps = 0;
-    const read = d.store.readInSteps(
-      "range",
-      (deps) =>
-        deps.reader.rowsInSteps(keyRange(b("k"), b("l")), null, {}, () => {
-          if (steps++ === 0) d.store.installCopy(path.join(dir, "other"));
-          return null;
-        }),
-    );
+    const read = d.state.rangeInSteps(range("k", "l"), () => {
+      if (steps++ === 0) d.store.installCopy(path.join(dir, "other"));
+      return null;
+    });
     await expect(read).rejects.toThrow("the store changed under the read");
     for (const k of keys) {
       const kvs = d.get(k).kvs;

@@ -139,7 +139,7 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
   if (parsed.kind === "error") fail(ExitCode.Error, parsed.message);
   if (parsed.kind !== "config") fail(ExitCode.Error, "invalid restore configuration");
   const { restoreSnapshot } = await import("../store/restore.ts");
-  const { clusterId, idHex, memberId } = await import("../lib/ids.ts");
+  const { clusterId, idHex } = await import("../lib/ids.ts");
   const snapDir = path.join(dataDir, "member", "snap");
   const where = { path: args[0], "wal-dir": walDir, "data-dir": dataDir, "snap-dir": snapDir };
   zapLine(ctx, "snapshot/v3_snapshot.go:296", "restoring snapshot", where);
@@ -150,18 +150,27 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
     skipHashCheck: ctx.flags.values.get("skip-hash-check") as boolean,
   });
   if (restored instanceof Error) fail(ExitCode.Error, restored.message);
-  const token = parsed.config.initialClusterToken;
-  const members = [...parsed.config.initialCluster].map(([, urls]) => ({
-    urls,
-    id: memberId(urls, { clusterToken: token }),
-  }));
-  const cid = clusterId(members.map((m) => m.id));
-  for (const m of members) {
+  const { initialRoster, writeBootstrapLog } = await import("../server/bootstrap_log.ts");
+  const roster = initialRoster(parsed.config);
+  const cid = clusterId(roster.map((m) => m.id));
+  // As etcd's restore writes a WAL: the data dir then starts as this member of that cluster
+  // without cluster flags (config checked that --initial-cluster names us).
+  try {
+    writeBootstrapLog(restored.walDir, roster, {
+      memberId: roster.find((m) => m.name === name)!.id,
+      clusterId: cid,
+    });
+  } catch (e) {
+    const fs = await import("node:fs");
+    for (const dir of [dataDir, restored.walDir]) fs.rmSync(dir, { recursive: true, force: true });
+    fail(ExitCode.Error, `snapshot ${args[0]} cannot be restored: ${(e as Error).message}`);
+  }
+  for (const m of roster) {
     zapLine(ctx, "membership/cluster.go:392", "added member", {
       "cluster-id": idHex(cid),
       "local-member-id": "0",
       "added-peer-id": idHex(m.id),
-      "added-peer-peer-urls": m.urls,
+      "added-peer-peer-urls": m.peerUrls,
     });
   }
   zapLine(ctx, "snapshot/v3_snapshot.go:309", "restored snapshot", where);

@@ -14,7 +14,7 @@ import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
 import type { ServerConfig } from "./config.ts";
 import { GRPC_OVERHEAD_BYTES, GrpcServer } from "./grpc/server.ts";
 import { maxJsonBytes } from "./gateway/body.ts";
-import { clusterId, idHex, memberId } from "./ids.ts";
+import { clusterId, idHex } from "./ids.ts";
 import { Member } from "./member.ts";
 import { type MemberRecord, MvccStore } from "../store/mvcc.ts";
 import { StateMachine } from "./apply/state_machine.ts";
@@ -24,6 +24,7 @@ import { create } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { isEtcdError } from "../api/errors.ts";
 import { bootstrapContexts } from "./conf-change.ts";
+import { initialRoster } from "./bootstrap_log.ts";
 import { joinCluster } from "./join.ts";
 import { forceStandalone } from "./force_new_cluster.ts";
 import { Wal } from "../wal/wal.ts";
@@ -476,16 +477,4 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
       ...cipherOptions(config.peerTls.ciphers),
     },
   };
-}
-
-/** The members of a new cluster as --initial-cluster names them, with etcd's derived IDs. */
-function initialRoster(config: ServerConfig): MemberRecord[] {
-  return [...config.initialCluster].map(([name, urls]) => ({
-    id: memberId(urls, { clusterToken: config.initialClusterToken }),
-    // Client URLs arrive when each member publishes them; names come from the flag, as in etcd.
-    name,
-    peerUrls: urls,
-    clientUrls: [],
-    isLearner: false,
-  }));
 }

@@ -5,10 +5,10 @@
  *
  * The contract with the server: restore writes `<data-dir>/member/snap/db` holding the
  * snapshot's keys, revisions, leases and alarms with the applied index and term reset to
- * 0, membership state cleared, and no WAL. `etcdts serve` with that data dir and the
- * cluster flags then bootstraps a new cluster as for an empty data dir (a fresh WAL with
- * the conf changes at indexes 1..n) and the store keeps its content: applying those
- * entries only advances the applied index.
+ * 0 and membership state cleared. The CLI then writes the new member's first log beside it
+ * (server/bootstrap_log.ts: the conf changes of the cluster named at restore, at indexes
+ * 1..n), so `etcdts serve` restarts from that log as etcd does from its restored WAL; the
+ * store keeps its content, and applying those entries writes the membership afresh.
  */
 import type { Database } from "bun:sqlite";
 import * as fs from "node:fs";

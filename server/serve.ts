@@ -37,7 +37,7 @@ import { httpApp } from "./http.ts";
 import { isSecure, listenAddress, listenClient, type Listening } from "./listen.ts";
 import { serveH2Fetch } from "./h2-fetch.ts";
 import { CLUSTER_VERSION } from "../api/version.ts";
-import { log } from "./log.ts";
+import { errorFields, log } from "./log.ts";
 import { slowApplyWarner } from "./slow_apply.ts";
 import { type PeerTls, PeerTransport } from "./peer.ts";
 import { setupLeases } from "./lease/setup.ts";
@@ -180,6 +180,8 @@ export async function startServer(
     snapDir,
   });
   const newCluster = !hadLog && config.initialClusterState === "new";
+  /** Set once serving: starts the peer listeners when a lone member gains a second one. */
+  let growPeers: (() => void) | null = null;
   const member = new Member({
     memberId: who.memberId,
     clusterId: who.clusterId,
@@ -197,7 +199,10 @@ export async function startServer(
       remoteMembers: configured.filter((m) => m.id !== who.memberId).length,
       activePeers: () => transport.activePeers(),
     },
-    onMembersChanged: (members) => transport.setPeers(peersOf(members)),
+    onMembersChanged: (members) => {
+      transport.setPeers(peersOf(members));
+      if (members.length > 1) growPeers?.();
+    },
     onRemoved,
     sendSnapshot: (m, file) => transport.sendSnapshot(m, file),
     snapshotCount: config.snapshotCount,
@@ -353,18 +358,30 @@ export async function startServer(
     listening.push(parts.add(`the listener on ${l.url.href}`, l, (x) => x.close()));
   let open!: () => void;
   const ready = new Promise<void>((resolve) => (open = resolve));
+  // A lone member with default flags serves no peer port until it gains a second member
+  // (`member add`): then it listens on --listen-peer-urls, as etcd always does, so that
+  // the new member can join.
+  let peersListening = false;
+  const listenToPeers = async () => {
+    if (peersListening) return;
+    peersListening = true;
+    for (const url of config.listenPeerUrls) {
+      const exposed = peerExposure(url, config.peerTls);
+      if (exposed !== null) log.warn(exposed, { address: listenAddress(url, "peer") });
+      const bound = await transport.listen(url);
+      log.info("serving peer traffic", { address: listenAddress(bound, "peer") });
+    }
+  };
   const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
     config.initialClusterState === "existing" || known.length > 1;
   try {
     if (hadLog) await corruption.initialCheck();
-    if (listensToPeers) {
-      for (const url of config.listenPeerUrls) {
-        const exposed = peerExposure(url, config.peerTls);
-        if (exposed !== null) log.warn(exposed, { address: listenAddress(url, "peer") });
-        const bound = await transport.listen(url);
-        log.info("serving peer traffic", { address: listenAddress(bound, "peer") });
-      }
-    }
+    if (listensToPeers) await listenToPeers();
+    growPeers = () => {
+      listenToPeers().catch((e) => log.error("cannot serve peer traffic", errorFields(e)));
+    };
+    // Conf changes the member replayed since it started may have grown it already.
+    if (store.members().length > 1) growPeers();
     for (const url of config.listenClientUrls) {
       listened(
         await listenClient(url, {

@@ -3,7 +3,7 @@
  * up, promote a learner, remove a follower and the leader; a removed member stops itself.
  */
 import { afterAll, expect, test } from "bun:test";
-import { cleanup, etcdts, startCluster, waitFor } from "../harness.ts";
+import { cleanup, etcdts, freePort, isListening, startCluster, startServer, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
 
@@ -101,3 +101,45 @@ test("move-leader hands leadership to the named member, refuses a stranger", asy
   expect(badArg.code).toBe(128);
   expect(badArg.stderr).toBe('Error: strconv.ParseUint: parsing "xyz": invalid syntax\n');
 }, 60_000);
+
+// A lone member started with no peer flags serves no peer port (nothing could join it) until
+// `member add` gives it a second member; then it listens on the default --listen-peer-urls,
+// localhost:2380, as etcd does from the start, and the new member joins through it. The
+// default port is shared with anything else on the machine: skipped when it is taken.
+test.skipIf(await isListening(2380))(
+  "a lone member with default peer flags starts serving its peer port when a member is added",
+  async () => {
+    const first = await startServer("etcdts", {
+      extraArgs: ["--initial-cluster", "default=http://localhost:2380"],
+    });
+    await ok(first.endpoint, ["put", "grown", "yes"]);
+    expect(await isListening(2380)).toBe(false);
+    const peerPort = await freePort();
+    const peer = `http://127.0.0.1:${peerPort}`;
+    await ok(first.endpoint, ["member", "add", "m2", `--peer-urls=${peer}`]);
+    await waitFor("the first member to serve the default peer port", () => isListening(2380));
+    const second = await startServer("etcdts", {
+      peerPort,
+      extraArgs: [
+        "--name",
+        "m2",
+        "--listen-peer-urls",
+        peer,
+        "--initial-advertise-peer-urls",
+        peer,
+        "--initial-cluster",
+        `default=http://localhost:2380,m2=${peer}`,
+        "--initial-cluster-state",
+        "existing",
+      ],
+    });
+    await waitFor("the new member to serve the key", async () => {
+      return (await etcdts(second.endpoint, ["get", "grown", "--print-value-only"])).stdout === "yes\n";
+    });
+    const list = await ok(first.endpoint, ["member", "list"]);
+    expect(list.trim().split("\n").map((l) => l.split(", ")[2]).sort()).toEqual(["default", "m2"]);
+    await second.stop();
+    await first.stop();
+  },
+  60_000,
+);

@@ -159,5 +159,16 @@ export function humanizeBytes(n: bigint | number): string {
   const sizes = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
   const e = Math.floor(Math.log(v) / Math.log(1000));
   const val = Math.floor((v / 1000 ** e) * 10 + 0.5) / 10;
-  return `${val < 10 ? val.toFixed(1) : val.toFixed(0)} ${sizes[e]}`;
+  return `${val < 10 ? val.toFixed(1) : goFixed0(val)} ${sizes[e]}`;
+}
+
+/**
+ * Go's `%.0f`: to the nearest integer, a tie to the even one (20480 bytes are 20.5 kB,
+ * "20 kB" in etcdctl); JS's toFixed(0) breaks ties upward ("21"). `%.1f` of a value with
+ * one decimal, as above, is never a tie, so toFixed(1) already agrees.
+ */
+function goFixed0(x: number): string {
+  const floor = Math.floor(x);
+  const rest = x - floor;
+  return String(rest > 0.5 || (rest === 0.5 && floor % 2 === 1) ? floor + 1 : floor);
 }

@@ -362,7 +362,8 @@ export type ParseResult =
   | { kind: "file"; path: string }
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "error"; message: string };
+  /** `usage`: a command line Go's flag package refuses (etcd then prints its usage, exits 2). */
+  | { kind: "error"; message: string; usage?: boolean };
 
 /** What settings make: a configuration, or why not. */
 export type SettingsResult = Extract<ParseResult, { kind: "config" | "error" }>;
@@ -381,7 +382,7 @@ export function parseServerArgs(
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith("-") || a === "-" || a === "--") {
-      return { kind: "error", message: `'${a}' is not a valid flag` };
+      return { kind: "error", message: `'${a}' is not a valid flag`, usage: true };
     }
     const body = a.replace(/^--?/, "");
     const eq = body.indexOf("=");
@@ -389,15 +390,17 @@ export function parseServerArgs(
     // Go's flag package stops at -h or -help (etcd defines neither), whatever follows.
     if (name === "h" || name === "help") return { kind: "help" };
     const spec = FLAGS[name];
-    if (spec === undefined) return { kind: "error", message: `flag provided but not defined: -${name}` };
+    if (spec === undefined) {
+      return { kind: "error", message: `flag provided but not defined: -${name}`, usage: true };
+    }
     let value: string;
     if (eq >= 0) value = body.slice(eq + 1);
     else if (spec.kind === "bool") value = "true";
     else if (i + 1 < args.length) value = args[++i];
-    else return { kind: "error", message: `flag needs an argument: -${name}` };
+    else return { kind: "error", message: `flag needs an argument: -${name}`, usage: true };
     // Go's flag package rejects a malformed value while parsing, config file or not.
     const bad = checkValue(name, spec.kind, value);
-    if (bad !== null) return { kind: "error", message: bad };
+    if (bad !== null) return { kind: "error", message: bad, usage: true };
     given.set(name, value);
   }
   if (isTrue(given.get("version"))) return { kind: "version" };
@@ -467,6 +470,13 @@ function isTrue(v: string | undefined): boolean {
 }
 
 function checkValue(name: string, kind: FlagKind, v: string): string | null {
+  // etcd parses --cors as URLs (host:port required) and compares an Origin with their text.
+  if (name === "cors") {
+    const u = splitList(v).find((u) => u !== "*" && !/^https?:\/\/[^/:]+:\d+$/.test(u));
+    return u === undefined
+      ? null
+      : `invalid value "${v}" for flag -cors: URL address does not have the form "host:port": ${u}`;
+  }
   switch (kind) {
     case "bool":
       return /^(1|0|t|f|T|F|true|false|TRUE|FALSE|True|False)$/.test(v)
@@ -583,18 +593,7 @@ function buildConfig(
   if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(level)) {
     return { kind: "error", message: `unknown log-level "${level}"` };
   }
-  // etcd parses --cors as URLs (host:port required) and compares an Origin with their text.
-  const cors = splitList(get("cors"));
-  for (const u of cors) {
-    if (u !== "*" && !/^https?:\/\/[^/:]+:\d+$/.test(u)) {
-      return {
-        kind: "error",
-        message: `invalid value "${
-          get("cors")
-        }" for flag -cors: URL address does not have the form "host:port": ${u}`,
-      };
-    }
-  }
+  const cors = splitList(get("cors")); // checked by checkValue
   const logging = loggingFlags(get, given);
   if (typeof logging === "string") return { kind: "error", message: logging };
   const peerAdvertise = splitList(get("initial-advertise-peer-urls"));

@@ -44,8 +44,14 @@ export async function serveMain(
       );
       return 0;
     case "error":
-      io.stderr.write(`etcdts: ${parsed.message}\n`);
-      return 1;
+      if (parsed.usage !== true) {
+        io.stderr.write(`etcdts: ${parsed.message}\n`);
+        return 1;
+      }
+      // Go's flag package: the error, then (etcd's face) etcd's usage lines; exit 2.
+      if (face === "etcdts") io.stderr.write(`etcdts: ${parsed.message}\n`);
+      else io.stderr.write(`${parsed.message}\n${(await import("./etcd_help.ts")).ETCD_USAGE}`);
+      return 2;
   }
   const given = parsed.config;
   // Before anything is written: it may restart this process with JSC's options.

@@ -83,3 +83,24 @@ describe("as etcdts", () => {
     expect(r).toEqual({ code: 1, stdout: "", stderr: "Error: completion bash is not built into etcdts\n" });
   });
 });
+
+describe.skipIf(!haveRealEtcd())(
+  "through a link named etcd, a command line Go's flag package refuses",
+  () => {
+    const refused = [
+      ["--nosuchflag"],
+      ["--cors", "http://ok.example"],
+      ["--snapshot-count", "lots"],
+      ["--listen-client-urls=http://127.0.0.1:2379/x"],
+      ["--name"],
+    ];
+    for (const args of refused) {
+      test(`etcd ${args.join(" ")}: etcd's error and usage on stderr, exit 2`, async () => {
+        const ours = await run([link("etcd"), ...args]);
+        const theirs = await run([ETCD_BIN, ...args]);
+        expect(theirs.code).toBe(2);
+        expect(ours).toEqual(theirs);
+      });
+    }
+  },
+);

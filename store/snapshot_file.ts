@@ -61,9 +61,8 @@ export function checkSnapshot(file: string, opts: { skipHashCheck?: boolean } = 
   }
   if (!hasChecksum(size)) {
     if (opts.skipHashCheck) return { path: file, dbBytes: size };
-    return new Error(
-      `snapshot missing hash but --skip-hash-check=false (${size} bytes: truncated or not a snapshot)`,
-    );
+    // etcdctl's words exactly (a truncated file or a bare db gets this too).
+    return new Error("snapshot missing hash but --skip-hash-check=false");
   }
   const dbBytes = size - SHA256_BYTES;
   if (opts.skipHashCheck) return { path: file, dbBytes };

@@ -141,8 +141,11 @@ describe.skipIf(!haveChromium)("console: keys", () => {
   });
 
   test("a key's history, with a diff between any two revisions", async () => {
-    await page.waitForSelector("#history-table");
-    expect(await page.$$eval("#history-table tbody tr", (rows) => rows.length)).toBe(3);
+    // The save above re-renders the history: wait for its rows, not for the table alone
+    // (under the full suite's load the table was found empty once, mid-render).
+    await page.waitForFunction(() =>
+      (globalThis as any).document.querySelectorAll("#history-table tbody tr").length === 3
+    );
     // Default: the previous version against the latest.
     expect(await page.textContent("#diff")).toContain('-     "limit": 20');
     expect(await page.textContent("#diff")).toContain('+     "limit": 30');

@@ -682,7 +682,11 @@ function buildConfig(
     ...logging,
     metrics: get("metrics"),
     warningApplyDurationMs: ms(get("experimental-warning-apply-duration")),
-    cors: cors.map((u) => u === "*" ? u : new URL(u).origin),
+    // etcd compares an Origin with each URL's text as Go prints it: scheme lowercased, the
+    // rest as written (a default port too), so not with a normalized origin.
+    cors: cors.map((u) =>
+      u === "*" ? u : u.replace(/^[a-z][a-z0-9+.-]*:/i, (scheme) => scheme.toLowerCase())
+    ),
     hostWhitelist: splitList(get("host-whitelist")),
     authToken: get("auth-token"),
     bcryptCost: int("bcrypt-cost"),

@@ -67,6 +67,19 @@ for (const kind of CONFORMANCE_TARGETS) {
       const other2 = await pre("http://a.example");
       expect(headerOf(other2, "access-control-allow-origin")).toBeUndefined();
 
+      // An origin is compared with the flag's text, a default port written out included.
+      const port80 = await startServer(kind, { extraArgs: ["--cors=http://c.example:80"] });
+      const at80 = (origin: string) =>
+        rawRequest(port80.endpoint, [
+          "OPTIONS /v3/kv/range HTTP/1.1",
+          "Host: 127.0.0.1",
+          `Origin: ${origin}`,
+        ]);
+      expect(headerOf(await at80("http://c.example:80"), "access-control-allow-origin")).toBe(
+        "http://c.example:80",
+      );
+      expect(headerOf(await at80("http://c.example"), "access-control-allow-origin")).toBeUndefined();
+
       const open = await startServer(kind);
       const any = await rawRequest(open.endpoint, [
         "GET /version HTTP/1.1",

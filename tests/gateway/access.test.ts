@@ -50,12 +50,9 @@ for (const kind of CONFORMANCE_TARGETS) {
 
     test("--cors: only an allowed origin is named; by default every origin is", async () => {
       const server = await startServer(kind, { extraArgs: ["--cors=http://a.example:8080"] });
-      const pre = (origin: string) =>
-        rawRequest(server.endpoint, [
-          "OPTIONS /v3/kv/range HTTP/1.1",
-          "Host: 127.0.0.1",
-          `Origin: ${origin}`,
-        ]);
+      const preflight = (endpoint: string, origin: string) =>
+        rawRequest(endpoint, ["OPTIONS /v3/kv/range HTTP/1.1", "Host: 127.0.0.1", `Origin: ${origin}`]);
+      const pre = (origin: string) => preflight(server.endpoint, origin);
       const allowed = await pre("http://a.example:8080");
       expect(statusOf(allowed)).toBe(200);
       expect(headerOf(allowed, "access-control-allow-origin")).toBe("http://a.example:8080");
@@ -69,12 +66,7 @@ for (const kind of CONFORMANCE_TARGETS) {
 
       // An origin is compared with the flag's text, a default port written out included.
       const port80 = await startServer(kind, { extraArgs: ["--cors=http://c.example:80"] });
-      const at80 = (origin: string) =>
-        rawRequest(port80.endpoint, [
-          "OPTIONS /v3/kv/range HTTP/1.1",
-          "Host: 127.0.0.1",
-          `Origin: ${origin}`,
-        ]);
+      const at80 = (origin: string) => preflight(port80.endpoint, origin);
       expect(headerOf(await at80("http://c.example:80"), "access-control-allow-origin")).toBe(
         "http://c.example:80",
       );

@@ -162,7 +162,13 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
     });
   } catch (e) {
     const fs = await import("node:fs");
-    for (const dir of [dataDir, restored.walDir]) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of [dataDir, restored.walDir]) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // What could not be made cannot be removed either (a wal-dir under a file).
+      }
+    }
     fail(ExitCode.Error, `snapshot ${args[0]} cannot be restored: ${(e as Error).message}`);
   }
   for (const m of roster) {

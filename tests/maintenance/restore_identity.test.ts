@@ -6,6 +6,7 @@
  * same steps run against the real etcd, each restoring with its own CLI.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   cleanup,
@@ -87,6 +88,30 @@ for (const kind of kinds) {
         ],
       });
     }
+
+    test("a wal-dir that cannot be made is an error, not a crash", async () => {
+      const notDir = path.join(dir, "not-a-dir");
+      fs.writeFileSync(notDir, "");
+      const peer = `http://127.0.0.1:${await freePort()}`;
+      const r = await offline([
+        "snapshot",
+        "restore",
+        snapshot,
+        "--data-dir",
+        path.join(dir, "w.etcd"),
+        "--wal-dir",
+        path.join(notDir, "wal"),
+        "--name",
+        "w",
+        "--initial-cluster",
+        `w=${peer}`,
+        "--initial-advertise-peer-urls",
+        peer,
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.split("\n").filter((l) => l.startsWith("Error: ")).length).toBe(1);
+      expect(r.stderr).not.toContain("Bun v");
+    });
 
     test("one member: it is the member the restore named, with the snapshot's keys", async () => {
       const peer = `http://127.0.0.1:${await freePort()}`;

@@ -363,13 +363,18 @@ export async function startServer(
   // the new member can join.
   let peersListening = false;
   const listenToPeers = async () => {
-    if (peersListening) return;
+    if (peersListening || stopping.aborted) return;
     peersListening = true;
-    for (const url of config.listenPeerUrls) {
-      const exposed = peerExposure(url, config.peerTls);
-      if (exposed !== null) log.warn(exposed, { address: listenAddress(url, "peer") });
-      const bound = await transport.listen(url);
-      log.info("serving peer traffic", { address: listenAddress(bound, "peer") });
+    try {
+      for (const url of config.listenPeerUrls) {
+        const exposed = peerExposure(url, config.peerTls);
+        if (exposed !== null) log.warn(exposed, { address: listenAddress(url, "peer") });
+        const bound = await transport.listen(url);
+        log.info("serving peer traffic", { address: listenAddress(bound, "peer") });
+      }
+    } catch (e) {
+      peersListening = false; // the next membership change tries again
+      throw e;
     }
   };
   const listensToPeers = roster.length > 1 || config.listenPeerExplicit ||
@@ -378,7 +383,11 @@ export async function startServer(
     if (hadLog) await corruption.initialCheck();
     if (listensToPeers) await listenToPeers();
     growPeers = () => {
-      listenToPeers().catch((e) => log.error("cannot serve peer traffic", errorFields(e)));
+      // The conf change is applied already: without this port the new member cannot join and
+      // the cluster has no quorum, so say so loudly.
+      listenToPeers().catch((e) =>
+        log.error("cannot serve peer traffic; the new member cannot join until it can", errorFields(e))
+      );
     };
     // Conf changes the member replayed since it started may have grown it already.
     if (store.members().length > 1) growPeers();

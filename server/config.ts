@@ -381,8 +381,12 @@ export function parseServerArgs(
   const given = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    // Go's flag package stops at the first argument that is not a flag ("--" ends the flags
+    // and is dropped); etcd then refuses what is left, as an error, not with its usage.
+    if (a === "--" && i + 1 === args.length) break;
     if (!a.startsWith("-") || a === "-" || a === "--") {
-      return { kind: "error", message: `'${a}' is not a valid flag`, usage: true };
+      const left = a === "--" ? args[i + 1] : a;
+      return { kind: "error", message: `'${left}' is not a valid flag` };
     }
     const body = a.replace(/^--?/, "");
     const eq = body.indexOf("=");
@@ -470,13 +474,13 @@ function isTrue(v: string | undefined): boolean {
 }
 
 function checkValue(name: string, kind: FlagKind, v: string): string | null {
-  // etcd parses --cors as URLs (host:port required) and compares an Origin with their text.
-  if (name === "cors") {
-    const u = splitList(v).find((u) => u !== "*" && !/^https?:\/\/[^/:]+:\d+$/.test(u));
-    return u === undefined
-      ? null
-      : `invalid value "${v}" for flag -cors: URL address does not have the form "host:port": ${u}`;
+  // etcd's --cors is a URL list ("host:port", no path) where "*" stands alone; an Origin
+  // is compared with each URL's text.
+  if (name === "cors" && v === "*") return null;
+  if (name === "cors" && v === "") {
+    return `invalid value "" for flag -cors: URL scheme must be http, https, unix, or unixs: `;
   }
+  if (name === "cors") kind = "urls";
   switch (kind) {
     case "bool":
       return /^(1|0|t|f|T|F|true|false|TRUE|FALSE|True|False)$/.test(v)
@@ -486,11 +490,14 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
       return /^-?\d+$/.test(v) ? null : `invalid value "${v}" for flag -${name}: parse error`;
     case "urls":
       for (const u of splitList(v)) {
+        // Go's url.Parse takes a string without a scheme as a relative URL: the scheme check
+        // refuses it, before anything that could fail to parse.
+        const scheme = u.match(/^([a-z][a-z0-9+.-]*):/i)?.[1].toLowerCase() ?? "";
+        if (!["http", "https", "unix", "unixs"].includes(scheme)) {
+          return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
+        }
         try {
-          const url = new URL(u);
-          if (!["http:", "https:", "unix:", "unixs:"].includes(url.protocol)) {
-            return `invalid value "${v}" for flag -${name}: URL scheme must be http, https, unix, or unixs: ${u}`;
-          }
+          new URL(u);
           // etcd's types.NewURLs: "host:port" (a unix socket's file name too) and no path.
           const [, authority, rest] = u.match(/^[a-z]+:\/\/([^/?#]*)(.*)$/i) ?? [];
           if (

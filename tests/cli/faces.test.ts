@@ -93,6 +93,8 @@ describe.skipIf(!haveRealEtcd())(
       ["--snapshot-count", "lots"],
       ["--listen-client-urls=http://127.0.0.1:2379/x"],
       ["--name"],
+      ["--cors="],
+      ["--cors=https://a.example:443,*"],
     ];
     for (const args of refused) {
       test(`etcd ${args.join(" ")}: etcd's error and usage on stderr, exit 2`, async () => {
@@ -104,3 +106,12 @@ describe.skipIf(!haveRealEtcd())(
     }
   },
 );
+
+describe.skipIf(!haveRealEtcd())("through a link named etcd, what is left after the flags", () => {
+  test("an argument that is no flag is an error, not a usage error: exit 1", async () => {
+    for (const args of [["stray"], ["stray", "--bogus"]]) {
+      expect((await run([link("etcd"), ...args])).code).toBe(1);
+      expect((await run([ETCD_BIN, ...args])).code).toBe(1);
+    }
+  });
+});

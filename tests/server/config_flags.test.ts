@@ -35,7 +35,16 @@ describe("operator flags", () => {
   });
 
   test("--cors takes URLs with a port, or *", () => {
-    expect(config(["--cors=http://a.example:8080,*"]).cors).toEqual(["http://a.example:8080", "*"]);
+    expect(config(["--cors=http://a.example:8080,http://b.example:80"]).cors).toEqual([
+      "http://a.example:8080",
+      "http://b.example:80",
+    ]);
+    expect(config(["--cors=*"]).cors).toEqual(["*"]);
+    // "*" stands alone, as in etcd; a URL's scheme is compared lowercased.
+    expect(error(["--cors=https://a.example:443,*"])).toBe(
+      `invalid value "https://a.example:443,*" for flag -cors: URL scheme must be http, https, unix, or unixs: *`,
+    );
+    expect(config(["--cors=HTTP://a.example:80"]).cors).toEqual(["http://a.example:80"]);
     expect(error(["--cors=https://a.example"])).toBe(
       `invalid value "https://a.example" for flag -cors: URL address does not have the form "host:port": https://a.example`,
     );

@@ -473,6 +473,25 @@ function isTrue(v: string | undefined): boolean {
   return v === "true" || v === "1" || v === "t" || v === "T" || v === "TRUE" || v === "True";
 }
 
+/** The int flags etcd declares unsigned (Uint/Uint64Var): Go's flag package refuses a sign. */
+const UNSIGNED_FLAGS = new Set([
+  "auth-token-ttl",
+  "bcrypt-cost",
+  "election-timeout",
+  "experimental-snapshot-catchup-entries",
+  "heartbeat-interval",
+  "max-request-bytes",
+  "max-snapshots",
+  "max-txn-ops",
+  "max-wals",
+  "proxy-dial-timeout",
+  "proxy-failure-wait",
+  "proxy-read-timeout",
+  "proxy-refresh-interval",
+  "proxy-write-timeout",
+  "snapshot-count",
+]);
+
 function checkValue(name: string, kind: FlagKind, v: string): string | null {
   // etcd's --cors is a URL list ("host:port", no path) where "*" stands alone; an Origin
   // is compared with each URL's text.
@@ -487,7 +506,9 @@ function checkValue(name: string, kind: FlagKind, v: string): string | null {
         ? null
         : `invalid boolean value "${v}" for -${name}: parse error`;
     case "int":
-      return /^-?\d+$/.test(v) ? null : `invalid value "${v}" for flag -${name}: parse error`;
+      return (UNSIGNED_FLAGS.has(name) ? /^\d+$/ : /^-?\d+$/).test(v)
+        ? null
+        : `invalid value "${v}" for flag -${name}: parse error`;
     case "urls":
       for (const u of splitList(v)) {
         // Go's url.Parse takes a string without a scheme as a relative URL: the scheme check

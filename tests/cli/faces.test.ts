@@ -95,6 +95,8 @@ describe.skipIf(!haveRealEtcd())(
       ["--name"],
       ["--cors="],
       ["--cors=https://a.example:443,*"],
+      ["--snapshot-count=-1"],
+      ["--max-txn-ops", "-5"],
     ];
     for (const args of refused) {
       test(`etcd ${args.join(" ")}: etcd's error and usage on stderr, exit 2`, async () => {

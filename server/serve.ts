@@ -23,7 +23,8 @@ import { responseHeader } from "./header.ts";
 import { create } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_internal_pb.ts";
 import { isEtcdError } from "../api/errors.ts";
-import { bootstrapContexts } from "./conf-change.ts";
+import { bootstrapContexts, memberChangeOf } from "./conf-change.ts";
+import { decodeConfChange, type Entry, EntryType } from "../raft/mod.ts";
 import { initialRoster } from "./bootstrap_log.ts";
 import { joinCluster } from "./join.ts";
 import { forceStandalone } from "./force_new_cluster.ts";
@@ -165,7 +166,10 @@ export async function startServer(
     log.warn("the member has been permanently removed from the cluster");
     hooks.onRemoved?.();
   };
-  const configured = known.length > 0 ? known : bootstrap;
+  // The members known at start: the store's, else (a restored data dir, whose store holds
+  // none until the log's conf changes apply) those the log adds, else the bootstrap roster.
+  // They seed the transport and the initial election tick advance, as etcd's do.
+  const configured = known.length > 0 ? known : hadLog ? membersAddedBy(wal.replay.entries) : bootstrap;
   const transport = new PeerTransport({
     clusterId: who.clusterId,
     memberId: who.memberId,
@@ -503,4 +507,16 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
       ...cipherOptions(config.peerTls.ciphers),
     },
   };
+}
+
+/** The members that the conf changes among `entries` leave (a restored member's first log adds them all). */
+function membersAddedBy(entries: readonly Entry[]): MemberRecord[] {
+  const members = new Map<bigint, MemberRecord>();
+  for (const e of entries) {
+    if (e.type !== EntryType.EntryConfChange) continue;
+    const change = memberChangeOf(decodeConfChange(e.data));
+    if (change.kind === "add") members.set(change.member.id, change.member);
+    else if (change.kind === "remove") members.delete(change.id);
+  }
+  return [...members.values()];
 }

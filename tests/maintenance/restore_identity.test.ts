@@ -155,6 +155,14 @@ for (const kind of kinds) {
         }
         // Three one-member clusters would list three members with different IDs each time.
         expect(ids.size).toBe(3);
+        // Each member knew its peers from the restored log at start, so it fast-forwarded its
+        // first election once they were reachable, as etcd's members do.
+        for (const m of members) {
+          await waitFor(
+            `${m.endpoint}'s election tick advance`,
+            () => m.stderr().includes("fast-forwarding"),
+          );
+        }
         const status = await cli(endpoints.join(","), ["endpoint", "status", "-w", "json"]);
         const leaders = new Set(
           (JSON.parse(status.stdout) as { Status: { leader: unknown } }[]).map((s) =>

@@ -139,7 +139,7 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
   if (parsed.kind === "error") fail(ExitCode.Error, parsed.message);
   if (parsed.kind !== "config") fail(ExitCode.Error, "invalid restore configuration");
   const { restoreSnapshot } = await import("../store/restore.ts");
-  const { clusterId, idHex } = await import("../lib/ids.ts");
+  const { idHex } = await import("../lib/ids.ts");
   const snapDir = path.join(dataDir, "member", "snap");
   const where = { path: args[0], "wal-dir": walDir, "data-dir": dataDir, "snap-dir": snapDir };
   zapLine(ctx, "snapshot/v3_snapshot.go:296", "restoring snapshot", where);
@@ -150,16 +150,13 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
     skipHashCheck: ctx.flags.values.get("skip-hash-check") as boolean,
   });
   if (restored instanceof Error) fail(ExitCode.Error, restored.message);
-  const { initialRoster, writeBootstrapLog } = await import("../server/bootstrap_log.ts");
+  const { initialRoster, newClusterIds, writeBootstrapLog } = await import("../server/bootstrap_log.ts");
   const roster = initialRoster(parsed.config);
-  const cid = clusterId(roster.map((m) => m.id));
+  const ids = newClusterIds(roster, name);
   // As etcd's restore writes a WAL: the data dir then starts as this member of that cluster
-  // without cluster flags (config checked that --initial-cluster names us).
+  // without cluster flags.
   try {
-    writeBootstrapLog(restored.walDir, roster, {
-      memberId: roster.find((m) => m.name === name)!.id,
-      clusterId: cid,
-    });
+    writeBootstrapLog(restored.walDir, roster, ids);
   } catch (e) {
     const fs = await import("node:fs");
     for (const dir of [dataDir, restored.walDir]) {
@@ -173,7 +170,7 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
   }
   for (const m of roster) {
     zapLine(ctx, "membership/cluster.go:392", "added member", {
-      "cluster-id": idHex(cid),
+      "cluster-id": idHex(ids.clusterId),
       "local-member-id": "0",
       "added-peer-id": idHex(m.id),
       "added-peer-peer-urls": m.peerUrls,

@@ -12,7 +12,7 @@ import type { MemberRecord } from "../store/mvcc.ts";
 import { Wal } from "../wal/wal.ts";
 import { bootstrapContexts } from "./conf-change.ts";
 import type { ServerConfig } from "./config.ts";
-import { memberId } from "./ids.ts";
+import { clusterId, memberId } from "./ids.ts";
 
 /** The members of a new cluster as --initial-cluster names them, with etcd's derived IDs. */
 export function initialRoster(
@@ -26,6 +26,16 @@ export function initialRoster(
     clientUrls: [],
     isLearner: false,
   }));
+}
+
+/** The identity of `name`'s member in the new cluster of `roster` (config checked it is there). */
+export function newClusterIds(
+  roster: readonly MemberRecord[],
+  name: string,
+): { readonly memberId: bigint; readonly clusterId: bigint } {
+  const self = roster.find((m) => m.name === name);
+  if (self === undefined) throw new Error(`--initial-cluster does not name ${name}`);
+  return { memberId: self.id, clusterId: clusterId(roster.map((m) => m.id)) };
 }
 
 /**

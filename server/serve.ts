@@ -14,7 +14,7 @@ import { Election } from "../proto/gen/v3electionpb/v3election_pb.ts";
 import type { ServerConfig } from "./config.ts";
 import { GRPC_OVERHEAD_BYTES, GrpcServer } from "./grpc/server.ts";
 import { maxJsonBytes } from "./gateway/body.ts";
-import { clusterId, idHex } from "./ids.ts";
+import { idHex } from "./ids.ts";
 import { Member } from "./member.ts";
 import { type MemberRecord, MvccStore } from "../store/mvcc.ts";
 import { StateMachine } from "./apply/state_machine.ts";
@@ -25,7 +25,7 @@ import { InternalRaftRequestSchema } from "../proto/gen/etcdserverpb/raft_intern
 import { isEtcdError } from "../api/errors.ts";
 import { bootstrapContexts, memberChangeOf } from "./conf-change.ts";
 import { decodeConfChange, type Entry, EntryType } from "../raft/mod.ts";
-import { initialRoster } from "./bootstrap_log.ts";
+import { initialRoster, newClusterIds } from "./bootstrap_log.ts";
 import { joinCluster } from "./join.ts";
 import { forceStandalone } from "./force_new_cluster.ts";
 import { Wal } from "../wal/wal.ts";
@@ -101,10 +101,7 @@ export async function startServer(
     bootstrap = joined.members;
   } else {
     // config checked that --initial-cluster names us with our --initial-advertise-peer-urls.
-    ids = {
-      memberId: roster.find((m) => m.name === config.name)!.id,
-      clusterId: clusterId(roster.map((m) => m.id)),
-    };
+    ids = newClusterIds(roster, config.name);
     bootstrap = roster;
   }
   let wal = Wal.open(walDir, { meta: ids });
@@ -169,7 +166,7 @@ export async function startServer(
   // The members known at start: the store's, else (a restored data dir, whose store holds
   // none until the log's conf changes apply) those the log adds, else the bootstrap roster.
   // They seed the transport and the initial election tick advance, as etcd's do.
-  const configured = known.length > 0 ? known : hadLog ? membersAddedBy(wal.replay.entries) : bootstrap;
+  const configured = known.length > 0 ? known : hadLog ? membersOfLog(wal.replay.entries) : bootstrap;
   const transport = new PeerTransport({
     clusterId: who.clusterId,
     memberId: who.memberId,
@@ -510,7 +507,7 @@ function peerTlsOf(config: ServerConfig): PeerTls | null {
 }
 
 /** The members that the conf changes among `entries` leave (a restored member's first log adds them all). */
-function membersAddedBy(entries: readonly Entry[]): MemberRecord[] {
+function membersOfLog(entries: readonly Entry[]): MemberRecord[] {
   const members = new Map<bigint, MemberRecord>();
   for (const e of entries) {
     if (e.type !== EntryType.EntryConfChange) continue;

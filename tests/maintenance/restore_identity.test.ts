@@ -46,15 +46,20 @@ for (const kind of kinds) {
       await source.stop();
     });
 
-    /** `snapshot restore` for member `name` of `cluster` (name=peer URL). */
-    async function restore(name: string, cluster: Record<string, string>): Promise<string> {
-      const dataDir = path.join(dir, `${name}.etcd`);
-      const r = await offline([
+    /** `snapshot restore` into `dataDir` for member `name` of `cluster` (name=peer URL). */
+    function restoreInto(
+      dataDir: string,
+      name: string,
+      cluster: Record<string, string>,
+      extra: readonly string[] = [],
+    ): Promise<RunResult> {
+      return offline([
         "snapshot",
         "restore",
         snapshot,
         "--data-dir",
         dataDir,
+        ...extra,
         "--name",
         name,
         "--initial-cluster",
@@ -62,6 +67,12 @@ for (const kind of kinds) {
         "--initial-advertise-peer-urls",
         cluster[name],
       ]);
+    }
+
+    /** A restore for member `name` of `cluster` that must succeed; its data dir. */
+    async function restore(name: string, cluster: Record<string, string>): Promise<string> {
+      const dataDir = path.join(dir, `${name}.etcd`);
+      const r = await restoreInto(dataDir, name, cluster);
       expect(r.stderr.split("\n").filter((l) => l.startsWith("Error"))).toEqual([]);
       expect(r.code).toBe(0);
       return dataDir;
@@ -93,20 +104,9 @@ for (const kind of kinds) {
       const notDir = path.join(dir, "not-a-dir");
       fs.writeFileSync(notDir, "");
       const peer = `http://127.0.0.1:${await freePort()}`;
-      const r = await offline([
-        "snapshot",
-        "restore",
-        snapshot,
-        "--data-dir",
-        path.join(dir, "w.etcd"),
+      const r = await restoreInto(path.join(dir, "w.etcd"), "w", { w: peer }, [
         "--wal-dir",
         path.join(notDir, "wal"),
-        "--name",
-        "w",
-        "--initial-cluster",
-        `w=${peer}`,
-        "--initial-advertise-peer-urls",
-        peer,
       ]);
       expect(r.code).toBe(1);
       expect(r.stderr.split("\n").filter((l) => l.startsWith("Error: ")).length).toBe(1);

@@ -8,24 +8,30 @@
  * The checksum is CRC-32 (IEEE), the WAL's, computed natively by `Bun.hash.crc32`: the
  * CRC-32C of crc32c.ts is what etcd's HashKV prescribes, but in JS it costs six times as
  * much per value (199 vs 33 ns for 256 bytes here), which a Range pays on every row. Both
- * catch every burst of up to 32 flipped bits. It covers, in this order: mod_rev, sub,
- * create_rev, version and lease as little-endian int64, the key, then the value.
+ * catch every burst of up to 32 flipped bits. It covers mod_rev and sub as little-endian
+ * int64, then the encoded KeyValue (`kv`), which holds every other field: what a read
+ * serves is what was checked. The columns the key index and watch filters read besides
+ * (key, create_rev, version, lease) repeat fields of `kv`; a scrub compares them with it
+ * (integrity.ts).
  */
 import { Code, type EtcdError, etcdError } from "../api/errors.ts";
 import { goQuote } from "../lib/gofmt.ts";
-import type { KvRow } from "./kv.ts";
+import { decodeKeyValue } from "../wire/etcd.ts";
 
 /**
- * The columns of a row as the verifying reads select them: a KvRow, then what the check
- * needs besides (the sub-revision and the stored checksum).
+ * The columns of a row as the verifying reads select them: the revision, its checksum and
+ * the encoded KeyValue (see schema.ts).
  */
-export const STORED_COLUMNS = "key, create_rev, mod_rev, version, lease, value, sub, crc";
+export const STORED_COLUMNS = "mod_rev, sub, crc, kv";
 
 /**
- * A row selected with STORED_COLUMNS. `crc` is null for a row written without one (by an
- * older version into a snapshot it sent, or by hand): such a row cannot be verified.
+ * A row selected with STORED_COLUMNS. `crc` is null for a row written without one (by
+ * hand): such a row cannot be verified.
  */
-export type StoredRow = [...KvRow, sub: bigint, crc: bigint | number | null];
+export type StoredRow = [modRev: bigint, sub: bigint, crc: bigint | number | null, kv: Uint8Array];
+
+/** A row whose first columns are STORED_COLUMNS. */
+type Stored = readonly [...StoredRow, ...unknown[]];
 
 /** A stored revision whose fields no longer match their checksum. */
 export class ChecksumMismatch extends Error {
@@ -43,42 +49,34 @@ export class ChecksumMismatch extends Error {
   }
 }
 
-/**
- * The bytes summed, laid out in one buffer when they fit, so that a row costs one native
- * call (each call costs about as much as summing 256 bytes): the fixed-size fields, the
- * key, the value. Views of it are kept by length, made once each. A larger row is summed
- * in three calls with the same result (a CRC can be continued from its running value).
- */
-const SCRATCH = new Uint8Array(4096);
-const VIEW = new DataView(SCRATCH.buffer);
-const FIELDS = SCRATCH.subarray(0, 40);
-const PREFIXES: (Uint8Array | undefined)[] = [];
+const REVISION = new DataView(new ArrayBuffer(16));
+const REVISION_BYTES = new Uint8Array(REVISION.buffer);
 
-/** The checksum of a revision: `row` as selected (see KvRow), `sub` its sub-revision. */
-export function checksumOf(row: KvRow | StoredRow, sub: bigint | number): number {
-  const key = row[0];
-  const value = row[5];
-  VIEW.setBigInt64(0, row[2], true);
-  VIEW.setBigInt64(8, typeof sub === "bigint" ? sub : BigInt(sub), true);
-  VIEW.setBigInt64(16, row[1], true);
-  VIEW.setBigInt64(24, row[3], true);
-  VIEW.setBigInt64(32, row[4], true);
-  const n = 40 + key.length + value.length;
-  if (n > SCRATCH.length) return Bun.hash.crc32(value, Bun.hash.crc32(key, Bun.hash.crc32(FIELDS)));
-  SCRATCH.set(key, 40);
-  SCRATCH.set(value, 40 + key.length);
-  return Bun.hash.crc32(PREFIXES[n] ??= SCRATCH.subarray(0, n));
+/** The checksum of a revision: main and sub revision, and its KeyValue as stored. */
+export function checksumOf(modRev: bigint, sub: bigint | number, kv: Uint8Array): number {
+  REVISION.setBigInt64(0, modRev, true);
+  REVISION.setBigInt64(8, typeof sub === "bigint" ? sub : BigInt(sub), true);
+  return Bun.hash.crc32(kv, Bun.hash.crc32(REVISION_BYTES));
 }
 
 /** The mismatch of `row` with its stored checksum, or null if it matches (or has none). */
-export function mismatchOf(row: StoredRow): ChecksumMismatch | null {
-  const stored = row[7];
-  if (stored === null || Number(stored) === checksumOf(row, row[6])) return null;
-  return new ChecksumMismatch({ key: row[0], revision: row[2], sub: row[6] });
+export function mismatchOf(row: Stored): ChecksumMismatch | null {
+  const stored = row[2];
+  if (stored === null || Number(stored) === checksumOf(row[0], row[1], row[3])) return null;
+  return new ChecksumMismatch({ key: keyOfDamaged(row[3]), revision: row[0], sub: row[1] });
+}
+
+/** The key a damaged KeyValue names, as far as it can still be read (else none). */
+function keyOfDamaged(kv: Uint8Array): Uint8Array {
+  try {
+    return decodeKeyValue(kv).key;
+  } catch {
+    return new Uint8Array(0);
+  }
 }
 
 /** Throws ChecksumMismatch if `row` does not match its stored checksum (a row without one passes). */
-export function verifyRow(row: StoredRow): void {
+export function verifyRow(row: Stored): void {
   const m = mismatchOf(row);
   if (m !== null) throw m;
 }

@@ -21,12 +21,18 @@ export function replaceContents(db: Database, src: string): void {
           .map((r) => r.name),
       );
       for (const { name, sql } of tables) {
-        if (!mine.has(name)) db.run(sql);
+        const incoming = columnsOf(db, name, "incoming").map((c) => c.name);
         // By name: a copy from an older version may lack columns added since (the schema
-        // migration fills them in afterwards, see schema.ts `upgradeSchema`).
-        const columns =
-          (db.query(`SELECT name FROM pragma_table_info(?1, 'incoming')`).values(name) as string[][])
-            .map(([c]) => `"${c.replaceAll('"', '""')}"`).join(", ");
+        // migration fills them in afterwards, see schema.ts `upgradeSchema`). A table it
+        // lays out otherwise, lacking a column that must have a value, is taken as it is,
+        // and the migration converts it.
+        const required = mine.has(name) ? columnsOf(db, name, "main").filter((c) => c.required) : [];
+        if (required.some((c) => !incoming.includes(c.name))) {
+          db.run(`DROP TABLE main."${name.replaceAll('"', '""')}"`);
+          mine.delete(name);
+        }
+        if (!mine.has(name)) db.run(sql);
+        const columns = incoming.map((c) => `"${c.replaceAll('"', '""')}"`).join(", ");
         db.run(`DELETE FROM main."${name}"`);
         db.run(`INSERT INTO main."${name}" (${columns}) SELECT ${columns} FROM incoming."${name}"`);
       }
@@ -38,4 +44,11 @@ export function replaceContents(db: Database, src: string): void {
   } finally {
     db.run("DETACH DATABASE incoming");
   }
+}
+
+/** The columns of table `name` in the attached database `schema`; `required`: NOT NULL without a default. */
+function columnsOf(db: Database, name: string, schema: string): { name: string; required: boolean }[] {
+  const rows = db.query(`SELECT name, "notnull" AND dflt_value IS NULL FROM pragma_table_info(?1, ?2)`)
+    .values(name, schema) as [string, bigint | number][];
+  return rows.map(([c, required]) => ({ name: c, required: Number(required) === 1 }));
 }

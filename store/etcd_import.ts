@@ -17,8 +17,8 @@ import { decodeKeyValue } from "../wire/etcd.ts";
 import { AuthKey, Bucket, MetaKey, parseRevisionKey, readU64 } from "./etcd_layout.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
-import { checksumOf, STORED_COLUMNS } from "./checksum.ts";
-import type { KvRow } from "./kv.ts";
+import { checksumOf } from "./checksum.ts";
+import { type KvRow, storedKv } from "./kv.ts";
 
 /** Visits every entry of top-level bucket `name` (none if it is absent); an error value if unreadable. */
 export function forEachInBucket(
@@ -61,7 +61,7 @@ function importAll(r: BboltReader, db: Database): Error | null {
   let authEnabled = false;
   let authRevision = 1n;
   const insertRev = db.prepare(
-    `INSERT INTO history (${STORED_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+    "INSERT INTO history (key, create_rev, mod_rev, version, lease, sub, crc, kv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
   );
   const mark = (e: Entry): bigint => {
     const rev = parseRevisionKey(e.value);
@@ -77,7 +77,19 @@ function importAll(r: BboltReader, db: Database): Error | null {
       const row: KvRow = rev.tombstone
         ? [kv.key, 0n, rev.main, 0n, 0n, new Uint8Array(0)]
         : [kv.key, kv.createRevision, rev.main, kv.version, kv.lease, kv.value];
-      insertRev.run(...row, rev.sub, checksumOf(row, rev.sub));
+      // Stored as this version encodes it, which is etcd's encoding: a file etcd wrote
+      // exports back the same.
+      const stored = storedKv(row);
+      insertRev.run(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        rev.sub,
+        checksumOf(row[2], rev.sub, stored),
+        stored,
+      );
       lastMain = rev.main;
     }],
     [Bucket.meta, (e) => {

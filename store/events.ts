@@ -8,7 +8,7 @@ import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import { type KeyRange, keyRange, rangeArgs, rangeCondition } from "./keys.ts";
-import { deleteEvent, keyValue, kvFromRow, putEvent } from "./kv.ts";
+import { deleteEvent, keyValue, kvFromRow, kvRowOf, putEvent } from "./kv.ts";
 import type { KvReader } from "./reader.ts";
 import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 
@@ -46,12 +46,13 @@ export function eventsSince(
      WHERE mod_rev >= ?1 AND mod_rev <= ?2 AND ${rangeCondition(range, 3)} ORDER BY mod_rev, sub`,
   ).values(q.fromRev, toRev, ...rangeArgs(range)) as unknown as StoredRow[];
   for (const row of rows) verifyRow(row);
+  const kvRows = rows.map((row) => kvRowOf(row[3], row[0]));
   const previous = (key: Uint8Array, rev: bigint) => {
     if (!q.prevKv) return undefined;
     const row = reader.before(key, rev);
     return row === null ? undefined : kvFromRow(row);
   };
-  return rows.map(([key, createRevision, modRevision, version, lease, value]) => {
+  return kvRows.map(([key, createRevision, modRevision, version, lease, value]) => {
     if (version === 0n) return deleteEvent(key, modRevision, previous(key, modRevision));
     const kv = keyValue(key, { createRevision, modRevision, version, lease, value });
     return putEvent(kv, version === 1n ? undefined : previous(key, modRevision));

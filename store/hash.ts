@@ -6,12 +6,10 @@
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import { crc32cUpdate } from "./crc32c.ts";
-import { encodeKeyValue } from "../wire/etcd.ts";
 import { revisionKey } from "./encoding.ts";
 import type { KeyIndex } from "./key_index.ts";
 import type { Revisions } from "./applier.ts";
-import { type StoredRow, verifyRow } from "./checksum.ts";
-import { storedColumnsOf } from "./integrity.ts";
+import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 
 /** A HashKV answer. */
 export interface HashKvResult {
@@ -43,20 +41,13 @@ export function hashKv(
   const keepEmpty = !index.anyExistsAt(rev);
   let hash = crc32cUpdate(0, KEY_BUCKET);
   forEachRevision(db, rev, (row) => {
-    const [key, createRev, modRev, version, lease, value, sub] = row;
+    const [modRev, sub, , kv, key, version] = row;
     const tombstone = version === 0n;
     // Kept only for watchers (compaction.ts); etcd 3.4.23 has deleted it from its backend.
     if (tombstone && modRev === compactRev) return;
     if (modRev <= compactRev && !keepEmpty && index.changedBetween(key, modRev, rev)) return;
     hash = crc32cUpdate(hash, revisionKey(modRev, sub, tombstone));
-    hash = crc32cUpdate(
-      hash,
-      encodeKeyValue(
-        tombstone
-          ? { key, createRevision: 0n, modRevision: 0n, version: 0n, value: new Uint8Array(0), lease: 0n }
-          : { key, createRevision: createRev, modRevision: modRev, version, value, lease },
-      ),
-    );
+    hash = crc32cUpdate(hash, kv);
   });
   return { hash, compactRevision: compactRev, hashRevision: rev, currentRevision: currentRev };
 }
@@ -70,12 +61,9 @@ export function hashStore(db: Database): number {
   const meta = db.query("SELECT current_rev, compact_rev FROM meta WHERE id = 0").values()[0] as bigint[];
   hash = crc32cUpdate(hash, revisionKey(meta[0], meta[1], false));
   forEachRevision(db, meta[0], (row) => {
-    const [key, createRevision, modRev, version, lease, value, sub] = row;
+    const [modRev, sub, , kv, , version] = row;
     hash = crc32cUpdate(hash, revisionKey(modRev, sub, version === 0n));
-    hash = crc32cUpdate(
-      hash,
-      encodeKeyValue({ key, createRevision, modRevision: modRev, version, value, lease }),
-    );
+    hash = crc32cUpdate(hash, kv);
   });
   for (const row of db.query("SELECT id, ttl FROM leases ORDER BY id").values() as bigint[][]) {
     hash = crc32cUpdate(hash, revisionKey(row[0], row[1], false));
@@ -85,14 +73,17 @@ export function hashStore(db: Database): number {
 
 const PAGE = 1024;
 
+/** A row as the hashes read it: STORED_COLUMNS, then the key and version. */
+type HashedRow = [...StoredRow, key: Uint8Array, version: bigint];
+
 /**
  * Visits history rows up to `maxRev` in revision order, a page at a time to bound memory,
  * each checked against its checksum first: throws ChecksumMismatch rather than hash a
- * damaged row as if it were data.
+ * damaged row as if it were data. `kv` is what etcd's backend holds for the revision, so
+ * it is hashed as it is.
  */
-function forEachRevision(db: Database, maxRev: bigint, visit: (row: StoredRow) => void): void {
-  // Maintenance.Hash also hashes snapshots of older versions (`snapshot status`).
-  const columns = storedColumnsOf(db);
+function forEachRevision(db: Database, maxRev: bigint, visit: (row: HashedRow) => void): void {
+  const columns = `${STORED_COLUMNS}, key, version`;
   const first = db.query(
     `SELECT ${columns} FROM history WHERE mod_rev <= ?1 ORDER BY mod_rev, sub LIMIT ${PAGE}`,
   );
@@ -100,7 +91,7 @@ function forEachRevision(db: Database, maxRev: bigint, visit: (row: StoredRow) =
     `SELECT ${columns} FROM history
      WHERE mod_rev <= ?1 AND (mod_rev, sub) > (?2, ?3) ORDER BY mod_rev, sub LIMIT ${PAGE}`,
   );
-  let rows = first.values(maxRev) as unknown as StoredRow[];
+  let rows = first.values(maxRev) as unknown as HashedRow[];
   while (rows.length > 0) {
     for (const row of rows) {
       verifyRow(row);
@@ -108,6 +99,6 @@ function forEachRevision(db: Database, maxRev: bigint, visit: (row: StoredRow) =
     }
     if (rows.length < PAGE) return;
     const last = rows[rows.length - 1];
-    rows = next.values(maxRev, last[2], last[6]) as unknown as StoredRow[];
+    rows = next.values(maxRev, last[0], last[1]) as unknown as HashedRow[];
   }
 }

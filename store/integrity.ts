@@ -1,10 +1,12 @@
 /**
  * Whole-store passes over the stored checksums (checksum.ts): the verification a scrub, a
- * defrag, a restore and `check integrity` run, and the filling in of checksums that rows
- * written before them lack.
+ * defrag, a restore and `check integrity` run.
  */
 import { Database } from "bun:sqlite";
-import { ChecksumMismatch, checksumOf, STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
+import { ChecksumMismatch, mismatchOf, STORED_COLUMNS, type StoredRow } from "./checksum.ts";
+import { compareBytes } from "./keys.ts";
+import { decodeKeyValue } from "../wire/etcd.ts";
+import { isV5Layout, V5_BY_REVISION, v5Columns, v5MismatchOf, type V5Row } from "./layout_v5.ts";
 import { pager } from "./pages.ts";
 
 /** Options of `verifyHistory`. */
@@ -33,7 +35,29 @@ export interface VerifyReport {
 /** Damaged revisions a report names at most (the count goes on). */
 export const MAX_LISTED = 100;
 
-const BY_REVISION = { columns: ["mod_rev", "sub"], of: (r: StoredRow) => [r[2], r[6]] };
+/** A row as the verification reads it: STORED_COLUMNS, then the columns that repeat fields of `kv`. */
+type CheckedRow = [...StoredRow, key: Uint8Array, createRev: bigint, version: bigint, lease: bigint];
+
+const BY_REVISION = { columns: ["mod_rev", "sub"], of: (r: CheckedRow) => [r[0], r[1]] };
+
+/**
+ * The mismatch of a row with its checksum, or of its columns with its `kv` (which the key
+ * index and watch filters read instead), or null.
+ */
+function checkedMismatchOf(row: CheckedRow): ChecksumMismatch | null {
+  const damaged = mismatchOf(row);
+  if (damaged !== null) return damaged;
+  const [modRev, sub, , kv, key, createRev, version, lease] = row;
+  let agrees: boolean;
+  try {
+    const m = decodeKeyValue(kv);
+    agrees = compareBytes(m.key, key) === 0 && m.createRevision === createRev && m.version === version &&
+      m.lease === lease && m.modRevision === (version === 0n ? 0n : modRev);
+  } catch {
+    agrees = false; // not a KeyValue: only a damaged row without a checksum gets here
+  }
+  return agrees ? null : new ChecksumMismatch({ key, revision: modRev, sub });
+}
 
 /**
  * Reads every revision of `db` in revision order and compares it with its checksum. Pages
@@ -60,24 +84,31 @@ function emptyReport(): VerifyReport {
   return { revisions: 0, unverified: 0, damaged: [], damagedCount: 0 };
 }
 
-/** The pass: one page of rows per step, what it finds added to `report`. */
+/**
+ * The pass: one page of rows per step, what it finds added to `report`. A file of the
+ * layout before version 6 (a snapshot or data dir not opened since) is checked as it is.
+ */
 function* verifying(db: Database, report: VerifyReport, firstOnly: boolean): Generator<void> {
-  const pages = pager<StoredRow>(db, `SELECT ${storedColumnsOf(db)} FROM history`, BY_REVISION);
+  const pages: Generator<(CheckedRow | V5Row)[]> = isV5Layout(db)
+    ? pager<V5Row>(db, `SELECT ${v5Columns(db)} FROM history`, V5_BY_REVISION)
+    : pager<CheckedRow>(
+      db,
+      `SELECT ${STORED_COLUMNS}, key, create_rev, version, lease FROM history`,
+      BY_REVISION,
+    );
+  const v5 = isV5Layout(db);
   for (const rows of pages) {
     for (const row of rows) {
       report.revisions++;
-      if (row[7] === null) {
+      if ((v5 ? row[7] : row[2]) === null) {
         report.unverified++;
         continue;
       }
-      try {
-        verifyRow(row);
-      } catch (e) {
-        if (!(e instanceof ChecksumMismatch)) throw e;
-        report.damagedCount++;
-        if (report.damaged.length < MAX_LISTED) report.damaged.push(e);
-        if (firstOnly) return;
-      }
+      const m = v5 ? v5MismatchOf(row as V5Row) : checkedMismatchOf(row as CheckedRow);
+      if (m === null) continue;
+      report.damagedCount++;
+      if (report.damaged.length < MAX_LISTED) report.damaged.push(m);
+      if (firstOnly) return;
     }
     yield;
   }
@@ -87,35 +118,6 @@ function* verifying(db: Database, report: VerifyReport, firstOnly: boolean): Gen
 export function damageSummary(report: VerifyReport): string {
   const more = report.damagedCount - 1;
   return `${report.damaged[0].message}${more > 0 ? ` (and ${more} more)` : ""}`;
-}
-
-/**
- * STORED_COLUMNS for `db`, whose `history` may predate checksums (a copy or snapshot made
- * by an older version, opened without migrating it): `crc` then reads as null.
- */
-export function storedColumnsOf(db: Database): string {
-  const columns = db.query("SELECT name FROM pragma_table_info('history')").values().flat();
-  return columns.includes("crc") ? STORED_COLUMNS : STORED_COLUMNS.replace(/\bcrc$/, "NULL");
-}
-
-/**
- * Computes the checksum of every row that has none, inside the caller's transaction;
- * returns how many. A one-time cost when a store from before checksums is opened: about
- * 1.2 s per 200,000 revisions of 256-byte values here, rewriting every page of `history`.
- */
-export function fillChecksums(db: Database): number {
-  const update = db.prepare("UPDATE history SET crc = ?1 WHERE mod_rev = ?2 AND sub = ?3");
-  let filled = 0;
-  try {
-    const select = `SELECT ${STORED_COLUMNS} FROM history WHERE crc IS NULL`;
-    for (const rows of pager<StoredRow>(db, select, { ...BY_REVISION, batch: 4096 })) {
-      for (const row of rows) update.run(checksumOf(row, row[6]), row[2], row[6]);
-      filled += rows.length;
-    }
-  } finally {
-    update.finalize();
-  }
-  return filled;
 }
 
 /** SQLite's own consistency check of a database file: null when sound, else what is wrong. */

@@ -4,11 +4,37 @@
  */
 import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
 import { Event_EventType } from "../proto/gen/mvccpb/kv_pb.ts";
+import { decodeKeyValue, encodeKeyValue } from "../wire/etcd.ts";
 
 /** A row as selected by the store's queries: key, create_rev, mod_rev, version, lease, value. */
 export type KvRow = [Uint8Array, bigint, bigint, bigint, bigint, Uint8Array];
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A revision's KeyValue as `history.kv` holds it, byte for byte what etcd's backend holds
+ * (and what a Range answers): every field of a put; a tombstone's key alone.
+ */
+export function storedKv(row: KvRow): Uint8Array {
+  const tombstone = row[3] === 0n;
+  return encodeKeyValue({
+    key: row[0],
+    createRevision: tombstone ? 0n : row[1],
+    modRevision: tombstone ? 0n : row[2],
+    version: row[3],
+    value: tombstone ? EMPTY : row[5],
+    lease: tombstone ? 0n : row[4],
+  });
+}
+
+/**
+ * The KvRow of a stored KeyValue (`storedKv`) at main revision `modRev`, which a
+ * tombstone's does not hold. Key and value are views into `kv`, not copies.
+ */
+export function kvRowOf(kv: Uint8Array, modRev: bigint): KvRow {
+  const m = decodeKeyValue(kv);
+  return [m.key, m.createRevision, modRev, m.version, m.lease, m.value];
+}
 
 /** A KeyValue from its fields. */
 export function keyValue(

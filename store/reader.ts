@@ -6,7 +6,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { KeyIndex, RevisionKey } from "./key_index.ts";
 import type { KeyRange } from "./keys.ts";
-import type { KvRow } from "./kv.ts";
+import { type KvRow, kvRowOf } from "./kv.ts";
 import { type ChecksumMismatch, mismatchOf, STORED_COLUMNS, type StoredRow } from "./checksum.ts";
 import type { RowCache } from "./row_cache.ts";
 import { HistoryChanged, RevisionRows, ROWS_PER_STATEMENT, STATEMENT_SIZES } from "./revision_rows.ts";
@@ -71,8 +71,6 @@ export class KvReader {
   readonly #cache: RowCache | undefined;
   /** Where rows read go: the cache, or nowhere. */
   readonly #fill: RowCache | undefined;
-  /** The columns of a read with values. */
-  readonly #columns: string;
   readonly #getRevision: Statement;
   readonly #getRevisionNoValue: Statement;
   readonly #rows: RevisionRows;
@@ -85,14 +83,11 @@ export class KvReader {
     if (opts.cache !== undefined && !this.#verify) throw new Error("store: a row cache needs verified reads");
     this.#cache = opts.cache;
     this.#fill = opts.fillCache === false ? undefined : opts.cache;
-    this.#columns = this.#verify ? STORED_COLUMNS : "key, create_rev, mod_rev, version, lease, value";
-    this.#getRevision = db.prepare(
-      `SELECT ${this.#columns} FROM history WHERE mod_rev = ?1 AND sub = ?2`,
-    );
+    this.#getRevision = db.prepare(`SELECT ${STORED_COLUMNS} FROM history WHERE mod_rev = ?1 AND sub = ?2`);
     this.#getRevisionNoValue = db.prepare(
       "SELECT key, create_rev, mod_rev, version, lease, x'' FROM history WHERE mod_rev = ?1 AND sub = ?2",
     );
-    this.#rows = new RevisionRows(db, this.#verify);
+    this.#rows = new RevisionRows(db);
   }
 
   /** The history row of one revision (the key index named it, so it exists). */
@@ -100,9 +95,13 @@ export class KvReader {
     const cached = values ? this.#cache?.get(rev) : undefined;
     if (cached !== undefined) return cached;
     const stmt = values ? this.#getRevision : this.#getRevisionNoValue;
-    const row = stmt.values(rev[0], rev[1])[0] as unknown as KvRow | undefined;
-    if (row === undefined) throw new Error(`store: key index names revision ${rev} that history lacks`);
-    if (values && this.#verify && this.#check(row)) this.#fill?.add(rev, row);
+    const found = stmt.values(rev[0], rev[1])[0] as unknown as StoredRow | KvRow | undefined;
+    if (found === undefined) throw new Error(`store: key index names revision ${rev} that history lacks`);
+    if (!values) return found as KvRow;
+    const stored = found as StoredRow;
+    const checked = this.#check(stored);
+    const row = this.#decode(stored, rev);
+    if (checked) this.#fill?.add(rev, row);
     return row;
   }
 
@@ -186,9 +185,17 @@ export class KvReader {
       for (const rev of missing) held.push(cache.get(rev));
       missing = missing.filter((_, i) => held[i] === undefined);
     }
-    const rows = missing.length === 0 ? [] : this.#rows.selectMany(missing, values);
-    if (values && this.#verify) {
-      for (let i = 0; i < rows.length; i++) if (this.#check(rows[i])) fill?.add(missing[i], rows[i]);
+    let rows: KvRow[];
+    if (missing.length === 0) rows = [];
+    else if (!values) rows = this.#rows.keys(missing);
+    else {
+      const stored = this.#rows.stored(missing);
+      rows = new Array(stored.length);
+      for (let i = 0; i < stored.length; i++) {
+        const checked = this.#check(stored[i]);
+        rows[i] = this.#decode(stored[i], missing[i]);
+        if (checked) fill?.add(missing[i], rows[i]);
+      }
     }
     if (cache === undefined) {
       for (const row of rows) out.push(row);
@@ -200,11 +207,26 @@ export class KvReader {
   }
 
   /**
-   * Whether the row matches its checksum; if not, throws the mismatch, or hands it to
-   * `onMismatch` if there is one.
+   * The KvRow of a stored row. One whose `kv` is not a KeyValue any more (damaged, and
+   * handed to `onMismatch`, which lets it through) reads as its other columns say, with an
+   * empty value: the apply loop still needs its create revision and version.
    */
-  #check(row: KvRow): boolean {
-    const m = mismatchOf(row as unknown as StoredRow);
+  #decode(stored: StoredRow, rev: RevisionKey): KvRow {
+    try {
+      return kvRowOf(stored[3], stored[0]);
+    } catch (e) {
+      if (this.#onMismatch === undefined || this.#verify === false || mismatchOf(stored) === null) throw e;
+      return this.revision(rev, false);
+    }
+  }
+
+  /**
+   * Whether the row was checked and matches its checksum; if it does not, throws the
+   * mismatch, or hands it to `onMismatch` if there is one.
+   */
+  #check(row: StoredRow): boolean {
+    if (!this.#verify) return false;
+    const m = mismatchOf(row);
     if (m === null) return true;
     if (this.#onMismatch === undefined) throw m;
     this.#onMismatch(m);

@@ -2,14 +2,18 @@
  * The SQLite schema of the MVCC store and the connection settings it relies on.
  *
  * - `history` holds every revision of every key until compaction (a tombstone has
- *   `create_rev = 0`, `version = 0`): historical reads, watch catch-up, HashKV. Each row
- *   carries a checksum of its fields (`crc`, see checksum.ts). It is
- *   keyed by revision, like etcd's bbolt key bucket, so writes only append; which
- *   revisions each key has is kept in memory (key_index.ts, etcd's treeIndex), rebuilt
- *   from this table at open. Keying the rows by key instead cost twice the CPU per
- *   random-key put; a (key, mod_rev) index and a table of current rows each cost one
- *   more random page per put. A head read is the key index's latest revision of the key
- *   and one primary-key lookup here.
+ *   `create_rev = 0`, `version = 0`): reads, watch catch-up, HashKV, snapshots. `kv` is the
+ *   revision's KeyValue encoded as etcd's backend stores it (a tombstone's holds its key
+ *   alone), so that a Range answers, a snapshot exports and HashKV hashes those bytes as
+ *   they are, with nothing to encode; `crc` is its checksum (checksum.ts). `key`,
+ *   `create_rev`, `version` and `lease` repeat fields of `kv` for what must not read values:
+ *   the key index's rebuild at open (most of a restart), keys-only reads, watch catch-up's
+ *   key filter. The table is keyed by revision, like etcd's bbolt key bucket, so writes
+ *   only append; which revisions each key has is kept in memory (key_index.ts, etcd's
+ *   treeIndex), rebuilt from this table at open. Keying the rows by key instead cost twice
+ *   the CPU per random-key put; a (key, mod_rev) index and a table of current rows each
+ *   cost one more random page per put. A head read is the key index's latest revision of
+ *   the key and one primary-key lookup here.
  * - `meta` is one row: applied index/term (written in the same transaction as the effects
  *   of the entries they name), current and compacted revision.
  * - `leases` is the minimal lease registry a put checks; the lease module owns it.
@@ -20,8 +24,7 @@ import { Database } from "bun:sqlite";
 import { AUTH_DDL } from "./auth_tables.ts";
 import { ALARMS_DDL } from "./alarm.ts";
 import { MEMBERS_DDL } from "./members.ts";
-import { fillChecksums, storedColumnsOf } from "./integrity.ts";
-import { STORED_COLUMNS } from "./checksum.ts";
+import { convertHistory, isV5Layout } from "./layout_v5.ts";
 
 /**
  * Bumped when the layout changes incompatibly; a store refuses a file it does not know.
@@ -30,8 +33,28 @@ import { STORED_COLUMNS } from "./checksum.ts";
  * 5: `history.crc`, each revision's checksum (version 4 files get the column and the
  * checksums of their rows when first opened: an older version must not write rows
  * without one, so it is refused the file).
+ * 6: `history.kv`, the encoded KeyValue, in place of `value`, and a checksum of it (version
+ * 4 and 5 files are converted when first opened, layout_v5.ts).
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
+
+/**
+ * The history table as `name`. `kv` comes last: reading the columns before it does not
+ * read a value spilled onto overflow pages.
+ */
+function historyDdl(name: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+  mod_rev INTEGER NOT NULL,
+  sub INTEGER NOT NULL,
+  key BLOB NOT NULL,
+  create_rev INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  lease INTEGER NOT NULL,
+  crc INTEGER,
+  kv BLOB NOT NULL,
+  PRIMARY KEY (mod_rev, sub)
+) WITHOUT ROWID;`;
+}
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -43,17 +66,7 @@ CREATE TABLE IF NOT EXISTS meta (
   compact_rev INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO meta VALUES (0, ${SCHEMA_VERSION}, 0, 0, 1, -1);
-CREATE TABLE IF NOT EXISTS history (
-  mod_rev INTEGER NOT NULL,
-  sub INTEGER NOT NULL,
-  key BLOB NOT NULL,
-  create_rev INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  lease INTEGER NOT NULL,
-  value BLOB NOT NULL,
-  crc INTEGER,
-  PRIMARY KEY (mod_rev, sub)
-) WITHOUT ROWID;
+${historyDdl("history")}
 CREATE TABLE IF NOT EXISTS leases (
   id INTEGER PRIMARY KEY,
   ttl INTEGER NOT NULL DEFAULT 0,
@@ -135,11 +148,15 @@ function migrate(db: Database): void {
     db.run("DROP TABLE IF EXISTS live");
     db.run("UPDATE meta SET schema_version = 4 WHERE id = 0");
   }
-  if (version() === 4n) {
-    // Checksums for what is there, now: the rows are read once anyway (the key index), and
-    // a row without one could not be told from a damaged one later.
-    if (storedColumnsOf(db) !== STORED_COLUMNS) db.run("ALTER TABLE history ADD COLUMN crc INTEGER");
-    fillChecksums(db);
-    db.run("UPDATE meta SET schema_version = 5 WHERE id = 0");
+  if (version() === 4n || version() === 5n) {
+    // Every row rewritten once, in revision order into a new table (appends): about as
+    // long as the key index's rebuild that follows. Checksums are compared on the way.
+    if (isV5Layout(db)) {
+      db.run(historyDdl("history_v6"));
+      convertHistory(db, "history_v6");
+      db.run("DROP TABLE history");
+      db.run("ALTER TABLE history_v6 RENAME TO history");
+    }
+    db.run("UPDATE meta SET schema_version = 6 WHERE id = 0");
   }
 }

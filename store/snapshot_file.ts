@@ -12,6 +12,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { hashStore } from "./hash.ts";
+import { isV5Layout } from "./layout_v5.ts";
+import { upgradeSchema } from "./schema.ts";
 import { ChecksumMismatch } from "./checksum.ts";
 import { integrityProblem } from "./integrity.ts";
 import { BboltReader } from "./bbolt/reader.ts";
@@ -156,13 +158,16 @@ function sqliteStatus(checked: CheckedSnapshot): SnapshotStatus | Error {
     extractDatabase(checked, copy);
     let db: Database;
     try {
-      db = new Database(copy, { readonly: true, safeIntegers: true, strict: true });
+      db = new Database(copy, { readwrite: true, create: false, safeIntegers: true, strict: true });
     } catch (e) {
       return new Error(`snapshot file integrity check failed: ${(e as Error).message}`);
     }
     try {
       const problem = integrityProblem(db);
       if (problem !== null) return new Error(`snapshot file integrity check failed: ${problem}`);
+      // The hash reads the current layout: a snapshot of an older version's store is
+      // converted first (this is a copy).
+      if (isV5Layout(db)) upgradeSchema(db);
       return readStatus(db, checked.dbBytes);
     } catch (e) {
       if (e instanceof ChecksumMismatch) {

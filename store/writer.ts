@@ -7,7 +7,7 @@ import type { Database, Statement } from "bun:sqlite";
 import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
 import type { KeyIndex } from "./key_index.ts";
 import type { KeyRange } from "./keys.ts";
-import { deleteEvent, keyValue, kvFromRow, type KvRow, putEvent } from "./kv.ts";
+import { deleteEvent, keyValue, kvFromRow, type KvRow, putEvent, storedKv } from "./kv.ts";
 import type { KvReader } from "./reader.ts";
 import { checksumOf } from "./checksum.ts";
 
@@ -21,7 +21,7 @@ export class WriteStatements {
   constructor(db: Database, index: KeyIndex) {
     this.index = index;
     this.insertHistory = db.prepare(
-      "INSERT INTO history (key, mod_rev, sub, create_rev, version, lease, value, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+      "INSERT INTO history (key, mod_rev, sub, create_rev, version, lease, crc, kv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     );
   }
 }
@@ -67,8 +67,9 @@ export class RevisionWrite {
     const createRevision = before === null ? rev : before[1];
     const version = before === null ? 1n : before[3] + 1n;
     const sub = this.events.length;
-    const crc = checksumOf([key, createRevision, rev, version, lease, value], sub);
-    this.#stmts.insertHistory.run(key, rev, sub, createRevision, version, lease, value, crc);
+    const stored = storedKv([key, createRevision, rev, version, lease, value]);
+    const crc = checksumOf(rev, sub, stored);
+    this.#stmts.insertHistory.run(key, rev, sub, createRevision, version, lease, crc, stored);
     this.#stmts.index.put(key, rev, sub, lease);
     const kv = keyValue(key, { createRevision, modRevision: rev, version, lease, value });
     this.events.push(putEvent(kv, before === null ? undefined : kvFromRow(before)));
@@ -82,8 +83,8 @@ export class RevisionWrite {
     for (const row of rows) {
       const key = row[0];
       const sub = this.events.length;
-      const tombstone: KvRow = [key, 0n, rev, 0n, 0n, EMPTY];
-      this.#stmts.insertHistory.run(key, rev, sub, 0n, 0n, 0n, EMPTY, checksumOf(tombstone, sub));
+      const stored = storedKv([key, 0n, rev, 0n, 0n, EMPTY]);
+      this.#stmts.insertHistory.run(key, rev, sub, 0n, 0n, 0n, checksumOf(rev, sub, stored), stored);
       this.#stmts.index.tombstone(key, rev, sub);
       this.events.push(deleteEvent(key, rev, kvFromRow(row)));
     }

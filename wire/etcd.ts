@@ -299,6 +299,11 @@ export class KvsWriter {
     return 1 + varintSize(size) + copiedBytes(kv, size);
   }
 
+  /** The bytes `addEncoded(kv)` writes into the writer's buffer, for an encoded KeyValue of `n` bytes. */
+  static sizeOfEncoded(n: number): number {
+    return 1 + varintSize(n) + (n >= GATHER_FROM ? 0 : n);
+  }
+
   /** Makes room for `bytes` more in the buffer: a new one, if need be, after what is written. */
   room(bytes: number): void {
     const w = this.#w;
@@ -313,6 +318,14 @@ export class KvsWriter {
     this.#w.messageHeader(KVS_FIELD, size);
     writeKeyValue(this.#w, kv);
     this.#length += 1 + varintSize(size) + size;
+    this.#rows++;
+  }
+
+  /** Adds a KeyValue already encoded (a store's `history.kv`, never empty: a key is not). */
+  addEncoded(kv: Uint8Array): void {
+    this.room(KvsWriter.sizeOfEncoded(kv.length));
+    this.#w.bytesField(KVS_FIELD, kv);
+    this.#length += 1 + varintSize(kv.length) + kv.length;
     this.#rows++;
   }
 

@@ -4,10 +4,9 @@
  * it refuses to start again; with --experimental-corrupt-check-time the leader finds the
  * mismatch, raises CORRUPT naming that member, and the cluster refuses KV requests.
  */
-import { Database } from "bun:sqlite";
 import * as path from "node:path";
 import { afterAll, expect, test } from "bun:test";
-import { checksumOf, STORED_COLUMNS, type StoredRow } from "../../store/checksum.ts";
+import { rewriteValue } from "../store/history_rows.ts";
 import { cleanup, type ClusterProcess, etcdctl, etcdts, startCluster, waitFor } from "../harness.ts";
 
 afterAll(cleanup);
@@ -38,16 +37,14 @@ async function writeKeys(cluster: ClusterProcess): Promise<void> {
  * (tests/corrupt/integrity.test.ts damages a value without fixing its checksum.)
  */
 function tamper(dataDir: string): void {
-  const db = new Database(path.join(dataDir, "member", "snap", "db"), { safeIntegers: true, strict: true });
-  try {
-    const key = new TextEncoder().encode("k5");
-    const bad = new TextEncoder().encode("rotten");
-    expect(db.query("UPDATE history SET value = ?1 WHERE key = ?2").run(bad, key).changes).toBe(1);
-    const row = db.query(`SELECT ${STORED_COLUMNS} FROM history WHERE key = ?1`).values(key)[0] as StoredRow;
-    db.query("UPDATE history SET crc = ?1 WHERE key = ?2").run(checksumOf(row, row[6]), key);
-  } finally {
-    db.close();
-  }
+  const rotten = new TextEncoder().encode("rotten");
+  rewriteValue(
+    path.join(dataDir, "member", "snap", "db"),
+    new TextEncoder().encode("k5"),
+    null,
+    () => rotten,
+    true,
+  );
 }
 
 test("--experimental-initial-corrupt-check: a clean member restarts, a tampered one refuses to", async () => {

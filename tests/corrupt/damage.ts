@@ -3,10 +3,10 @@
  * it: k0..k9 are put, the member is stopped, and one byte of k5's stored value is flipped
  * through SQLite (as a failing disk would), leaving its checksum alone.
  */
-import { Database } from "bun:sqlite";
 import { expect } from "bun:test";
 import * as path from "node:path";
 import { etcdts, type ServerProcess, startServer } from "../harness.ts";
+import { flipValueBit } from "../store/history_rows.ts";
 
 const enc = new TextEncoder();
 
@@ -27,19 +27,8 @@ export async function ok(server: ServerProcess, args: string[]): Promise<string>
 
 /** Flips one bit of k5's stored value, as a disk might, leaving its checksum alone. */
 export function flipByte(dataDir: string): void {
-  const db = new Database(path.join(dataDir, "member", "snap", "db"));
-  try {
-    const [value] = db.query("SELECT value FROM history WHERE key = ?1").values(enc.encode("k5"))[0] as [
-      Uint8Array,
-    ];
-    const bad = new Uint8Array(value);
-    bad[0] ^= 0x20; // "value 5" becomes "Value 5"
-    expect(db.query("UPDATE history SET value = ?1 WHERE key = ?2").run(bad, enc.encode("k5")).changes).toBe(
-      1,
-    );
-  } finally {
-    db.close();
-  }
+  // "value 5" becomes "Value 5"
+  flipValueBit(path.join(dataDir, "member", "snap", "db"), enc.encode("k5"), null, 0, 0x20);
 }
 
 /** `alarm list` with the CORRUPT alarm raised. */

@@ -14,12 +14,13 @@ import { ChecksumMismatch, checksumOf } from "../../store/checksum.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
 import { exportInChild } from "../../server/export_child.ts";
 import { checkStoreFile, verifyHistorySync } from "../../store/integrity.ts";
-import type { KvRow } from "../../store/kv.ts";
+import { type KvRow, kvRowOf, storedKv } from "../../store/kv.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { restoreSnapshot } from "../../store/restore.ts";
 import { SCHEMA_VERSION } from "../../store/schema.ts";
 import { copyStore } from "../../store/snapshot.ts";
 import { cleanup, tempDir } from "../harness.ts";
+import { flipValueBit, toOlderLayout } from "./history_rows.ts";
 import { b, Driver, machine, op, put, range, req, txn } from "./helpers.ts";
 
 afterAll(cleanup);
@@ -34,22 +35,9 @@ function storeWithKeys(dir: string): string {
   return file;
 }
 
-/** Flips one byte of `key`'s value at `revision` in the closed store at `file`. */
+/** Flips one bit of `key`'s value at `revision` in the closed store at `file`, its checksum left alone. */
 function flipByte(file: string, key: string, revision: bigint): void {
-  const db = new Database(file);
-  try {
-    const [value] = db.query("SELECT value FROM history WHERE key = ?1 AND mod_rev = ?2").values(
-      b(key),
-      revision,
-    )[0] as [
-      Uint8Array,
-    ];
-    const bad = new Uint8Array(value);
-    bad[2] ^= 0x01;
-    db.query("UPDATE history SET value = ?1 WHERE key = ?2 AND mod_rev = ?3").run(bad, b(key), revision);
-  } finally {
-    db.close();
-  }
+  flipValueBit(file, b(key), revision, 2, 0x01);
 }
 
 /** Opens the store, collecting what it reports as damaged. */
@@ -63,28 +51,26 @@ function openWatched(file: string): { store: MvccStore; damage: string[] } {
 const K5 = 'key "k5" at revision 7 does not match its checksum';
 
 describe("the checksum of a revision", () => {
-  const row: KvRow = [b("key"), 3n, 7n, 2n, 0n, b("value")];
-  test("covers the key, the value and every number", () => {
-    const base = checksumOf(row, 0n);
-    expect(checksumOf([...row], 0)).toBe(base);
-    const changed: KvRow[] = [
-      [b("kez"), 3n, 7n, 2n, 0n, b("value")],
-      [b("key"), 4n, 7n, 2n, 0n, b("value")],
-      [b("key"), 3n, 8n, 2n, 0n, b("value")],
-      [b("key"), 3n, 7n, 3n, 0n, b("value")],
-      [b("key"), 3n, 7n, 2n, 1n, b("value")],
-      [b("key"), 3n, 7n, 2n, 0n, b("valuf")],
-    ];
-    for (const c of changed) expect(checksumOf(c, 0n)).not.toBe(base);
-    expect(checksumOf(row, 1n)).not.toBe(base);
+  const kv = storedKv([b("key"), 3n, 7n, 2n, 0n, b("value")]);
+  test("covers the revision, the sub-revision and every byte of the KeyValue", () => {
+    const base = checksumOf(7n, 0n, kv);
+    expect(checksumOf(7n, 0, new Uint8Array(kv))).toBe(base);
+    expect(checksumOf(8n, 0n, kv)).not.toBe(base);
+    expect(checksumOf(7n, 1n, kv)).not.toBe(base);
+    for (let i = 0; i < kv.length; i++) {
+      const changed = new Uint8Array(kv);
+      changed[i] ^= 0x10;
+      expect(checksumOf(7n, 0n, changed)).not.toBe(base);
+    }
   });
 
-  test("of a row too large to sum in one piece is the same function", () => {
-    const value = new Uint8Array(5000).fill(7);
-    const large = checksumOf([b("key"), 1n, 1n, 1n, 0n, value], 0n);
-    expect(large).toBe(Bun.hash.crc32(value, checksumOf([b("key"), 1n, 1n, 1n, 0n, new Uint8Array(0)], 0n)));
-    value[4999] = 8;
-    expect(checksumOf([b("key"), 1n, 1n, 1n, 0n, value], 0n)).not.toBe(large);
+  test("covers the fields a stored KeyValue holds, which read back as they were written", () => {
+    const row: KvRow = [b("key"), 3n, 7n, 2n, 5n, b("value")];
+    expect(kvRowOf(storedKv(row), 7n)).toEqual(row);
+    // A tombstone is stored as its key alone, as etcd's backend stores it.
+    const tombstone: KvRow = [b("key"), 0n, 9n, 0n, 0n, new Uint8Array(0)];
+    expect(storedKv(tombstone)).toEqual(new Uint8Array([0x0a, 3, ...b("key")]));
+    expect(kvRowOf(storedKv(tombstone), 9n)).toEqual(tombstone);
   });
 });
 
@@ -103,6 +89,15 @@ describe("a damaged value", () => {
     expect(found.damagedCount).toBe(1);
     expect(found.damaged.map((m) => m.message)).toEqual([K5]);
     expect(found.damaged[0].revision).toBe(7n);
+  });
+
+  test("a column that disagrees with the stored KeyValue is named by the whole-store check", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    const db = new Database(file);
+    db.run("UPDATE history SET version = 3 WHERE key = CAST('k5' AS BLOB)");
+    db.close();
+    const found = checkStoreFile(file);
+    expect(typeof found !== "string" && found.damaged.map((m) => m.message)).toEqual([K5]);
   });
 
   test("is refused to a range, a read-only txn, HashKV and Hash; other keys still read", () => {
@@ -235,52 +230,66 @@ describe("a damaged value", () => {
   });
 });
 
-/** Makes `file` look as a version 4 store did: no checksum column. */
-function toVersion4(file: string): void {
-  const db = new Database(file);
-  try {
-    db.run("ALTER TABLE history DROP COLUMN crc");
-    db.run("UPDATE meta SET schema_version = 4");
-  } finally {
-    db.close();
-  }
-}
-
-describe("stores from before checksums", () => {
-  test("a version 4 store opens, gets its checksums and reads as before", () => {
-    const file = storeWithKeys(tempDir("etcdts-cksum-"));
-    toVersion4(file);
-    expect(checkStoreFile(file)).toEqual({ revisions: 11, unverified: 11, damaged: [], damagedCount: 0 });
-    const d = new Driver(MvccStore.open(file));
-    expect(d.get("k3").kvs.map((kv) => new TextDecoder().decode(kv.value))).toEqual(["value 3 again"]);
-    d.store.close();
-    expect(checkStoreFile(file)).toEqual({ revisions: 11, unverified: 0, damaged: [], damagedCount: 0 });
-    const db = new Database(file);
-    expect(db.query("SELECT schema_version FROM meta").values()).toEqual([[SCHEMA_VERSION]]);
-    db.close();
-  });
-
-  test("a copy from a member of version 4 installs, with checksums", () => {
-    const dir = tempDir("etcdts-cksum-");
-    const old = storeWithKeys(dir);
-    toVersion4(old);
-    const d = new Driver(MvccStore.open(path.join(dir, "member")));
-    d.put("mine", "x");
-    d.store.installCopy(old);
-    expect(d.keys("k", "l")).toHaveLength(10);
-    d.put("k10", "v");
-    d.store.close();
-    const db = new Database(path.join(dir, "member"), { safeIntegers: true, strict: true });
-    try {
-      const report = verifyHistorySync(db);
-      expect({ ...report, damaged: [] }).toEqual({
-        revisions: 12,
-        unverified: 0,
-        damaged: [],
-        damagedCount: 0,
-      });
-    } finally {
+describe("stores of older layouts", () => {
+  for (const version of [4, 5] as const) {
+    test(`a version ${version} store is checked as it is, opens converted and reads as before`, () => {
+      const file = storeWithKeys(tempDir("etcdts-cksum-"));
+      toOlderLayout(file, version);
+      const unverified = version === 4 ? 11 : 0;
+      expect(checkStoreFile(file)).toEqual({ revisions: 11, unverified, damaged: [], damagedCount: 0 });
+      const d = new Driver(MvccStore.open(file));
+      expect(d.get("k3").kvs.map((kv) => new TextDecoder().decode(kv.value))).toEqual(["value 3 again"]);
+      expect(d.get("k3").kvs[0]).toMatchObject({ createRevision: 5n, modRevision: 12n, version: 2n });
+      d.store.close();
+      expect(checkStoreFile(file)).toEqual({ revisions: 11, unverified: 0, damaged: [], damagedCount: 0 });
+      const db = new Database(file);
+      expect(db.query("SELECT schema_version FROM meta").values()).toEqual([[SCHEMA_VERSION]]);
       db.close();
+    });
+  }
+
+  test("a value damaged in a version 5 store stays known as damaged when it is converted", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    toOlderLayout(file, 5);
+    const db = new Database(file);
+    db.run("UPDATE history SET value = CAST('Value 5' AS BLOB) WHERE key = CAST('k5' AS BLOB)");
+    db.close();
+    const found = checkStoreFile(file);
+    expect(typeof found !== "string" && found.damaged.map((m) => m.message)).toEqual([K5]);
+    const { store, damage } = openWatched(file);
+    try {
+      const r = machine(store).range(range("k5"));
+      expect(isEtcdError(r) && r.message).toBe(`etcdserver: corrupt store: ${K5}`);
+      expect(damage).toEqual([`range: ${K5}`]);
+    } finally {
+      store.close();
     }
   });
+
+  for (const version of [4, 5] as const) {
+    test(`a copy from a member of version ${version} installs, with checksums`, () => {
+      const dir = tempDir("etcdts-cksum-");
+      const old = storeWithKeys(dir);
+      toOlderLayout(old, version);
+      const d = new Driver(MvccStore.open(path.join(dir, "member")));
+      d.put("mine", "x");
+      d.store.installCopy(old);
+      expect(d.keys("k", "l")).toHaveLength(10);
+      d.put("k10", "v");
+      expect(d.get("k3").kvs.map((kv) => new TextDecoder().decode(kv.value))).toEqual(["value 3 again"]);
+      d.store.close();
+      const db = new Database(path.join(dir, "member"), { safeIntegers: true, strict: true });
+      try {
+        const report = verifyHistorySync(db);
+        expect({ ...report, damaged: [] }).toEqual({
+          revisions: 12,
+          unverified: 0,
+          damaged: [],
+          damagedCount: 0,
+        });
+      } finally {
+        db.close();
+      }
+    });
+  }
 });

@@ -2,6 +2,7 @@
  * The in-memory key index (store/key_index.ts) on its own, and through the store: its
  * answers must equal a rebuild from `history` and survive rollback and reopen.
  */
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { keyRange } from "../../store/keys.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { openDatabase } from "../../store/schema.ts";
 import { b, del, Driver, machine, put, range, req, s } from "./helpers.ts";
+import { toOlderLayout } from "./history_rows.ts";
 
 const ALL = keyRange(b("\0"), b("\0"));
 const everyKey = keyRange(new Uint8Array(0), b("\0"));
@@ -29,7 +31,7 @@ class Twin {
   readonly index = new KeyIndex();
   readonly db = openDatabase(":memory:");
   readonly #insert = this.db.prepare(
-    "INSERT INTO history (key, mod_rev, sub, create_rev, version, lease, value) VALUES (?1, ?2, ?3, 1, ?4, 0, x'')",
+    "INSERT INTO history (key, mod_rev, sub, create_rev, version, lease, kv) VALUES (?1, ?2, ?3, 1, ?4, 0, x'')",
   );
 
   put(key: string, main: number, sub = 0): void {
@@ -279,7 +281,8 @@ describe("key index through the store", () => {
       d.put("a", "1");
       d.put("a", "2");
       d.store.close();
-      const db = openDatabase(path);
+      toOlderLayout(path, 4);
+      const db = new Database(path);
       db.run("CREATE INDEX history_by_key ON history (key, mod_rev)");
       db.run("UPDATE meta SET schema_version = 3");
       db.close();

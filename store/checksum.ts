@@ -9,26 +9,32 @@
  * CRC-32C of crc32c.ts is what etcd's HashKV prescribes, but in JS it costs six times as
  * much per value (199 vs 33 ns for 256 bytes here), which a Range pays on every row. Both
  * catch every burst of up to 32 flipped bits. It covers mod_rev and sub as little-endian
- * int64, then the encoded KeyValue (`kv`), which holds every other field: what a read
- * serves is what was checked. The columns the key index and watch filters read besides
- * (key, create_rev, version, lease) repeat fields of `kv`; a scrub compares them with it
- * (integrity.ts).
+ * int64, the key, then the encoded KeyValue (`kv`), which holds every field: what a read
+ * serves is what was checked, and the key the key index filed the revision under too (a
+ * damaged key would have a read answer another key's revision). The other columns that
+ * repeat fields of `kv` for the key index (create_rev, version, lease) a scrub compares
+ * with it (integrity.ts).
  */
 import { Code, type EtcdError, etcdError } from "../api/errors.ts";
 import { goQuote } from "../lib/gofmt.ts";
-import { decodeKeyValue } from "../wire/etcd.ts";
 
 /**
- * The columns of a row as the verifying reads select them: the revision, its checksum and
- * the encoded KeyValue (see schema.ts).
+ * The columns of a row as the verifying reads select them: the revision, its checksum, the
+ * key and the encoded KeyValue (see schema.ts).
  */
-export const STORED_COLUMNS = "mod_rev, sub, crc, kv";
+export const STORED_COLUMNS = "mod_rev, sub, crc, key, kv";
 
 /**
  * A row selected with STORED_COLUMNS. `crc` is null for a row written without one (by
  * hand): such a row cannot be verified.
  */
-export type StoredRow = [modRev: bigint, sub: bigint, crc: bigint | number | null, kv: Uint8Array];
+export type StoredRow = [
+  modRev: bigint,
+  sub: bigint,
+  crc: bigint | number | null,
+  key: Uint8Array,
+  kv: Uint8Array,
+];
 
 /** A row whose first columns are STORED_COLUMNS. */
 type Stored = readonly [...StoredRow, ...unknown[]];
@@ -52,27 +58,18 @@ export class ChecksumMismatch extends Error {
 const REVISION = new DataView(new ArrayBuffer(16));
 const REVISION_BYTES = new Uint8Array(REVISION.buffer);
 
-/** The checksum of a revision: main and sub revision, and its KeyValue as stored. */
-export function checksumOf(modRev: bigint, sub: bigint | number, kv: Uint8Array): number {
+/** The checksum of a revision: main and sub revision, its key and its KeyValue as stored. */
+export function checksumOf(modRev: bigint, sub: bigint | number, key: Uint8Array, kv: Uint8Array): number {
   REVISION.setBigInt64(0, modRev, true);
   REVISION.setBigInt64(8, typeof sub === "bigint" ? sub : BigInt(sub), true);
-  return Bun.hash.crc32(kv, Bun.hash.crc32(REVISION_BYTES));
+  return Bun.hash.crc32(kv, Bun.hash.crc32(key, Bun.hash.crc32(REVISION_BYTES)));
 }
 
 /** The mismatch of `row` with its stored checksum, or null if it matches (or has none). */
 export function mismatchOf(row: Stored): ChecksumMismatch | null {
   const stored = row[2];
-  if (stored === null || Number(stored) === checksumOf(row[0], row[1], row[3])) return null;
-  return new ChecksumMismatch({ key: keyOfDamaged(row[3]), revision: row[0], sub: row[1] });
-}
-
-/** The key a damaged KeyValue names, as far as it can still be read (else none). */
-function keyOfDamaged(kv: Uint8Array): Uint8Array {
-  try {
-    return decodeKeyValue(kv).key;
-  } catch {
-    return new Uint8Array(0);
-  }
+  if (stored === null || Number(stored) === checksumOf(row[0], row[1], row[3], row[4])) return null;
+  return new ChecksumMismatch({ key: row[3], revision: row[0], sub: row[1] });
 }
 
 /** Throws ChecksumMismatch if `row` does not match its stored checksum (a row without one passes). */

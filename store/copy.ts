@@ -23,10 +23,12 @@ export function replaceContents(db: Database, src: string): void {
       for (const { name, sql } of tables) {
         const incoming = columnsOf(db, name, "incoming").map((c) => c.name);
         // By name: a copy from an older version may lack columns added since (the schema
-        // migration fills them in afterwards, see schema.ts `upgradeSchema`). A table it
-        // lays out otherwise, lacking a column that must have a value, is taken as it is,
-        // and the migration converts it.
-        const required = mine.has(name) ? columnsOf(db, name, "main").filter((c) => c.required) : [];
+        // migration fills them in afterwards, see schema.ts `upgradeSchema`). A history of
+        // the layout before version 6, without the KeyValue column, is taken as it is, and
+        // the migration converts it; no other table has a converter.
+        const required = mine.has(name) && name === "history"
+          ? columnsOf(db, name, "main").filter((c) => c.required)
+          : [];
         if (required.some((c) => !incoming.includes(c.name))) {
           db.run(`DROP TABLE main."${name.replaceAll('"', '""')}"`);
           mine.delete(name);

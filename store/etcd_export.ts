@@ -32,6 +32,7 @@ import { compareBytes } from "./keys.ts";
 import { listMembers, removedMembers } from "./members.ts";
 import { listAlarms } from "./alarm.ts";
 import { pager } from "./pages.ts";
+import { isTombstoneKv } from "./kv.ts";
 import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 
 /** Options of `exportEtcdBackend`. */
@@ -87,22 +88,18 @@ export async function exportEtcdBackend(
       writeRevisionKey(buf, at, modRev, sub, tombstone);
       buf.set(kv, at + keyBytes);
     };
-    const history = pager<[...StoredRow, version: bigint]>(
-      src,
-      `SELECT ${STORED_COLUMNS}, version FROM history`,
-      {
-        columns: ["mod_rev", "sub"],
-        of: (r) => [r[0], r[1]],
-      },
-    );
+    const history = pager<StoredRow>(src, `SELECT ${STORED_COLUMNS} FROM history`, {
+      columns: ["mod_rev", "sub"],
+      of: (r) => [r[0], r[1]],
+    });
     for (const rows of history) {
       for (const row of rows) {
         // A damaged row stops the export (ChecksumMismatch): a backup must not carry it.
         verifyRow(row);
         modRev = row[0];
         sub = row[1];
-        kv = row[3];
-        tombstone = row[4] === 0n;
+        kv = row[4];
+        tombstone = isTombstoneKv(row[3], kv);
         // A tombstone at the compaction revision is kept here for watchers only; etcd
         // 3.4's compaction has removed it from its backend (see compaction.ts).
         if (tombstone && modRev === compactRev) continue;

@@ -87,7 +87,7 @@ function importAll(r: BboltReader, db: Database): Error | null {
         row[3],
         row[4],
         rev.sub,
-        checksumOf(row[2], rev.sub, stored),
+        checksumOf(row[2], rev.sub, row[0], stored),
         stored,
       );
       lastMain = rev.main;

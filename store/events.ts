@@ -46,7 +46,7 @@ export function eventsSince(
      WHERE mod_rev >= ?1 AND mod_rev <= ?2 AND ${rangeCondition(range, 3)} ORDER BY mod_rev, sub`,
   ).values(q.fromRev, toRev, ...rangeArgs(range)) as unknown as StoredRow[];
   for (const row of rows) verifyRow(row);
-  const kvRows = rows.map((row) => kvRowOf(row[3], row[0]));
+  const kvRows = rows.map((row) => kvRowOf(row[4], row[0]));
   const previous = (key: Uint8Array, rev: bigint) => {
     if (!q.prevKv) return undefined;
     const row = reader.before(key, rev);

@@ -7,6 +7,8 @@ import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
 import { crc32cUpdate } from "./crc32c.ts";
 import { revisionKey } from "./encoding.ts";
+import { encodeKeyValue } from "../wire/etcd.ts";
+import { isTombstoneKv } from "./kv.ts";
 import type { KeyIndex } from "./key_index.ts";
 import type { Revisions } from "./applier.ts";
 import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
@@ -23,6 +25,7 @@ export interface HashKvResult {
 }
 
 const KEY_BUCKET = new TextEncoder().encode("key");
+const TOMBSTONE = { createRevision: 0n, version: 0n, value: new Uint8Array(0), lease: 0n };
 
 /**
  * Hashes the history up to `revision` (0 = current). Like etcd, revisions at or below the
@@ -41,8 +44,8 @@ export function hashKv(
   const keepEmpty = !index.anyExistsAt(rev);
   let hash = crc32cUpdate(0, KEY_BUCKET);
   forEachRevision(db, rev, (row) => {
-    const [modRev, sub, , kv, key, version] = row;
-    const tombstone = version === 0n;
+    const [modRev, sub, , key, kv] = row;
+    const tombstone = isTombstoneKv(key, kv);
     // Kept only for watchers (compaction.ts); etcd 3.4.23 has deleted it from its backend.
     if (tombstone && modRev === compactRev) return;
     if (modRev <= compactRev && !keepEmpty && index.changedBetween(key, modRev, rev)) return;
@@ -61,9 +64,11 @@ export function hashStore(db: Database): number {
   const meta = db.query("SELECT current_rev, compact_rev FROM meta WHERE id = 0").values()[0] as bigint[];
   hash = crc32cUpdate(hash, revisionKey(meta[0], meta[1], false));
   forEachRevision(db, meta[0], (row) => {
-    const [modRev, sub, , kv, , version] = row;
-    hash = crc32cUpdate(hash, revisionKey(modRev, sub, version === 0n));
-    hash = crc32cUpdate(hash, kv);
+    const [modRev, sub, , key, kv] = row;
+    const tombstone = isTombstoneKv(key, kv);
+    hash = crc32cUpdate(hash, revisionKey(modRev, sub, tombstone));
+    // A tombstone as this hash has always taken it: its key and revision.
+    hash = crc32cUpdate(hash, tombstone ? encodeKeyValue({ ...TOMBSTONE, key, modRevision: modRev }) : kv);
   });
   for (const row of db.query("SELECT id, ttl FROM leases ORDER BY id").values() as bigint[][]) {
     hash = crc32cUpdate(hash, revisionKey(row[0], row[1], false));
@@ -73,17 +78,14 @@ export function hashStore(db: Database): number {
 
 const PAGE = 1024;
 
-/** A row as the hashes read it: STORED_COLUMNS, then the key and version. */
-type HashedRow = [...StoredRow, key: Uint8Array, version: bigint];
-
 /**
  * Visits history rows up to `maxRev` in revision order, a page at a time to bound memory,
  * each checked against its checksum first: throws ChecksumMismatch rather than hash a
  * damaged row as if it were data. `kv` is what etcd's backend holds for the revision, so
  * it is hashed as it is.
  */
-function forEachRevision(db: Database, maxRev: bigint, visit: (row: HashedRow) => void): void {
-  const columns = `${STORED_COLUMNS}, key, version`;
+function forEachRevision(db: Database, maxRev: bigint, visit: (row: StoredRow) => void): void {
+  const columns = STORED_COLUMNS;
   const first = db.query(
     `SELECT ${columns} FROM history WHERE mod_rev <= ?1 ORDER BY mod_rev, sub LIMIT ${PAGE}`,
   );
@@ -91,7 +93,7 @@ function forEachRevision(db: Database, maxRev: bigint, visit: (row: HashedRow) =
     `SELECT ${columns} FROM history
      WHERE mod_rev <= ?1 AND (mod_rev, sub) > (?2, ?3) ORDER BY mod_rev, sub LIMIT ${PAGE}`,
   );
-  let rows = first.values(maxRev) as unknown as HashedRow[];
+  let rows = first.values(maxRev) as unknown as StoredRow[];
   while (rows.length > 0) {
     for (const row of rows) {
       verifyRow(row);
@@ -99,6 +101,6 @@ function forEachRevision(db: Database, maxRev: bigint, visit: (row: HashedRow) =
     }
     if (rows.length < PAGE) return;
     const last = rows[rows.length - 1];
-    rows = next.values(maxRev, last[0], last[1]) as unknown as HashedRow[];
+    rows = next.values(maxRev, last[0], last[1]) as unknown as StoredRow[];
   }
 }

@@ -35,8 +35,8 @@ export interface VerifyReport {
 /** Damaged revisions a report names at most (the count goes on). */
 export const MAX_LISTED = 100;
 
-/** A row as the verification reads it: STORED_COLUMNS, then the columns that repeat fields of `kv`. */
-type CheckedRow = [...StoredRow, key: Uint8Array, createRev: bigint, version: bigint, lease: bigint];
+/** A row as the verification reads it: STORED_COLUMNS, then the other columns that repeat fields of `kv`. */
+type CheckedRow = [...StoredRow, createRev: bigint, version: bigint, lease: bigint];
 
 const BY_REVISION = { columns: ["mod_rev", "sub"], of: (r: CheckedRow) => [r[0], r[1]] };
 
@@ -47,7 +47,7 @@ const BY_REVISION = { columns: ["mod_rev", "sub"], of: (r: CheckedRow) => [r[0],
 function checkedMismatchOf(row: CheckedRow): ChecksumMismatch | null {
   const damaged = mismatchOf(row);
   if (damaged !== null) return damaged;
-  const [modRev, sub, , kv, key, createRev, version, lease] = row;
+  const [modRev, sub, , key, kv, createRev, version, lease] = row;
   let agrees: boolean;
   try {
     const m = decodeKeyValue(kv);
@@ -93,7 +93,7 @@ function* verifying(db: Database, report: VerifyReport, firstOnly: boolean): Gen
     ? pager<V5Row>(db, `SELECT ${v5Columns(db)} FROM history`, V5_BY_REVISION)
     : pager<CheckedRow>(
       db,
-      `SELECT ${STORED_COLUMNS}, key, create_rev, version, lease FROM history`,
+      `SELECT ${STORED_COLUMNS}, create_rev, version, lease FROM history`,
       BY_REVISION,
     );
   const v5 = isV5Layout(db);

@@ -28,6 +28,16 @@ export function storedKv(row: KvRow): Uint8Array {
 }
 
 /**
+ * Whether `kv`, a stored KeyValue of `key` (`storedKv`), is a tombstone's: the key field
+ * alone (a put's always holds its revisions and version besides).
+ */
+export function isTombstoneKv(key: Uint8Array, kv: Uint8Array): boolean {
+  let lengthBytes = 1;
+  for (let n = key.length; n >= 0x80; n = Math.floor(n / 0x80)) lengthBytes++;
+  return kv.length === 1 + lengthBytes + key.length;
+}
+
+/**
  * The KvRow of a stored KeyValue (`storedKv`) at main revision `modRev`, which a
  * tombstone's does not hold. Key and value are views into `kv`, not copies.
  */

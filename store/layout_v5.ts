@@ -70,7 +70,7 @@ export function convertHistory(db: Database, into: string): number {
       for (const row of rows) {
         const [key, createRev, modRev, version, lease, , sub] = row;
         const kv = storedKv(row as unknown as KvRow);
-        const crc = checksumOf(modRev, sub, kv);
+        const crc = checksumOf(modRev, sub, key, kv);
         insert.run(
           key,
           modRev,

@@ -50,10 +50,10 @@ function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Arr
         let room = 0;
         for (const row of read) {
           verifyRow(row);
-          room += KvsWriter.sizeOfEncoded(row[3].length);
+          room += KvsWriter.sizeOfEncoded(row[4].length);
         }
         out.room(room);
-        for (const row of read) out.addEncoded(row[3]);
+        for (const row of read) out.addEncoded(row[4]);
       } else {
         const kvs = rows.keys(batch).map((row) => kvFromRow(row));
         out.room(kvs.reduce((n, kv) => n + KvsWriter.sizeOf(kv), 0));

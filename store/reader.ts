@@ -100,7 +100,7 @@ export class KvReader {
     if (!values) return found as KvRow;
     const stored = found as StoredRow;
     const checked = this.#check(stored);
-    const row = this.#decode(stored, rev);
+    const row = this.#decode(stored, rev, checked);
     if (checked) this.#fill?.add(rev, row);
     return row;
   }
@@ -193,7 +193,7 @@ export class KvReader {
       rows = new Array(stored.length);
       for (let i = 0; i < stored.length; i++) {
         const checked = this.#check(stored[i]);
-        rows[i] = this.#decode(stored[i], missing[i]);
+        rows[i] = this.#decode(stored[i], missing[i], checked);
         if (checked) fill?.add(missing[i], rows[i]);
       }
     }
@@ -207,17 +207,20 @@ export class KvReader {
   }
 
   /**
-   * The KvRow of a stored row. One whose `kv` is not a KeyValue any more (damaged, and
-   * handed to `onMismatch`, which lets it through) reads as its other columns say, with an
-   * empty value: the apply loop still needs its create revision and version.
+   * The KvRow of a stored row (`sound`: it passed its check). One that failed it and was let
+   * through (`onMismatch`: the apply loop, which must write what every other member writes)
+   * reads as its columns say, with the value of its `kv` if that still parses: a damaged
+   * `kv` may parse as another key or version.
    */
-  #decode(stored: StoredRow, rev: RevisionKey): KvRow {
+  #decode(stored: StoredRow, rev: RevisionKey, sound: boolean): KvRow {
+    if (sound || !this.#verify) return kvRowOf(stored[4], stored[0]);
+    const row = this.revision(rev, false);
     try {
-      return kvRowOf(stored[3], stored[0]);
-    } catch (e) {
-      if (this.#onMismatch === undefined || this.#verify === false || mismatchOf(stored) === null) throw e;
-      return this.revision(rev, false);
+      row[5] = kvRowOf(stored[4], stored[0])[5];
+    } catch {
+      // not a KeyValue any more: the value reads as empty
     }
+    return row;
   }
 
   /**

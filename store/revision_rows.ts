@@ -50,10 +50,12 @@ interface Shape {
 /** Reads with values: the stored revision as it is (StoredRow), its checksum the caller's to check. */
 const STORED: Shape = {
   columns: STORED_COLUMNS,
-  span: `mod_rev, sub, crc, CASE WHEN length(kv) <= ${SPAN_FIELD_MAX} THEN kv END`,
+  // A KeyValue holds its key: under SPAN_FIELD_MAX, so is the key.
+  span: `mod_rev, sub, crc, CASE WHEN length(kv) <= ${SPAN_FIELD_MAX} THEN key END,
+    CASE WHEN length(kv) <= ${SPAN_FIELD_MAX} THEN kv END`,
   mod: 0,
   sub: 1,
-  big: 3,
+  big: 4,
 };
 
 /** Keys-only reads: a KvRow with an empty value, then the sub-revision (no value is read). */

@@ -68,7 +68,7 @@ export class RevisionWrite {
     const version = before === null ? 1n : before[3] + 1n;
     const sub = this.events.length;
     const stored = storedKv([key, createRevision, rev, version, lease, value]);
-    const crc = checksumOf(rev, sub, stored);
+    const crc = checksumOf(rev, sub, key, stored);
     this.#stmts.insertHistory.run(key, rev, sub, createRevision, version, lease, crc, stored);
     this.#stmts.index.put(key, rev, sub, lease);
     const kv = keyValue(key, { createRevision, modRevision: rev, version, lease, value });
@@ -84,7 +84,7 @@ export class RevisionWrite {
       const key = row[0];
       const sub = this.events.length;
       const stored = storedKv([key, 0n, rev, 0n, 0n, EMPTY]);
-      this.#stmts.insertHistory.run(key, rev, sub, 0n, 0n, 0n, checksumOf(rev, sub, stored), stored);
+      this.#stmts.insertHistory.run(key, rev, sub, 0n, 0n, 0n, checksumOf(rev, sub, key, stored), stored);
       this.#stmts.index.tombstone(key, rev, sub);
       this.events.push(deleteEvent(key, rev, kvFromRow(row)));
     }

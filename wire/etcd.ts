@@ -323,6 +323,7 @@ export class KvsWriter {
 
   /** Adds a KeyValue already encoded (a store's `history.kv`, never empty: a key is not). */
   addEncoded(kv: Uint8Array): void {
+    if (kv.length === 0) throw new Error("wire: an encoded KeyValue is never empty");
     this.room(KvsWriter.sizeOfEncoded(kv.length));
     this.#w.bytesField(KVS_FIELD, kv);
     this.#length += 1 + varintSize(kv.length) + kv.length;

@@ -52,15 +52,16 @@ const K5 = 'key "k5" at revision 7 does not match its checksum';
 
 describe("the checksum of a revision", () => {
   const kv = storedKv([b("key"), 3n, 7n, 2n, 0n, b("value")]);
-  test("covers the revision, the sub-revision and every byte of the KeyValue", () => {
-    const base = checksumOf(7n, 0n, kv);
-    expect(checksumOf(7n, 0, new Uint8Array(kv))).toBe(base);
-    expect(checksumOf(8n, 0n, kv)).not.toBe(base);
-    expect(checksumOf(7n, 1n, kv)).not.toBe(base);
+  test("covers the revision, the sub-revision, the key and every byte of the KeyValue", () => {
+    const base = checksumOf(7n, 0n, b("key"), kv);
+    expect(checksumOf(7n, 0, b("key"), new Uint8Array(kv))).toBe(base);
+    expect(checksumOf(8n, 0n, b("key"), kv)).not.toBe(base);
+    expect(checksumOf(7n, 1n, b("key"), kv)).not.toBe(base);
+    expect(checksumOf(7n, 0n, b("kez"), kv)).not.toBe(base);
     for (let i = 0; i < kv.length; i++) {
       const changed = new Uint8Array(kv);
       changed[i] ^= 0x10;
-      expect(checksumOf(7n, 0n, changed)).not.toBe(base);
+      expect(checksumOf(7n, 0n, b("key"), changed)).not.toBe(base);
     }
   });
 
@@ -89,6 +90,22 @@ describe("a damaged value", () => {
     expect(found.damagedCount).toBe(1);
     expect(found.damaged.map((m) => m.message)).toEqual([K5]);
     expect(found.damaged[0].revision).toBe(7n);
+  });
+
+  test("a damaged key is refused to the reads that find the revision under it", () => {
+    const file = storeWithKeys(tempDir("etcdts-cksum-"));
+    const db = new Database(file);
+    db.run("UPDATE history SET key = CAST('k5x' AS BLOB) WHERE key = CAST('k5' AS BLOB)");
+    db.close();
+    const { store, damage } = openWatched(file);
+    try {
+      const r = machine(store).range(range("k5x"));
+      const k5x = 'key "k5x" at revision 7 does not match its checksum';
+      expect(isEtcdError(r) && r.message).toBe(`etcdserver: corrupt store: ${k5x}`);
+      expect(damage).toEqual([`range: ${k5x}`]);
+    } finally {
+      store.close();
+    }
   });
 
   test("a column that disagrees with the stored KeyValue is named by the whole-store check", () => {

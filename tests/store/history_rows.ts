@@ -38,7 +38,7 @@ export function rewriteValue(
     db.query("UPDATE history SET kv = ?1 WHERE mod_rev = ?2 AND sub = ?3").run(bad, modRev, sub);
     if (matching) {
       db.query("UPDATE history SET crc = ?1 WHERE mod_rev = ?2 AND sub = ?3").run(
-        checksumOf(modRev, sub, bad),
+        checksumOf(modRev, sub, row[0], bad),
         modRev,
         sub,
       );

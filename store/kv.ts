@@ -38,11 +38,17 @@ export function isTombstoneKv(key: Uint8Array, kv: Uint8Array): boolean {
 }
 
 /**
+ * Keys and values read from a stored KeyValue are copied below this size, views of it
+ * above: a view of a buffer bun:sqlite made costs more than a copy of a small field.
+ */
+const COPY_BELOW = 4096;
+
+/**
  * The KvRow of a stored KeyValue (`storedKv`) at main revision `modRev`, which a
- * tombstone's does not hold. Key and value are views into `kv`, not copies.
+ * tombstone's does not hold.
  */
 export function kvRowOf(kv: Uint8Array, modRev: bigint): KvRow {
-  const m = decodeKeyValue(kv);
+  const m = decodeKeyValue(kv, COPY_BELOW);
   return [m.key, m.createRevision, modRev, m.version, m.lease, m.value];
 }
 

@@ -71,8 +71,12 @@ export function encodeKeyValue(kv: Fields<KeyValue>): Uint8Array {
   return encode(writeKeyValue, kv);
 }
 
-/** A KeyValue with every field present; unknown fields are skipped, malformed bytes throw. */
-export function readKeyValue(r: ProtoReader): KeyValue {
+/**
+ * A KeyValue with every field present; unknown fields are skipped, malformed bytes throw.
+ * Key and value are views into the input, or copies when under `copyBelow` bytes (see
+ * ProtoReader.bytesCopied).
+ */
+export function readKeyValue(r: ProtoReader, copyBelow = 0): KeyValue {
   const kv: KeyValue = {
     $typeName: "mvccpb.KeyValue",
     key: EMPTY,
@@ -84,20 +88,20 @@ export function readKeyValue(r: ProtoReader): KeyValue {
   };
   while (r.more()) {
     const tag = r.tag();
-    if (tag === 0x0a) kv.key = r.bytes();
+    if (tag === 0x0a) kv.key = r.bytesCopied(copyBelow);
     else if (tag === 0x10) kv.createRevision = r.int64();
     else if (tag === 0x18) kv.modRevision = r.int64();
     else if (tag === 0x20) kv.version = r.int64();
-    else if (tag === 0x2a) kv.value = r.bytes();
+    else if (tag === 0x2a) kv.value = r.bytesCopied(copyBelow);
     else if (tag === 0x30) kv.lease = r.int64();
     else r.skip(tag & 7);
   }
   return kv;
 }
 
-/** Decodes an mvccpb.KeyValue (an imported backend holds one per revision). */
-export function decodeKeyValue(b: Uint8Array): KeyValue {
-  return readKeyValue(new ProtoReader(b));
+/** Decodes an mvccpb.KeyValue (a stored revision, an imported backend's); `copyBelow` as readKeyValue's. */
+export function decodeKeyValue(b: Uint8Array, copyBelow = 0): KeyValue {
+  return readKeyValue(new ProtoReader(b), copyBelow);
 }
 
 // ---- PutRequest -----------------------------------------------------------------------

@@ -106,6 +106,21 @@ export class ProtoReader {
     return out;
   }
 
+  /**
+   * A length-delimited field's bytes, copied when under `copyBelow` bytes, else a view: a
+   * view of a buffer that bun:sqlite made costs more than copying a small field (the
+   * engine then gives the buffer a backing store of its own: ~120 ns a view against ~45
+   * ns a copy for a stored revision's key and 256-byte value).
+   */
+  bytesCopied(copyBelow: number): Uint8Array {
+    const n = this.#length();
+    const out = n < copyBelow
+      ? this.buf.slice(this.pos, this.pos + n)
+      : this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
   string(): string {
     return utf8.decode(this.bytes());
   }

@@ -98,6 +98,13 @@ const etcdCodecs: HandCodec[] = [
     canonical: true,
   }),
   codec({
+    name: "KeyValue as the store decodes it, small fields copied (wire/etcd)",
+    schema: KeyValueSchema,
+    samples: kvs,
+    decode: (b) => etcd.decodeKeyValue(b, 4096),
+    canonical: true,
+  }),
+  codec({
     name: "PutRequest (wire/etcd)",
     schema: rpc.PutRequestSchema,
     samples: puts,

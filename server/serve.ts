@@ -17,6 +17,7 @@ import { maxJsonBytes } from "./gateway/body.ts";
 import { idHex } from "./ids.ts";
 import { Member } from "./member.ts";
 import { type MemberRecord, MvccStore } from "../store/mvcc.ts";
+import { SCHEMA_VERSION } from "../store/schema.ts";
 import { StateMachine } from "./apply/state_machine.ts";
 import { WatchHub } from "./watch/hub.ts";
 import { responseHeader } from "./header.ts";
@@ -117,9 +118,18 @@ export async function startServer(
   // Every part started from here on is stopped by `parts`, newest first, on any failure too.
   const parts = new Lifecycle();
   const snapDir = path.join(memberDir, "snap");
+  const opening = performance.now();
+  let converting = false;
   const store = parts.add(
     "the store",
     MvccStore.open(path.join(snapDir, "db"), {
+      onConvert: (fromVersion) => {
+        converting = true;
+        log.info("converting the store to the current layout, once", {
+          "from-schema-version": fromVersion,
+          "to-schema-version": SCHEMA_VERSION,
+        });
+      },
       readThreads: config.readThreads,
       onReadThreadFailure: (message) =>
         log.warn("read threads failed; reads continue on the main thread", { error: message }),
@@ -128,6 +138,9 @@ export async function startServer(
     }),
     (s) => s.close(),
   );
+  if (converting) {
+    log.info("converted the store", { took: `${(performance.now() - opening).toFixed(0)}ms` });
+  }
   for (const name of removeStaleSnapshotFiles(snapDir)) {
     log.info("removed a snapshot file left by a stopped member", { path: path.join(snapDir, name) });
   }

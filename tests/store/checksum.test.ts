@@ -261,6 +261,8 @@ describe("stores of older layouts", () => {
       expect(checkStoreFile(file)).toEqual({ revisions: 11, unverified: 0, damaged: [], damagedCount: 0 });
       const db = new Database(file);
       expect(db.query("SELECT schema_version FROM meta").values()).toEqual([[SCHEMA_VERSION]]);
+      // The old layout's pages were given back: the file holds no free pages.
+      expect(db.query("PRAGMA freelist_count").values()).toEqual([[0]]);
       db.close();
     });
   }

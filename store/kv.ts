@@ -6,8 +6,23 @@ import type { Event, KeyValue } from "../proto/gen/mvccpb/kv_pb.ts";
 import { Event_EventType } from "../proto/gen/mvccpb/kv_pb.ts";
 import { decodeKeyValue, encodeKeyValue } from "../wire/etcd.ts";
 
-/** A row as selected by the store's queries: key, create_rev, mod_rev, version, lease, value. */
-export type KvRow = [Uint8Array, bigint, bigint, bigint, bigint, Uint8Array];
+/**
+ * A revision's fields: key, create_rev, mod_rev, version, lease, value; then, where the row
+ * was read with its value from `history`, the stored KeyValue those fields came from
+ * (`storedKv`), which a range answers as it is (absent or null: read without it). Rows
+ * are shared (the row cache) and never changed, so the two always agree.
+ */
+export type KvRow = [...KvFields, stored?: Uint8Array | null];
+
+/** A revision's fields, as a KvRow begins. */
+export type KvFields = [
+  key: Uint8Array,
+  createRev: bigint,
+  modRev: bigint,
+  version: bigint,
+  lease: bigint,
+  value: Uint8Array,
+];
 
 const EMPTY = new Uint8Array(0);
 
@@ -15,7 +30,7 @@ const EMPTY = new Uint8Array(0);
  * A revision's KeyValue as `history.kv` holds it, byte for byte what etcd's backend holds
  * (and what a Range answers): every field of a put; a tombstone's key alone.
  */
-export function storedKv(row: KvRow): Uint8Array {
+export function storedKv(row: readonly [...KvFields, ...unknown[]]): Uint8Array {
   const tombstone = row[3] === 0n;
   return encodeKeyValue({
     key: row[0],
@@ -45,11 +60,11 @@ const COPY_BELOW = 4096;
 
 /**
  * The KvRow of a stored KeyValue (`storedKv`) at main revision `modRev`, which a
- * tombstone's does not hold.
+ * tombstone's does not hold; it keeps `kv` as its stored KeyValue.
  */
 export function kvRowOf(kv: Uint8Array, modRev: bigint): KvRow {
   const m = decodeKeyValue(kv, COPY_BELOW);
-  return [m.key, m.createRevision, modRev, m.version, m.lease, m.value];
+  return [m.key, m.createRevision, modRev, m.version, m.lease, m.value, kv];
 }
 
 /** A KeyValue from its fields. */

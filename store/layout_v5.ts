@@ -6,14 +6,14 @@
  */
 import type { Database } from "bun:sqlite";
 import { ChecksumMismatch, checksumOf } from "./checksum.ts";
-import { type KvRow, storedKv } from "./kv.ts";
+import { type KvFields, storedKv } from "./kv.ts";
 import { pager } from "./pages.ts";
 
-/** Version 5's verified columns: a KvRow, then the sub-revision and the checksum. */
+/** Version 5's verified columns: a revision's fields (KvFields), then the sub-revision and the checksum. */
 const V5_COLUMNS = "key, create_rev, mod_rev, version, lease, value, sub, crc";
 
 /** A row of version 5's `history` (`crc` null in version 4, which had none). */
-export type V5Row = [...KvRow, sub: bigint, crc: bigint | number | null];
+export type V5Row = [...KvFields, sub: bigint, crc: bigint | number | null];
 
 /** Whether `db`'s `history` has the version 4/5 layout (no `kv` column). */
 export function isV5Layout(db: Database): boolean {
@@ -69,7 +69,7 @@ export function convertHistory(db: Database, into: string): number {
     ) {
       for (const row of rows) {
         const [key, createRev, modRev, version, lease, , sub] = row;
-        const kv = storedKv(row as unknown as KvRow);
+        const kv = storedKv(row);
         const crc = checksumOf(modRev, sub, key, kv);
         insert.run(
           key,

@@ -91,6 +91,7 @@ export class MvccStore {
   /** The revision of the last commit: what another connection sees (commit.ts). */
   #committedRev: bigint;
   readonly #workers: ReadWorkers | null;
+  #rangesByWorkers = 0;
   #closed = false;
   /** The users, roles and auth flag rows (the rules over them are the server's). */
   readonly authTables: AuthTables;
@@ -367,7 +368,13 @@ export class MvccStore {
     if (encoded === "changed" || this.#index.reloads !== reloads) {
       throw new HistoryChanged("store: the store changed under a read worker's read");
     }
+    if (encoded !== null) this.#rangesByWorkers++;
     return encoded;
+  }
+
+  /** How many reads a read worker has answered (for tests and metrics). */
+  get rangesByWorkers(): number {
+    return this.#rangesByWorkers;
   }
 
   /**

@@ -47,13 +47,8 @@ function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Arr
       if (values) {
         // The stored KeyValues are the response's `kvs` as they are, once checked.
         const read = rows.stored(batch);
-        let room = 0;
-        for (const row of read) {
-          verifyRow(row);
-          room += KvsWriter.sizeOfEncoded(row[4].length);
-        }
-        out.room(room);
-        for (const row of read) out.addEncoded(row[4]);
+        for (const row of read) verifyRow(row);
+        out.addAllEncoded(read.map((row) => row[4]));
       } else {
         const kvs = rows.keys(batch).map((row) => kvFromRow(row));
         out.room(kvs.reduce((n, kv) => n + KvsWriter.sizeOf(kv), 0));

@@ -58,13 +58,16 @@ const STORED: Shape = {
   big: 4,
 };
 
-/** Keys-only reads: a KvRow with an empty value, then the sub-revision (no value is read). */
+/**
+ * Keys-only reads: a KvRow with an empty value and no stored KeyValue, then the
+ * sub-revision (no value is read).
+ */
 const KEYS: Shape = {
-  columns: "key, create_rev, mod_rev, version, lease, x'', sub",
+  columns: "key, create_rev, mod_rev, version, lease, x'', NULL, sub",
   span:
-    `CASE WHEN length(key) <= ${SPAN_FIELD_MAX} THEN key END, create_rev, mod_rev, version, lease, x'', sub`,
+    `CASE WHEN length(key) <= ${SPAN_FIELD_MAX} THEN key END, create_rev, mod_rev, version, lease, x'', NULL, sub`,
   mod: 2,
-  sub: 6,
+  sub: 7,
   big: 0,
 };
 

@@ -44,7 +44,7 @@ function slot(rev: RevisionKey): number {
 }
 
 function cost(row: KvRow): number {
-  return row[0].length + row[5].length + ROW_OVERHEAD;
+  return row[0].length + row[5].length + (row[6]?.length ?? 0) + ROW_OVERHEAD;
 }
 
 /** Rows by revision, first in first out within a byte budget. */

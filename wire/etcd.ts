@@ -293,7 +293,8 @@ const KVS_FIELD = 2;
 export class KvsWriter {
   /** The pieces of the buffers filled before the current one. */
   readonly #filled: Uint8Array[] = [];
-  #w = new GatheringWriter(0, 0, GATHER_FROM);
+  /** The current buffer's writer: none until something is written (a writer costs its allocations). */
+  #w: GatheringWriter | null = null;
   #length = 0;
   #rows = 0;
 
@@ -309,27 +310,34 @@ export class KvsWriter {
   }
 
   /** Makes room for `bytes` more in the buffer: a new one, if need be, after what is written. */
-  room(bytes: number): void {
+  room(bytes: number): GatheringWriter {
     const w = this.#w;
-    if (w.pos + bytes <= w.buf.length) return;
-    this.#filled.push(...w.written());
-    this.#w = new GatheringWriter(Math.max(bytes, 2 * w.buf.length), 0, GATHER_FROM);
+    if (w !== null && w.pos + bytes <= w.buf.length) return w;
+    if (w !== null) this.#filled.push(...w.written());
+    return this.#w = new GatheringWriter(Math.max(bytes, 2 * (w?.buf.length ?? 0)), 0, GATHER_FROM);
   }
 
   add(kv: Fields<KeyValue>): void {
     const size = keyValueSize(kv);
-    this.room(1 + varintSize(size) + copiedBytes(kv, size));
-    this.#w.messageHeader(KVS_FIELD, size);
-    writeKeyValue(this.#w, kv);
+    const w = this.room(1 + varintSize(size) + copiedBytes(kv, size));
+    w.messageHeader(KVS_FIELD, size);
+    writeKeyValue(w, kv);
     this.#length += 1 + varintSize(size) + size;
     this.#rows++;
+  }
+
+  /** `addEncoded` of each of `kvs`, with room made for all of them first. */
+  addAllEncoded(kvs: readonly Uint8Array[]): void {
+    let room = 0;
+    for (const kv of kvs) room += KvsWriter.sizeOfEncoded(kv.length);
+    this.room(room);
+    for (const kv of kvs) this.addEncoded(kv);
   }
 
   /** Adds a KeyValue already encoded (a store's `history.kv`, never empty: a key is not). */
   addEncoded(kv: Uint8Array): void {
     if (kv.length === 0) throw new Error("wire: an encoded KeyValue is never empty");
-    this.room(KvsWriter.sizeOfEncoded(kv.length));
-    this.#w.bytesField(KVS_FIELD, kv);
+    this.room(KvsWriter.sizeOfEncoded(kv.length)).bytesField(KVS_FIELD, kv);
     this.#length += 1 + varintSize(kv.length) + kv.length;
     this.#rows++;
   }
@@ -339,8 +347,9 @@ export class KvsWriter {
    * transferred: the writer starts a buffer of its own for what comes next).
    */
   take(): Uint8Array[] {
-    const pieces = [...this.#filled.splice(0), ...this.#w.written()];
-    this.#w = new GatheringWriter(0, 0, GATHER_FROM);
+    const pieces = this.#filled.splice(0);
+    if (this.#w !== null) pieces.push(...this.#w.written());
+    this.#w = null;
     return pieces;
   }
 
@@ -348,6 +357,13 @@ export class KvsWriter {
   finish(): EncodedKvs {
     return { pieces: this.take(), length: this.#length, rows: this.#rows };
   }
+}
+
+/** KeyValues already encoded (a store's `history.kv`) as a RangeResponse's `kvs`. */
+export function encodeStoredKvs(kvs: readonly Uint8Array[]): EncodedKvs {
+  const out = new KvsWriter();
+  out.addAllEncoded(kvs);
+  return out.finish();
 }
 
 /** Where a RangeResponse made by `rangeResponseOfEncoded` keeps its encoded `kvs`. */

@@ -14,7 +14,7 @@ import { compareBytes, keyRange } from "../../store/keys.ts";
 import { kvFromRow, type KvRow } from "../../store/kv.ts";
 import { HistoryChanged, type KvReader } from "../../store/reader.ts";
 import type { ReadDeps, ReadView } from "../../store/applier.ts";
-import { rangeResponseOfEncoded } from "../../wire/etcd.ts";
+import { encodeStoredKvs, rangeResponseOfEncoded } from "../../wire/etcd.ts";
 import { responseHeader } from "./responses.ts";
 
 /**
@@ -77,7 +77,13 @@ async function fetchInSteps(
     // The one revision past the limit only says there are more (see planRange).
     const more = plan.fetch.limit > 0 && revs.length === plan.fetch.limit;
     const sent = more ? revs.slice(0, -1) : revs;
-    const encoded = await deps.encodeKvs(sent, !req.keysOnly);
+    let encoded = await deps.encodeKvs(sent, !req.keysOnly);
+    if (encoded === null && !req.keysOnly && sent.length >= STORED_KVS_FROM) {
+      // Read here: the rows' stored KeyValues are the answer's `kvs` as they are, which
+      // spares encoding each (a third of a 100-key range's CPU, profiled).
+      const stored = storedKvsOf(await reader.revisionsInSteps(sent, true, between));
+      if (stored !== null) encoded = encodeStoredKvs(stored);
+    }
     if (encoded !== null) {
       return rangeResponseOfEncoded(
         { header: responseHeader(view.rev), more, count: BigInt(more ? count! : sent.length) },
@@ -87,6 +93,26 @@ async function fetchInSteps(
   }
   const rows = await reader.revisionsInSteps(revs, plan.fetch.values, between);
   return finishRange(reader, req, view, plan, rows, count);
+}
+
+/**
+ * Ranges of this many rows or more are answered with their stored KeyValues as they are
+ * (`fetchInSteps`); smaller ones encode their KeyValues, which costs less than the
+ * encoded answer's own setup: per answer, 1 row 0.3-0.4 against 1.3-1.5 µs, 16 rows
+ * 3.4-3.5 µs either way, 32 rows 6.5-6.6 against 5.5 µs, 100 rows 15-16 against 11 µs
+ * (256-byte values, microbenchmark of the answer's making and framing).
+ */
+const STORED_KVS_FROM = 16;
+
+/** The stored KeyValues of rows read with values, or null if one was read without (see KvRow). */
+function storedKvsOf(rows: readonly KvRow[]): Uint8Array[] | null {
+  const stored: Uint8Array[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const kv = rows[i][6];
+    if (kv == null) return null;
+    stored[i] = kv;
+  }
+  return stored;
 }
 
 /** What a range must fetch: its keys, revision and row options. */

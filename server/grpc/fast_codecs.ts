@@ -8,7 +8,15 @@
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { PutResponse, RangeResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { encode, type FieldWriter, GatheringWriter, ProtoWriter, sizeOf, Sizer } from "../../wire/writer.ts";
+import {
+  encode,
+  type FieldWriter,
+  GatheringWriter,
+  ProtoWriter,
+  sizeOf,
+  Sizer,
+  varintSize,
+} from "../../wire/writer.ts";
 import {
   copiedBytes,
   decodePutRequest,
@@ -93,7 +101,7 @@ function encodePutResponse(m: PutResponse): Uint8Array | null {
 /** RangeResponse{header, kvs, more, count}; KeyValues with negative numbers go to the generated code. */
 function encodeRangeResponse(m: RangeResponse): Uint8Array | null {
   const encoded = encodedKvsOf(m);
-  if (encoded !== undefined) return Buffer.concat(encodedRangePieces(m, encoded, 0));
+  if (encoded !== undefined) return encodedRangeBytes(m, encoded, 0);
   const plan = planRangeResponse(m);
   if (plan === null) return null;
   const w = new ProtoWriter(plan.size);
@@ -154,22 +162,39 @@ function writeRangeResponse(
 }
 
 /**
- * A RangeResponse with encoded kvs (read_workers.ts) as three pieces: `reserve` bytes and
- * the header, the kvs, then `more` and `count`.
+ * A RangeResponse with encoded kvs (read_workers.ts, or stored ones: server/apply/range.ts)
+ * as three pieces: `reserve` bytes and the header, the kvs, then `more` and `count`.
  */
 function encodedRangePieces(m: RangeResponse, encoded: EncodedKvs, reserve: number): Uint8Array[] {
-  if (m.header === undefined || m.header.$unknown !== undefined || m.$unknown !== undefined) {
-    throw new Error("grpc: a RangeResponse with encoded kvs must have a plain header");
-  }
-  const header = sizeOf(writeHeader, m.header);
-  const s = new Sizer();
-  s.messageHeader(1, header);
-  const head = new ProtoWriter(s.size + header, reserve);
+  const header = plainHeaderSize(m);
+  const head = new ProtoWriter(1 + varintSize(header) + header, reserve);
   head.messageHeader(1, header);
-  writeHeader(head, m.header);
+  writeHeader(head, m.header!);
   const tail = new ProtoWriter(sizeOf(writeRangeTail, m));
   writeRangeTail(tail, m);
   return [head.finish(), ...encoded.pieces, tail.finish()];
+}
+
+/** `encodedRangePieces` as one buffer: for answers small enough that a copy of the kvs costs less than pieces. */
+function encodedRangeBytes(m: RangeResponse, encoded: EncodedKvs, reserve: number): Uint8Array {
+  const header = plainHeaderSize(m);
+  const w = new ProtoWriter(
+    1 + varintSize(header) + header + encoded.length + sizeOf(writeRangeTail, m),
+    reserve,
+  );
+  w.messageHeader(1, header);
+  writeHeader(w, m.header!);
+  for (const piece of encoded.pieces) w.raw(piece);
+  writeRangeTail(w, m);
+  return w.finish();
+}
+
+/** The size of the header of a RangeResponse with encoded kvs, which must be a plain one. */
+function plainHeaderSize(m: RangeResponse): number {
+  if (m.header === undefined || m.header.$unknown !== undefined || m.$unknown !== undefined) {
+    throw new Error("grpc: a RangeResponse with encoded kvs must have a plain header");
+  }
+  return sizeOf(writeHeader, m.header);
 }
 
 function writeRangeTail(w: FieldWriter, m: RangeResponse): void {
@@ -199,6 +224,11 @@ export function rangeResponseFrame(
   largeBytes: number,
 ): Uint8Array | SteppedEncoding | null {
   const encoded = encodedKvsOf(m);
+  if (encoded !== undefined && encoded.length < largeBytes) {
+    const bytes = encodedRangeBytes(m, encoded, GRPC_PREFIX_BYTES);
+    writePrefix(bytes, 0, bytes.length - GRPC_PREFIX_BYTES);
+    return bytes;
+  }
   if (encoded !== undefined) {
     // The kvs are sent from where the read worker wrote them, between a head and a tail.
     const pieces = encodedRangePieces(m, encoded, GRPC_PREFIX_BYTES);

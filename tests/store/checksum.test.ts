@@ -14,7 +14,7 @@ import { ChecksumMismatch, checksumOf } from "../../store/checksum.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
 import { exportInChild } from "../../server/export_child.ts";
 import { checkStoreFile, verifyHistorySync } from "../../store/integrity.ts";
-import { type KvRow, kvRowOf, storedKv } from "../../store/kv.ts";
+import { type KvFields, kvRowOf, storedKv } from "../../store/kv.ts";
 import { MvccStore } from "../../store/mvcc.ts";
 import { restoreSnapshot } from "../../store/restore.ts";
 import { SCHEMA_VERSION } from "../../store/schema.ts";
@@ -66,12 +66,13 @@ describe("the checksum of a revision", () => {
   });
 
   test("covers the fields a stored KeyValue holds, which read back as they were written", () => {
-    const row: KvRow = [b("key"), 3n, 7n, 2n, 5n, b("value")];
-    expect(kvRowOf(storedKv(row), 7n)).toEqual(row);
+    const fields: KvFields = [b("key"), 3n, 7n, 2n, 5n, b("value")];
+    const kv = storedKv(fields);
+    expect(kvRowOf(kv, 7n)).toEqual([...fields, kv]);
     // A tombstone is stored as its key alone, as etcd's backend stores it.
-    const tombstone: KvRow = [b("key"), 0n, 9n, 0n, 0n, new Uint8Array(0)];
+    const tombstone: KvFields = [b("key"), 0n, 9n, 0n, 0n, new Uint8Array(0)];
     expect(storedKv(tombstone)).toEqual(new Uint8Array([0x0a, 3, ...b("key")]));
-    expect(kvRowOf(storedKv(tombstone), 9n)).toEqual(tombstone);
+    expect(kvRowOf(storedKv(tombstone), 9n)).toEqual([...tombstone, storedKv(tombstone)]);
   });
 });
 

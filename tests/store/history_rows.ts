@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { expect } from "bun:test";
 import { checksumOf } from "../../store/checksum.ts";
 import { type KvRow, kvRowOf, storedKv } from "../../store/kv.ts";
-import { v5ChecksumOf, type V5Row } from "../../store/layout_v5.ts";
+import { v5ChecksumOf } from "../../store/layout_v5.ts";
 
 /**
  * Replaces the value of `key`'s revision at `revision` (or its one revision) in the store
@@ -87,7 +87,7 @@ export function toOlderLayout(file: string, version: 4 | 5): void {
       if (version === 4) {
         db.query("INSERT INTO history VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)").run(...fields);
       } else {
-        const crc = v5ChecksumOf([...row, sub, null] as V5Row);
+        const crc = v5ChecksumOf([row[0], row[1], row[2], row[3], row[4], row[5], sub, null]);
         db.query("INSERT INTO history VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").run(...fields, crc);
       }
     }

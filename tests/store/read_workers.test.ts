@@ -66,11 +66,18 @@ function onLoop(d: Driver, r: RangeRequest): RangeResponse {
   return ok(d.state.range(r));
 }
 
+/** `r` read in steps, and whether a read worker answered it (of reads made one at a time). */
+async function inSteps(d: Driver, r: RangeRequest): Promise<{ got: RangeResponse; byWorker: boolean }> {
+  const before = d.store.rangesByWorkers;
+  const got = ok(await d.state.rangeInSteps(r, () => null));
+  return { got, byWorker: d.store.rangesByWorkers > before };
+}
+
 /** Reads each of `requests` in steps, answered by a worker and byte for byte as the event loop's read. */
 async function expectWorkersAnswer(d: Driver, requests: RangeRequest[]): Promise<void> {
   for (const r of requests) {
-    const got = ok(await d.state.rangeInSteps(r, () => null));
-    expect(encodedKvsOf(got)).toBeDefined();
+    const { got, byWorker } = await inSteps(d, r);
+    expect(byWorker).toBe(true);
     expect(frame(got)).toEqual(frame(onLoop(d, r)));
   }
 }
@@ -89,7 +96,8 @@ describe("a range read by a worker", () => {
       range("k/", "k0", { limit: 400n, revision: half, keysOnly: true }),
     ];
     for (const r of requests) {
-      const got = ok(await d.state.rangeInSteps(r, () => null));
+      const { got, byWorker } = await inSteps(d, r);
+      expect(byWorker).toBe(true);
       expect(encodedKvsOf(got)).toBeDefined();
       const want = onLoop(d, r);
       expect(frame(got)).toEqual(frame(want));
@@ -149,11 +157,11 @@ describe("reads the workers do not take", () => {
   test("rows not yet committed stay on the event loop until a commit", async () => {
     const { d } = open({ commitIntervalMs: 60_000 });
     fill(d);
-    const got = ok(await d.state.rangeInSteps(range("k/", "k0"), () => null));
-    expect(encodedKvsOf(got)).toBeUndefined();
+    const { got, byWorker } = await inSteps(d, range("k/", "k0"));
+    expect(byWorker).toBe(false);
     expect(got).toEqual(onLoop(d, range("k/", "k0")));
     d.store.flush();
-    expect(encodedKvsOf(ok(await d.state.rangeInSteps(range("k/", "k0"), () => null)))).toBeDefined();
+    expect((await inSteps(d, range("k/", "k0"))).byWorker).toBe(true);
   });
 
   test("small ranges, sorted and filtered reads stay on the event loop", async () => {
@@ -169,8 +177,8 @@ describe("reads the workers do not take", () => {
       range("k/", "k0", { maxCreateRevision: 400n }),
     ];
     for (const r of requests) {
-      const got = ok(await d.state.rangeInSteps(r, () => null));
-      expect(encodedKvsOf(got)).toBeUndefined();
+      const { got, byWorker } = await inSteps(d, r);
+      expect(byWorker).toBe(false);
       expect(got).toEqual(onLoop(d, r));
     }
   });
@@ -179,24 +187,48 @@ describe("reads the workers do not take", () => {
     const { d } = open({ readThreads: 1 });
     fill(d);
     // One worker takes up to 16384 rows of reads: 27 of 600, not a 28th.
+    const before = d.store.rangesByWorkers;
     const reads = Array.from({ length: 29 }, () => d.state.rangeInSteps(range("k/", "k0"), () => null));
     const got = (await Promise.all(reads)).map(ok);
-    expect(got.map((r) => encodedKvsOf(r) !== undefined)).toEqual([...Array(27).fill(true), false, false]);
+    expect(d.store.rangesByWorkers - before).toBe(27);
     for (const r of got) expect(frame(r)).toEqual(frame(onLoop(d, range("k/", "k0"))));
     // A read bigger than the bound still queues behind small ones.
     for (let i = 0; i < 17_000; i++) d.put(`z/${String(i).padStart(5, "0")}`, "z");
     d.store.flush();
-    const [small, big] = await Promise.all([
+    const queued = d.store.rangesByWorkers;
+    const [, big] = await Promise.all([
       d.state.rangeInSteps(range("k/", "k0"), () => null),
       d.state.rangeInSteps(range("z/", "z0", { keysOnly: true }), () => null),
     ]);
-    expect([encodedKvsOf(ok(small)) !== undefined, encodedKvsOf(ok(big)) !== undefined]).toEqual([
-      true,
-      true,
-    ]);
+    expect(d.store.rangesByWorkers - queued).toBe(2);
     expect(ok(big).kvs.length).toBe(17_000);
     // Answered, the worker takes reads again.
-    expect(encodedKvsOf(ok(await d.state.rangeInSteps(range("k/", "k0"), () => null)))).toBeDefined();
+    expect((await inSteps(d, range("k/", "k0"))).byWorker).toBe(true);
+  });
+});
+
+describe("a range the event loop reads", () => {
+  test("of 16 rows or more answers the rows' stored KeyValues, byte for byte the encoded answer", async () => {
+    const { d } = open({ readThreads: 0 });
+    fill(d);
+    const half = d.store.currentRevision() - 60n;
+    const stored = [
+      range("k/", "k/1"),
+      range("k/", "k0", { limit: 16n }),
+      range("k/05", "k/1", { revision: half }),
+    ];
+    const encoded = [
+      range("k/", "k/01"),
+      range("k/", "k/1", { keysOnly: true }),
+      range("k/", "k0", { limit: 15n }),
+    ];
+    for (const r of [...stored, ...encoded]) {
+      const got = ok(await d.state.rangeInSteps(r, () => null));
+      expect(encodedKvsOf(got) !== undefined).toBe(stored.includes(r));
+      const want = onLoop(d, r);
+      expect(frame(got)).toEqual(frame(want));
+      expect(got).toEqual(want);
+    }
   });
 });
 
@@ -300,8 +332,8 @@ describe("random stores", () => {
           for (const r of requests) {
             const want = onLoop(d, r);
             for (let pass = 0; pass < 2; pass++) {
-              const got = ok(await d.state.rangeInSteps(r, () => null));
-              if (encodedKvsOf(got) !== undefined) byWorkers++;
+              const { got, byWorker } = await inSteps(d, r);
+              if (byWorker) byWorkers++;
               expect(frame(got)).toEqual(frame(want));
             }
           }

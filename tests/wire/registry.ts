@@ -176,6 +176,23 @@ const etcdCodecs: HandCodec[] = [
     canonical: true,
   }),
   codec({
+    name: "RangeResponse (stored KeyValues, one gRPC frame)",
+    schema: rpc.RangeResponseSchema,
+    samples: rangeResponses,
+    encode: (m) => {
+      if (m.header === undefined) return null;
+      const encoded = m.kvs.map((kv) => etcd.encodeKeyValue(kv));
+      // A stored KeyValue holds its key, so is never empty.
+      if (encoded.some((kv) => kv.length === 0)) return null;
+      const stored = etcd.encodeStoredKvs(encoded);
+      const r = etcd.rangeResponseOfEncoded({ header: m.header, more: m.more, count: m.count }, stored);
+      const f = rangeResponseFrame(r, Infinity);
+      if (!(f instanceof Uint8Array)) throw new Error("small encoded kvs are sent as one frame");
+      return f.subarray(5);
+    },
+    canonical: true,
+  }),
+  codec({
     name: "RangeResponse (read worker's kvs, gRPC frame encoder)",
     schema: rpc.RangeResponseSchema,
     samples: rangeResponses,
@@ -184,8 +201,8 @@ const etcdCodecs: HandCodec[] = [
       const kvs = new etcd.KvsWriter();
       for (const kv of m.kvs) kvs.add(kv);
       const r = etcd.rangeResponseOfEncoded({ header: m.header, more: m.more, count: m.count }, kvs.finish());
-      const f = rangeResponseFrame(r, Infinity);
-      if (f === null || f instanceof Uint8Array) throw new Error("encoded kvs are sent in pieces");
+      const f = rangeResponseFrame(r, 0);
+      if (f === null || f instanceof Uint8Array) throw new Error("large encoded kvs are sent in pieces");
       return Buffer.concat(f.pieces()).subarray(5);
     },
     decode: (bytes) => {

@@ -224,13 +224,13 @@ export function rangeResponseFrame(
   largeBytes: number,
 ): Uint8Array | SteppedEncoding | null {
   const encoded = encodedKvsOf(m);
-  if (encoded !== undefined && encoded.length < largeBytes) {
-    const bytes = encodedRangeBytes(m, encoded, GRPC_PREFIX_BYTES);
-    writePrefix(bytes, 0, bytes.length - GRPC_PREFIX_BYTES);
-    return bytes;
-  }
   if (encoded !== undefined) {
-    // The kvs are sent from where the read worker wrote them, between a head and a tail.
+    if (encoded.length < largeBytes) {
+      const bytes = encodedRangeBytes(m, encoded, GRPC_PREFIX_BYTES);
+      writePrefix(bytes, 0, bytes.length - GRPC_PREFIX_BYTES);
+      return bytes;
+    }
+    // The kvs are sent from where they were written, between a head and a tail.
     const pieces = encodedRangePieces(m, encoded, GRPC_PREFIX_BYTES);
     const length = pieces.reduce((n, p) => n + p.length, 0);
     writePrefix(pieces[0], 0, length - GRPC_PREFIX_BYTES);

@@ -10,7 +10,7 @@ import type { EtcdError } from "../api/errors.ts";
 import type { Event } from "../proto/gen/mvccpb/kv_pb.ts";
 import type { RaisedAlarms } from "./alarm.ts";
 import type { KeyIndex, RevisionKey } from "./key_index.ts";
-import type { EncodedKvs } from "./read_workers.ts";
+import type { WrittenKvs } from "./read_workers.ts";
 import type { MemberChange } from "./members.ts";
 import type { KvReader } from "./reader.ts";
 import type { WriteStatements } from "./writer.ts";
@@ -66,7 +66,7 @@ export interface ReadDeps {
    * The rows of `revs` (in key order) encoded as RangeResponse `kvs` by a read worker, or
    * null where the caller reads them itself (MvccStore decides which reads go).
    */
-  readonly encodeKvs: (revs: readonly RevisionKey[], values: boolean) => Promise<EncodedKvs | null>;
+  readonly encodeKvs: (revs: readonly RevisionKey[], values: boolean) => Promise<WrittenKvs | null>;
   /** The compaction revision now, which a read that waited may find moved past its own. */
   readonly compactRevNow: () => bigint;
 }

@@ -23,14 +23,14 @@ import { openDatabase, type OpenOptions as DatabaseOptions, upgradeSchema } from
 import { WriteStatements } from "./writer.ts";
 import { ChecksumMismatch, corruptStoreError } from "./checksum.ts";
 import { verifyHistory, type VerifyOptions, type VerifyReport } from "./integrity.ts";
-import { type EncodedKvs, ReadWorkers } from "./read_workers.ts";
+import { ReadWorkers, type WrittenKvs } from "./read_workers.ts";
 
 export type { Applier, ApplyDeps, ApplyOutcome, LogEntry, ReadDeps, ReadView, Revisions } from "./applier.ts";
 export type { RaisedAlarm } from "./alarm.ts";
 export { ChecksumMismatch } from "./checksum.ts";
 export type { VerifyOptions, VerifyReport } from "./integrity.ts";
 export type { EventsQuery } from "./events.ts";
-export type { EncodedKvs } from "./read_workers.ts";
+export type { WrittenKvs } from "./read_workers.ts";
 export type { HashKvResult } from "./hash.ts";
 export type { LeaseChange, LeaseRow } from "./lease.ts";
 export type { MemberChange, MemberRecord } from "./members.ts";
@@ -357,7 +357,7 @@ export class MvccStore {
    * committed (the open transaction is this connection's alone). Throws HistoryChanged
    * where the rows are gone or the store was replaced meanwhile, as a read in steps does.
    */
-  async #encodeKvs(revs: readonly RevisionKey[], values: boolean): Promise<EncodedKvs | null> {
+  async #encodeKvs(revs: readonly RevisionKey[], values: boolean): Promise<WrittenKvs | null> {
     if (this.#workers === null || revs.length < WORKER_MIN_ROWS) return null;
     const committed = Number(this.#committedRev);
     for (const rev of revs) if (rev[0] > committed) return null;

@@ -10,7 +10,7 @@ import type { RevisionKey } from "./key_index.ts";
 import { kvFromRow } from "./kv.ts";
 import { verifyRow } from "./checksum.ts";
 import { HistoryChanged, RevisionRows } from "./revision_rows.ts";
-import { type EncodedKvs, KvsWriter } from "../wire/etcd.ts";
+import { KvsWriter, type WrittenKvs } from "../wire/etcd.ts";
 import type { ReadReply, ReadRequest } from "./read_workers.ts";
 
 let rows: RevisionRows | null = null;
@@ -35,7 +35,7 @@ const SPAN_BATCH = 1024;
  * event loop takes a reply's pieces in one task, ~0.5 µs each, so a range of 100k big
  * values (a piece each) in one reply would hold it for ~30 ms.
  */
-function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Array[]) => void): EncodedKvs {
+function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Array[]) => void): WrittenKvs {
   if (db === null || rows === null) throw new Error("read worker: not open");
   const out = new KvsWriter();
   db.run("BEGIN");
@@ -50,9 +50,7 @@ function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Arr
         for (const row of read) verifyRow(row);
         out.addAllEncoded(read.map((row) => row[4]));
       } else {
-        const kvs = rows.keys(batch).map((row) => kvFromRow(row));
-        out.room(kvs.reduce((n, kv) => n + KvsWriter.sizeOf(kv), 0));
-        for (const kv of kvs) out.add(kv);
+        out.addAll(rows.keys(batch).map((row) => kvFromRow(row)));
       }
       batch.length = 0;
       if (i + 2 < revs.length) part(out.take());

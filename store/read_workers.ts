@@ -12,10 +12,10 @@
  * Workers start at the first read sent to them and stop with the store.
  */
 import type { RevisionKey } from "./key_index.ts";
-import type { EncodedKvs } from "../wire/etcd.ts";
+import type { WrittenKvs } from "../wire/etcd.ts";
 import { isCompiledExecutable } from "../lib/executable.ts";
 
-export type { EncodedKvs };
+export type { WrittenKvs };
 
 /** What the member sends a worker. */
 export type ReadRequest =
@@ -28,7 +28,7 @@ export type ReadRequest =
  */
 export type ReadReply =
   | { id: number; kind: "part"; pieces: Uint8Array[] }
-  | ({ id: number; kind: "done" } & EncodedKvs)
+  | ({ id: number; kind: "done" } & WrittenKvs)
   | { id: number; kind: "failed"; failure: "changed" | "failed"; message: string };
 
 /** Options of ReadWorkers. */
@@ -109,7 +109,7 @@ export class ReadWorkers {
    * queued) or one could not read it for another reason: the caller reads it itself, and
    * reports what it finds.
    */
-  async encode(revs: readonly RevisionKey[], values: boolean): Promise<EncodedKvs | "changed" | null> {
+  async encode(revs: readonly RevisionKey[], values: boolean): Promise<WrittenKvs | "changed" | null> {
     if (this.#stopped) return null;
     const thread = this.#leastBusy();
     if (thread === null) return null;

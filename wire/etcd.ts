@@ -270,12 +270,25 @@ export function copiedBytes(kv: Fields<KeyValue>, encoded: number): number {
 }
 
 /**
- * A RangeResponse's `kvs` as their encoded fields (field 2, one per KeyValue, in order), in
- * pieces to be sent one after the other: what a read worker answers (store/read_workers.ts).
+ * A RangeResponse's `kvs` as their encoded fields (field 2, one per KeyValue, in order):
+ * written into pieces to be sent one after the other (what a read worker answers:
+ * store/read_workers.ts), or the stored KeyValues themselves, framed as fields only where
+ * the answer is written (server/apply/range.ts: one copy of them, not two).
  */
-export interface EncodedKvs {
+export type EncodedKvs = WrittenKvs | StoredKvs;
+
+/** Encoded `kvs` fields, in pieces (`KvsWriter`). */
+export interface WrittenKvs {
   readonly pieces: readonly Uint8Array[];
   /** The pieces' bytes in all. */
+  readonly length: number;
+  readonly rows: number;
+}
+
+/** KeyValues as stored (a store's `history.kv`), each to be written as one `kvs` field (`storedKvs`). */
+export interface StoredKvs {
+  readonly stored: readonly Uint8Array[];
+  /** The bytes of their fields in all. */
   readonly length: number;
   readonly rows: number;
 }
@@ -317,6 +330,14 @@ export class KvsWriter {
     return this.#w = new GatheringWriter(Math.max(bytes, 2 * (w?.buf.length ?? 0)), 0, GATHER_FROM);
   }
 
+  /** `add` of each of `kvs`, with room made for all of them first. */
+  addAll(kvs: readonly Fields<KeyValue>[]): void {
+    let room = 0;
+    for (const kv of kvs) room += KvsWriter.sizeOf(kv);
+    this.room(room);
+    for (const kv of kvs) this.add(kv);
+  }
+
   add(kv: Fields<KeyValue>): void {
     const size = keyValueSize(kv);
     const w = this.room(1 + varintSize(size) + copiedBytes(kv, size));
@@ -354,16 +375,33 @@ export class KvsWriter {
   }
 
   /** What is left to take, and the totals of all that was written. */
-  finish(): EncodedKvs {
+  finish(): WrittenKvs {
     return { pieces: this.take(), length: this.#length, rows: this.#rows };
   }
 }
 
-/** KeyValues already encoded (a store's `history.kv`) as a RangeResponse's `kvs`. */
-export function encodeStoredKvs(kvs: readonly Uint8Array[]): EncodedKvs {
+/** KeyValues already encoded (a store's `history.kv`, none empty) as a RangeResponse's `kvs`. */
+export function storedKvs(kvs: readonly Uint8Array[]): StoredKvs {
+  let length = 0;
+  for (const kv of kvs) {
+    if (kv.length === 0) throw new Error("wire: an encoded KeyValue is never empty");
+    length += 1 + varintSize(kv.length) + kv.length;
+  }
+  return { stored: kvs, length, rows: kvs.length };
+}
+
+/** `encoded` as pieces: stored KeyValues are written as `KvsWriter` does (big ones gathered, not copied). */
+export function kvsPieces(encoded: EncodedKvs): readonly Uint8Array[] {
+  if ("pieces" in encoded) return encoded.pieces;
   const out = new KvsWriter();
-  out.addAllEncoded(kvs);
-  return out.finish();
+  out.addAllEncoded(encoded.stored);
+  return out.take();
+}
+
+/** Writes `encoded` into `w`, which has room for its `length` bytes. */
+export function writeKvs(w: FieldWriter, encoded: EncodedKvs): void {
+  if ("pieces" in encoded) { for (const piece of encoded.pieces) w.raw(piece); }
+  else for (const kv of encoded.stored) w.bytesField(KVS_FIELD, kv);
 }
 
 /** Where a RangeResponse made by `rangeResponseOfEncoded` keeps its encoded `kvs`. */
@@ -388,8 +426,8 @@ export function rangeResponseOfEncoded(
     enumerable: true,
     configurable: true,
     get: () => {
-      const { pieces, length } = encoded;
-      return settle(decodeKvsFields(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, length)));
+      const pieces = kvsPieces(encoded);
+      return settle(decodeKvsFields(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, encoded.length)));
     },
     set: settle,
   });

@@ -14,7 +14,7 @@ import { compareBytes, keyRange } from "../../store/keys.ts";
 import { kvFromRow, type KvRow } from "../../store/kv.ts";
 import { HistoryChanged, type KvReader } from "../../store/reader.ts";
 import type { ReadDeps, ReadView } from "../../store/applier.ts";
-import { encodeStoredKvs, rangeResponseOfEncoded } from "../../wire/etcd.ts";
+import { type EncodedKvs, rangeResponseOfEncoded, storedKvs } from "../../wire/etcd.ts";
 import { responseHeader } from "./responses.ts";
 
 /**
@@ -77,11 +77,11 @@ async function fetchInSteps(
     // The one revision past the limit only says there are more (see planRange).
     const more = plan.fetch.limit > 0 && revs.length === plan.fetch.limit;
     const sent = more ? revs.slice(0, -1) : revs;
-    let encoded = await deps.encodeKvs(sent, !req.keysOnly);
+    let encoded: EncodedKvs | null = await deps.encodeKvs(sent, !req.keysOnly);
     if (encoded === null && !req.keysOnly && sent.length >= STORED_KVS_FROM) {
       // Read here: the rows' stored KeyValues are the answer's `kvs` as they are, which
       // spares encoding each (a third of a 100-key range's CPU, profiled).
-      encoded = encodeStoredKvs(storedKvsOf(await reader.revisionsInSteps(sent, true, between)));
+      encoded = storedKvs(storedKvsOf(await reader.revisionsInSteps(sent, true, between)));
     }
     if (encoded !== null) {
       return rangeResponseOfEncoded(
@@ -96,12 +96,13 @@ async function fetchInSteps(
 
 /**
  * Ranges of this many rows or more are answered with their stored KeyValues as they are
- * (`fetchInSteps`); smaller ones encode their KeyValues, which costs less than the
- * encoded answer's own setup: per answer, 1 row 0.3-0.4 against 1.3-1.5 µs, 16 rows
- * 3.4-3.5 µs either way, 32 rows 6.5-6.6 against 5.5 µs, 100 rows 15-16 against 11 µs
- * (256-byte values, microbenchmark of the answer's making and framing).
+ * (`fetchInSteps`), each copied once, into the answer; smaller ones encode their
+ * KeyValues, which costs less than the encoded answer's own setup: per answer, 1 row
+ * 0.43-0.58 against 0.59-0.73 µs, 3 rows about equal (0.63-1.45 µs either way), 8 rows
+ * 1.8-2.1 against 1.2-1.3 µs, 100 rows 17 against 6.3 µs (256-byte values,
+ * microbenchmark of the answer's making and framing).
  */
-const STORED_KVS_FROM = 16;
+export const STORED_KVS_FROM = 4;
 
 /**
  * The stored KeyValues of rows a read made with values: each has one (KvRow; only the apply

@@ -23,7 +23,9 @@ import {
   type EncodedKvs,
   encodedKvsOf,
   GATHER_FROM,
+  kvsPieces,
   writeKeyValue,
+  writeKvs,
 } from "../../wire/etcd.ts";
 import { GRPC_PREFIX_BYTES, writePrefix } from "../../api/grpc-frame.ts";
 
@@ -101,7 +103,7 @@ function encodePutResponse(m: PutResponse): Uint8Array | null {
 /** RangeResponse{header, kvs, more, count}; KeyValues with negative numbers go to the generated code. */
 function encodeRangeResponse(m: RangeResponse): Uint8Array | null {
   const encoded = encodedKvsOf(m);
-  if (encoded !== undefined) return encodedRangeBytes(m, encoded, 0);
+  if (encoded !== undefined) return encodedRange(m, encoded, 0, true)[0];
   const plan = planRangeResponse(m);
   if (plan === null) return null;
   const w = new ProtoWriter(plan.size);
@@ -163,30 +165,30 @@ function writeRangeResponse(
 
 /**
  * A RangeResponse with encoded kvs (read_workers.ts, or stored ones: server/apply/range.ts)
- * as three pieces: `reserve` bytes and the header, the kvs, then `more` and `count`.
+ * after `reserve` bytes: in one buffer (`oneBuffer`: answers small enough that a copy of
+ * the kvs costs less than pieces), or as three pieces, the header, the kvs (`kvsPieces`),
+ * then `more` and `count`.
  */
-function encodedRangePieces(m: RangeResponse, encoded: EncodedKvs, reserve: number): Uint8Array[] {
+function encodedRange(
+  m: RangeResponse,
+  encoded: EncodedKvs,
+  reserve: number,
+  oneBuffer: boolean,
+): Uint8Array[] {
   const header = plainHeaderSize(m);
-  const head = new ProtoWriter(1 + varintSize(header) + header, reserve);
-  head.messageHeader(1, header);
-  writeHeader(head, m.header!);
-  const tail = new ProtoWriter(sizeOf(writeRangeTail, m));
-  writeRangeTail(tail, m);
-  return [head.finish(), ...encoded.pieces, tail.finish()];
-}
-
-/** `encodedRangePieces` as one buffer: for answers small enough that a copy of the kvs costs less than pieces. */
-function encodedRangeBytes(m: RangeResponse, encoded: EncodedKvs, reserve: number): Uint8Array {
-  const header = plainHeaderSize(m);
-  const w = new ProtoWriter(
-    1 + varintSize(header) + header + encoded.length + sizeOf(writeRangeTail, m),
-    reserve,
-  );
+  const headBytes = 1 + varintSize(header) + header;
+  const tailBytes = sizeOf(writeRangeTail, m);
+  const w = new ProtoWriter(oneBuffer ? headBytes + encoded.length + tailBytes : headBytes, reserve);
   w.messageHeader(1, header);
   writeHeader(w, m.header!);
-  for (const piece of encoded.pieces) w.raw(piece);
-  writeRangeTail(w, m);
-  return w.finish();
+  if (oneBuffer) {
+    writeKvs(w, encoded);
+    writeRangeTail(w, m);
+    return [w.finish()];
+  }
+  const tail = new ProtoWriter(tailBytes);
+  writeRangeTail(tail, m);
+  return [w.finish(), ...kvsPieces(encoded), tail.finish()];
 }
 
 /** The size of the header of a RangeResponse with encoded kvs, which must be a plain one. */
@@ -225,15 +227,11 @@ export function rangeResponseFrame(
 ): Uint8Array | SteppedEncoding | null {
   const encoded = encodedKvsOf(m);
   if (encoded !== undefined) {
-    if (encoded.length < largeBytes) {
-      const bytes = encodedRangeBytes(m, encoded, GRPC_PREFIX_BYTES);
-      writePrefix(bytes, 0, bytes.length - GRPC_PREFIX_BYTES);
-      return bytes;
-    }
-    // The kvs are sent from where they were written, between a head and a tail.
-    const pieces = encodedRangePieces(m, encoded, GRPC_PREFIX_BYTES);
+    const pieces = encodedRange(m, encoded, GRPC_PREFIX_BYTES, encoded.length < largeBytes);
     const length = pieces.reduce((n, p) => n + p.length, 0);
     writePrefix(pieces[0], 0, length - GRPC_PREFIX_BYTES);
+    if (pieces.length === 1) return pieces[0];
+    // The kvs are sent from where they were written, between a head and a tail.
     return { step: () => true, pieces: () => pieces };
   }
   const plan = planRangeResponse(m);

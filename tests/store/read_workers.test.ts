@@ -14,6 +14,7 @@ import {
   RangeRequest_SortTarget as Target,
   type RangeResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { STORED_KVS_FROM } from "../../server/apply/range.ts";
 import { rangeResponseFrame } from "../../server/grpc/fast_codecs.ts";
 import { MvccStore, type OpenOptions } from "../../store/mvcc.ts";
 import { ReadWorkers } from "../../store/read_workers.ts";
@@ -208,19 +209,20 @@ describe("reads the workers do not take", () => {
 });
 
 describe("a range the event loop reads", () => {
-  test("of 16 rows or more answers the rows' stored KeyValues, byte for byte the encoded answer", async () => {
+  test("of STORED_KVS_FROM rows or more answers the rows' stored KeyValues, byte for byte the encoded answer", async () => {
     const { d } = open({ readThreads: 0 });
     fill(d);
     const half = d.store.currentRevision() - 60n;
     const stored = [
       range("k/", "k/1"),
-      range("k/", "k0", { limit: 16n }),
+      range("k/", "k0", { limit: BigInt(STORED_KVS_FROM) }),
       range("k/05", "k/1", { revision: half }),
+      range("k/", "k/01"),
     ];
     const encoded = [
-      range("k/", "k/01"),
+      range("k/", "k/001"),
       range("k/", "k/1", { keysOnly: true }),
-      range("k/", "k0", { limit: 15n }),
+      range("k/", "k0", { limit: BigInt(STORED_KVS_FROM - 1) }),
     ];
     for (const r of [...stored, ...encoded]) {
       const got = ok(await d.state.rangeInSteps(r, () => null));

@@ -8,7 +8,7 @@
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import * as rpc from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { InternalRaftRequestSchema } from "../../proto/gen/etcdserverpb/raft_internal_pb.ts";
-import { EventSchema, KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
+import { EventSchema, type KeyValue, KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
 import * as raftpb from "../../proto/gen/raftpb/raft_pb.ts";
 import * as etcd from "../../wire/etcd.ts";
 import { decodeProposal, encodeProposal } from "../../server/proposal_codec.ts";
@@ -175,23 +175,31 @@ const etcdCodecs: HandCodec[] = [
     },
     canonical: true,
   }),
-  codec({
-    name: "RangeResponse (stored KeyValues, one gRPC frame)",
-    schema: rpc.RangeResponseSchema,
-    samples: rangeResponses,
-    encode: (m) => {
-      if (m.header === undefined) return null;
-      const encoded = m.kvs.map((kv) => etcd.encodeKeyValue(kv));
-      // A stored KeyValue holds its key, so is never empty.
-      if (encoded.some((kv) => kv.length === 0)) return null;
-      const stored = etcd.encodeStoredKvs(encoded);
-      const r = etcd.rangeResponseOfEncoded({ header: m.header, more: m.more, count: m.count }, stored);
-      const f = rangeResponseFrame(r, Infinity);
-      if (!(f instanceof Uint8Array)) throw new Error("small encoded kvs are sent as one frame");
-      return f.subarray(5);
-    },
-    canonical: true,
-  }),
+  ...([["one gRPC frame", Infinity], ["in pieces", 0]] as const).map(([how, largeBytes]) =>
+    codec({
+      name: `RangeResponse (stored KeyValues, ${how})`,
+      schema: rpc.RangeResponseSchema,
+      samples: rangeResponses,
+      encode: (m) => {
+        const stored = storedKvsOf(m.kvs);
+        if (m.header === undefined || stored === null) return null;
+        const r = etcd.rangeResponseOfEncoded({ header: m.header, more: m.more, count: m.count }, stored);
+        const f = rangeResponseFrame(r, largeBytes);
+        if (f === null) throw new Error("encoded kvs always have a frame");
+        if ((f instanceof Uint8Array) !== (largeBytes === Infinity)) {
+          throw new Error("encoded kvs are one frame below largeBytes, pieces from it");
+        }
+        return f instanceof Uint8Array ? f.subarray(5) : Buffer.concat(f.pieces()).subarray(5);
+      },
+      decode: (bytes) => {
+        const m = etcd.decodeRangeResponse(bytes);
+        const stored = storedKvsOf(m.kvs);
+        // Read back through the lazy decoder of stored kvs.
+        return stored === null ? m : etcd.rangeResponseOfEncoded(m, stored);
+      },
+      canonical: true,
+    })
+  ),
   codec({
     name: "RangeResponse (read worker's kvs, gRPC frame encoder)",
     schema: rpc.RangeResponseSchema,
@@ -455,3 +463,9 @@ const raftCodecs: HandCodec[] = [
 
 /** Every hand codec. */
 export const HAND_CODECS: readonly HandCodec[] = [...etcdCodecs, ...raftCodecs];
+
+/** The stored-KeyValue form of `kvs`, or null where one would be empty (a stored KeyValue holds its key). */
+function storedKvsOf(kvs: readonly KeyValue[]): etcd.StoredKvs | null {
+  const encoded = kvs.map((kv) => etcd.encodeKeyValue(kv));
+  return encoded.some((kv) => kv.length === 0) ? null : etcd.storedKvs(encoded);
+}

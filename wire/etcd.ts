@@ -426,8 +426,9 @@ export function rangeResponseOfEncoded(
     enumerable: true,
     configurable: true,
     get: () => {
-      const pieces = kvsPieces(encoded);
-      return settle(decodeKvsFields(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, encoded.length)));
+      if ("stored" in encoded) return settle(encoded.stored.map((kv) => decodeKeyValue(kv)));
+      const { pieces, length } = encoded;
+      return settle(decodeKvsFields(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, length)));
     },
     set: settle,
   });

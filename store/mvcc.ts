@@ -372,7 +372,7 @@ export class MvccStore {
     return encoded;
   }
 
-  /** How many reads a read worker has answered (for tests and metrics). */
+  /** How many reads a read worker has answered (tests tell by it which path a read took). */
   get rangesByWorkers(): number {
     return this.#rangesByWorkers;
   }

@@ -8,6 +8,13 @@
  * Usage: `bucket()` gives a builder; `put` (and `putBucket` for a nested one) in strictly
  * increasing key order; `end()` gives the bucket's value for its parent; `finish` writes
  * the root bucket holding the top-level buckets, the freelist and the two meta pages.
+ *
+ * Several threads may write one bucket's leaves (an export's key bucket, in parts of its
+ * key range): each part's writer `join`s the file and takes its pages from the same
+ * `PageSpace`, a part's builder gives its leaves with `endLeaves`, and the first writer
+ * makes one bucket of them all (`bucketOfLeaves`). Pages are still handed out in order, a
+ * run of a write chunk at a time; a run's unused tail goes back to the space unless another
+ * writer took pages after it, and is then listed in the freelist (bbolt's free pages).
  */
 import * as fs from "node:fs";
 import { compareBytes } from "../keys.ts";
@@ -16,6 +23,7 @@ import {
   BUCKET_LEAF_FLAG,
   DEFAULT_PAGE_SIZE,
   ELEMENT_BYTES,
+  FREELIST_COUNT_OVERFLOW,
   INLINE_PAGE_RATIO,
   MAGIC,
   PAGE_HEADER_BYTES,
@@ -41,7 +49,8 @@ export interface WrittenDatabase {
   readonly bytes: number;
 }
 
-interface BranchItem {
+/** A written node, as its parent's branch element names it: its first key and its page. */
+export interface NodeRef {
   readonly key: Uint8Array;
   readonly pgid: number;
 }
@@ -51,21 +60,66 @@ const CHUNK_BYTES = 1 << 20;
 /** A page's element count is a u16. */
 const MAX_ELEMENTS = 0xffff;
 
+/** The largest page count a PageSpace holds (an Int32 cell): 8 TiB of 4 KiB pages. */
+const MAX_PAGES = 0x7fff_ffff;
+
+/**
+ * The pages of one file handed out to its writers: the next page no writer has taken, in
+ * a SharedArrayBuffer so that writers in other threads take theirs from the same count.
+ */
+export class PageSpace {
+  readonly #next: Int32Array;
+
+  /** A space whose pages 0 and 1 (the metas) are taken, or the one shared as `buffer`. */
+  constructor(buffer?: SharedArrayBuffer) {
+    this.#next = new Int32Array(buffer ?? new SharedArrayBuffer(4));
+    if (buffer === undefined) this.#next[0] = 2;
+  }
+
+  /** What a writer in another thread builds its PageSpace from. */
+  get buffer(): SharedArrayBuffer {
+    return this.#next.buffer as SharedArrayBuffer;
+  }
+
+  /** Takes `n` consecutive pages; the first. */
+  take(n: number): number {
+    const first = Atomics.add(this.#next, 0, n);
+    if (first + n > MAX_PAGES) throw new Error(`bbolt: more than ${MAX_PAGES} pages`);
+    return first;
+  }
+
+  /** Gives back pages `[first, first + n)` if no one took pages after them; whether it did. */
+  giveBack(first: number, n: number): boolean {
+    return Atomics.compareExchange(this.#next, 0, first + n, first) === first + n;
+  }
+
+  /** Pages taken so far: bbolt's high water mark once every writer is done. */
+  taken(): number {
+    return Atomics.load(this.#next, 0);
+  }
+}
+
 /** A bbolt file being written. */
 export class BboltWriter {
   readonly pageSize: number;
+  readonly space: PageSpace;
   readonly #fd: number;
-  /** The next page to allocate; pages 0 and 1 are the metas, written last. */
-  #nextPage = 2;
+  /** Null for a writer that joined another's file: the other writes the metas. */
+  readonly #fsync: boolean | null;
+  /** Pages are written a chunk at a time, from a run of as many taken from the space. */
   readonly #chunk: Uint8Array;
-  #chunkFirstPage = 2;
+  /** The run the chunk fills: its first page, and how many (0: none taken yet). */
+  #runFirst = 0;
+  #runPages = 0;
   #chunkUsed = 0;
+  /** Pages taken and left unused (another writer took pages after them): free pages. */
+  readonly #holes: number[] = [];
   #finished = false;
-  readonly #fsync: boolean;
 
-  private constructor(fd: number, pageSize: number, fsync: boolean) {
+  private constructor(fd: number, pageSize: number, space: PageSpace, fsync: boolean | null) {
     this.#fd = fd;
     this.pageSize = pageSize;
+    this.space = space;
     this.#fsync = fsync;
     this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES - CHUNK_BYTES % pageSize, pageSize));
   }
@@ -79,7 +133,44 @@ export class BboltWriter {
     if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
       throw new Error(`bbolt: page size ${pageSize} is not a power of two of at least 512`);
     }
-    return new BboltWriter(fs.openSync(path, "w", 0o600), pageSize, opts.fsync ?? true);
+    return new BboltWriter(fs.openSync(path, "w", 0o600), pageSize, new PageSpace(), opts.fsync ?? true);
+  }
+
+  /**
+   * A second writer of the file `create` made at `path` (in another thread), taking its
+   * pages from that writer's `space`: it writes leaves (`bucket`, `endLeaves`) and `end`s.
+   */
+  static join(path: string, space: PageSpace, pageSize: number): BboltWriter {
+    return new BboltWriter(fs.openSync(path, "r+"), pageSize, space, null);
+  }
+
+  /** Ends a joined writer: writes what it holds, closes; the pages it left unused, for `freePages`. */
+  end(): number[] {
+    if (this.#fsync !== null) throw new Error("bbolt: end is for a joined writer; the first one finishes");
+    this.#flush();
+    this.close();
+    return this.#holes;
+  }
+
+  /** Lists `pages`, left unused by a joined writer that has ended, in the freelist. */
+  freePages(pages: readonly number[]): void {
+    this.#holes.push(...pages);
+  }
+
+  /**
+   * A bucket of the leaves written by the builders of several parts of its key range
+   * (`endLeaves`), given in key order; its branch levels are written here.
+   */
+  bucketOfLeaves(leaves: readonly NodeRef[]): BucketValue {
+    for (let i = 1; i < leaves.length; i++) {
+      if (compareBytes(leaves[i - 1].key, leaves[i].key) >= 0) {
+        throw new Error("bbolt: the parts' leaves must be given in strictly increasing key order");
+      }
+    }
+    const bytes = new Uint8Array(BUCKET_HEADER_BYTES);
+    const root = leaves.length === 0 ? this.writeLeaf(new PendingLeaf(0)) : this.writeBranches(leaves);
+    writeBucketHeader(bytes, { root: BigInt(root), sequence: 0n });
+    return { bytes };
   }
 
   /** A builder for a new bucket's content. */
@@ -96,10 +187,11 @@ export class BboltWriter {
     for (const [name, value] of [...buckets].sort((a, b) => compareBytes(a[0], b[0]))) {
       root.putBucket(name, value);
     }
+    if (this.#fsync === null) throw new Error("bbolt: a joined writer ends; the first one finishes");
     const rootPage = root.endRoot();
-    const freelist = this.#writeNode(PageFlag.freelist, 0, new Uint8Array(PAGE_HEADER_BYTES));
     this.#flush();
-    const pages = this.#nextPage;
+    const freelist = this.#writeFreelist();
+    const pages = this.space.taken();
     // Two metas as a fresh bbolt file has them (txids 0 and 1): readers take the newer.
     for (const txid of [0, 1]) {
       const page = new Uint8Array(this.pageSize);
@@ -134,32 +226,71 @@ export class BboltWriter {
    * header is filled in here), on as many pages as it needs; returns its first page.
    */
   #writeNode(flags: number, count: number, body: Uint8Array): number {
-    if (this.#finished) throw new Error("bbolt: writer already finished");
     const pages = Math.ceil(body.length / this.pageSize);
     const bytes = pages * this.pageSize;
-    if (this.#chunkUsed + bytes > this.#chunk.length) this.#flush();
-    const id = this.#nextPage;
-    writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
-    this.#nextPage += pages;
     if (bytes > this.#chunk.length) {
+      this.#flush();
+      const id = this.space.take(pages);
+      writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
       const whole = new Uint8Array(bytes);
       whole.set(body);
       fs.writeSync(this.#fd, whole, 0, bytes, id * this.pageSize);
-      this.#chunkFirstPage = this.#nextPage;
       return id;
     }
+    const id = this.#claim(pages);
+    writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
     this.#chunk.set(body, this.#chunkUsed);
     this.#chunk.fill(0, this.#chunkUsed + body.length, this.#chunkUsed + bytes);
     this.#chunkUsed += bytes;
     return id;
   }
 
+  /**
+   * The first page of room for a node of `pages` (at most a chunk's) in the chunk, at
+   * `#chunkUsed`: in the current run, or in a new one after the chunk is written.
+   */
+  #claim(pages: number): number {
+    if (this.#finished) throw new Error("bbolt: writer already finished");
+    const used = this.#chunkUsed / this.pageSize;
+    if (used + pages <= this.#runPages) return this.#runFirst + used;
+    this.#flush();
+    this.#runPages = this.#chunk.length / this.pageSize;
+    this.#runFirst = this.space.take(this.#runPages);
+    return this.#runFirst;
+  }
+
+  /** Writes the chunk's pages; gives back the rest of their run, or keeps it as free pages. */
   #flush(): void {
-    if (this.#chunkUsed > 0) {
-      fs.writeSync(this.#fd, this.#chunk, 0, this.#chunkUsed, this.#chunkFirstPage * this.pageSize);
+    if (this.#runPages === 0) return;
+    const used = this.#chunkUsed / this.pageSize;
+    if (used > 0) fs.writeSync(this.#fd, this.#chunk, 0, this.#chunkUsed, this.#runFirst * this.pageSize);
+    const rest = this.#runFirst + used;
+    if (!this.space.giveBack(rest, this.#runPages - used)) {
+      for (let p = rest; p < this.#runFirst + this.#runPages; p++) this.#holes.push(p);
     }
     this.#chunkUsed = 0;
-    this.#chunkFirstPage = this.#nextPage;
+    this.#runPages = 0;
+  }
+
+  /**
+   * Writes the freelist (after the last flush): the free pages, sorted, on pages of their
+   * own at the end of the file. A count of 0xFFFF or more goes in the first id's place.
+   */
+  #writeFreelist(): number {
+    const ids = this.#holes.sort((a, b) => a - b);
+    const counted = ids.length >= FREELIST_COUNT_OVERFLOW ? 1 : 0;
+    const body = new Uint8Array(PAGE_HEADER_BYTES + (counted + ids.length) * 8);
+    const v = new DataView(body.buffer);
+    if (counted) v.setBigUint64(PAGE_HEADER_BYTES, BigInt(ids.length), true);
+    ids.forEach((id, i) => v.setBigUint64(PAGE_HEADER_BYTES + (counted + i) * 8, BigInt(id), true));
+    const pages = Math.ceil(body.length / this.pageSize);
+    const id = this.space.take(pages);
+    const count = counted ? FREELIST_COUNT_OVERFLOW : ids.length;
+    writePageHeader(body, { id: BigInt(id), flags: PageFlag.freelist, count, overflow: pages - 1 });
+    const whole = new Uint8Array(pages * this.pageSize);
+    whole.set(body);
+    fs.writeSync(this.#fd, whole, 0, whole.length, id * this.pageSize);
+    return id;
   }
 
   /**
@@ -171,24 +302,46 @@ export class BboltWriter {
     const size = leaf.size();
     const bytes = Math.ceil(size / this.pageSize) * this.pageSize;
     if (bytes > this.#chunk.length) return this.#writeNode(PageFlag.leaf, leaf.count, leafBody(leaf));
-    if (this.#chunkUsed + bytes > this.#chunk.length) this.#flush();
+    const id = this.#claim(bytes / this.pageSize);
     const at = this.#chunkUsed;
     layoutLeaf(this.#chunk, at, leaf);
     this.#chunk.fill(0, at + size, at + bytes);
-    const id = this.#nextPage;
     writePageHeader(this.#chunk, {
       id: BigInt(id),
       flags: PageFlag.leaf,
       count: leaf.count,
       overflow: bytes / this.pageSize - 1,
     }, at);
-    this.#nextPage += bytes / this.pageSize;
     this.#chunkUsed += bytes;
     return id;
   }
 
+  /** Writes the branch levels over `leaves` (at least one), bottom up; the root's page. */
+  writeBranches(leaves: readonly NodeRef[]): number {
+    let level = leaves;
+    while (level.length > 1) {
+      const up: NodeRef[] = [];
+      let page: NodeRef[] = [];
+      let bytes = PAGE_HEADER_BYTES;
+      const flush = () => {
+        up.push({ key: page[0].key, pgid: this.writeBranch(page) });
+        page = [];
+        bytes = PAGE_HEADER_BYTES;
+      };
+      for (const c of level) {
+        const size = ELEMENT_BYTES + c.key.length;
+        if (page.length >= 2 && (bytes + size > this.pageSize || page.length === MAX_ELEMENTS)) flush();
+        page.push(c);
+        bytes += size;
+      }
+      flush();
+      level = up;
+    }
+    return level[0].pgid;
+  }
+
   /** Writes a branch node; returns its page (for BucketBuilder). */
-  writeBranch(items: readonly BranchItem[]): number {
+  writeBranch(items: readonly NodeRef[]): number {
     let size = PAGE_HEADER_BYTES + items.length * ELEMENT_BYTES;
     for (const it of items) size += it.key.length;
     const body = new Uint8Array(size);
@@ -300,7 +453,7 @@ export class BucketBuilder {
   readonly #w: BboltWriter;
   readonly #leaf: PendingLeaf;
   /** The written leaves: each one's first key and page. */
-  readonly #leaves: BranchItem[] = [];
+  readonly #leaves: NodeRef[] = [];
   /** The last key of the written leaves (the order check of the next leaf's first). */
   #lastWritten: Uint8Array | null = null;
   #hasBuckets = false;
@@ -409,28 +562,17 @@ export class BucketBuilder {
     if (this.#ended) throw new Error("bbolt: bucket ended twice");
     this.#ended = true;
     if (this.#leaf.count > 0 || this.#leaves.length === 0) this.#flushLeaf();
-    let level = this.#leaves;
-    while (level.length > 1) level = this.#branchLevel(level);
-    return level[0].pgid;
+    return this.#w.writeBranches(this.#leaves);
   }
 
-  /** Writes the branch pages over `children`; returns the level above. */
-  #branchLevel(children: readonly BranchItem[]): BranchItem[] {
-    const up: BranchItem[] = [];
-    let page: BranchItem[] = [];
-    let bytes = PAGE_HEADER_BYTES;
-    const flush = () => {
-      up.push({ key: page[0].key, pgid: this.#w.writeBranch(page) });
-      page = [];
-      bytes = PAGE_HEADER_BYTES;
-    };
-    for (const c of children) {
-      const size = ELEMENT_BYTES + c.key.length;
-      if (page.length >= 2 && (bytes + size > this.#w.pageSize || page.length === MAX_ELEMENTS)) flush();
-      page.push(c);
-      bytes += size;
-    }
-    flush();
-    return up;
+  /**
+   * Ends a part of a bucket (see BboltWriter.bucketOfLeaves): writes its last leaf, if it
+   * has one, and gives its leaves; none if nothing was put.
+   */
+  endLeaves(): NodeRef[] {
+    if (this.#ended) throw new Error("bbolt: bucket ended twice");
+    this.#ended = true;
+    if (this.#leaf.count > 0) this.#flushLeaf();
+    return this.#leaves;
   }
 }

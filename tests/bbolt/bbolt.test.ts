@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { SeededRandom } from "../../raft/rand.ts";
 import { BboltError, BboltReader } from "../../store/bbolt/reader.ts";
-import { BboltWriter, type BucketValue } from "../../store/bbolt/writer.ts";
+import { BboltWriter, type BucketValue, type NodeRef, PageSpace } from "../../store/bbolt/writer.ts";
 import { PAGE_HEADER_BYTES, readPageHeader } from "../../store/bbolt/layout.ts";
 import { etcdBackendStatus } from "../../store/etcd_status.ts";
 import { cleanup, ETCDCTL_BIN, haveRealEtcd, run, tempDir } from "../harness.ts";
@@ -148,6 +148,49 @@ describe("bbolt round trip", () => {
     c.put(enc("m"), new Uint8Array(4000)); // fills a leaf: the next key starts another
     expect(() => c.put(enc("m"), new Uint8Array(4000))).toThrow("strictly increasing");
     w.close();
+  });
+
+  test("a bucket written in parts by two writers of one file: their pages interleave, unused ones are free", async () => {
+    const rng = new SeededRandom(12);
+    const file = path.join(dir, "parts.db");
+    const w = BboltWriter.create(file);
+    const joined = BboltWriter.join(file, new PageSpace(w.space.buffer), w.pageSize);
+    const entries: [Uint8Array, Uint8Array][] = [];
+    const leaves: NodeRef[][] = [];
+    // 40 parts, taken by the two writers in turn; each takes a 1 MiB run at a time, so a
+    // run left partly used below the other's is kept as free pages.
+    for (let part = 0; part < 40; part++) {
+      const b = (part % 3 === 0 ? joined : w).bucket();
+      for (let i = 0; i < 1 + rng.int(300); i++) {
+        const e: [Uint8Array, Uint8Array] = [
+          enc(`p${String(part).padStart(2, "0")}-${String(i).padStart(4, "0")}`),
+          Uint8Array.from({ length: rng.int(part === 7 && i === 0 ? 2 << 20 : 700) }, () => rng.int(256)),
+        ];
+        b.put(...e);
+        entries.push(e);
+      }
+      leaves.push(b.endLeaves());
+    }
+    w.freePages(joined.end());
+    expect(() => w.bucketOfLeaves([...leaves[1], ...leaves[0]])).toThrow("strictly increasing");
+    w.finish([[enc("parts"), w.bucketOfLeaves(leaves.flat())], [enc("small"), w.bucket().end()]]);
+    expect(dump(file)).toEqual([
+      ["7061727473", "bucket"],
+      ...entries.map(([k, v]): [string, string] => [`7061727473/${hex(k)}`, hex(v)]),
+      ["736d616c6c", "bucket"],
+    ]);
+    const r = BboltReader.open(file) as BboltReader;
+    expect(readPageHeader(r.page(r.meta.freelist, "freelist")).count).toBeGreaterThan(0);
+    expect(r.size).toBe(fs.statSync(file).size);
+    const ours = etcdBackendStatus(r);
+    r.close();
+    expect(ours).toMatchObject({ totalKey: entries.length });
+    if (!haveRealEtcd()) return;
+    const status = await run([ETCDCTL_BIN, "snapshot", "status", file, "-w", "json"], {
+      env: { ETCDCTL_API: "3" },
+    });
+    expect(status.stderr).toBe("");
+    expect(JSON.parse(status.stdout)).toEqual({ ...ours, revision: 0 } as never);
   });
 
   test("other page sizes", () => {

@@ -6,7 +6,8 @@
  * -> 0.5 s, the whole save 1.65 -> 1.54 s (the export alone 0.67 s in the child, 0.9-1.0 s
  * in slices on the loop). The child opens the store's file on its own connection inside
  * one read transaction, so it sees one committed state: the last when it started, which is
- * at least what the member flushed before it spawned the child.
+ * at least what the member flushed before it spawned the child. A large key bucket it
+ * writes on two threads (store/key_bucket_export.ts): 1M keys in ~0.75 s instead of ~1.2 s.
  *
  * A damaged row (ChecksumMismatch) comes back as one line of JSON on the child's stdout and
  * is thrown here as the same error, so the caller reports the damage as before.
@@ -103,6 +104,7 @@ export async function exportChildMain(args: readonly string[]): Promise<number> 
       sliceMs: ORPHAN_CHECK_MS,
       signal: orphaned.signal,
       fsync: false,
+      ...partsFromEnv(),
     });
     return 0;
   } catch (e) {
@@ -121,4 +123,14 @@ export async function exportChildMain(args: readonly string[]): Promise<number> 
   } finally {
     clearInterval(watch);
   }
+}
+
+/**
+ * ETCDTS_EXPORT_PART_REVISIONS=n: the key bucket in parts of n main revisions, by two
+ * threads from two parts on (store/key_bucket_export.ts; by default parts of 16384 from
+ * 131072). For tests, which take that path with small stores, and for tuning.
+ */
+function partsFromEnv(): { partRevisions?: number; parallelFrom?: number } {
+  const n = Number(process.env.ETCDTS_EXPORT_PART_REVISIONS);
+  return Number.isSafeInteger(n) && n > 0 ? { partRevisions: n, parallelFrom: 2 * n } : {};
 }

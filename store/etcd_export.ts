@@ -5,7 +5,8 @@
  * The live store is read through a connection of its own inside one read transaction
  * (in WAL mode it sees the last committed state for as long as it stays open, so every
  * bucket comes from the same applied index), a slice at a time between event-loop turns
- * so the server keeps serving; the bbolt file is written page by page as rows arrive.
+ * so the server keeps serving; the bbolt file is written page by page as rows arrive. A
+ * large key bucket is written by two threads (key_bucket_export.ts).
  */
 import { Database } from "bun:sqlite";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -15,7 +16,6 @@ import { LeaseSchema } from "../proto/gen/leasepb/lease_pb.ts";
 // store/ meets the RPC schema; the store's own alarms are alarm.ts's RaisedAlarm.
 import { AlarmMemberSchema, type AlarmType } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { BboltWriter, type BucketBuilder, type BucketValue, type WrittenDatabase } from "./bbolt/writer.ts";
-import { revisionKeySize, writeRevisionKey } from "./encoding.ts";
 import {
   AuthKey,
   Bucket,
@@ -32,8 +32,7 @@ import { compareBytes } from "./keys.ts";
 import { listMembers, removedMembers } from "./members.ts";
 import { listAlarms } from "./alarm.ts";
 import { pager } from "./pages.ts";
-import { isTombstoneKv } from "./kv.ts";
-import { STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
+import { revisionSpan, writeKeyBucket } from "./key_bucket_export.ts";
 
 /** Options of `exportEtcdBackend`. */
 export interface ExportOptions {
@@ -43,12 +42,21 @@ export interface ExportOptions {
   signal?: AbortSignal;
   /** fsync the file (default true); a snapshot sent and removed needs none. */
   fsync?: boolean;
+  /**
+   * Awaited after each select of revisions instead of the slices above (a test paces the
+   * export with it, so that the second thread below has parts to take).
+   */
+  pause?: () => Promise<void>;
+  /** A second thread writes the key bucket from this many main revisions (see key_bucket_export.ts). */
+  parallelFrom?: number;
+  /** Main revisions per part of the key bucket when two threads write it. */
+  partRevisions?: number;
 }
 
 /**
  * Writes the committed state of the store at `srcPath` as an etcd backend file at
  * `destPath`, fsynced unless told not to. The source may be written meanwhile. Throws
- * ChecksumMismatch at the first revision that does not match its checksum.
+ * ChecksumMismatch for a revision that does not match its checksum.
  */
 export async function exportEtcdBackend(
   srcPath: string,
@@ -75,40 +83,10 @@ export async function exportEtcdBackend(
     const [appliedIndex, compactRev] = meta;
     const buckets: [Uint8Array, BucketValue][] = [];
 
-    const key = w.bucket();
-    // Each revision's key and KeyValue are written straight into the leaf being filled: an
-    // array for each, then a copy into the page, was ~30% of an export's time. The
-    // KeyValue is the one stored, byte for byte what etcd's backend holds.
-    let modRev = 0n;
-    let sub = 0n;
-    let tombstone = false;
-    let kv = EMPTY;
-    let keyBytes = 0;
-    const writeRevision = (buf: Uint8Array, at: number) => {
-      writeRevisionKey(buf, at, modRev, sub, tombstone);
-      buf.set(kv, at + keyBytes);
-    };
-    const history = pager<StoredRow>(src, `SELECT ${STORED_COLUMNS} FROM history`, {
-      columns: ["mod_rev", "sub"],
-      of: (r) => [r[0], r[1]],
-    });
-    for (const rows of history) {
-      for (const row of rows) {
-        // A damaged row stops the export (ChecksumMismatch): a backup must not carry it.
-        verifyRow(row);
-        modRev = row[0];
-        sub = row[1];
-        kv = row[4];
-        tombstone = isTombstoneKv(row[3], kv);
-        // A tombstone at the compaction revision is kept here for watchers only; etcd
-        // 3.4's compaction has removed it from its backend (see compaction.ts).
-        if (tombstone && modRev === compactRev) continue;
-        keyBytes = revisionKeySize(tombstone);
-        key.putWritten(keyBytes, kv.length, writeRevision);
-      }
-      await pause();
-    }
-    buckets.push([Bucket.key, key.end()]);
+    const span = revisionSpan(src, compactRev);
+    const paths = { srcPath, destPath };
+    const keyBucket = await writeKeyBucket(w, src, paths, span, { ...opts, pause: opts.pause ?? pause });
+    buckets.push([Bucket.key, keyBucket]);
 
     const lease = w.bucket();
     // Keys are big-endian: non-negative IDs first, then negative ones (as unsigned bytes).
@@ -186,8 +164,6 @@ export async function exportEtcdBackend(
     src.close();
   }
 }
-
-const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** A bucket of few keys, sorted here (users, roles, members, meta). */
 function small(w: BboltWriter, entries: [Uint8Array, Uint8Array][]): BucketValue {

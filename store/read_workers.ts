@@ -13,7 +13,7 @@
  */
 import type { RevisionKey } from "./key_index.ts";
 import type { WrittenKvs } from "../wire/etcd.ts";
-import { isCompiledExecutable } from "../lib/executable.ts";
+import { workerEntry } from "../lib/executable.ts";
 
 export type { WrittenKvs };
 
@@ -75,17 +75,6 @@ interface Thread {
   readonly pending: Map<number, Pending>;
   /** The rows of the reads sent and not yet answered. */
   queuedRows: number;
-}
-
-/**
- * The worker's module: in the compiled executable an entry point of its own (package.json's
- * build names it), found under its path from the project's root; from source, this
- * module's sibling.
- */
-function workerEntry(): string {
-  return isCompiledExecutable()
-    ? "./store/read_worker.ts"
-    : new URL("./read_worker.ts", import.meta.url).href;
 }
 
 /** A pool of read workers over the store at one path. */
@@ -169,7 +158,9 @@ export class ReadWorkers {
   }
 
   #spawn(): Thread {
-    const worker = new Worker(workerEntry());
+    const worker = new Worker(
+      workerEntry("store/read_worker.ts", new URL("./read_worker.ts", import.meta.url)),
+    );
     const thread: Thread = { worker, pending: new Map(), queuedRows: 0 };
     worker.onmessage = (event: MessageEvent<ReadReply>) => {
       const reply = event.data;

@@ -1,7 +1,8 @@
 /**
  * The snapshot export's child process (server/export_child.ts) does not outlive the member
  * that started it, and a file a killed member left beside its store is removed at the
- * next start (server/snapshot_stream.ts).
+ * next start (server/snapshot_stream.ts); the compiled executable's export writes the key
+ * bucket on two threads as the source does on one.
  */
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
@@ -9,6 +10,9 @@ import * as path from "node:path";
 import { EXPORT_CHILD_COMMAND } from "../../server/export_child.ts";
 import { removeStaleSnapshotFiles } from "../../server/snapshot_stream.ts";
 import { MvccStore } from "../../store/mvcc.ts";
+import { BboltReader } from "../../store/bbolt/reader.ts";
+import { exportEtcdBackend } from "../../store/etcd_export.ts";
+import { etcdBackendStatus } from "../../store/etcd_status.ts";
 import { cleanup, ETCDTS_BIN, tempDir, waitFor } from "../harness.ts";
 import { Driver } from "../store/helpers.ts";
 
@@ -72,4 +76,30 @@ test("files a killed member was sending are removed at start, nothing else", () 
   expect(removeStaleSnapshotFiles(dir)).toEqual(["snapshot-123-1796536637696-k2j4.tmp"]);
   expect(fs.readdirSync(dir).sort()).toEqual(["0000000000000001.snap", "db", "db-wal", "snapshot-x.tmp"]);
   expect(removeStaleSnapshotFiles(path.join(dir, "missing"))).toEqual([]);
+});
+
+test("the executable's export in parts on two threads holds what one thread writes", async () => {
+  const dir = tempDir("snapshot-parts-");
+  const src = path.join(dir, "db");
+  const store = MvccStore.open(src);
+  const d = new Driver(store);
+  for (let i = 0; i < 400; i++) d.put(`k${i % 90}`, "v".repeat(i % 300));
+  store.flush();
+  store.close();
+  const one = path.join(dir, "one.bolt");
+  await exportEtcdBackend(src, one, { parallelFrom: Infinity });
+  // Parts of one revision: the worker, the executable's own entry point, starts and joins.
+  const two = path.join(dir, "two.bolt");
+  const child = Bun.spawn([ETCDTS_BIN, EXPORT_CHILD_COMMAND, src, two, String(process.pid)], {
+    env: { ...process.env, ETCDTS_EXPORT_PART_REVISIONS: "1" },
+    stderr: "pipe",
+  });
+  expect([await child.exited, await new Response(child.stderr).text()]).toEqual([0, ""]);
+  const status = (file: string) => {
+    const r = BboltReader.open(file) as BboltReader;
+    const s = etcdBackendStatus(r);
+    r.close();
+    return { ...s, totalSize: 0 };
+  };
+  expect(status(two)).toEqual(status(one));
 });

@@ -196,6 +196,16 @@ describe("a damaged value", () => {
     const err = await exportEtcdBackend(file, path.join(dir, "bolt")).catch((e) => e);
     expect(err).toBeInstanceOf(ChecksumMismatch);
     expect((err as Error).message).toBe(K5);
+    // In parts on two threads, whichever finds it (this one is paced to leave the worker some).
+    const pause = () => Bun.sleep(1);
+    const inParts = await exportEtcdBackend(file, path.join(dir, "parts"), {
+      parallelFrom: 1,
+      partRevisions: 1,
+      pause,
+    })
+      .catch((e) => e);
+    expect(inParts).toMatchObject({ message: K5, key: b("k5"), revision: 7n, sub: 0n });
+    expect(inParts).toBeInstanceOf(ChecksumMismatch);
     // The server runs it in a child process (server/export_child.ts): the same error comes back.
     const fromChild = await exportInChild(file, path.join(dir, "bolt2"), new AbortController().signal)
       .catch((e) => e);

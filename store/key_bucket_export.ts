@@ -14,8 +14,10 @@
  * thread's, so it sees a state at least as new. It serves only if that state has the same
  * compaction revision: rows are only ever added (above the current revision) or deleted by
  * a compaction (one transaction, which moves the compaction revision), and a store copy
- * installed from the leader is the same history, so both states then hold the same rows up
- * to this thread's last revision. Otherwise this thread writes every part itself.
+ * installed from the leader is the same history (every member applies the same entries the
+ * same way, whatever its version), so both states then hold the same rows up to this
+ * thread's last revision. Otherwise, or if it cannot read at all, this thread writes every
+ * part itself.
  */
 import type { Database } from "bun:sqlite";
 import type { BboltWriter, BucketBuilder, BucketValue, NodeRef } from "./bbolt/writer.ts";
@@ -159,7 +161,7 @@ export function packLeaves(written: readonly (readonly [number, readonly NodeRef
 }
 
 /** Unpacks PackedLeaves into `into[part index]`. */
-function unpackLeaves(p: PackedLeaves, into: NodeRef[][]): void {
+function unpackLeaves(p: PackedLeaves, into: (NodeRef[] | null)[]): void {
   let leaf = 0;
   for (let i = 0; i < p.parts.length; i += 2) {
     const part: NodeRef[] = [];
@@ -175,8 +177,8 @@ function unpackLeaves(p: PackedLeaves, into: NodeRef[][]): void {
 export type PartsReply =
   /** The leaves of the parts it wrote, and the pages it left free. */
   | { readonly kind: "done"; readonly leaves: PackedLeaves; readonly free: number[] }
-  /** Its state was not the export's (a compaction came between): it claimed nothing. */
-  | { readonly kind: "stale" }
+  /** It claimed no part: its state was not the export's (a compaction came between), or it could not read. */
+  | { readonly kind: "none"; readonly why: string }
   | { readonly kind: "damaged"; readonly key: Uint8Array; readonly revision: bigint; readonly sub: bigint }
   | { readonly kind: "failed"; readonly message: string };
 
@@ -220,7 +222,7 @@ export async function writeKeyBucket(
     span,
   };
   const helper = startWorker(task);
-  const leaves: NodeRef[][] = parts.map(() => []);
+  const leaves: (NodeRef[] | null)[] = parts.map(() => null);
   try {
     for (let i = Atomics.add(claims, 0, 1); i < parts.length; i = Atomics.add(claims, 0, 1)) {
       const b = w.bucket();
@@ -235,12 +237,22 @@ export async function writeKeyBucket(
       w.freePages(reply.free);
     }
   } finally {
-    // Also stops a worker still writing when this thread gave up (canceled, a damaged row).
+    // A worker still writing when this thread gave up (canceled, a damaged row) stops at
+    // the end of its part and closes what it opened, before the caller removes the file;
+    // one that does not answer is stopped where it is.
     Atomics.store(claims, 0, parts.length);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([helper.reply, new Promise((r) => (timer = setTimeout(r, WORKER_STOP_MS)))]);
+    clearTimeout(timer);
     helper.worker.terminate();
   }
-  return w.bucketOfLeaves(leaves.flat());
+  const missing = leaves.indexOf(null);
+  if (missing >= 0) throw new Error(`snapshot: export: part ${missing} of the key bucket was not written`);
+  return w.bucketOfLeaves((leaves as NodeRef[][]).flat());
 }
+
+/** How long a worker told to stop may take to finish its part (16,384 revisions: ~20 ms). */
+const WORKER_STOP_MS = 5000;
 
 /** Starts the worker on `task`; its one reply, or its failure as one. */
 function startWorker(task: PartsTask): { worker: Worker; reply: Promise<PartsReply> } {

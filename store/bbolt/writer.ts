@@ -18,6 +18,7 @@
  */
 import * as fs from "node:fs";
 import { compareBytes } from "../keys.ts";
+import { PageSpace } from "./page_space.ts";
 import {
   BUCKET_HEADER_BYTES,
   BUCKET_LEAF_FLAG,
@@ -59,45 +60,6 @@ export interface NodeRef {
 const CHUNK_BYTES = 1 << 20;
 /** A page's element count is a u16. */
 const MAX_ELEMENTS = 0xffff;
-
-/** The largest page count a PageSpace holds (an Int32 cell): 8 TiB of 4 KiB pages. */
-const MAX_PAGES = 0x7fff_ffff;
-
-/**
- * The pages of one file handed out to its writers: the next page no writer has taken, in
- * a SharedArrayBuffer so that writers in other threads take theirs from the same count.
- */
-export class PageSpace {
-  readonly #next: Int32Array;
-
-  /** A space whose pages 0 and 1 (the metas) are taken, or the one shared as `buffer`. */
-  constructor(buffer?: SharedArrayBuffer) {
-    this.#next = new Int32Array(buffer ?? new SharedArrayBuffer(4));
-    if (buffer === undefined) this.#next[0] = 2;
-  }
-
-  /** What a writer in another thread builds its PageSpace from. */
-  get buffer(): SharedArrayBuffer {
-    return this.#next.buffer as SharedArrayBuffer;
-  }
-
-  /** Takes `n` consecutive pages; the first. */
-  take(n: number): number {
-    const first = Atomics.add(this.#next, 0, n);
-    if (first + n > MAX_PAGES) throw new Error(`bbolt: more than ${MAX_PAGES} pages`);
-    return first;
-  }
-
-  /** Gives back pages `[first, first + n)` if no one took pages after them; whether it did. */
-  giveBack(first: number, n: number): boolean {
-    return Atomics.compareExchange(this.#next, 0, first + n, first) === first + n;
-  }
-
-  /** Pages taken so far: bbolt's high water mark once every writer is done. */
-  taken(): number {
-    return Atomics.load(this.#next, 0);
-  }
-}
 
 /** A bbolt file being written. */
 export class BboltWriter {
@@ -145,7 +107,7 @@ export class BboltWriter {
   }
 
   /** Ends a joined writer: writes what it holds, closes; the pages it left unused, for `freePages`. */
-  end(): number[] {
+  endJoined(): number[] {
     if (this.#fsync !== null) throw new Error("bbolt: end is for a joined writer; the first one finishes");
     this.#flush();
     this.close();
@@ -154,7 +116,7 @@ export class BboltWriter {
 
   /** Lists `pages`, left unused by a joined writer that has ended, in the freelist. */
   freePages(pages: readonly number[]): void {
-    this.#holes.push(...pages);
+    for (const p of pages) this.#holes.push(p);
   }
 
   /**
@@ -179,15 +141,15 @@ export class BboltWriter {
   }
 
   /**
-   * Writes the root bucket holding `buckets` (any order), an empty freelist and both meta
+   * Writes the root bucket holding `buckets` (any order), the freelist and both meta
    * pages, fsyncs (unless created without) and closes the file.
    */
   finish(buckets: Iterable<readonly [Uint8Array, BucketValue]>): WrittenDatabase {
+    if (this.#fsync === null) throw new Error("bbolt: a joined writer ends; the first one finishes");
     const root = this.bucket();
     for (const [name, value] of [...buckets].sort((a, b) => compareBytes(a[0], b[0]))) {
       root.putBucket(name, value);
     }
-    if (this.#fsync === null) throw new Error("bbolt: a joined writer ends; the first one finishes");
     const rootPage = root.endRoot();
     this.#flush();
     const freelist = this.#writeFreelist();
@@ -207,7 +169,7 @@ export class BboltWriter {
         pgid: BigInt(pages),
         txid: BigInt(txid),
       });
-      fs.writeSync(this.#fd, page, 0, page.length, txid * this.pageSize);
+      this.#write(page, page.length, txid);
     }
     if (this.#fsync) fs.fsyncSync(this.#fd);
     this.close();
@@ -229,12 +191,13 @@ export class BboltWriter {
     const pages = Math.ceil(body.length / this.pageSize);
     const bytes = pages * this.pageSize;
     if (bytes > this.#chunk.length) {
-      this.#flush();
+      // Pages of its own, written at once; the chunk's run goes on (ending it here would
+      // leave the rest of the run free whenever another writer had taken pages since).
       const id = this.space.take(pages);
       writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
       const whole = new Uint8Array(bytes);
       whole.set(body);
-      fs.writeSync(this.#fd, whole, 0, bytes, id * this.pageSize);
+      this.#write(whole, bytes, id);
       return id;
     }
     const id = this.#claim(pages);
@@ -250,7 +213,6 @@ export class BboltWriter {
    * `#chunkUsed`: in the current run, or in a new one after the chunk is written.
    */
   #claim(pages: number): number {
-    if (this.#finished) throw new Error("bbolt: writer already finished");
     const used = this.#chunkUsed / this.pageSize;
     if (used + pages <= this.#runPages) return this.#runFirst + used;
     this.#flush();
@@ -263,7 +225,7 @@ export class BboltWriter {
   #flush(): void {
     if (this.#runPages === 0) return;
     const used = this.#chunkUsed / this.pageSize;
-    if (used > 0) fs.writeSync(this.#fd, this.#chunk, 0, this.#chunkUsed, this.#runFirst * this.pageSize);
+    if (used > 0) this.#write(this.#chunk, this.#chunkUsed, this.#runFirst);
     const rest = this.#runFirst + used;
     if (!this.space.giveBack(rest, this.#runPages - used)) {
       for (let p = rest; p < this.#runFirst + this.#runPages; p++) this.#holes.push(p);
@@ -289,8 +251,14 @@ export class BboltWriter {
     writePageHeader(body, { id: BigInt(id), flags: PageFlag.freelist, count, overflow: pages - 1 });
     const whole = new Uint8Array(pages * this.pageSize);
     whole.set(body);
-    fs.writeSync(this.#fd, whole, 0, whole.length, id * this.pageSize);
+    this.#write(whole, whole.length, id);
     return id;
+  }
+
+  /** Writes the first `bytes` of `b` at page `page`: every write of the file goes here. */
+  #write(b: Uint8Array, bytes: number, page: number): void {
+    if (this.#finished) throw new Error("bbolt: writer already finished");
+    fs.writeSync(this.#fd, b, 0, bytes, page * this.pageSize);
   }
 
   /**

@@ -143,7 +143,7 @@ async function restoreRun(ctx: RunContext, args: string[]): Promise<number> {
   const snapDir = path.join(dataDir, "member", "snap");
   const where = { path: args[0], "wal-dir": walDir, "data-dir": dataDir, "snap-dir": snapDir };
   zapLine(ctx, "snapshot/v3_snapshot.go:296", "restoring snapshot", where);
-  const restored = restoreSnapshot({
+  const restored = await restoreSnapshot({
     snapshotPath: args[0],
     dataDir,
     walDir: v("wal-dir") || undefined,

@@ -13,12 +13,10 @@ import { AlarmMemberSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { raiseAlarm } from "./alarm.ts";
 import { BboltError, type BboltReader, type Entry } from "./bbolt/reader.ts";
 import { compactHistory } from "./compaction.ts";
-import { decodeKeyValue } from "../wire/etcd.ts";
 import { AuthKey, Bucket, MetaKey, parseRevisionKey, readU64 } from "./etcd_layout.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
-import { checksumOf } from "./checksum.ts";
-import { type KvRow, storedKv } from "./kv.ts";
+import { BadKeyEntry, importKeyBucket, type ImportTask } from "./key_bucket_import.ts";
 
 /** Visits every entry of top-level bucket `name` (none if it is absent); an error value if unreadable. */
 export function forEachInBucket(
@@ -33,12 +31,18 @@ export function forEachInBucket(
 
 /**
  * Fills the empty store `db` (the schema created, no transaction open) from the etcd
- * backend `r`, in one transaction; an error value names what could not be read.
+ * backend `r`, in one transaction; an error value names what could not be read. `file`
+ * names the file `r` reads, for a worker thread that reads a large key bucket beside this
+ * one (key_bucket_import.ts); null: read it here.
  */
-export function importEtcdBackend(r: BboltReader, db: Database): Error | null {
+export async function importEtcdBackend(
+  r: BboltReader,
+  db: Database,
+  file: ImportTask | null = null,
+): Promise<Error | null> {
   db.run("BEGIN IMMEDIATE");
   try {
-    const err = importAll(r, db);
+    const err = await importAll(r, db, file);
     if (err !== null) {
       db.run("ROLLBACK");
       return err;
@@ -54,7 +58,7 @@ export function importEtcdBackend(r: BboltReader, db: Database): Error | null {
 /** An entry that is not what etcd writes there; becomes the import's error value. */
 class BadEntry extends Error {}
 
-function importAll(r: BboltReader, db: Database): Error | null {
+async function importAll(r: BboltReader, db: Database, file: ImportTask | null): Promise<Error | null> {
   let lastMain = 0n;
   let scheduled = -1n;
   let finished = -1n;
@@ -70,28 +74,6 @@ function importAll(r: BboltReader, db: Database): Error | null {
   };
   /** What each bucket's entries do to the new store; a throw says what is wrong with one. */
   const buckets: [Uint8Array, (e: Entry) => void][] = [
-    [Bucket.key, (e) => {
-      const rev = parseRevisionKey(e.key);
-      if (rev === null) throw new Error(`key 0x${hex(e.key)} is not a revision`);
-      const kv = decodeKeyValue(e.value);
-      const row: KvRow = rev.tombstone
-        ? [kv.key, 0n, rev.main, 0n, 0n, new Uint8Array(0)]
-        : [kv.key, kv.createRevision, rev.main, kv.version, kv.lease, kv.value];
-      // Stored as this version encodes it, which is etcd's encoding: a file etcd wrote
-      // exports back the same.
-      const stored = storedKv(row);
-      insertRev.run(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        rev.sub,
-        checksumOf(row[2], rev.sub, row[0], stored),
-        stored,
-      );
-      lastMain = rev.main;
-    }],
     [Bucket.meta, (e) => {
       if (compareBytes(e.key, MetaKey.scheduledCompact) === 0) scheduled = mark(e);
       if (compareBytes(e.key, MetaKey.finishedCompact) === 0) finished = mark(e);
@@ -125,6 +107,14 @@ function importAll(r: BboltReader, db: Database): Error | null {
     }],
   ];
   try {
+    try {
+      const keys = await importKeyBucket(r, file, insertRev);
+      if (keys instanceof Error) return keys;
+      lastMain = keys.lastMain;
+    } catch (x) {
+      if (x instanceof BadKeyEntry) return new Error(`bucket "${text(Bucket.key)}": ${x.message}`);
+      throw x;
+    }
     for (const [name, visit] of buckets) {
       const err = forEachInBucket(r, name, (e) => {
         try {
@@ -161,8 +151,4 @@ function importAll(r: BboltReader, db: Database): Error | null {
 
 function text(b: Uint8Array): string {
   return new TextDecoder().decode(b);
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
 }

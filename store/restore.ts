@@ -15,6 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BboltReader } from "./bbolt/reader.ts";
 import { importEtcdBackend } from "./etcd_import.ts";
+import { WORKER_FROM_BYTES } from "./key_bucket_import.ts";
 import { openDatabase } from "./schema.ts";
 import { checkStoreFile, damageSummary } from "./integrity.ts";
 import { type CheckedSnapshot, checkSnapshot, databaseFormat, extractDatabase } from "./snapshot_file.ts";
@@ -51,7 +52,7 @@ export function resetForNewCluster(db: Database): void {
 }
 
 /** Restores a snapshot into a new data dir; errors are values with etcd's wording. */
-export function restoreSnapshot(opts: RestoreOptions): Restored | Error {
+export async function restoreSnapshot(opts: RestoreOptions): Promise<Restored | Error> {
   if (fs.existsSync(opts.dataDir)) return new Error(`data-dir "${opts.dataDir}" exists`);
   const walDir = opts.walDir ?? path.join(opts.dataDir, "member", "wal");
   if (opts.walDir !== undefined && fs.existsSync(opts.walDir)) {
@@ -65,7 +66,7 @@ export function restoreSnapshot(opts: RestoreOptions): Restored | Error {
   try {
     const format = databaseFormat(snap);
     if (format instanceof Error) throw format;
-    if (format === "bbolt") importBackend(snap, dbPath);
+    if (format === "bbolt") await importBackend(snap, dbPath);
     else copySqlite(snap, dbPath);
   } catch (e) {
     fs.rmSync(opts.dataDir, { recursive: true, force: true });
@@ -75,13 +76,14 @@ export function restoreSnapshot(opts: RestoreOptions): Restored | Error {
 }
 
 /** A new store at `dbPath` holding the etcd backend's content, reset for a new cluster. */
-function importBackend(snap: CheckedSnapshot, dbPath: string): void {
+async function importBackend(snap: CheckedSnapshot, dbPath: string): Promise<void> {
   const r = BboltReader.open(snap.path, { limit: snap.dbBytes });
   if (r instanceof Error) throw r;
   try {
     const db = openDatabase(dbPath);
     try {
-      const err = importEtcdBackend(r, db);
+      const onWorker = snap.dbBytes >= WORKER_FROM_BYTES;
+      const err = await importEtcdBackend(r, db, onWorker ? { path: snap.path, limit: snap.dbBytes } : null);
       if (err !== null) throw err;
       resetForNewCluster(db);
       db.run("PRAGMA wal_checkpoint(TRUNCATE)");

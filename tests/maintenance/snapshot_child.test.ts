@@ -2,7 +2,8 @@
  * The snapshot export's child process (server/export_child.ts) does not outlive the member
  * that started it, and a file a killed member left beside its store is removed at the
  * next start (server/snapshot_stream.ts); the compiled executable's export writes the key
- * bucket on two threads as the source does on one.
+ * bucket on two threads as the source does on one, and its restore of a large file reads
+ * the key bucket on a worker into the same store.
  */
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
@@ -13,6 +14,7 @@ import { MvccStore } from "../../store/mvcc.ts";
 import { BboltReader } from "../../store/bbolt/reader.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
 import { etcdBackendStatus } from "../../store/etcd_status.ts";
+import { WORKER_FROM_BYTES } from "../../store/key_bucket_import.ts";
 import { cleanup, ETCDTS_BIN, tempDir, waitFor } from "../harness.ts";
 import { Driver } from "../store/helpers.ts";
 
@@ -103,3 +105,32 @@ test("the executable's export in parts on two threads holds what one thread writ
   };
   expect(status(two)).toEqual(status(one));
 });
+
+test("the executable restores a large file with its key bucket read on a worker", async () => {
+  const dir = tempDir("snapshot-restore-");
+  const src = path.join(dir, "db");
+  const store = MvccStore.open(src);
+  const d = new Driver(store);
+  // Over WORKER_FROM_BYTES (16 MiB): 24 values of 1 MiB among small ones.
+  for (let i = 0; i < 600; i++) d.put(`k${i % 150}`, i % 25 === 0 ? "v".repeat(1 << 20) : `v${i}`);
+  store.flush();
+  const file = path.join(dir, "backend.bolt");
+  await exportEtcdBackend(src, file);
+  expect(fs.statSync(file).size).toBeGreaterThan(WORKER_FROM_BYTES);
+  const dataDir = path.join(dir, "restored");
+  const r = Bun.spawnSync([
+    ETCDTS_BIN,
+    "snapshot",
+    "restore",
+    file,
+    "--skip-hash-check",
+    "--data-dir",
+    dataDir,
+  ]);
+  expect(r.exitCode).toBe(0);
+  const copy = MvccStore.open(path.join(dataDir, "member", "snap", "db"));
+  expect(copy.currentRevision()).toBe(store.currentRevision());
+  expect(copy.hashKV(0n)).toEqual(store.hashKV(0n));
+  copy.close();
+  store.close();
+}, 60_000);

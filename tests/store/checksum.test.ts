@@ -247,7 +247,7 @@ describe("a damaged value", () => {
     const copy = path.join(dir, "copy");
     await copyStore(storeWithKeys(dir), copy);
     flipByte(copy, "k5", 7n);
-    const restored = restoreSnapshot({
+    const restored = await restoreSnapshot({
       snapshotPath: copy,
       dataDir: path.join(dir, "restored"),
       skipHashCheck: true,

@@ -7,6 +7,7 @@
  * hand-written KeyValue decoder reads what the encoder writes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { BboltReader } from "../../store/bbolt/reader.ts";
 import { BboltWriter } from "../../store/bbolt/writer.ts";
@@ -24,13 +25,16 @@ import { b, Driver, op, put, req, txn } from "./helpers.ts";
 
 afterAll(cleanup);
 
-/** Imports the bbolt file at `file` into a new store file; the import's answer. */
-function importInto(file: string, dbPath: string): Error | null {
+/**
+ * Imports the bbolt file at `file` into a new store file, its key bucket read here or on a
+ * worker thread; the import's answer.
+ */
+async function importInto(file: string, dbPath: string, onWorker = false): Promise<Error | null> {
   const r = BboltReader.open(file);
   if (r instanceof Error) throw r;
   const db = openDatabase(dbPath);
   try {
-    return importEtcdBackend(r, db);
+    return await importEtcdBackend(r, db, onWorker ? { path: file, limit: fs.statSync(file).size } : null);
   } finally {
     db.close();
     r.close();
@@ -77,18 +81,21 @@ describe("etcd backend export and import", () => {
     store.flush();
     const bolt = path.join(dir, "export.bolt");
     await exportEtcdBackend(src, bolt);
-    const dest = path.join(dir, "dest.db");
-    expect(importInto(bolt, dest)).toBeNull();
-    const copy = MvccStore.open(dest);
-    const e = new Driver(copy);
-    expect(copy.currentRevision()).toBe(store.currentRevision());
-    expect(copy.compactRevision()).toBe(5n);
-    for (let rev = 5n; rev <= store.currentRevision(); rev++) {
-      expect(e.get("", "\0", { revision: rev }).kvs).toEqual(d.get("", "\0", { revision: rev }).kvs);
-      expect(copy.hashKV(rev)).toEqual(store.hashKV(rev));
+    // The key bucket read here, and on a worker thread as a restore of a large file does.
+    for (const onWorker of [false, true]) {
+      const dest = path.join(dir, `dest-${onWorker}.db`);
+      expect(await importInto(bolt, dest, onWorker)).toBeNull();
+      const copy = MvccStore.open(dest);
+      const e = new Driver(copy);
+      expect(copy.currentRevision()).toBe(store.currentRevision());
+      expect(copy.compactRevision()).toBe(5n);
+      for (let rev = 5n; rev <= store.currentRevision(); rev++) {
+        expect(e.get("", "\0", { revision: rev }).kvs).toEqual(d.get("", "\0", { revision: rev }).kvs);
+        expect(copy.hashKV(rev)).toEqual(store.hashKV(rev));
+      }
+      expect(copy.leases()).toEqual(store.leases());
+      copy.close();
     }
-    expect(copy.leases()).toEqual(store.leases());
-    copy.close();
     store.close();
   });
 
@@ -152,7 +159,7 @@ describe("etcd backend export and import", () => {
     expect([after.revision, after.totalKey]).toEqual([Number(store.currentRevision()), expect.any(Number)]);
   }, 60_000);
 
-  test("a compaction scheduled but not finished is finished by the import", () => {
+  test("a compaction scheduled but not finished is finished by the import", async () => {
     const file = path.join(dir, "scheduled.bolt");
     etcdFile(file, [
       [revisionKey(2n, 0n, false), kv("a", "1", 2n, 2n, 1n)],
@@ -161,7 +168,7 @@ describe("etcd backend export and import", () => {
       [revisionKey(5n, 0n, true), encodeKeyValue({ ...kv0, key: b("a") })],
     ], [[MetaKey.scheduledCompact, compactMark(4n)]]);
     const dest = path.join(dir, "scheduled.db");
-    expect(importInto(file, dest)).toBeNull();
+    expect(await importInto(file, dest)).toBeNull();
     const store = MvccStore.open(dest);
     expect(store.compactRevision()).toBe(4n);
     expect(store.currentRevision()).toBe(5n);
@@ -171,7 +178,7 @@ describe("etcd backend export and import", () => {
     store.close();
   });
 
-  test("a key bucket that is not etcd's is an error value", () => {
+  test("a key bucket that is not etcd's is an error value, read here or on a worker", async () => {
     const cases: [string, [Uint8Array, Uint8Array][], string][] = [
       [
         "notrev",
@@ -187,7 +194,8 @@ describe("etcd backend export and import", () => {
     for (const [name, keys, message] of cases) {
       const file = path.join(dir, `${name}.bolt`);
       etcdFile(file, keys, []);
-      expect(importInto(file, path.join(dir, `${name}.db`))?.message).toBe(message);
+      expect((await importInto(file, path.join(dir, `${name}.db`)))?.message).toBe(message);
+      expect((await importInto(file, path.join(dir, `${name}-w.db`), true))?.message).toBe(message);
     }
   });
 });

@@ -13,6 +13,7 @@ import { Bucket, parseRevisionKey } from "./etcd_layout.ts";
 import { checksumOf } from "./checksum.ts";
 import { type KvRow, storedKv } from "./kv.ts";
 import { workerEntry } from "../lib/executable.ts";
+import { AsyncQueue } from "../lib/async_queue.ts";
 
 /** Rows of the key bucket, packed. */
 export interface KeyRowBatch {
@@ -32,7 +33,7 @@ const BATCH_BYTES = 2 << 20;
 /** A key bucket entry that is not what etcd writes there: the import's error value. */
 export class BadKeyEntry extends Error {}
 
-/** Packs rows into batches, handing each full one to `emit`. */
+/** Packs rows into batches, handing each full one to `emit` (its arrays with it). */
 class BatchWriter {
   #ints = new BigInt64Array(BATCH_ROWS * INTS);
   #ends = new Int32Array(BATCH_ROWS * 2);
@@ -45,12 +46,18 @@ class BatchWriter {
   add(row: KvRow, sub: bigint, stored: Uint8Array, crc: number): void {
     const key = row[0];
     const need = key.length + stored.length;
-    if (this.#count === BATCH_ROWS || (this.#used + need > this.#bytes.length && this.#count > 0)) {
-      this.flush();
-    }
+    if (this.#count === BATCH_ROWS || (this.#count > 0 && this.#used + need > BATCH_BYTES)) this.flush();
+    // A row larger than a batch has a batch of its own, as large as it.
     if (need > this.#bytes.length) this.#bytes = new Uint8Array(need);
     const i = this.#count++;
-    this.#ints.set([row[1], row[2], row[3], row[4], sub, BigInt(crc)], i * INTS);
+    const ints = this.#ints;
+    const n = i * INTS;
+    ints[n] = row[1];
+    ints[n + 1] = row[2];
+    ints[n + 2] = row[3];
+    ints[n + 3] = row[4];
+    ints[n + 4] = sub;
+    ints[n + 5] = BigInt(crc);
     this.#bytes.set(key, this.#used);
     this.#used += key.length;
     this.#ends[2 * i] = this.#used;
@@ -63,10 +70,13 @@ class BatchWriter {
     if (this.#count === 0) return;
     this.emit({
       count: this.#count,
-      ints: this.#ints.slice(0, this.#count * INTS),
-      ends: this.#ends.slice(0, this.#count * 2),
-      bytes: this.#bytes.slice(0, this.#used),
+      ints: this.#ints.subarray(0, this.#count * INTS),
+      ends: this.#ends.subarray(0, this.#count * 2),
+      bytes: this.#bytes.subarray(0, this.#used),
     });
+    this.#ints = new BigInt64Array(BATCH_ROWS * INTS);
+    this.#ends = new Int32Array(BATCH_ROWS * 2);
+    this.#bytes = new Uint8Array(BATCH_BYTES);
     this.#count = 0;
     this.#used = 0;
   }
@@ -102,8 +112,20 @@ export function readKeyRows(r: BboltReader, emit: (b: KeyRowBatch) => void): Bbo
   return err;
 }
 
-/** Inserts a batch with `insert` (history's columns in its order); the batch's last main revision. */
+/**
+ * Inserts a batch with `insert` (history's columns in its order); the batch's last main
+ * revision. A row SQLite refuses (a revision twice) is an entry that is not etcd's.
+ */
 export function insertKeyRows(insert: ReturnType<Database["prepare"]>, b: KeyRowBatch): bigint {
+  try {
+    insertRows(insert, b);
+  } catch (e) {
+    throw new BadKeyEntry((e as Error).message);
+  }
+  return b.ints[(b.count - 1) * INTS + 1];
+}
+
+function insertRows(insert: ReturnType<Database["prepare"]>, b: KeyRowBatch): void {
   let at = 0;
   for (let i = 0; i < b.count; i++) {
     const n = i * INTS;
@@ -121,7 +143,6 @@ export function insertKeyRows(insert: ReturnType<Database["prepare"]>, b: KeyRow
     );
     at = kvEnd;
   }
-  return b.ints[(b.count - 1) * INTS + 1];
 }
 
 /** The file holding the backend, and how much of it is the database (a snapshot's hash follows). */
@@ -131,25 +152,36 @@ export interface ImportTask {
 }
 
 /**
- * What the worker is asked: the file, and one Int32 counting the batches posted and not yet
- * inserted. The worker waits while IN_FLIGHT are, so memory stays bounded however much
- * faster it reads than SQLite inserts (1M keys: 2.1 against 3.5 s).
+ * What the worker is asked: the file, and two Int32 cells: the batches posted and not yet
+ * inserted (the worker waits while IN_FLIGHT are, so memory stays bounded however much
+ * faster it reads than SQLite inserts: 1M keys, 2.1 against 3.5 s), and a stop flag.
  */
 export interface WorkerTask extends ImportTask {
-  readonly inFlight: SharedArrayBuffer;
+  readonly cells: SharedArrayBuffer;
 }
 
-/** Batches (each up to BATCH_BYTES) posted and not yet inserted, at most. */
+/** The cells of WorkerTask. */
+export const Cell = { inFlight: 0, stop: 1 } as const;
+
+/** Batches (each up to BATCH_BYTES, or one larger row) posted and not yet inserted, at most. */
 export const IN_FLIGHT = 8;
 
-/** The worker's messages: batches in order, then the end. */
+/** The worker's messages: batches in order, then how it ended. */
 export type ImportMessage =
   | { readonly kind: "rows"; readonly batch: KeyRowBatch }
   | { readonly kind: "end" }
-  | { readonly kind: "failed"; readonly message: string; readonly bad: boolean };
+  /** The file is unreadable (BboltError), or an entry is not etcd's (`bad`). */
+  | { readonly kind: "failed"; readonly message: string; readonly bad: boolean }
+  /** Anything else went wrong in the worker: a bug, thrown as one. */
+  | { readonly kind: "crashed"; readonly message: string }
+  /** Told to stop (the import failed here): it closed the file. */
+  | { readonly kind: "stopped" };
 
 /** A restore reads files of at least this many bytes on a worker (one costs tens of ms to start). */
 export const WORKER_FROM_BYTES = 16 << 20;
+
+/** How long a worker told to stop may take to close its file before it is terminated. */
+const STOP_MS = 1000;
 
 /**
  * Inserts the key bucket's rows with `insert`: read here, or by a worker reading the file
@@ -169,34 +201,45 @@ export async function importKeyBucket(
   const worker = new Worker(
     workerEntry("store/import_worker.ts", new URL("./import_worker.ts", import.meta.url)),
   );
+  const messages = new AsyncQueue<ImportMessage>();
+  worker.onmessage = (event: MessageEvent<ImportMessage>) => messages.push(event.data);
+  worker.onerror = (event) => messages.push({ kind: "crashed", message: event.message });
+  worker.addEventListener(
+    "close",
+    () => messages.push({ kind: "crashed", message: "exited without a reply" }),
+  );
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  const task: WorkerTask = { ...file, cells: cells.buffer as SharedArrayBuffer };
+  worker.postMessage(task);
+  let ended = false;
   try {
-    const queue: ImportMessage[] = [];
-    let wake: (() => void) | null = null;
-    worker.onmessage = (event: MessageEvent<ImportMessage>) => {
-      queue.push(event.data);
-      wake?.();
-    };
-    worker.onerror = (event) => {
-      queue.push({ kind: "failed", message: event.message, bad: false });
-      wake?.();
-    };
-    const inFlight = new Int32Array(new SharedArrayBuffer(4));
-    const task: WorkerTask = { ...file, inFlight: inFlight.buffer as SharedArrayBuffer };
-    worker.postMessage(task);
-    for (;;) {
-      if (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      wake = null;
-      const m = queue.shift()!;
+    for await (const m of messages) {
+      if (m.kind !== "rows") ended = true;
       if (m.kind === "end") return { lastMain };
       if (m.kind === "failed") {
         if (m.bad) throw new BadKeyEntry(m.message);
         return new BboltError(m.message);
       }
+      if (m.kind !== "rows") {
+        throw new Error(`snapshot: import worker: ${m.kind === "crashed" ? m.message : m.kind}`);
+      }
       lastMain = insertKeyRows(insert, m.batch);
-      Atomics.sub(inFlight, 0, 1);
-      Atomics.notify(inFlight, 0);
+      Atomics.sub(cells, Cell.inFlight, 1);
+      Atomics.notify(cells, Cell.inFlight);
     }
+    throw new Error("snapshot: import worker: no reply");
   } finally {
+    if (!ended) {
+      // This thread gave up (a row SQLite refused): the worker closes its file and says so.
+      Atomics.store(cells, Cell.stop, 1);
+      Atomics.notify(cells, Cell.inFlight);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stopped = (async () => {
+        for await (const m of messages) if (m.kind !== "rows") return;
+      })();
+      await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, STOP_MS)))]);
+      clearTimeout(timer);
+    }
     worker.terminate();
   }
 }

@@ -76,6 +76,7 @@ describe("etcd backend export and import", () => {
     d.del("b");
     d.put(String.fromCharCode(0xff), "x");
     d.ok(req({ compaction: { revision: 5n } }));
+    d.put("big", "b".repeat(3 << 20)); // a row larger than a batch of rows (2 MiB)
     d.put("a", "3");
     d.del("a");
     store.flush();
@@ -189,6 +190,15 @@ describe("etcd backend export and import", () => {
         "garbage",
         [[revisionKey(2n, 0n, false), new Uint8Array([0x0a, 0x05, 1])]],
         `bucket "key": protobuf: truncated bytes`,
+      ],
+      [
+        // A put and a tombstone at one revision: the second row is refused by SQLite.
+        "twice",
+        [
+          [revisionKey(2n, 0n, false), kv("a", "1", 2n, 2n, 1n)],
+          [revisionKey(2n, 0n, true), encodeKeyValue({ ...kv0, key: b("a") })],
+        ],
+        `bucket "key": UNIQUE constraint failed: history.mod_rev, history.sub`,
       ],
     ];
     for (const [name, keys, message] of cases) {

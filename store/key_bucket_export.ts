@@ -28,7 +28,7 @@ import { workerEntry } from "../lib/executable.ts";
 
 /** Main revisions per part. */
 export const PART_REVISIONS = 16384;
-/** A span of fewer main revisions is written by this thread alone (a worker costs ~30 ms to start). */
+/** A span of fewer main revisions is written by this thread alone (a worker costs tens of ms to start). */
 export const PARALLEL_FROM = 131072;
 /** Rows per select. */
 const PAGE_ROWS = 512;

@@ -41,6 +41,19 @@ async function importInto(file: string, dbPath: string, onWorker = false): Promi
   }
 }
 
+/** Every entry of the bbolt file at `file` (hex), and its status but for its size. */
+function entries(file: string): { out: string[]; status: object } {
+  const r = BboltReader.open(file) as BboltReader;
+  const out: string[] = [];
+  expect(r.walk(r.root(), (p, e) => {
+    out.push([...p, e.key].map((x) => Buffer.from(x).toString("hex")).join("/") + "=" + e.bucket);
+    if (!e.bucket) out.push(Buffer.from(e.value).toString("hex"));
+  })).toBeNull();
+  const status = etcdBackendStatus(r);
+  r.close();
+  return { out, status: { ...status, totalSize: 0 } };
+}
+
 /** A bbolt file with the given key bucket entries and meta entries. */
 function etcdFile(file: string, keys: [Uint8Array, Uint8Array][], meta: [Uint8Array, Uint8Array][]): void {
   const w = BboltWriter.create(file);
@@ -121,17 +134,6 @@ describe("etcd backend export and import", () => {
     // Parts of 3 revisions: ~500 of them, claimed by both threads as they come; this
     // thread takes a millisecond over each, so the worker, once started, takes most.
     await exportEtcdBackend(src, two, { parallelFrom: 1, partRevisions: 3, pause: () => Bun.sleep(1) });
-    const entries = (file: string) => {
-      const r = BboltReader.open(file) as BboltReader;
-      const out: string[] = [];
-      expect(r.walk(r.root(), (p, e) => {
-        out.push([...p, e.key].map((x) => Buffer.from(x).toString("hex")).join("/") + "=" + e.bucket);
-        if (!e.bucket) out.push(Buffer.from(e.value).toString("hex"));
-      })).toBeNull();
-      const status = etcdBackendStatus(r);
-      r.close();
-      return { out, status: { ...status, totalSize: 0 } };
-    };
     expect(entries(two)).toEqual(entries(one));
     if (!haveRealEtcd()) return;
     const status = async (file: string) => {
@@ -159,6 +161,45 @@ describe("etcd backend export and import", () => {
     const after = await status(path.join(restored, "member", "snap", "db"));
     expect([after.revision, after.totalKey]).toEqual([Number(store.currentRevision()), expect.any(Number)]);
   }, 60_000);
+
+  // The worker's read transaction begins later than the export's: it must write only rows of
+  // the state the export began at, or leave every part to the export's thread.
+  for (const compactEarly of [false, true]) {
+    test(
+      `an export in parts holds the state it began at while writes${
+        compactEarly ? " and a compaction" : ""
+      } go on`,
+      async () => {
+        const src = path.join(dir, `moving-${compactEarly}.db`);
+        const store = MvccStore.open(src);
+        const d = new Driver(store);
+        for (let i = 0; i < 400; i++) d.put(`k${i % 60}`, `v${i}`);
+        store.flush();
+        const atStart = path.join(dir, `moving-${compactEarly}-copy.db`);
+        await store.copyTo(atStart);
+        let selects = 0;
+        // Between this thread's selects: more puts, committed (the worker's state, begun
+        // tens of ms later, has them), and in one run a compaction before the worker begins.
+        const pause = async () => {
+          selects++;
+          d.put(`k${selects % 60}`, `w${selects}`);
+          if (compactEarly && selects === 2) {
+            d.ok(req({ compaction: { revision: store.currentRevision() - 50n } }));
+          }
+          store.flush();
+          await Bun.sleep(1);
+        };
+        const moving = path.join(dir, `moving-${compactEarly}.bolt`);
+        await exportEtcdBackend(src, moving, { parallelFrom: 1, partRevisions: 3, pause });
+        expect(selects).toBeGreaterThan(5);
+        const still = path.join(dir, `moving-${compactEarly}-still.bolt`);
+        await exportEtcdBackend(atStart, still, { parallelFrom: Infinity });
+        expect(entries(moving)).toEqual(entries(still));
+        store.close();
+      },
+      60_000,
+    );
+  }
 
   test("a compaction scheduled but not finished is finished by the import", async () => {
     const file = path.join(dir, "scheduled.bolt");

@@ -5,6 +5,7 @@
  */
 import type { Hono } from "hono";
 import type { EtcdError } from "../api/errors.ts";
+import { withDeadline } from "../lib/deadline.ts";
 
 /** What the probes look at. */
 export interface HealthSource {
@@ -39,16 +40,6 @@ export async function unhealthyReason(src: HealthSource, q: HealthQuery): Promis
 
 /** etcd gives /health's read one second: a member that lost its quorum is unhealthy, not hung. */
 const READ_DEADLINE_MS = 1000;
-
-async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | "deadline"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"deadline">((resolve) => (timer = setTimeout(() => resolve("deadline"), ms)));
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 type Check = () => Promise<string | null>;
 

@@ -11,23 +11,12 @@ import { RoleSchema, UserSchema } from "../proto/gen/authpb/auth_pb.ts";
 // etcd's alarm bucket is keyed by a marshalled etcdserverpb.AlarmMember (see etcd_export.ts).
 import { AlarmMemberSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { raiseAlarm } from "./alarm.ts";
-import { BboltError, type BboltReader, type Entry } from "./bbolt/reader.ts";
+import type { BboltReader, Entry } from "./bbolt/reader.ts";
 import { compactHistory } from "./compaction.ts";
 import { AuthKey, Bucket, MetaKey, parseRevisionKey, readU64 } from "./etcd_layout.ts";
 import { KeyIndex } from "./key_index.ts";
 import { compareBytes } from "./keys.ts";
 import { BadKeyEntry, importKeyBucket, type ImportTask } from "./key_bucket_import.ts";
-
-/** Visits every entry of top-level bucket `name` (none if it is absent); an error value if unreadable. */
-export function forEachInBucket(
-  r: BboltReader,
-  name: Uint8Array,
-  visit: (e: Entry) => void,
-): BboltError | null {
-  const b = r.bucket(name);
-  if (b === null || b instanceof BboltError) return b;
-  return r.forEach(b, visit);
-}
 
 /**
  * Fills the empty store `db` (the schema created, no transaction open) from the etcd
@@ -64,9 +53,6 @@ async function importAll(r: BboltReader, db: Database, file: ImportTask | null):
   let finished = -1n;
   let authEnabled = false;
   let authRevision = 1n;
-  const insertRev = db.prepare(
-    "INSERT INTO history (key, create_rev, mod_rev, version, lease, sub, crc, kv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-  );
   const mark = (e: Entry): bigint => {
     const rev = parseRevisionKey(e.value);
     if (rev === null) throw new Error(`${text(e.key)} is not a revision`);
@@ -108,7 +94,7 @@ async function importAll(r: BboltReader, db: Database, file: ImportTask | null):
   ];
   try {
     try {
-      const keys = await importKeyBucket(r, file, insertRev);
+      const keys = await importKeyBucket(r, db, file);
       if (keys instanceof Error) return keys;
       lastMain = keys.lastMain;
     } catch (x) {
@@ -116,7 +102,7 @@ async function importAll(r: BboltReader, db: Database, file: ImportTask | null):
       throw x;
     }
     for (const [name, visit] of buckets) {
-      const err = forEachInBucket(r, name, (e) => {
+      const err = r.forEachIn(name, (e) => {
         try {
           visit(e);
         } catch (x) {
@@ -128,8 +114,6 @@ async function importAll(r: BboltReader, db: Database, file: ImportTask | null):
   } catch (e) {
     if (e instanceof BadEntry) return new Error(e.message);
     throw e;
-  } finally {
-    insertRev.finalize();
   }
   // etcd's restore: the current revision is the newest in the key bucket, at least the
   // compacted one, at least 1.

@@ -25,6 +25,7 @@ import { revisionKeySize, writeRevisionKey } from "./encoding.ts";
 import { isTombstoneKv } from "./kv.ts";
 import { ChecksumMismatch, STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 import { workerEntry } from "../lib/executable.ts";
+import { withDeadline } from "../lib/deadline.ts";
 
 /** Main revisions per part. */
 export const PART_REVISIONS = 16384;
@@ -241,9 +242,7 @@ export async function writeKeyBucket(
     // the end of its part and closes what it opened, before the caller removes the file;
     // one that does not answer is stopped where it is.
     Atomics.store(claims, 0, parts.length);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([helper.reply, new Promise((r) => (timer = setTimeout(r, WORKER_STOP_MS)))]);
-    clearTimeout(timer);
+    await withDeadline(helper.reply, WORKER_STOP_MS);
     helper.worker.terminate();
   }
   const missing = leaves.indexOf(null);

@@ -13,6 +13,7 @@ import { Bucket, parseRevisionKey } from "./etcd_layout.ts";
 import { checksumOf } from "./checksum.ts";
 import { type KvRow, storedKv } from "./kv.ts";
 import { workerEntry } from "../lib/executable.ts";
+import { withDeadline } from "../lib/deadline.ts";
 import { AsyncQueue } from "../lib/async_queue.ts";
 
 /** Rows of the key bucket, packed. */
@@ -88,10 +89,7 @@ class BatchWriter {
  */
 export function readKeyRows(r: BboltReader, emit: (b: KeyRowBatch) => void): BboltError | null {
   const out = new BatchWriter(emit);
-  const bucket = r.bucket(Bucket.key);
-  if (bucket === null) return null;
-  if (bucket instanceof BboltError) return bucket;
-  const err = r.forEach(bucket, (e: Entry) => {
+  const err = r.forEachIn(Bucket.key, (e: Entry) => {
     const rev = parseRevisionKey(e.key);
     if (rev === null) throw new BadKeyEntry(`key 0x${Buffer.from(e.key).toString("hex")} is not a revision`);
     let kv;
@@ -112,11 +110,15 @@ export function readKeyRows(r: BboltReader, emit: (b: KeyRowBatch) => void): Bbo
   return err;
 }
 
+/** The one statement that inserts the key bucket's rows (insertRows binds its columns in order). */
+const INSERT_ROW =
+  "INSERT INTO history (key, create_rev, mod_rev, version, lease, sub, crc, kv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 /**
- * Inserts a batch with `insert` (history's columns in its order); the batch's last main
- * revision. A row SQLite refuses (a revision twice) is an entry that is not etcd's.
+ * Inserts a batch with `insert` (INSERT_ROW); the batch's last main revision. A row SQLite
+ * refuses (a revision twice) is an entry that is not etcd's.
  */
-export function insertKeyRows(insert: ReturnType<Database["prepare"]>, b: KeyRowBatch): bigint {
+function insertKeyRows(insert: ReturnType<Database["prepare"]>, b: KeyRowBatch): bigint {
   try {
     insertRows(insert, b);
   } catch (e) {
@@ -184,11 +186,25 @@ export const WORKER_FROM_BYTES = 16 << 20;
 const STOP_MS = 1000;
 
 /**
- * Inserts the key bucket's rows with `insert`: read here, or by a worker reading the file
- * at `file` if given. The last main revision (0 for none); an error value if the file
- * is unreadable; BadKeyEntry thrown for an entry that is not etcd's.
+ * Inserts the key bucket's rows into `db`'s `history` (inside the caller's transaction):
+ * read here, or by a worker reading the file at `file` if given. The last main revision (0
+ * for none); an error value if the file is unreadable; BadKeyEntry thrown for an entry
+ * that is not etcd's.
  */
 export async function importKeyBucket(
+  r: BboltReader,
+  db: Database,
+  file: ImportTask | null,
+): Promise<{ lastMain: bigint } | BboltError> {
+  const insert = db.prepare(INSERT_ROW);
+  try {
+    return await insertAll(r, file, insert);
+  } finally {
+    insert.finalize();
+  }
+}
+
+async function insertAll(
   r: BboltReader,
   file: ImportTask | null,
   insert: ReturnType<Database["prepare"]>,
@@ -233,12 +249,10 @@ export async function importKeyBucket(
       // This thread gave up (a row SQLite refused): the worker closes its file and says so.
       Atomics.store(cells, Cell.stop, 1);
       Atomics.notify(cells, Cell.inFlight);
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const stopped = (async () => {
         for await (const m of messages) if (m.kind !== "rows") return;
       })();
-      await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, STOP_MS)))]);
-      clearTimeout(timer);
+      await withDeadline(stopped, STOP_MS);
     }
     worker.terminate();
   }

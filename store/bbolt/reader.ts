@@ -141,6 +141,13 @@ export class BboltReader {
     return found === null ? null : this.child(this.root(), found);
   }
 
+  /** Visits every entry of top-level bucket `name` (none if it is absent); an error value if unreadable. */
+  forEachIn(name: Uint8Array, visit: (e: Entry) => void): BboltError | null {
+    const b = this.bucket(name);
+    if (b === null || b instanceof BboltError) return b;
+    return this.forEach(b, visit);
+  }
+
   /**
    * Visits a bucket's entries in key order. The answer is null when the walk completed,
    * else what is wrong (the entries visited so far are then to be discarded).

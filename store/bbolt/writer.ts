@@ -190,16 +190,9 @@ export class BboltWriter {
   #writeNode(flags: number, count: number, body: Uint8Array): number {
     const pages = Math.ceil(body.length / this.pageSize);
     const bytes = pages * this.pageSize;
-    if (bytes > this.#chunk.length) {
-      // Pages of its own, written at once; the chunk's run goes on (ending it here would
-      // leave the rest of the run free whenever another writer had taken pages since).
-      const id = this.space.take(pages);
-      writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
-      const whole = new Uint8Array(bytes);
-      whole.set(body);
-      this.#write(whole, bytes, id);
-      return id;
-    }
+    // Larger than a chunk: pages of its own; the chunk's run goes on (ending it here would
+    // leave the rest of the run free whenever another writer had taken pages since).
+    if (bytes > this.#chunk.length) return this.#writeApart(flags, count, body);
     const id = this.#claim(pages);
     writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
     this.#chunk.set(body, this.#chunkUsed);
@@ -245,10 +238,17 @@ export class BboltWriter {
     const v = new DataView(body.buffer);
     if (counted) v.setBigUint64(PAGE_HEADER_BYTES, BigInt(ids.length), true);
     ids.forEach((id, i) => v.setBigUint64(PAGE_HEADER_BYTES + (counted + i) * 8, BigInt(id), true));
+    return this.#writeApart(PageFlag.freelist, counted ? FREELIST_COUNT_OVERFLOW : ids.length, body);
+  }
+
+  /**
+   * Writes a node (as `#writeNode`) on pages of its own, taken from the space now and
+   * written at once, outside the chunk and its run; returns its first page.
+   */
+  #writeApart(flags: number, count: number, body: Uint8Array): number {
     const pages = Math.ceil(body.length / this.pageSize);
     const id = this.space.take(pages);
-    const count = counted ? FREELIST_COUNT_OVERFLOW : ids.length;
-    writePageHeader(body, { id: BigInt(id), flags: PageFlag.freelist, count, overflow: pages - 1 });
+    writePageHeader(body, { id: BigInt(id), flags, count, overflow: pages - 1 });
     const whole = new Uint8Array(pages * this.pageSize);
     whole.set(body);
     this.#write(whole, whole.length, id);

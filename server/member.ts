@@ -344,8 +344,10 @@ export class Member {
       return Promise.resolve(Errors.LeaderChanged);
     }
     if (err === null) {
-      this.#driver.schedule();
-      return this.#proposals.wait(id, request);
+      // Registered first: the Ready may run at once if this is the only proposal waiting.
+      const outcome = this.#proposals.wait(id, request);
+      this.#driver.scheduleProposal();
+      return outcome;
     }
     this.#proposals.hold(id, data);
     const outcome = this.#proposals.wait(id, request);

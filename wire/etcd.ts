@@ -307,6 +307,11 @@ function storedFieldBytes(kv: Uint8Array): number {
   return kvsFieldBytes(kv.length);
 }
 
+/** The bytes a gathering writer copies for the `kvs` field of `kv` (encoded in `size` bytes). */
+function copiedFieldBytes(kv: Fields<KeyValue>, size: number): number {
+  return 1 + varintSize(size) + copiedBytes(kv, size);
+}
+
 /**
  * Writes KeyValues as RangeResponse `kvs` fields, as pieces: its own buffers for the tags,
  * lengths, numbers and small fields, and big keys and values where they are (a 100 KB
@@ -325,17 +330,14 @@ export class KvsWriter {
   /** `add` of each of `kvs`, with room made for all of them first. */
   addAll(kvs: readonly Fields<KeyValue>[]): void {
     let room = 0;
-    for (const kv of kvs) {
-      const size = keyValueSize(kv);
-      room += 1 + varintSize(size) + copiedBytes(kv, size);
-    }
+    for (const kv of kvs) room += copiedFieldBytes(kv, keyValueSize(kv));
     this.#room(room);
     for (const kv of kvs) this.add(kv);
   }
 
   add(kv: Fields<KeyValue>): void {
     const size = keyValueSize(kv);
-    const w = this.#room(1 + varintSize(size) + copiedBytes(kv, size));
+    const w = this.#room(copiedFieldBytes(kv, size));
     w.messageHeader(KVS_FIELD, size);
     writeKeyValue(w, kv);
     this.#length += kvsFieldBytes(size);

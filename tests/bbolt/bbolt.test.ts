@@ -15,6 +15,7 @@ import { PageSpace } from "../../store/bbolt/page_space.ts";
 import { PAGE_HEADER_BYTES, readPageHeader } from "../../store/bbolt/layout.ts";
 import { etcdBackendStatus } from "../../store/etcd_status.ts";
 import { cleanup, ETCDCTL_BIN, haveRealEtcd, run, tempDir } from "../harness.ts";
+import { dumpBbolt } from "./dump.ts";
 
 afterAll(cleanup);
 
@@ -41,22 +42,7 @@ function write(file: string, buckets: Record<string, Content>, pageSize?: number
   w.finish(Object.entries(buckets).map(([name, c]) => [enc(name), build(c)]));
 }
 
-/** Every entry of every bucket, nested ones included, as [path/key hex, value hex or "bucket"]. */
-function dump(file: string): [string, string][] | BboltError {
-  const r = BboltReader.open(file);
-  if (r instanceof BboltError) return r;
-  try {
-    const out: [string, string][] = [];
-    const err = r.walk(r.root(), (p, e) => {
-      out.push([[...p, e.key].map(hex).join("/"), e.bucket ? "bucket" : hex(e.value)]);
-    });
-    return err ?? out;
-  } finally {
-    r.close();
-  }
-}
-
-/** What `write` was given, in the order `dump` lists it. */
+/** What `write` was given, in the order `dumpBbolt` lists it. */
 function expected(buckets: Record<string, Content>): [string, string][] {
   const out: [string, string][] = [];
   const walk = (c: Content, prefix: string[]) => {
@@ -98,7 +84,7 @@ describe("bbolt round trip", () => {
     const buckets = sample(new SeededRandom(7), 2);
     const file = path.join(dir, "rt.db");
     write(file, buckets);
-    expect(dump(file)).toEqual(expected(buckets));
+    expect(dumpBbolt(file)).toEqual(expected(buckets));
     // Several branch levels under `deep`: its root is a branch over branches.
     const r = BboltReader.open(file) as BboltReader;
     const deep = r.bucket("deep");
@@ -176,7 +162,7 @@ describe("bbolt round trip", () => {
     w.freePages(joined.endJoined());
     expect(() => w.bucketOfLeaves([...leaves[1], ...leaves[0]])).toThrow("strictly increasing");
     w.finish([[enc("parts"), w.bucketOfLeaves(leaves.flat())], [enc("small"), w.bucket().end()]]);
-    expect(dump(file)).toEqual([
+    expect(dumpBbolt(file)).toEqual([
       ["7061727473", "bucket"],
       ...entries.map(([k, v]): [string, string] => [`7061727473/${hex(k)}`, hex(v)]),
       ["736d616c6c", "bucket"],
@@ -202,7 +188,7 @@ describe("bbolt round trip", () => {
     for (const pageSize of [1024, 16384, 65536]) {
       const file = path.join(dir, `ps${pageSize}.db`);
       write(file, buckets, pageSize);
-      expect(dump(file)).toEqual(expected(buckets));
+      expect(dumpBbolt(file)).toEqual(expected(buckets));
     }
   });
 
@@ -240,16 +226,16 @@ describe("bbolt damage", () => {
 
   test("a truncated file names the page past the end", () => {
     for (const size of [0, 100, PAGE + 10, original.length - PAGE, original.length - 1]) {
-      const got = dump(damaged("cut.db", (b) => b.subarray(0, size)));
+      const got = dumpBbolt(damaged("cut.db", (b) => b.subarray(0, size)));
       expect(got).toBeInstanceOf(BboltError);
       expect((got as Error).message).toMatch(/truncated|has only \d+ bytes/);
     }
   });
 
   test("one damaged meta falls back to the other; both damaged is an invalid database", () => {
-    expect(dump(damaged("meta1.db", (b) => (b[PAGE + 40] ^= 1, b)))).toEqual(want);
-    expect(dump(damaged("meta0.db", (b) => (b[40] ^= 1, b)))).toEqual(want);
-    const both = dump(damaged("metas.db", (b) => (b[16] ^= 1, b[PAGE + 60] ^= 1, b)));
+    expect(dumpBbolt(damaged("meta1.db", (b) => (b[PAGE + 40] ^= 1, b)))).toEqual(want);
+    expect(dumpBbolt(damaged("meta0.db", (b) => (b[40] ^= 1, b)))).toEqual(want);
+    const both = dumpBbolt(damaged("metas.db", (b) => (b[16] ^= 1, b[PAGE + 60] ^= 1, b)));
     expect((both as Error).message).toBe(
       "invalid database: meta page 0: magic 0xed0cdaec is not bbolt's 0xed0cdaed; meta page 1: checksum mismatch",
     );
@@ -261,7 +247,7 @@ describe("bbolt damage", () => {
     const root = (r.bucket("deep") as { root: bigint }).root;
     r.close();
     const at = Number(root) * PAGE + PAGE_HEADER_BYTES + 8;
-    const got = dump(damaged("loop.db", (b) => (b.writeBigUInt64LE(root, at), b)));
+    const got = dumpBbolt(damaged("loop.db", (b) => (b.writeBigUInt64LE(root, at), b)));
     expect((got as Error).message).toBe(`page ${root} (bucket "deep"): reached twice (multiple references)`);
   });
 
@@ -276,7 +262,7 @@ describe("bbolt damage", () => {
         b[pos] ^= 1 + rng.int(255);
         return b;
       });
-      const got = dump(file);
+      const got = dumpBbolt(file);
       if (got instanceof BboltError) {
         errors++;
         expect(got.message).toMatch(/^(invalid database: meta page|page \d+|bucket ")/);

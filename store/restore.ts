@@ -18,7 +18,14 @@ import { importEtcdBackend } from "./etcd_import.ts";
 import { WORKER_FROM_BYTES } from "./key_bucket_import.ts";
 import { openDatabase } from "./schema.ts";
 import { checkStoreFile, damageSummary } from "./integrity.ts";
-import { type CheckedSnapshot, checkSnapshot, databaseFormat, extractDatabase } from "./snapshot_file.ts";
+import {
+  type CheckedSnapshot,
+  checksumProblem,
+  databaseFormat,
+  extractDatabase,
+  snapshotLayout,
+} from "./snapshot_file.ts";
+import { fileSha256, fileSha256OnWorker } from "./file_sha256.ts";
 
 /** Where and how to restore. */
 export interface RestoreOptions {
@@ -58,21 +65,45 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<Restored | 
   if (opts.walDir !== undefined && fs.existsSync(opts.walDir)) {
     return new Error(`wal-dir "${opts.walDir}" exists`);
   }
-  const snap = checkSnapshot(opts.snapshotPath, { skipHashCheck: opts.skipHashCheck });
+  const snap = snapshotLayout(opts.snapshotPath, { skipHashCheck: opts.skipHashCheck });
   if (snap instanceof Error) return snap;
+  const checked = verifyChecksum(snap);
+  if (checked instanceof Error) return checked;
   const snapDir = path.join(opts.dataDir, "member", "snap");
   const dbPath = path.join(snapDir, "db");
   fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
+  let failed: Error | null = null;
   try {
     const format = databaseFormat(snap);
     if (format instanceof Error) throw format;
     if (format === "bbolt") await importBackend(snap, dbPath);
     else copySqlite(snap, dbPath);
   } catch (e) {
+    failed = new Error(`snapshot ${opts.snapshotPath} cannot be restored: ${(e as Error).message}`);
+  }
+  // A checksum that does not match explains whatever else went wrong: it is the error.
+  const problem = (await checked.catch((e: Error) => e)) ?? failed;
+  if (problem !== null) {
     fs.rmSync(opts.dataDir, { recursive: true, force: true });
-    return new Error(`snapshot ${opts.snapshotPath} cannot be restored: ${(e as Error).message}`);
+    return problem;
   }
   return { dbPath, snapDir, walDir };
+}
+
+/** A file this big has its checksum verified on a worker thread while it is imported. */
+export const HASH_ON_WORKER_FROM_BYTES = 32 << 20;
+
+/**
+ * Verifies the snapshot's checksum: a small file's here, at once (its error returned
+ * before anything is written); a large one's on a worker thread, resolving with the
+ * problem found or null, while the caller imports the file.
+ */
+function verifyChecksum(snap: CheckedSnapshot & { readonly hashed: boolean }): Error | Promise<Error | null> {
+  if (!snap.hashed) return Promise.resolve(null);
+  if (snap.dbBytes < HASH_ON_WORKER_FROM_BYTES) {
+    return checksumProblem(snap, fileSha256(snap.path, snap.dbBytes)) ?? Promise.resolve(null);
+  }
+  return fileSha256OnWorker({ path: snap.path, bytes: snap.dbBytes }).then((d) => checksumProblem(snap, d));
 }
 
 /** A new store at `dbPath` holding the etcd backend's content, reset for a new cluster. */

@@ -7,7 +7,6 @@
  * or a SQLite store as etcdts's snapshots were before; its first bytes say which.
  */
 import { Database } from "bun:sqlite";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,6 +18,7 @@ import { integrityProblem } from "./integrity.ts";
 import { BboltReader } from "./bbolt/reader.ts";
 import { MAGIC, PAGE_HEADER_BYTES } from "./bbolt/layout.ts";
 import { etcdBackendStatus } from "./etcd_status.ts";
+import { fileSha256 } from "./file_sha256.ts";
 
 /** Bytes of the trailing checksum. */
 export const SHA256_BYTES = 32;
@@ -47,10 +47,14 @@ export interface SnapshotStatus {
 }
 
 /**
- * Checks a snapshot file's checksum (unless `skipHashCheck`), reading it in chunks.
- * Errors are etcd's texts where etcd has one.
+ * A snapshot file's layout (its size says whether a checksum follows the database), its
+ * checksum not read yet: `hashed` when there is one to verify (`verifyChecksum`), false
+ * with `skipHashCheck`. Errors are etcd's texts where etcd has one.
  */
-export function checkSnapshot(file: string, opts: { skipHashCheck?: boolean } = {}): CheckedSnapshot | Error {
+export function snapshotLayout(
+  file: string,
+  opts: { skipHashCheck?: boolean } = {},
+): (CheckedSnapshot & { readonly hashed: boolean }) | Error {
   let size: number;
   try {
     size = fs.statSync(file).size;
@@ -62,34 +66,34 @@ export function checkSnapshot(file: string, opts: { skipHashCheck?: boolean } = 
     );
   }
   if (!hasChecksum(size)) {
-    if (opts.skipHashCheck) return { path: file, dbBytes: size };
+    if (opts.skipHashCheck) return { path: file, dbBytes: size, hashed: false };
     // etcdctl's words exactly (a truncated file or a bare db gets this too).
     return new Error("snapshot missing hash but --skip-hash-check=false");
   }
-  const dbBytes = size - SHA256_BYTES;
-  if (opts.skipHashCheck) return { path: file, dbBytes };
-  const fd = fs.openSync(file, "r");
+  return { path: file, dbBytes: size - SHA256_BYTES, hashed: !opts.skipHashCheck };
+}
+
+/** Whether `digest` is the checksum stored after the snapshot's database; etcd's error if not. */
+export function checksumProblem(snap: CheckedSnapshot, digest: Uint8Array): Error | null {
+  const want = Buffer.alloc(SHA256_BYTES);
+  const fd = fs.openSync(snap.path, "r");
   try {
-    const h = createHash("sha256");
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let off = 0; off < dbBytes;) {
-      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, dbBytes - off), off);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      off += n;
-    }
-    const want = Buffer.alloc(SHA256_BYTES);
-    fs.readSync(fd, want, 0, SHA256_BYTES, dbBytes);
-    const got = h.digest();
-    if (!got.equals(want)) {
-      return new Error(
-        `snapshot file is corrupted: expected sha256 ${want.toString("hex")}, got ${got.toString("hex")}`,
-      );
-    }
+    fs.readSync(fd, want, 0, SHA256_BYTES, snap.dbBytes);
   } finally {
     fs.closeSync(fd);
   }
-  return { path: file, dbBytes };
+  const got = Buffer.from(digest);
+  if (got.equals(want)) return null;
+  return new Error(
+    `snapshot file is corrupted: expected sha256 ${want.toString("hex")}, got ${got.toString("hex")}`,
+  );
+}
+
+/** Checks a snapshot file's checksum (unless `skipHashCheck`), reading it in chunks. */
+export function checkSnapshot(file: string, opts: { skipHashCheck?: boolean } = {}): CheckedSnapshot | Error {
+  const snap = snapshotLayout(file, opts);
+  if (snap instanceof Error || !snap.hashed) return snap;
+  return checksumProblem(snap, fileSha256(snap.path, snap.dbBytes)) ?? snap;
 }
 
 /** What a snapshot's database is: an etcd backend, or a store of ours in SQLite. */

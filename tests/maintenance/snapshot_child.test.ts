@@ -3,9 +3,10 @@
  * that started it, and a file a killed member left beside its store is removed at the
  * next start (server/snapshot_stream.ts); the compiled executable's export writes the key
  * bucket on two threads as the source does on one, and its restore of a large file reads
- * the key bucket on a worker into the same store.
+ * the key bucket and verifies the checksum on workers, into the same store or not at all.
  */
 import { afterAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EXPORT_CHILD_COMMAND } from "../../server/export_child.ts";
@@ -15,6 +16,7 @@ import { BboltReader } from "../../store/bbolt/reader.ts";
 import { exportEtcdBackend } from "../../store/etcd_export.ts";
 import { etcdBackendStatus } from "../../store/etcd_status.ts";
 import { WORKER_FROM_BYTES } from "../../store/key_bucket_import.ts";
+import { HASH_ON_WORKER_FROM_BYTES } from "../../store/restore.ts";
 import { cleanup, ETCDTS_BIN, tempDir, waitFor } from "../harness.ts";
 import { Driver } from "../store/helpers.ts";
 
@@ -106,31 +108,59 @@ test("the executable's export in parts on two threads holds what one thread writ
   expect(status(two)).toEqual(status(one));
 });
 
-test("the executable restores a large file with its key bucket read on a worker", async () => {
-  const dir = tempDir("snapshot-restore-");
-  const src = path.join(dir, "db");
-  const store = MvccStore.open(src);
-  const d = new Driver(store);
-  // Over WORKER_FROM_BYTES (16 MiB): 24 values of 1 MiB among small ones.
-  for (let i = 0; i < 600; i++) d.put(`k${i % 150}`, i % 25 === 0 ? "v".repeat(1 << 20) : `v${i}`);
-  store.flush();
-  const file = path.join(dir, "backend.bolt");
-  await exportEtcdBackend(src, file);
-  expect(fs.statSync(file).size).toBeGreaterThan(WORKER_FROM_BYTES);
-  const dataDir = path.join(dir, "restored");
-  const r = Bun.spawnSync([
-    ETCDTS_BIN,
-    "snapshot",
-    "restore",
-    file,
-    "--skip-hash-check",
-    "--data-dir",
-    dataDir,
-  ]);
-  expect(r.exitCode).toBe(0);
-  const copy = MvccStore.open(path.join(dataDir, "member", "snap", "db"));
-  expect(copy.currentRevision()).toBe(store.currentRevision());
-  expect(copy.hashKV(0n)).toEqual(store.hashKV(0n));
-  copy.close();
-  store.close();
-}, 60_000);
+test(
+  "the executable restores a large file with its key bucket read and its checksum verified on workers",
+  async () => {
+    const dir = tempDir("snapshot-restore-");
+    const src = path.join(dir, "db");
+    const store = MvccStore.open(src);
+    const d = new Driver(store);
+    // Over WORKER_FROM_BYTES and HASH_ON_WORKER_FROM_BYTES: 40 values of 1 MiB among small ones.
+    for (let i = 0; i < 800; i++) d.put(`k${i % 150}`, i % 20 === 0 ? "v".repeat(1 << 20) : `v${i}`);
+    store.flush();
+    const backend = path.join(dir, "backend.bolt");
+    await exportEtcdBackend(src, backend);
+    const db = fs.readFileSync(backend);
+    expect(db.length).toBeGreaterThan(Math.max(WORKER_FROM_BYTES, HASH_ON_WORKER_FROM_BYTES));
+    // A snapshot as `snapshot save` writes it: the database, then its sha256.
+    const snapshot = (name: string, damage: (b: Buffer) => void = () => {}) => {
+      const file = path.join(dir, name);
+      const bytes = Buffer.concat([db, createHash("sha256").update(db).digest()]);
+      damage(bytes);
+      fs.writeFileSync(file, bytes);
+      return file;
+    };
+    const restore = (file: string, dataDir: string, ...flags: string[]) =>
+      // Run elsewhere than the source tree, whose worker modules the executable could load instead.
+      Bun.spawnSync([ETCDTS_BIN, "snapshot", "restore", file, ...flags, "--data-dir", dataDir], {
+        stderr: "pipe",
+        cwd: dir,
+      });
+    for (const [file, flags] of [[backend, ["--skip-hash-check"]], [snapshot("good.db"), []]] as const) {
+      const dataDir = path.join(dir, `restored-${path.basename(file)}`);
+      const r = restore(file, dataDir, ...flags);
+      expect(r.exitCode).toBe(0);
+      expect(r.stderr.toString()).toContain('"msg":"restored snapshot"');
+      const copy = MvccStore.open(path.join(dataDir, "member", "snap", "db"));
+      expect(copy.currentRevision()).toBe(store.currentRevision());
+      expect(copy.hashKV(0n)).toEqual(store.hashKV(0n));
+      copy.close();
+    }
+    // A flipped byte in a value imports, a damaged meta page does not: either way the
+    // checksum is the error, and nothing is left behind.
+    const page = 4096;
+    const damaged = [
+      snapshot("value.db", (b) => (b[b.indexOf("vvvv", db.length / 2)] ^= 1)),
+      snapshot("metas.db", (b) => (b[20] ^= 0xff, b[page + 20] ^= 0xff)),
+    ];
+    for (const file of damaged) {
+      const dataDir = path.join(dir, `refused-${path.basename(file)}`);
+      const r = restore(file, dataDir);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.toString()).toContain("\nError: snapshot file is corrupted: expected sha256 ");
+      expect(fs.existsSync(dataDir)).toBe(false);
+    }
+    store.close();
+  },
+  60_000,
+);

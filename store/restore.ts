@@ -24,8 +24,9 @@ import {
   databaseFormat,
   extractDatabase,
   snapshotLayout,
+  verifyChecksum,
 } from "./snapshot_file.ts";
-import { fileSha256, fileSha256OnWorker } from "./file_sha256.ts";
+import { fileSha256OnWorker } from "./file_sha256.ts";
 
 /** Where and how to restore. */
 export interface RestoreOptions {
@@ -67,7 +68,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<Restored | 
   }
   const snap = snapshotLayout(opts.snapshotPath, { skipHashCheck: opts.skipHashCheck });
   if (snap instanceof Error) return snap;
-  const checked = verifyChecksum(snap);
+  const checked = startChecksum(snap);
   if (checked instanceof Error) return checked;
   const snapDir = path.join(opts.dataDir, "member", "snap");
   const dbPath = path.join(snapDir, "db");
@@ -82,7 +83,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<Restored | 
     failed = new Error(`snapshot ${opts.snapshotPath} cannot be restored: ${(e as Error).message}`);
   }
   // A checksum that does not match explains whatever else went wrong: it is the error.
-  const problem = (await checked.catch((e: Error) => e)) ?? failed;
+  const problem = (await checked) ?? failed;
   if (problem !== null) {
     fs.rmSync(opts.dataDir, { recursive: true, force: true });
     return problem;
@@ -96,14 +97,14 @@ export const HASH_ON_WORKER_FROM_BYTES = 32 << 20;
 /**
  * Verifies the snapshot's checksum: a small file's here, at once (its error returned
  * before anything is written); a large one's on a worker thread, resolving with the
- * problem found or null, while the caller imports the file.
+ * problem found or null (never rejecting), while the caller imports the file.
  */
-function verifyChecksum(snap: CheckedSnapshot & { readonly hashed: boolean }): Error | Promise<Error | null> {
+function startChecksum(snap: CheckedSnapshot & { readonly hashed: boolean }): Error | Promise<Error | null> {
   if (!snap.hashed) return Promise.resolve(null);
-  if (snap.dbBytes < HASH_ON_WORKER_FROM_BYTES) {
-    return checksumProblem(snap, fileSha256(snap.path, snap.dbBytes)) ?? Promise.resolve(null);
-  }
-  return fileSha256OnWorker({ path: snap.path, bytes: snap.dbBytes }).then((d) => checksumProblem(snap, d));
+  if (snap.dbBytes < HASH_ON_WORKER_FROM_BYTES) return verifyChecksum(snap) ?? Promise.resolve(null);
+  return fileSha256OnWorker({ path: snap.path, bytes: snap.dbBytes })
+    .then((digest) => checksumProblem(snap, digest))
+    .catch((e: Error) => e);
 }
 
 /** A new store at `dbPath` holding the etcd backend's content, reset for a new cluster. */

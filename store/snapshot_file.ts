@@ -89,11 +89,23 @@ export function checksumProblem(snap: CheckedSnapshot, digest: Uint8Array): Erro
   );
 }
 
+/**
+ * Hashes the snapshot's database and compares the result with its checksum; the problem
+ * found (a mismatch, or the file cut short or unreadable since its size was read), or null.
+ */
+export function verifyChecksum(snap: CheckedSnapshot): Error | null {
+  try {
+    return checksumProblem(snap, fileSha256(snap.path, snap.dbBytes));
+  } catch (e) {
+    return e as Error;
+  }
+}
+
 /** Checks a snapshot file's checksum (unless `skipHashCheck`), reading it in chunks. */
 export function checkSnapshot(file: string, opts: { skipHashCheck?: boolean } = {}): CheckedSnapshot | Error {
   const snap = snapshotLayout(file, opts);
   if (snap instanceof Error || !snap.hashed) return snap;
-  return checksumProblem(snap, fileSha256(snap.path, snap.dbBytes)) ?? snap;
+  return verifyChecksum(snap) ?? snap;
 }
 
 /** What a snapshot's database is: an etcd backend, or a store of ours in SQLite. */

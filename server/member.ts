@@ -344,10 +344,8 @@ export class Member {
       return Promise.resolve(Errors.LeaderChanged);
     }
     if (err === null) {
-      // Registered first: the Ready may run at once if this is the only proposal waiting.
-      const outcome = this.#proposals.wait(id, request);
-      this.#driver.scheduleProposal();
-      return outcome;
+      this.#driver.schedule();
+      return this.#proposals.wait(id, request);
     }
     this.#proposals.hold(id, data);
     const outcome = this.#proposals.wait(id, request);

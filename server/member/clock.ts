@@ -17,8 +17,6 @@ export interface Clock {
   after(ms: number, fn: () => void): Timer;
   /** Calls `fn` once, after the I/O already waiting (setImmediate). */
   soon(fn: () => void): void;
-  /** Calls `fn` once the code running now is done, before any I/O (a microtask). */
-  rightAfter(fn: () => void): void;
 }
 
 /** The process's clock and timers. */
@@ -34,9 +32,6 @@ export const systemClock: Clock = {
   },
   soon(fn) {
     setImmediate(fn);
-  },
-  rightAfter(fn) {
-    queueMicrotask(fn);
   },
 };
 

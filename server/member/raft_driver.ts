@@ -22,7 +22,6 @@ import { errorFields, log } from "../log.ts";
 import { softStateLines } from "../raft_events.ts";
 import { type Clock, sleep, type Timer } from "./clock.ts";
 import type { SnapshotFiles } from "./snapshot_files.ts";
-import { ProposalTurns } from "./proposal_turns.ts";
 
 /**
  * Recent fsyncs shorter than this (ms) are made on the event loop (see syncsOnLoop): a
@@ -94,7 +93,6 @@ export class RaftDriver {
   #ticker: Timer | null = null;
   /** Whether the sole voter's first campaign (etcd's fast-forward) was logged. */
   #fastForwarded = false;
-  readonly #proposalTurns = new ProposalTurns();
 
   constructor(opts: RaftDriverOptions) {
     this.#o = opts;
@@ -174,21 +172,6 @@ export class RaftDriver {
     this.#o.clock.soon(this.#run);
   }
 
-  /**
-   * Handles the Ready of a proposal just made: at once for a lone client's, otherwise as
-   * `schedule` does (see ProposalTurns).
-   */
-  scheduleProposal(): void {
-    if (this.#scheduled || this.#stopped || this.#running) return this.schedule();
-    if (!this.#proposalTurns.runsNow(this.#handler.pendingProposals())) return this.schedule();
-    this.#scheduled = true;
-    this.#proposalTurns.ranNow();
-    this.#o.clock.soon(this.#turnEnded);
-    this.#o.clock.rightAfter(this.#run);
-  }
-
-  readonly #turnEnded = (): void => this.#proposalTurns.turnEnded();
-
   readonly #run = (): void => {
     this.#scheduled = false;
     // A run scheduled before stop() must not start after it: the store may be closed by now.
@@ -244,7 +227,6 @@ export class RaftDriver {
     // 1. Persist: nothing below may depend on entries or votes that are not durable.
     if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
       this.#wal.save(rd.entries, rd.hardState ?? undefined);
-      if (rd.entries.length > 0) this.#proposalTurns.wrote(rd.entries.length);
       if (rd.mustSync) {
         if (syncsOnLoop(this.#wal.recentSyncMs, rd.entries.length, this.#handler.pendingProposals())) {
           this.#wal.syncNow();

@@ -38,11 +38,6 @@ export class ManualClock implements Clock {
     this.#soon.push(fn);
   }
 
-  /** As `soon`: the tests' turns are the flushes. */
-  rightAfter(fn: () => void): void {
-    this.#soon.push(fn);
-  }
-
   /** Timers not cancelled (a stopped part must leave none). */
   get pendingTimers(): number {
     return this.#timers.filter((t) => !t.cancelled).length;

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { workerEntry } from "../lib/executable.ts";
+import { askWorker } from "../lib/worker_reply.ts";
 
 /** The sha256 of the first `bytes` bytes of the file at `path`; throws if it is shorter. */
 export function fileSha256(path: string, bytes: number): Uint8Array {
@@ -35,18 +36,14 @@ export interface HashTask {
 export type HashReply = { readonly digest: Uint8Array } | { readonly error: string };
 
 /** `fileSha256` on a worker thread; rejects if the file cannot be read or the worker fails. */
-export function fileSha256OnWorker(task: HashTask): Promise<Uint8Array> {
-  const worker = new Worker(
-    workerEntry("store/hash_worker.ts", new URL("./hash_worker.ts", import.meta.url)),
-  );
-  return new Promise<Uint8Array>((resolve, reject) => {
-    worker.onmessage = (event: MessageEvent<HashReply>) => {
-      const reply = event.data;
-      if ("digest" in reply) resolve(reply.digest);
-      else reject(new Error(reply.error));
-    };
-    worker.onerror = (event) => reject(new Error(`hash worker: ${event.message}`));
-    worker.addEventListener("close", () => reject(new Error("hash worker: exited without a reply")));
-    worker.postMessage(task);
-  }).finally(() => worker.terminate());
+export async function fileSha256OnWorker(task: HashTask): Promise<Uint8Array> {
+  const entry = workerEntry("store/hash_worker.ts", new URL("./hash_worker.ts", import.meta.url));
+  const { worker, reply } = askWorker<HashReply>(entry, task, (m) => ({ error: `hash worker: ${m}` }));
+  try {
+    const r = await reply;
+    if ("digest" in r) return r.digest;
+    throw new Error(r.error);
+  } finally {
+    worker.terminate();
+  }
 }

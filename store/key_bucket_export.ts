@@ -25,6 +25,7 @@ import { revisionKeySize, writeRevisionKey } from "./encoding.ts";
 import { isTombstoneKv } from "./kv.ts";
 import { ChecksumMismatch, STORED_COLUMNS, type StoredRow, verifyRow } from "./checksum.ts";
 import { workerEntry } from "../lib/executable.ts";
+import { askWorker, type OneReplyWorker } from "../lib/worker_reply.ts";
 import { withDeadline } from "../lib/deadline.ts";
 
 /** Main revisions per part. */
@@ -254,15 +255,7 @@ export async function writeKeyBucket(
 const WORKER_STOP_MS = 5000;
 
 /** Starts the worker on `task`; its one reply, or its failure as one. */
-function startWorker(task: PartsTask): { worker: Worker; reply: Promise<PartsReply> } {
-  const worker = new Worker(
-    workerEntry("store/export_worker.ts", new URL("./export_worker.ts", import.meta.url)),
-  );
-  const reply = new Promise<PartsReply>((resolve) => {
-    worker.onmessage = (event: MessageEvent<PartsReply>) => resolve(event.data);
-    worker.onerror = (event) => resolve({ kind: "failed", message: event.message });
-    worker.addEventListener("close", () => resolve({ kind: "failed", message: "exited without a reply" }));
-  });
-  worker.postMessage(task);
-  return { worker, reply };
+function startWorker(task: PartsTask): OneReplyWorker<PartsReply> {
+  const entry = workerEntry("store/export_worker.ts", new URL("./export_worker.ts", import.meta.url));
+  return askWorker<PartsReply>(entry, task, (message) => ({ kind: "failed", message }));
 }

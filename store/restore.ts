@@ -23,6 +23,7 @@ import {
   checksumProblem,
   databaseFormat,
   extractDatabase,
+  type SnapshotLayout,
   snapshotLayout,
   verifyChecksum,
 } from "./snapshot_file.ts";
@@ -99,7 +100,7 @@ export const HASH_ON_WORKER_FROM_BYTES = 32 << 20;
  * before anything is written); a large one's on a worker thread, resolving with the
  * problem found or null (never rejecting), while the caller imports the file.
  */
-function startChecksum(snap: CheckedSnapshot & { readonly hashed: boolean }): Error | Promise<Error | null> {
+function startChecksum(snap: SnapshotLayout): Error | Promise<Error | null> {
   if (!snap.hashed) return Promise.resolve(null);
   if (snap.dbBytes < HASH_ON_WORKER_FROM_BYTES) return verifyChecksum(snap) ?? Promise.resolve(null);
   return fileSha256OnWorker({ path: snap.path, bytes: snap.dbBytes })

@@ -46,15 +46,17 @@ export interface SnapshotStatus {
   readonly totalSize: number;
 }
 
+/** A snapshot file whose checksum is not read yet. */
+export interface SnapshotLayout extends CheckedSnapshot {
+  /** A checksum follows the database and is to be verified (`verifyChecksum`); false with `skipHashCheck`. */
+  readonly hashed: boolean;
+}
+
 /**
- * A snapshot file's layout (its size says whether a checksum follows the database), its
- * checksum not read yet: `hashed` when there is one to verify (`verifyChecksum`), false
- * with `skipHashCheck`. Errors are etcd's texts where etcd has one.
+ * A snapshot file's layout: its size says whether a checksum follows the database. Errors
+ * are etcd's texts where etcd has one.
  */
-export function snapshotLayout(
-  file: string,
-  opts: { skipHashCheck?: boolean } = {},
-): (CheckedSnapshot & { readonly hashed: boolean }) | Error {
+export function snapshotLayout(file: string, opts: { skipHashCheck?: boolean } = {}): SnapshotLayout | Error {
   let size: number;
   try {
     size = fs.statSync(file).size;

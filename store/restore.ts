@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { BboltReader } from "./bbolt/reader.ts";
 import { importEtcdBackend } from "./etcd_import.ts";
 import { WORKER_FROM_BYTES } from "./key_bucket_import.ts";
-import { openDatabase } from "./schema.ts";
+import { endBulkLoad, openDatabase } from "./schema.ts";
 import { checkStoreFile, damageSummary } from "./integrity.ts";
 import {
   type CheckedSnapshot,
@@ -113,11 +113,12 @@ async function importBackend(snap: CheckedSnapshot, dbPath: string): Promise<voi
   const r = BboltReader.open(snap.path, { limit: snap.dbBytes });
   if (r instanceof Error) throw r;
   try {
-    const db = openDatabase(dbPath);
+    const db = openDatabase(dbPath, { bulkLoad: true });
     try {
       const onWorker = snap.dbBytes >= WORKER_FROM_BYTES;
       const err = await importEtcdBackend(r, db, onWorker ? { path: snap.path, limit: snap.dbBytes } : null);
       if (err !== null) throw err;
+      endBulkLoad(db);
       resetForNewCluster(db);
       db.run("PRAGMA wal_checkpoint(TRUNCATE)");
     } finally {

@@ -8,15 +8,16 @@
  * Any other damage (a bad record with a whole one after it, or in an earlier segment)
  * would lose acknowledged records if cut: it is corruption, and the log refuses to open.
  *
- * New segments are written over zeros. Appending past a file's end makes every fdatasync
- * also commit the file's new size to the file system's journal; overwriting blocks that
- * exist does not (this machine's ext4: fdatasync after a 4 KiB append 0.21 ms, after an
+ * The log is written over zeros. Appending past a file's end makes every fdatasync also
+ * commit the file's new size to the file system's journal; overwriting blocks that exist
+ * does not (this machine's ext4: fdatasync after a 4 KiB append 0.21 ms, after an
  * overwrite 0.11 ms; etcd preallocates with fallocate, whose unwritten extents cost as
- * much as appending, 0.21 ms). So once a segment holds `spareAfterBytes`, the next one is
- * prepared in the background, a `.tmp` file filled with zeros and synced, and the log moves to
- * it at the next write if the segment in use was not itself written over zeros. Zeros
- * after the last record are unused space, as in etcd's preallocated segments, not a
- * torn tail.
+ * much as appending, 0.21 ms). So the segment in use always has zeros written ahead of its
+ * last record, a step at a time (`zeroAheadBytes`, 1 MiB): as the log writes, before its
+ * fsync, so that fsync makes them durable with the records, and a log writes as many zeros
+ * as it writes records, however short it stays. A step costs its write (~0.3 ms) and a
+ * slower next fsync (~1 ms) once per MiB of records. Zeros after the last record are
+ * unused space, as in etcd's preallocated segments, not a torn tail.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -50,13 +51,10 @@ export interface WalOptions {
   /** Start a new segment after this many bytes (etcd: 64 MB). */
   readonly segmentBytes?: number;
   /**
-   * Prepare the next segment, zeros written ahead, once the one in use holds this many
-   * bytes; once it is half full if it was itself written over zeros. The default, 16 MiB
-   * (~45k puts of 256 bytes), spares a log that stays small or a short burst of writes the
-   * spare's 64 MB: written while the burst runs they cost it more than it gains (30k puts
-   * with 64 clients, spare at 1 MiB: 0.95x); a log written on for longer gains (200k: 1.16x).
+   * Zeros written ahead of the last record at a time, once fewer than a quarter of this
+   * are left (default 1 MiB; 0: the log appends, as tests of that layout want).
    */
-  readonly spareAfterBytes?: number;
+  readonly zeroAheadBytes?: number;
   /** Written as the first record of a brand-new log and of every segment. */
   readonly meta?: WalMetadata;
 }
@@ -69,19 +67,11 @@ interface Segment {
 
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 /**
- * Spare segments being prepared are `spare-<id>.tmp` (etcd's file pipeline names its
- * spares `.tmp` too); each gets a name of its own, so a log closed while its spare was
- * being written cannot remove the next log's, and no other file is taken for one.
+ * Spare segments of earlier versions (`spare-<id>.tmp`, zeros prepared in the background
+ * for the next segment): one left by a stop while it was being written may be incomplete,
+ * and none is used now, so open removes them.
  */
 const SPARE_RE = /^spare-[0-9a-z]+\.tmp$/;
-/**
- * A spare's zeros are written and synced in pieces of this many bytes, a pause between:
- * written at once and synced as one, 64 MB held the disk for a good part of a second,
- * and the log's own fsyncs waited behind it (put with 64 clients: p99 157 ms, a round
- * at a third of its rate).
- */
-const ZERO_CHUNK = 256 * 1024;
-const ZERO_PAUSE_MS = 4;
 
 function segmentName(seq: bigint, firstIndex: number): string {
   return `${seq.toString(16).padStart(16, "0")}-${firstIndex.toString(16).padStart(16, "0")}.wal`;
@@ -177,15 +167,11 @@ export class Wal {
   #hardState: HardState;
   #snapshot: SnapshotMark;
   readonly #writer = new RecordWriter();
-  /** The segment in use was written over zeros up to here (its file's size; 0 or #size if not). */
+  /** The segment in use holds zeros up to here, past #size (its file's size). */
   #zeroedTo: number;
-  readonly #spareAfterBytes: number;
-  /** The next segment, zeroed and synced, once ready; and the preparation under way. */
-  #spare: string | null = null;
-  #preparing: Promise<void> | null = null;
-  /** A spare could not be written for this segment (a full disk): not tried again until the next. */
-  #spareFailed = false;
-  #closed = false;
+  readonly #zeroAheadBytes: number;
+  /** Zeros could not be written ahead in this segment (a full disk): not tried again until the next. */
+  #zeroAheadFailed = false;
   #dirty = false;
   #syncing: Promise<void> | null = null;
   /** Recent fsync duration in ms, a moving average (Infinity before the first fsync). */
@@ -203,7 +189,7 @@ export class Wal {
     this.#fd = fs.openSync(last.file, "r+");
     this.#size = size;
     this.#zeroedTo = fs.fstatSync(this.#fd).size;
-    this.#spareAfterBytes = opts.spareAfterBytes ?? 16 << 20;
+    this.#zeroAheadBytes = opts.zeroAheadBytes ?? 1 << 20;
     const entries = replay.entries;
     this.#lastIndex = entries.length > 0 ? entries[entries.length - 1].index : replay.snapshot.index;
     this.#hardState = replay.hardState;
@@ -218,7 +204,6 @@ export class Wal {
   /** Opens (creating if needed) the WAL in `dir` and replays it. Throws on unrecoverable damage. */
   static open(dir: string, opts: WalOptions = {}): Wal {
     fs.mkdirSync(dir, { recursive: true });
-    // A spare left by a stop while it was being written may be incomplete.
     for (const name of fs.readdirSync(dir)) {
       if (SPARE_RE.test(name)) fs.rmSync(path.join(dir, name), { force: true });
     }
@@ -351,15 +336,32 @@ export class Wal {
       this.#hardState = hardState;
     }
     this.#flushWriter();
-    // Full; or written past its end while a segment over zeros is ready to take over.
-    if (this.#size >= this.#segmentBytes || (this.#spare !== null && this.#size >= this.#zeroedTo)) {
-      this.#cut();
-    } else if (this.#size >= (this.#zeroedTo > this.#size ? this.#segmentBytes / 2 : this.#spareAfterBytes)) {
-      // The next segment's zeros are written once they will be wanted: soon while this
-      // segment is appended to, at its half if it is written over zeros (the spare's
-      // 64 MB of writes then stay out of a small log's way).
-      this.#prepareSpare();
+    if (this.#size >= this.#segmentBytes) this.#cut();
+    else this.#zeroAhead();
+  }
+
+  /**
+   * Writes the next `zeroAheadBytes` of zeros past the last record (up to the segment's
+   * size) once fewer than a quarter of them are left. Not synced here: the log's next fsync
+   * makes them durable with the records before them. A failed write (a full disk) leaves
+   * the segment appended to until it is cut; zeros it got that far are unused space.
+   */
+  #zeroAhead(): void {
+    const step = this.#zeroAheadBytes;
+    const from = Math.max(this.#zeroedTo, this.#size);
+    if (step === 0 || this.#zeroAheadFailed || from - this.#size >= step / 4 || from >= this.#segmentBytes) {
+      return;
     }
+    const zeros = new Uint8Array(Math.min(step, this.#segmentBytes - from));
+    try {
+      let off = 0;
+      while (off < zeros.length) off += fs.writeSync(this.#fd, zeros, off, zeros.length - off, from + off);
+      this.#zeroedTo = from + zeros.length;
+    } catch {
+      this.#zeroAheadFailed = true;
+      this.#zeroedTo = Math.max(this.#size, fs.fstatSync(this.#fd).size);
+    }
+    this.#dirty = true;
   }
 
   /** Records that everything up to `mark` now lives in a snapshot of the store. */
@@ -440,67 +442,18 @@ export class Wal {
       firstIndex: this.#lastIndex + 1,
       file: path.join(this.dir, segmentName(last.seq + 1n, this.#lastIndex + 1)),
     };
-    const spare = this.#spare;
-    this.#spare = null;
-    this.#spareFailed = false;
-    if (spare !== null && renamed(spare, seg.file)) {
-      this.#fd = fs.openSync(seg.file, "r+");
-      this.#zeroedTo = fs.fstatSync(this.#fd).size;
-    } else {
-      this.#fd = fs.openSync(seg.file, "w+");
-      this.#zeroedTo = 0;
-    }
+    this.#fd = fs.openSync(seg.file, "w+");
+    this.#zeroedTo = 0;
+    this.#zeroAheadFailed = false;
     this.#size = 0;
     this.#segments.push(seg);
     if (this.#meta) this.#writer.metadata(this.#meta);
     this.#writer.snapshot(this.#snapshot);
     this.#writer.hardState(this.#hardState);
     this.#flushWriter();
+    this.#zeroAhead();
     this.syncNow();
     fsyncDir(this.dir);
-  }
-
-  /**
-   * Starts writing the next segment's zeros in the background (the thread pool), unless
-   * a spare is ready or under way; a failure leaves none, and segments are then made as
-   * before, appended to.
-   */
-  #prepareSpare(): void {
-    if (this.#spare !== null || this.#preparing !== null || this.#spareFailed || this.#closed) return;
-    const bytes = this.#segmentBytes;
-    // The spare's zeros must not take the room the log itself needs: only with twice its
-    // size free (etcd's fallocate reserves as much, but fails at once when short of it).
-    if (!roomFor(this.dir, 2 * bytes)) {
-      this.#spareFailed = true;
-      return;
-    }
-    const file = path.join(
-      this.dir,
-      `spare-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`,
-    );
-    const remove = () => {
-      try {
-        fs.rmSync(file, { force: true });
-      } catch {
-        // Left for the next open, which removes spares.
-      }
-    };
-    this.#preparing = writeZeros(file, bytes, () => this.#closed).then(
-      (done) => {
-        if (done && !this.#closed) this.#spare = file;
-        else remove();
-      },
-      () => {
-        this.#spareFailed = true;
-        remove();
-      },
-    ).finally(() => (this.#preparing = null));
-  }
-
-  /** Settles once no spare is being prepared; whether one is ready (for tests). */
-  async spareSettled(): Promise<boolean> {
-    await this.#preparing;
-    return this.#spare !== null;
   }
 
   /**
@@ -527,49 +480,5 @@ export class Wal {
   close(): void {
     if (this.#dirty) this.syncNow();
     fs.closeSync(this.#fd);
-    this.#closed = true;
-    if (this.#spare !== null) fs.rmSync(this.#spare, { force: true });
-    this.#spare = null;
-  }
-}
-
-/** Whether the file system holding `dir` has `bytes` free (true if it cannot tell). */
-function roomFor(dir: string, bytes: number): boolean {
-  try {
-    const s = fs.statfsSync(dir);
-    return Number(s.bavail) * Number(s.bsize) >= bytes;
-  } catch {
-    return true;
-  }
-}
-
-/** Renames `from` to `to`; false if `from` is gone (the segment is then made afresh). */
-function renamed(from: string, to: string): boolean {
-  try {
-    fs.renameSync(from, to);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw e;
-  }
-}
-
-/**
- * Writes `bytes` zeros to a new file at `file`, each piece synced, through the thread pool
- * and with pauses (ZERO_CHUNK); false if `stop()` said to stop first.
- */
-async function writeZeros(file: string, bytes: number, stop: () => boolean): Promise<boolean> {
-  const zeros = new Uint8Array(Math.min(ZERO_CHUNK, bytes));
-  const fh = await fs.promises.open(file, "w", 0o644);
-  try {
-    for (let at = 0; at < bytes; at += zeros.length) {
-      if (stop()) return false;
-      await fh.write(zeros, 0, Math.min(zeros.length, bytes - at), at);
-      await fh.datasync();
-      await new Promise((r) => setTimeout(r, ZERO_PAUSE_MS));
-    }
-    return !stop();
-  } finally {
-    await fh.close();
   }
 }

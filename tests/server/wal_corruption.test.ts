@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Client } from "../../client/mod.ts";
+import { decodeRecords } from "../../wal/record.ts";
 import { cleanup, CONFORMANCE_TARGETS, type ServerProcess, startServer } from "../harness.ts";
 
 afterAll(cleanup);
@@ -35,6 +36,11 @@ function segment(dataDir: string): string {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith(".wal"));
   expect(files.length).toBe(1);
   return path.join(dir, files[0]);
+}
+
+/** Where an etcdts segment's records end: zeros written ahead of them follow (wal/wal.ts). */
+function recordsEnd(file: string): number {
+  return decodeRecords(fs.readFileSync(file)).goodBytes;
 }
 
 /** Flips 4 bytes of a value in the middle of the records, where a checksum (not a length) breaks. */
@@ -86,8 +92,12 @@ for (const kind of CONFORMANCE_TARGETS) {
 
 test("etcdts: a torn tail after the last record is cut and every acknowledged key kept", async () => {
   const dataDir = await writeAndStop("etcdts");
-  // A header promising more bytes than follow: what a write cut short by a crash leaves.
-  fs.appendFileSync(segment(dataDir), Uint8Array.of(200, 0, 0, 0, 1, 2, 3, 4, 1, 9, 9));
+  // A header promising more bytes than follow, over the zeros after the last record: what
+  // a write cut short by a crash leaves.
+  const file = segment(dataDir);
+  const fd = fs.openSync(file, "r+");
+  fs.writeSync(fd, Uint8Array.of(200, 0, 0, 0, 1, 2, 3, 4, 1, 9, 9), 0, 11, recordsEnd(file));
+  fs.closeSync(fd);
   const server = await startServer("etcdts", { dataDir });
   const client = new Client({ endpoints: [server.endpoint], callTimeoutMs: 10_000 });
   const kv = client.service(KV);
@@ -107,7 +117,7 @@ test(
   async () => {
     const dataDir = await writeAndStop("etcdts");
     const file = segment(dataDir);
-    fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+    fs.truncateSync(file, Math.floor(recordsEnd(file) / 2));
     const message = await startError("etcdts", dataDir);
     expect(message).toMatch(/exited \(1\) while starting/);
     expect(message).toMatch(

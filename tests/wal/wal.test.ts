@@ -15,6 +15,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * The log as it appends when zeros cannot be written ahead (a full disk): the torn tails
+ * these tests make are cut at the file's end. The same damage over zeros has its own tests
+ * ("segments written over zeros").
+ */
+const APPENDED = { zeroAheadBytes: 0 };
+
 function entry(index: number, term = 1, text = `e${index}`): Entry {
   return { index, term, type: 0, data: new TextEncoder().encode(text) };
 }
@@ -39,7 +46,7 @@ describe("wal", () => {
 
   test("a torn last record is cut, never applied, and the log stays appendable", async () => {
     const dir = tempDir();
-    const w = Wal.open(dir);
+    const w = Wal.open(dir, APPENDED);
     w.save([entry(1), entry(2)]);
     await w.sync();
     w.close();
@@ -57,7 +64,7 @@ describe("wal", () => {
 
   test("a flipped bit in the last record is detected by the checksum", async () => {
     const dir = tempDir();
-    const w = Wal.open(dir);
+    const w = Wal.open(dir, APPENDED);
     w.save([entry(1), entry(2, 1, "payload")]);
     await w.sync();
     w.close();
@@ -144,7 +151,7 @@ describe("wal", () => {
 
 /** Entries 1..10 over several segments; returns the segment files in order. */
 async function segmentedLog(dir: string): Promise<string[]> {
-  const w = Wal.open(dir, { segmentBytes: 100 });
+  const w = Wal.open(dir, { segmentBytes: 100, ...APPENDED });
   for (let i = 1; i <= 10; i++) w.save([entry(i)]);
   await w.sync();
   w.close();
@@ -153,7 +160,7 @@ async function segmentedLog(dir: string): Promise<string[]> {
 
 /** Entries 1..n with 20-byte payloads: each record is 8 + 1 + 17 + 20 bytes. */
 async function fixedLog(dir: string, n: number): Promise<string> {
-  const w = Wal.open(dir);
+  const w = Wal.open(dir, APPENDED);
   for (let i = 1; i <= n; i++) w.save([entry(i, 1, "x".repeat(20))]);
   await w.sync();
   w.close();
@@ -239,65 +246,70 @@ describe("wal: torn tail or corruption", () => {
 
   describe("segments written over zeros", () => {
     const SEGMENT = 256 * 1024;
-    const opts = { segmentBytes: SEGMENT, spareAfterBytes: 4096 };
+    const STEP = 16 * 1024;
+    const opts = { segmentBytes: SEGMENT, zeroAheadBytes: STEP };
     const big = (i: number) => entry(i, 1, `e${i}-${"x".repeat(200)}`);
     const segmentFiles = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".wal")).sort();
-    const spares = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"));
-    /** Entries 1–30, a spare written, then entry 31, which moves the log to it. */
-    const movedToSpare = async (w: Wal) => {
-      for (let i = 1; i <= 30; i++) w.save([big(i)]);
-      await w.sync();
-      await w.spareSettled();
-      w.save([big(31)]);
-      await w.sync();
-    };
-    /** Saves entries 1, 2, … one synced write each, spares let finish, until the log has `n` segments; the last index. */
+    /** Where the records of `file` end: the zeros after them are unused space. */
+    const dataEnd = (file: string) => decodeRecords(fs.readFileSync(file)).goodBytes;
+    /** Saves entries 1, 2, … one synced write each, until the log has `n` segments; the last index. */
     const saveUntilSegments = async (w: Wal, n: number) => {
       let i = 0;
       while (w.segmentCount < n) {
         w.save([big(++i)]);
         await w.sync();
-        await w.spareSettled();
       }
       return i;
     };
 
-    test("past spareAfterBytes the next segment is zeroed in the background; the log moves to it and replays the same", async () => {
+    test("zeros are kept written ahead of the last record, a step at a time; the log replays the same", async () => {
       const dir = tempDir();
       const w = Wal.open(dir, opts);
-      for (let i = 1; i <= 30; i++) w.save([big(i)]);
-      await w.sync();
-      expect(await w.spareSettled()).toBe(true);
-      expect(spares(dir).map((f) => fs.statSync(path.join(dir, f)).size)).toEqual([SEGMENT]);
-      // The next write moves to it: the segment in use was appended to, not written over zeros.
-      w.save([big(31)]);
-      await w.sync();
-      expect(w.segmentCount).toBe(2);
-      const [first, second] = segmentFiles(dir);
-      expect(spares(dir)).toEqual([]);
-      expect(fs.statSync(path.join(dir, second)).size).toBe(SEGMENT);
-      w.save([big(32)]);
-      await w.sync();
+      const file = path.join(dir, segmentFiles(dir)[0]);
+      // A brand-new log is its opening records only; its first write brings a step of zeros.
+      expect(fs.statSync(file).size).toBe(dataEnd(file));
+      const sizes: number[] = [];
+      for (let i = 1; i <= 200; i++) {
+        w.save([big(i)]);
+        await w.sync();
+        const ahead = fs.statSync(file).size - dataEnd(file);
+        expect(ahead).toBeGreaterThanOrEqual(STEP / 4);
+        expect(ahead).toBeLessThanOrEqual(STEP + STEP / 4);
+        sizes.push(fs.statSync(file).size);
+      }
+      // Steps of STEP bytes, not a zero-filled segment: ~200 records of ~230 bytes.
+      expect(new Set(sizes).size).toBeGreaterThan(2);
+      expect(sizes.at(-1)!).toBeLessThan(SEGMENT);
       w.close();
-      const sizeFirst = fs.statSync(path.join(dir, first)).size;
+      const size = fs.statSync(file).size;
       const r = Wal.open(dir, opts);
-      expect(r.replay.entries.map((e) => e.index)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+      expect(r.replay.entries.map((e) => e.index)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
       expect(r.replay.truncatedBytes).toBe(0);
-      expect(fs.statSync(path.join(dir, first)).size).toBe(sizeFirst);
-      expect(fs.statSync(path.join(dir, second)).size).toBe(SEGMENT);
+      expect(fs.statSync(file).size).toBe(size);
       // Written on after a reopen, at the last record, not after the zeros.
-      r.save([big(33)]);
+      r.save([big(201)]);
       await r.sync();
       r.close();
-      expect(Wal.open(dir).replay.entries.at(-1)!.index).toBe(33);
+      expect(Wal.open(dir).replay.entries.at(-1)!.index).toBe(201);
+    });
+
+    test("with zeroAheadBytes 0 the log appends: its file ends at its last record", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, { ...opts, zeroAheadBytes: 0 });
+      for (let i = 1; i <= 50; i++) w.save([big(i)]);
+      await w.sync();
+      w.close();
+      const file = path.join(dir, segmentFiles(dir)[0]);
+      expect(fs.statSync(file).size).toBe(dataEnd(file));
     });
 
     test("a record torn over the zeros is cut; the zeros alone are not a torn tail", async () => {
       const dir = tempDir();
       const w = Wal.open(dir, opts);
-      await movedToSpare(w);
+      for (let i = 1; i <= 31; i++) w.save([big(i)]);
+      await w.sync();
       w.close();
-      const file = path.join(dir, segmentFiles(dir)[1]);
+      const file = path.join(dir, segmentFiles(dir)[0]);
       // A record header naming 100 bytes, its body never written, in the zeros after the
       // last record (its last byte may be a zero: 64 bytes further is clear of it).
       const at = fs.readFileSync(file).findLastIndex((b) => b !== 0) + 64;
@@ -314,28 +326,17 @@ describe("wal: torn tail or corruption", () => {
     test("a full segment over zeros is cut at its last record and the next one is over zeros too", async () => {
       const dir = tempDir();
       const w = Wal.open(dir, opts);
-      // Until a second spare has been taken: three segments, the middle one cut when full.
+      // Three segments, the first two cut when full.
       const i = await saveUntilSegments(w, 3);
       w.close();
-      const files = segmentFiles(dir);
-      const middle = fs.readFileSync(path.join(dir, files[1]));
-      expect(middle.length).toBeGreaterThanOrEqual(SEGMENT);
-      expect(middle.at(-1)).not.toBe(0); // ends at its last record
-      expect(fs.statSync(path.join(dir, files[2])).size).toBe(SEGMENT);
+      const files = segmentFiles(dir).map((f) => path.join(dir, f));
+      for (const full of files.slice(0, 2)) {
+        const bytes = fs.readFileSync(full);
+        expect(bytes.length).toBeGreaterThanOrEqual(SEGMENT);
+        expect(bytes.at(-1)).not.toBe(0); // ends at its last record
+      }
+      expect(fs.statSync(files[2]).size).toBeGreaterThanOrEqual(dataEnd(files[2]) + STEP / 4);
       expect(Wal.open(dir).replay.entries.length).toBe(i);
-    });
-
-    test("a log that stays small writes no spare, and a stop removes one", async () => {
-      const dir = tempDir();
-      const w = Wal.open(dir, opts);
-      w.save([entry(1)]);
-      await w.sync();
-      expect(await w.spareSettled()).toBe(false);
-      for (let i = 2; i <= 30; i++) w.save([big(i)]);
-      await w.sync();
-      expect(await w.spareSettled()).toBe(true);
-      w.close();
-      expect(spares(dir)).toEqual([]);
     });
 
     test("a write over zeros whose later page reached the disk and an earlier one not is a torn tail", async () => {
@@ -363,7 +364,7 @@ describe("wal: torn tail or corruption", () => {
     test("zeros at the end of a segment the log left are corruption: entries were there", async () => {
       const dir = tempDir();
       const w = Wal.open(dir, opts);
-      await movedToSpare(w); // the first segment is left, cut at its last record
+      await saveUntilSegments(w, 2); // the first segment is left, cut at its last record
       w.close();
       const first = path.join(dir, segmentFiles(dir)[0]);
       const bytes = fs.readFileSync(first);
@@ -375,30 +376,12 @@ describe("wal: torn tail or corruption", () => {
       expect(() => Wal.open(dir)).toThrow(WalCorruption);
     });
 
-    test("only the log's own spares are removed at open", async () => {
+    test("spares an earlier version left are removed at open, no other file", async () => {
       const dir = tempDir();
       Wal.open(dir, opts).close();
       for (const n of ["spare-abc123.tmp", "0.tmp", "notes.tmp"]) fs.writeFileSync(path.join(dir, n), "x");
       Wal.open(dir, opts).close();
       expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp")).sort()).toEqual(["0.tmp", "notes.tmp"]);
-    });
-
-    test("a log closed while its spare is written leaves nothing; the next open starts clean", async () => {
-      const dir = tempDir();
-      const w = Wal.open(dir, opts);
-      for (let i = 1; i <= 30; i++) w.save([big(i)]);
-      await w.sync();
-      w.close(); // the spare's zeros are still being written
-      const again = Wal.open(dir, opts);
-      for (let i = 31; i <= 60; i++) again.save([big(i)]);
-      await again.sync();
-      expect(await again.spareSettled()).toBe(true);
-      await w.spareSettled(); // the first log's writer stops and removes only its own file
-      expect(spares(dir).length).toBe(1);
-      again.save([big(61)]);
-      await again.sync();
-      again.close();
-      expect(Wal.open(dir).replay.entries.length).toBe(61);
     });
   });
 });

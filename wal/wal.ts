@@ -65,6 +65,9 @@ interface Segment {
   readonly file: string;
 }
 
+/** Zeros a covering write leaves after the records, at least (a page). */
+const MIN_ZERO_TAIL = 4096;
+
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 /**
  * Spare segments of earlier versions (`spare-<id>.tmp`, zeros prepared in the background
@@ -167,7 +170,11 @@ export class Wal {
   #hardState: HardState;
   #snapshot: SnapshotMark;
   readonly #writer = new RecordWriter();
-  /** The segment in use holds zeros up to here, past #size (its file's size). */
+  /**
+   * The segment in use holds zeros written up to here, past the last record; at or below
+   * #size when there are none (an appended segment: one an older version wrote, or one
+   * written while zeros could not be).
+   */
   #zeroedTo: number;
   readonly #zeroAheadBytes: number;
   /** Zeros could not be written ahead in this segment (a full disk): not tried again until the next. */
@@ -343,25 +350,48 @@ export class Wal {
   /**
    * Writes the next `zeroAheadBytes` of zeros past the last record (up to the segment's
    * size) once fewer than a quarter of them are left. Not synced here: the log's next fsync
-   * makes them durable with the records before them. A failed write (a full disk) leaves
-   * the segment appended to until it is cut; zeros it got that far are unused space.
+   * makes them durable with the records before them, before any later write lands on them.
    */
   #zeroAhead(): void {
-    const step = this.#zeroAheadBytes;
     const from = Math.max(this.#zeroedTo, this.#size);
-    if (step === 0 || this.#zeroAheadFailed || from - this.#size >= step / 4 || from >= this.#segmentBytes) {
-      return;
-    }
-    const zeros = new Uint8Array(Math.min(step, this.#segmentBytes - from));
+    if (from - this.#size >= this.#zeroAheadBytes / 4 || from >= this.#segmentBytes) return;
+    this.#writeZeros(from, Math.min(from + this.#zeroAheadBytes, this.#segmentBytes));
+  }
+
+  /**
+   * Makes sure records about to be written up to `end` land on zeros that are on the disk,
+   * with zeros after them: a write that extended the file, or overwrote zeros whose own
+   * write may not have reached the disk, could after a crash leave a file that ends at a
+   * record with a lost page before it, which replay must take for corruption (the zero-
+   * sector rule holds only with zeros after the data). Only a batch larger than the zeros
+   * left (or a segment's first write) pays this fsync.
+   */
+  #coverWith(end: number): void {
+    if (end < this.#zeroedTo) return;
+    const from = Math.max(this.#zeroedTo, this.#size);
+    const to = Math.max(end + MIN_ZERO_TAIL, Math.min(end + this.#zeroAheadBytes, this.#segmentBytes));
+    if (this.#writeZeros(from, to)) fs.fdatasyncSync(this.#fd);
+  }
+
+  /**
+   * Writes zeros over [from, to); whether it could. A failed write (a full disk) stops
+   * zeros for this segment, which is then appended to until it is cut; zeros it got that
+   * far are unused space.
+   */
+  #writeZeros(from: number, to: number): boolean {
+    if (this.#zeroAheadBytes === 0 || this.#zeroAheadFailed) return false;
+    const zeros = new Uint8Array(to - from);
     try {
       let off = 0;
       while (off < zeros.length) off += fs.writeSync(this.#fd, zeros, off, zeros.length - off, from + off);
-      this.#zeroedTo = from + zeros.length;
+      this.#zeroedTo = to;
+      this.#dirty = true;
+      return true;
     } catch {
       this.#zeroAheadFailed = true;
       this.#zeroedTo = Math.max(this.#size, fs.fstatSync(this.#fd).size);
+      return false;
     }
-    this.#dirty = true;
   }
 
   /** Records that everything up to `mark` now lives in a snapshot of the store. */
@@ -375,6 +405,7 @@ export class Wal {
   #flushWriter(): void {
     const bytes = this.#writer.bytes();
     if (bytes.length === 0) return;
+    this.#coverWith(this.#size + bytes.length);
     let off = 0;
     while (off < bytes.length) {
       off += fs.writeSync(this.#fd, bytes, off, bytes.length - off, this.#size + off);
@@ -451,7 +482,6 @@ export class Wal {
     this.#writer.snapshot(this.#snapshot);
     this.#writer.hardState(this.#hardState);
     this.#flushWriter();
-    this.#zeroAhead();
     this.syncNow();
     fsyncDir(this.dir);
   }

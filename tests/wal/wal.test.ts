@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -301,6 +301,72 @@ describe("wal: torn tail or corruption", () => {
       w.close();
       const file = path.join(dir, segmentFiles(dir)[0]);
       expect(fs.statSync(file).size).toBe(dataEnd(file));
+    });
+
+    test("a batch larger than the zeros left is written over zeros laid and synced first", async () => {
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      const file = path.join(dir, segmentFiles(dir)[0]);
+      // The file operations of each save, in order: without the zeros first, a crash could
+      // leave a file ending at a record with a lost page before it, which replay refuses.
+      const ops: string[] = [];
+      const writeSync = fs.writeSync;
+      const fdatasyncSync = fs.fdatasyncSync;
+      const writes = spyOn(fs, "writeSync").mockImplementation(
+        ((...a: Parameters<typeof fs.writeSync>) => {
+          const [, buf, off, len, at] = a as unknown as [number, Uint8Array, number, number, number];
+          ops.push(
+            `${buf.subarray(off, off + len).every((b) => b === 0) ? "zeros" : "records"} ${at}+${len}`,
+          );
+          return (writeSync as (...x: unknown[]) => number)(...a);
+        }) as typeof fs.writeSync,
+      );
+      const syncs = spyOn(fs, "fdatasyncSync").mockImplementation((fd) => {
+        ops.push("sync");
+        fdatasyncSync(fd);
+      });
+      try {
+        // The first write of a new log, then one of ~45 KiB against 16 KiB steps.
+        for (const batch of [[big(1)], Array.from({ length: 200 }, (_, i) => big(i + 2))]) {
+          const at = dataEnd(file);
+          const size = fs.statSync(file).size;
+          ops.length = 0;
+          w.save(batch);
+          const records = ops.findIndex((o) => o.startsWith("records"));
+          const [len] = ops[records].split("+").slice(1).map(Number);
+          expect(ops[records]).toBe(`records ${at}+${len}`);
+          expect(ops.slice(0, records)).toEqual([expect.stringMatching(/^zeros /), "sync"]);
+          const [from, n] = ops[0].slice("zeros ".length).split("+").map(Number);
+          expect(from).toBe(size); // after the zeros already there, on the disk since the last sync
+          expect(from + n).toBeGreaterThanOrEqual(at + len + 4096);
+          await w.sync();
+        }
+      } finally {
+        writes.mockRestore();
+        syncs.mockRestore();
+      }
+      w.close();
+      expect(Wal.open(dir).replay.entries.length).toBe(201);
+    });
+
+    test("a sector of zeros mid-segment over zeros is taken for a torn write and cut, as etcd's isTornEntry does", async () => {
+      // The rule the appended layout does not get ("a sector of zeros mid-segment in an
+      // appended log is corruption"): over zeros, a page of an unsynced write that never
+      // reached the disk reads as zeros, and nothing tells it from a lost sector.
+      const dir = tempDir();
+      const w = Wal.open(dir, opts);
+      for (let i = 1; i <= 200; i++) w.save([big(i)]);
+      await w.sync();
+      w.close();
+      const file = path.join(dir, segmentFiles(dir)[0]);
+      const bytes = fs.readFileSync(file);
+      const sector = Math.ceil(dataEnd(file) / 2 / 512) * 512;
+      bytes.fill(0, sector, sector + 512);
+      fs.writeFileSync(file, bytes);
+      const r = Wal.open(dir).replay;
+      expect(r.entries.length).toBeGreaterThan(50);
+      expect(r.entries.length).toBeLessThan(200);
+      expect(r.truncatedBytes).toBeGreaterThan(0);
     });
 
     test("a record torn over the zeros is cut; the zeros alone are not a torn tail", async () => {

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { BboltReader } from "./bbolt/reader.ts";
 import { importEtcdBackend } from "./etcd_import.ts";
 import { WORKER_FROM_BYTES } from "./key_bucket_import.ts";
-import { endBulkLoad, openDatabase } from "./schema.ts";
+import { endBulkLoad, openDatabase, openForBulkLoad } from "./schema.ts";
 import { checkStoreFile, damageSummary } from "./integrity.ts";
 import {
   type CheckedSnapshot,
@@ -74,12 +74,15 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<Restored | 
   const snapDir = path.join(opts.dataDir, "member", "snap");
   const dbPath = path.join(snapDir, "db");
   fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
+  // Filled under another name, renamed once done and its checksum verified: a restore cut
+  // short (a crash, a kill) leaves no `db` for a server to open (a bulk load's may be broken).
+  const loading = `${dbPath}.restoring`;
   let failed: Error | null = null;
   try {
     const format = databaseFormat(snap);
     if (format instanceof Error) throw format;
-    if (format === "bbolt") await importBackend(snap, dbPath);
-    else copySqlite(snap, dbPath);
+    if (format === "bbolt") await importBackend(snap, loading);
+    else copySqlite(snap, loading);
   } catch (e) {
     failed = new Error(`snapshot ${opts.snapshotPath} cannot be restored: ${(e as Error).message}`);
   }
@@ -89,7 +92,27 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<Restored | 
     fs.rmSync(opts.dataDir, { recursive: true, force: true });
     return problem;
   }
+  renameStore(loading, dbPath);
   return { dbPath, snapDir, walDir };
+}
+
+/** Renames a closed store file, durably. Its WAL was checkpointed and is gone or empty. */
+function renameStore(from: string, to: string): void {
+  for (const side of ["-wal", "-shm"]) {
+    const file = `${from}${side}`;
+    if (!fs.existsSync(file)) continue;
+    if (side === "-wal" && fs.statSync(file).size > 0) {
+      throw new Error(`restore: ${file} was left with content`);
+    }
+    fs.rmSync(file);
+  }
+  fs.renameSync(from, to);
+  const dir = fs.openSync(path.dirname(to), "r");
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
 }
 
 /** A file this big has its checksum verified on a worker thread while it is imported. */
@@ -113,7 +136,7 @@ async function importBackend(snap: CheckedSnapshot, dbPath: string): Promise<voi
   const r = BboltReader.open(snap.path, { limit: snap.dbBytes });
   if (r instanceof Error) throw r;
   try {
-    const db = openDatabase(dbPath, { bulkLoad: true });
+    const db = openForBulkLoad(dbPath);
     try {
       const onWorker = snap.dbBytes >= WORKER_FROM_BYTES;
       const err = await importEtcdBackend(r, db, onWorker ? { path: snap.path, limit: snap.dbBytes } : null);

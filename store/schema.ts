@@ -84,17 +84,6 @@ export interface OpenOptions {
    * ~15 s per million here), with the schema version it has.
    */
   onConvert?: (fromVersion: number) => void;
-  /**
-   * A new file about to be filled in one transaction (a restore's import): until
-   * `endBulkLoad`, its rollback journal is kept in memory instead of the file being in WAL
-   * mode. Every page is then written once, to the file, where through the WAL it was
-   * written twice (the log, then the checkpoint) and indexed in the WAL's shared memory
-   * on the way: 1M keys imported in ~3.0 s instead of ~4.5 s. The journal only holds the
-   * pages the file had when the transaction began (the empty schema), so it stays small
-   * and ROLLBACK still works; a crash mid-load leaves a half-written file, which restore
-   * never reports as done.
-   */
-  bulkLoad?: boolean;
 }
 
 /**
@@ -114,14 +103,30 @@ export const DEFAULT_CACHE_KIB = 16 * 1024;
  * crash; SQLite only has to stay consistent.
  */
 export function openDatabase(path: string, opts: OpenOptions = {}): Database {
-  if (opts.bulkLoad === true && fs.existsSync(path)) {
-    throw new Error(`store: a bulk load needs a new file, ${path} exists`);
-  }
+  return open(path, opts, "WAL");
+}
+
+/**
+ * Opens a new store file (`path` must not exist) to be filled in one transaction, a
+ * restore's import: until `endBulkLoad`, its rollback journal is kept in memory instead of
+ * the file being in WAL mode. Every page is then written once, to the file, where through
+ * the WAL it was written twice (the log, then the checkpoint) and indexed in the WAL's
+ * shared memory on the way: 1M keys imported in ~3.0 s instead of ~4.5 s. The journal only
+ * holds the pages the file had when the transaction began (the empty schema), so it stays
+ * small and ROLLBACK still works. A crash mid-load can leave the file broken, so the
+ * caller loads it under a name no store is opened by.
+ */
+export function openForBulkLoad(path: string): Database {
+  if (fs.existsSync(path)) throw new Error(`store: a bulk load needs a new file, ${path} exists`);
+  return open(path, {}, "MEMORY");
+}
+
+function open(path: string, opts: OpenOptions, journal: "WAL" | "MEMORY"): Database {
   const db = new Database(path, { create: true, safeIntegers: true, strict: true });
   // Only takes effect on a new file, before its first table: lets defrag free pages in
   // small steps (incremental_vacuum) instead of one long VACUUM (see server/defrag.ts).
   db.run("PRAGMA auto_vacuum = INCREMENTAL");
-  db.run(`PRAGMA journal_mode = ${opts.bulkLoad === true ? "MEMORY" : "WAL"}`);
+  db.run(`PRAGMA journal_mode = ${journal}`);
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA temp_store = MEMORY");
   db.run(`PRAGMA cache_size = ${-Math.max(256, Math.floor(opts.cacheKiB ?? DEFAULT_CACHE_KIB))}`);
@@ -149,7 +154,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
 }
 
 /**
- * Ends a bulk load (`OpenOptions.bulkLoad`): the file goes into WAL mode, as every store
+ * Ends a bulk load (`openForBulkLoad`): the file goes into WAL mode, as every store
  * is. No transaction may be open; the load's commit already synced the file.
  */
 export function endBulkLoad(db: Database): void {

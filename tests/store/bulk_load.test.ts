@@ -1,12 +1,12 @@
 /**
  * A store filled in one transaction (a restore's import) keeps its rollback journal in
- * memory until the load ends (store/schema.ts, `bulkLoad`): only on a new file, with
+ * memory until the load ends (store/schema.ts, `openForBulkLoad`): only on a new file, with
  * ROLLBACK still working, and ending in WAL mode like every store.
  */
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { endBulkLoad, openDatabase } from "../../store/schema.ts";
+import { endBulkLoad, openDatabase, openForBulkLoad } from "../../store/schema.ts";
 import { cleanup, tempDir } from "../harness.ts";
 
 afterAll(cleanup);
@@ -25,11 +25,12 @@ function insert(db: ReturnType<typeof openDatabase>, from: number, n: number): v
 
 test("a bulk load writes no WAL, can roll back, and leaves a store in WAL mode", () => {
   const file = path.join(tempDir("bulk-load-"), "db");
-  const db = openDatabase(file, { bulkLoad: true });
+  const db = openForBulkLoad(file);
   expect(mode(db)).toBe("memory");
   // More than the page cache holds, so pages spill to the file before the ROLLBACK.
   db.run("BEGIN IMMEDIATE");
   insert(db, 1, 80_000);
+  expect(fs.statSync(file).size).toBeGreaterThan(16 << 20);
   db.run("ROLLBACK");
   expect(rows(db)).toBe(0);
   db.run("BEGIN IMMEDIATE");
@@ -50,7 +51,7 @@ test("a bulk load writes no WAL, can roll back, and leaves a store in WAL mode",
 test("a bulk load refuses a file that exists", () => {
   const file = path.join(tempDir("bulk-load-"), "db");
   openDatabase(file).close();
-  expect(() => openDatabase(file, { bulkLoad: true })).toThrow(
+  expect(() => openForBulkLoad(file)).toThrow(
     `store: a bulk load needs a new file, ${file} exists`,
   );
 });

@@ -28,6 +28,7 @@ import {
   verifyChecksum,
 } from "./snapshot_file.ts";
 import { fileSha256OnWorker } from "./file_sha256.ts";
+import { fsyncDir } from "../lib/fsync_dir.ts";
 
 /** Where and how to restore. */
 export interface RestoreOptions {
@@ -107,12 +108,7 @@ function renameStore(from: string, to: string): void {
     fs.rmSync(file);
   }
   fs.renameSync(from, to);
-  const dir = fs.openSync(path.dirname(to), "r");
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
-  }
+  fsyncDir(path.dirname(to));
 }
 
 /** A file this big has its checksum verified on a worker thread while it is imported. */

@@ -21,6 +21,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { fsyncDir } from "../lib/fsync_dir.ts";
 import {
   type Damage,
   decodeRecords,
@@ -90,13 +91,9 @@ function listSegments(dir: string): Segment[] {
   return out.sort((a, b) => (a.seq < b.seq ? -1 : 1));
 }
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+/** Writes all of `bytes` at `at` (a write may take fewer bytes than it is given). */
+function writeAll(fd: number, bytes: Uint8Array, at: number): void {
+  for (let off = 0; off < bytes.length;) off += fs.writeSync(fd, bytes, off, bytes.length - off, at + off);
 }
 
 /**
@@ -380,10 +377,8 @@ export class Wal {
    */
   #writeZeros(from: number, to: number): boolean {
     if (this.#zeroAheadBytes === 0 || this.#zeroAheadFailed) return false;
-    const zeros = new Uint8Array(to - from);
     try {
-      let off = 0;
-      while (off < zeros.length) off += fs.writeSync(this.#fd, zeros, off, zeros.length - off, from + off);
+      writeAll(this.#fd, new Uint8Array(to - from), from);
       this.#zeroedTo = to;
       this.#dirty = true;
       return true;
@@ -406,10 +401,7 @@ export class Wal {
     const bytes = this.#writer.bytes();
     if (bytes.length === 0) return;
     this.#coverWith(this.#size + bytes.length);
-    let off = 0;
-    while (off < bytes.length) {
-      off += fs.writeSync(this.#fd, bytes, off, bytes.length - off, this.#size + off);
-    }
+    writeAll(this.#fd, bytes, this.#size);
     this.#size += bytes.length;
     this.#writer.reset();
     this.#dirty = true;

@@ -252,6 +252,14 @@ describe("wal: torn tail or corruption", () => {
     const segmentFiles = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".wal")).sort();
     /** Where the records of `file` end: the zeros after them are unused space. */
     const dataEnd = (file: string) => decodeRecords(fs.readFileSync(file)).goodBytes;
+    /** Entries 1..n over zeros, synced, the log closed (fixedLog's twin): its one segment file. */
+    const zeroedLog = async (dir: string, n: number) => {
+      const w = Wal.open(dir, opts);
+      for (let i = 1; i <= n; i++) w.save([big(i)]);
+      await w.sync();
+      w.close();
+      return path.join(dir, segmentFiles(dir)[0]);
+    };
     /** Saves entries 1, 2, … one synced write each, until the log has `n` segments; the last index. */
     const saveUntilSegments = async (w: Wal, n: number) => {
       let i = 0;
@@ -354,11 +362,7 @@ describe("wal: torn tail or corruption", () => {
       // appended log is corruption"): over zeros, a page of an unsynced write that never
       // reached the disk reads as zeros, and nothing tells it from a lost sector.
       const dir = tempDir();
-      const w = Wal.open(dir, opts);
-      for (let i = 1; i <= 200; i++) w.save([big(i)]);
-      await w.sync();
-      w.close();
-      const file = path.join(dir, segmentFiles(dir)[0]);
+      const file = await zeroedLog(dir, 200);
       const bytes = fs.readFileSync(file);
       const sector = Math.ceil(dataEnd(file) / 2 / 512) * 512;
       bytes.fill(0, sector, sector + 512);
@@ -371,11 +375,7 @@ describe("wal: torn tail or corruption", () => {
 
     test("a record torn over the zeros is cut; the zeros alone are not a torn tail", async () => {
       const dir = tempDir();
-      const w = Wal.open(dir, opts);
-      for (let i = 1; i <= 31; i++) w.save([big(i)]);
-      await w.sync();
-      w.close();
-      const file = path.join(dir, segmentFiles(dir)[0]);
+      const file = await zeroedLog(dir, 31);
       // A record header naming 100 bytes, its body never written, in the zeros after the
       // last record (its last byte may be a zero: 64 bytes further is clear of it).
       const at = fs.readFileSync(file).findLastIndex((b) => b !== 0) + 64;

@@ -165,9 +165,9 @@ function writeRangeResponse(
 
 /**
  * A RangeResponse with encoded kvs (read_workers.ts, or stored ones: server/apply/range.ts)
- * after `reserve` bytes: in one buffer (`oneBuffer`: answers small enough that a copy of
- * the kvs costs less than pieces), or as three pieces, the header, the kvs (`kvsPieces`),
- * then `more` and `count`.
+ * after `reserve` bytes: in one buffer (`oneBuffer`: stored KeyValues, which are copied
+ * once either way), or as three pieces, the header, the kvs (`kvsPieces`), then `more` and
+ * `count`.
  */
 function encodedRange(
   m: RangeResponse,
@@ -227,7 +227,12 @@ export function rangeResponseFrame(
 ): Uint8Array | SteppedEncoding | null {
   const encoded = encodedKvsOf(m);
   if (encoded !== undefined) {
-    const pieces = encodedRange(m, encoded, GRPC_PREFIX_BYTES, encoded.length < largeBytes);
+    // A read worker's pieces go out as they are: the connection copies a turn's frames into
+    // one socket write anyway, and one buffer first cost a second copy into fresh pages
+    // (1000-key ranges over 1M keys: the event loop's CPU 0.55 -> 0.38 ms per range, half
+    // of it system time). Stored KeyValues are copied once whichever way.
+    const oneBuffer = "stored" in encoded && encoded.length < largeBytes;
+    const pieces = encodedRange(m, encoded, GRPC_PREFIX_BYTES, oneBuffer);
     const length = pieces.reduce((n, p) => n + p.length, 0);
     writePrefix(pieces[0], 0, length - GRPC_PREFIX_BYTES);
     if (pieces.length === 1) return pieces[0];

@@ -108,6 +108,21 @@ describe("a range read by a worker", () => {
     }
   });
 
+  test("goes out in the worker's own pieces, not copied into one buffer first", async () => {
+    const { d } = open();
+    fill(d);
+    const { got, byWorker } = await inSteps(d, range("k/", "k0"));
+    expect(byWorker).toBe(true);
+    const kvs = encodedKvsOf(got);
+    if (kvs === undefined || !("pieces" in kvs)) throw new Error("a worker answers written pieces");
+    const f = rangeResponseFrame(got, 8 << 20);
+    if (f === null || f instanceof Uint8Array) throw new Error("a worker's answer is framed in pieces");
+    const sent = f.pieces();
+    // The head, the worker's pieces as they are (the same buffers), the tail.
+    expect(sent.length).toBe(kvs.pieces.length + 2);
+    kvs.pieces.forEach((p, i) => expect(sent[i + 1]).toBe(p));
+  });
+
   test("answers the same whether its rows lie close, apart, or many to a revision", async () => {
     const { d } = open();
     const key = (i: number) => `k/${String(i).padStart(3, "0")}`;

@@ -92,7 +92,7 @@ export interface OpenOptions {
  * ~5 ms per MB through read(), ~0.5-1 ms mapped. Mapped pages are the kernel's page cache,
  * clean and reclaimable, though RSS counts those a read touched (as it does etcd's).
  */
-const MMAP_BYTES = 8 * 1024 * 1024 * 1024;
+export const MMAP_BYTES = 8 * 1024 * 1024 * 1024;
 
 /** The default page cache: enough for the hot part of the tree, small next to etcd's RSS. */
 export const DEFAULT_CACHE_KIB = 16 * 1024;

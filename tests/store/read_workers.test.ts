@@ -5,6 +5,7 @@
  * caller's thread; and whatever goes wrong on a worker leaves the read to that thread.
  */
 import { Database } from "bun:sqlite";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { type EtcdError, isEtcdError } from "../../api/errors.ts";
@@ -19,7 +20,7 @@ import { rangeResponseFrame } from "../../server/grpc/fast_codecs.ts";
 import { MvccStore, type OpenOptions } from "../../store/mvcc.ts";
 import { ReadWorkers } from "../../store/read_workers.ts";
 import { encodedKvsOf } from "../../wire/etcd.ts";
-import { cleanup, tempDir } from "../harness.ts";
+import { cleanup, tempDir, waitFor } from "../harness.ts";
 import { b, Driver, op, put, range, req, txn } from "./helpers.ts";
 
 afterEach(cleanup);
@@ -166,6 +167,38 @@ describe("a range read by a worker", () => {
     expect(got.kvs.length).toBe(300);
     expect(got.kvs[3].lease).toBe(BIG_LEASE);
     expect(got.kvs[4].lease).toBe(0n);
+  });
+});
+
+describe("a worker reading big values", () => {
+  /** How many times the process maps `file` (the member's connection, and each mapping worker). */
+  function mappings(file: string): number {
+    return readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.endsWith(` ${file}`)).length;
+  }
+
+  test("maps the file while it reads them, answers the same as the file grows and shrinks, then unmaps it", async () => {
+    const { d, file } = open();
+    const key = (i: number) => `k/${String(i).padStart(3, "0")}`;
+    const big = (i: number, tag: string) => `${tag}${i}`.padEnd(8192, "x");
+    for (let i = 0; i < 600; i++) d.put(key(i), big(i, "a"));
+    const all = range("k/", "k0");
+    onLoop(d, all); // the member's connection maps the file as it reads
+    const before = mappings(file);
+    // Rows of 8 KB: the worker maps the file to read them.
+    await expectWorkersAnswer(d, [all, all]);
+    expect(mappings(file)).toBeGreaterThan(before);
+    // The file grows under the mapping, then a compaction and a full vacuum shrink it: a
+    // mapping past the file's end would kill the process (SIGBUS) at the next read.
+    for (let i = 0; i < 600; i++) d.put(key(i), big(i, "b"));
+    await expectWorkersAnswer(d, [all, all]);
+    const grown = statSync(file).size;
+    for (let i = 0; i < 600; i += 2) d.del(key(i));
+    d.ok(req({ compaction: { revision: d.store.currentRevision() } }));
+    d.store.vacuumFull();
+    expect(statSync(file).size).toBeLessThan(grown / 2);
+    await expectWorkersAnswer(d, [all, all]);
+    // Idle for a second: unmapped again.
+    await waitFor("the worker to unmap the file", () => mappings(file) === before, { timeoutMs: 10_000 });
   });
 });
 

@@ -436,18 +436,26 @@ export class H2Connection implements StreamOwner {
         this.#blocked.add(s);
         return;
       }
-      const head = s.pending[0];
-      const n = Math.min(head.length, allowed);
-      const piece = n === head.length ? head : head.subarray(0, n);
-      if (n === head.length) s.pending.shift();
-      else s.pending[0] = head.subarray(n);
+      // One DATA frame carries as many of the pending pieces as it may: a response written
+      // in pieces (a read worker's, with its big values between small field headers) would
+      // otherwise cost a frame, and its 9-byte header, per piece of a few bytes.
+      const frame: Uint8Array[] = [];
+      let n = 0;
+      while (s.pending.length > 0 && n < allowed) {
+        const head = s.pending[0];
+        const take = Math.min(head.length, allowed - n);
+        if (take === head.length) s.pending.shift();
+        else s.pending[0] = head.subarray(take);
+        frame.push(take === head.length ? head : head.subarray(0, take));
+        n += take;
+      }
       s.pendingBytes -= n;
       s.sendWindow -= n;
       this.#send.sent(n);
       this.#pingPolicy?.wrote();
       const last = s.pending.length === 0 && ending !== null && ending.trailers === null;
       this.#queue(frameHeader(n, { type: DATA, flags: last ? FLAG_END_STREAM : 0, streamId: s.id }));
-      this.#queue(piece);
+      for (const piece of frame) this.#queue(piece);
       if (last) {
         this.#blocked.delete(s);
         this.#localEnd(s);

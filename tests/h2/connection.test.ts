@@ -49,6 +49,11 @@ function handle(s: H2Stream): void {
     for (let i = 0; i < n; i++) body[i] = i % 251;
     s.respond({ ":status": 200 });
     s.end(body, { "x-done": "yes" });
+  } else if (path.startsWith("/pieces/")) {
+    // /pieces/N/SIZE: a body written as N pieces of SIZE bytes each, numbered.
+    const [n, size] = path.slice(8).split("/").map(Number);
+    s.respond({ ":status": 200 });
+    s.end(Array.from({ length: n }, (_, i) => new Uint8Array(size).fill(i % 251)), { "x-done": "yes" });
   } else if (path.startsWith("/stream/")) {
     const id = path.slice(8);
     s.respond({ ":status": 200 });
@@ -260,6 +265,30 @@ describe("with a raw client", () => {
       c.request(3, GET("/big/7"), true);
       await c.waitFrame("next stream answered", (f) => f.streamId === 3 && (f.flags & FLAG_END_STREAM) !== 0);
       expect(c.frames.some((f) => f.type === GOAWAY)).toBe(false);
+    } finally {
+      c.close();
+    }
+  });
+
+  test("a body written in many small pieces goes out in as few DATA frames as the frame size allows", async () => {
+    const c = await RawClient.connect(port);
+    try {
+      c.request(1, GET("/pieces/300/5"), true);
+      c.request(3, GET("/pieces/200/100"), true);
+      for (const id of [1, 3]) {
+        await c.waitFrame(
+          `stream ${id}'s trailers`,
+          (f) => f.type === HEADERS && f.streamId === id && (f.flags & FLAG_END_STREAM) !== 0,
+        );
+      }
+      const data = (id: number) => c.frames.filter((f) => f.type === DATA && f.streamId === id);
+      const body = (n: number, size: number) =>
+        Buffer.concat(Array.from({ length: n }, (_, i) => new Uint8Array(size).fill(i % 251)));
+      // 1,500 bytes: one frame. 20,000 bytes: a full frame (16,384, the default size) and the rest.
+      expect(data(1).map((f) => f.payload.length)).toEqual([1500]);
+      expect(data(3).map((f) => f.payload.length)).toEqual([16384, 3616]);
+      expect(Buffer.concat(data(1).map((f) => f.payload))).toEqual(body(300, 5));
+      expect(Buffer.concat(data(3).map((f) => f.payload))).toEqual(body(200, 100));
     } finally {
       c.close();
     }

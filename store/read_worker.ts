@@ -47,10 +47,22 @@ function bigRow(conn: Database, main: number, sub: number): boolean {
   return row !== undefined && Number(row[0]) > MAP_ROW_BYTES;
 }
 
+/**
+ * The idle unmapping. A failure here (none is known) must not end the worker, which would
+ * stop the pool: the file then stays mapped (`mapped` still says so) until the next read.
+ */
+function unmapIdle(conn: Database): void {
+  try {
+    setMapped(conn, false);
+  } catch {
+    // left mapped
+  }
+}
+
 /** Maps the file for the reads to come, or unmaps it; only between reads (no page in use). */
 function setMapped(conn: Database, on: boolean): void {
   if (unmapTimer !== null) clearTimeout(unmapTimer);
-  unmapTimer = on ? setTimeout(() => setMapped(conn, false), UNMAP_IDLE_MS) : null;
+  unmapTimer = on ? setTimeout(unmapIdle, UNMAP_IDLE_MS, conn) : null;
   if (on === mapped) return;
   conn.run(`PRAGMA mmap_size = ${on ? MMAP_BYTES : 0}`);
   mapped = on;

@@ -166,8 +166,8 @@ function writeRangeResponse(
 /**
  * A RangeResponse with encoded kvs (read_workers.ts, or stored ones: server/apply/range.ts)
  * after `reserve` bytes: in one buffer (`oneBuffer`: stored KeyValues, which are copied
- * once either way), or as three pieces, the header, the kvs (`kvsPieces`), then `more` and
- * `count`.
+ * once either way), or in pieces: the header, the kvs as written (`kvsPieces`, any number),
+ * then `more` and `count`.
  */
 function encodedRange(
   m: RangeResponse,
@@ -216,10 +216,12 @@ export interface SteppedEncoding {
 
 /**
  * RangeResponse as a gRPC frame, written in place after its prefix (no copy to frame
- * it). From `largeBytes` on, big keys and values stay where they are (the frame comes in
- * pieces) and the rest is written a slice of KeyValues at a time, so that a range of a
- * million small keys is encoded over several event-loop turns instead of stalling every
- * other client for the whole of it. Null: not one the fast path writes.
+ * it). Encoded kvs (`encodedKvsOf`) are framed around: a read worker's pieces as they
+ * are, stored KeyValues copied into one buffer below `largeBytes`. Other responses from
+ * `largeBytes` on keep big keys and values where they are (the frame comes in pieces)
+ * and write the rest a slice of KeyValues at a time, so that a range of a million small
+ * keys is encoded over several event-loop turns instead of stalling every other client
+ * for the whole of it. Null: not one the fast path writes.
  */
 export function rangeResponseFrame(
   m: RangeResponse,

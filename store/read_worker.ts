@@ -16,12 +16,14 @@ import { MMAP_BYTES } from "./schema.ts";
 
 let rows: RevisionRows | null = null;
 let db: Database | null = null;
+let mapping: Mapping | null = null;
 
 function open(path: string, cacheKiB: number): void {
   db = new Database(path, { readwrite: true, create: false, safeIntegers: true, strict: true });
   db.run("PRAGMA query_only = ON");
   db.run(`PRAGMA cache_size = ${-cacheKiB}`);
   rows = new RevisionRows(db);
+  mapping = new Mapping(db);
 }
 
 /**
@@ -36,36 +38,41 @@ function open(path: string, cacheKiB: number): void {
  */
 const MAP_ROW_BYTES = 4096;
 const UNMAP_IDLE_MS = 1000;
-let mapped = false;
-let unmapTimer: ReturnType<typeof setTimeout> | null = null;
-let rowLength: Statement | null = null;
 
-/** Whether the stored KeyValue at `rev` (main, sub) is bigger than MAP_ROW_BYTES. */
-function bigRow(conn: Database, main: number, sub: number): boolean {
-  rowLength ??= conn.prepare("SELECT length(kv) FROM history WHERE mod_rev = ?1 AND sub = ?2");
-  const row = rowLength.values(main, sub)[0];
-  return row !== undefined && Number(row[0]) > MAP_ROW_BYTES;
-}
+/** Whether the worker's connection maps the file, by the rule above. */
+class Mapping {
+  readonly #conn: Database;
+  readonly #rowLength: Statement;
+  #mapped = false;
+  #timer: ReturnType<typeof setTimeout> | null = null;
 
-/**
- * The idle unmapping. A failure here (none is known) must not end the worker, which would
- * stop the pool: the file then stays mapped (`mapped` still says so) until the next read.
- */
-function unmapIdle(conn: Database): void {
-  try {
-    setMapped(conn, false);
-  } catch {
-    // left mapped
+  constructor(conn: Database) {
+    this.#conn = conn;
+    this.#rowLength = conn.prepare("SELECT length(kv) FROM history WHERE mod_rev = ?1 AND sub = ?2");
   }
-}
 
-/** Maps the file for the reads to come, or unmaps it; only between reads (no page in use). */
-function setMapped(conn: Database, on: boolean): void {
-  if (unmapTimer !== null) clearTimeout(unmapTimer);
-  unmapTimer = on ? setTimeout(unmapIdle, UNMAP_IDLE_MS, conn) : null;
-  if (on === mapped) return;
-  conn.run(`PRAGMA mmap_size = ${on ? MMAP_BYTES : 0}`);
-  mapped = on;
+  /** Before a read (no transaction open): maps the file if its first row, `first`, is big, else unmaps it. */
+  beforeRead(first: RevisionKey | null): void {
+    const row = first === null ? undefined : this.#rowLength.values(first[0], first[1])[0];
+    this.#set(row !== undefined && Number(row[0]) > MAP_ROW_BYTES);
+  }
+
+  #set(on: boolean): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = on ? setTimeout(this.#idle, UNMAP_IDLE_MS) : null;
+    if (on === this.#mapped) return;
+    this.#conn.run(`PRAGMA mmap_size = ${on ? MMAP_BYTES : 0}`);
+    this.#mapped = on;
+  }
+
+  /** Unmaps after UNMAP_IDLE_MS without reads; a failure (none is known) must not end the worker, and so the pool. */
+  readonly #idle = (): void => {
+    try {
+      this.#set(false);
+    } catch {
+      // left mapped until the next read sets it again
+    }
+  };
 }
 
 /** Revisions read per batch at most (RevisionRows.stored): bounds the rows held at once. */
@@ -78,9 +85,9 @@ const SPAN_BATCH = 1024;
  * values (a piece each) in one reply would hold it for ~30 ms.
  */
 function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Array[]) => void): WrittenKvs {
-  if (db === null || rows === null) throw new Error("read worker: not open");
+  if (db === null || rows === null || mapping === null) throw new Error("read worker: not open");
   const out = new KvsWriter();
-  setMapped(db, values && revs.length > 0 && bigRow(db, revs[0], revs[1]));
+  mapping.beforeRead(values && revs.length > 0 ? [revs[0], revs[1]] : null);
   db.run("BEGIN");
   try {
     const batch: RevisionKey[] = [];

@@ -31,10 +31,10 @@ function open(path: string, cacheKiB: number): void {
  * 1,000 values of 100 KB twice each took 1.6-1.8 s, 1.6 s of it in the kernel; with the
  * file mapped, as the member's connection maps it, 0.9-1.4 s. But each mapping counts the
  * pages it touched in RSS once more (two workers over a 300k-key store: 702-809 MiB
- * against 472-483), and for rows of small values it saved no time (1000-key ranges over
- * 1M keys 0.90-1.08x). So a worker maps the file for a read whose first row is bigger
- * than a page, and unmaps it for one whose first row is not, or after a second without
- * reads.
+ * against 472-483), and for rows of small values it saved little if anything (1000-key
+ * ranges over 1M keys 0.90-1.22x, noisy). So a worker maps the file for a read whose
+ * first row is bigger than a page, and unmaps it for one whose first row is not, or after
+ * a second without reads.
  */
 const MAP_ROW_BYTES = 4096;
 const UNMAP_IDLE_MS = 1000;

@@ -14,16 +14,14 @@ import { KvsWriter, type WrittenKvs } from "../wire/etcd.ts";
 import type { ReadReply, ReadRequest } from "./read_workers.ts";
 import { MMAP_BYTES } from "./schema.ts";
 
-let rows: RevisionRows | null = null;
-let db: Database | null = null;
-let mapping: Mapping | null = null;
+/** The worker's connection and what reads through it; null until the member's "open". */
+let store: { readonly db: Database; readonly rows: RevisionRows; readonly mapping: Mapping } | null = null;
 
 function open(path: string, cacheKiB: number): void {
-  db = new Database(path, { readwrite: true, create: false, safeIntegers: true, strict: true });
+  const db = new Database(path, { readwrite: true, create: false, safeIntegers: true, strict: true });
   db.run("PRAGMA query_only = ON");
   db.run(`PRAGMA cache_size = ${-cacheKiB}`);
-  rows = new RevisionRows(db);
-  mapping = new Mapping(db);
+  store = { db, rows: new RevisionRows(db), mapping: new Mapping(db) };
 }
 
 /**
@@ -85,7 +83,8 @@ const SPAN_BATCH = 1024;
  * values (a piece each) in one reply would hold it for ~30 ms.
  */
 function encodeRows(revs: Float64Array, values: boolean, part: (pieces: Uint8Array[]) => void): WrittenKvs {
-  if (db === null || rows === null || mapping === null) throw new Error("read worker: not open");
+  if (store === null) throw new Error("read worker: not open");
+  const { db, rows, mapping } = store;
   const out = new KvsWriter();
   mapping.beforeRead(values && revs.length > 0 ? [revs[0], revs[1]] : null);
   db.run("BEGIN");

@@ -26,6 +26,11 @@ import type { H2Stream } from "../../server/h2/stream.ts";
 import { waitFor } from "../harness.ts";
 import { RawClient, u32At } from "./raw_client.ts";
 
+/** `n` pieces of `size` bytes, each filled with its number (mod 251). */
+function numberedPieces(n: number, size: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => new Uint8Array(size).fill(i % 251));
+}
+
 /** Handlers by path: echo the body, send N bytes, or stream until reset. */
 const closedStreams = new Set<string>();
 function handle(s: H2Stream): void {
@@ -53,7 +58,7 @@ function handle(s: H2Stream): void {
     // /pieces/N/SIZE: a body written as N pieces of SIZE bytes each, numbered.
     const [n, size] = path.slice(8).split("/").map(Number);
     s.respond({ ":status": 200 });
-    s.end(Array.from({ length: n }, (_, i) => new Uint8Array(size).fill(i % 251)), { "x-done": "yes" });
+    s.end(numberedPieces(n, size), { "x-done": "yes" });
   } else if (path.startsWith("/stream/")) {
     const id = path.slice(8);
     s.respond({ ":status": 200 });
@@ -282,8 +287,7 @@ describe("with a raw client", () => {
         );
       }
       const data = (id: number) => c.frames.filter((f) => f.type === DATA && f.streamId === id);
-      const body = (n: number, size: number) =>
-        Buffer.concat(Array.from({ length: n }, (_, i) => new Uint8Array(size).fill(i % 251)));
+      const body = (n: number, size: number) => Buffer.concat(numberedPieces(n, size));
       // 1,500 bytes: one frame. 20,000 bytes: a full frame (16,384, the default size) and the rest.
       expect(data(1).map((f) => f.payload.length)).toEqual([1500]);
       expect(data(3).map((f) => f.payload.length)).toEqual([16384, 3616]);

@@ -553,6 +553,12 @@ export class H2Connection implements StreamOwner {
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     if (this.#out.length === 0 || this.#writeBlocked) return;
+    // A waiting ACK leaves now (or in the next turn's flush, scheduled below): its timer would
+    // otherwise fire later and send the next PING's ACK alone, before the answer it could join.
+    if (this.#ackTimer !== null) {
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
     const out = this.#out;
     let n = 0;
     for (let bytes = 0; n < out.length && bytes < FLUSH_TURN_BYTES; n++) bytes += out[n].length;

@@ -105,3 +105,23 @@ test("SETTINGS are still acknowledged at once", async () => {
   await Promise.resolve();
   expect(writes()).toEqual([["type 4"]]);
 });
+
+test("an ACK that left with answers leaves no timer to send the next PING's ACK alone", async () => {
+  // The wait is long and the steps far apart, so that only the order of timers decides: the
+  // first ACK's timer would fire at WAIT, the second's at 1.5 × WAIT, the answer is given
+  // at 1.25 × WAIT.
+  const WAIT = 1000;
+  let late: H2Stream | null = null;
+  const { socket, writes } = await connected((s) => {
+    if (s.headers[":path"] === "/first" || s.id === 3) setImmediate(() => answerAtOnce(s));
+    else late = s;
+  }, WAIT);
+  socket.emit("data", Buffer.concat([ping(), get(3)]));
+  await waitFor("the first answer", () => writes().flat().includes("HEADERS 3"));
+  await Bun.sleep(WAIT / 2);
+  socket.emit("data", Buffer.concat([ping(), get(5)]));
+  await Bun.sleep(WAIT * 3 / 4);
+  answerAtOnce(late!);
+  await waitFor("the second answer", () => writes().flat().includes("HEADERS 5"));
+  expect(writes()).toEqual([["PING ACK", "HEADERS 3", "type 0"], ["PING ACK", "HEADERS 5", "type 0"]]);
+});

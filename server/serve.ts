@@ -230,7 +230,7 @@ export async function startServer(
   // After a burst of work, give the garbage back (see idle_gc.ts).
   const idleGc = parts.add(
     "the idle collector",
-    new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true) }),
+    new IdleGc({ idleMs: 1000, collect: () => Bun.gc(true), rss: () => process.memoryUsage.rss() }),
     (g) => g.stop(),
   );
   const leases = parts.add(

@@ -1,25 +1,86 @@
 import { expect, test } from "bun:test";
 import { IdleGc } from "../../server/idle_gc.ts";
 
+const MiB = 1024 * 1024;
+
+/**
+ * A collector whose RSS the test sets (a collection brings it back to where it started),
+ * counting its collections; `burst()` is a busy interval and the idle one after it.
+ */
+function collector(rssAtStart: number) {
+  const state = { rss: rssAtStart, collections: 0 };
+  const gc = new IdleGc({
+    idleMs: 60_000,
+    collect: () => {
+      state.collections++;
+      state.rss = rssAtStart;
+    },
+    rss: () => state.rss,
+  });
+  const burst = () => {
+    gc.touch();
+    gc.check();
+    gc.check();
+  };
+  return { gc, state, burst };
+}
+
 test("collects once after a busy interval is followed by an idle one", () => {
-  let collections = 0;
-  const gc = new IdleGc({ idleMs: 60_000, collect: () => collections++ });
+  const { gc, state } = collector(100 * MiB);
   try {
     gc.check(); // idle from the start: nothing to give back
-    expect(collections).toBe(0);
+    expect(state.collections).toBe(0);
     gc.touch();
     gc.check(); // busy interval
     gc.touch();
     gc.check(); // still busy
-    expect(collections).toBe(0);
-    gc.check(); // first idle interval
-    expect(collections).toBe(1);
+    expect(state.collections).toBe(0);
+    gc.check(); // first idle interval: the first collection
+    expect(state.collections).toBe(1);
     gc.check(); // stays idle: no more collections
-    expect(collections).toBe(1);
-    gc.touch();
-    gc.check();
-    gc.check();
-    expect(collections).toBe(2);
+    expect(state.collections).toBe(1);
+  } finally {
+    gc.stop();
+  }
+});
+
+test("work that grew RSS is followed by a collection; sparse work that did not, by none", () => {
+  const { gc, state, burst } = collector(700 * MiB);
+  try {
+    burst();
+    expect(state.collections).toBe(1);
+    // A request now and then, each interval busy then idle: RSS grows by less than the
+    // threshold (2% of 700 MiB, 14 MiB), so none of these pauses the process.
+    for (let i = 0; i < 10; i++) {
+      state.rss += MiB;
+      burst();
+    }
+    expect(state.collections).toBe(1);
+    // Past the threshold, the next idle interval collects.
+    state.rss += 5 * MiB;
+    burst();
+    expect(state.collections).toBe(2);
+    state.rss += 100 * MiB;
+    burst();
+    expect(state.collections).toBe(3);
+  } finally {
+    gc.stop();
+  }
+});
+
+test("growth is measured from the lowest RSS seen since the last collection", () => {
+  const { gc, state, burst } = collector(200 * MiB);
+  try {
+    burst();
+    expect(state.collections).toBe(1);
+    // Memory returned meanwhile by the runtime's own collections.
+    state.rss = 150 * MiB;
+    burst();
+    expect(state.collections).toBe(1);
+    // 10 MiB above 150 is growth (above 8 MiB), though still below the 200 MiB of the last collection.
+    state.rss = 160 * MiB;
+    burst();
+    expect(state.collections).toBe(2);
   } finally {
     gc.stop();
   }

@@ -195,12 +195,7 @@ const FLAGS: Record<string, FlagSpec> = {
     note: "checkpointed TTLs are always persisted, as in etcd 3.6",
   },
   "experimental-lease-checkpoint-interval": { kind: "string", def: "5m", fate: "works" },
-  "experimental-compaction-batch-limit": {
-    kind: "int",
-    def: "1000",
-    fate: "accepted",
-    note: "compaction's step size is etcdts's own and not tunable",
-  },
+  "experimental-compaction-batch-limit": { kind: "int", def: "1000", fate: "works" },
   "experimental-peer-skip-client-san-verification": {
     kind: "bool",
     def: "false",
@@ -305,6 +300,8 @@ export interface ServerConfig {
   readonly metrics: string;
   /** --experimental-warning-apply-duration, in ms (server/slow_apply.ts). */
   readonly warningApplyDurationMs: number;
+  /** --experimental-compaction-batch-limit: rows a compaction deletes per step (store/compaction_deletes.ts). */
+  readonly compactionBatchLimit: number;
   /** --cors: origins the client port's HTTP answers with CORS headers ("*" or none: all). */
   readonly cors: readonly string[];
   /** --host-whitelist: Host names plain-HTTP requests may name ("*" or none: all). */
@@ -710,6 +707,7 @@ function buildConfig(
     ...logging,
     metrics: get("metrics"),
     warningApplyDurationMs: ms(get("experimental-warning-apply-duration")),
+    compactionBatchLimit: int("experimental-compaction-batch-limit"),
     // etcd compares an Origin with each URL's text as Go prints it: scheme lowercased, the
     // rest as written (a default port too), so not with a normalized origin.
     cors: cors.map((u) =>

@@ -131,6 +131,7 @@ export async function startServer(
         });
       },
       readThreads: config.readThreads,
+      compactionBatchLimit: config.compactionBatchLimit,
       onReadThreadFailure: (message) =>
         log.warn("read threads failed; reads continue on the main thread", { error: message }),
       onReadThreadsServing: () =>

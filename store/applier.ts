@@ -84,6 +84,11 @@ export interface ApplyDeps {
   hasLease(id: bigint): boolean;
   /** Index of the entry being applied. */
   appliedIndex(): bigint;
+  /**
+   * Compacts at `rev`: the key index at once, the dropped rows of `history` now or over
+   * later turns (compaction_deletes.ts).
+   */
+  compact(rev: bigint): void;
 }
 
 /** Applies one request inside the batch's transaction. */

@@ -27,9 +27,10 @@ export function checkCompaction(
 }
 
 /**
- * Compacts the key index at `rev` and deletes the history rows it dropped; returns how
- * many. Runs inside the caller's transaction, synchronously: the reply to a physical
- * compaction waits anyway. Rows go by primary key, in revision order (pages in turn).
+ * Compacts the key index at `rev` and deletes the history rows it dropped, at once; returns
+ * how many. Runs inside the caller's transaction: for a store being restored, where nothing
+ * waits on it. A live store's compactions delete over several turns (compaction_deletes.ts).
+ * Rows go by primary key, in revision order (pages in turn).
  */
 export function compactHistory(db: Database, index: KeyIndex, rev: bigint): number {
   const dropped = index.compact(rev);

@@ -18,6 +18,7 @@ import { replaceContents } from "./copy.ts";
 import { copyStore } from "./snapshot.ts";
 import { applyMemberChange, listMembers, type MemberRecord, removedMembers } from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
+import { CompactionDeletes, type CompactionDeletesOptions } from "./compaction_deletes.ts";
 import { type LeaseRow, leaseRows } from "./lease.ts";
 import { openDatabase, type OpenOptions as DatabaseOptions, upgradeSchema } from "./schema.ts";
 import { WriteStatements } from "./writer.ts";
@@ -36,7 +37,7 @@ export type { LeaseChange, LeaseRow } from "./lease.ts";
 export type { MemberChange, MemberRecord } from "./members.ts";
 
 /** Options of `MvccStore.open`. */
-export interface OpenOptions extends DatabaseOptions, GroupCommitOptions {
+export interface OpenOptions extends DatabaseOptions, GroupCommitOptions, CompactionDeletesOptions {
   /**
    * Threads that read and encode large ranges beside the event loop (read_workers.ts);
    * 0 or absent: none, every read runs on the caller's thread.
@@ -78,6 +79,8 @@ export class MvccStore {
   readonly #saveProgress: Statement;
   readonly #hasLease: Statement;
   readonly #committer: GroupCommitter;
+  /** What compactions dropped from the key index, deleted from `history` over later turns. */
+  readonly #deletes: CompactionDeletes;
   readonly #damageListeners: ((m: ChecksumMismatch, foundBy: string) => void)[] = [];
   /** Damaged rows the entry being applied has read (emptied after each entry). */
   readonly #applyDamage: ChecksumMismatch[] = [];
@@ -116,6 +119,8 @@ export class MvccStore {
       this.#durableAppliedIndex = this.#progress.appliedIndex;
       this.#committedRev = this.#progress.currentRev;
     });
+    this.#deletes = new CompactionDeletes({ db, commit: () => this.#committer.flush() }, opts);
+    this.#resumeCompaction();
     const threads = opts.readThreads ?? 0;
     this.#workers = threads > 0 && path !== ":memory:"
       ? new ReadWorkers(path, {
@@ -138,6 +143,7 @@ export class MvccStore {
       revisions: this.#progress,
       hasLease: (id) => this.hasLease(id),
       appliedIndex: () => this.#progress.appliedIndex,
+      compact: (rev) => this.#deletes.add(this.#index.compact(rev)),
     };
     this.authTables = new AuthTables(db);
   }
@@ -151,16 +157,32 @@ export class MvccStore {
   close(): void {
     this.#closed = true;
     this.#workers?.stop();
+    this.#deletes.stop();
     this.#committer.close();
     this.#db.close();
   }
 
   /**
    * Commits applied batches now instead of at the next group commit: call before copying
-   * the database (snapshot) or before dropping log entries up to `appliedIndex()`.
+   * the database (snapshot) or before dropping log entries up to `appliedIndex()`. Rows a
+   * compaction has yet to delete may still be in what it commits (see compaction_deletes.ts).
    */
   flush(): void {
     this.#committer.flush();
+  }
+
+  /**
+   * Deletes the rows compactions have yet to delete, now, and commits: for a copy of
+   * `history` as etcd's backend would hold it (the snapshot export).
+   */
+  flushCompacted(): void {
+    this.#deletes.finish();
+    this.#committer.flush();
+  }
+
+  /** Resolves once the rows of every applied compaction are deleted (Compact with `physical`). */
+  compactionDeleted(): Promise<void> {
+    return this.#deletes.deleted();
   }
 
   /**
@@ -179,6 +201,7 @@ export class MvccStore {
    * StateMachine.installCopy, which also reloads what it keeps in memory over the store.
    */
   installCopy(src: string): void {
+    this.#deletes.discard();
     this.#committer.outsideTransaction(() => {
       replaceContents(this.#db, src);
       upgradeSchema(this.#db);
@@ -188,8 +211,21 @@ export class MvccStore {
     this.#deps.alarms.invalidate();
     this.#dbSize = -1;
     Object.assign(this.#progress, readProgress(this.#db));
+    this.#resumeCompaction();
     this.#durableAppliedIndex = this.#progress.appliedIndex;
     this.#committedRev = this.#progress.currentRev;
+  }
+
+  /**
+   * Rows of a compaction that a restart, or a copy made meanwhile, left in `history`
+   * (compaction_deletes.ts): the key index just loaded from `history` has them back, so it
+   * is compacted again at the compaction revision, which drops them again to be deleted.
+   */
+  #resumeCompaction(): void {
+    if (this.#progress.compactRev < 0n) return;
+    const dropped = this.#index.compact(this.#progress.compactRev);
+    this.#index.release();
+    if (dropped.length > 0) this.#deletes.resume(dropped);
   }
 
   /** Index of the last applied log entry (0 on a fresh store); reads see everything up to it. */
@@ -269,8 +305,10 @@ export class MvccStore {
         return outcomes;
       });
       this.#index.release();
+      this.#deletes.settle(true);
       return outcomes;
     } catch (err) {
+      this.#deletes.settle(false);
       // The savepoint rolled back: so must everything the batch changed in memory.
       this.#index.rollback();
       this.#rows.clear(); // the batch's rows are gone, and the next batch reuses their revisions
@@ -382,11 +420,13 @@ export class MvccStore {
    * equal histories hash equal here and on etcd. `revision` 0 = the current revision.
    */
   hashKV(revision: bigint): HashKvResult | EtcdError {
+    this.#deletes.finish(); // it reads `history` as if compactions were done
     return this.#checked("hashkv", () => hashKv(this.#db, this.#index, { revision, revs: this.#progress }));
   }
 
   /** Maintenance.Hash: a checksum of all store content but the applied index. */
   hash(): number | EtcdError {
+    this.#deletes.finish();
     return this.#checked("hash", () => hashStore(this.#db));
   }
 
@@ -411,7 +451,7 @@ export class MvccStore {
    * damaged revisions found also go to the `onDamage` listeners, as found by `foundBy`.
    */
   async verify(foundBy: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
-    this.flush();
+    this.flushCompacted();
     const own = this.#path !== ":memory:";
     const db = own
       ? new Database(this.#path, { readwrite: true, create: false, safeIntegers: true, strict: true })
@@ -510,6 +550,7 @@ export class MvccStore {
    * incremental auto-vacuum; blocks for as long as it takes. Also truncates the WAL.
    */
   vacuumFull(): void {
+    this.#deletes.finish();
     this.#committer.outsideTransaction(() => {
       this.#db.run("PRAGMA auto_vacuum = INCREMENTAL");
       this.#db.run("VACUUM");
@@ -520,6 +561,7 @@ export class MvccStore {
 
   /** Commits and checkpoints the WAL into the file, truncating it (after a defrag). */
   checkpoint(): void {
+    this.#deletes.finish();
     this.#committer.outsideTransaction(() => this.#truncateWal());
     this.#dbSize = -1;
   }

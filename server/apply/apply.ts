@@ -20,7 +20,7 @@ import type { Event } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { AUTH_KINDS, type AuthKind, type AuthResponse, type AuthStore } from "../auth/store.ts";
 import type { Applier, ApplyDeps, ApplyOutcome } from "../../store/applier.ts";
 import { alarmGate, applyAlarm } from "./alarm.ts";
-import { checkCompaction, compactHistory } from "../../store/compaction.ts";
+import { checkCompaction } from "../../store/compaction.ts";
 import type { LeaseChange } from "../../store/lease.ts";
 import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke } from "./lease.ts";
 import { applyDeleteRange, type ApplyEnv, applyPut } from "./ops.ts";
@@ -94,7 +94,7 @@ const HANDLERS: { [K in RequestKind]?: Handler<K> } = {
   compaction: (deps, req) => {
     const err = checkCompaction(req.revision, deps.revisions);
     if (err !== null) return { ok: false, error: err };
-    compactHistory(deps.db, deps.index, req.revision);
+    deps.compact(req.revision);
     deps.revisions.compactRev = req.revision;
     const response: CompactionResponse = {
       $typeName: "etcdserverpb.CompactionResponse",

@@ -140,7 +140,10 @@ export function kvService(deps: KvDeps): ImplOf<typeof KV> {
       );
     },
     async compact(req) {
-      return answer(deps, await member.propose(create(InternalRaftRequestSchema, { compaction: req })));
+      const outcome = await member.propose(create(InternalRaftRequestSchema, { compaction: req }));
+      // `physical`: answered once this member's history has lost the compacted rows too.
+      if (req.physical && !isEtcdError(outcome) && outcome.ok) await deps.state.store.compactionDeleted();
+      return answer(deps, outcome);
     },
   };
 }

@@ -1,0 +1,225 @@
+/**
+ * A large compaction's rows leave `history` over later turns (store/compaction_deletes.ts):
+ * the compaction applies at once and the store keeps serving; whatever reads `history`
+ * directly, and every restart, sees it as done.
+ */
+import { expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Errors } from "../../api/errors.ts";
+import { MvccStore, type OpenOptions } from "../../store/mvcc.ts";
+import { Driver, put, range, req } from "./helpers.ts";
+
+interface Setup {
+  readonly dir: string;
+  readonly path: string;
+  /** Slices of deletes waiting to run: they run only when the test says. */
+  readonly slices: (() => void)[];
+  /** Closes the store and opens it again (a restart), with what `between` did to the file meanwhile. */
+  restart(between: () => void): Driver;
+}
+
+/**
+ * A store in a fresh directory with 40 keys written twice (80 revisions, 2..81): a
+ * compaction at the head drops their 40 first versions.
+ */
+function withStore(run: (s: Setup, d: Driver) => Promise<void> | void, extra: OpenOptions = {}) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etcdts-compaction-deletes-"));
+    const slices: (() => void)[] = [];
+    const opts: OpenOptions = {
+      commitIntervalMs: 0,
+      compactionRowsInApply: 3,
+      compactionSoon: (fn) => slices.push(fn),
+      ...extra,
+    };
+    const path = join(dir, "db");
+    let d = new Driver(MvccStore.open(path, opts));
+    const setup: Setup = {
+      dir,
+      path,
+      slices,
+      restart: (between) => {
+        d.store.close();
+        between();
+        return d = new Driver(MvccStore.open(path, opts));
+      },
+    };
+    try {
+      writeHistory(d);
+      await run(setup, d);
+    } finally {
+      d.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+function writeHistory(d: Driver): void {
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 40; i++) d.put(`k${String(i).padStart(2, "0")}`, `v${round}`);
+  }
+}
+
+/** Rows and the meta row as another connection sees them: what is committed. */
+function committed(path: string): { rows: number; appliedIndex: bigint; compactRev: bigint } {
+  const db = new Database(path, { readonly: true, safeIntegers: true });
+  try {
+    const [rows] = db.query("SELECT count(*) FROM history").values()[0] as bigint[];
+    const [appliedIndex, compactRev] = db.query("SELECT applied_index, compact_rev FROM meta")
+      .values()[0] as bigint[];
+    return { rows: Number(rows), appliedIndex, compactRev };
+  } finally {
+    db.close();
+  }
+}
+
+function runSlices(slices: (() => void)[]): number {
+  let n = 0;
+  for (; slices.length > 0; n++) slices.shift()!();
+  return n;
+}
+
+const value = (d: Driver, key: string) => new TextDecoder().decode(d.get(key).kvs[0].value);
+
+test(
+  "a compaction applies at once; its rows go in later turns, and Compact with physical waits for them",
+  withStore(async ({ path, slices }, d) => {
+    d.ok(req({ compaction: { revision: 81n } }));
+    // In effect at once: older revisions are refused, the head answers.
+    expect(d.state.range(range("k00", "", { revision: 41n }))).toBe(Errors.Compacted);
+    expect(value(d, "k00")).toBe("v1");
+    expect(d.store.compactRevision()).toBe(81n);
+    // The apply deleted none of the 40 rows (more than 3); its batch committed.
+    expect(committed(path)).toEqual({ rows: 80, appliedIndex: 81n, compactRev: 81n });
+    let physical = false;
+    const deleted = d.store.compactionDeleted().then(() => (physical = true));
+    d.put("k00", "v2"); // writes go on meanwhile
+    await Promise.resolve();
+    expect(physical).toBe(false);
+    expect(runSlices(slices)).toBeGreaterThanOrEqual(1);
+    await deleted;
+    d.put("k01", "v2"); // the next commit carries the deletes
+    expect(committed(path)).toEqual({ rows: 42, appliedIndex: 83n, compactRev: 81n });
+  }),
+);
+
+test(
+  "HashKV, and a flush for the snapshot export, delete the rest first; a plain flush does not",
+  withStore(({ path, slices }, d) => {
+    const fresh = MvccStore.open(":memory:");
+    const whole = new Driver(fresh);
+    writeHistory(whole);
+    whole.ok(req({ compaction: { revision: 81n } })); // 40 rows: all deleted in its apply (default threshold)
+    try {
+      d.ok(req({ compaction: { revision: 81n } }));
+      d.store.flush();
+      expect(committed(path)).toEqual({ rows: 80, appliedIndex: 81n, compactRev: 81n });
+      expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
+      d.store.flush();
+      expect(committed(path).rows).toBe(40);
+      expect(runSlices(slices)).toBe(1); // scheduled before, finds nothing left
+
+      for (let i = 0; i < 40; i++) d.put(`k${String(i).padStart(2, "0")}`, "v2"); // revs 82..121
+      d.ok(req({ compaction: { revision: 121n } }));
+      d.store.flushCompacted();
+      expect(committed(path)).toEqual({ rows: 40, appliedIndex: 122n, compactRev: 121n });
+    } finally {
+      fresh.close();
+    }
+  }),
+);
+
+test(
+  "a second compaction while the first one's rows are pending joins them",
+  withStore(async ({ path, slices }, d) => {
+    d.ok(req({ compaction: { revision: 61n } })); // drops k00..k19's first versions (2..21)
+    d.put("k00", "v2"); // rev 82
+    d.ok(req({ compaction: { revision: 82n } })); // k20..k39's first versions and k00's second
+    const deleted = d.store.compactionDeleted();
+    runSlices(slices);
+    await deleted;
+    d.store.flush();
+    expect(committed(path)).toEqual({ rows: 40, appliedIndex: 83n, compactRev: 82n });
+  }),
+);
+
+test(
+  "a batch that rolls back forgets the rows its compaction queued",
+  withStore(({ path, slices }, d) => {
+    const index = d.store.appliedIndex();
+    // The second entry repeats the first's index: the whole batch rolls back.
+    expect(() =>
+      d.state.applyBatch([
+        { index: index + 1n, term: 1n, request: req({ compaction: { revision: 81n } }) },
+        { index: index + 1n, term: 1n, request: req({ put: put("x", "y") }) },
+      ])
+    ).toThrow();
+    expect(d.store.compactRevision()).toBe(-1n);
+    expect(slices.length).toBe(0);
+    d.store.flush();
+    expect(committed(path)).toEqual({ rows: 80, appliedIndex: 80n, compactRev: -1n });
+    expect(d.get("k00", "", { revision: 2n }).kvs.length).toBe(1);
+  }),
+);
+
+test(
+  "rows a restart finds left over are dropped again and deleted",
+  withStore((setup, d) => {
+    d.ok(req({ compaction: { revision: 81n } }));
+    const expected = d.store.hashKV(81n); // deletes the rest now: what a finished compaction hashes to
+    // The dropped rows back in the file, as a crash before their deletes were committed leaves them.
+    const reopened = setup.restart(() => writeAgain(setup.path));
+    expect(reopened.store.keyCount()).toBe(40);
+    expect(reopened.state.range(range("k00", "", { revision: 41n }))).toBe(Errors.Compacted);
+    expect(value(reopened, "k00")).toBe("v1");
+    expect(committed(setup.path).rows).toBe(80);
+    runSlices(setup.slices);
+    reopened.store.flush();
+    expect(committed(setup.path).rows).toBe(40);
+    expect(reopened.store.hashKV(81n)).toEqual(expected);
+  }),
+);
+
+/** Writes the first versions of the 40 keys back into `history`, with their checksums, from a fresh store's copy. */
+function writeAgain(path: string): void {
+  const dir = mkdtempSync(join(tmpdir(), "etcdts-compaction-deletes-src-"));
+  try {
+    const src = new Driver(MvccStore.open(join(dir, "db"), { commitIntervalMs: 0 }));
+    writeHistory(src);
+    src.store.close();
+    const db = new Database(path, { safeIntegers: true });
+    try {
+      db.run(`ATTACH '${join(dir, "db")}' AS src`);
+      db.run("INSERT INTO history SELECT * FROM src.history WHERE mod_rev <= 41");
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test(
+  "a compaction of few rows deletes them in its apply",
+  withStore(({ path, slices }, d) => {
+    d.ok(req({ compaction: { revision: 44n } })); // k00..k02's first versions (2, 3, 4): 3 rows
+    expect(slices.length).toBe(0);
+    expect(committed(path)).toEqual({ rows: 77, appliedIndex: 81n, compactRev: 44n });
+  }),
+);
+
+test(
+  "a slice deletes at most --experimental-compaction-batch-limit rows, and commits them",
+  withStore(({ path, slices }, d) => {
+    d.ok(req({ compaction: { revision: 81n } }));
+    const left = [];
+    while (slices.length > 0) {
+      slices.shift()!();
+      left.push(committed(path).rows);
+    }
+    expect(left).toEqual([65, 50, 40]);
+  }, { compactionBatchLimit: 15 }),
+);

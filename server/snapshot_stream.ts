@@ -73,8 +73,9 @@ export async function streamSnapshot(
   const tmp = tmpPath(dbPath);
   try {
     // Commit what is applied so the copy is as fresh as the reply headers claim, without
-    // rows a compaction has yet to delete (etcd's backend would not have them).
-    store.flushCompacted();
+    // rows a compaction has yet to delete (etcd's backend would not have them), and keep
+    // compactions whole in their applies until the child has read.
+    const releaseCompactions = store.holdCompactions();
     // The member waits for the child but is not idle: counted as busy, the idle collection
     // (a full GC: ~0.3 s with a 1M-key index) does not fall on the send's first batches.
     const busy = setInterval(sending, EXPORT_BUSY_MS);
@@ -82,6 +83,7 @@ export async function streamSnapshot(
       await exportInChild(dbPath, tmp, signal);
     } finally {
       clearInterval(busy);
+      releaseCompactions();
     }
     const total = fs.statSync(tmp).size;
     log.info("sending database snapshot to client", { "total-bytes": total });

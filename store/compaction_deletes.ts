@@ -13,8 +13,9 @@
  * installed meanwhile, finds the rest still in `history`: the store compacts its freshly
  * loaded key index again at the compaction revision, which gives those rows back to delete
  * (MvccStore's #resumeCompaction). What reads `history` rather than the key index (HashKV,
- * the snapshot export, a scrub) first deletes the rest at once (`finish`), as every
- * compaction did before.
+ * a scrub) first deletes the rest at once (`finish`), as every compaction did before; the
+ * snapshot export, whose two threads read committed state in two transactions, also has
+ * compactions delete whole in their applies until it has read (`hold`).
  */
 import type { Database, Statement } from "bun:sqlite";
 import type { RevisionKey } from "./key_index.ts";
@@ -60,6 +61,8 @@ export class CompactionDeletes {
   #staged: RevisionKey[] = [];
   #scheduled = false;
   #stopped = false;
+  /** Holds taken (`hold`): meanwhile every compaction deletes its rows in its apply. */
+  #holds = 0;
   #waiters: (() => void)[] = [];
 
   constructor(store: DeletesStore, opts: CompactionDeletesOptions = {}) {
@@ -83,7 +86,7 @@ export class CompactionDeletes {
    */
   add(dropped: RevisionKey[]): void {
     sortByRevision(dropped);
-    if (this.pending === 0 && dropped.length <= this.#rowsInApply) {
+    if (this.#holds > 0 || (this.pending === 0 && dropped.length <= this.#rowsInApply)) {
       for (const [main, sub] of dropped) this.#delete.run(main, sub);
       return;
     }
@@ -106,12 +109,33 @@ export class CompactionDeletes {
     this.#queue(sortByRevision(dropped));
   }
 
-  /** Deletes every row left, now: for what reads `history` as if compactions were done. */
+  /** Deletes every row left, now, and commits: for what reads `history` as if compactions were done. */
   finish(): void {
     if (this.#staged.length > 0) throw new Error("store: compaction deletes finished inside an apply");
     if (this.#next === this.#rows.length) return;
     this.#deleteUpTo(this.#rows.length);
+    this.#commit();
     this.#done();
+  }
+
+  /**
+   * Until the returned release: deletes every row left now, and a compaction applied
+   * meanwhile deletes all its rows in its apply, so that `history` as committed changes
+   * only as it did before slices (a compaction in one transaction, moving the compaction
+   * revision). For readers of committed state over two read transactions: the snapshot
+   * export's two threads (key_bucket_export.ts) compare the compaction revision to know
+   * they read the same rows.
+   */
+  hold(): () => void {
+    this.finish();
+    this.#holds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#holds--;
+      if (this.#holds === 0 && this.#next < this.#rows.length) this.#schedule();
+    };
   }
 
   /** Forgets the rows left: the store's contents are being replaced (they are found again after, see `resume`). */
@@ -135,7 +159,7 @@ export class CompactionDeletes {
   /** One slice: deletes up to the batch limit's rows for up to SLICE_MS, commits, schedules the next while any are left. */
   slice(): void {
     this.#scheduled = false;
-    if (this.#stopped || this.#next === this.#rows.length) return;
+    if (this.#stopped || this.#holds > 0 || this.#next === this.#rows.length) return;
     const started = performance.now();
     const end = Math.min(this.#rows.length, this.#next + this.#batchLimit);
     while (this.#next < end) {

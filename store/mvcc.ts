@@ -172,12 +172,15 @@ export class MvccStore {
   }
 
   /**
-   * Deletes the rows compactions have yet to delete, now, and commits: for a copy of
-   * `history` as etcd's backend would hold it (the snapshot export).
+   * Deletes the rows compactions have yet to delete, now, and commits; until the returned
+   * release, compactions delete their rows in their apply again. For the snapshot export: a
+   * copy of `history` as etcd's backend would hold it, read by two threads that must see the
+   * same rows (compaction_deletes.ts).
    */
-  flushCompacted(): void {
-    this.#deletes.finish();
+  holdCompactions(): () => void {
+    const release = this.#deletes.hold();
     this.#committer.flush();
+    return release;
   }
 
   /** Resolves once the rows of every applied compaction are deleted (Compact with `physical`). */
@@ -201,11 +204,12 @@ export class MvccStore {
    * StateMachine.installCopy, which also reloads what it keeps in memory over the store.
    */
   installCopy(src: string): void {
-    this.#deletes.discard();
     this.#committer.outsideTransaction(() => {
       replaceContents(this.#db, src);
       upgradeSchema(this.#db);
     });
+    // The rows left to delete were the old contents'; the new ones' are found below.
+    this.#deletes.discard();
     this.#index.reload(this.#db);
     this.#rows.clear();
     this.#deps.alarms.invalidate();
@@ -451,7 +455,8 @@ export class MvccStore {
    * damaged revisions found also go to the `onDamage` listeners, as found by `foundBy`.
    */
   async verify(foundBy: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
-    this.flushCompacted();
+    this.#deletes.finish();
+    this.flush();
     const own = this.#path !== ":memory:";
     const db = own
       ? new Database(this.#path, { readwrite: true, create: false, safeIntegers: true, strict: true })

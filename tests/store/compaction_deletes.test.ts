@@ -107,7 +107,7 @@ test(
 );
 
 test(
-  "HashKV, and a flush for the snapshot export, delete the rest first; a plain flush does not",
+  "HashKV deletes the rest first and commits; a plain flush does not delete them",
   withStore(({ path, slices }, d) => {
     const fresh = MvccStore.open(":memory:");
     const whole = new Driver(fresh);
@@ -118,17 +118,31 @@ test(
       d.store.flush();
       expect(committed(path)).toEqual({ rows: 80, appliedIndex: 81n, compactRev: 81n });
       expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
-      d.store.flush();
       expect(committed(path).rows).toBe(40);
       expect(runSlices(slices)).toBe(1); // scheduled before, finds nothing left
-
-      for (let i = 0; i < 40; i++) d.put(`k${String(i).padStart(2, "0")}`, "v2"); // revs 82..121
-      d.ok(req({ compaction: { revision: 121n } }));
-      d.store.flushCompacted();
-      expect(committed(path)).toEqual({ rows: 40, appliedIndex: 122n, compactRev: 121n });
     } finally {
       fresh.close();
     }
+  }),
+);
+
+test(
+  "while the snapshot export holds compactions, they delete in their apply; pending rows go first",
+  withStore(({ path, slices }, d) => {
+    d.ok(req({ compaction: { revision: 61n } })); // 20 rows pending
+    const release = d.store.holdCompactions();
+    expect(committed(path)).toEqual({ rows: 60, appliedIndex: 81n, compactRev: 61n });
+    d.ok(req({ compaction: { revision: 81n } })); // 20 more, more than 3: in the apply all the same
+    expect(committed(path)).toEqual({ rows: 40, appliedIndex: 82n, compactRev: 81n });
+    expect(runSlices(slices)).toBe(1); // the one scheduled before the hold: nothing left
+    release();
+    release(); // once only
+    for (let i = 0; i < 40; i++) d.put(`k${String(i).padStart(2, "0")}`, "v2"); // revs 82..121
+    d.ok(req({ compaction: { revision: 121n } })); // after the release: slices again
+    expect(committed(path).rows).toBe(80);
+    expect(runSlices(slices)).toBe(1);
+    d.store.flush();
+    expect(committed(path).rows).toBe(40);
   }),
 );
 

@@ -94,7 +94,9 @@ function peerIds(deps: CorruptionDeps): bigint[] {
   return deps.store.members().map((m) => m.id).filter((id) => id !== deps.member.memberId);
 }
 
-function localHash(store: MvccStore): LocalHash {
+/** This member's HashKV at its head, once a compaction's pending deletes are done (HashKV would do them at once, holding the loop). */
+async function localHash(store: MvccStore): Promise<LocalHash> {
+  await store.compactionDeleted();
   const r = store.hashKV(0n);
   if (isEtcdError(r)) throw new Error(`failed to fetch hash (${r.message})`);
   return { hash: r.hash, revision: r.hashRevision, compactRevision: r.compactRevision };
@@ -123,7 +125,7 @@ export async function checkInitialHashKV(
 ): Promise<DataInconsistency | null> {
   const self = idHex(deps.member.memberId);
   log.info("starting initial corruption check", { "local-member-id": self, timeout: `${timeoutMs}ms` });
-  const local = localHash(deps.store);
+  const local = await localHash(deps.store);
   const peers = answered(
     await askPeers(deps.transport, peerIds(deps), local.revision, timeoutMs),
     deps,
@@ -153,13 +155,13 @@ export async function checkInitialHashKV(
  */
 export async function checkHashKV(deps: CorruptionDeps, timeoutMs: number): Promise<bigint[]> {
   const { member, store } = deps;
-  const before = localHash(store);
+  const before = await localHash(store);
   const ids = peerIds(deps);
   const answers = await askPeers(deps.transport, ids, before.revision, timeoutMs);
   // After a linearizable read our head is at least every head a peer reported.
   const read = await member.readIndex();
   if (read !== null) throw new Error(read.message);
-  const after = localHash(store);
+  const after = await localHash(store);
   const suspects = corruptMembers({
     leaderId: member.memberId,
     before,

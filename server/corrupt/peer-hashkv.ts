@@ -16,22 +16,23 @@ export const HASHKV_PATH = "/members/hashkv";
 
 /** Serves this member's HashKV to its peers. */
 export function serveHashKV(transport: PeerTransport, src: { store: MvccStore; member: HeaderSource }): void {
-  transport.route(HASHKV_PATH, (body) => {
+  transport.route(HASHKV_PATH, async (body) => {
     let revision: bigint;
     try {
       revision = fromBinary(HashKVRequestSchema, body).revision;
     } catch {
-      return Promise.resolve(new Response("malformed HashKV request", { status: 400 }));
+      return new Response("malformed HashKV request", { status: 400 });
     }
+    await src.store.compactionDeleted(); // rather than HashKV deleting them at once
     const r = src.store.hashKV(revision);
-    if (isEtcdError(r)) return Promise.resolve(new Response(r.message, { status: 400 }));
+    if (isEtcdError(r)) return new Response(r.message, { status: 400 });
     const resp = create(HashKVResponseSchema, {
       header: responseHeader(src.member, r.currentRevision),
       hash: r.hash,
       compactRevision: r.compactRevision,
       hashRevision: r.hashRevision,
     });
-    return Promise.resolve(new Response(toBinary(HashKVResponseSchema, resp)));
+    return new Response(toBinary(HashKVResponseSchema, resp));
   });
 }
 

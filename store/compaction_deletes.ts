@@ -19,6 +19,7 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import type { RevisionKey } from "./key_index.ts";
+import { DELETE_REVISION, sortByRevision } from "./compaction.ts";
 
 /** A compaction dropping this many rows or fewer deletes them in its apply; a larger one, none there. */
 export const ROWS_IN_APPLY = 2048;
@@ -66,7 +67,7 @@ export class CompactionDeletes {
   #waiters: (() => void)[] = [];
 
   constructor(store: DeletesStore, opts: CompactionDeletesOptions = {}) {
-    this.#delete = store.db.prepare("DELETE FROM history WHERE mod_rev = ?1 AND sub = ?2");
+    this.#delete = store.db.prepare(DELETE_REVISION);
     this.#commit = store.commit;
     this.#rowsInApply = opts.compactionRowsInApply ?? ROWS_IN_APPLY;
     this.#soon = opts.compactionSoon ?? setImmediate;
@@ -202,8 +203,4 @@ export class CompactionDeletes {
     this.#waiters = [];
     for (const w of waiters) w();
   }
-}
-
-function sortByRevision(revs: RevisionKey[]): RevisionKey[] {
-  return revs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 }

@@ -3,11 +3,19 @@ import { IdleGc } from "../../server/idle_gc.ts";
 
 const MiB = 1024 * 1024;
 
+interface Collector {
+  readonly gc: IdleGc;
+  /** RSS as the collector will read it, and how many collections it made. */
+  readonly state: { rss: number; collections: number };
+  /** A busy interval, then an idle one. */
+  burst(): void;
+}
+
 /**
- * A collector whose RSS the test sets (a collection brings it back to where it started),
- * counting its collections; `burst()` is a busy interval and the idle one after it.
+ * Runs `body` with a collector whose RSS the test sets (a collection brings it back to
+ * `rssAtStart`), and stops it after.
  */
-function collector(rssAtStart: number) {
+function withCollector(rssAtStart: number, body: (c: Collector) => void): void {
   const state = { rss: rssAtStart, collections: 0 };
   const gc = new IdleGc({
     idleMs: 60_000,
@@ -22,12 +30,15 @@ function collector(rssAtStart: number) {
     gc.check();
     gc.check();
   };
-  return { gc, state, burst };
+  try {
+    body({ gc, state, burst });
+  } finally {
+    gc.stop();
+  }
 }
 
 test("collects once after a busy interval is followed by an idle one", () => {
-  const { gc, state } = collector(100 * MiB);
-  try {
+  withCollector(100 * MiB, ({ gc, state }) => {
     gc.check(); // idle from the start: nothing to give back
     expect(state.collections).toBe(0);
     gc.touch();
@@ -39,14 +50,11 @@ test("collects once after a busy interval is followed by an idle one", () => {
     expect(state.collections).toBe(1);
     gc.check(); // stays idle: no more collections
     expect(state.collections).toBe(1);
-  } finally {
-    gc.stop();
-  }
+  });
 });
 
 test("work that grew RSS is followed by a collection; sparse work that did not, by none", () => {
-  const { gc, state, burst } = collector(700 * MiB);
-  try {
+  withCollector(700 * MiB, ({ state, burst }) => {
     burst();
     expect(state.collections).toBe(1);
     // A request now and then, each interval busy then idle: RSS grows by less than the
@@ -63,14 +71,11 @@ test("work that grew RSS is followed by a collection; sparse work that did not, 
     state.rss += 100 * MiB;
     burst();
     expect(state.collections).toBe(3);
-  } finally {
-    gc.stop();
-  }
+  });
 });
 
 test("growth is measured from the lowest RSS seen since the last collection", () => {
-  const { gc, state, burst } = collector(200 * MiB);
-  try {
+  withCollector(200 * MiB, ({ state, burst }) => {
     burst();
     expect(state.collections).toBe(1);
     // Memory returned meanwhile by the runtime's own collections.
@@ -81,7 +86,5 @@ test("growth is measured from the lowest RSS seen since the last collection", ()
     state.rss = 160 * MiB;
     burst();
     expect(state.collections).toBe(2);
-  } finally {
-    gc.stop();
-  }
+  });
 });

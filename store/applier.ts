@@ -85,8 +85,8 @@ export interface ApplyDeps {
   /** Index of the entry being applied. */
   appliedIndex(): bigint;
   /**
-   * Compacts at `rev`: the key index at once, the dropped rows of `history` now or over
-   * later turns (compaction_deletes.ts).
+   * Compacts at `rev`: in effect at once; the key index's walk and the deletes of the
+   * dropped rows of `history` now or over later turns (compaction_deletes.ts).
    */
   compact(rev: bigint): void;
 }

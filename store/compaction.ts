@@ -11,7 +11,8 @@
  */
 import type { Database } from "bun:sqlite";
 import { Errors, type EtcdError } from "../api/errors.ts";
-import type { KeyIndex, RevisionKey } from "./key_index.ts";
+import type { KeyIndex } from "./key_index.ts";
+import { RevisionBuffer } from "./revision_buffer.ts";
 
 /**
  * Checks a compaction request against etcd's rules: a revision already compacted is an
@@ -29,24 +30,19 @@ export function checkCompaction(
 /**
  * Compacts the key index at `rev` and deletes the history rows it dropped, at once; returns
  * how many. Runs inside the caller's transaction: for a store being restored, where nothing
- * waits on it. A live store's compactions delete over several turns (compaction_deletes.ts).
- * Rows go by primary key, in revision order (pages in turn).
+ * waits on it. A live store's compactions walk and delete over several turns
+ * (compaction_deletes.ts). Rows go by primary key, in revision order (pages in turn).
  */
 export function compactHistory(db: Database, index: KeyIndex, rev: bigint): number {
-  const dropped = sortByRevision(index.compact(rev));
+  const dropped = new RevisionBuffer();
+  index.compact(rev, "", Infinity, dropped, true);
   const del = db.prepare(DELETE_REVISION);
   try {
-    for (const [main, sub] of dropped) del.run(main, sub);
+    return dropped.drain().take(Infinity, (main, sub) => del.run(main, sub));
   } finally {
     del.finalize();
   }
-  return dropped.length;
 }
 
 /** Deletes one revision's row: ?1 its main revision, ?2 its sub revision. */
 export const DELETE_REVISION = "DELETE FROM history WHERE mod_rev = ?1 AND sub = ?2";
-
-/** Sorts `revs` in place into revision order (the primary key's: deletes then take pages in turn). */
-export function sortByRevision(revs: RevisionKey[]): RevisionKey[] {
-  return revs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-}

@@ -1,33 +1,44 @@
 /**
- * The rows a compaction dropped, deleted from `history` a slice per event-loop turn
- * instead of all at once in the apply: deleting 90k scattered revisions of a 1M-key store
- * took 1.1 s (12 µs a row), 300k contiguous ones 0.66 s, and the member answered nothing
- * meanwhile (a client reading 200 times a second waited up to 0.6-1.5 s; now up to 80-120
- * ms, the apply's pass over the key index and the sort below). etcd deletes them in the
- * background too, 1,000 per batch (its scheduleCompaction).
+ * The rest of a compaction, done a slice per event-loop turn instead of all at once in its
+ * apply: the walk of the key index that finds the revisions it drops, then the deletes of
+ * their rows from `history`. All at once, deleting 90k scattered revisions of a 1M-key
+ * store took 1.1 s (12 µs a row), 300k contiguous ones 0.66 s, the walk and sort of 100k
+ * keys with history 80-120 ms, and the member answered nothing meanwhile (a client reading
+ * 200 times a second waited up to 0.6-1.5 s, then, with the deletes in slices, up to
+ * 130-260 ms; now up to ~25 ms, a WAL checkpoint). etcd deletes in the background too, 1,000
+ * rows per batch (its scheduleCompaction).
  *
- * Nothing reads the dropped rows: the key index forgot them when the compaction applied,
- * and reads below the compaction revision are refused. The store's group commits go on
- * meanwhile, each with the rows deleted so far (holding one commit for all of them was
+ * The apply sets the compaction revision, which refuses reads below it, and walks the first
+ * keys; slices walk the rest (the revisions gathered in sorted chunks, revision_buffer.ts),
+ * then delete the rows in revision order. Reads at or above the compaction revision get the
+ * same answers from a key compacted or not yet (KeyIndex.compact), and nothing reads a
+ * dropped row, since the key index forgot it before it is deleted. The store's group commits
+ * go on meanwhile, each with the rows deleted so far (holding one commit for all of them was
  * measured: the commit of 300k deletes took 0.3-0.5 s). A restart, or a copy of the store
- * installed meanwhile, finds the rest still in `history`: the store compacts its freshly
- * loaded key index again at the compaction revision, which gives those rows back to delete
- * (MvccStore's #resumeCompaction). What reads `history` rather than the key index (HashKV,
- * a scrub) first deletes the rest at once (`finish`), as every compaction did before; the
- * snapshot export, whose two threads read committed state in two transactions, also has
- * compactions delete whole in their applies until it has read (`hold`).
+ * installed meanwhile, finds the rest still in `history`: the store walks its freshly loaded
+ * key index again at the compaction revision (MvccStore's #resumeCompaction). What reads
+ * `history` rather than the key index (HashKV, a scrub) first finishes it all at once
+ * (`finish`); the snapshot export, whose two threads read committed state in two
+ * transactions, also has compactions done whole in their applies until it has read (`hold`).
  */
 import type { Database, Statement } from "bun:sqlite";
-import type { RevisionKey } from "./key_index.ts";
-import { DELETE_REVISION, sortByRevision } from "./compaction.ts";
+import type { KeyIndex } from "./key_index.ts";
+import { DELETE_REVISION } from "./compaction.ts";
+import { RevisionBuffer, type RevisionMerge } from "./revision_buffer.ts";
 
 /** A compaction dropping this many rows or fewer deletes them in its apply; a larger one, none there. */
 export const ROWS_IN_APPLY = 2048;
 /**
+ * Keys a compaction's apply walks, and each step of a slice (~0.5 µs a key with history): a
+ * store of as many keys or fewer is compacted in the apply, a larger one goes on in slices.
+ */
+export const KEYS_IN_APPLY = 1024;
+/**
  * Rows per slice at most (etcd's --experimental-compaction-batch-limit), and how long one
- * may take (checked every SLICE_CHECK_ROWS rows); each slice is committed on its own, as
- * etcd commits each batch, so that no commit (and no WAL checkpoint after it) carries many:
- * one commit of the deletes of a 100 ms group-commit interval stalled the member ~100-180 ms.
+ * may take (checked every SLICE_CHECK_ROWS rows, or KEYS_IN_APPLY keys walked); each slice
+ * of deletes is committed on its own, as etcd commits each batch, so that no commit (and no
+ * WAL checkpoint after it) carries many: one commit of the deletes of a 100 ms group-commit
+ * interval stalled the member ~100-180 ms.
  */
 export const DEFAULT_BATCH_LIMIT = 1000;
 const SLICE_MS = 5;
@@ -36,96 +47,125 @@ const SLICE_CHECK_ROWS = 250;
 export interface CompactionDeletesOptions {
   /** Rows a compaction deletes in its apply (default ROWS_IN_APPLY; tests make it small). */
   readonly compactionRowsInApply?: number;
-  /** Runs the next slice of deletes later (default setImmediate: after the I/O already waiting). */
+  /** Keys walked in the apply and per step of a slice (default KEYS_IN_APPLY; tests make it small). */
+  readonly compactionKeysPerStep?: number;
+  /** How long a slice may go on, in ms (default SLICE_MS; 0: one step of keys, or of SLICE_CHECK_ROWS rows). */
+  readonly compactionSliceMs?: number;
+  /** Runs the next slice later (default setImmediate: after the I/O already waiting). */
   readonly compactionSoon?: (fn: () => void) => void;
   /** Rows per slice at most (default DEFAULT_BATCH_LIMIT; 0 or less: the default, as etcd). */
   readonly compactionBatchLimit?: number;
 }
 
-/** What the deletes need from the store. */
+/** What the compactions need from the store. */
 export interface DeletesStore {
   readonly db: Database;
+  readonly index: KeyIndex;
   /** Commits what the store has applied and deleted so far (its group commit, now). */
   readonly commit: () => void;
 }
 
+/** A walk of the key index at `rev`: `next` the key to go on from (null: past the last), `dropped` the revisions found so far. */
+interface Walk {
+  readonly rev: bigint;
+  readonly next: string | null;
+  readonly dropped: RevisionBuffer;
+}
+
 export class CompactionDeletes {
   readonly #delete: Statement;
+  readonly #index: KeyIndex;
   readonly #commit: () => void;
   readonly #rowsInApply: number;
+  readonly #keysPerStep: number;
   readonly #batchLimit: number;
+  readonly #sliceMs: number;
   readonly #soon: (fn: () => void) => void;
-  /** Rows left to delete, `#next` the first; in revision order within each compaction. */
-  #rows: RevisionKey[] = [];
-  #next = 0;
-  /** Rows added by the batch being applied (not yet `settle`d): its rollback forgets them. */
-  #staged: RevisionKey[] = [];
+  /** The walk of the last applied compaction while it has keys left: the slices go on with it. */
+  #walk: Walk | null = null;
+  /** The walk of a compaction in the batch being applied (not yet `settle`d): its rollback forgets it. */
+  #staged: Walk | null = null;
+  /** Rows left to delete: each finished walk's, in revision order, in the order the walks ended. */
+  #rows: RevisionMerge[] = [];
   #scheduled = false;
   #stopped = false;
-  /** Holds taken (`hold`): meanwhile every compaction deletes its rows in its apply. */
+  /** Holds taken (`hold`): meanwhile every compaction is done whole in its apply. */
   #holds = 0;
   #waiters: (() => void)[] = [];
 
   constructor(store: DeletesStore, opts: CompactionDeletesOptions = {}) {
     this.#delete = store.db.prepare(DELETE_REVISION);
+    this.#index = store.index;
     this.#commit = store.commit;
     this.#rowsInApply = opts.compactionRowsInApply ?? ROWS_IN_APPLY;
+    this.#keysPerStep = opts.compactionKeysPerStep ?? KEYS_IN_APPLY;
+    this.#sliceMs = opts.compactionSliceMs ?? SLICE_MS;
     this.#soon = opts.compactionSoon ?? setImmediate;
     const limit = opts.compactionBatchLimit ?? 0;
     this.#batchLimit = limit > 0 ? limit : DEFAULT_BATCH_LIMIT;
   }
 
-  /** Rows not deleted yet. */
-  get pending(): number {
-    return this.#rows.length - this.#next + this.#staged.length;
+  /** Whether nothing is left to walk or delete. */
+  get idle(): boolean {
+    return this.#walk === null && this.#staged === null && this.#rows.length === 0;
   }
 
   /**
-   * Inside the apply of a compaction: deletes the rows of `dropped` now (in the batch's
-   * savepoint) if they are few and none are pending, else keeps them for later turns, once
-   * the batch is `settle`d. Rows go in revision order, pages in turn.
+   * Inside the apply of a compaction at `rev`: walks the key index's first keys (all of
+   * them while held). If that was every key, nothing was pending and the rows are few (or
+   * held), deletes them now, in the batch's savepoint; else keeps the walk for the slices,
+   * once the batch is `settle`d. A walk still going is taken over: it starts again from the
+   * first key, at the later revision, with what it found so far.
    */
-  add(dropped: RevisionKey[]): void {
-    sortByRevision(dropped);
-    if (this.#holds > 0 || (this.pending === 0 && dropped.length <= this.#rowsInApply)) {
-      for (const [main, sub] of dropped) this.#delete.run(main, sub);
+  compact(rev: bigint): void {
+    const pendingBefore = !this.idle;
+    const dropped = this.#staged?.dropped ?? new RevisionBuffer();
+    const next = this.#index.compact(rev, "", this.#holds > 0 ? Infinity : this.#keysPerStep, dropped, true);
+    if (next === null && (this.#holds > 0 || (!pendingBefore && dropped.size <= this.#rowsInApply))) {
+      dropped.drain().take(Infinity, this.#deleteRow);
+      this.#staged = null;
       return;
     }
-    for (const r of dropped) this.#staged.push(r);
+    this.#staged = { rev, next, dropped };
   }
 
   /**
-   * After the batch: `applied` true queues what it added for the coming slices; false (its
-   * savepoint rolled back, the key index too) forgets them.
+   * After the batch: `applied` true hands its compaction's walk to the slices (taking over
+   * one still going); false (its savepoint rolled back, the key index too) forgets it.
    */
   settle(applied: boolean): void {
-    if (this.#staged.length === 0) return;
     const staged = this.#staged;
-    this.#staged = [];
-    if (applied) this.#queue(staged);
+    if (staged === null) return;
+    this.#staged = null;
+    if (!applied) return;
+    if (this.#walk !== null) staged.dropped.absorb(this.#walk.dropped);
+    this.#walk = staged;
+    if (staged.next === null) this.#queueWalked();
+    this.#schedule();
   }
 
-  /** Rows found left over (see #resumeCompaction), outside any batch: queued for the slices. */
-  resume(dropped: RevisionKey[]): void {
-    this.#queue(sortByRevision(dropped));
+  /** A compaction at `rev` that a restart, or an installed copy, may have left rows of: walked again, outside any batch. */
+  resume(rev: bigint): void {
+    this.#walk = { rev, next: "", dropped: new RevisionBuffer() };
+    this.#schedule();
   }
 
-  /** Deletes every row left, now, and commits: for what reads `history` as if compactions were done. */
+  /** Walks and deletes all that is left, now, and commits: for what reads `history` as if compactions were done. */
   finish(): void {
-    if (this.#staged.length > 0) throw new Error("store: compaction deletes finished inside an apply");
-    if (this.#next === this.#rows.length) return;
-    this.#deleteUpTo(this.#rows.length);
+    if (this.#staged !== null) throw new Error("store: compaction finished inside an apply");
+    if (this.idle) return;
+    this.#walkFor(Infinity);
+    this.#deleteUpTo(Infinity);
     this.#commit();
     this.#done();
   }
 
   /**
-   * Until the returned release: deletes every row left now, and a compaction applied
-   * meanwhile deletes all its rows in its apply, so that `history` as committed changes
-   * only as it did before slices (a compaction in one transaction, moving the compaction
-   * revision). For readers of committed state over two read transactions: the snapshot
-   * export's two threads (key_bucket_export.ts) compare the compaction revision to know
-   * they read the same rows.
+   * Until the returned release: finishes all that is left now, and a compaction applied
+   * meanwhile is done whole in its apply, so that `history` as committed changes only as it
+   * did before slices (a compaction in one transaction, moving the compaction revision). For
+   * readers of committed state over two read transactions: the snapshot export's two threads
+   * (key_bucket_export.ts) compare the compaction revision to know they read the same rows.
    */
   hold(): () => void {
     this.finish();
@@ -135,19 +175,19 @@ export class CompactionDeletes {
       if (!held) return;
       held = false;
       this.#holds--;
-      if (this.#holds === 0 && this.#next < this.#rows.length) this.#schedule();
+      if (this.#holds === 0 && !this.idle) this.#schedule();
     };
   }
 
-  /** Forgets the rows left: the store's contents are being replaced (they are found again after, see `resume`). */
+  /** Forgets what is left: the store's contents are being replaced (found again after, see `resume`). */
   discard(): void {
-    if (this.#staged.length > 0) throw new Error("store: compaction deletes discarded inside an apply");
+    if (this.#staged !== null) throw new Error("store: compaction discarded inside an apply");
     this.#done();
   }
 
-  /** Resolves once no row is left to delete (Compact with `physical`), or the store closes. */
+  /** Resolves once every applied compaction is walked and its rows deleted (Compact with `physical`), or the store closes. */
   deleted(): Promise<void> {
-    if (this.pending === 0 || this.#stopped) return Promise.resolve();
+    if (this.idle || this.#stopped) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
@@ -157,34 +197,62 @@ export class CompactionDeletes {
     this.#wake();
   }
 
-  /** One slice: deletes up to the batch limit's rows for up to SLICE_MS, commits, schedules the next while any are left. */
+  /**
+   * One slice, for up to SLICE_MS: walks on while the walk has keys left, else deletes up to
+   * the batch limit's rows and commits them; schedules the next while anything is left.
+   */
   slice(): void {
     this.#scheduled = false;
-    if (this.#stopped || this.#holds > 0 || this.#next === this.#rows.length) return;
+    if (this.#stopped || this.#holds > 0 || this.idle) return;
     const started = performance.now();
-    const end = Math.min(this.#rows.length, this.#next + this.#batchLimit);
-    while (this.#next < end) {
-      this.#deleteUpTo(Math.min(end, this.#next + SLICE_CHECK_ROWS));
-      if (performance.now() - started >= SLICE_MS) break;
+    if (this.#walk !== null) {
+      this.#walkFor(this.#sliceMs);
+    } else {
+      let left = this.#batchLimit;
+      while (left > 0 && this.#rows.length > 0) {
+        left -= this.#deleteUpTo(Math.min(left, SLICE_CHECK_ROWS));
+        if (performance.now() - started >= this.#sliceMs) break;
+      }
+      this.#commit();
     }
-    this.#commit();
-    if (this.#next < this.#rows.length) this.#schedule();
-    else this.#done();
+    if (this.idle) this.#done();
+    else this.#schedule();
   }
 
-  #queue(rows: readonly RevisionKey[]): void {
-    if (this.#next > 0) {
-      this.#rows = this.#rows.slice(this.#next);
-      this.#next = 0;
+  /** Walks on, between batches, for up to `ms` (checked every #keysPerStep keys); queues the rows once the walk is done. */
+  #walkFor(ms: number): void {
+    const walk = this.#walk;
+    if (walk === null) return;
+    const started = performance.now();
+    let next = walk.next;
+    while (next !== null) {
+      next = this.#index.compact(walk.rev, next, this.#keysPerStep, walk.dropped, false);
+      if (performance.now() - started >= ms) break;
     }
-    for (const r of rows) this.#rows.push(r);
-    this.#schedule();
+    this.#walk = { ...walk, next };
+    if (next === null) this.#queueWalked();
   }
 
-  #deleteUpTo(end: number): void {
-    const rows = this.#rows;
-    for (; this.#next < end; this.#next++) this.#delete.run(rows[this.#next][0], rows[this.#next][1]);
+  /** The walk is done: its rows go after those left. */
+  #queueWalked(): void {
+    const rows = this.#walk!.dropped.drain();
+    this.#walk = null;
+    if (rows.left > 0) this.#rows.push(rows);
   }
+
+  /** Deletes up to `max` rows, in order; returns how many. */
+  #deleteUpTo(max: number): number {
+    let deleted = 0;
+    while (deleted < max && this.#rows.length > 0) {
+      deleted += this.#rows[0].take(max - deleted, this.#deleteRow);
+      if (this.#rows[0].left === 0) this.#rows.shift();
+    }
+    return deleted;
+  }
+
+  readonly #deleteRow = (main: number, sub: number): void => {
+    this.#delete.run(main, sub);
+  };
 
   #schedule(): void {
     if (this.#scheduled || this.#stopped) return;
@@ -193,8 +261,8 @@ export class CompactionDeletes {
   }
 
   #done(): void {
+    this.#walk = null;
     this.#rows = [];
-    this.#next = 0;
     this.#wake();
   }
 

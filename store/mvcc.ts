@@ -79,7 +79,7 @@ export class MvccStore {
   readonly #saveProgress: Statement;
   readonly #hasLease: Statement;
   readonly #committer: GroupCommitter;
-  /** What compactions dropped from the key index, deleted from `history` over later turns. */
+  /** The rest of each compaction (its walk of the key index and its deletes), over later turns. */
   readonly #deletes: CompactionDeletes;
   readonly #damageListeners: ((m: ChecksumMismatch, foundBy: string) => void)[] = [];
   /** Damaged rows the entry being applied has read (emptied after each entry). */
@@ -119,7 +119,10 @@ export class MvccStore {
       this.#durableAppliedIndex = this.#progress.appliedIndex;
       this.#committedRev = this.#progress.currentRev;
     });
-    this.#deletes = new CompactionDeletes({ db, commit: () => this.#committer.flush() }, opts);
+    this.#deletes = new CompactionDeletes(
+      { db, index: this.#index, commit: () => this.#committer.flush() },
+      opts,
+    );
     this.#resumeCompaction();
     const threads = opts.readThreads ?? 0;
     this.#workers = threads > 0 && path !== ":memory:"
@@ -143,7 +146,7 @@ export class MvccStore {
       revisions: this.#progress,
       hasLease: (id) => this.hasLease(id),
       appliedIndex: () => this.#progress.appliedIndex,
-      compact: (rev) => this.#deletes.add(this.#index.compact(rev)),
+      compact: (rev) => this.#deletes.compact(rev),
     };
     this.authTables = new AuthTables(db);
   }
@@ -172,8 +175,8 @@ export class MvccStore {
   }
 
   /**
-   * Deletes the rows compactions have yet to delete, now, and commits; until the returned
-   * release, compactions delete their rows in their apply again. For the snapshot export: a
+   * Finishes what compactions have left to walk and delete, now, and commits; until the
+   * returned release, compactions are done whole in their apply again. For the snapshot export: a
    * copy of `history` as etcd's backend would hold it, read by two threads that must see the
    * same rows (compaction_deletes.ts).
    */
@@ -223,13 +226,11 @@ export class MvccStore {
   /**
    * Rows of a compaction that a restart, or a copy made meanwhile, left in `history`
    * (compaction_deletes.ts): the key index just loaded from `history` has them back, so it
-   * is compacted again at the compaction revision, which drops them again to be deleted.
+   * is walked again at the compaction revision, over the next turns, which drops them again
+   * to be deleted.
    */
   #resumeCompaction(): void {
-    if (this.#progress.compactRev < 0n) return;
-    const dropped = this.#index.compact(this.#progress.compactRev);
-    this.#index.release();
-    if (dropped.length > 0) this.#deletes.resume(dropped);
+    if (this.#progress.compactRev >= 0n) this.#deletes.resume(this.#progress.compactRev);
   }
 
   /** Index of the last applied log entry (0 on a fresh store); reads see everything up to it. */

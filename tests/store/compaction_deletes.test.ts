@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Errors } from "../../api/errors.ts";
+import { RevisionBuffer } from "../../store/revision_buffer.ts";
 import { MvccStore, type OpenOptions } from "../../store/mvcc.ts";
 import { Driver, put, range, req } from "./helpers.ts";
 
@@ -33,6 +34,7 @@ function withStore(run: (s: Setup, d: Driver) => Promise<void> | void, extra: Op
       commitIntervalMs: 0,
       compactionRowsInApply: 3,
       compactionSoon: (fn) => slices.push(fn),
+      compactionSliceMs: 0, // one step per slice, whatever the machine's speed
       ...extra,
     };
     const path = join(dir, "db");
@@ -237,3 +239,124 @@ test(
     expect(left).toEqual([65, 50, 40]);
   }, { compactionBatchLimit: 15 }),
 );
+
+/**
+ * Runs `run` beside a fresh in-memory store, `whole`, written as `d` was and whose
+ * compactions are done whole in their applies (40 keys, the default thresholds): `both`
+ * makes the same requests of each.
+ */
+async function alongside(
+  d: Driver,
+  run: (both: (f: (x: Driver) => void) => void, whole: Driver) => Promise<void> | void,
+): Promise<void> {
+  const whole = new Driver(MvccStore.open(":memory:"));
+  try {
+    writeHistory(whole);
+    await run((f) => {
+      f(d);
+      f(whole);
+    }, whole);
+  } finally {
+    whole.store.close();
+  }
+}
+
+test(
+  "a compaction of more keys than its apply walks goes on walking in slices; reads and writes meanwhile answer as after it",
+  withStore(({ path, slices }, d) =>
+    alongside(d, async (both, whole) => {
+      both((x) => x.ok(req({ compaction: { revision: 81n } })));
+      // The apply walked 8 keys (k00..k07) and deleted nothing: the slices will.
+      expect(committed(path)).toEqual({ rows: 80, appliedIndex: 81n, compactRev: 81n });
+      expect(slices.length).toBe(1);
+      expect(d.state.range(range("k39", "", { revision: 41n }))).toBe(Errors.Compacted);
+      expect(d.get("k", "l", { revision: 81n })).toEqual(whole.get("k", "l", { revision: 81n }));
+      both((x) => x.put("k39", "v2")); // ahead of the walk
+      slices.shift()!(); // one step of 8 keys: k08..k15
+      both((x) => x.put("k10", "v2")); // behind it
+      both((x) => x.del("k20")); // a tombstone above the compaction stays
+      both((x) => x.put("j", "v2")); // a new key before the walk's next key
+      expect(d.get("", "\0")).toEqual(whole.get("", "\0"));
+      expect(d.get("k", "l", { revision: 81n })).toEqual(whole.get("k", "l", { revision: 81n }));
+      const deleted = d.store.compactionDeleted();
+      let physical = false;
+      void deleted.then(() => (physical = true));
+      expect(runSlices(slices)).toBeGreaterThanOrEqual(4); // the walk's steps, then the deletes
+      await deleted;
+      expect(physical).toBe(true);
+      d.store.flush();
+      expect(committed(path).rows).toBe(44); // 40 kept, 4 written after
+      expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
+    }), { compactionKeysPerStep: 8 }),
+);
+
+test(
+  "a batch that rolls back between the walk's steps undoes its own changes only",
+  withStore(({ path, slices }, d) =>
+    alongside(d, (both, whole) => {
+      both((x) => x.ok(req({ compaction: { revision: 81n } })));
+      slices.shift()!(); // the walk's second step, k08..k15, outside any batch
+      const index = d.store.appliedIndex();
+      expect(() =>
+        d.state.applyBatch([
+          { index: index + 1n, term: 1n, request: req({ put: put("k09", "lost") }) },
+          { index: index + 1n, term: 1n, request: req({ put: put("x", "y") }) },
+        ])
+      ).toThrow();
+      expect(d.get("", "\0")).toEqual(whole.get("", "\0"));
+      both((x) => x.put("k09", "v2"));
+      runSlices(slices);
+      d.store.flush();
+      expect(committed(path).rows).toBe(41);
+      expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
+    }), { compactionKeysPerStep: 8 }),
+);
+
+test(
+  "a second compaction during the walk takes it over; HashKV finishes the walk at once",
+  withStore(({ path, slices }, d) =>
+    alongside(d, (both, whole) => {
+      both((x) => x.ok(req({ compaction: { revision: 61n } }))); // k00..k19's first versions
+      slices.shift()!();
+      both((x) => x.put("k00", "v2")); // rev 82
+      both((x) => x.ok(req({ compaction: { revision: 82n } }))); // the rest, and k00's second
+      expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
+      expect(committed(path)).toEqual({ rows: 40, appliedIndex: 83n, compactRev: 82n });
+      runSlices(slices); // finds nothing left
+      expect(committed(path).rows).toBe(40);
+    }), { compactionKeysPerStep: 8 }),
+);
+
+test("revisions come out of the buffer in (main, sub) order, packed or past 2^53 by comparison", () => {
+  const inOrder = (buffer: RevisionBuffer, step = Infinity) => {
+    const merge = buffer.drain();
+    expect(buffer.size).toBe(0);
+    const out: number[] = [];
+    while (merge.left > 0) merge.take(step, (main, sub) => out.push(main, sub));
+    return out;
+  };
+  const of = (pairs: number[]) => {
+    const buffer = new RevisionBuffer();
+    for (let i = 0; i < pairs.length; i += 2) buffer.push(pairs[i], pairs[i + 1]);
+    expect(buffer.size).toBe(pairs.length / 2);
+    return buffer;
+  };
+  expect(inOrder(of([]))).toEqual([]);
+  expect(inOrder(of([5, 2, 3, 7, 5, 0, 3, 1, 9, 0]))).toEqual([3, 1, 3, 7, 5, 0, 5, 2, 9, 0]);
+  const big = 2 ** 50;
+  // big × 64 is past 2^53: compared, not packed.
+  expect(inOrder(of([big + 1, 40, big, 3, big, 2, 1, 9]))).toEqual([1, 9, big, 2, big, 3, big + 1, 40]);
+  // 10,000 revisions, descending, over three chunks sorted apart, with another buffer's taken over.
+  const many = new RevisionBuffer();
+  for (let main = 10_000; main > 0; main--) many.push(main, main % 3);
+  const other = of([0, 5, 4_500, 9]);
+  many.absorb(other);
+  expect(other.size).toBe(0);
+  expect(many.size).toBe(10_002);
+  const expected = [0, 5];
+  for (let main = 1; main <= 10_000; main++) {
+    expected.push(main, main % 3);
+    if (main === 4_500) expected.push(4_500, 9);
+  }
+  expect(inOrder(many, 7)).toEqual(expected);
+});

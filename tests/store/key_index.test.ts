@@ -26,6 +26,15 @@ function lcg(seed: number): (n: number) => number {
   };
 }
 
+/** Compacts the whole index at `rev` in one walk, inside a batch; the revisions it dropped, as pairs. */
+function compactAll(index: KeyIndex, rev: bigint): [number, number][] {
+  const dropped: number[] = [];
+  expect(index.compact(rev, "", Infinity, dropped, true)).toBeNull();
+  const out: [number, number][] = [];
+  for (let i = 0; i < dropped.length; i += 2) out.push([dropped[i], dropped[i + 1]]);
+  return out;
+}
+
 /** An index and the history rows that would rebuild it, written side by side. */
 class Twin {
   readonly index = new KeyIndex();
@@ -45,7 +54,7 @@ class Twin {
   }
 
   compact(rev: number): void {
-    for (const [main, sub] of this.index.compact(BigInt(rev))) {
+    for (const [main, sub] of compactAll(this.index, BigInt(rev))) {
       this.db.run("DELETE FROM history WHERE mod_rev = ?1 AND sub = ?2", [main, sub]);
     }
   }
@@ -98,15 +107,30 @@ describe("key index", () => {
     t.tombstone("d", 7);
     const sorted = (revs: [number, number][]) => revs.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     // b's tombstone at 4 stays until a later compaction: watchers may resume at 4.
-    expect(sorted(t.index.compact(4n))).toEqual([[2, 0], [3, 1]]);
+    expect(sorted(compactAll(t.index, 4n))).toEqual([[2, 0], [3, 1]]);
     expect(t.index.existingAt(ALL, 4n)).toEqual([[3, 0]]);
     expect(t.index.existingAt(ALL, 5n)).toEqual([[3, 0], [5, 0], [5, 1]]);
-    expect(sorted(t.index.compact(6n))).toEqual([[4, 0], [5, 1]]);
+    expect(sorted(compactAll(t.index, 6n))).toEqual([[4, 0], [5, 1]]);
     expect(t.index.size).toBe(4);
     // c's tombstone (6) is below 7 now and goes with the rest of c; d's (7) stays, its put goes.
-    expect(sorted(t.index.compact(7n))).toEqual([[6, 0], [6, 1]]);
+    expect(sorted(compactAll(t.index, 7n))).toEqual([[6, 0], [6, 1]]);
     expect(t.index.size).toBe(3);
     expect(t.index.existingAt(ALL, 7n)).toEqual([[3, 0], [5, 0]]);
+  });
+
+  test("a compaction step between batches refuses to run while a batch's changes are journaled", () => {
+    const t = new Twin();
+    t.put("a", 2);
+    t.put("a", 3);
+    expect(() => t.index.compact(3n, "", 10, [], false)).toThrow(/between batches/);
+    t.index.release();
+    const dropped: number[] = [];
+    expect(t.index.compact(3n, "", 10, dropped, false)).toBeNull();
+    expect(dropped).toEqual([2, 0]);
+    t.index.put(b("b"), 4n, 0, 0n);
+    t.index.rollback(); // undoes the put only: the step was not journaled
+    expect(t.index.existingAt(ALL, 3n)).toEqual([[3, 0]]);
+    expect(t.index.existingAt(ALL, 4n)).toEqual([[3, 0]]);
   });
 
   test("rollback undoes appends and compactions, newest first", () => {
@@ -117,7 +141,7 @@ describe("key index", () => {
     const before = t.index.existingAt(ALL, 10n);
     t.index.put(b("a"), 4n, 0, 7n);
     t.index.tombstone(b("b"), 4n, 1);
-    t.index.compact(4n);
+    compactAll(t.index, 4n);
     t.index.put(b("c"), 5n, 0, 7n);
     expect(t.index.leaseKeys(7n).map(s)).toEqual(["a", "c"]);
     expect(t.index.existing).toBe(2);
@@ -144,7 +168,7 @@ describe("key index", () => {
     t.index.tombstone(b("a"), 5n, 0);
     t.index.release();
     expect(t.index.latest(b("a"))).toBeNull();
-    t.index.compact(6n);
+    compactAll(t.index, 6n);
     t.index.put(b("a"), 7n, 0, 0n);
     expect(t.index.latest(b("a"))).toEqual([7, 0]);
     expect(t.index.existingAt(keyRange(b("a"), new Uint8Array(0)), 7n)).toEqual([[7, 0]]);
@@ -203,8 +227,16 @@ describe("key index", () => {
     for (let r = rev - 105; r <= rev; r++) {
       expect(rebuilt.existingAt(ALL, BigInt(r))).toEqual(t.index.existingAt(ALL, BigInt(r)));
     }
-    expect(rebuilt.compact(BigInt(rev - 50))).toEqual(t.index.compact(BigInt(rev - 50)));
-    expect(rebuilt.existingAt(ALL, BigInt(rev))).toEqual(t.index.existingAt(ALL, BigInt(rev)));
+    // The rebuilt index walked in steps of 3 keys between batches, the other at once: the same.
+    const stepped: number[] = [];
+    let next: string | null = "";
+    while (next !== null) next = rebuilt.compact(BigInt(rev - 50), next, 3, stepped, false);
+    const atOnce = compactAll(t.index, BigInt(rev - 50)).flat();
+    expect(stepped).toEqual(atOnce);
+    expect(rebuilt.size).toBe(t.index.size);
+    for (let r = rev - 50; r <= rev; r++) {
+      expect(rebuilt.existingAt(ALL, BigInt(r))).toEqual(t.index.existingAt(ALL, BigInt(r)));
+    }
   });
 });
 

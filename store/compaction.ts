@@ -35,7 +35,7 @@ export function checkCompaction(
  */
 export function compactHistory(db: Database, index: KeyIndex, rev: bigint): number {
   const dropped = new RevisionBuffer();
-  index.compact(rev, "", Infinity, dropped, true);
+  index.compact(rev, "", Infinity, dropped, false); // a restore's index: nothing to roll back
   const del = db.prepare(DELETE_REVISION);
   try {
     return dropped.drain().take(Infinity, (main, sub) => del.run(main, sub));

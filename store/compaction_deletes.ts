@@ -35,7 +35,7 @@ export const ROWS_IN_APPLY = 2048;
 export const KEYS_IN_APPLY = 1024;
 /**
  * Rows per slice at most (etcd's --experimental-compaction-batch-limit), and how long one
- * may take (checked every SLICE_CHECK_ROWS rows, or KEYS_IN_APPLY keys walked); each slice
+ * may take (checked every SLICE_CHECK_ROWS rows deleted, or every step of keys walked); each slice
  * of deletes is committed on its own, as etcd commits each batch, so that no commit (and no
  * WAL checkpoint after it) carries many: one commit of the deletes of a 100 ms group-commit
  * interval stalled the member ~100-180 ms.
@@ -47,7 +47,7 @@ const SLICE_CHECK_ROWS = 250;
 export interface CompactionDeletesOptions {
   /** Rows a compaction deletes in its apply (default ROWS_IN_APPLY; tests make it small). */
   readonly compactionRowsInApply?: number;
-  /** Keys walked in the apply and per step of a slice (default KEYS_IN_APPLY; tests make it small). */
+  /** Keys walked in the apply and per step of a slice (default KEYS_IN_APPLY; tests make it small; 0 or less: the default). */
   readonly compactionKeysPerStep?: number;
   /** How long a slice may go on, in ms (default SLICE_MS; 0: one step of keys, or of SLICE_CHECK_ROWS rows). */
   readonly compactionSliceMs?: number;
@@ -98,7 +98,8 @@ export class CompactionDeletes {
     this.#index = store.index;
     this.#commit = store.commit;
     this.#rowsInApply = opts.compactionRowsInApply ?? ROWS_IN_APPLY;
-    this.#keysPerStep = opts.compactionKeysPerStep ?? KEYS_IN_APPLY;
+    const keys = opts.compactionKeysPerStep ?? 0;
+    this.#keysPerStep = keys > 0 ? keys : KEYS_IN_APPLY;
     this.#sliceMs = opts.compactionSliceMs ?? SLICE_MS;
     this.#soon = opts.compactionSoon ?? setImmediate;
     const limit = opts.compactionBatchLimit ?? 0;
@@ -141,7 +142,9 @@ export class CompactionDeletes {
     if (this.#walk !== null) staged.dropped.absorb(this.#walk.dropped);
     this.#walk = staged;
     if (staged.next === null) this.#queueWalked();
-    this.#schedule();
+    // A walk that dropped nothing leaves nothing to do: whoever waits is answered now.
+    if (this.idle) this.#done();
+    else this.#schedule();
   }
 
   /** A compaction at `rev` that a restart, or an installed copy, may have left rows of: walked again, outside any batch. */
@@ -203,7 +206,8 @@ export class CompactionDeletes {
    */
   slice(): void {
     this.#scheduled = false;
-    if (this.#stopped || this.#holds > 0 || this.idle) return;
+    if (this.#stopped || this.#holds > 0) return;
+    if (this.idle) return this.#done();
     const started = performance.now();
     if (this.#walk !== null) {
       this.#walkFor(this.#sliceMs);

@@ -47,8 +47,11 @@ export function eventsSince(
   ).values(q.fromRev, toRev, ...rangeArgs(range)) as unknown as StoredRow[];
   for (const row of rows) verifyRow(row);
   const kvRows = rows.map((row) => kvRowOf(row[4], row[0]));
+  // An event at the compaction revision has no prevKv: its key's earlier revisions are
+  // compacted (etcd reads the previous version at rev - 1, which it refuses as compacted),
+  // whether or not the compaction's walk of the key index has reached the key yet.
   const previous = (key: Uint8Array, rev: bigint) => {
-    if (!q.prevKv) return undefined;
+    if (!q.prevKv || rev <= compactRev) return undefined;
     const row = reader.before(key, rev);
     return row === null ? undefined : kvFromRow(row);
   };

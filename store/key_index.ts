@@ -319,12 +319,13 @@ export class KeyIndex {
    * latest one at or below it unless that is a tombstone below `rev` (one exactly at `rev`
    * stays for watchers until the next compaction, see compaction.ts); a key left with
    * nothing is dropped. Hands the revisions dropped to `dropped`, for the caller to delete
-   * from `history`. Returns the key to go on from, or null once the
-   * walk has passed the last key.
+   * from `history`. Returns the key to go on from, or null once the walk has passed the
+   * last key.
    *
    * A compaction may walk in steps over several turns (compaction_deletes.ts): reads at or
    * above `rev` get the same answers from a key compacted or not yet, reads below it are
-   * refused, and a key inserted behind the walk meanwhile has only revisions above `rev`.
+   * refused (and so is the version before an event at `rev`, events.ts), and a key inserted
+   * behind the walk meanwhile has only revisions above `rev`.
    * In a batch (`inBatch`), the changes are journaled like any other; between batches there
    * is nothing to roll back, and a later batch's rollback must not undo them, so they are not.
    */

@@ -98,7 +98,9 @@ export class RevisionMerge {
       const chunk = this.#chunks[c];
       const at = this.#at[c];
       fn(chunk[at], chunk[at + 1]);
+      // Counted only once `fn` returned: if it throws, this revision is still the next.
       taken++;
+      this.#left--;
       this.#at[c] = at + 2;
       if (at + 2 < chunk.length) this.#siftDown(0);
       else {
@@ -109,7 +111,6 @@ export class RevisionMerge {
         }
       }
     }
-    this.#left -= taken;
     return taken;
   }
 

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { Errors } from "../../api/errors.ts";
 import { RevisionBuffer } from "../../store/revision_buffer.ts";
 import { MvccStore, type OpenOptions } from "../../store/mvcc.ts";
-import { Driver, put, range, req } from "./helpers.ts";
+import { b, Driver, put, range, req } from "./helpers.ts";
+import type { Event } from "../../proto/gen/mvccpb/kv_pb.ts";
 
 interface Setup {
   readonly dir: string;
@@ -278,6 +279,11 @@ test(
       both((x) => x.put("j", "v2")); // a new key before the walk's next key
       expect(d.get("", "\0")).toEqual(whole.get("", "\0"));
       expect(d.get("k", "l", { revision: 81n })).toEqual(whole.get("k", "l", { revision: 81n }));
+      // k39's put at 81 has no prevKv: its version at 41 is compacted, walked or not.
+      const catchUp = (x: Driver) =>
+        x.store.eventsSince({ key: b("k"), rangeEnd: b("l"), fromRev: 81n, toRev: 90n, prevKv: true });
+      expect(catchUp(d)).toEqual(catchUp(whole));
+      expect((catchUp(d) as Event[])[0].prevKv).toBeUndefined();
       const deleted = d.store.compactionDeleted();
       let physical = false;
       void deleted.then(() => (physical = true));
@@ -327,6 +333,22 @@ test(
     }), { compactionKeysPerStep: 8 }),
 );
 
+test(
+  "a compaction that drops nothing, taking over a restart's walk, answers whoever waits",
+  withStore(async (setup, d) => {
+    d.ok(req({ compaction: { revision: 81n } }));
+    runSlices(setup.slices);
+    const reopened = setup.restart(() => {}); // walks its index again, in a slice
+    expect(setup.slices.length).toBe(1);
+    let physical = false;
+    void reopened.store.compactionDeleted().then(() => (physical = true));
+    reopened.put("x", "y"); // 82
+    reopened.ok(req({ compaction: { revision: 82n } })); // takes the walk over; 41 keys: walked whole
+    await Promise.resolve();
+    expect(physical).toBe(true);
+  }),
+);
+
 test("revisions come out of the buffer in (main, sub) order, packed or past 2^53 by comparison", () => {
   const inOrder = (buffer: RevisionBuffer, step = Infinity) => {
     const merge = buffer.drain();
@@ -359,4 +381,16 @@ test("revisions come out of the buffer in (main, sub) order, packed or past 2^53
     if (main === 4_500) expected.push(4_500, 9);
   }
   expect(inOrder(many, 7)).toEqual(expected);
+  // A failed delete leaves its revision the next one.
+  const merge = of([1, 0, 2, 0, 3, 0]).drain();
+  expect(() =>
+    merge.take(Infinity, (main) => {
+      if (main === 2) throw new Error("disk full");
+    })
+  ).toThrow("disk full");
+  expect(merge.left).toBe(2);
+  const rest: number[] = [];
+  expect(merge.take(Infinity, (main) => rest.push(main))).toBe(2);
+  expect(rest).toEqual([2, 3]);
+  expect(merge.left).toBe(0);
 });

@@ -38,6 +38,8 @@ export class GroupCommitter {
   #timer: ReturnType<typeof setTimeout> | null = null;
   /** Told each commit's duration in seconds (etcd_disk_backend_commit_duration_seconds). */
   observeCommit: ((seconds: number) => void) | undefined;
+  /** Called after each commit, before the next transaction begins (WAL checkpoints: wal_checkpointer.ts). */
+  afterCommit: (() => void) | undefined;
 
   constructor(db: Database, opts: GroupCommitOptions, onCommit: () => void) {
     this.#db = db;
@@ -116,6 +118,7 @@ export class GroupCommitter {
     this.#open = false;
     const committed = this.#pending > 0;
     this.#pending = 0;
+    this.afterCommit?.();
     if (committed) this.#onCommit();
   }
 }

@@ -19,6 +19,7 @@ import { copyStore } from "./snapshot.ts";
 import { applyMemberChange, listMembers, type MemberRecord, removedMembers } from "./members.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
 import { CompactionDeletes, type CompactionDeletesOptions } from "./compaction_deletes.ts";
+import { type CheckpointCounts, WalCheckpointer, type WalCheckpointerOptions } from "./wal_checkpointer.ts";
 import { type LeaseRow, leaseRows } from "./lease.ts";
 import { openDatabase, type OpenOptions as DatabaseOptions, upgradeSchema } from "./schema.ts";
 import { WriteStatements } from "./writer.ts";
@@ -37,7 +38,10 @@ export type { LeaseChange, LeaseRow } from "./lease.ts";
 export type { MemberChange, MemberRecord } from "./members.ts";
 
 /** Options of `MvccStore.open`. */
-export interface OpenOptions extends DatabaseOptions, GroupCommitOptions, CompactionDeletesOptions {
+export interface OpenOptions
+  extends DatabaseOptions, GroupCommitOptions, CompactionDeletesOptions, WalCheckpointerOptions {
+  /** WAL checkpoints on a worker thread (wal_checkpointer.ts; default true), or SQLite's in the commits. */
+  checkpointOnWorker?: boolean;
   /**
    * Threads that read and encode large ranges beside the event loop (read_workers.ts);
    * 0 or absent: none, every read runs on the caller's thread.
@@ -81,6 +85,8 @@ export class MvccStore {
   readonly #committer: GroupCommitter;
   /** The rest of each compaction (its walk of the key index and its deletes), over later turns. */
   readonly #deletes: CompactionDeletes;
+  /** WAL checkpoints on a worker thread (null: SQLite's own, in the commits). */
+  readonly #checkpointer: WalCheckpointer | null = null;
   readonly #damageListeners: ((m: ChecksumMismatch, foundBy: string) => void)[] = [];
   /** Damaged rows the entry being applied has read (emptied after each entry). */
   readonly #applyDamage: ChecksumMismatch[] = [];
@@ -119,6 +125,11 @@ export class MvccStore {
       this.#durableAppliedIndex = this.#progress.appliedIndex;
       this.#committedRev = this.#progress.currentRev;
     });
+    if (path !== ":memory:" && opts.checkpointOnWorker !== false) {
+      const checkpointer = new WalCheckpointer(db, path, opts);
+      this.#checkpointer = checkpointer;
+      this.#committer.afterCommit = () => checkpointer.afterCommit();
+    }
     this.#deletes = new CompactionDeletes(
       { db, index: this.#index, commit: () => this.#committer.flush() },
       opts,
@@ -161,6 +172,7 @@ export class MvccStore {
     this.#closed = true;
     this.#workers?.stop();
     this.#deletes.stop();
+    this.#checkpointer?.stop();
     this.#committer.close();
     this.#db.close();
   }
@@ -184,6 +196,11 @@ export class MvccStore {
     const release = this.#deletes.hold();
     this.#committer.flush();
     return release;
+  }
+
+  /** How many WAL checkpoints the worker ran and commits finished (null: SQLite's, in the commits). */
+  walCheckpoints(): CheckpointCounts | null {
+    return this.#checkpointer?.counts ?? null;
   }
 
   /** Resolves once the rows of every applied compaction are deleted (Compact with `physical`). */
@@ -574,12 +591,18 @@ export class MvccStore {
 
   /**
    * Checkpoints the WAL and truncates it. That waits for every reader to finish: a read
-   * thread's read transaction, up to a second, rather than leaving the WAL as it is.
+   * thread's read transaction, up to a second, rather than leaving the WAL as it is. SQLite
+   * does not wait for another checkpoint (the checkpointing thread's, wal_checkpointer.ts):
+   * it answers busy at once, so that is retried for up to a second too.
    */
   #truncateWal(): void {
     this.#db.run("PRAGMA busy_timeout = 1000");
     try {
-      this.#db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      const until = performance.now() + 1000;
+      const truncate = this.#db.query("PRAGMA wal_checkpoint(TRUNCATE)");
+      while (Number((truncate.values()[0] as (number | bigint)[])[0]) !== 0 && performance.now() < until) {
+        Bun.sleepSync(1);
+      }
     } finally {
       this.#db.run("PRAGMA busy_timeout = 0");
     }

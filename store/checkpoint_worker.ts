@@ -20,8 +20,9 @@ self.onmessage = (event: MessageEvent<CheckpointTask>) => {
       // A checkpoint syncs the WAL before it copies and the file after, at NORMAL as at FULL.
       db.run("PRAGMA synchronous = NORMAL");
     }
-    const [busy, log, done] = db.query("PRAGMA wal_checkpoint(PASSIVE)").values()[0] as number[];
-    reply = { busy: busy !== 0, log, done };
+    // SQLite answers (busy, frames in the WAL, frames copied into the file).
+    const [, , copied] = db.query("PRAGMA wal_checkpoint(PASSIVE)").values()[0] as number[];
+    reply = { copied };
   } catch (e) {
     reply = { error: e instanceof Error ? e.message : String(e) };
   }

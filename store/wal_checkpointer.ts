@@ -40,9 +40,8 @@ const FRAME_HEADER = 24;
 export type CheckpointTask = { readonly kind: "checkpoint"; readonly path: string } | {
   readonly kind: "close";
 };
-export type CheckpointReply =
-  | { readonly busy: boolean; readonly log: number; readonly done: number }
-  | { readonly error: string };
+/** `copied`: the frames the checkpoint copied into the file, from the WAL's start. */
+export type CheckpointReply = { readonly copied: number } | { readonly error: string };
 
 export interface WalCheckpointerOptions {
   /** Frames in the WAL past which it is checkpointed (default CHECKPOINT_PAGES). */
@@ -69,8 +68,8 @@ export class WalCheckpointer {
   #worker: Worker | null = null;
   /** A checkpoint is running on the worker. */
   #asked = false;
-  /** The worker's last checkpoint: frames it found and copied (null: none since the last finish). */
-  #last: { log: number; done: number } | null = null;
+  /** Frames the worker's last checkpoint copied (null: none since the last finish). */
+  #copied: number | null = null;
   #failed = false;
   #stopped = false;
   #onWorker = 0;
@@ -101,13 +100,13 @@ export class WalCheckpointer {
   afterCommit(): void {
     if (this.#failed || this.#stopped || this.#asked) return;
     const frames = this.#frames();
-    if (this.#last !== null && frames - this.#last.done <= FINISH_PAGES) {
-      this.#last = null;
+    if (this.#copied !== null && frames - this.#copied <= FINISH_PAGES) {
+      this.#copied = null;
       this.#db.run("PRAGMA wal_checkpoint(PASSIVE)");
       this.#finished++;
       return;
     }
-    if (this.#last !== null || frames >= this.#pages) this.#ask();
+    if (this.#copied !== null || frames >= this.#pages) this.#ask();
   }
 
   /** The store is closing: the worker closes its connection after what it is doing. */
@@ -139,7 +138,7 @@ export class WalCheckpointer {
       const reply = event.data;
       if ("error" in reply) return this.#fail(reply.error);
       this.#onWorker++;
-      this.#last = { log: reply.log, done: reply.done };
+      this.#copied = reply.copied;
     };
     worker.onerror = (event) => this.#fail(event.message);
     return worker;

@@ -241,96 +241,95 @@ test(
   }, { compactionBatchLimit: 15 }),
 );
 
+/** Makes the same requests of `d` and of the store beside it (see `walkingBeside`). */
+type Both = (f: (x: Driver) => void) => void;
+
 /**
- * Runs `run` beside a fresh in-memory store, `whole`, written as `d` was and whose
- * compactions are done whole in their applies (40 keys, the default thresholds): `both`
- * makes the same requests of each.
+ * A test on a store whose compactions walk 8 keys a step (40 keys: the apply, then 4
+ * slices), beside a fresh in-memory store, `whole`, written the same way, whose compactions
+ * are done whole in their applies (the default thresholds).
  */
-async function alongside(
-  d: Driver,
-  run: (both: (f: (x: Driver) => void) => void, whole: Driver) => Promise<void> | void,
-): Promise<void> {
-  const whole = new Driver(MvccStore.open(":memory:"));
-  try {
-    writeHistory(whole);
-    await run((f) => {
-      f(d);
-      f(whole);
-    }, whole);
-  } finally {
-    whole.store.close();
-  }
+function walkingBeside(run: (s: Setup, d: Driver, both: Both, whole: Driver) => Promise<void> | void) {
+  return withStore(async (setup, d) => {
+    const whole = new Driver(MvccStore.open(":memory:"));
+    try {
+      writeHistory(whole);
+      await run(setup, d, (f) => {
+        f(d);
+        f(whole);
+      }, whole);
+    } finally {
+      whole.store.close();
+    }
+  }, { compactionKeysPerStep: 8 });
 }
 
 test(
   "a compaction of more keys than its apply walks goes on walking in slices; reads and writes meanwhile answer as after it",
-  withStore(({ path, slices }, d) =>
-    alongside(d, async (both, whole) => {
-      both((x) => x.ok(req({ compaction: { revision: 81n } })));
-      // The apply walked 8 keys (k00..k07) and deleted nothing: the slices will.
-      expect(committed(path)).toEqual({ rows: 80, appliedIndex: 81n, compactRev: 81n });
-      expect(slices.length).toBe(1);
-      expect(d.state.range(range("k39", "", { revision: 41n }))).toBe(Errors.Compacted);
-      expect(d.get("k", "l", { revision: 81n })).toEqual(whole.get("k", "l", { revision: 81n }));
-      both((x) => x.put("k39", "v2")); // ahead of the walk
-      slices.shift()!(); // one step of 8 keys: k08..k15
-      both((x) => x.put("k10", "v2")); // behind it
-      both((x) => x.del("k20")); // a tombstone above the compaction stays
-      both((x) => x.put("j", "v2")); // a new key before the walk's next key
-      expect(d.get("", "\0")).toEqual(whole.get("", "\0"));
-      expect(d.get("k", "l", { revision: 81n })).toEqual(whole.get("k", "l", { revision: 81n }));
-      // k39's put at 81 has no prevKv: its version at 41 is compacted, walked or not.
-      const catchUp = (x: Driver) =>
-        x.store.eventsSince({ key: b("k"), rangeEnd: b("l"), fromRev: 81n, toRev: 90n, prevKv: true });
-      expect(catchUp(d)).toEqual(catchUp(whole));
-      expect((catchUp(d) as Event[])[0].prevKv).toBeUndefined();
-      const deleted = d.store.compactionDeleted();
-      let physical = false;
-      void deleted.then(() => (physical = true));
-      expect(runSlices(slices)).toBeGreaterThanOrEqual(4); // the walk's steps, then the deletes
-      await deleted;
-      expect(physical).toBe(true);
-      d.store.flush();
-      expect(committed(path).rows).toBe(44); // 40 kept, 4 written after
-      expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
-    }), { compactionKeysPerStep: 8 }),
+  walkingBeside(async ({ path, slices }, d, both, whole) => {
+    both((x) => x.ok(req({ compaction: { revision: 81n } })));
+    // The apply walked 8 keys (k00..k07) and deleted nothing: the slices will.
+    expect(committed(path)).toEqual({ rows: 80, appliedIndex: 81n, compactRev: 81n });
+    expect(slices.length).toBe(1);
+    expect(d.state.range(range("k39", "", { revision: 41n }))).toBe(Errors.Compacted);
+    expect(d.get("k", "l", { revision: 81n })).toEqual(whole.get("k", "l", { revision: 81n }));
+    both((x) => x.put("k39", "v2")); // ahead of the walk
+    slices.shift()!(); // one step of 8 keys: k08..k15
+    both((x) => x.put("k10", "v2")); // behind it
+    both((x) => x.del("k20")); // a tombstone above the compaction stays
+    both((x) => x.put("j", "v2")); // a new key before the walk's next key
+    expect(d.get("", "\0")).toEqual(whole.get("", "\0"));
+    expect(d.get("k", "l", { revision: 81n })).toEqual(whole.get("k", "l", { revision: 81n }));
+    // k39's put at 81 has no prevKv: its version at 41 is compacted, walked or not.
+    const catchUp = (x: Driver) =>
+      x.store.eventsSince({ key: b("k"), rangeEnd: b("l"), fromRev: 81n, toRev: 90n, prevKv: true });
+    expect(catchUp(d)).toEqual(catchUp(whole));
+    expect((catchUp(d) as Event[])[0].prevKv).toBeUndefined();
+    const deleted = d.store.compactionDeleted();
+    let physical = false;
+    void deleted.then(() => (physical = true));
+    expect(runSlices(slices)).toBeGreaterThanOrEqual(4); // the walk's steps, then the deletes
+    await deleted;
+    expect(physical).toBe(true);
+    d.store.flush();
+    expect(committed(path).rows).toBe(44); // 40 kept, 4 written after
+    expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
+  }),
 );
 
 test(
   "a batch that rolls back between the walk's steps undoes its own changes only",
-  withStore(({ path, slices }, d) =>
-    alongside(d, (both, whole) => {
-      both((x) => x.ok(req({ compaction: { revision: 81n } })));
-      slices.shift()!(); // the walk's second step, k08..k15, outside any batch
-      const index = d.store.appliedIndex();
-      expect(() =>
-        d.state.applyBatch([
-          { index: index + 1n, term: 1n, request: req({ put: put("k09", "lost") }) },
-          { index: index + 1n, term: 1n, request: req({ put: put("x", "y") }) },
-        ])
-      ).toThrow();
-      expect(d.get("", "\0")).toEqual(whole.get("", "\0"));
-      both((x) => x.put("k09", "v2"));
-      runSlices(slices);
-      d.store.flush();
-      expect(committed(path).rows).toBe(41);
-      expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
-    }), { compactionKeysPerStep: 8 }),
+  walkingBeside(({ path, slices }, d, both, whole) => {
+    both((x) => x.ok(req({ compaction: { revision: 81n } })));
+    slices.shift()!(); // the walk's second step, k08..k15, outside any batch
+    const index = d.store.appliedIndex();
+    expect(() =>
+      d.state.applyBatch([
+        { index: index + 1n, term: 1n, request: req({ put: put("k09", "lost") }) },
+        { index: index + 1n, term: 1n, request: req({ put: put("x", "y") }) },
+      ])
+    ).toThrow();
+    expect(d.get("", "\0")).toEqual(whole.get("", "\0"));
+    both((x) => x.put("k09", "v2"));
+    runSlices(slices);
+    d.store.flush();
+    expect(committed(path).rows).toBe(41);
+    expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
+  }),
 );
 
 test(
   "a second compaction during the walk takes it over; HashKV finishes the walk at once",
-  withStore(({ path, slices }, d) =>
-    alongside(d, (both, whole) => {
-      both((x) => x.ok(req({ compaction: { revision: 61n } }))); // k00..k19's first versions
-      slices.shift()!();
-      both((x) => x.put("k00", "v2")); // rev 82
-      both((x) => x.ok(req({ compaction: { revision: 82n } }))); // the rest, and k00's second
-      expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
-      expect(committed(path)).toEqual({ rows: 40, appliedIndex: 83n, compactRev: 82n });
-      runSlices(slices); // finds nothing left
-      expect(committed(path).rows).toBe(40);
-    }), { compactionKeysPerStep: 8 }),
+  walkingBeside(({ path, slices }, d, both, whole) => {
+    both((x) => x.ok(req({ compaction: { revision: 61n } }))); // k00..k19's first versions
+    slices.shift()!();
+    both((x) => x.put("k00", "v2")); // rev 82
+    both((x) => x.ok(req({ compaction: { revision: 82n } }))); // the rest, and k00's second
+    expect(d.store.hashKV(0n)).toEqual(whole.store.hashKV(0n));
+    expect(committed(path)).toEqual({ rows: 40, appliedIndex: 83n, compactRev: 82n });
+    runSlices(slices); // finds nothing left
+    expect(committed(path).rows).toBe(40);
+  }),
 );
 
 test(

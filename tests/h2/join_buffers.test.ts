@@ -4,7 +4,12 @@
  * connection, a joined write's bytes stay untouched while its socket still holds them.
  */
 import { expect, test } from "bun:test";
-import { JOIN_BUFFER_BYTES, JoinBuffers, joinInto } from "../../server/h2/join_buffers.ts";
+import {
+  JOIN_BUFFER_BYTES,
+  JoinBuffers,
+  joinInto,
+  SMALL_JOIN_BUFFER_BYTES,
+} from "../../server/h2/join_buffers.ts";
 import { H2Connection } from "../../server/h2/connection.ts";
 import type { H2Stream } from "../../server/h2/stream.ts";
 import { waitFor } from "../harness.ts";
@@ -27,10 +32,24 @@ test("a buffer is handed out again only once released", () => {
   expect(pool.take(300_000)!.buf).toBe(a.buf);
 });
 
-test("small and oversized joins are not pooled", () => {
+test("joins below a page and oversized joins are not pooled", () => {
   const pool = new JoinBuffers();
   expect(pool.take(1000)).toBeNull();
+  expect(pool.take(4095)).toBeNull();
   expect(pool.take(JOIN_BUFFER_BYTES + 1)).toBeNull();
+});
+
+test("a join takes a buffer of the smallest size it fits, and sizes are kept apart", () => {
+  const pool = new JoinBuffers();
+  const small = pool.take(8_000)!;
+  expect(small.buf.length).toBe(SMALL_JOIN_BUFFER_BYTES);
+  expect(pool.take(SMALL_JOIN_BUFFER_BYTES)!.buf.length).toBe(SMALL_JOIN_BUFFER_BYTES);
+  const large = pool.take(SMALL_JOIN_BUFFER_BYTES + 1)!;
+  expect(large.buf.length).toBe(JOIN_BUFFER_BYTES);
+  small.release();
+  large.release();
+  expect(pool.take(200_000)!.buf).toBe(large.buf);
+  expect(pool.take(5_000)!.buf).toBe(small.buf);
 });
 
 test("the pool keeps a bounded number of free buffers", () => {

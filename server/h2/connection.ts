@@ -589,7 +589,12 @@ export class H2Connection implements StreamOwner {
     for (const p of pieces) bytes += p.length;
     const pooled = joinBuffers.take(bytes);
     if (pooled === null) return this.socket.write(Buffer.concat(pieces, bytes));
-    return this.socket.write(joinInto(pooled.buf, pieces), pooled.release);
+    try {
+      return this.socket.write(joinInto(pooled.buf, pieces), pooled.release);
+    } catch (e) {
+      pooled.release(); // the pool makes a bounded number: a lost one would never come back
+      throw e;
+    }
   }
 
   #onSocketDrain(): void {

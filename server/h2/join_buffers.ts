@@ -19,29 +19,50 @@ export const SMALL_JOIN_BUFFER_BYTES = 64 << 10;
  * 6.5% of the event loop's samples, ~18 µs each), so those are pooled too.
  */
 const POOLED_FROM = 4 << 10;
-/** Free buffers kept at most, per size. */
-const MAX_FREE = 8;
+/**
+ * Buffers of each size at most, made on first need. When all are out (held by sockets
+ * that have not sent them yet: a client not reading pins one per connection), a join gets
+ * a buffer of its own, sized to it: a fresh pooled one would pin 64 KiB or 1 MiB where the
+ * join needs a few KB.
+ */
+const MAX_BUFFERS = 8;
 
-/** The free buffers of each size, and the rule for when a join takes one. */
+/** One size of buffer: those free, and how many were made. */
+class SizeClass {
+  readonly free: Uint8Array[] = [];
+  made = 0;
+  constructor(readonly bytes: number) {}
+}
+
+/** The buffers of each size, and the rule for when a join takes one. */
 export class JoinBuffers {
-  readonly #small: Uint8Array[] = [];
-  readonly #large: Uint8Array[] = [];
+  readonly #small = new SizeClass(SMALL_JOIN_BUFFER_BYTES);
+  readonly #large = new SizeClass(JOIN_BUFFER_BYTES);
 
   /**
    * A buffer of at least `bytes` and how to give it back once its write is done, or null
-   * when a join of this size is better done in a buffer of its own (Buffer.concat).
+   * when the join is better done in a buffer of its own (Buffer.concat): a size the pool
+   * does not serve, or every buffer of its size out.
    */
   take(bytes: number): { buf: Uint8Array; release: () => void } | null {
     if (bytes < POOLED_FROM || bytes > JOIN_BUFFER_BYTES) return null;
-    const small = bytes <= SMALL_JOIN_BUFFER_BYTES;
-    const free = small ? this.#small : this.#large;
-    const buf = free.pop() ?? new Uint8Array(small ? SMALL_JOIN_BUFFER_BYTES : JOIN_BUFFER_BYTES);
-    return {
-      buf,
-      release: () => {
-        if (free.length < MAX_FREE) free.push(buf);
-      },
+    const size = bytes <= SMALL_JOIN_BUFFER_BYTES ? this.#small : this.#large;
+    let buf = size.free.pop();
+    if (buf === undefined) {
+      if (size.made === MAX_BUFFERS) return null;
+      size.made++;
+      buf = new Uint8Array(size.bytes);
+    }
+    const taken = buf;
+    let released = false;
+    // Once only: a write that threw and still called back must not free its buffer twice
+    // (two joins would then share it).
+    const release = () => {
+      if (released) return;
+      released = true;
+      size.free.push(taken);
     };
+    return { buf: taken, release };
   }
 }
 

@@ -23,6 +23,15 @@ test("joins pieces in order", () => {
   expect(joined.buffer).toBe(buf.buffer);
 });
 
+test("a buffer released twice goes back once", () => {
+  const pool = new JoinBuffers();
+  const a = pool.take(8_000)!;
+  a.release();
+  a.release();
+  expect(pool.take(8_000)!.buf).toBe(a.buf);
+  expect(pool.take(8_000)!.buf).not.toBe(a.buf);
+});
+
 test("a buffer is handed out again only once released", () => {
   const pool = new JoinBuffers();
   const a = pool.take(200_000)!;
@@ -52,12 +61,16 @@ test("a join takes a buffer of the smallest size it fits, and sizes are kept apa
   expect(pool.take(5_000)!.buf).toBe(small.buf);
 });
 
-test("the pool keeps a bounded number of free buffers", () => {
+test("the pool makes a bounded number of buffers; beyond them a join gets its own", () => {
   const pool = new JoinBuffers();
-  const taken = Array.from({ length: 20 }, () => pool.take(100_000)!);
+  const taken = Array.from({ length: 8 }, () => pool.take(100_000)!);
+  expect(new Set(taken.map((t) => t.buf)).size).toBe(8);
+  expect(pool.take(100_000)).toBeNull();
+  expect(pool.take(8_000)).not.toBeNull(); // the other size has its own
   for (const t of taken) t.release();
-  const again = Array.from({ length: 20 }, () => pool.take(100_000)!.buf);
+  const again = Array.from({ length: 8 }, () => pool.take(100_000)!.buf);
   expect(again.filter((b) => taken.some((t) => t.buf === b)).length).toBe(8);
+  expect(pool.take(100_000)).toBeNull();
 });
 
 test("a joined write's bytes stay as written until the socket is done with them", async () => {

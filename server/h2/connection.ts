@@ -582,7 +582,10 @@ export class H2Connection implements StreamOwner {
     }
   }
 
-  /** One socket write of `pieces`, joined in a reused buffer when there are several. */
+  /**
+   * One socket write of `pieces`; several are joined, from a page up in a pooled buffer when
+   * one is free (join_buffers.ts).
+   */
   #writeJoined(pieces: readonly Uint8Array[]): boolean {
     if (pieces.length === 1) return this.socket.write(pieces[0]);
     let bytes = 0;
@@ -592,7 +595,8 @@ export class H2Connection implements StreamOwner {
     try {
       return this.socket.write(joinInto(pooled.buf, pieces), pooled.release);
     } catch (e) {
-      pooled.release(); // the pool makes a bounded number: a lost one would never come back
+      // The socket may still hold it: never reused, but its place in the pool is freed.
+      pooled.discard();
       throw e;
     }
   }

@@ -3,66 +3,83 @@
  * its first touch (~3 ms per MB on this machine: the kernel zeroes each page as it is
  * faulted in), and on a server holding hundreds of MB the allocator hands back fresh pages
  * nearly every time: joining three 100 MB responses 1 MiB at a time cost more than
- * encoding them. A buffer goes back to the pool only from the socket's write callback, once
- * the socket no longer needs it: a TLS socket queues a write by reference, so reusing a
- * buffer any earlier would change bytes not yet sent.
+ * encoding them; in a member, even an ~8 KB `Buffer.concat` per watch connection per round
+ * was 6.5% of the event loop's samples with 100 watchers (~18 µs each, against 0.4 µs in a
+ * loop). A buffer goes back to the pool from the socket's write callback, once the socket
+ * no longer needs it: a TLS socket queues a write by reference, so reusing a buffer any
+ * earlier would change bytes not yet sent. (Bun calls a write's callback on the next tick
+ * when it went out at once, and when the socket is destroyed.)
  */
 
 /** What one joined write may hold; bigger joins get a buffer of their own. */
 export const JOIN_BUFFER_BYTES = (1 << 20) + (64 << 10);
-/** The smaller buffers, for the joins that fit them (a watch round's ~8 KB per connection). */
-export const SMALL_JOIN_BUFFER_BYTES = 64 << 10;
 /**
  * Joins below a page get a buffer of their own: the allocator recycles those, and a write
- * callback costs more than they do. From a page up a fresh buffer cost far more in a
- * member than in a loop (watch fan-out, 100 watchers: Buffer.concat's ~8 KB joins were
- * 6.5% of the event loop's samples, ~18 µs each), so those are pooled too.
+ * callback costs more than they do (put answers).
  */
 const POOLED_FROM = 4 << 10;
-/**
- * Buffers of each size at most, made on first need. When all are out (held by sockets
- * that have not sent them yet: a client not reading pins one per connection), a join gets
- * a buffer of its own, sized to it: a fresh pooled one would pin 64 KiB or 1 MiB where the
- * join needs a few KB.
- */
-const MAX_BUFFERS = 8;
 
-/** One size of buffer: those free, and how many were made. */
+/**
+ * The sizes, each with how many buffers it may make (at most ~12.5 MiB in all, made on
+ * first need and kept). Many buffers of a size can be out at once: every connection
+ * written in a turn holds one until its callback, and a client that does not read pins
+ * its connection's last one. When all of a size are out, a join gets a buffer of its own,
+ * sized to it, rather than a fresh pooled one that would pin far more than it needs.
+ */
+export const JOIN_BUFFER_SIZES: readonly { readonly bytes: number; readonly count: number }[] = [
+  { bytes: 16 << 10, count: 128 }, // a watch round per connection
+  { bytes: 64 << 10, count: 32 },
+  { bytes: JOIN_BUFFER_BYTES, count: 8 }, // large answers, 1 MiB per turn
+];
+
+/** One size of buffer: those free, and how many are made (out or free). */
 class SizeClass {
   readonly free: Uint8Array[] = [];
   made = 0;
-  constructor(readonly bytes: number) {}
+  constructor(readonly bytes: number, readonly count: number) {}
+}
+
+/** A pooled buffer and how it leaves the join: each at most once, whichever comes first. */
+export interface PooledBuffer {
+  readonly buf: Uint8Array;
+  /** Back to the pool: the socket is done with it. */
+  release(): void;
+  /** Out of the pool for good (a write that failed may still hold it); another can be made. */
+  discard(): void;
 }
 
 /** The buffers of each size, and the rule for when a join takes one. */
 export class JoinBuffers {
-  readonly #small = new SizeClass(SMALL_JOIN_BUFFER_BYTES);
-  readonly #large = new SizeClass(JOIN_BUFFER_BYTES);
+  readonly #sizes = JOIN_BUFFER_SIZES.map((s) => new SizeClass(s.bytes, s.count));
 
   /**
-   * A buffer of at least `bytes` and how to give it back once its write is done, or null
-   * when the join is better done in a buffer of its own (Buffer.concat): a size the pool
-   * does not serve, or every buffer of its size out.
+   * A buffer of at least `bytes`, or null when the join is better done in a buffer of its
+   * own (Buffer.concat): a size the pool does not serve, or every buffer of its size out.
    */
-  take(bytes: number): { buf: Uint8Array; release: () => void } | null {
+  take(bytes: number): PooledBuffer | null {
     if (bytes < POOLED_FROM || bytes > JOIN_BUFFER_BYTES) return null;
-    const size = bytes <= SMALL_JOIN_BUFFER_BYTES ? this.#small : this.#large;
+    const size = this.#sizes.find((s) => bytes <= s.bytes)!;
     let buf = size.free.pop();
     if (buf === undefined) {
-      if (size.made === MAX_BUFFERS) return null;
+      if (size.made === size.count) return null;
       size.made++;
       buf = new Uint8Array(size.bytes);
     }
     const taken = buf;
-    let released = false;
-    // Once only: a write that threw and still called back must not free its buffer twice
-    // (two joins would then share it).
-    const release = () => {
-      if (released) return;
-      released = true;
-      size.free.push(taken);
+    let done = false;
+    return {
+      buf: taken,
+      release() {
+        if (done) return;
+        done = true;
+        size.free.push(taken);
+      },
+      discard() {
+        if (done) return;
+        done = true;
+        size.made--;
+      },
     };
-    return { buf: taken, release };
   }
 }
 

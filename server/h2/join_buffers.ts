@@ -23,8 +23,9 @@ const POOLED_FROM = 4 << 10;
  * The sizes, each with how many buffers it may make (at most ~12.5 MiB in all, made on
  * first need and kept). Many buffers of a size can be out at once: every connection
  * written in a turn holds one until its callback, and a client that does not read pins
- * its connection's last one. When all of a size are out, a join gets a buffer of its own,
- * sized to it, rather than a fresh pooled one that would pin far more than it needs.
+ * its connection's last writes (one, or two with a close's last words). When all of a size
+ * are out, a join gets a buffer of its own, sized to it, rather than a fresh pooled one
+ * that would pin far more than it needs.
  */
 export const JOIN_BUFFER_SIZES: readonly { readonly bytes: number; readonly count: number }[] = [
   { bytes: 16 << 10, count: 128 }, // a watch round per connection

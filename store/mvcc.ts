@@ -21,7 +21,7 @@ import { type GroupCommitOptions, GroupCommitter } from "./commit.ts";
 import { CompactionDeletes, type CompactionDeletesOptions } from "./compaction_deletes.ts";
 import { type CheckpointCounts, WalCheckpointer, type WalCheckpointerOptions } from "./wal_checkpointer.ts";
 import { type LeaseRow, leaseRows } from "./lease.ts";
-import { openDatabase, type OpenOptions as DatabaseOptions, upgradeSchema } from "./schema.ts";
+import { openDatabase, type OpenOptions as DatabaseOptions, pragmaNumber, upgradeSchema } from "./schema.ts";
 import { WriteStatements } from "./writer.ts";
 import { ChecksumMismatch, corruptStoreError } from "./checksum.ts";
 import { verifyHistory, type VerifyOptions, type VerifyReport } from "./integrity.ts";
@@ -599,8 +599,7 @@ export class MvccStore {
     this.#db.run("PRAGMA busy_timeout = 1000");
     try {
       const until = performance.now() + 1000;
-      const truncate = this.#db.query("PRAGMA wal_checkpoint(TRUNCATE)");
-      while (Number((truncate.values()[0] as (number | bigint)[])[0]) !== 0 && performance.now() < until) {
+      while (pragmaNumber(this.#db, "wal_checkpoint(TRUNCATE)") !== 0 && performance.now() < until) {
         Bun.sleepSync(1);
       }
     } finally {
@@ -609,7 +608,7 @@ export class MvccStore {
   }
 
   #pragma(name: "page_count" | "page_size" | "freelist_count" | "auto_vacuum"): number {
-    return Number((this.#db.query(`PRAGMA ${name}`).values()[0] as bigint[])[0]);
+    return pragmaNumber(this.#db, name);
   }
 
   #advanceApplied(entry: LogEntry<unknown>): void {

@@ -153,6 +153,11 @@ function open(path: string, opts: OpenOptions, journal: "WAL" | "MEMORY"): Datab
   return db;
 }
 
+/** The number a pragma answers (its first column), e.g. "page_size" or "wal_checkpoint(TRUNCATE)". */
+export function pragmaNumber(db: Database, pragma: string): number {
+  return Number((db.query(`PRAGMA ${pragma}`).values()[0] as (number | bigint)[])[0]);
+}
+
 /**
  * Ends a bulk load (`openForBulkLoad`): the file goes into WAL mode, as every store
  * is. No transaction may be open; the load's commit already synced the file.
@@ -194,8 +199,7 @@ function migrate(db: Database, onConvert: (fromVersion: number) => void = () => 
       // The old table's pages are free now: given back at once (~4 s per million
       // revisions), or the file would count them against the space quota until a defrag,
       // twice the store's size. A file made before incremental vacuum keeps them until then.
-      const autoVacuum = (db.query("PRAGMA auto_vacuum").values()[0] as (bigint | number)[])[0];
-      if (Number(autoVacuum) === 2) db.run("PRAGMA incremental_vacuum");
+      if (pragmaNumber(db, "auto_vacuum") === 2) db.run("PRAGMA incremental_vacuum");
     }
     db.run("UPDATE meta SET schema_version = 6 WHERE id = 0");
   }

@@ -25,6 +25,7 @@
 import * as fs from "node:fs";
 import type { Database } from "bun:sqlite";
 import { workerEntry } from "../lib/executable.ts";
+import { pragmaNumber } from "./schema.ts";
 
 /** Frames in the WAL past which it is checkpointed: SQLite's own default (wal_autocheckpoint). */
 export const CHECKPOINT_PAGES = 1000;
@@ -80,8 +81,7 @@ export class WalCheckpointer {
     this.#db = db;
     this.#path = path;
     this.#walPath = `${path}-wal`;
-    const pageSize = Number((db.query("PRAGMA page_size").values()[0] as (number | bigint)[])[0]);
-    this.#frameBytes = pageSize + FRAME_HEADER;
+    this.#frameBytes = pragmaNumber(db, "page_size") + FRAME_HEADER;
     this.#pages = opts.walCheckpointPages ?? CHECKPOINT_PAGES;
     this.#onFailure = opts.onCheckpointFailure ?? (() => {});
     db.run("PRAGMA wal_autocheckpoint = 0");
